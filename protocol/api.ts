@@ -1,0 +1,195 @@
+import { z } from "zod";
+import { Label, NodeId } from "./identifiers.ts";
+import { CapabilityTier } from "./tiers.ts";
+import { Metrics } from "./metrics.ts";
+import { ActionName, DirectiveStatus, ErrorCode, ResultData } from "./directives.ts";
+
+/** Bodies of the hub's HTTP API. Worker routes parse requests with these; the CLI and web parse responses. */
+
+export const ApiError = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+export type ApiError = z.infer<typeof ApiError>;
+
+export const NodeStatus = z.enum(["connecting", "connected", "disconnected", "error", "deregistered"]);
+export type NodeStatus = z.infer<typeof NodeStatus>;
+
+export const RegisterNodeRequest = z.object({
+  name: Label,
+  id: NodeId.optional(),
+  group: Label.optional(),
+  tier: CapabilityTier.default("unprivileged"),
+});
+export type RegisterNodeRequest = z.input<typeof RegisterNodeRequest>;
+
+export const NodeView = z.object({
+  id: NodeId,
+  name: z.string(),
+  group: z.string().nullable(),
+  /** The ceiling set at registration. */
+  tier: CapabilityTier,
+  /** The tier the connected agent asked for (at most `tier`). */
+  runningTier: CapabilityTier.nullable(),
+  status: NodeStatus,
+  createdAt: z.number(),
+  connectedAt: z.number().nullable(),
+  disconnectedAt: z.number().nullable(),
+  lastHeartbeatAt: z.number().nullable(),
+  deregisteredAt: z.number().nullable(),
+  metrics: Metrics.nullable(),
+  version: z.string().nullable(),
+  os: z.string().nullable(),
+  hostname: z.string().nullable(),
+  arch: z.string().nullable(),
+  capabilities: z.array(z.string()),
+  lastError: z.string().nullable(),
+  /** Prefix of the current token, enough to tell tokens apart, never enough to use one. */
+  tokenPrefix: z.string(),
+});
+export type NodeView = z.infer<typeof NodeView>;
+
+export const NodeListResponse = z.object({ nodes: z.array(NodeView) });
+export type NodeListResponse = z.infer<typeof NodeListResponse>;
+
+/** What `register` and `rekey` return: the token is shown here once and never again. */
+export const NodeCredentials = z.object({
+  id: NodeId,
+  name: z.string(),
+  tier: CapabilityTier,
+  group: z.string().nullable(),
+  token: z.string(),
+  endpoint: z.string(),
+  connectCommand: z.string(),
+});
+export type NodeCredentials = z.infer<typeof NodeCredentials>;
+
+export const ActivityLevel = z.enum(["debug", "info", "warn", "error"]);
+export type ActivityLevel = z.infer<typeof ActivityLevel>;
+
+export const ActivityKind = z.enum(["node", "directive", "access", "process", "deployment"]);
+export type ActivityKind = z.infer<typeof ActivityKind>;
+
+export const ActivityEntry = z.object({
+  id: z.number().int(),
+  at: z.number(),
+  kind: ActivityKind,
+  level: ActivityLevel,
+  nodeId: z.string().nullable(),
+  actor: z.string().nullable(),
+  message: z.string(),
+  data: z.record(z.string(), z.unknown()).nullable(),
+});
+export type ActivityEntry = z.infer<typeof ActivityEntry>;
+
+export const ActivityQuery = z.object({
+  kind: ActivityKind.optional(),
+  level: ActivityLevel.optional(),
+  node: NodeId.optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+  until: z.coerce.number().int().nonnegative().optional(),
+  /** Entries with an id below this one: the cursor for the next page. */
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export type ActivityQuery = z.output<typeof ActivityQuery>;
+
+export const ActivityPage = z.object({
+  entries: z.array(ActivityEntry),
+  nextBefore: z.number().int().nullable(),
+});
+export type ActivityPage = z.infer<typeof ActivityPage>;
+
+// ---- directives ----
+
+export const DirectiveRequest = z.object({
+  action: ActionName,
+  params: z.record(z.string(), z.unknown()),
+  /** Hub-side limit for the whole directive; defaults to the action's own timeout plus a margin. */
+  timeoutMs: z.number().int().positive().max(24 * 3600_000).optional(),
+});
+export type DirectiveRequest = z.infer<typeof DirectiveRequest>;
+
+export const FanOutTarget = z.union([
+  z.object({ all: z.literal(true) }),
+  z.object({ group: Label }),
+  z.object({ nodes: z.array(NodeId).min(1).max(10_000) }),
+]);
+export type FanOutTarget = z.infer<typeof FanOutTarget>;
+
+export const FanOutRequest = DirectiveRequest.extend({
+  target: FanOutTarget,
+  concurrency: z.number().int().min(1).max(10_000).default(50),
+});
+export type FanOutRequest = z.input<typeof FanOutRequest>;
+
+export const DirectiveView = z.object({
+  id: z.string(),
+  fanoutId: z.string().nullable(),
+  nodeId: z.string(),
+  action: ActionName,
+  params: z.record(z.string(), z.unknown()),
+  status: DirectiveStatus,
+  requestedBy: z.string(),
+  createdAt: z.number(),
+  sentAt: z.number().nullable(),
+  startedAt: z.number().nullable(),
+  endedAt: z.number().nullable(),
+  timeoutMs: z.number(),
+  exitCode: z.number().int().nullable(),
+  outputBytes: z.number().int(),
+  output: z.string().nullable(),
+  truncated: z.boolean(),
+  error: z.string().nullable(),
+  errorCode: ErrorCode.nullable(),
+  data: ResultData.nullable(),
+});
+export type DirectiveView = z.infer<typeof DirectiveView>;
+
+export const FanOutAggregate = z.object({
+  fanoutId: z.string(),
+  total: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  offline: z.number().int(),
+  refused: z.number().int(),
+  cancelled: z.number().int(),
+  timedOut: z.number().int(),
+  lost: z.number().int(),
+});
+export type FanOutAggregate = z.infer<typeof FanOutAggregate>;
+
+/** Server-sent events of a streamed directive or fan-out, one JSON object per `data:` line. */
+export const DirectiveEvent = z.discriminatedUnion("event", [
+  z.object({
+    event: z.literal("chunk"),
+    directiveId: z.string(),
+    nodeId: z.string(),
+    seq: z.number().int(),
+    chunk: z.string(),
+    stream: z.enum(["stdout", "stderr"]).optional(),
+  }),
+  z.object({ event: z.literal("status"), directiveId: z.string(), nodeId: z.string(), status: DirectiveStatus }),
+  z.object({ event: z.literal("result"), directive: DirectiveView }),
+  z.object({ event: z.literal("aggregate"), aggregate: FanOutAggregate }),
+]);
+export type DirectiveEvent = z.infer<typeof DirectiveEvent>;
+
+export const DirectiveListQuery = z.object({
+  node: NodeId.optional(),
+  status: DirectiveStatus.optional(),
+  action: ActionName.optional(),
+  fanout: z.string().max(128).optional(),
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+export type DirectiveListQuery = z.output<typeof DirectiveListQuery>;
+
+export const DirectiveListResponse = z.object({
+  directives: z.array(DirectiveView),
+  nextBefore: z.number().int().nullable(),
+});
+export type DirectiveListResponse = z.infer<typeof DirectiveListResponse>;

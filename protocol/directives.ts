@@ -1,0 +1,143 @@
+import { z } from "zod";
+import {
+  DEFAULT_BASH_TIMEOUT_MS,
+  DEFAULT_STALL_TIMEOUT_MS,
+  MAX_BASH_TIMEOUT_MS,
+  MAX_WRITE_BYTES,
+  MAX_GLOB_RESULTS,
+} from "./limits.ts";
+
+const AbsolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p), "path must be absolute")
+  .refine((p) => !p.includes("\u0000"), "path must not contain NUL");
+
+export const BashParams = z.object({
+  command: z.string().min(1).max(64 * 1024),
+  cwd: AbsolutePath.optional(),
+  timeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
+});
+
+export const ReadParams = z.object({
+  path: AbsolutePath,
+  /** First line to return, 1-based. */
+  offset: z.number().int().min(1).default(1),
+  limit: z.number().int().positive().max(100_000).default(2_000),
+});
+
+export const WriteParams = z.object({
+  path: AbsolutePath,
+  content: z.string().max(MAX_WRITE_BYTES),
+  encoding: z.enum(["utf8", "base64"]).default("utf8"),
+});
+
+export const EditParams = z.object({
+  path: AbsolutePath,
+  oldString: z.string().min(1).max(MAX_WRITE_BYTES),
+  newString: z.string().max(MAX_WRITE_BYTES),
+  replaceAll: z.boolean().default(false),
+});
+
+export const GlobParams = z.object({
+  pattern: z.string().min(1).max(1024),
+  path: AbsolutePath,
+  limit: z.number().int().positive().max(MAX_GLOB_RESULTS).default(MAX_GLOB_RESULTS),
+});
+
+export const GrepParams = z.object({
+  pattern: z.string().min(1).max(4096),
+  path: AbsolutePath,
+  glob: z.string().max(1024).optional(),
+  caseInsensitive: z.boolean().default(false),
+  outputMode: z.enum(["content", "files_with_matches", "count"]).default("content"),
+  headLimit: z.number().int().positive().max(10_000).default(250),
+  offset: z.number().int().nonnegative().default(0),
+});
+
+export const RunLaunchParams = z.object({
+  command: z.string().min(1).max(64 * 1024),
+  cwd: AbsolutePath.optional(),
+  name: z.string().max(100).optional(),
+  stallTimeoutMs: z.number().int().positive().max(7 * 24 * 3600_000).default(DEFAULT_STALL_TIMEOUT_MS),
+});
+
+export const RunRefParams = z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) });
+
+/** Every action, with the schema of its params. The one place an action name is defined. */
+export const ACTION_PARAMS = {
+  bash: BashParams,
+  read: ReadParams,
+  write: WriteParams,
+  edit: EditParams,
+  glob: GlobParams,
+  grep: GrepParams,
+  "run.launch": RunLaunchParams,
+  "run.status": RunRefParams,
+  "run.cancel": RunRefParams,
+} as const;
+
+export const ActionName = z.enum(Object.keys(ACTION_PARAMS) as [keyof typeof ACTION_PARAMS, ...(keyof typeof ACTION_PARAMS)[]]);
+export type ActionName = z.infer<typeof ActionName>;
+export type ActionParams<A extends ActionName> = z.output<(typeof ACTION_PARAMS)[A]>;
+
+/** An action with its params, validated together. */
+export const ActionCall = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("bash"), params: BashParams }),
+  z.object({ action: z.literal("read"), params: ReadParams }),
+  z.object({ action: z.literal("write"), params: WriteParams }),
+  z.object({ action: z.literal("edit"), params: EditParams }),
+  z.object({ action: z.literal("glob"), params: GlobParams }),
+  z.object({ action: z.literal("grep"), params: GrepParams }),
+  z.object({ action: z.literal("run.launch"), params: RunLaunchParams }),
+  z.object({ action: z.literal("run.status"), params: RunRefParams }),
+  z.object({ action: z.literal("run.cancel"), params: RunRefParams }),
+]);
+export type ActionCall = z.output<typeof ActionCall>;
+
+export const DirectiveStatus = z.enum([
+  "queued",
+  "sent",
+  "running",
+  "done",
+  "failed",
+  "cancelled",
+  "timed_out",
+  "lost",
+  "refused",
+]);
+export type DirectiveStatus = z.infer<typeof DirectiveStatus>;
+
+export const TERMINAL_STATUSES: readonly DirectiveStatus[] = ["done", "failed", "cancelled", "timed_out", "lost", "refused"];
+
+/** Why a directive did not succeed, when the reason is known more precisely than "failed". */
+export const ErrorCode = z.enum([
+  "tier_refused",
+  "invalid_params",
+  "unknown_action",
+  "timeout",
+  "cancelled",
+  "stalled",
+  "not_found",
+  "conflict",
+  "too_large",
+  "offline",
+  "lost",
+  "exec_failed",
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** Structured payloads some actions return next to their text output. */
+export const ResultData = z.union([
+  z.object({ kind: z.literal("image"), mediaType: z.enum(["image/png", "image/jpeg", "image/webp", "image/gif"]), base64: z.string() }),
+  z.object({ kind: z.literal("run"), runId: z.string(), pid: z.number().int().optional() }),
+  z.object({
+    kind: z.literal("run_status"),
+    runId: z.string(),
+    state: z.enum(["running", "done", "failed", "cancelled", "stalled", "lost"]),
+    exitCode: z.number().int().nullable(),
+    reason: z.string().optional(),
+  }),
+]);
+export type ResultData = z.infer<typeof ResultData>;

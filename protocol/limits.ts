@@ -1,0 +1,38 @@
+/** Numbers both ends agree on. Cloudflare refuses received WebSocket messages over 1 MiB, so frames stay below it. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Output kept inline in a `result`: under the frame limit with room for JSON escaping and the envelope. */
+export const MAX_RESULT_OUTPUT_BYTES = 512 * 1024;
+/** Output kept per directive on the hub, assembled from stream chunks. */
+export const MAX_STORED_OUTPUT_BYTES = 1024 * 1024;
+/** One stream chunk carries at most this much text. */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+
+export const DEFAULT_HEARTBEAT_MS = 5_000;
+export const MIN_HEARTBEAT_MS = 1_000;
+export const MAX_HEARTBEAT_MS = 60_000;
+/** A node that misses this many heartbeat intervals is considered gone. */
+export const MISSED_HEARTBEATS_ALLOWED = 3;
+/** Every how many heartbeat ticks the agent sends a full `heartbeat` (metrics) instead of a bare ping. */
+export const METRICS_EVERY_TICKS = 2;
+/** A socket that has not registered within this time is closed. */
+export const REGISTER_TIMEOUT_MS = 10_000;
+/** Invalid messages tolerated on one connection before it is closed. */
+export const MAX_INVALID_MESSAGES = 20;
+
+/** Liveness ping answered by the runtime without waking the Durable Object. */
+export const PING_FRAME = "ping";
+export const PONG_FRAME = "pong";
+
+export const DEFAULT_RECONNECT_MS = 1_000;
+export const MAX_RECONNECT_MS = 30_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export const DEFAULT_BASH_TIMEOUT_MS = 120_000;
+export const MAX_BASH_TIMEOUT_MS = 600_000;
+export const DEFAULT_STALL_TIMEOUT_MS = 10 * 60_000;
+export const MAX_GLOB_RESULTS = 500;
+export const MAX_READ_BYTES = 10 * 1024 * 1024;
+export const MAX_WRITE_BYTES = 768 * 1024;
+
+/** API request bodies larger than this are refused before parsing. */
+export const MAX_API_BODY_BYTES = 1024 * 1024;

@@ -1,0 +1,168 @@
+import { z } from "zod";
+import { NodeId, Label } from "./identifiers.ts";
+import { CapabilityTier } from "./tiers.ts";
+import { Metrics } from "./metrics.ts";
+import { ActionName, ErrorCode, ResultData } from "./directives.ts";
+import { MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from "./limits.ts";
+
+/**
+ * The node <-> hub wire protocol: JSON text frames with a `type`. The fields named in the original Cortex
+ * protocol are required; every addition of ours is optional so agents already in the field keep working.
+ */
+
+const DirectiveId = z.string().min(1).max(128);
+
+// ---- node -> hub ----
+
+export const RegisterMessage = z.object({
+  type: z.literal("register"),
+  agentId: NodeId,
+  name: Label,
+  token: z.string().min(1).max(512).optional(),
+  capabilities: z.array(z.string().max(64)).max(64),
+  version: z.string().min(1).max(64),
+  tier: CapabilityTier.optional(),
+  group: Label.optional(),
+  lastProcessedDirectiveId: DirectiveId.optional(),
+  hostname: z.string().max(255).optional(),
+  os: z.string().max(255).optional(),
+  arch: z.string().max(64).optional(),
+  heartbeatMs: z.number().int().min(MIN_HEARTBEAT_MS).max(MAX_HEARTBEAT_MS).optional(),
+});
+
+export const HeartbeatMessage = z.object({
+  type: z.literal("heartbeat"),
+  agentId: NodeId,
+  metrics: Metrics.optional(),
+});
+
+export const ResultMessage = z.object({
+  type: z.literal("result"),
+  directiveId: DirectiveId,
+  success: z.boolean(),
+  output: z.string(),
+  error: z.string().max(16 * 1024).optional(),
+  durationMs: z.number().nonnegative(),
+  exitCode: z.number().int().nullable().optional(),
+  errorCode: ErrorCode.optional(),
+  truncated: z.boolean().optional(),
+  data: ResultData.optional(),
+});
+
+export const StreamChunkMessage = z.object({
+  type: z.literal("stream_chunk"),
+  directiveId: DirectiveId,
+  seq: z.number().int().nonnegative(),
+  chunk: z.string(),
+  stream: z.enum(["stdout", "stderr"]).optional(),
+});
+
+export const DisconnectMessage = z.object({
+  type: z.literal("disconnect"),
+  reason: z.string().max(1024),
+});
+
+/** Our addition: the agent has received a directive and started it (or recognised it as a repeat). */
+export const DirectiveAckMessage = z.object({
+  type: z.literal("directive_ack"),
+  directiveId: DirectiveId,
+  duplicate: z.boolean().optional(),
+});
+
+/** Our addition: a long run finished; sent until the hub acknowledges it, so it is reported exactly once. */
+export const RunCompleteMessage = z.object({
+  type: z.literal("run_complete"),
+  runId: z.string().min(1).max(128),
+  directiveId: DirectiveId,
+  state: z.enum(["done", "failed", "cancelled", "stalled", "lost"]),
+  exitCode: z.number().int().nullable(),
+  reason: z.string().max(4096).optional(),
+  outputTail: z.string(),
+  startedAt: z.number(),
+  endedAt: z.number(),
+});
+
+export const ErrorMessage = z.object({
+  type: z.literal("error"),
+  message: z.string().max(4096),
+  code: z.union([z.string().max(64), z.number().int()]).optional(),
+});
+
+export const NodeToHubMessage = z.discriminatedUnion("type", [
+  RegisterMessage,
+  HeartbeatMessage,
+  ResultMessage,
+  StreamChunkMessage,
+  DisconnectMessage,
+  DirectiveAckMessage,
+  RunCompleteMessage,
+  ErrorMessage,
+]);
+export type NodeToHubMessage = z.infer<typeof NodeToHubMessage>;
+export type RegisterMessage = z.infer<typeof RegisterMessage>;
+export type HeartbeatMessage = z.infer<typeof HeartbeatMessage>;
+export type ResultMessage = z.infer<typeof ResultMessage>;
+export type StreamChunkMessage = z.infer<typeof StreamChunkMessage>;
+export type RunCompleteMessage = z.infer<typeof RunCompleteMessage>;
+
+// ---- hub -> node ----
+
+export const RegisteredMessage = z.object({
+  type: z.literal("registered"),
+  agentId: NodeId,
+  tier: CapabilityTier.optional(),
+  heartbeatMs: z.number().int().positive().optional(),
+});
+
+export const HeartbeatAckMessage = z.object({
+  type: z.literal("heartbeat_ack"),
+  agentId: NodeId,
+});
+
+export const DirectiveMessage = z.object({
+  type: z.literal("directive"),
+  id: DirectiveId,
+  sessionId: z.string().max(128),
+  action: ActionName,
+  /** Validated per action by the agent with `ACTION_PARAMS`, so an unknown shape is refused there, not here. */
+  params: z.record(z.string(), z.unknown()),
+  stream: z.boolean().optional(),
+  timeoutMs: z.number().int().positive().optional(),
+});
+
+export const CancelMessage = z.object({
+  type: z.literal("cancel"),
+  directiveId: DirectiveId,
+});
+
+export const ConfigUpdateMessage = z.object({
+  type: z.literal("config_update"),
+  heartbeatMs: z.number().int().min(MIN_HEARTBEAT_MS).max(MAX_HEARTBEAT_MS).optional(),
+  group: Label.optional(),
+  name: Label.optional(),
+});
+
+export const RekeyMessage = z.object({
+  type: z.literal("rekey"),
+  agentId: NodeId,
+  newToken: z.string().min(1).max(512),
+});
+
+/** Our addition: the hub has recorded a `run_complete`; the agent may forget it. */
+export const RunCompleteAckMessage = z.object({
+  type: z.literal("run_complete_ack"),
+  runId: z.string().min(1).max(128),
+});
+
+export const HubToNodeMessage = z.discriminatedUnion("type", [
+  RegisteredMessage,
+  HeartbeatAckMessage,
+  DirectiveMessage,
+  CancelMessage,
+  ConfigUpdateMessage,
+  RekeyMessage,
+  RunCompleteAckMessage,
+  ErrorMessage,
+]);
+export type HubToNodeMessage = z.infer<typeof HubToNodeMessage>;
+export type DirectiveMessage = z.infer<typeof DirectiveMessage>;
