@@ -8,3 +8,4 @@ export * from "./node-messages.ts";
 export * from "./api.ts";
 export * from "./tier-policy.ts";
 export * from "./node-token.ts";
+export * from "./paths.ts";

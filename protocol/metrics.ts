@@ -23,7 +23,7 @@ export const Metrics = z.object({
   diskTotalMb: nonNegative,
   activeDirectives: z.number().int().nonnegative(),
   uptimeSeconds: nonNegative,
-  loadAverage: z.tuple([nonNegative, nonNegative, nonNegative]).optional(),
+  loadAverage: z.array(nonNegative).length(3).optional(),
   cpuCount: z.number().int().positive().optional(),
   gpus: z.array(GpuMetrics).max(64).optional(),
 });

@@ -1,4 +1,4 @@
-import { posix } from "node:path";
+import { normalizePath } from "./paths.ts";
 import type { ActionCall, ActionName } from "./directives.ts";
 import type { CapabilityTier } from "./tiers.ts";
 
@@ -45,8 +45,8 @@ export function pathsOfCall(call: ActionCall): string[] {
 }
 
 export function isWithin(path: string, root: string): boolean {
-  const p = posix.normalize(path);
-  const r = posix.normalize(root).replace(/\/+$/, "") || "/";
+  const p = normalizePath(path);
+  const r = normalizePath(root).replace(/\/+$/, "") || "/";
   return r === "/" || p === r || p.startsWith(r + "/");
 }
 
@@ -77,7 +77,7 @@ export function sudoViolation(command: string): string | null {
 export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: TierPolicyOptions = {}): TierDecision {
   if (tier === "root") return { allowed: true };
   const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
-  const paths = pathsOfCall(call).map((p) => posix.normalize(p));
+  const paths = pathsOfCall(call).map((p) => normalizePath(p));
   const globPatterns = call.action === "glob" ? [call.params.pattern] : call.action === "grep" && call.params.glob ? [call.params.glob] : [];
   for (const pattern of globPatterns) {
     if (patternEscapes(pattern)) return { allowed: false, reason: `pattern "${pattern}" may not be absolute or contain '..' at tier ${tier}` };

@@ -1,0 +1,370 @@
+import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
+import { ActionCall, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
+import { evaluateTier } from "../../protocol/tier-policy.ts";
+import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import type { ActivityLog } from "./activity-log.ts";
+import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
+import type { EventStreams } from "./event-streams.ts";
+import type { NodeRegistry } from "./node-registry.ts";
+
+/** How the dispatcher reaches nodes; implemented by the connection layer. */
+export interface NodeLink {
+  send(nodeId: string, message: HubToNodeMessage): boolean;
+  isOnline(nodeId: string): boolean;
+  scheduleSweep(at: number): Promise<void>;
+}
+
+/** Extra time the hub allows beyond the agent's own limit, so the agent's timeout result normally arrives first. */
+const HUB_GRACE_MS = 15_000;
+const DEFAULT_FILE_ACTION_TIMEOUT_MS = 60_000;
+const ACTIVE: readonly DirectiveStatus[] = ["queued", "sent", "running"];
+
+function hubTimeout(call: ActionCallType, requested: number | undefined): number {
+  if (requested !== undefined) return requested;
+  if (call.action === "bash") return call.params.timeoutMs + HUB_GRACE_MS;
+  return DEFAULT_FILE_ACTION_TIMEOUT_MS;
+}
+
+function statusOfResult(msg: ResultMessage): DirectiveStatus {
+  if (msg.success) return "done";
+  switch (msg.errorCode) {
+    case "cancelled":
+      return "cancelled";
+    case "timeout":
+      return "timed_out";
+    case "tier_refused":
+      return "refused";
+    default:
+      return "failed";
+  }
+}
+
+function newId(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID()}`;
+}
+
+/**
+ * Directives from request to outcome: validation, the hub-side tier check, sending, streaming, timeouts, cancel,
+ * fan-out with a concurrency limit, and the effect of a node dropping. Nothing here ever re-sends a directive.
+ */
+export class DirectiveDispatcher {
+  constructor(
+    private readonly store: DirectiveStore,
+    private readonly registry: NodeRegistry,
+    private readonly activity: ActivityLog,
+    private readonly streams: EventStreams,
+    private readonly link: NodeLink,
+  ) {}
+
+  async runOne(nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<ReadableStream<Uint8Array>>> {
+    const node = this.registry.get(nodeId)?.view;
+    if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
+    const call = this.parseCall(req);
+    if (!call.ok) return call;
+    const id = newId("d");
+    const stream = this.streams.open(id);
+    this.admit(id, null, node, call.value, req, actor);
+    await this.afterAdmit([id]);
+    return ok(stream);
+  }
+
+  async fanOut(
+    req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
+    actor: string,
+  ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
+    const call = this.parseCall(req);
+    if (!call.ok) return call;
+    const targets = this.resolveTargets(req.target);
+    if (!targets.ok) return targets;
+    const fanoutId = newId("f");
+    this.store.insertFanOut(fanoutId, actor, req.concurrency, targets.value.length, Date.now());
+    const stream = this.streams.open(fanoutId);
+    this.activity.append({
+      kind: "directive",
+      actor,
+      message: `fan-out ${fanoutId}: ${call.value.action} on ${targets.value.length} node(s), concurrency ${req.concurrency}`,
+      data: { fanoutId, nodes: targets.value.length },
+    });
+    const ids = targets.value.map((node) => {
+      const id = newId("d");
+      this.admit(id, fanoutId, node, call.value, req, actor);
+      return id;
+    });
+    await this.afterAdmit(ids);
+    this.pump(fanoutId);
+    this.finishFanOutIfDone(fanoutId);
+    return ok({ fanoutId, stream });
+  }
+
+  get(id: string): HubResult<DirectiveRecord> {
+    const rec = this.store.get(id);
+    return rec ? ok(rec) : fail(404, "directive_not_found", `directive ${id} not found`);
+  }
+
+  list(q: DirectiveListQuery) {
+    return this.store.list(q);
+  }
+
+  fanOutStatus(fanoutId: string): HubResult<FanOutAggregate> {
+    if (!this.store.fanOutExists(fanoutId)) return fail(404, "fanout_not_found", `fan-out ${fanoutId} not found`);
+    const { pending: _pending, ...agg } = this.store.aggregate(fanoutId);
+    return ok(agg);
+  }
+
+  cancel(id: string, actor: string): HubResult<true> {
+    const rec = this.store.get(id, false);
+    if (!rec) return fail(404, "directive_not_found", `directive ${id} not found`);
+    if (!ACTIVE.includes(rec.view.status)) return fail(409, "already_finished", `directive ${id} already ended as ${rec.view.status}`);
+    this.stop(id, rec.view.nodeId, rec.view.status, { status: "cancelled", errorCode: "cancelled", error: `cancelled by ${actor}` });
+    this.activity.append({ kind: "directive", actor, nodeId: rec.view.nodeId, message: `directive ${id} cancelled by ${actor}` });
+    return ok(true);
+  }
+
+  cancelFanOut(fanoutId: string, actor: string): HubResult<FanOutAggregate> {
+    if (!this.store.fanOutExists(fanoutId)) return fail(404, "fanout_not_found", `fan-out ${fanoutId} not found`);
+    // Queued members first, so finishing a running one cannot start a queued one mid-cancel.
+    for (const status of ["queued", "sent", "running"] as const) {
+      for (const id of this.store.memberIds(fanoutId, [status])) {
+        const nodeId = this.store.nodeOf(id)!;
+        this.stop(id, nodeId, status, { status: "cancelled", errorCode: "cancelled", error: `cancelled by ${actor}` });
+      }
+    }
+    this.activity.append({ kind: "directive", actor, message: `fan-out ${fanoutId} cancelled by ${actor}` });
+    return this.fanOutStatus(fanoutId);
+  }
+
+  onWorkMessage(nodeId: string, msg: NodeToHubMessage): void {
+    switch (msg.type) {
+      case "directive_ack":
+        if (this.store.nodeOf(msg.directiveId) === nodeId && this.store.markRunning(msg.directiveId, Date.now())) {
+          this.emitStatus(msg.directiveId, nodeId, "running");
+        }
+        return;
+      case "stream_chunk":
+        return this.chunk(nodeId, msg);
+      case "result":
+        return this.result(nodeId, msg);
+      case "run_complete":
+        return this.runComplete(nodeId, msg);
+      default:
+        return;
+    }
+  }
+
+  onNodeGone(nodeId: string, reason: string): void {
+    for (const id of this.store.inFlightOn(nodeId)) {
+      this.complete(id, nodeId, { status: "lost", errorCode: "lost", error: `node ${nodeId} dropped while the directive ran (${reason})` });
+    }
+  }
+
+  /** Ends directives whose hub-side deadline has passed, telling the agent to stop them too. */
+  expireOverdue(now: number): void {
+    for (const id of this.store.overdue(now)) {
+      const nodeId = this.store.nodeOf(id)!;
+      this.link.send(nodeId, { type: "cancel", directiveId: id });
+      this.complete(id, nodeId, { status: "timed_out", errorCode: "timeout", error: "the hub's time limit for this directive passed" });
+    }
+  }
+
+  nextDeadline(): number | null {
+    return this.store.nextDeadline();
+  }
+
+  private parseCall(req: DirectiveRequest): HubResult<ActionCallType> {
+    const parsed = ActionCall.safeParse({ action: req.action, params: req.params });
+    if (parsed.success) return ok(parsed.data);
+    const issue = parsed.error.issues[0];
+    return fail(400, "invalid_params", `invalid params for ${req.action}: ${issue?.path.join(".") || "params"}: ${issue?.message ?? "invalid"}`);
+  }
+
+  private resolveTargets(target: FanOutTarget): HubResult<NodeView[]> {
+    const nodes = this.registry.list().map((r) => r.view).filter((v) => v.status !== "deregistered");
+    if ("all" in target) return ok(nodes.filter((n) => this.link.isOnline(n.id)));
+    if ("group" in target) {
+      const members = nodes.filter((n) => n.group === target.group);
+      return members.length ? ok(members) : fail(404, "group_empty", `no registered nodes in group ${target.group}`);
+    }
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const unknown = target.nodes.filter((id) => !byId.has(id));
+    if (unknown.length) return fail(404, "node_not_found", `unknown node(s): ${unknown.slice(0, 10).join(", ")}`);
+    return ok([...new Set(target.nodes)].map((id) => byId.get(id)!));
+  }
+
+  /** Records a directive and settles at once what can be settled without the node: offline, refused by tier. */
+  private admit(id: string, fanoutId: string | null, node: NodeView, call: ActionCallType, req: DirectiveRequest, actor: string): void {
+    const base = {
+      id,
+      fanoutId,
+      nodeId: node.id,
+      action: call.action,
+      params: call.params as Record<string, unknown>,
+      requestedBy: actor,
+      timeoutMs: hubTimeout(call, req.timeoutMs),
+    };
+    const now = Date.now();
+    if (!this.link.isOnline(node.id)) {
+      this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
+    } else {
+      const decision = evaluateTier(node.runningTier ?? node.tier, call);
+      if (!decision.allowed) {
+        this.store.insert({ ...base, status: "refused", errorCode: "tier_refused", error: decision.reason }, now);
+      } else {
+        this.store.insert({ ...base, status: "queued" }, now);
+      }
+    }
+    const rec = this.store.get(id, false)!;
+    this.activity.append({
+      kind: "directive",
+      level: rec.view.status === "queued" ? "info" : "warn",
+      actor,
+      nodeId: node.id,
+      message:
+        rec.view.status === "queued"
+          ? `directive ${id}: ${call.action} on ${node.id} by ${actor}`
+          : `directive ${id}: ${call.action} on ${node.id} by ${actor} not sent: ${rec.view.error}`,
+      data: { directiveId: id, action: call.action, fanoutId },
+    });
+  }
+
+  /** Sends single directives and reports the ones settled at admission. */
+  private async afterAdmit(ids: string[]): Promise<void> {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const id of ids) {
+      const rec = this.store.get(id)!;
+      if (rec.view.status !== "queued") {
+        this.publishEnd(id, rec.view.fanoutId);
+      } else if (!rec.view.fanoutId) {
+        earliest = Math.min(earliest, this.dispatch(id));
+      }
+    }
+    if (Number.isFinite(earliest)) await this.link.scheduleSweep(earliest);
+  }
+
+  /** Sends a queued directive to its node; returns its hub-side deadline. */
+  private dispatch(id: string): number {
+    const rec = this.store.get(id, false)!;
+    const now = Date.now();
+    const deadline = now + rec.view.timeoutMs;
+    const sent = this.link.send(rec.view.nodeId, {
+      type: "directive",
+      id,
+      sessionId: rec.view.fanoutId ?? id,
+      action: rec.view.action,
+      params: this.store.rawParams(id)!,
+      stream: true,
+      timeoutMs: rec.view.timeoutMs,
+    });
+    if (!sent) {
+      this.complete(id, rec.view.nodeId, { status: "failed", errorCode: "offline", error: `node ${rec.view.nodeId} is not connected` });
+      return Number.POSITIVE_INFINITY;
+    }
+    this.store.markSent(id, now, deadline);
+    this.emitStatus(id, rec.view.nodeId, "sent");
+    return deadline;
+  }
+
+  /** Starts as many queued members of a fan-out as its concurrency allows. */
+  private pump(fanoutId: string): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (;;) {
+      const next = this.store.nextQueued(fanoutId);
+      if (!next.length) break;
+      for (const id of next) earliest = Math.min(earliest, this.dispatch(id));
+    }
+    if (Number.isFinite(earliest)) void this.link.scheduleSweep(earliest);
+  }
+
+  private chunk(nodeId: string, msg: StreamChunkMessage): void {
+    if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
+    if (this.store.markRunning(msg.directiveId, Date.now())) this.emitStatus(msg.directiveId, nodeId, "running");
+    if (!this.store.appendChunk(msg.directiveId, msg.seq, msg.chunk)) return;
+    const event: DirectiveEvent = { event: "chunk", directiveId: msg.directiveId, nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
+    this.emit(msg.directiveId, event);
+  }
+
+  private result(nodeId: string, msg: ResultMessage): void {
+    if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
+    this.complete(msg.directiveId, nodeId, {
+      status: statusOfResult(msg),
+      exitCode: msg.exitCode ?? null,
+      output: msg.output,
+      truncated: msg.truncated ?? false,
+      error: msg.error ?? null,
+      errorCode: (msg.errorCode ?? (msg.success ? null : "exec_failed")) as ErrorCode | null,
+      data: msg.data,
+    });
+  }
+
+  private runComplete(nodeId: string, msg: RunCompleteMessage): void {
+    const fresh = this.store.recordRun(
+      {
+        runId: msg.runId,
+        nodeId,
+        directiveId: msg.directiveId,
+        state: msg.state,
+        exitCode: msg.exitCode,
+        reason: msg.reason ?? null,
+        outputTail: msg.outputTail,
+        startedAt: msg.startedAt,
+        endedAt: msg.endedAt,
+      },
+      Date.now(),
+    );
+    if (fresh) {
+      this.activity.append({
+        kind: "directive",
+        level: msg.state === "done" ? "info" : "warn",
+        nodeId,
+        message: `run ${msg.runId} on ${nodeId} ended: ${msg.state}${msg.exitCode !== null ? ` (exit ${msg.exitCode})` : ""}${msg.reason ? `: ${msg.reason}` : ""}`,
+        data: { runId: msg.runId, directiveId: msg.directiveId, state: msg.state, exitCode: msg.exitCode },
+      });
+    }
+    this.link.send(nodeId, { type: "run_complete_ack", runId: msg.runId });
+  }
+
+  /** Stops a directive on the hub's side, telling the agent when it may be running there. */
+  private stop(id: string, nodeId: string, status: DirectiveStatus, outcome: Outcome): void {
+    if (status === "sent" || status === "running") this.link.send(nodeId, { type: "cancel", directiveId: id });
+    this.complete(id, nodeId, outcome);
+  }
+
+  private complete(id: string, nodeId: string, outcome: Outcome): void {
+    if (!this.store.finish(id, outcome, Date.now())) return;
+    const rec = this.store.get(id, false)!;
+    this.activity.append({
+      kind: "directive",
+      level: rec.view.status === "done" ? "info" : "warn",
+      nodeId,
+      message: `directive ${id} on ${nodeId} ended: ${rec.view.status}${rec.view.exitCode !== null ? ` (exit ${rec.view.exitCode})` : ""}${rec.view.error ? `: ${rec.view.error}` : ""}`,
+      data: { directiveId: id, status: rec.view.status, durationMs: rec.view.startedAt ? Date.now() - rec.view.startedAt : null },
+    });
+    this.publishEnd(id, rec.view.fanoutId);
+    if (rec.view.fanoutId) {
+      this.pump(rec.view.fanoutId);
+      this.finishFanOutIfDone(rec.view.fanoutId);
+    }
+  }
+
+  private publishEnd(id: string, fanoutId: string | null): void {
+    const event: DirectiveEvent = { event: "result", directive: this.store.get(id)!.view };
+    this.streams.end(id, event);
+    if (fanoutId) this.streams.emit(fanoutId, event);
+  }
+
+  private finishFanOutIfDone(fanoutId: string): void {
+    const { pending, ...aggregate } = this.store.aggregate(fanoutId);
+    if (pending > 0) return;
+    if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
+  }
+
+  private emitStatus(id: string, nodeId: string, status: DirectiveStatus): void {
+    this.emit(id, { event: "status", directiveId: id, nodeId, status });
+  }
+
+  private emit(id: string, event: DirectiveEvent): void {
+    this.streams.emit(id, event);
+    const fanoutId = this.store.fanoutOf(id);
+    if (fanoutId) this.streams.emit(fanoutId, event);
+  }
+}

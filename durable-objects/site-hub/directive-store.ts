@@ -1,0 +1,327 @@
+import type { DirectiveListQuery, DirectiveView, FanOutAggregate } from "../../protocol/api.ts";
+import { MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
+import { ResultData, type ActionName, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+
+/** The `directives` and `fanouts` tables: every directive ever asked for, with its outcome. */
+
+interface DirectiveRow {
+  seq: number;
+  id: string;
+  fanout_id: string | null;
+  node_id: string;
+  action: string;
+  params: string;
+  status: string;
+  requested_by: string;
+  created_at: number;
+  sent_at: number | null;
+  started_at: number | null;
+  ended_at: number | null;
+  timeout_ms: number;
+  deadline_at: number | null;
+  exit_code: number | null;
+  output: string;
+  output_bytes: number;
+  next_chunk: number;
+  truncated: number;
+  error: string | null;
+  error_code: string | null;
+  data: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+export interface DirectiveRecord {
+  view: DirectiveView;
+  seq: number;
+  nextChunk: number;
+}
+
+/** Long string params (file contents) are shortened in views; the stored row keeps them whole. */
+const VIEW_PARAM_CHARS = 2_048;
+
+function paramsForView(raw: string): Record<string, unknown> {
+  const params = JSON.parse(raw) as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(params).map(([k, v]) =>
+      typeof v === "string" && v.length > VIEW_PARAM_CHARS ? [k, `${v.slice(0, VIEW_PARAM_CHARS)}… (${v.length} characters)`] : [k, v],
+    ),
+  );
+}
+
+function toRecord(row: DirectiveRow, withOutput: boolean): DirectiveRecord {
+  const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
+  return {
+    seq: row.seq,
+    nextChunk: row.next_chunk,
+    view: {
+      id: row.id,
+      fanoutId: row.fanout_id,
+      nodeId: row.node_id,
+      action: row.action as ActionName,
+      params: paramsForView(row.params),
+      status: row.status as DirectiveStatus,
+      requestedBy: row.requested_by,
+      createdAt: row.created_at,
+      sentAt: row.sent_at,
+      startedAt: row.started_at,
+      endedAt: row.ended_at,
+      timeoutMs: row.timeout_ms,
+      exitCode: row.exit_code,
+      outputBytes: row.output_bytes,
+      output: withOutput ? row.output : null,
+      truncated: row.truncated === 1,
+      error: row.error,
+      errorCode: row.error_code as ErrorCode | null,
+      data: data?.success ? data.data : null,
+    },
+  };
+}
+
+export interface NewDirective {
+  id: string;
+  fanoutId: string | null;
+  nodeId: string;
+  action: ActionName;
+  params: Record<string, unknown>;
+  status: DirectiveStatus;
+  requestedBy: string;
+  timeoutMs: number;
+  error?: string;
+  errorCode?: ErrorCode;
+}
+
+export interface Outcome {
+  status: DirectiveStatus;
+  exitCode?: number | null;
+  output?: string;
+  truncated?: boolean;
+  error?: string | null;
+  errorCode?: ErrorCode | null;
+  data?: unknown;
+}
+
+const IN_FLIGHT = "('sent', 'running')";
+
+export class DirectiveStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  insert(d: NewDirective, now: number): void {
+    const terminal = !["queued", "sent", "running"].includes(d.status);
+    this.sql.exec(
+      `INSERT INTO directives (id, fanout_id, node_id, action, params, status, requested_by, created_at, timeout_ms, ended_at, error, error_code)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      d.id,
+      d.fanoutId,
+      d.nodeId,
+      d.action,
+      JSON.stringify(d.params),
+      d.status,
+      d.requestedBy,
+      now,
+      d.timeoutMs,
+      terminal ? now : null,
+      d.error ?? null,
+      d.errorCode ?? null,
+    );
+  }
+
+  get(id: string, withOutput = true): DirectiveRecord | null {
+    const row = this.sql.exec<DirectiveRow>("SELECT * FROM directives WHERE id = ?", id).toArray()[0];
+    return row ? toRecord(row, withOutput) : null;
+  }
+
+  /** The node a directive was sent to, so a node can only ever report on its own directives. */
+  nodeOf(id: string): string | null {
+    return this.sql.exec<{ node_id: string }>("SELECT node_id FROM directives WHERE id = ?", id).toArray()[0]?.node_id ?? null;
+  }
+
+  fanoutOf(id: string): string | null {
+    return this.sql.exec<{ fanout_id: string | null }>("SELECT fanout_id FROM directives WHERE id = ?", id).toArray()[0]?.fanout_id ?? null;
+  }
+
+  /** The stored params exactly as requested, for sending to the agent. */
+  rawParams(id: string): Record<string, unknown> | null {
+    const row = this.sql.exec<{ params: string }>("SELECT params FROM directives WHERE id = ?", id).toArray()[0];
+    return row ? (JSON.parse(row.params) as Record<string, unknown>) : null;
+  }
+
+  list(q: DirectiveListQuery): { directives: DirectiveView[]; nextBefore: number | null } {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    if (q.node) (where.push("node_id = ?"), args.push(q.node));
+    if (q.status) (where.push("status = ?"), args.push(q.status));
+    if (q.action) (where.push("action = ?"), args.push(q.action));
+    if (q.fanout) (where.push("fanout_id = ?"), args.push(q.fanout));
+    if (q.before !== undefined) (where.push("seq < ?"), args.push(q.before));
+    const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const rows = this.sql
+      .exec<DirectiveRow>(`SELECT * FROM directives ${clause} ORDER BY seq DESC LIMIT ?`, ...args, q.limit + 1)
+      .toArray();
+    const page = rows.slice(0, q.limit).map((r) => toRecord(r, false));
+    return { directives: page.map((r) => r.view), nextBefore: rows.length > q.limit ? page[page.length - 1]!.seq : null };
+  }
+
+  markSent(id: string, now: number, deadline: number): void {
+    this.sql.exec("UPDATE directives SET status = 'sent', sent_at = ?, deadline_at = ? WHERE id = ? AND status = 'queued'", now, deadline, id);
+  }
+
+  /** Moves a sent directive to running; false if it was not waiting to start. */
+  markRunning(id: string, now: number): boolean {
+    return this.sql.exec("UPDATE directives SET status = 'running', started_at = ? WHERE id = ? AND status = 'sent'", now, id).rowsWritten > 0;
+  }
+
+  /**
+   * Appends a streamed chunk if it is the next one expected. Output beyond the stored cap is counted but not kept.
+   * Returns false for a repeated or unknown chunk.
+   */
+  appendChunk(id: string, seq: number, chunk: string): boolean {
+    const row = this.sql
+      .exec<{ next_chunk: number; output_bytes: number; status: string }>("SELECT next_chunk, output_bytes, status FROM directives WHERE id = ?", id)
+      .toArray()[0];
+    if (!row || seq < row.next_chunk || !["sent", "running"].includes(row.status)) return false;
+    const gap = seq > row.next_chunk ? `\n[hub: ${seq - row.next_chunk} chunk(s) missing]\n` : "";
+    const piece = gap + chunk;
+    const bytes = new TextEncoder().encode(piece).byteLength;
+    const room = MAX_STORED_OUTPUT_BYTES - row.output_bytes;
+    if (room >= bytes) {
+      this.sql.exec("UPDATE directives SET output = output || ?, output_bytes = output_bytes + ?, next_chunk = ? WHERE id = ?", piece, bytes, seq + 1, id);
+    } else {
+      this.sql.exec("UPDATE directives SET output_bytes = output_bytes + ?, next_chunk = ?, truncated = 1 WHERE id = ?", bytes, seq + 1, id);
+    }
+    return true;
+  }
+
+  /** Records the end of a directive unless it already ended; returns whether this call ended it. */
+  finish(id: string, outcome: Outcome, now: number): boolean {
+    const row = this.sql.exec<{ status: string; next_chunk: number }>("SELECT status, next_chunk FROM directives WHERE id = ?", id).toArray()[0];
+    if (!row || !["queued", "sent", "running"].includes(row.status)) return false;
+    // Streamed output is kept as assembled from chunks; the result's copy is used only when nothing was streamed.
+    const useResultOutput = row.next_chunk === 0 && outcome.output !== undefined;
+    const output = useResultOutput ? outcome.output!.slice(0, MAX_STORED_OUTPUT_BYTES) : null;
+    this.sql.exec(
+      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, exit_code = ?, error = ?, error_code = ?, data = ?,
+         truncated = MAX(truncated, ?),
+         output = COALESCE(?, output),
+         output_bytes = CASE WHEN ? IS NULL THEN output_bytes ELSE ? END
+       WHERE id = ?`,
+      outcome.status,
+      now,
+      outcome.exitCode ?? null,
+      outcome.error ?? null,
+      outcome.errorCode ?? null,
+      outcome.data === undefined ? null : JSON.stringify(outcome.data),
+      outcome.truncated ? 1 : 0,
+      output,
+      output,
+      output === null ? 0 : new TextEncoder().encode(output).byteLength,
+      id,
+    );
+    return true;
+  }
+
+  /** Directives in flight on a node, to be declared lost when it drops. */
+  inFlightOn(nodeId: string): string[] {
+    return this.sql
+      .exec<{ id: string }>(`SELECT id FROM directives WHERE node_id = ? AND status IN ${IN_FLIGHT}`, nodeId)
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  overdue(now: number): string[] {
+    return this.sql
+      .exec<{ id: string }>(`SELECT id FROM directives WHERE status IN ${IN_FLIGHT} AND deadline_at <= ?`, now)
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  nextDeadline(): number | null {
+    return this.sql.exec<{ d: number | null }>(`SELECT MIN(deadline_at) AS d FROM directives WHERE status IN ${IN_FLIGHT}`).one().d;
+  }
+
+  // ---- fan-outs ----
+
+  insertFanOut(id: string, requestedBy: string, concurrency: number, total: number, now: number): void {
+    this.sql.exec("INSERT INTO fanouts (id, created_at, requested_by, concurrency, total) VALUES (?, ?, ?, ?, ?)", id, now, requestedBy, concurrency, total);
+  }
+
+  fanOutExists(id: string): boolean {
+    return this.sql.exec("SELECT 1 FROM fanouts WHERE id = ?", id).toArray().length > 0;
+  }
+
+  /** Queued members of a fan-out that may start now without exceeding its concurrency. */
+  nextQueued(fanoutId: string): string[] {
+    const f = this.sql.exec<{ concurrency: number }>("SELECT concurrency FROM fanouts WHERE id = ?", fanoutId).toArray()[0];
+    if (!f) return [];
+    const running = this.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM directives WHERE fanout_id = ? AND status IN ${IN_FLIGHT}`, fanoutId)
+      .one().n;
+    const room = f.concurrency - running;
+    if (room <= 0) return [];
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM directives WHERE fanout_id = ? AND status = 'queued' ORDER BY seq LIMIT ?", fanoutId, room)
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  memberIds(fanoutId: string, statuses: readonly DirectiveStatus[]): string[] {
+    const marks = statuses.map(() => "?").join(", ");
+    return this.sql
+      .exec<{ id: string }>(`SELECT id FROM directives WHERE fanout_id = ? AND status IN (${marks}) ORDER BY seq`, fanoutId, ...statuses)
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  aggregate(fanoutId: string): FanOutAggregate & { pending: number } {
+    const rows = this.sql
+      .exec<{ status: string; error_code: string | null; n: number }>(
+        "SELECT status, error_code, COUNT(*) AS n FROM directives WHERE fanout_id = ? GROUP BY status, error_code",
+        fanoutId,
+      )
+      .toArray();
+    const agg = { fanoutId, total: 0, succeeded: 0, failed: 0, offline: 0, refused: 0, cancelled: 0, timedOut: 0, lost: 0, pending: 0 };
+    for (const r of rows) {
+      agg.total += r.n;
+      if (r.status === "done") agg.succeeded += r.n;
+      else if (r.status === "failed" && r.error_code === "offline") agg.offline += r.n;
+      else if (r.status === "failed") agg.failed += r.n;
+      else if (r.status === "refused") agg.refused += r.n;
+      else if (r.status === "cancelled") agg.cancelled += r.n;
+      else if (r.status === "timed_out") agg.timedOut += r.n;
+      else if (r.status === "lost") agg.lost += r.n;
+      else agg.pending += r.n;
+    }
+    return agg;
+  }
+
+  // ---- long runs ----
+
+  /** Records a finished long run once; a repeat report of the same run returns false. */
+  recordRun(run: {
+    runId: string;
+    nodeId: string;
+    directiveId: string;
+    state: string;
+    exitCode: number | null;
+    reason: string | null;
+    outputTail: string;
+    startedAt: number;
+    endedAt: number;
+  }, now: number): boolean {
+    return (
+      this.sql.exec(
+        `INSERT OR IGNORE INTO runs (run_id, node_id, directive_id, state, exit_code, reason, output_tail, started_at, ended_at, reported_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        run.runId,
+        run.nodeId,
+        run.directiveId,
+        run.state,
+        run.exitCode,
+        run.reason,
+        run.outputTail,
+        run.startedAt,
+        run.endedAt,
+        now,
+      ).rowsWritten > 0
+    );
+  }
+}

@@ -1,0 +1,213 @@
+import { Metrics } from "../../protocol/metrics.ts";
+import type { NodeStatus, NodeView } from "../../protocol/api.ts";
+import type { CapabilityTier } from "../../protocol/tiers.ts";
+
+/** The `nodes` table: one row per node ever registered on the site, kept after deregistration for history. */
+
+interface NodeRow {
+  id: string;
+  name: string;
+  grp: string | null;
+  tier: string;
+  token_hash: string;
+  token_prefix: string;
+  status: string;
+  running_tier: string | null;
+  conn_id: string | null;
+  created_at: number;
+  connected_at: number | null;
+  disconnected_at: number | null;
+  last_heartbeat_at: number | null;
+  deregistered_at: number | null;
+  metrics: string | null;
+  version: string | null;
+  os: string | null;
+  hostname: string | null;
+  arch: string | null;
+  capabilities: string;
+  last_error: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+export interface NodeRecord {
+  view: NodeView;
+  tokenHash: string;
+  connId: string | null;
+}
+
+function parseMetrics(raw: string | null): NodeView["metrics"] {
+  if (!raw) return null;
+  const parsed = Metrics.safeParse(JSON.parse(raw));
+  return parsed.success ? parsed.data : null;
+}
+
+function toRecord(row: NodeRow): NodeRecord {
+  return {
+    tokenHash: row.token_hash,
+    connId: row.conn_id,
+    view: {
+      id: row.id,
+      name: row.name,
+      group: row.grp,
+      tier: row.tier as CapabilityTier,
+      runningTier: row.running_tier as CapabilityTier | null,
+      status: row.status as NodeStatus,
+      createdAt: row.created_at,
+      connectedAt: row.connected_at,
+      disconnectedAt: row.disconnected_at,
+      lastHeartbeatAt: row.last_heartbeat_at,
+      deregisteredAt: row.deregistered_at,
+      metrics: parseMetrics(row.metrics),
+      version: row.version,
+      os: row.os,
+      hostname: row.hostname,
+      arch: row.arch,
+      capabilities: JSON.parse(row.capabilities) as string[],
+      lastError: row.last_error,
+      tokenPrefix: row.token_prefix,
+    },
+  };
+}
+
+export interface NewNode {
+  id: string;
+  name: string;
+  group: string | null;
+  tier: CapabilityTier;
+  tokenHash: string;
+  tokenPrefix: string;
+}
+
+export interface AgentFacts {
+  connId: string;
+  runningTier: CapabilityTier;
+  version: string;
+  capabilities: string[];
+  hostname: string | null;
+  os: string | null;
+  arch: string | null;
+}
+
+export class NodeRegistry {
+  constructor(private readonly sql: SqlStorage) {}
+
+  get(id: string): NodeRecord | null {
+    const rows = this.sql.exec<NodeRow>("SELECT * FROM nodes WHERE id = ?", id).toArray();
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  list(): NodeRecord[] {
+    return this.sql.exec<NodeRow>("SELECT * FROM nodes ORDER BY name, id").toArray().map(toRecord);
+  }
+
+  /** Ids of nodes the table says are live, to reconcile against the sockets that really are. */
+  liveIds(): string[] {
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM nodes WHERE status IN ('connected', 'connecting')")
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  exists(id: string): boolean {
+    return this.sql.exec("SELECT 1 FROM nodes WHERE id = ?", id).toArray().length > 0;
+  }
+
+  /** Inserts a node, or brings a deregistered one back under the same id with its history intact. */
+  upsert(node: NewNode, now: number): void {
+    this.sql.exec(
+      `INSERT INTO nodes (id, name, grp, tier, token_hash, token_prefix, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'disconnected', ?)
+       ON CONFLICT(id) DO UPDATE SET name = excluded.name, grp = excluded.grp, tier = excluded.tier,
+         token_hash = excluded.token_hash, token_prefix = excluded.token_prefix, status = 'disconnected',
+         deregistered_at = NULL, conn_id = NULL, running_tier = NULL, last_error = NULL`,
+      node.id,
+      node.name,
+      node.group,
+      node.tier,
+      node.tokenHash,
+      node.tokenPrefix,
+      now,
+    );
+  }
+
+  setToken(id: string, tokenHash: string, tokenPrefix: string): void {
+    this.sql.exec("UPDATE nodes SET token_hash = ?, token_prefix = ? WHERE id = ?", tokenHash, tokenPrefix, id);
+  }
+
+  markConnecting(id: string): void {
+    this.sql.exec("UPDATE nodes SET status = 'connecting' WHERE id = ? AND conn_id IS NULL AND status IN ('disconnected', 'error')", id);
+  }
+
+  markConnected(id: string, facts: AgentFacts, now: number): void {
+    this.sql.exec(
+      `UPDATE nodes SET status = 'connected', conn_id = ?, running_tier = ?, version = ?, capabilities = ?,
+         hostname = ?, os = ?, arch = ?, connected_at = ?, last_heartbeat_at = ?, last_error = NULL
+       WHERE id = ?`,
+      facts.connId,
+      facts.runningTier,
+      facts.version,
+      JSON.stringify(facts.capabilities),
+      facts.hostname,
+      facts.os,
+      facts.arch,
+      now,
+      now,
+      id,
+    );
+  }
+
+  /** Marks the node disconnected only if `connId` is still its current connection; returns whether it was. */
+  markDisconnected(id: string, connId: string | null, now: number, error: string | null = null): boolean {
+    const status = error ? "error" : "disconnected";
+    const cursor =
+      connId === null
+        ? this.sql.exec(
+            "UPDATE nodes SET status = ?, conn_id = NULL, disconnected_at = ?, last_error = COALESCE(?, last_error) WHERE id = ? AND status IN ('connected', 'connecting')",
+            status,
+            now,
+            error,
+            id,
+          )
+        : this.sql.exec(
+            "UPDATE nodes SET status = ?, conn_id = NULL, disconnected_at = ?, last_error = COALESCE(?, last_error) WHERE id = ? AND conn_id = ?",
+            status,
+            now,
+            error,
+            id,
+            connId,
+          );
+    return cursor.rowsWritten > 0;
+  }
+
+  /** A socket that closed before registering leaves the node as it was before the attempt. */
+  markConnectAbandoned(id: string): void {
+    this.sql.exec("UPDATE nodes SET status = 'disconnected' WHERE id = ? AND conn_id IS NULL AND status = 'connecting'", id);
+  }
+
+  /** A connection attempt that was refused leaves the node in `error` with the reason, unless it is live. */
+  markRefused(id: string, reason: string): void {
+    this.sql.exec(
+      "UPDATE nodes SET status = 'error', last_error = ? WHERE id = ? AND conn_id IS NULL AND status != 'deregistered'",
+      reason,
+      id,
+    );
+  }
+
+  recordHeartbeat(id: string, metrics: string | null, now: number): void {
+    this.sql.exec(
+      "UPDATE nodes SET last_heartbeat_at = ?, metrics = COALESCE(?, metrics) WHERE id = ?",
+      now,
+      metrics,
+      id,
+    );
+  }
+
+  markDeregistered(id: string, now: number): void {
+    this.sql.exec(
+      "UPDATE nodes SET status = 'deregistered', deregistered_at = ?, conn_id = NULL, disconnected_at = COALESCE(disconnected_at, ?) WHERE id = ?",
+      now,
+      now,
+      id,
+    );
+  }
+}

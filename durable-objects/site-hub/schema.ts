@@ -1,0 +1,100 @@
+/**
+ * The site's SQLite schema as an append-only list of migrations. A migration, once shipped, is never edited:
+ * existing sites replay only the ones they have not applied yet.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE nodes (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     grp TEXT,
+     tier TEXT NOT NULL,
+     token_hash TEXT NOT NULL,
+     token_prefix TEXT NOT NULL,
+     status TEXT NOT NULL,
+     running_tier TEXT,
+     conn_id TEXT,
+     created_at INTEGER NOT NULL,
+     connected_at INTEGER,
+     disconnected_at INTEGER,
+     last_heartbeat_at INTEGER,
+     deregistered_at INTEGER,
+     metrics TEXT,
+     version TEXT,
+     os TEXT,
+     hostname TEXT,
+     arch TEXT,
+     capabilities TEXT NOT NULL DEFAULT '[]',
+     last_error TEXT
+   );
+   CREATE TABLE activity (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     level TEXT NOT NULL,
+     node_id TEXT,
+     actor TEXT,
+     message TEXT NOT NULL,
+     data TEXT
+   );
+   CREATE INDEX activity_by_node ON activity(node_id, id);
+   CREATE INDEX activity_by_kind ON activity(kind, id);`,
+  `CREATE TABLE directives (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     fanout_id TEXT,
+     node_id TEXT NOT NULL,
+     action TEXT NOT NULL,
+     params TEXT NOT NULL,
+     status TEXT NOT NULL,
+     requested_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     sent_at INTEGER,
+     started_at INTEGER,
+     ended_at INTEGER,
+     timeout_ms INTEGER NOT NULL,
+     deadline_at INTEGER,
+     exit_code INTEGER,
+     output TEXT NOT NULL DEFAULT '',
+     output_bytes INTEGER NOT NULL DEFAULT 0,
+     next_chunk INTEGER NOT NULL DEFAULT 0,
+     truncated INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     error_code TEXT,
+     data TEXT
+   );
+   CREATE INDEX directives_by_node ON directives(node_id, seq);
+   CREATE INDEX directives_by_fanout ON directives(fanout_id, seq);
+   CREATE INDEX directives_in_flight ON directives(status, deadline_at);
+   CREATE TABLE fanouts (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     requested_by TEXT NOT NULL,
+     concurrency INTEGER NOT NULL,
+     total INTEGER NOT NULL
+   );
+   CREATE TABLE runs (
+     run_id TEXT NOT NULL,
+     node_id TEXT NOT NULL,
+     directive_id TEXT NOT NULL,
+     state TEXT NOT NULL,
+     exit_code INTEGER,
+     reason TEXT,
+     output_tail TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER NOT NULL,
+     reported_at INTEGER NOT NULL,
+     PRIMARY KEY (node_id, run_id)
+   );`,
+];
+
+export function migrate(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  const row = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one();
+  const applied = row.v ?? 0;
+  MIGRATIONS.forEach((statement, index) => {
+    const version = index + 1;
+    if (version <= applied) return;
+    sql.exec(statement);
+    sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", version, Date.now());
+  });
+}

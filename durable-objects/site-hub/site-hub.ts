@@ -1,0 +1,191 @@
+import { DurableObject } from "cloudflare:workers";
+import type {
+  ActivityPage,
+  ActivityQuery,
+  DirectiveListQuery,
+  DirectiveListResponse,
+  DirectiveRequest,
+  DirectiveView,
+  FanOutAggregate,
+  FanOutTarget,
+  NodeView,
+} from "../../protocol/api.ts";
+import { CloseCode } from "../../protocol/close-codes.ts";
+import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
+import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
+import type { CapabilityTier } from "../../protocol/tiers.ts";
+import type { Env } from "../../worker/env.ts";
+import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { randomHex, sha256Hex } from "../shared/secrets.ts";
+import { ActivityLog } from "./activity-log.ts";
+import { DirectiveDispatcher } from "./directive-dispatcher.ts";
+import { DirectiveStore } from "./directive-store.ts";
+import { EventStreams } from "./event-streams.ts";
+import { NodeConnections } from "./node-connections.ts";
+import { idFromName } from "./node-ids.ts";
+import { NodeRegistry } from "./node-registry.ts";
+import { migrate } from "./schema.ts";
+
+export interface IssuedToken {
+  node: NodeView;
+  token: string;
+}
+
+export interface NodeRegistration {
+  name: string;
+  id?: string;
+  group?: string;
+  tier: CapabilityTier;
+}
+
+/**
+ * One per site: the site's nodes, their live sockets, directives and activity log, all in the object's own
+ * SQLite storage. The Worker authenticates and authorises; every method here trusts its caller's identity
+ * (passed as `actor` for the record) but validates the state it is asked to change.
+ */
+export class SiteHub extends DurableObject<Env> {
+  private readonly registry: NodeRegistry;
+  private readonly activity: ActivityLog;
+  private readonly connections: NodeConnections;
+  private readonly directives: DirectiveDispatcher;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+    this.registry = new NodeRegistry(ctx.storage.sql);
+    this.activity = new ActivityLog(ctx.storage.sql);
+    const store = new DirectiveStore(ctx.storage.sql);
+    const streams = new EventStreams();
+    // The dispatcher and the connections need each other; the closures break the construction cycle.
+    this.connections = new NodeConnections(ctx, this.registry, this.activity, {
+      onWorkMessage: (nodeId, msg) => this.directives.onWorkMessage(nodeId, msg),
+      onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
+      nextDeadline: () => this.directives.nextDeadline(),
+    });
+    this.directives = new DirectiveDispatcher(store, this.registry, this.activity, streams, {
+      send: (nodeId, msg) => this.connections.send(nodeId, msg),
+      isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
+      scheduleSweep: (at) => this.connections.scheduleSweep(at),
+    });
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  // ---- agent sockets (hibernation API) ----
+
+  override async fetch(request: Request): Promise<Response> {
+    return this.connections.accept(request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.connections.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.connections.closed(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.connections.closed(ws, 1006, "socket error");
+  }
+
+  override async alarm(): Promise<void> {
+    this.directives.expireOverdue(Date.now());
+    await this.connections.sweep();
+  }
+
+  // ---- nodes (RPC) ----
+
+  async registerNode(input: NodeRegistration, actor: string): Promise<HubResult<IssuedToken>> {
+    if (input.id) {
+      const existing = this.registry.get(input.id);
+      if (existing && existing.view.status !== "deregistered") return fail(409, "node_exists", `node ${input.id} is already registered`);
+    }
+    const id = input.id ?? idFromName(input.name, (candidate) => this.registry.exists(candidate));
+    const token = formatNodeToken(id, randomHex(32));
+    const hash = await sha256Hex(token);
+    // Re-checked after the await: another registration may have taken the id meanwhile.
+    const existing = this.registry.get(id);
+    if (existing && existing.view.status !== "deregistered") return fail(409, "node_exists", `node ${id} is already registered`);
+    this.registry.upsert(
+      { id, name: input.name, group: input.group ?? null, tier: input.tier, tokenHash: hash, tokenPrefix: tokenPrefix(token) },
+      Date.now(),
+    );
+    this.activity.append({
+      kind: "node",
+      actor,
+      nodeId: id,
+      message: `node ${id} ${existing ? "re-registered" : "registered"} by ${actor} (tier ${input.tier}${input.group ? `, group ${input.group}` : ""})`,
+    });
+    return ok({ node: this.registry.get(id)!.view, token });
+  }
+
+  listNodes(): NodeView[] {
+    return this.registry.list().map((r) => r.view);
+  }
+
+  getNode(id: string): HubResult<NodeView> {
+    const rec = this.registry.get(id);
+    return rec ? ok(rec.view) : fail(404, "node_not_found", `node ${id} not found`);
+  }
+
+  deregisterNode(id: string, actor: string): HubResult<NodeView> {
+    const rec = this.registry.get(id);
+    if (!rec) return fail(404, "node_not_found", `node ${id} not found`);
+    if (rec.view.status === "deregistered") return fail(409, "already_deregistered", `node ${id} is already deregistered`);
+    this.connections.evict(id, CloseCode.DEREGISTERED, `deregistered by ${actor}`);
+    this.registry.markDeregistered(id, Date.now());
+    this.activity.append({ kind: "node", actor, nodeId: id, message: `node ${id} deregistered by ${actor}` });
+    return ok(this.registry.get(id)!.view);
+  }
+
+  async rekeyNode(id: string, actor: string): Promise<HubResult<IssuedToken>> {
+    const token = formatNodeToken(id, randomHex(32));
+    const hash = await sha256Hex(token);
+    const rec = this.registry.get(id);
+    if (!rec) return fail(404, "node_not_found", `node ${id} not found`);
+    if (rec.view.status === "deregistered") return fail(410, "deregistered", `node ${id} is deregistered; register it again`);
+    this.registry.setToken(id, hash, tokenPrefix(token));
+    this.connections.evict(id, CloseCode.TOKEN_ROTATED, `token rotated by ${actor}`);
+    this.activity.append({ kind: "node", actor, nodeId: id, message: `token of node ${id} rotated by ${actor}` });
+    return ok({ node: this.registry.get(id)!.view, token });
+  }
+
+  queryActivity(query: ActivityQuery): ActivityPage {
+    return this.activity.query(query);
+  }
+
+  // ---- directives (RPC) ----
+
+  runDirective(nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<ReadableStream<Uint8Array>>> {
+    return this.directives.runOne(nodeId, req, actor);
+  }
+
+  fanOut(
+    req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
+    actor: string,
+  ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
+    return this.directives.fanOut(req, actor);
+  }
+
+  getDirective(id: string): HubResult<DirectiveView> {
+    const rec = this.directives.get(id);
+    return rec.ok ? ok(rec.value.view) : rec;
+  }
+
+  listDirectives(query: DirectiveListQuery): DirectiveListResponse {
+    return this.directives.list(query);
+  }
+
+  cancelDirective(id: string, actor: string): HubResult<DirectiveView> {
+    const done = this.directives.cancel(id, actor);
+    return done.ok ? this.getDirective(id) : done;
+  }
+
+  getFanOut(id: string): HubResult<FanOutAggregate> {
+    return this.directives.fanOutStatus(id);
+  }
+
+  cancelFanOut(id: string, actor: string): HubResult<FanOutAggregate> {
+    return this.directives.cancelFanOut(id, actor);
+  }
+}

@@ -1,0 +1,67 @@
+import { DirectiveEvent, type DirectiveView, type FanOutAggregate } from "../../protocol/api.ts";
+
+/** Keeps proxies (Cloudflare drops idle connections at 100 s) from closing a quiet event stream. */
+const KEEPALIVE_MS = 20_000;
+
+/** Reads newline-delimited JSON events from a Durable Object stream. */
+async function* events(stream: ReadableStream<Uint8Array>): AsyncGenerator<DirectiveEvent> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line) yield DirectiveEvent.parse(JSON.parse(line));
+    }
+  }
+}
+
+/** Relays the events as server-sent events, one JSON object per `data:` line, with keep-alive comments. */
+export function toEventStream(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}): Response {
+  const encoder = new TextEncoder();
+  const source = events(stream);
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(": stream open\n\n"));
+      timer = setInterval(() => controller.enqueue(encoder.encode(": keepalive\n\n")), KEEPALIVE_MS);
+    },
+    async pull(controller) {
+      const { value, done } = await source.next();
+      if (done) {
+        clearInterval(timer);
+        controller.close();
+        return;
+      }
+      controller.enqueue(encoder.encode(`data: ${JSON.stringify(value)}\n\n`));
+    },
+    async cancel() {
+      clearInterval(timer);
+      await source.return(undefined);
+    },
+  });
+  return new Response(body, {
+    headers: { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-transform", ...headers },
+  });
+}
+
+/** Waits for a single directive's result event. */
+export async function awaitResult(stream: ReadableStream<Uint8Array>): Promise<DirectiveView | null> {
+  for await (const e of events(stream)) if (e.event === "result") return e.directive;
+  return null;
+}
+
+/** Waits for a fan-out to finish: every member's result, then the aggregate. */
+export async function awaitFanOut(stream: ReadableStream<Uint8Array>): Promise<{ aggregate: FanOutAggregate | null; directives: DirectiveView[] }> {
+  const directives: DirectiveView[] = [];
+  let aggregate: FanOutAggregate | null = null;
+  for await (const e of events(stream)) {
+    if (e.event === "result") directives.push(e.directive);
+    if (e.event === "aggregate") aggregate = e.aggregate;
+  }
+  return { aggregate, directives };
+}

@@ -1,0 +1,5 @@
+import { createApp } from "./app.ts";
+
+export { SiteHub } from "../durable-objects/site-hub/site-hub.ts";
+
+export default createApp();

@@ -1,0 +1,98 @@
+import { z } from "zod";
+import { NodeId } from "../../protocol/identifiers.ts";
+import { DirectiveListQuery, DirectiveRequest, FanOutRequest } from "../../protocol/api.ts";
+import { apiError, failure, respond } from "../http/api-error.ts";
+import { awaitFanOut, awaitResult, toEventStream } from "../http/directive-stream.ts";
+import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
+import { actorOf, siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
+
+const DirectiveId = z.string().regex(/^d-[0-9a-f-]{36}$/, "not a directive id");
+const FanOutId = z.string().regex(/^f-[0-9a-f-]{36}$/, "not a fan-out id");
+
+function wantsEvents(c: AppContext): boolean {
+  return (c.req.header("Accept") ?? "").includes("text/event-stream");
+}
+
+export const directiveRoutes: SiteRoute[] = [
+  {
+    method: "post",
+    path: "/nodes/:id/directives",
+    permission: "directives.run",
+    handler: async (c) => {
+      const id = parseParam(c, NodeId, "id");
+      if (!id.ok) return id.response;
+      const body = await parseBody(c, DirectiveRequest);
+      if (!body.ok) return body.response;
+      const opened = await siteHub(c).runDirective(id.value, body.value, actorOf(c));
+      if (!opened.ok) return failure(c, opened.error);
+      if (wantsEvents(c)) return toEventStream(opened.value);
+      const view = await awaitResult(opened.value);
+      return view ? c.json(view) : apiError(c, 503, "stream_ended", "the hub stopped before the directive ended; see GET /directives");
+    },
+  },
+  {
+    method: "post",
+    path: "/fanouts",
+    permission: "directives.run",
+    handler: async (c) => {
+      const body = await parseBody(c, FanOutRequest);
+      if (!body.ok) return body.response;
+      const opened = await siteHub(c).fanOut(body.value, actorOf(c));
+      if (!opened.ok) return failure(c, opened.error);
+      const { fanoutId, stream } = opened.value;
+      if (wantsEvents(c)) return toEventStream(stream, { "X-Cortex-Fanout": fanoutId });
+      const outcome = await awaitFanOut(stream);
+      return c.json({ fanoutId, ...outcome });
+    },
+  },
+  {
+    method: "get",
+    path: "/fanouts/:id",
+    permission: "directives.read",
+    handler: async (c) => {
+      const id = parseParam(c, FanOutId, "id");
+      if (!id.ok) return id.response;
+      return respond(c, await siteHub(c).getFanOut(id.value));
+    },
+  },
+  {
+    method: "post",
+    path: "/fanouts/:id/cancel",
+    permission: "directives.run",
+    handler: async (c) => {
+      const id = parseParam(c, FanOutId, "id");
+      if (!id.ok) return id.response;
+      return respond(c, await siteHub(c).cancelFanOut(id.value, actorOf(c)));
+    },
+  },
+  {
+    method: "get",
+    path: "/directives",
+    permission: "directives.read",
+    handler: async (c) => {
+      const q = parseQuery(c, DirectiveListQuery);
+      if (!q.ok) return q.response;
+      return c.json(await siteHub(c).listDirectives(q.value));
+    },
+  },
+  {
+    method: "get",
+    path: "/directives/:id",
+    permission: "directives.read",
+    handler: async (c) => {
+      const id = parseParam(c, DirectiveId, "id");
+      if (!id.ok) return id.response;
+      return respond(c, await siteHub(c).getDirective(id.value));
+    },
+  },
+  {
+    method: "post",
+    path: "/directives/:id/cancel",
+    permission: "directives.run",
+    handler: async (c) => {
+      const id = parseParam(c, DirectiveId, "id");
+      if (!id.ok) return id.response;
+      return respond(c, await siteHub(c).cancelDirective(id.value, actorOf(c)));
+    },
+  },
+];

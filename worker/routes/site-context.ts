@@ -1,0 +1,23 @@
+import type { Context } from "hono";
+import type { Env } from "../env.ts";
+import type { Permission, Principal } from "../auth/principal.ts";
+
+export type AppEnv = { Bindings: Env; Variables: { principal: Principal; site: string } };
+export type AppContext = Context<AppEnv>;
+
+/** One API route under `/api/sites/:site`, with the permission it needs. The table of these is the API. */
+export interface SiteRoute {
+  method: "get" | "post" | "delete";
+  path: string;
+  permission: Permission;
+  handler: (c: AppContext) => Promise<Response> | Response;
+}
+
+export function siteHub(c: AppContext) {
+  return c.env.SITE_HUB.get(c.env.SITE_HUB.idFromName(c.get("site")));
+}
+
+/** How an actor is named in records and the activity log. */
+export function actorOf(c: AppContext): string {
+  return c.get("principal").label;
+}
