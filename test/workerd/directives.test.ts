@@ -1,0 +1,297 @@
+import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ActivityPage, DirectiveEvent, DirectiveListResponse, DirectiveView, FanOutAggregate } from "../../protocol/api.ts";
+import type { DirectiveMessage } from "../../protocol/node-messages.ts";
+import { ADMIN_KEY, api, BASE, connectNode, FakeAgent, freshSite, registerNode } from "./support.ts";
+
+afterEach(() => vi.useRealTimers());
+
+function post(path: string, body: unknown, accept?: string): Promise<Response> {
+  return api(path, { method: "POST", body: JSON.stringify(body), headers: accept ? { Accept: accept } : {} });
+}
+
+/** Reads a server-sent event stream to its end. */
+async function readEvents(res: Response): Promise<DirectiveEvent[]> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter((f) => f.startsWith("data: "))
+    .map((f) => DirectiveEvent.parse(JSON.parse(f.slice(6))));
+}
+
+/** Plays a well-behaved agent for one directive: ack, chunks, result. */
+function answer(agent: FakeAgent, d: DirectiveMessage, chunks: string[], exitCode = 0): void {
+  agent.send({ type: "directive_ack", directiveId: d.id });
+  chunks.forEach((chunk, seq) => agent.send({ type: "stream_chunk", directiveId: d.id, seq, chunk, stream: "stdout" }));
+  agent.send({ type: "result", directiveId: d.id, success: exitCode === 0, output: chunks.join(""), durationMs: 5, exitCode });
+}
+
+async function nodeOnline(site: string, name: string, tier: "root" | "sudo" | "unprivileged" = "root", group?: string) {
+  const creds = await registerNode(site, { name, tier, group });
+  return { creds, agent: await connectNode(site, creds) };
+}
+
+describe("directives", () => {
+  it("runs a command on one node, waits, and returns the assembled output and exit code", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "echo hi" } });
+    const d = await agent.next("directive");
+    expect(d).toMatchObject({ action: "bash", params: { command: "echo hi", timeoutMs: 120000 }, stream: true });
+    answer(agent, d, ["hel", "lo\n"]);
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view).toMatchObject({ id: d.id, status: "done", exitCode: 0, output: "hello\n", outputBytes: 6, requestedBy: "admin key" });
+    expect(view.sentAt).not.toBeNull();
+    expect(view.startedAt).not.toBeNull();
+  });
+
+  it("streams chunks in order as server-sent events, then the result", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "seq 3" } }, "text/event-stream");
+    const d = await agent.next("directive");
+    answer(agent, d, ["1\n", "2\n", "3\n"]);
+    const res = await pending;
+    expect(res.headers.get("Content-Type")).toContain("text/event-stream");
+    const events = await readEvents(res);
+    const chunks = events.filter((e) => e.event === "chunk");
+    expect(chunks.map((c) => (c.event === "chunk" ? c.seq : -1))).toEqual([0, 1, 2]);
+    expect(events.at(-1)).toMatchObject({ event: "result", directive: { status: "done", output: "1\n2\n3\n" } });
+    expect(events.findIndex((e) => e.event === "result")).toBeGreaterThan(events.findIndex((e) => e.event === "chunk"));
+  });
+
+  it("ignores repeated chunks and marks missing ones", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "x" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "a" });
+    agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "a" });
+    agent.send({ type: "stream_chunk", directiveId: d.id, seq: 2, chunk: "c" });
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "", durationMs: 1, exitCode: 0 });
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view.output).toBe("a\n[hub: 1 chunk(s) missing]\nc");
+  });
+
+  it("refuses on the hub what the node's tier forbids, without sending it", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "sandboxed", "unprivileged");
+    const shell = DirectiveView.parse(await (await post(`/api/sites/${site}/nodes/sandboxed/directives`, { action: "bash", params: { command: "id" } })).json());
+    expect(shell).toMatchObject({ status: "refused", errorCode: "tier_refused" });
+    expect(shell.error).toContain("not allowed at tier unprivileged");
+    const escape = DirectiveView.parse(
+      await (await post(`/api/sites/${site}/nodes/sandboxed/directives`, { action: "read", params: { path: "/tmp/cortex-sandbox/../../etc/passwd" } })).json(),
+    );
+    expect(escape.status).toBe("refused");
+    expect(escape.error).toContain("outside the sandbox");
+    expect(agent.take("directive")).toHaveLength(0);
+  });
+
+  it("refuses sudo-tier file actions under /etc and sudo for anything but package managers", async () => {
+    const site = freshSite();
+    await nodeOnline(site, "ops", "sudo");
+    const write = DirectiveView.parse(await (await post(`/api/sites/${site}/nodes/ops/directives`, { action: "write", params: { path: "/etc/hosts", content: "x" } })).json());
+    expect(write.status).toBe("refused");
+    const sudo = DirectiveView.parse(await (await post(`/api/sites/${site}/nodes/ops/directives`, { action: "bash", params: { command: "sudo rm -rf /" } })).json());
+    expect(sudo.status).toBe("refused");
+  });
+
+  it("rejects invalid params with 400 and records nothing", async () => {
+    const site = freshSite();
+    await nodeOnline(site, "n1");
+    const res = await post(`/api/sites/${site}/nodes/n1/directives`, { action: "read", params: { path: "relative/path" } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_params");
+    expect((await post(`/api/sites/${site}/nodes/n1/directives`, { action: "format_disk", params: {} })).status).toBe(400);
+    const list = DirectiveListResponse.parse(await (await api(`/api/sites/${site}/directives`)).json());
+    expect(list.directives).toHaveLength(0);
+  });
+
+  it("fails at once as offline when the node is not connected, and 404s unknown nodes", async () => {
+    const site = freshSite();
+    await registerNode(site, { name: "sleeping", tier: "root" });
+    const view = DirectiveView.parse(await (await post(`/api/sites/${site}/nodes/sleeping/directives`, { action: "bash", params: { command: "x" } })).json());
+    expect(view).toMatchObject({ status: "failed", errorCode: "offline" });
+    expect((await post(`/api/sites/${site}/nodes/ghost/directives`, { action: "bash", params: { command: "x" } })).status).toBe(404);
+  });
+
+  it("marks in-flight directives lost when their node drops, never re-sending them", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "flaky");
+    const pending = post(`/api/sites/${site}/nodes/flaky/directives`, { action: "bash", params: { command: "sleep 100" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "directive_ack", directiveId: d.id });
+    agent.ws.close(1001, "gone");
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view).toMatchObject({ status: "lost", errorCode: "lost" });
+    const again = await connectNode(site, (await (await api(`/api/sites/${site}/nodes/flaky/rekey`, { method: "POST" })).json()) as never);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(again.take("directive")).toHaveLength(0);
+  });
+
+  it("times a directive out on the hub's deadline and tells the agent to cancel it", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "slow");
+    const pending = post(`/api/sites/${site}/nodes/slow/directives`, { action: "bash", params: { command: "sleep 100" }, timeoutMs: 1000 });
+    const d = await agent.next("directive");
+    expect(d.timeoutMs).toBe(1000);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 1_500);
+    agent.send({ type: "heartbeat", agentId: "slow" });
+    await agent.next("heartbeat_ack");
+    await runDurableObjectAlarm(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)));
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view).toMatchObject({ status: "timed_out", errorCode: "timeout" });
+    expect((await agent.next("cancel")).directiveId).toBe(d.id);
+  });
+
+  it("cancels a running directive: the agent is told and the record says cancelled; a late result changes nothing", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "sleep 100" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "directive_ack", directiveId: d.id });
+    const cancelled = await post(`/api/sites/${site}/directives/${d.id}/cancel`, {});
+    expect(cancelled.status).toBe(200);
+    expect((await agent.next("cancel")).directiveId).toBe(d.id);
+    expect(DirectiveView.parse(await (await pending).json()).status).toBe("cancelled");
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "late", durationMs: 1, exitCode: 0 });
+    const shown = DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json());
+    expect(shown.status).toBe("cancelled");
+    expect((await post(`/api/sites/${site}/directives/${d.id}/cancel`, {})).status).toBe(409);
+  });
+
+  it("ignores results a node sends for another node's directive", async () => {
+    const site = freshSite();
+    const { agent: a } = await nodeOnline(site, "a");
+    const { agent: b } = await nodeOnline(site, "b");
+    const pending = post(`/api/sites/${site}/nodes/a/directives`, { action: "bash", params: { command: "x" } });
+    const d = await a.next("directive");
+    b.send({ type: "result", directiveId: d.id, success: true, output: "forged", durationMs: 1, exitCode: 0 });
+    await new Promise((r) => setTimeout(r, 30));
+    answer(a, d, ["real"]);
+    expect(DirectiveView.parse(await (await pending).json()).output).toBe("real");
+  });
+
+  it("fans out to a list with one offline and one refusing node, honouring concurrency, and aggregates", async () => {
+    const site = freshSite();
+    const one = await nodeOnline(site, "one");
+    const two = await nodeOnline(site, "two");
+    await registerNode(site, { name: "down", tier: "root" });
+    await nodeOnline(site, "jail", "unprivileged");
+    const pending = post(
+      `/api/sites/${site}/fanouts`,
+      { target: { nodes: ["one", "two", "down", "jail"] }, action: "bash", params: { command: "hostname" }, concurrency: 1 },
+      "text/event-stream",
+    );
+    const first = await one.agent.next("directive");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(two.agent.take("directive")).toHaveLength(0);
+    answer(one.agent, first, ["one\n"]);
+    const second = await two.agent.next("directive");
+    answer(two.agent, second, ["two\n"], 3);
+    const res = await pending;
+    expect(res.headers.get("X-Cortex-Fanout")).toMatch(/^f-/);
+    const events = await readEvents(res);
+    const results = events.flatMap((e) => (e.event === "result" ? [e.directive] : []));
+    expect(results.map((r) => [r.nodeId, r.status]).sort()).toEqual([
+      ["down", "failed"],
+      ["jail", "refused"],
+      ["one", "done"],
+      ["two", "failed"],
+    ]);
+    const last = events.at(-1)!;
+    expect(last.event).toBe("aggregate");
+    expect(FanOutAggregate.parse(last.event === "aggregate" ? last.aggregate : null)).toMatchObject({
+      total: 4,
+      succeeded: 1,
+      failed: 1,
+      offline: 1,
+      refused: 1,
+    });
+  });
+
+  it("fans out to all online nodes or a group and returns JSON when not streaming", async () => {
+    const site = freshSite();
+    const a = await nodeOnline(site, "a", "root", "gpu");
+    const b = await nodeOnline(site, "b", "root", "cpu");
+    await registerNode(site, { name: "offline", tier: "root", group: "gpu" });
+    const all = post(`/api/sites/${site}/fanouts`, { target: { all: true }, action: "bash", params: { command: "true" } });
+    answer(a.agent, await a.agent.next("directive"), []);
+    answer(b.agent, await b.agent.next("directive"), []);
+    const body = (await (await all).json()) as { aggregate: FanOutAggregate; directives: DirectiveView[] };
+    expect(body.aggregate).toMatchObject({ total: 2, succeeded: 2, offline: 0 });
+    a.agent.take("directive");
+    const group = post(`/api/sites/${site}/fanouts`, { target: { group: "gpu" }, action: "bash", params: { command: "true" } });
+    answer(a.agent, await a.agent.next("directive"), []);
+    const g = (await (await group).json()) as { aggregate: FanOutAggregate };
+    expect(g.aggregate).toMatchObject({ total: 2, succeeded: 1, offline: 1 });
+    expect((await post(`/api/sites/${site}/fanouts`, { target: { group: "none" }, action: "bash", params: { command: "true" } })).status).toBe(404);
+    expect((await post(`/api/sites/${site}/fanouts`, { target: { nodes: ["ghost"] }, action: "bash", params: { command: "true" } })).status).toBe(404);
+  });
+
+  it("cancels a whole fan-out, including members still queued", async () => {
+    const site = freshSite();
+    const a = await nodeOnline(site, "a");
+    await nodeOnline(site, "b");
+    const pending = post(`/api/sites/${site}/fanouts`, { target: { all: true }, action: "bash", params: { command: "sleep 9" }, concurrency: 1 }, "text/event-stream");
+    const res = await pending;
+    const fanoutId = res.headers.get("X-Cortex-Fanout")!;
+    await a.agent.next("directive").catch(() => null);
+    const cancel = await post(`/api/sites/${site}/fanouts/${fanoutId}/cancel`, {});
+    expect(FanOutAggregate.parse(await cancel.json())).toMatchObject({ total: 2, cancelled: 2 });
+    const events = await readEvents(res);
+    expect(events.at(-1)).toMatchObject({ event: "aggregate", aggregate: { cancelled: 2 } });
+  });
+
+  it("records a finished long run once, however often the agent reports it, and acks every report", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "trainer");
+    const report = {
+      type: "run_complete",
+      runId: "run-abc",
+      directiveId: "d-launch",
+      state: "done",
+      exitCode: 0,
+      outputTail: "epoch 10\n",
+      startedAt: 1,
+      endedAt: 2,
+    };
+    agent.send(report);
+    expect((await agent.next("run_complete_ack")).runId).toBe("run-abc");
+    agent.take("run_complete_ack");
+    agent.send(report);
+    await agent.next("run_complete_ack");
+    const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=trainer&kind=directive`)).json());
+    expect(log.entries.filter((e) => e.message.startsWith("run run-abc"))).toHaveLength(1);
+  });
+
+  it("lists directive history with filters and paging, and logs every directive", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    for (let i = 0; i < 3; i++) {
+      const p = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: `echo ${i}` } });
+      answer(agent, await agent.next("directive"), [`${i}\n`]);
+      agent.take("directive");
+      await p;
+    }
+    const read = post(`/api/sites/${site}/nodes/n1/directives`, { action: "read", params: { path: "/etc/hostname" } });
+    answer(agent, await agent.next("directive"), ["1\tbox\n"]);
+    await read;
+    const page = DirectiveListResponse.parse(await (await api(`/api/sites/${site}/directives?action=bash&limit=2`)).json());
+    expect(page.directives).toHaveLength(2);
+    expect(page.directives[0]!.output).toBeNull();
+    const rest = DirectiveListResponse.parse(await (await api(`/api/sites/${site}/directives?action=bash&before=${page.nextBefore}`)).json());
+    expect(rest.directives).toHaveLength(1);
+    const byStatus = DirectiveListResponse.parse(await (await api(`/api/sites/${site}/directives?status=done`)).json());
+    expect(byStatus.directives).toHaveLength(4);
+    const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?kind=directive`)).json());
+    expect(log.entries.filter((e) => e.message.includes("ended: done"))).toHaveLength(4);
+    expect((await api(`/api/sites/${site}/directives/d-not-an-id`)).status).toBe(400);
+  });
+
+  it("requires the API key for directive routes", async () => {
+    const res = await SELF.fetch(`${BASE}/api/sites/x/directives`, { headers: { Authorization: `Bearer ${ADMIN_KEY}x` } });
+    expect(res.status).toBe(401);
+  });
+});

@@ -1,0 +1,260 @@
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiError, NodeView, ActivityPage } from "../../protocol/api.ts";
+import { CloseCode } from "../../protocol/close-codes.ts";
+import { api, connectNode, dial, FakeAgent, freshSite, registerNode } from "./support.ts";
+
+async function nodeView(site: string, id: string): Promise<NodeView> {
+  return NodeView.parse(await (await api(`/api/sites/${site}/nodes/${id}`)).json());
+}
+
+function hub(site: string) {
+  return env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+}
+
+async function asAgent(site: string, token: string | null): Promise<FakeAgent> {
+  const a = await dial(site, token);
+  if (!(a instanceof FakeAgent)) throw new Error(`refused with ${a.status}`);
+  return a;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("agent connections", () => {
+  it("refuses a wrong token with 401 before accepting a socket", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "a" });
+    const res = await dial(site, creds.token.slice(0, -4) + "0000");
+    expect(res).toBeInstanceOf(Response);
+    expect((res as Response).status).toBe(401);
+    expect(ApiError.parse(await (res as Response).json()).error.code).toBe("unauthorized");
+    const garbage = (await dial(site, "not-a-token")) as Response;
+    expect(garbage.status).toBe(401);
+  });
+
+  it("registers, marks the node connected with its facts, and acks heartbeats with metrics", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "worker-1", tier: "sudo" });
+    const agent = await asAgent(site, creds.token);
+    agent.register(creds.id, { tier: "sudo", hostname: "box", os: "linux 6.1", arch: "x64", heartbeatMs: 2000 });
+    const registered = await agent.next("registered");
+    expect(registered).toMatchObject({ agentId: "worker-1", tier: "sudo", heartbeatMs: 2000 });
+
+    const metrics = { cpuPercent: 12.5, memoryMb: 900, memoryTotalMb: 4000, diskFreeMb: 100, diskTotalMb: 200, activeDirectives: 0, uptimeSeconds: 60 };
+    agent.send({ type: "heartbeat", agentId: creds.id, metrics });
+    expect(await agent.next("heartbeat_ack")).toEqual({ type: "heartbeat_ack", agentId: "worker-1" });
+
+    const view = await nodeView(site, creds.id);
+    expect(view).toMatchObject({ status: "connected", runningTier: "sudo", hostname: "box", os: "linux 6.1", version: "test-1", metrics });
+    expect(view.lastHeartbeatAt).toBeGreaterThan(0);
+  });
+
+  it("answers a ping with pong through the runtime's auto-response", async () => {
+    const site = freshSite();
+    const agent = await connectNode(site, await registerNode(site, { name: "p" }));
+    agent.send("ping");
+    await agent.waitText("pong");
+  });
+
+  it("accepts the token inside register for agents that do not send the header", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "legacy" });
+    const agent = await asAgent(site, null);
+    agent.register(creds.id, { token: creds.token });
+    await agent.next("registered");
+    expect((await nodeView(site, creds.id)).status).toBe("connected");
+  });
+
+  it("closes 4004 when a header-less socket registers without a valid token", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "legacy" });
+    const agent = await asAgent(site, null);
+    agent.register(creds.id, { token: "cxn_legacy_" + "0".repeat(64) });
+    expect((await agent.waitClose()).code).toBe(CloseCode.UNAUTHORIZED);
+    const bare = await asAgent(site, null);
+    bare.register(creds.id);
+    expect((await bare.waitClose()).code).toBe(CloseCode.UNAUTHORIZED);
+  });
+
+  it("closes 4001 when the first message is not a register, or is malformed", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "eager" });
+    const a = await asAgent(site, creds.token);
+    a.send({ type: "heartbeat", agentId: creds.id });
+    expect((await a.waitClose()).code).toBe(CloseCode.REGISTER_INVALID);
+    const b = await asAgent(site, creds.token);
+    b.send("{oops");
+    expect((await b.waitClose()).code).toBe(CloseCode.REGISTER_INVALID);
+    const c = await asAgent(site, creds.token);
+    c.send({ type: "register", agentId: creds.id });
+    expect((await c.waitClose()).code).toBe(CloseCode.REGISTER_INVALID);
+  });
+
+  it("refuses a tier above the ceiling with 4005 and records the error on the node", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "low", tier: "unprivileged" });
+    const agent = await asAgent(site, creds.token);
+    agent.register(creds.id, { tier: "root" });
+    expect((await agent.waitClose()).code).toBe(CloseCode.TIER_ABOVE_CEILING);
+    const view = await nodeView(site, creds.id);
+    expect(view.status).toBe("error");
+    expect(view.lastError).toContain("tier root requested, ceiling is unprivileged");
+  });
+
+  it("lets a node run below its ceiling", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "high", tier: "root" });
+    await connectNode(site, creds, { tier: "unprivileged" });
+    expect((await nodeView(site, creds.id)).runningTier).toBe("unprivileged");
+  });
+
+  it("closes 4010 when agentId does not match the token's node", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "real" });
+    const agent = await asAgent(site, creds.token);
+    agent.register("someone-else");
+    expect((await agent.waitClose()).code).toBe(CloseCode.NODE_MISMATCH);
+  });
+
+  it("refuses a second connection while the first is alive (4002) and leaves the first untouched", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "dup" });
+    const first = await connectNode(site, creds);
+    const second = await asAgent(site, creds.token);
+    second.register(creds.id);
+    expect((await second.waitClose()).code).toBe(CloseCode.ALREADY_CONNECTED);
+    first.send({ type: "heartbeat", agentId: creds.id });
+    await first.next("heartbeat_ack");
+    expect(first.closed).toBeNull();
+    expect((await nodeView(site, creds.id)).status).toBe("connected");
+  });
+
+  it("replaces a connection that has missed its heartbeats (4007) with the new one", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "stale" });
+    const first = await connectNode(site, creds, { heartbeatMs: 1000 });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 10_000);
+    const second = await asAgent(site, creds.token);
+    second.register(creds.id);
+    await second.next("registered");
+    expect((await first.waitClose()).code).toBe(CloseCode.REPLACED);
+    expect((await nodeView(site, creds.id)).status).toBe("connected");
+  });
+
+  it("marks a silent node disconnected with 4003 when the alarm sweeps", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "quiet" });
+    const agent = await connectNode(site, creds, { heartbeatMs: 1000 });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 3_500);
+    expect(await runDurableObjectAlarm(hub(site))).toBe(true);
+    expect((await agent.waitClose()).code).toBe(CloseCode.HEARTBEAT_TIMEOUT);
+    const view = await nodeView(site, creds.id);
+    expect(view.status).toBe("disconnected");
+    const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=${creds.id}`)).json());
+    expect(log.entries.map((e) => e.message)).toContain("node quiet missed its heartbeats");
+  });
+
+  it("keeps a node that heartbeats alive through sweeps", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "lively" });
+    const agent = await connectNode(site, creds, { heartbeatMs: 1000 });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 2_500);
+    agent.send({ type: "heartbeat", agentId: creds.id });
+    await agent.next("heartbeat_ack");
+    vi.setSystemTime(Date.now() + 2_000);
+    await runDurableObjectAlarm(hub(site));
+    expect(agent.closed).toBeNull();
+    expect((await nodeView(site, creds.id)).status).toBe("connected");
+  });
+
+  it("closes a socket that never registers (4009)", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "mute" });
+    const agent = await asAgent(site, creds.token);
+    expect((await nodeView(site, creds.id)).status).toBe("connecting");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 11_000);
+    await runDurableObjectAlarm(hub(site));
+    expect((await agent.waitClose()).code).toBe(CloseCode.REGISTER_TIMEOUT);
+    expect((await nodeView(site, creds.id)).status).toBe("disconnected");
+  });
+
+  it("answers invalid messages after register with an error and keeps the connection, up to a limit", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "noisy" });
+    const agent = await connectNode(site, creds);
+    agent.send("{broken");
+    expect((await agent.next("error")).message).toBe("frame is not valid JSON");
+    agent.take("error");
+    agent.send({ type: "launch_missiles" });
+    expect((await agent.next("error")).message).toContain("invalid message");
+    agent.take("error");
+    agent.send({ type: "heartbeat", agentId: creds.id, metrics: { cpuPercent: "high" } });
+    expect((await agent.next("error")).message).toContain("metrics.cpuPercent");
+    agent.send(new Uint8Array([1, 2, 3]));
+    expect(agent.closed).toBeNull();
+    for (let i = 0; i < 25; i++) agent.send("nope");
+    expect((await agent.waitClose()).code).toBe(CloseCode.PROTOCOL_VIOLATION);
+  });
+
+  it("does not let one node's bad input disturb another node", async () => {
+    const site = freshSite();
+    const good = await connectNode(site, await registerNode(site, { name: "good" }));
+    const bad = await connectNode(site, await registerNode(site, { name: "bad" }));
+    for (let i = 0; i < 25; i++) bad.send("garbage");
+    await bad.waitClose();
+    good.send({ type: "heartbeat", agentId: "good" });
+    await good.next("heartbeat_ack");
+    expect((await nodeView(site, "good")).status).toBe("connected");
+  });
+
+  it("rekey closes the live connection (4008) and refuses the old token at once", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "rotating" });
+    const agent = await connectNode(site, creds);
+    const res = await api(`/api/sites/${site}/nodes/${creds.id}/rekey`, { method: "POST" });
+    expect(res.status).toBe(200);
+    const fresh = (await res.json()) as { token: string };
+    expect(fresh.token).not.toBe(creds.token);
+    expect((await agent.waitClose()).code).toBe(CloseCode.TOKEN_ROTATED);
+    expect(((await dial(site, creds.token)) as Response).status).toBe(401);
+    await connectNode(site, { ...creds, token: fresh.token });
+  });
+
+  it("deregister closes the connection (4006) and refuses the token from then on with 410", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "leaving" });
+    const agent = await connectNode(site, creds);
+    expect((await api(`/api/sites/${site}/nodes/${creds.id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await agent.waitClose()).code).toBe(CloseCode.DEREGISTERED);
+    const refused = (await dial(site, creds.token)) as Response;
+    expect(refused.status).toBe(410);
+    expect(ApiError.parse(await refused.json()).error.code).toBe("deregistered");
+    expect((await nodeView(site, creds.id)).status).toBe("deregistered");
+  });
+
+  it("marks the node disconnected when the agent closes, and on a disconnect message", async () => {
+    const site = freshSite();
+    const a = await connectNode(site, await registerNode(site, { name: "closer" }));
+    a.ws.close(1000, "done");
+    await vi.waitFor(async () => expect((await nodeView(site, "closer")).status).toBe("disconnected"));
+    const b = await connectNode(site, await registerNode(site, { name: "polite" }));
+    b.send({ type: "disconnect", reason: "shutting down" });
+    await b.waitClose();
+    const view = await nodeView(site, "polite");
+    expect(view.status).toBe("disconnected");
+    const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=polite`)).json());
+    expect(log.entries[0]!.message).toContain("shutting down");
+  });
+
+  it("refuses plain HTTP on the connect endpoint", async () => {
+    const site = freshSite();
+    const res = await api(`/api/sites/${site}/connect`, {}, "");
+    expect(res.status).toBe(426);
+  });
+});
