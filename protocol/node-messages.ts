@@ -47,6 +47,8 @@ export const ResultMessage = z.object({
   errorCode: ErrorCode.optional(),
   truncated: z.boolean().optional(),
   data: ResultData.optional(),
+  /** Our addition: how many stream chunks were sent, so the hub can wait for any still in flight. */
+  chunks: z.number().int().nonnegative().optional(),
 });
 
 export const StreamChunkMessage = z.object({

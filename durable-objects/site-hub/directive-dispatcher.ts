@@ -15,6 +15,8 @@ export interface NodeLink {
   scheduleSweep(at: number): Promise<void>;
 }
 
+/** How long a result may wait for stream chunks still in flight before it is recorded without them. */
+const CHUNK_GRACE_MS = 2_000;
 /** Extra time the hub allows beyond the agent's own limit, so the agent's timeout result normally arrives first. */
 const HUB_GRACE_MS = 15_000;
 const DEFAULT_FILE_ACTION_TIMEOUT_MS = 60_000;
@@ -158,10 +160,19 @@ export class DirectiveDispatcher {
     }
   }
 
-  /** Ends directives whose hub-side deadline has passed, telling the agent to stop them too. */
+  /**
+   * Ends directives whose hub-side deadline has passed, telling the agent to stop them too. A directive whose result
+   * was waiting for late chunks is recorded with that result and whatever output arrived.
+   */
   expireOverdue(now: number): void {
     for (const id of this.store.overdue(now)) {
       const nodeId = this.store.nodeOf(id)!;
+      const deferred = this.store.deferredResult(id);
+      if (deferred) {
+        const missing = deferred.result.chunks - deferred.received;
+        this.complete(id, nodeId, { ...deferred.result, truncated: true, error: deferred.result.error ?? `${missing} output chunk(s) never arrived` });
+        continue;
+      }
       this.link.send(nodeId, { type: "cancel", directiveId: id });
       this.complete(id, nodeId, { status: "timed_out", errorCode: "timeout", error: "the hub's time limit for this directive passed" });
     }
@@ -281,11 +292,13 @@ export class DirectiveDispatcher {
     if (!this.store.appendChunk(msg.directiveId, msg.seq, msg.chunk)) return;
     const event: DirectiveEvent = { event: "chunk", directiveId: msg.directiveId, nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
     this.emit(msg.directiveId, event);
+    const deferred = this.store.deferredResult(msg.directiveId);
+    if (deferred && deferred.received >= deferred.result.chunks) this.complete(msg.directiveId, nodeId, deferred.result);
   }
 
   private result(nodeId: string, msg: ResultMessage): void {
     if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
-    this.complete(msg.directiveId, nodeId, {
+    const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
       output: msg.output,
@@ -293,7 +306,15 @@ export class DirectiveDispatcher {
       error: msg.error ?? null,
       errorCode: (msg.errorCode ?? (msg.success ? null : "exec_failed")) as ErrorCode | null,
       data: msg.data,
-    });
+    };
+    // A result can overtake its last chunks; wait briefly for them rather than record an incomplete output.
+    if (msg.chunks !== undefined && this.store.chunksReceived(msg.directiveId) < msg.chunks) {
+      const until = Date.now() + CHUNK_GRACE_MS;
+      this.store.deferResult(msg.directiveId, { ...outcome, chunks: msg.chunks }, until);
+      void this.link.scheduleSweep(until);
+      return;
+    }
+    this.complete(msg.directiveId, nodeId, outcome);
   }
 
   private runComplete(nodeId: string, msg: RunCompleteMessage): void {

@@ -20,9 +20,10 @@ interface DirectiveRow {
   timeout_ms: number;
   deadline_at: number | null;
   exit_code: number | null;
-  output: string;
+  output: string | null;
   output_bytes: number;
-  next_chunk: number;
+  chunks_received: number;
+  pending_result: string | null;
   truncated: number;
   error: string | null;
   error_code: string | null;
@@ -33,7 +34,6 @@ interface DirectiveRow {
 export interface DirectiveRecord {
   view: DirectiveView;
   seq: number;
-  nextChunk: number;
 }
 
 /** Long string params (file contents) are shortened in views; the stored row keeps them whole. */
@@ -48,11 +48,10 @@ function paramsForView(raw: string): Record<string, unknown> {
   );
 }
 
-function toRecord(row: DirectiveRow, withOutput: boolean): DirectiveRecord {
+function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
   const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
   return {
     seq: row.seq,
-    nextChunk: row.next_chunk,
     view: {
       id: row.id,
       fanoutId: row.fanout_id,
@@ -68,7 +67,7 @@ function toRecord(row: DirectiveRow, withOutput: boolean): DirectiveRecord {
       timeoutMs: row.timeout_ms,
       exitCode: row.exit_code,
       outputBytes: row.output_bytes,
-      output: withOutput ? row.output : null,
+      output,
       truncated: row.truncated === 1,
       error: row.error,
       errorCode: row.error_code as ErrorCode | null,
@@ -127,7 +126,18 @@ export class DirectiveStore {
 
   get(id: string, withOutput = true): DirectiveRecord | null {
     const row = this.sql.exec<DirectiveRow>("SELECT * FROM directives WHERE id = ?", id).toArray()[0];
-    return row ? toRecord(row, withOutput) : null;
+    if (!row) return null;
+    return toRecord(row, withOutput ? this.outputOf(row) : null);
+  }
+
+  /** Streamed output is assembled from its chunks in order; a directive that streamed nothing keeps the result's. */
+  private outputOf(row: DirectiveRow): string {
+    if (row.chunks_received === 0) return row.output ?? "";
+    return this.sql
+      .exec<{ chunk: string }>("SELECT chunk FROM directive_chunks WHERE directive_id = ? ORDER BY seq", row.id)
+      .toArray()
+      .map((r) => r.chunk)
+      .join("");
   }
 
   /** The node a directive was sent to, so a node can only ever report on its own directives. */
@@ -157,7 +167,7 @@ export class DirectiveStore {
     const rows = this.sql
       .exec<DirectiveRow>(`SELECT * FROM directives ${clause} ORDER BY seq DESC LIMIT ?`, ...args, q.limit + 1)
       .toArray();
-    const page = rows.slice(0, q.limit).map((r) => toRecord(r, false));
+    const page = rows.slice(0, q.limit).map((r) => toRecord(r, null));
     return { directives: page.map((r) => r.view), nextBefore: rows.length > q.limit ? page[page.length - 1]!.seq : null };
   }
 
@@ -171,37 +181,59 @@ export class DirectiveStore {
   }
 
   /**
-   * Appends a streamed chunk if it is the next one expected. Output beyond the stored cap is counted but not kept.
-   * Returns false for a repeated or unknown chunk.
+   * Stores a streamed chunk. Chunks are keyed by sequence number, so a repeat is ignored and one that arrives out
+   * of order still lands in place. Output beyond the stored cap is counted but not kept. Returns whether it was new.
    */
   appendChunk(id: string, seq: number, chunk: string): boolean {
     const row = this.sql
-      .exec<{ next_chunk: number; output_bytes: number; status: string }>("SELECT next_chunk, output_bytes, status FROM directives WHERE id = ?", id)
+      .exec<{ output_bytes: number; status: string }>("SELECT output_bytes, status FROM directives WHERE id = ?", id)
       .toArray()[0];
-    if (!row || seq < row.next_chunk || !["sent", "running"].includes(row.status)) return false;
-    const gap = seq > row.next_chunk ? `\n[hub: ${seq - row.next_chunk} chunk(s) missing]\n` : "";
-    const piece = gap + chunk;
-    const bytes = new TextEncoder().encode(piece).byteLength;
-    const room = MAX_STORED_OUTPUT_BYTES - row.output_bytes;
-    if (room >= bytes) {
-      this.sql.exec("UPDATE directives SET output = output || ?, output_bytes = output_bytes + ?, next_chunk = ? WHERE id = ?", piece, bytes, seq + 1, id);
-    } else {
-      this.sql.exec("UPDATE directives SET output_bytes = output_bytes + ?, next_chunk = ?, truncated = 1 WHERE id = ?", bytes, seq + 1, id);
-    }
+    if (!row || !["sent", "running"].includes(row.status)) return false;
+    const bytes = new TextEncoder().encode(chunk).byteLength;
+    const keep = row.output_bytes + bytes <= MAX_STORED_OUTPUT_BYTES;
+    const inserted = this.sql.exec(
+      "INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)",
+      id,
+      seq,
+      keep ? chunk : "",
+    ).rowsWritten;
+    if (inserted === 0) return false;
+    this.sql.exec(
+      "UPDATE directives SET chunks_received = chunks_received + 1, output_bytes = output_bytes + ?, truncated = MAX(truncated, ?) WHERE id = ?",
+      bytes,
+      keep ? 0 : 1,
+      id,
+    );
     return true;
+  }
+
+  /** A result that arrived before all of its chunks: kept aside until they land or the grace period ends. */
+  deferResult(id: string, result: Outcome & { chunks: number }, until: number): void {
+    this.sql.exec("UPDATE directives SET pending_result = ?, deadline_at = ? WHERE id = ?", JSON.stringify(result), until, id);
+  }
+
+  /** The deferred result of a directive and how many chunks have arrived, if it has one. */
+  deferredResult(id: string): { result: Outcome & { chunks: number }; received: number } | null {
+    const row = this.sql
+      .exec<{ pending_result: string | null; chunks_received: number }>("SELECT pending_result, chunks_received FROM directives WHERE id = ?", id)
+      .toArray()[0];
+    if (!row?.pending_result) return null;
+    return { result: JSON.parse(row.pending_result) as Outcome & { chunks: number }, received: row.chunks_received };
+  }
+
+  chunksReceived(id: string): number {
+    return this.sql.exec<{ n: number }>("SELECT chunks_received AS n FROM directives WHERE id = ?", id).toArray()[0]?.n ?? 0;
   }
 
   /** Records the end of a directive unless it already ended; returns whether this call ended it. */
   finish(id: string, outcome: Outcome, now: number): boolean {
-    const row = this.sql.exec<{ status: string; next_chunk: number }>("SELECT status, next_chunk FROM directives WHERE id = ?", id).toArray()[0];
+    const row = this.sql.exec<{ status: string; chunks_received: number }>("SELECT status, chunks_received FROM directives WHERE id = ?", id).toArray()[0];
     if (!row || !["queued", "sent", "running"].includes(row.status)) return false;
-    // Streamed output is kept as assembled from chunks; the result's copy is used only when nothing was streamed.
-    const useResultOutput = row.next_chunk === 0 && outcome.output !== undefined;
-    const output = useResultOutput ? outcome.output!.slice(0, MAX_STORED_OUTPUT_BYTES) : null;
+    const useResultOutput = row.chunks_received === 0 && outcome.output !== undefined;
+    const output = useResultOutput ? outcome.output! : null;
     this.sql.exec(
-      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, exit_code = ?, error = ?, error_code = ?, data = ?,
-         truncated = MAX(truncated, ?),
-         output = COALESCE(?, output),
+      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, exit_code = ?, error = ?,
+         error_code = ?, data = ?, truncated = MAX(truncated, ?), output = COALESCE(?, output),
          output_bytes = CASE WHEN ? IS NULL THEN output_bytes ELSE ? END
        WHERE id = ?`,
       outcome.status,

@@ -54,9 +54,10 @@ const MIGRATIONS: readonly string[] = [
      timeout_ms INTEGER NOT NULL,
      deadline_at INTEGER,
      exit_code INTEGER,
-     output TEXT NOT NULL DEFAULT '',
+     output TEXT,
      output_bytes INTEGER NOT NULL DEFAULT 0,
-     next_chunk INTEGER NOT NULL DEFAULT 0,
+     chunks_received INTEGER NOT NULL DEFAULT 0,
+     pending_result TEXT,
      truncated INTEGER NOT NULL DEFAULT 0,
      error TEXT,
      error_code TEXT,
@@ -65,6 +66,12 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX directives_by_node ON directives(node_id, seq);
    CREATE INDEX directives_by_fanout ON directives(fanout_id, seq);
    CREATE INDEX directives_in_flight ON directives(status, deadline_at);
+   CREATE TABLE directive_chunks (
+     directive_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     chunk TEXT NOT NULL,
+     PRIMARY KEY (directive_id, seq)
+   ) WITHOUT ROWID;
    CREATE TABLE fanouts (
      id TEXT PRIMARY KEY,
      created_at INTEGER NOT NULL,

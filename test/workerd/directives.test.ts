@@ -23,7 +23,7 @@ async function readEvents(res: Response): Promise<DirectiveEvent[]> {
 function answer(agent: FakeAgent, d: DirectiveMessage, chunks: string[], exitCode = 0): void {
   agent.send({ type: "directive_ack", directiveId: d.id });
   chunks.forEach((chunk, seq) => agent.send({ type: "stream_chunk", directiveId: d.id, seq, chunk, stream: "stdout" }));
-  agent.send({ type: "result", directiveId: d.id, success: exitCode === 0, output: chunks.join(""), durationMs: 5, exitCode });
+  agent.send({ type: "result", directiveId: d.id, success: exitCode === 0, output: chunks.join(""), durationMs: 5, exitCode, chunks: chunks.length });
 }
 
 async function nodeOnline(site: string, name: string, tier: "root" | "sudo" | "unprivileged" = "root", group?: string) {
@@ -54,13 +54,13 @@ describe("directives", () => {
     const res = await pending;
     expect(res.headers.get("Content-Type")).toContain("text/event-stream");
     const events = await readEvents(res);
-    const chunks = events.filter((e) => e.event === "chunk");
-    expect(chunks.map((c) => (c.event === "chunk" ? c.seq : -1))).toEqual([0, 1, 2]);
+    const seqs = events.flatMap((e) => (e.event === "chunk" ? [e.seq] : []));
+    expect(seqs.sort()).toEqual([0, 1, 2]);
     expect(events.at(-1)).toMatchObject({ event: "result", directive: { status: "done", output: "1\n2\n3\n" } });
     expect(events.findIndex((e) => e.event === "result")).toBeGreaterThan(events.findIndex((e) => e.event === "chunk"));
   });
 
-  it("ignores repeated chunks and marks missing ones", async () => {
+  it("ignores repeated chunks and puts late ones in order", async () => {
     const site = freshSite();
     const { agent } = await nodeOnline(site, "n1");
     const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "x" } });
@@ -68,9 +68,42 @@ describe("directives", () => {
     agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "a" });
     agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "a" });
     agent.send({ type: "stream_chunk", directiveId: d.id, seq: 2, chunk: "c" });
-    agent.send({ type: "result", directiveId: d.id, success: true, output: "", durationMs: 1, exitCode: 0 });
+    agent.send({ type: "stream_chunk", directiveId: d.id, seq: 1, chunk: "b" });
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "abc", durationMs: 1, exitCode: 0, chunks: 3 });
     const view = DirectiveView.parse(await (await pending).json());
-    expect(view.output).toBe("a\n[hub: 1 chunk(s) missing]\nc");
+    expect(view.output).toBe("abc");
+  });
+
+  it("holds a result that overtook its chunks until they arrive", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "x" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "first " });
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "first second", durationMs: 1, exitCode: 0, chunks: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    const during = DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json());
+    expect(during.status).toBe("running");
+    agent.send({ type: "stream_chunk", directiveId: d.id, seq: 1, chunk: "second" });
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view).toMatchObject({ status: "done", output: "first second", truncated: false });
+  });
+
+  it("records a held result after the grace period when chunks never come, saying so", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "x" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "only" });
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "only more", durationMs: 1, exitCode: 0, chunks: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 3_000);
+    agent.send({ type: "heartbeat", agentId: "n1" });
+    await agent.next("heartbeat_ack");
+    await runDurableObjectAlarm(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)));
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view).toMatchObject({ status: "done", output: "only", truncated: true, error: "1 output chunk(s) never arrived" });
   });
 
   it("refuses on the hub what the node's tier forbids, without sending it", async () => {

@@ -1,0 +1,7 @@
+import type { Env as HubEnv } from "../../worker/env.ts";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends HubEnv {}
+  }
+}
