@@ -1,0 +1,31 @@
+import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
+import type { RunManager } from "../runs/run-manager.ts";
+
+export type OutputStream = "stdout" | "stderr";
+
+/** Where an action writes its text output: it is streamed (when the directive streams) and kept for the result. */
+export interface OutputSink {
+  write(data: Buffer | string, stream?: OutputStream): void;
+}
+
+export interface ActionContext {
+  directiveId: string;
+  /** Aborted on timeout, cancel or shutdown, with an `ActionError` as the reason. */
+  signal: AbortSignal;
+  out: OutputSink;
+  /** For glob and grep: whether a found file may be shown under the tier. */
+  reveals: (file: string) => boolean;
+  runs: RunManager;
+  /** Grace between the steps of SIGINT → SIGTERM → SIGKILL. */
+  killGraceMs: number;
+  /** The ripgrep binary, or null to use the built-in search. */
+  ripgrep: string | null;
+}
+
+/** How an action ended; its text output has already gone to the sink. */
+export interface ActionOutcome {
+  exitCode?: number | null;
+  data?: ResultData;
+  /** Set when the action ran but did not succeed, e.g. a command exiting non-zero. */
+  failure?: { message: string; errorCode?: ErrorCode };
+}

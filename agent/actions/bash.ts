@@ -1,0 +1,27 @@
+import { spawn } from "node:child_process";
+import type { ActionParams } from "../../protocol/directives.ts";
+import type { ActionContext, ActionOutcome } from "./action-context.ts";
+import { ActionError } from "./action-error.ts";
+import { requireDirectory } from "./fs-checks.ts";
+import { terminateGroup, waitForExit } from "./process-group.ts";
+import { shellCommand } from "./shell.ts";
+
+export async function bash(params: ActionParams<"bash">, ctx: ActionContext): Promise<ActionOutcome> {
+  if (params.cwd) await requireDirectory(params.cwd, "working directory");
+  ctx.signal.throwIfAborted();
+  const { file, args } = shellCommand(params.command);
+  // Detached: the command leads its own process group, so cancel can stop everything it started.
+  const child = spawn(file, args, { cwd: params.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
+  child.stdout.on("data", (data: Buffer) => ctx.out.write(data, "stdout"));
+  child.stderr.on("data", (data: Buffer) => ctx.out.write(data, "stderr"));
+  const stop = () => {
+    if (child.pid !== undefined) void terminateGroup(child.pid, ctx.killGraceMs);
+  };
+  ctx.signal.addEventListener("abort", stop, { once: true });
+  const exit = await waitForExit(child).finally(() => ctx.signal.removeEventListener("abort", stop));
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  if (exit.error) throw new ActionError("exec_failed", `could not start ${file}: ${exit.error.message}`);
+  if (exit.code === 0) return { exitCode: 0 };
+  const message = exit.code === null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+  return { exitCode: exit.code, failure: { message } };
+}

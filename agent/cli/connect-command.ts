@@ -1,0 +1,91 @@
+import { resolve } from "node:path";
+import { Option, type Command } from "commander";
+import { CapabilityTier } from "../../protocol/tiers.ts";
+import { AgentOptions } from "../connection/agent-options.ts";
+import { guardedLogger, stderrLogger } from "../connection/logger.ts";
+import { CliError, issuesLine } from "./cli-error.ts";
+import type { CliContext } from "./cli-context.ts";
+import { loadConfigFile } from "./config-file.ts";
+import { nodeId, positiveInt } from "./option-parsers.ts";
+import type { GlobalOptions } from "./settings.ts";
+
+interface ConnectFlags {
+  endpoint?: string;
+  token?: string;
+  id?: string;
+  tier?: CapabilityTier;
+  group?: string;
+  name?: string;
+  reconnectMs?: number;
+  heartbeatMs?: number;
+  timeoutMs?: number;
+  sandbox?: string;
+  stateDir?: string;
+}
+
+const HELP = `
+Each setting comes from its flag, else the environment (CORTEX_ENDPOINT, CORTEX_NODE_TOKEN), else the "connect"
+section of the config file (same names as the options, in camelCase: reconnectMs, sandboxRoot, stateDir...).
+--endpoint may be the hub's URL, a site's URL (https://hub/api/sites/<site>) or the full connect URL.
+
+The agent stays connected, reconnecting with backoff, until Ctrl-C or a definite refusal by the hub (bad or
+rotated token, deregistered node, tier above the node's ceiling), after which it exits 78 with the reason.
+
+Example:
+  cortex node connect --endpoint https://hub.example.com --token cxn_build-01_... --tier sudo
+`;
+
+export function addConnectCommand(node: Command, cli: CliContext): void {
+  node
+    .command("connect")
+    .description("run this machine as a node: dial out to the hub and run the directives it sends")
+    .option("--endpoint <url>", "hub URL to connect to")
+    .option("--token <token>", "the node's token from `cortex node register` or `rekey`")
+    .option("--id <id>", "node id (default: the one carried in the token)", nodeId)
+    .addOption(new Option("--tier <tier>", "tier to run at, at most the registered ceiling (default unprivileged)").choices(CapabilityTier.options))
+    .option("--group <group>", "group to report")
+    .option("--name <name>", "name to report (default: the hostname)")
+    .option("--reconnect-ms <ms>", "base delay before reconnecting", positiveInt)
+    .option("--heartbeat-ms <ms>", "heartbeat interval", positiveInt)
+    .option("--timeout-ms <ms>", "connect timeout", positiveInt)
+    .option("--sandbox <dir>", "the folder an unprivileged node is confined to (default /tmp/cortex-sandbox)")
+    .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs)")
+    .addHelpText("after", HELP)
+    .action(
+      cli.action(async (flags: ConnectFlags, command: Command) => {
+        const options = agentOptions(cli, flags, command.optsWithGlobals<GlobalOptions>().config);
+        // Loaded here: the agent brings ws, metrics and the action runners, which no other command needs.
+        const [{ runAgent }, { DirectiveExecutor }] = await Promise.all([
+          import("../connection/run-agent.ts"),
+          import("../directives/directive-executor.ts"),
+        ]);
+        const log = guardedLogger(stderrLogger(), () => [options.token]);
+        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log });
+        // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
+        const exit = await runAgent(options, handler, { log });
+        return exit.code;
+      }),
+    );
+}
+
+function agentOptions(cli: CliContext, flags: ConnectFlags, configPath: string | undefined): AgentOptions {
+  const fromConfig = loadConfigFile(cli.io, configPath).connect ?? {};
+  const fromEnv = { endpoint: cli.io.env.CORTEX_ENDPOINT || undefined, token: cli.io.env.CORTEX_NODE_TOKEN || undefined };
+  const { sandbox, stateDir, ...plain } = flags;
+  const fromFlags = {
+    ...plain,
+    sandboxRoot: sandbox === undefined ? undefined : resolve(cli.io.cwd, sandbox),
+    stateDir: stateDir === undefined ? undefined : resolve(cli.io.cwd, stateDir),
+  };
+  const merged = { ...fromConfig, ...defined(fromEnv), ...defined(fromFlags) };
+  if (!merged.endpoint) throw new CliError("no endpoint: pass --endpoint, set CORTEX_ENDPOINT or set connect.endpoint in the config file");
+  if (!merged.token) throw new CliError("no token: pass --token, set CORTEX_NODE_TOKEN or set connect.token in the config file");
+  const parsed = AgentOptions.safeParse(merged);
+  if (!parsed.success) throw new CliError(`invalid connect options: ${issuesLine(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Drops unset values so they do not hide the ones from a lower source when spread over them. */
+function defined<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,133 @@
+import type { z } from "zod";
+import { ApiError, DirectiveEvent } from "../../protocol/api.ts";
+import { CliError, issuesLine } from "./cli-error.ts";
+import type { HubSettings } from "./settings.ts";
+import { sseData } from "./sse.ts";
+
+type Query = Record<string, string | number | undefined>;
+
+interface RequestOptions {
+  body?: unknown;
+  query?: Query;
+  signal?: AbortSignal;
+}
+
+/**
+ * The hub's HTTP API over fetch. Every answer is parsed with its protocol schema, and every failure (network, ApiError,
+ * an answer that is not what the protocol says) becomes a CliError with one line that never contains the API key.
+ */
+export class HubClient {
+  constructor(readonly settings: HubSettings) {}
+
+  /** `/api/sites/<site>/<segments...>` with each segment escaped. */
+  sitePath(...segments: string[]): string {
+    return ["", "api", "sites", this.settings.site, ...segments].map(encodeURIComponent).join("/");
+  }
+
+  async request<S extends z.ZodType>(method: string, path: string, schema: S, options: RequestOptions = {}): Promise<z.output<S>> {
+    const response = await this.send(method, path, "application/json", options);
+    const text = await response.text().catch((error: Error) => {
+      throw new CliError(`the hub's answer to ${method} ${path} broke off: ${error.message}`);
+    });
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new CliError(`the hub answered ${method} ${path} with something that is not JSON (${response.status})`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new CliError(`the hub's answer to ${method} ${path} does not match the protocol: ${issuesLine(parsed.error)}`);
+    }
+    return parsed.data;
+  }
+
+  /**
+   * POSTs `body` asking for server-sent events. Resolves once the hub has accepted the request, with the response
+   * headers (the hub names a fan-out in one) and the DirectiveEvents as they arrive.
+   */
+  async openEvents(path: string, body: unknown, signal: AbortSignal): Promise<EventStream> {
+    const response = await this.send("POST", path, "text/event-stream", { body, signal });
+    const type = response.headers.get("content-type") ?? "";
+    if (!type.startsWith("text/event-stream") || !response.body) {
+      await response.body?.cancel();
+      throw new CliError(`the hub answered POST ${path} with ${type || "no content type"} instead of an event stream`);
+    }
+    return { headers: response.headers, events: directiveEvents(response.body, signal) };
+  }
+
+  private async send(method: string, path: string, accept: string, options: RequestOptions): Promise<Response> {
+    const url = new URL(this.settings.hub + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { accept, authorization: `Bearer ${this.settings.apiKey}` };
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal,
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw new CliError(`cannot reach the hub at ${url.origin}: ${networkReason(error)}`);
+    }
+    // A hub that echoes what it was sent must not make the key show up in a terminal or a CI log.
+    if (!response.ok) throw new CliError((await failureLine(response)).replaceAll(this.settings.apiKey, "[api key]"));
+    return response;
+  }
+}
+
+export interface EventStream {
+  headers: Headers;
+  events: AsyncGenerator<DirectiveEvent>;
+}
+
+async function* directiveEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<DirectiveEvent> {
+  for await (const data of brokenOffAsCliError(sseData(body), signal)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      throw new CliError(`the hub sent an event that is not JSON: ${data.slice(0, 100)}`);
+    }
+    const parsed = DirectiveEvent.safeParse(json);
+    if (!parsed.success) throw new CliError(`the hub sent an event that does not match the protocol: ${issuesLine(parsed.error)}`);
+    yield parsed.data;
+  }
+}
+
+async function* brokenOffAsCliError(data: AsyncGenerator<string>, signal: AbortSignal): AsyncGenerator<string> {
+  try {
+    yield* data;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new CliError(`the event stream from the hub broke off: ${networkReason(error)}`);
+  }
+}
+
+/** fetch hides the socket error in `cause`; its code (ECONNREFUSED, ENOTFOUND, ...) is what the user can act on. */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}
+
+function apiErrorOf(text: string): ApiError | undefined {
+  try {
+    return ApiError.safeParse(JSON.parse(text)).data;
+  } catch {
+    return undefined;
+  }
+}
+
+async function failureLine(response: Response): Promise<string> {
+  const body = apiErrorOf(await response.text().catch(() => ""));
+  const status = response.status;
+  if (!body) return `the hub answered ${status} ${response.statusText}`.trimEnd();
+  const issues = body.error.issues?.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join("; ");
+  const hint = status === 401 ? "; check --api-key, CORTEX_API_KEY or the config file" : "";
+  return `${body.error.message}${issues ? `: ${issues}` : ""} (${status})${hint}`;
+}

@@ -1,0 +1,143 @@
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { z } from "zod";
+import { ResultMessage } from "../../protocol/node-messages.ts";
+import type { Logger } from "../connection/logger.ts";
+import { utf8Head } from "./utf8.ts";
+
+/** Directive ids remembered: enough to cover any repeat the hub could send after a reconnect. */
+const DEFAULT_CAPACITY = 1_000;
+/** Output kept with a remembered result; a repeat is rare, and the journal must stay small. */
+const KEPT_OUTPUT_BYTES = 16 * 1024;
+
+const StartLine = z.object({ id: z.string(), startedAt: z.number() });
+const ResultLine = z.object({ id: z.string(), result: ResultMessage });
+const JournalLine = z.union([ResultLine, StartLine]);
+type JournalLine = z.infer<typeof JournalLine>;
+
+function parseLine(text: string): JournalLine | null {
+  try {
+    const parsed = JournalLine.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function compact(result: ResultMessage): ResultMessage {
+  const { data, ...rest } = result;
+  const notes: string[] = [];
+  let output = result.output;
+  if (Buffer.byteLength(output) > KEPT_OUTPUT_BYTES) {
+    output = utf8Head(output, KEPT_OUTPUT_BYTES);
+    notes.push(`[output truncated: only the first ${KEPT_OUTPUT_BYTES} bytes are kept for repeats]`);
+  }
+  if (data?.kind === "image") notes.push("[image data is not kept for repeats]");
+  const kept = notes.length === 0 ? output : `${output}\n${notes.join("\n")}`;
+  return {
+    ...rest,
+    output: kept,
+    ...(Buffer.byteLength(output) < Buffer.byteLength(result.output) && { truncated: true }),
+    ...(data && data.kind !== "image" && { data }),
+  };
+}
+
+function lostResult(directiveId: string): ResultMessage {
+  return {
+    type: "result",
+    directiveId,
+    success: false,
+    output: "",
+    error: "the agent stopped while this directive was running; it was not run again",
+    errorCode: "lost",
+    durationMs: 0,
+    exitCode: null,
+  };
+}
+
+/**
+ * The directive ids this agent has seen, newest last, with their results once finished, so that a repeat is
+ * answered and never run twice. Kept in `stateDir` as an append-only JSON-lines file (cheap to write before a
+ * directive starts), rewritten compactly when it grows to twice the capacity.
+ */
+export class DirectiveJournal {
+  /** A result, or null while the directive runs. */
+  private readonly entries = new Map<string, ResultMessage | null>();
+  private lines = 0;
+
+  constructor(
+    private readonly file: string | null,
+    private readonly log: Logger,
+    private readonly capacity = DEFAULT_CAPACITY,
+  ) {
+    this.load();
+  }
+
+  /** undefined: never seen; null: still running; otherwise the result it ended with. */
+  get(directiveId: string): ResultMessage | null | undefined {
+    return this.entries.get(directiveId);
+  }
+
+  started(directiveId: string): void {
+    this.remember(directiveId, null);
+    this.append({ id: directiveId, startedAt: Date.now() });
+  }
+
+  finished(result: ResultMessage): void {
+    const kept = compact(result);
+    this.remember(result.directiveId, kept);
+    this.append({ id: result.directiveId, result: kept });
+  }
+
+  private remember(directiveId: string, result: ResultMessage | null): void {
+    this.entries.delete(directiveId);
+    this.entries.set(directiveId, result);
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.capacity) break;
+      this.entries.delete(oldest);
+    }
+  }
+
+  private load(): void {
+    if (!this.file || !existsSync(this.file)) return;
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (err) {
+      this.log("warn", `cannot read directive journal ${this.file}: ${(err as Error).message}`);
+      return;
+    }
+    for (const line of text.split("\n")) {
+      // A line torn by a crash is skipped; the others still count.
+      const parsed = parseLine(line);
+      if (parsed) this.remember(parsed.id, "result" in parsed ? parsed.result : null);
+    }
+    for (const [id, result] of this.entries) {
+      if (result === null) this.entries.set(id, lostResult(id));
+    }
+    this.rewrite();
+  }
+
+  private append(line: JournalLine): void {
+    if (!this.file) return;
+    if (this.lines >= this.capacity * 2) return this.rewrite();
+    try {
+      appendFileSync(this.file, `${JSON.stringify(line)}\n`);
+      this.lines++;
+    } catch (err) {
+      this.log("warn", `cannot write directive journal ${this.file}: ${(err as Error).message}`);
+    }
+  }
+
+  private rewrite(): void {
+    if (!this.file) return;
+    const lines = [...this.entries].map(([id, result]) => JSON.stringify(result ? { id, result } : { id, startedAt: Date.now() }));
+    const temporary = `${this.file}.tmp`;
+    try {
+      writeFileSync(temporary, lines.map((line) => `${line}\n`).join(""));
+      renameSync(temporary, this.file);
+      this.lines = lines.length;
+    } catch (err) {
+      this.log("warn", `cannot write directive journal ${this.file}: ${(err as Error).message}`);
+    }
+  }
+}

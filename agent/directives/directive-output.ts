@@ -1,0 +1,80 @@
+import { StringDecoder } from "node:string_decoder";
+import { MAX_CHUNK_BYTES, MAX_RESULT_OUTPUT_BYTES, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
+import type { OutputSink, OutputStream } from "../actions/action-context.ts";
+import type { SendToHub } from "./directive-handler.ts";
+import { utf8Head, utf8Pieces } from "./utf8.ts";
+
+/**
+ * One directive's output: streamed to the hub as it arrives (numbered chunks, each small enough for a frame) and
+ * kept for the result. Both are capped, keeping the head and saying so: the result at MAX_RESULT_OUTPUT_BYTES, the
+ * stream at MAX_STORED_OUTPUT_BYTES, which is all the hub would store anyway.
+ */
+export class DirectiveOutput implements OutputSink {
+  private seq = 0;
+  private readonly kept: string[] = [];
+  private keptBytes = 0;
+  private totalBytes = 0;
+  private cut = false;
+  private streamedBytes = 0;
+  private streamStopped = false;
+  private readonly decoders: Record<OutputStream, StringDecoder> = {
+    stdout: new StringDecoder("utf8"),
+    stderr: new StringDecoder("utf8"),
+  };
+
+  constructor(
+    private readonly directiveId: string,
+    private readonly streaming: boolean,
+    private readonly send: SendToHub,
+  ) {}
+
+  write(data: Buffer | string, stream: OutputStream = "stdout"): void {
+    // A decoder per stream holds back a character split across two reads instead of mangling it.
+    this.take(typeof data === "string" ? data : this.decoders[stream].write(data), stream);
+  }
+
+  end(): void {
+    for (const stream of ["stdout", "stderr"] as const) this.take(this.decoders[stream].end(), stream);
+  }
+
+  get truncated(): boolean {
+    return this.cut;
+  }
+
+  text(): string {
+    const head = this.kept.join("");
+    if (!this.cut) return head;
+    return `${head}\n[output truncated: the result keeps the first ${this.keptBytes} of ${this.totalBytes} bytes]`;
+  }
+
+  private take(text: string, stream: OutputStream): void {
+    if (text === "") return;
+    const bytes = Buffer.byteLength(text);
+    this.totalBytes += bytes;
+    if (!this.cut) this.keep(text, bytes);
+    if (this.streaming && !this.streamStopped) this.stream(text, bytes, stream);
+  }
+
+  private keep(text: string, bytes: number): void {
+    const room = MAX_RESULT_OUTPUT_BYTES - this.keptBytes;
+    const head = bytes <= room ? text : utf8Head(text, room);
+    this.kept.push(head);
+    this.keptBytes += bytes <= room ? bytes : Buffer.byteLength(head);
+    if (bytes > room) this.cut = true;
+  }
+
+  private stream(text: string, bytes: number, stream: OutputStream): void {
+    const room = MAX_STORED_OUTPUT_BYTES - this.streamedBytes;
+    const piece = bytes <= room ? text : utf8Head(text, room);
+    for (const chunk of utf8Pieces(piece, MAX_CHUNK_BYTES)) this.emit(chunk, stream);
+    this.streamedBytes += bytes <= room ? bytes : Buffer.byteLength(piece);
+    if (bytes > room) {
+      this.streamStopped = true;
+      this.emit(`\n[output truncated: streaming stopped after ${this.streamedBytes} bytes]\n`, "stderr");
+    }
+  }
+
+  private emit(chunk: string, stream: OutputStream): void {
+    this.send({ type: "stream_chunk", directiveId: this.directiveId, seq: this.seq++, chunk, stream });
+  }
+}

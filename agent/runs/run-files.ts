@@ -1,0 +1,85 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import type { ResultData } from "../../protocol/directives.ts";
+
+/**
+ * A long run lives in `<stateDir>/runs/<runId>/`. The agent writes the spec and the cancel marker; the watcher owns
+ * the status and output; the watcher creates `callback.pending` when the run ends and the agent deletes it once the
+ * hub has recorded the completion. One writer per file, so neither side needs a lock.
+ */
+
+export const RUN_ID = /^run-[a-z0-9-]{1,64}$/;
+/** The end of a run's output kept for status and completion reports. */
+export const RUN_TAIL_BYTES = 64 * 1024;
+
+export const RunSpec = z.object({
+  runId: z.string().regex(RUN_ID),
+  directiveId: z.string(),
+  name: z.string().optional(),
+  command: z.string(),
+  cwd: z.string(),
+  stallTimeoutMs: z.number().int().positive(),
+  killGraceMs: z.number().int().nonnegative(),
+  createdAt: z.number(),
+});
+export type RunSpec = z.infer<typeof RunSpec>;
+
+export const RunState = z.enum(["running", "done", "failed", "cancelled", "stalled", "lost"]);
+export type RunState = z.infer<typeof RunState>;
+
+export const RunStatus = z.object({
+  runId: z.string(),
+  state: RunState,
+  watcherPid: z.number().int().nullable(),
+  /** The command's pid, which is also its process group id. */
+  pid: z.number().int().nullable(),
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  lastOutputAt: z.number().nullable(),
+  exitCode: z.number().int().nullable(),
+  reason: z.string().optional(),
+  outputBytes: z.number().int().nonnegative(),
+});
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const RunOutput = z.object({ tail: z.string(), totalBytes: z.number().int().nonnegative() });
+
+export function runFiles(dir: string) {
+  return {
+    spec: join(dir, "spec.json"),
+    status: join(dir, "status.json"),
+    output: join(dir, "output.json"),
+    cancelRequested: join(dir, "cancel.requested"),
+    callbackPending: join(dir, "callback.pending"),
+    watcherLog: join(dir, "watcher.log"),
+  };
+}
+
+/** Written whole or not at all, so a reader never sees half a file. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(value));
+  renameSync(temporary, file);
+}
+
+/** The file's content, or null when it is missing or not what it should be. */
+export function readJson<T>(file: string, schema: z.ZodType<T>): T | null {
+  if (!existsSync(file)) return null;
+  try {
+    const parsed = schema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export function runStatusData(status: RunStatus): ResultData {
+  return {
+    kind: "run_status",
+    runId: status.runId,
+    state: status.state,
+    exitCode: status.exitCode,
+    ...(status.reason !== undefined && { reason: status.reason }),
+  };
+}

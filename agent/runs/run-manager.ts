@@ -1,0 +1,219 @@
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { ActionParams } from "../../protocol/directives.ts";
+import type { RunCompleteMessage } from "../../protocol/node-messages.ts";
+import { ActionError } from "../actions/action-error.ts";
+import { requireDirectory } from "../actions/fs-checks.ts";
+import { isAlive, terminateGroup } from "../actions/process-group.ts";
+import { utf8Tail } from "../directives/utf8.ts";
+import { RUN_ID, RunOutput, RunSpec, RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
+
+/** How long a new watcher has to write its first status before the launch (or, later, the run) counts as failed. */
+const STARTUP_TIMEOUT_MS = 15_000;
+const POLL_MS = 25;
+/** Finished, reported runs kept for `run.status`; older ones are deleted. */
+const KEEP_FINISHED_RUNS = 100;
+const MAX_REASON_CHARS = 4_096;
+
+const WATCHER_SCRIPT = fileURLToPath(new URL("./run-watcher.ts", import.meta.url));
+// Resolved here rather than named as `--import tsx`, which Node would look up from the watcher's working directory.
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+export interface RunView {
+  status: RunStatus;
+  tail: string;
+}
+
+function newRunId(): string {
+  return `run-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+}
+
+function isFinished(status: RunStatus): boolean {
+  return status.state !== "running";
+}
+
+/**
+ * The agent's side of long runs: starts a detached watcher per run, reads what the watchers record, notices
+ * watchers that died, and lists finished runs the hub has not yet acknowledged.
+ */
+export class RunManager {
+  private readonly root: string | null;
+
+  constructor(
+    stateDir: string | undefined,
+    private readonly killGraceMs: number,
+    /** Called when a watcher started by this agent exits, so its completion can be reported at once. */
+    private readonly onWatcherExit: () => void,
+  ) {
+    this.root = stateDir ? join(stateDir, "runs") : null;
+  }
+
+  async launch(params: ActionParams<"run.launch">, directiveId: string): Promise<RunView> {
+    const root = this.requireRoot();
+    const cwd = params.cwd ?? process.cwd();
+    await requireDirectory(cwd, "working directory");
+    const runId = newRunId();
+    const dir = join(root, runId);
+    const files = runFiles(dir);
+    mkdirSync(dir, { recursive: true });
+    const spec: RunSpec = {
+      runId,
+      directiveId,
+      ...(params.name !== undefined && { name: params.name }),
+      command: params.command,
+      cwd,
+      stallTimeoutMs: params.stallTimeoutMs,
+      killGraceMs: this.killGraceMs,
+      createdAt: Date.now(),
+    };
+    writeJsonAtomic(files.spec, spec);
+
+    const logFd = openSync(files.watcherLog, "a");
+    let exited = false;
+    const watcher = spawn(process.execPath, ["--import", TSX_LOADER, WATCHER_SCRIPT, dir], {
+      cwd: dir,
+      detached: true,
+      stdio: ["ignore", "ignore", logFd],
+      windowsHide: true,
+    });
+    closeSync(logFd);
+    watcher.once("error", () => (exited = true));
+    watcher.once("exit", () => {
+      exited = true;
+      this.onWatcherExit();
+    });
+    // The run must outlive the agent: do not let it hold the agent's event loop open.
+    watcher.unref();
+
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    while (!exited && Date.now() < deadline) {
+      const status = readJson(files.status, RunStatus);
+      if (status) return { status, tail: "" };
+      await sleep(POLL_MS);
+    }
+    const status = readJson(files.status, RunStatus);
+    if (status) return { status, tail: "" };
+    watcher.kill("SIGKILL");
+    const log = utf8Tail(readFileSync(files.watcherLog, "utf8").trim(), 2_000);
+    rmSync(dir, { recursive: true, force: true });
+    throw new ActionError("exec_failed", `the run watcher did not start${log ? `: ${log}` : ""}`);
+  }
+
+  status(runId: string): RunView {
+    const { dir, spec } = this.open(runId);
+    return this.view(dir, spec);
+  }
+
+  /** Stops the run's process group and waits for its watcher to record the ending. */
+  async cancel(runId: string): Promise<RunView> {
+    const { dir, spec } = this.open(runId);
+    const files = runFiles(dir);
+    let view = this.view(dir, spec);
+    if (isFinished(view.status)) return view;
+    writeFileSync(files.cancelRequested, "");
+    const pid = readJson(files.status, RunStatus)?.pid;
+    if (pid) await terminateGroup(pid, this.killGraceMs);
+    const deadline = Date.now() + this.killGraceMs * 3 + 5_000;
+    while (!isFinished(view.status) && Date.now() < deadline) {
+      await sleep(POLL_MS);
+      view = this.view(dir, spec);
+    }
+    return view;
+  }
+
+  /** Every finished run whose completion the hub has not acknowledged, oldest first. */
+  pendingCompletions(): RunCompleteMessage[] {
+    if (!this.root || !existsSync(this.root)) return [];
+    const messages: RunCompleteMessage[] = [];
+    for (const runId of readdirSync(this.root).filter((name) => RUN_ID.test(name)).sort()) {
+      const dir = join(this.root, runId);
+      const spec = readJson(runFiles(dir).spec, RunSpec);
+      if (!spec) continue;
+      const { status, tail } = this.view(dir, spec);
+      if (status.state === "running" || !existsSync(runFiles(dir).callbackPending)) continue;
+      messages.push({
+        type: "run_complete",
+        runId,
+        directiveId: spec.directiveId,
+        state: status.state,
+        exitCode: status.exitCode,
+        ...(status.reason !== undefined && { reason: status.reason.slice(0, MAX_REASON_CHARS) }),
+        outputTail: tail,
+        startedAt: status.startedAt,
+        endedAt: status.endedAt ?? status.startedAt,
+      });
+    }
+    return messages;
+  }
+
+  /** The hub has recorded the run's completion: never report it again. */
+  acknowledge(runId: string): void {
+    if (!this.root || !RUN_ID.test(runId)) return;
+    rmSync(runFiles(join(this.root, runId)).callbackPending, { force: true });
+    this.pruneFinished();
+  }
+
+  private requireRoot(): string {
+    if (!this.root) throw new ActionError("exec_failed", "long runs need a state directory; start the agent with a state dir");
+    return this.root;
+  }
+
+  private open(runId: string): { dir: string; spec: RunSpec } {
+    const dir = join(this.requireRoot(), runId);
+    const spec = RUN_ID.test(runId) ? readJson(runFiles(dir).spec, RunSpec) : null;
+    if (!spec) throw new ActionError("not_found", `no run ${runId} on this node`);
+    return { dir, spec };
+  }
+
+  private view(dir: string, spec: RunSpec): RunView {
+    const status = this.settle(dir, spec);
+    const tail = readJson(runFiles(dir).output, RunOutput)?.tail ?? "";
+    return { status, tail };
+  }
+
+  /** The run's status, turned to `lost` (and reported) when its watcher is gone without recording an ending. */
+  private settle(dir: string, spec: RunSpec): RunStatus {
+    const files = runFiles(dir);
+    const status = readJson(files.status, RunStatus);
+    if (status && (isFinished(status) || (status.watcherPid !== null && isAlive(status.watcherPid)))) return status;
+    const starting: RunStatus = {
+      runId: spec.runId,
+      state: "running",
+      watcherPid: null,
+      pid: null,
+      startedAt: spec.createdAt,
+      endedAt: null,
+      lastOutputAt: null,
+      exitCode: null,
+      outputBytes: 0,
+    };
+    if (!status && Date.now() - spec.createdAt < STARTUP_TIMEOUT_MS) return starting;
+    // A watcher records its ending before it exits: read again so a run that just ended is not called lost.
+    const latest = readJson(files.status, RunStatus);
+    if (latest && isFinished(latest)) return latest;
+    const lost: RunStatus = {
+      ...(latest ?? starting),
+      state: "lost",
+      endedAt: Date.now(),
+      reason: latest ? "the run's watcher process is gone" : "the run's watcher never started",
+    };
+    writeJsonAtomic(files.status, lost);
+    writeFileSync(files.callbackPending, "");
+    return lost;
+  }
+
+  private pruneFinished(): void {
+    const root = this.requireRoot();
+    const finished = readdirSync(root)
+      .filter((name) => RUN_ID.test(name))
+      .map((runId) => ({ dir: join(root, runId), status: readJson(runFiles(join(root, runId)).status, RunStatus) }))
+      .filter(({ dir, status }) => status && isFinished(status) && !existsSync(runFiles(dir).callbackPending))
+      .sort((a, b) => (b.status?.endedAt ?? 0) - (a.status?.endedAt ?? 0));
+    for (const { dir } of finished.slice(KEEP_FINISHED_RUNS)) rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,104 @@
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { MAX_READ_BYTES } from "../../protocol/limits.ts";
+import { FakeHub, directive, executor, removeTempDirs, run, tempDir } from "./executor-harness.ts";
+
+afterEach(removeTempDirs);
+
+const call = (action: Parameters<typeof directive>[0], params: Record<string, unknown>) => run(executor(), new FakeHub(), directive(action, params));
+
+describe("read", () => {
+  it("numbers lines like cat -n and honours offset and limit", async () => {
+    const file = join(tempDir(), "lines.txt");
+    writeFileSync(file, Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join("\r\n") + "\n");
+    expect((await call("read", { path: file })).output.split("\n")).toHaveLength(10);
+    const page = await call("read", { path: file, offset: 3, limit: 2 });
+    expect(page).toMatchObject({ success: true, output: "     3\tline 3\n     4\tline 4" });
+    const past = await call("read", { path: file, offset: 12 });
+    expect(past).toMatchObject({ success: false, errorCode: "invalid_params" });
+    expect(past.error).toContain("past the end");
+  });
+
+  it("returns images by their magic bytes, whatever their name, as base64 data", async () => {
+    const dir = tempDir();
+    const images = {
+      "image/png": Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+      "image/jpeg": Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]),
+      "image/gif": Buffer.from("GIF89a\x01\x00\x01\x00", "latin1"),
+      "image/webp": Buffer.concat([Buffer.from("RIFF"), Buffer.from([0x24, 0, 0, 0]), Buffer.from("WEBPVP8 ")]),
+    };
+    for (const [mediaType, bytes] of Object.entries(images)) {
+      const file = join(dir, `picture-${mediaType.split("/")[1]}.dat`);
+      writeFileSync(file, bytes);
+      const result = await call("read", { path: file });
+      expect(result).toMatchObject({ success: true, data: { kind: "image", mediaType, base64: bytes.toString("base64") } });
+    }
+  });
+
+  it("refuses binary files, directories, missing files and files over the size limit with clear errors", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "blob.bin"), Buffer.from([0x41, 0x00, 0x42]));
+    const binary = await call("read", { path: join(dir, "blob.bin") });
+    expect(binary).toMatchObject({ success: false, errorCode: "invalid_params" });
+    expect(binary.error).toContain("binary file");
+    expect((await call("read", { path: dir })).error).toContain("is a directory");
+    expect(await call("read", { path: join(dir, "missing.txt") })).toMatchObject({ errorCode: "not_found" });
+    writeFileSync(join(dir, "huge.txt"), "");
+    truncateSync(join(dir, "huge.txt"), MAX_READ_BYTES + 1);
+    expect(await call("read", { path: join(dir, "huge.txt") })).toMatchObject({ errorCode: "too_large" });
+  });
+});
+
+describe("write", () => {
+  it("creates missing parent folders and overwrites existing files", async () => {
+    const file = join(tempDir(), "a", "b", "c.txt");
+    expect(await call("write", { path: file, content: "first" })).toMatchObject({ success: true, output: `wrote 5 bytes to ${file}` });
+    await call("write", { path: file, content: "second" });
+    expect(readFileSync(file, "utf8")).toBe("second");
+  });
+
+  it("decodes base64 content and refuses content that is not base64", async () => {
+    const file = join(tempDir(), "bytes.bin");
+    await call("write", { path: file, content: Buffer.from([0, 1, 2, 255]).toString("base64"), encoding: "base64" });
+    expect([...readFileSync(file)]).toEqual([0, 1, 2, 255]);
+    const bad = await call("write", { path: file, content: "not base64!", encoding: "base64" });
+    expect(bad).toMatchObject({ success: false, errorCode: "invalid_params" });
+    expect([...readFileSync(file)]).toEqual([0, 1, 2, 255]);
+  });
+});
+
+describe("edit", () => {
+  function fileWith(text: string): string {
+    const file = join(tempDir(), "edit.txt");
+    writeFileSync(file, text);
+    return file;
+  }
+
+  it("replaces a string that occurs exactly once, taking the replacement literally", async () => {
+    const file = fileWith("alpha beta gamma");
+    const result = await call("edit", { path: file, oldString: "beta", newString: "$& and $1" });
+    expect(result).toMatchObject({ success: true, output: `replaced 1 occurrence in ${file}` });
+    expect(readFileSync(file, "utf8")).toBe("alpha $& and $1 gamma");
+  });
+
+  it("reports a missing string as not_found and leaves the file alone", async () => {
+    const file = fileWith("alpha");
+    expect(await call("edit", { path: file, oldString: "omega", newString: "x" })).toMatchObject({ errorCode: "not_found" });
+    expect(readFileSync(file, "utf8")).toBe("alpha");
+  });
+
+  it("reports an ambiguous string as a conflict saying how many times it occurs", async () => {
+    const file = fileWith("x = 1; x = 2; x = 3");
+    const result = await call("edit", { path: file, oldString: "x =", newString: "y =" });
+    expect(result).toMatchObject({ success: false, errorCode: "conflict" });
+    expect(result.error).toContain("occurs 3 times");
+    expect(readFileSync(file, "utf8")).toBe("x = 1; x = 2; x = 3");
+  });
+
+  it("replaces every occurrence with replaceAll", async () => {
+    const file = fileWith("x = 1; x = 2; x = 3");
+    expect((await call("edit", { path: file, oldString: "x =", newString: "y =", replaceAll: true })).output).toContain("3 occurrences");
+    expect(readFileSync(file, "utf8")).toBe("y = 1; y = 2; y = 3");
+  });
+});

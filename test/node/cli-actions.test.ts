@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DirectiveListResponse, DirectiveView, type DirectiveRequest } from "../../protocol/api.ts";
+import { directiveView, sendJson, startFakeHub, type FakeHub } from "./cli-fake-hub.ts";
+import { emptyDir, runCli } from "./cli-run.ts";
+
+const PATH = "/api/sites/default/nodes/build-01/directives";
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
+let hub: FakeHub | undefined;
+
+afterEach(async () => {
+  await hub?.close();
+  hub = undefined;
+});
+
+/** A hub whose directive endpoint answers with `answer(request)` as a finished DirectiveView. */
+async function withDirectives(answer: (req: DirectiveRequest) => Partial<DirectiveView>) {
+  hub = await startFakeHub({
+    [`POST ${PATH}`]: (req, res) => {
+      const body = req.body as DirectiveRequest;
+      sendJson(res, 200, directiveView({ action: body.action, params: body.params, ...answer(body) }));
+    },
+  });
+  return (argv: string[], cwd?: string) => runCli(["--hub", hub!.url, "--api-key", "k", ...argv], { cwd });
+}
+
+const sent = () => hub!.requests.at(-1)!.body as DirectiveRequest;
+
+describe("file and run commands", () => {
+  it("read sends path, offset and limit and prints the text", async () => {
+    const cortex = await withDirectives(() => ({ output: "     3\tline three" }));
+    const r = await cortex(["read", "build-01", "/etc/hosts", "--offset", "3", "--limit", "1"]);
+    expect(r).toMatchObject({ code: 0, stdout: "     3\tline three\n" });
+    expect(sent()).toEqual({ action: "read", params: { path: "/etc/hosts", offset: 3, limit: 1 } });
+  });
+
+  it("reading an image prints its type and size, and --out writes the decoded bytes", async () => {
+    const cortex = await withDirectives(() => ({ output: "", data: { kind: "image", mediaType: "image/png", base64: PNG.toString("base64") } }));
+    const plain = await cortex(["read", "build-01", "/tmp/cortex-sandbox/a.png"]);
+    expect(plain.stdout).toBe("image/png, 12 B: pass --out <file> to save it\n");
+    const dir = emptyDir();
+    const saved = await cortex(["read", "build-01", "/tmp/cortex-sandbox/a.png", "--out", "copy.png"], dir);
+    expect(saved.code).toBe(0);
+    expect(saved.stdout).toBe(`saved 12 B to ${join(dir, "copy.png")}\n`);
+    expect(readFileSync(join(dir, "copy.png"))).toEqual(PNG);
+  });
+
+  it("write sends --content as UTF-8 and a binary --from-file as base64", async () => {
+    const cortex = await withDirectives(() => ({ output: "wrote 5 bytes" }));
+    const text = await cortex(["write", "build-01", "/srv/a.txt", "--content", "hello"]);
+    expect(text).toMatchObject({ code: 0, stdout: "wrote 5 bytes\n" });
+    expect(sent().params).toEqual({ path: "/srv/a.txt", content: "hello", encoding: "utf8" });
+
+    const dir = emptyDir();
+    writeFileSync(join(dir, "logo.png"), PNG);
+    await cortex(["write", "build-01", "/srv/logo.png", "--from-file", "logo.png"], dir);
+    expect(sent().params).toEqual({ path: "/srv/logo.png", content: PNG.toString("base64"), encoding: "base64" });
+
+    const neither = await cortex(["write", "build-01", "/srv/a.txt"]);
+    expect(neither.stderr).toBe("error: write needs exactly one of --content and --from-file\n");
+  });
+
+  it("a relative remote path is refused before anything is sent", async () => {
+    const cortex = await withDirectives(() => ({}));
+    const r = await cortex(["read", "build-01", "etc/hosts"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("error: invalid read: path: path must be absolute\n");
+    expect(hub!.requests).toHaveLength(0);
+  });
+
+  it("edit, glob and grep map their flags onto the action params", async () => {
+    const cortex = await withDirectives(() => ({ output: "ok" }));
+    await cortex(["edit", "build-01", "/srv/a.txt", "--old", "a", "--new", "b", "--all"]);
+    expect(sent().params).toEqual({ path: "/srv/a.txt", oldString: "a", newString: "b", replaceAll: true });
+    await cortex(["glob", "build-01", "**/*.ts", "--path", "/srv"]);
+    expect(sent().params).toEqual({ pattern: "**/*.ts", path: "/srv" });
+    await cortex(["grep", "build-01", "TODO", "--path", "/srv", "--glob", "*.ts", "-i", "--files", "--head-limit", "10", "--offset", "5"]);
+    expect(sent().params).toEqual({ pattern: "TODO", path: "/srv", glob: "*.ts", caseInsensitive: true, outputMode: "files_with_matches", headLimit: 10, offset: 5 });
+    const both = await cortex(["grep", "build-01", "x", "--path", "/srv", "--files", "--count"]);
+    expect(both.code).not.toBe(0);
+  });
+
+  it("a refused directive prints the reason on one line and exits 1; --json still prints the record", async () => {
+    const cortex = await withDirectives(() => ({ status: "refused", exitCode: null, output: null, errorCode: "tier_refused", error: "path /etc/shadow is under /etc, which tier sudo may not touch" }));
+    const r = await cortex(["read", "build-01", "/etc/shadow"]);
+    expect(r).toEqual({ code: 1, stdout: "", stderr: "error: build-01: refused (tier_refused): path /etc/shadow is under /etc, which tier sudo may not touch\n" });
+    const json = await cortex(["read", "build-01", "/etc/shadow", "--json"]);
+    expect(json.code).toBe(1);
+    expect(DirectiveView.parse(JSON.parse(json.stdout)).status).toBe("refused");
+  });
+
+  it("run launch prints the run id with the follow-up command; run status prints the state", async () => {
+    const cortex = await withDirectives((req) =>
+      req.action === "run.launch"
+        ? { output: "", data: { kind: "run", runId: "run-abc", pid: 4242 } }
+        : { output: "epoch 3/10\n", data: { kind: "run_status", runId: "run-abc", state: "running", exitCode: null } },
+    );
+    const launched = await cortex(["run", "launch", "build-01", "--name", "train", "--stall-timeout", "60", "--", "python", "train.py"]);
+    expect(launched.stdout).toBe("Started run run-abc (pid 4242) on build-01.\nFollow it with: cortex run status build-01 run-abc\n");
+    expect(sent()).toEqual({ action: "run.launch", params: { command: "python train.py", name: "train", stallTimeoutMs: 60_000 } });
+    const status = await cortex(["run", "status", "build-01", "run-abc"]);
+    expect(status.stdout).toBe("run run-abc: running\nepoch 3/10\n");
+    expect(sent()).toEqual({ action: "run.status", params: { runId: "run-abc" } });
+  });
+});
+
+describe("cortex directive", () => {
+  const views = [directiveView(), directiveView({ id: "d-2", action: "read", params: { path: "/etc/hosts" }, status: "refused", exitCode: null })];
+
+  it("list passes the filters as query parameters and shows a table; --json parses", async () => {
+    hub = await startFakeHub({ "GET /api/sites/default/directives": (_req, res) => sendJson(res, 200, { directives: views, nextBefore: 17 }) });
+    const cortex = (...argv: string[]) => runCli(["--hub", hub!.url, "--api-key", "k", "directive", "list", ...argv]);
+    const r = await cortex("--node", "build-01", "--status", "refused", "--action", "read", "--limit", "5");
+    expect(Object.fromEntries(hub.requests[0]!.query)).toEqual({ node: "build-01", status: "refused", action: "read", limit: "5" });
+    expect(r.stdout).toMatch(/d-2 .*build-01 .*read .*refused .*\/etc\/hosts/);
+    expect(r.stdout).toContain("More: cortex directive list --before 17");
+    expect(DirectiveListResponse.parse(JSON.parse((await cortex("--json")).stdout)).directives).toHaveLength(2);
+  });
+
+  it("show prints the record's facts and its output; --json prints the DirectiveView", async () => {
+    hub = await startFakeHub({ "GET /api/sites/default/directives/d-1": (_req, res) => sendJson(res, 200, views[0]) });
+    const r = await runCli(["--hub", hub.url, "--api-key", "k", "directive", "show", "d-1"]);
+    expect(r.stdout).toMatch(/^id: +d-0+/m);
+    expect(r.stdout).toMatch(/^params: +\{"command":"echo hi"\}$/m);
+    expect(r.stdout.endsWith("\nhi\n")).toBe(true);
+    const json = await runCli(["--hub", hub.url, "--api-key", "k", "directive", "show", "d-1", "--json"]);
+    expect(DirectiveView.parse(JSON.parse(json.stdout))).toEqual(views[0]);
+  });
+});

@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../../agent/cli/program.ts";
+
+export const REPO = join(import.meta.dirname, "..", "..");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A home and working directory of their own, so no real config file or .dev.vars leaks into a test. */
+export function emptyDir(): string {
+  return mkdtempSync(join(tmpdir(), "cortex-cli-"));
+}
+
+/** Runs the CLI in-process with only the given environment. */
+export async function runCli(argv: string[], options: { env?: Record<string, string>; cwd?: string; home?: string } = {}): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, {
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    env: options.env ?? {},
+    cwd: options.cwd ?? emptyDir(),
+    homedir: options.home ?? emptyDir(),
+    onInterrupt: () => () => undefined,
+  });
+  return { code, stdout, stderr };
+}
+
+/** Starts the real binary the way a user does, with a clean environment. */
+export function spawnCli(argv: string[], env: Record<string, string> = {}): ChildProcess & { result: Promise<CliResult> } {
+  const child = spawn(process.execPath, [join(REPO, "bin", "cortex.mjs"), ...argv], {
+    cwd: emptyDir(),
+    env: { PATH: process.env.PATH ?? "", HOME: emptyDir(), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  child.stderr!.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const result = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr })));
+  return Object.assign(child, { result });
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { SseParser, sseData } from "../../agent/cli/sse.ts";
+
+const STREAM =
+  ": stream open\r\n\r\n" +
+  'data: {"a":1}\r\n\r\n' +
+  "event: ignored\nid: 7\ndata:no-space\n\n" +
+  "data: line one\ndata: line two\n\n" +
+  ": keepalive\n\n" +
+  "retry: 100\r\r" +
+  "data: héllo ✓\r\n\r\n" +
+  "data\n\n";
+const EXPECTED = ['{"a":1}', "no-space", "line one\nline two", "héllo ✓", ""];
+
+function parseAll(pieces: string[]): string[] {
+  const parser = new SseParser();
+  return pieces.flatMap((piece) => parser.push(piece));
+}
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+}
+
+async function collect(body: ReadableStream<Uint8Array>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const data of sseData(body)) out.push(data);
+  return out;
+}
+
+describe("SSE parsing", () => {
+  it("parses data, multi-line data, comments, other fields and CR, LF and CRLF line ends", () => {
+    expect(parseAll([STREAM])).toEqual(EXPECTED);
+  });
+
+  it("gives the same events wherever the text is split in two, including between CR and LF", () => {
+    for (let i = 0; i <= STREAM.length; i++) {
+      expect(parseAll([STREAM.slice(0, i), STREAM.slice(i)]), `split at ${i}`).toEqual(EXPECTED);
+    }
+  });
+
+  it("gives the same events when fed one character at a time", () => {
+    expect(parseAll([...STREAM])).toEqual(EXPECTED);
+  });
+
+  it("reads a byte stream split inside multi-byte characters and drops an unterminated last event", async () => {
+    const bytes = new TextEncoder().encode(STREAM + "data: cut off");
+    const oneByteChunks = [...bytes].map((b) => Uint8Array.of(b));
+    expect(await collect(streamOf(oneByteChunks))).toEqual(EXPECTED);
+    const threeWay = [bytes.slice(0, 40), bytes.slice(40, 41), bytes.slice(41)];
+    expect(await collect(streamOf(threeWay))).toEqual(EXPECTED);
+  });
+});

@@ -1,0 +1,101 @@
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ActionName } from "../../protocol/directives.ts";
+import { MAX_FRAME_BYTES } from "../../protocol/limits.ts";
+import {
+  NodeToHubMessage,
+  type DirectiveMessage,
+  type ResultMessage,
+  type RunCompleteMessage,
+  type StreamChunkMessage,
+} from "../../protocol/node-messages.ts";
+import { DirectiveExecutor, type DirectiveExecutorOptions } from "../../agent/directives/directive-executor.ts";
+
+/** Shared by the executor, actions, sandbox and runs tests: a fake hub and throwaway folders. */
+
+const created: string[] = [];
+
+/** A fresh folder under the system temp dir, by its real path, removed by `removeTempDirs`. */
+export function tempDir(prefix = "cortex-test-"): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  created.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Records what the agent sends, checking each message against the protocol and the frame limit. */
+export class FakeHub {
+  readonly messages: NodeToHubMessage[] = [];
+  online = true;
+
+  readonly send = (message: NodeToHubMessage): boolean => {
+    if (!this.online) return false;
+    const frame = JSON.stringify(message);
+    if (Buffer.byteLength(frame) > MAX_FRAME_BYTES) throw new Error(`frame of ${Buffer.byteLength(frame)} bytes`);
+    this.messages.push(NodeToHubMessage.parse(JSON.parse(frame)));
+    return true;
+  };
+
+  results(directiveId: string): ResultMessage[] {
+    return this.messages.filter((m): m is ResultMessage => m.type === "result" && m.directiveId === directiveId);
+  }
+
+  chunks(directiveId: string): StreamChunkMessage[] {
+    return this.messages.filter((m): m is StreamChunkMessage => m.type === "stream_chunk" && m.directiveId === directiveId);
+  }
+
+  runCompletions(runId?: string): RunCompleteMessage[] {
+    return this.messages.filter((m): m is RunCompleteMessage => m.type === "run_complete" && (runId === undefined || m.runId === runId));
+  }
+
+  async result(directiveId: string, timeoutMs = 15_000): Promise<ResultMessage> {
+    await waitUntil(() => this.results(directiveId).length > 0, timeoutMs, `result of ${directiveId}`);
+    return this.results(directiveId)[0]!;
+  }
+}
+
+export async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+let counter = 0;
+
+export function directive(action: ActionName, params: Record<string, unknown>, extra: Partial<DirectiveMessage> = {}): DirectiveMessage {
+  return { type: "directive", id: `d-${process.pid}-${++counter}`, sessionId: "test", action, params, ...extra };
+}
+
+export const silentLog = (): void => {};
+
+export function executor(options: Partial<DirectiveExecutorOptions> = {}): DirectiveExecutor {
+  return new DirectiveExecutor({ tier: "root", sandboxRoot: tempDir("cortex-sandbox-"), log: silentLog, killGraceMs: 100, ...options });
+}
+
+/** Runs one directive to its result. */
+export async function run(agent: DirectiveExecutor, hub: FakeHub, message: DirectiveMessage, timeoutMs?: number): Promise<ResultMessage> {
+  agent.run(message, hub.send);
+  return hub.result(message.id, timeoutMs);
+}
+
+/** True while the process exists and is not a zombie waiting to be reaped by whoever adopted it. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true;
+  }
+}

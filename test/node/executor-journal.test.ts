@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { DirectiveJournal } from "../../agent/directives/directive-journal.ts";
+import type { ResultMessage } from "../../protocol/node-messages.ts";
+import { removeTempDirs, silentLog, tempDir } from "./executor-harness.ts";
+
+afterEach(removeTempDirs);
+
+function result(directiveId: string, output = "ok"): ResultMessage {
+  return { type: "result", directiveId, success: true, output, durationMs: 1, exitCode: 0 };
+}
+
+describe("directive journal", () => {
+  it("forgets the oldest ids beyond its capacity", () => {
+    const journal = new DirectiveJournal(null, silentLog, 3);
+    for (const id of ["a", "b", "c", "d"]) journal.finished(result(id));
+    expect(journal.get("a")).toBeUndefined();
+    expect(journal.get("d")).toMatchObject({ output: "ok" });
+  });
+
+  it("rewrites its file compactly once it reaches twice its capacity, and reloads the same entries", () => {
+    const file = join(tempDir(), "directives.jsonl");
+    const journal = new DirectiveJournal(file, silentLog, 3);
+    for (const id of ["a", "b", "c", "d"]) {
+      journal.started(id);
+      journal.finished(result(id));
+    }
+    expect(readFileSync(file, "utf8").trim().split("\n").length).toBeLessThanOrEqual(6);
+    const reloaded = new DirectiveJournal(file, silentLog, 3);
+    expect(["a", "b", "c", "d"].map((id) => reloaded.get(id)?.directiveId)).toEqual([undefined, "b", "c", "d"]);
+  });
+
+  it("keeps only the head of a large output and no image data for repeats, saying so", () => {
+    const journal = new DirectiveJournal(null, silentLog);
+    journal.finished({ ...result("big", "y".repeat(100_000)) });
+    journal.finished({ ...result("img", "a.png"), data: { kind: "image", mediaType: "image/png", base64: "AAAA" } });
+    const big = journal.get("big")!;
+    expect(big.truncated).toBe(true);
+    expect(big.output).toMatch(/^y{16384}\n\[output truncated: only the first 16384 bytes are kept for repeats\]$/);
+    const image = journal.get("img")!;
+    expect(image.data).toBeUndefined();
+    expect(image.output).toContain("[image data is not kept for repeats]");
+  });
+});
