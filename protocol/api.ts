@@ -162,6 +162,14 @@ export const FanOutAggregate = z.object({
 });
 export type FanOutAggregate = z.infer<typeof FanOutAggregate>;
 
+/** A fan-out's outcome when the caller waits for it instead of streaming. */
+export const FanOutResponse = z.object({
+  fanoutId: z.string(),
+  aggregate: FanOutAggregate.nullable(),
+  directives: z.array(DirectiveView),
+});
+export type FanOutResponse = z.infer<typeof FanOutResponse>;
+
 /** Server-sent events of a streamed directive or fan-out, one JSON object per `data:` line. */
 export const DirectiveEvent = z.discriminatedUnion("event", [
   z.object({

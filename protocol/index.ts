@@ -9,3 +9,4 @@ export * from "./api.ts";
 export * from "./tier-policy.ts";
 export * from "./node-token.ts";
 export * from "./paths.ts";
+export * from "./accounts.ts";

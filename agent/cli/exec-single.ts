@@ -12,12 +12,16 @@ export async function execOnNode(cli: CliContext, client: HubClient, node: strin
   let result: DirectiveView | undefined;
   let streamed = false;
   const outcome = await followEvents(cli, client, client.sitePath("nodes", node, "directives"), { action: "bash", params }, {
-    opened: () => undefined,
+    opened: (headers) => {
+      directiveId = headers.get("X-Cortex-Directive") ?? undefined;
+    },
     event(event) {
       if (event.event === "chunk") {
         directiveId = event.directiveId;
         streamed = true;
-        if (!asJson) (event.stream === "stderr" ? cli.err(event.chunk) : cli.out(event.chunk));
+        if (asJson) return;
+        if (event.stream === "stderr") cli.err(event.chunk);
+        else cli.out(event.chunk);
       } else if (event.event === "status") {
         directiveId = event.directiveId;
       } else if (event.event === "result") {

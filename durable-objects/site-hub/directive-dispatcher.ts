@@ -59,7 +59,7 @@ export class DirectiveDispatcher {
     private readonly link: NodeLink,
   ) {}
 
-  async runOne(nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<ReadableStream<Uint8Array>>> {
+  async runOne(nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
@@ -68,7 +68,7 @@ export class DirectiveDispatcher {
     const stream = this.streams.open(id);
     this.admit(id, null, node, call.value, req, actor);
     await this.afterAdmit([id]);
-    return ok(stream);
+    return ok({ directiveId: id, stream });
   }
 
   async fanOut(

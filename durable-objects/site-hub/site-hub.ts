@@ -156,7 +156,11 @@ export class SiteHub extends DurableObject<Env> {
 
   // ---- directives (RPC) ----
 
-  runDirective(nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<ReadableStream<Uint8Array>>> {
+  runDirective(
+    nodeId: string,
+    req: DirectiveRequest,
+    actor: string,
+  ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
     return this.directives.runOne(nodeId, req, actor);
   }
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { NodeId } from "../../protocol/identifiers.ts";
-import { DirectiveListQuery, DirectiveRequest, FanOutRequest } from "../../protocol/api.ts";
+import { DirectiveListQuery, DirectiveRequest, FanOutRequest, type FanOutResponse } from "../../protocol/api.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
 import { awaitFanOut, awaitResult, toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
@@ -25,8 +25,9 @@ export const directiveRoutes: SiteRoute[] = [
       if (!body.ok) return body.response;
       const opened = await siteHub(c).runDirective(id.value, body.value, actorOf(c));
       if (!opened.ok) return failure(c, opened.error);
-      if (wantsEvents(c)) return toEventStream(opened.value);
-      const view = await awaitResult(opened.value);
+      const { directiveId, stream } = opened.value;
+      if (wantsEvents(c)) return toEventStream(stream, { "X-Cortex-Directive": directiveId });
+      const view = await awaitResult(stream);
       return view ? c.json(view) : apiError(c, 503, "stream_ended", "the hub stopped before the directive ended; see GET /directives");
     },
   },
@@ -41,8 +42,8 @@ export const directiveRoutes: SiteRoute[] = [
       if (!opened.ok) return failure(c, opened.error);
       const { fanoutId, stream } = opened.value;
       if (wantsEvents(c)) return toEventStream(stream, { "X-Cortex-Fanout": fanoutId });
-      const outcome = await awaitFanOut(stream);
-      return c.json({ fanoutId, ...outcome });
+      const outcome: FanOutResponse = { fanoutId, ...(await awaitFanOut(stream)) };
+      return c.json(outcome);
     },
   },
   {
