@@ -14,12 +14,17 @@ export async function bash(params: ActionParams<"bash">, ctx: ActionContext): Pr
   const child = spawn(file, args, { cwd: params.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
   child.stdout.on("data", (data: Buffer) => ctx.out.write(data, "stdout"));
   child.stderr.on("data", (data: Buffer) => ctx.out.write(data, "stderr"));
+  let stopping: Promise<void> | undefined;
   const stop = () => {
-    if (child.pid !== undefined) void terminateGroup(child.pid, ctx.killGraceMs);
+    if (child.pid !== undefined) stopping = terminateGroup(child.pid, ctx.killGraceMs);
   };
   ctx.signal.addEventListener("abort", stop, { once: true });
   const exit = await waitForExit(child).finally(() => ctx.signal.removeEventListener("abort", stop));
-  if (ctx.signal.aborted) throw ctx.signal.reason;
+  if (ctx.signal.aborted) {
+    // The shell may be gone while something it started in the background is still being stopped.
+    await stopping;
+    throw ctx.signal.reason;
+  }
   if (exit.error) throw new ActionError("exec_failed", `could not start ${file}: ${exit.error.message}`);
   if (exit.code === 0) return { exitCode: 0 };
   const message = exit.code === null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** How long to wait for output pipes to drain after the process exited; a detached grandchild may hold them open. */
@@ -29,12 +30,26 @@ export function waitForExit(child: ChildProcess): Promise<ProcessExit> {
   });
 }
 
-export function isAlive(pid: number): boolean {
+function exists(pidOrGroup: number): boolean {
   try {
-    process.kill(pid, 0);
+    process.kill(pidOrGroup, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Whether the process is running. A zombie is not: in a container whose init never reaps orphans, a dead process
+ * would otherwise look alive forever.
+ */
+export function isAlive(pid: number): boolean {
+  if (!exists(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
   }
 }
 
@@ -50,10 +65,10 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 async function groupGoneWithin(pgid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!isAlive(-pgid)) return true;
+    if (!exists(-pgid)) return true;
     await sleep(POLL_MS);
   }
-  return !isAlive(-pgid);
+  return !exists(-pgid);
 }
 
 /**

@@ -40,7 +40,7 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
     .command("connect")
     .description("run this machine as a node: dial out to the hub and run the directives it sends")
     .option("--endpoint <url>", "hub URL to connect to")
-    .option("--token <token>", "the node's token from `cortex node register` or `rekey`")
+    .option("--token <token>", "the node's token from `cortex node register` or `rekey` (CORTEX_NODE_TOKEN keeps it out of the process list)")
     .option("--id <id>", "node id (default: the one carried in the token)", nodeId)
     .addOption(new Option("--tier <tier>", "tier to run at, at most the registered ceiling (default unprivileged)").choices(CapabilityTier.options))
     .option("--group <group>", "group to report")

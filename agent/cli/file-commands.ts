@@ -19,7 +19,7 @@ export function addFileCommands(program: Command, cli: CliContext): void {
     .argument("<path>", "absolute path on the node")
     .option("--offset <line>", "first line to print, 1-based", positiveInt)
     .option("--limit <lines>", "how many lines to print", positiveInt)
-    .addOption(new Option("--out <file>", "save the content to this local file instead of printing it (an image's bytes, decoded)").conflicts("json"))
+    .addOption(new Option("--out <file>", "save an image to this local file instead of describing it").conflicts("json"))
     .option("--json", "print the directive record as JSON")
     .addHelpText("after", PATH_NOTE)
     .action(
@@ -140,7 +140,8 @@ function readText(view: DirectiveView): string {
 }
 
 function saveRead(view: DirectiveView, file: string): string {
-  const data = view.data?.kind === "image" ? Buffer.from(view.data.base64, "base64") : Buffer.from(view.output ?? "");
+  if (view.data?.kind !== "image") throw new CliError(`${String(view.params.path)} is text, not an image; --out saves images only`);
+  const data = Buffer.from(view.data.base64, "base64");
   try {
     writeFileSync(file, data);
   } catch (error) {

@@ -53,7 +53,7 @@ export async function followEvents(
 
 async function requestCancel(cli: CliContext, client: HubClient, target: CancelTarget | undefined): Promise<void> {
   if (!target) {
-    cli.err("interrupted before the hub named the directive; nothing to cancel\n");
+    cli.err("interrupted before the hub named the directive, so nothing was cancelled; check `cortex directive list`\n");
     return;
   }
   try {

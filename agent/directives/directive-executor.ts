@@ -8,7 +8,7 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { ActionContext, ActionOutcome } from "../actions/action-context.ts";
 import { ActionError } from "../actions/action-error.ts";
 import { findRipgrep } from "../actions/grep-ripgrep.ts";
-import { runAction } from "../actions/run-action.ts";
+import { performAction } from "../actions/perform-action.ts";
 import { RunManager } from "../runs/run-manager.ts";
 import { PathGuard } from "../sandbox/path-guard.ts";
 import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
@@ -158,7 +158,7 @@ export class DirectiveExecutor implements DirectiveHandler {
       const call = await this.guard.admit(parseCall(directive));
       const timeoutMs = timeoutOf(call, directive);
       timer = setTimeout(() => controller.abort(new ActionError("timeout", `timed out after ${timeoutMs} ms`)), timeoutMs);
-      outcome = await runAction(call, await this.context(directive.id, call, controller.signal, out));
+      outcome = await performAction(call, await this.context(directive.id, call, controller.signal, out));
     } catch (err) {
       outcome = { failure: failureOf(controller.signal.aborted ? controller.signal.reason : err) };
     } finally {
@@ -177,6 +177,7 @@ export class DirectiveExecutor implements DirectiveHandler {
       ...(failure?.errorCode && { errorCode: failure.errorCode }),
       ...(out.truncated && { truncated: true }),
       ...(outcome.data && { data: outcome.data }),
+      ...(streaming && { chunks: out.chunksSent }),
     });
   }
 

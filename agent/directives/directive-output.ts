@@ -37,6 +37,11 @@ export class DirectiveOutput implements OutputSink {
     for (const stream of ["stdout", "stderr"] as const) this.take(this.decoders[stream].end(), stream);
   }
 
+  /** How many chunks were streamed, so the hub can tell whether any are still on their way. */
+  get chunksSent(): number {
+    return this.seq;
+  }
+
   get truncated(): boolean {
     return this.cut;
   }

@@ -1,28 +1,19 @@
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ActionParams } from "../../protocol/directives.ts";
 import type { RunCompleteMessage } from "../../protocol/node-messages.ts";
 import { ActionError } from "../actions/action-error.ts";
 import { requireDirectory } from "../actions/fs-checks.ts";
 import { isAlive, terminateGroup } from "../actions/process-group.ts";
-import { utf8Tail } from "../directives/utf8.ts";
 import { RUN_ID, RunOutput, RunSpec, RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
+import { STARTUP_TIMEOUT_MS, startWatcher } from "./watcher-process.ts";
 
-/** How long a new watcher has to write its first status before the launch (or, later, the run) counts as failed. */
-const STARTUP_TIMEOUT_MS = 15_000;
 const POLL_MS = 25;
 /** Finished, reported runs kept for `run.status`; older ones are deleted. */
 const KEEP_FINISHED_RUNS = 100;
 const MAX_REASON_CHARS = 4_096;
-
-const WATCHER_SCRIPT = fileURLToPath(new URL("./run-watcher.ts", import.meta.url));
-// Resolved here rather than named as `--import tsx`, which Node would look up from the watcher's working directory.
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 export interface RunView {
   status: RunStatus;
@@ -38,7 +29,7 @@ function isFinished(status: RunStatus): boolean {
 }
 
 /**
- * The agent's side of long runs: starts a detached watcher per run, reads what the watchers record, notices
+ * The agent's side of long runs: starts a watcher per run, reads what the watchers record, notices
  * watchers that died, and lists finished runs the hub has not yet acknowledged.
  */
 export class RunManager {
@@ -73,35 +64,12 @@ export class RunManager {
     };
     writeJsonAtomic(files.spec, spec);
 
-    const logFd = openSync(files.watcherLog, "a");
-    let exited = false;
-    const watcher = spawn(process.execPath, ["--import", TSX_LOADER, WATCHER_SCRIPT, dir], {
-      cwd: dir,
-      detached: true,
-      stdio: ["ignore", "ignore", logFd],
-      windowsHide: true,
-    });
-    closeSync(logFd);
-    watcher.once("error", () => (exited = true));
-    watcher.once("exit", () => {
-      exited = true;
-      this.onWatcherExit();
-    });
-    // The run must outlive the agent: do not let it hold the agent's event loop open.
-    watcher.unref();
-
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    while (!exited && Date.now() < deadline) {
-      const status = readJson(files.status, RunStatus);
-      if (status) return { status, tail: "" };
-      await sleep(POLL_MS);
+    try {
+      return { status: await startWatcher(dir, this.onWatcherExit), tail: "" };
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
     }
-    const status = readJson(files.status, RunStatus);
-    if (status) return { status, tail: "" };
-    watcher.kill("SIGKILL");
-    const log = utf8Tail(readFileSync(files.watcherLog, "utf8").trim(), 2_000);
-    rmSync(dir, { recursive: true, force: true });
-    throw new ActionError("exec_failed", `the run watcher did not start${log ? `: ${log}` : ""}`);
   }
 
   status(runId: string): RunView {
@@ -132,10 +100,11 @@ export class RunManager {
     const messages: RunCompleteMessage[] = [];
     for (const runId of readdirSync(this.root).filter((name) => RUN_ID.test(name)).sort()) {
       const dir = join(this.root, runId);
-      const spec = readJson(runFiles(dir).spec, RunSpec);
+      const files = runFiles(dir);
+      const spec = readJson(files.spec, RunSpec);
       if (!spec) continue;
-      const { status, tail } = this.view(dir, spec);
-      if (status.state === "running" || !existsSync(runFiles(dir).callbackPending)) continue;
+      const status = this.settle(dir, spec);
+      if (status.state === "running" || !existsSync(files.callbackPending)) continue;
       messages.push({
         type: "run_complete",
         runId,
@@ -143,7 +112,7 @@ export class RunManager {
         state: status.state,
         exitCode: status.exitCode,
         ...(status.reason !== undefined && { reason: status.reason.slice(0, MAX_REASON_CHARS) }),
-        outputTail: tail,
+        outputTail: readJson(files.output, RunOutput)?.tail ?? "",
         startedAt: status.startedAt,
         endedAt: status.endedAt ?? status.startedAt,
       });
@@ -159,7 +128,7 @@ export class RunManager {
   }
 
   private requireRoot(): string {
-    if (!this.root) throw new ActionError("exec_failed", "long runs need a state directory; start the agent with a state dir");
+    if (!this.root) throw new ActionError("exec_failed", "long runs need a state directory: start the agent with --state-dir");
     return this.root;
   }
 

@@ -43,8 +43,9 @@ export async function superviseRun(dir: string): Promise<void> {
   writeJsonAtomic(files.status, status);
 
   let stalled = false;
+  let stopping: Promise<void> | undefined;
   const stop = () => {
-    if (child.pid !== undefined) void terminateGroup(child.pid, spec.killGraceMs);
+    if (child.pid !== undefined) stopping = terminateGroup(child.pid, spec.killGraceMs);
   };
   // The agent writes the cancel marker before reading the status; we wrote the status before reading the marker.
   // So a cancel that races the start is seen by at least one of us.
@@ -76,6 +77,8 @@ export async function superviseRun(dir: string): Promise<void> {
 
   const exit = await waitForExit(child);
   clearTimeout(stallTimer);
+  // Record the ending only once nothing the command started is left running.
+  await stopping;
   clearInterval(flusher);
   for (const decoder of decoders) tail.push(decoder.end());
   Object.assign(status, ending(exit, existsSync(files.cancelRequested), stalled, spec), { endedAt: Date.now(), exitCode: exit.code });

@@ -46,6 +46,12 @@ describe("file and run commands", () => {
     expect(readFileSync(join(dir, "copy.png"))).toEqual(PNG);
   });
 
+  it("--out on a text file is refused instead of saving line-numbered text", async () => {
+    const cortex = await withDirectives(() => ({ output: "     1\thello" }));
+    const r = await cortex(["read", "build-01", "/srv/a.txt", "--out", "a.txt"]);
+    expect(r).toMatchObject({ code: 1, stderr: "error: /srv/a.txt is text, not an image; --out saves images only\n" });
+  });
+
   it("write sends --content as UTF-8 and a binary --from-file as base64", async () => {
     const cortex = await withDirectives(() => ({ output: "wrote 5 bytes" }));
     const text = await cortex(["write", "build-01", "/srv/a.txt", "--content", "hello"]);

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll } from "vitest";
 import type { ActionName } from "../../protocol/directives.ts";
 import { MAX_FRAME_BYTES } from "../../protocol/limits.ts";
 import {
@@ -26,6 +27,23 @@ export function tempDir(prefix = "cortex-test-"): string {
 
 export function removeTempDirs(): void {
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Gives the login shells of a test file an empty HOME. They would otherwise run the user's dotfiles, and a test that
+ * kills a shell during its startup could leave the user's locks behind (pyenv's rehash lock, for one).
+ */
+export function isolateHome(): void {
+  const original = process.env.HOME;
+  let home = "";
+  beforeAll(() => {
+    home = realpathSync(mkdtempSync(join(tmpdir(), "cortex-home-")));
+    process.env.HOME = home;
+  });
+  afterAll(() => {
+    process.env.HOME = original;
+    rmSync(home, { recursive: true, force: true });
+  });
 }
 
 /** Records what the agent sends, checking each message against the protocol and the frame limit. */

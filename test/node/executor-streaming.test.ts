@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_CHUNK_BYTES, MAX_FRAME_BYTES, MAX_RESULT_OUTPUT_BYTES, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
-import { FakeHub, directive, executor, removeTempDirs, run } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, removeTempDirs, run } from "./executor-harness.ts";
 
+isolateHome();
 afterEach(removeTempDirs);
 
 describe("bash output streaming", () => {

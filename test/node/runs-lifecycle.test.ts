@@ -1,12 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DirectiveExecutor } from "../../agent/directives/directive-executor.ts";
 import { runFiles, RunStatus, readJson } from "../../agent/runs/run-files.ts";
-import { FakeHub, directive, executor, processAlive, removeTempDirs, run, tempDir, waitUntil } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, processAlive, removeTempDirs, run, tempDir, waitUntil } from "./executor-harness.ts";
 
+isolateHome();
 afterEach(removeTempDirs);
 
 async function launch(agent: DirectiveExecutor, hub: FakeHub, params: Record<string, unknown>) {
@@ -49,7 +51,7 @@ describe("long runs", () => {
     hub.online = false;
     agent.connected(hub.send);
     await waitUntil(() => agent.activeCount() === 0, 5_000, "idle");
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     expect(hub.runCompletions(runId)).toHaveLength(0);
     hub.online = true;
     agent.connected(hub.send);
@@ -64,7 +66,7 @@ describe("long runs", () => {
     await waitUntil(() => hub.runCompletions(runId).length >= 3, 10_000, "repeated run_complete");
     agent.runCompleteAcknowledged(runId);
     const count = hub.runCompletions(runId).length;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     expect(hub.runCompletions(runId)).toHaveLength(count);
   });
 
@@ -86,12 +88,15 @@ describe("long runs", () => {
     const agent = executor({ stateDir: tempDir() });
     agent.connected(hub.send);
     const { runId, pid } = await launch(agent, hub, { command: "sleep 30 & echo $!; wait" });
+    let sleeper = 0;
+    while (!sleeper) {
+      await sleep(100);
+      sleeper = Number((await status(agent, hub, runId)).output.trim());
+    }
     const result = await run(agent, hub, directive("run.cancel", { runId }));
     expect(result).toMatchObject({ success: true, output: `run ${runId} is cancelled`, data: { kind: "run_status", state: "cancelled" } });
     expect(processAlive(pid!)).toBe(false);
     await waitUntil(() => hub.runCompletions(runId).length > 0, 5_000, "run_complete");
-    console.log(JSON.stringify(hub.runCompletions(runId)));
-    const sleeper = Number(hub.runCompletions(runId)[0]!.outputTail.trim());
     await waitUntil(() => !processAlive(sleeper), 1_000, "the background sleep to die");
   });
 

@@ -2,8 +2,9 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
-import { FakeHub, directive, executor, removeTempDirs, run, tempDir } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, removeTempDirs, run, tempDir } from "./executor-harness.ts";
 
+isolateHome();
 afterEach(removeTempDirs);
 
 /** A sandbox with a file inside, a file outside, and symlinks inside pointing at both. */

@@ -11,7 +11,7 @@ import { runStatus } from "./run-status.ts";
 import { write } from "./write.ts";
 
 /** Runs a validated, tier-checked call. */
-export function runAction(call: ActionCall, ctx: ActionContext): Promise<ActionOutcome> {
+export function performAction(call: ActionCall, ctx: ActionContext): Promise<ActionOutcome> {
   switch (call.action) {
     case "bash":
       return bash(call.params, ctx);
