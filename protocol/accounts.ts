@@ -25,7 +25,15 @@ export type UserView = z.infer<typeof UserView>;
 export const Membership = z.object({ site: SiteId, siteName: z.string(), role: z.enum(["superadmin", "admin", "member"]) });
 export type Membership = z.infer<typeof Membership>;
 
-export const MeResponse = z.object({ user: UserView, memberships: z.array(Membership) });
+/** How the caller proved who they are: a session cookie, an API key (with its scope), the bootstrap admin key, or SSO. */
+export const CredentialView = z.object({
+  kind: z.enum(["session", "api_key", "admin_key", "sso"]),
+  scope: ApiKeyScope.nullable(),
+  keyName: z.string().nullable(),
+});
+export type CredentialView = z.infer<typeof CredentialView>;
+
+export const MeResponse = z.object({ user: UserView, memberships: z.array(Membership), credential: CredentialView.optional() });
 export type MeResponse = z.infer<typeof MeResponse>;
 
 /** First superadmin: the setup code is the local admin key, or the CORTEX_SETUP_CODE secret on a deployed hub. */
@@ -56,11 +64,15 @@ export const InviteView = z.object({
 export type InviteView = z.infer<typeof InviteView>;
 /** The link is shown once, at creation. */
 export const CreatedInvite = z.object({ invite: InviteView, url: z.string() });
-/** Accepting: a signed-in user just joins; a new person also gives a name and password. */
+/**
+ * Accepting: a signed-in user just joins; a new person also gives a name and password, and an email when the
+ * invite was not addressed to one.
+ */
 export const AcceptInviteRequest = z.object({
   token: z.string().min(1).max(256),
   name: Label.optional(),
   password: Password.optional(),
+  email: Email.optional(),
 });
 
 export const CreateApiKeyRequest = z.object({
@@ -84,3 +96,73 @@ export const CreatedApiKey = z.object({ apiKey: ApiKeyView, key: z.string() });
 
 export const PasskeyView = z.object({ id: z.string(), name: z.string(), createdAt: z.number(), lastUsedAt: z.number().nullable() });
 export type PasskeyView = z.infer<typeof PasskeyView>;
+
+// ---- lists: each collection is answered as an object, so fields can be added later ----
+
+export const SiteListResponse = z.object({ sites: z.array(SiteView) });
+export const MemberListResponse = z.object({ members: z.array(MemberView) });
+export const InviteListResponse = z.object({ invites: z.array(InviteView) });
+export const ApiKeyListResponse = z.object({ apiKeys: z.array(ApiKeyView) });
+export const PasskeyListResponse = z.object({ passkeys: z.array(PasskeyView) });
+
+// ---- passkeys (WebAuthn): the browser's JSON, as @simplewebauthn/browser produces it ----
+
+const Base64Url = z.string().max(16_384).regex(/^[A-Za-z0-9_-]*$/, "must be base64url");
+const CredentialId = Base64Url.min(1).max(1_366);
+const Transports = z.array(z.string().max(32)).max(10);
+
+export const PasskeyRegistrationCredential = z.object({
+  id: CredentialId,
+  rawId: CredentialId,
+  type: z.literal("public-key"),
+  response: z
+    .object({ clientDataJSON: Base64Url, attestationObject: Base64Url, transports: Transports.optional() })
+    .loose(),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+export const PasskeyAuthenticationCredential = z.object({
+  id: CredentialId,
+  rawId: CredentialId,
+  type: z.literal("public-key"),
+  response: z
+    .object({ clientDataJSON: Base64Url, authenticatorData: Base64Url, signature: Base64Url, userHandle: Base64Url.optional() })
+    .loose(),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+export const PasskeyRegisterVerifyRequest = z.object({ name: Label.default("passkey"), response: PasskeyRegistrationCredential });
+/** The email is accepted for the sign-in form's convenience and ignored: passkeys are discoverable, and answering
+ * differently for known and unknown emails would tell who has an account. */
+export const PasskeyLoginOptionsRequest = z.object({ email: z.string().max(254).optional() });
+export const PasskeyLoginVerifyRequest = z.object({ response: PasskeyAuthenticationCredential });
+
+// ---- audit trail (superadmins) ----
+
+export const AuditKind = z.enum(["setup", "sign_in", "sign_in_failed", "sign_out", "password", "passkey", "api_key", "site", "invite", "member"]);
+export type AuditKind = z.infer<typeof AuditKind>;
+
+export const AuditEntry = z.object({
+  id: z.number().int(),
+  at: z.number(),
+  kind: AuditKind,
+  actor: z.string().nullable(),
+  site: z.string().nullable(),
+  ip: z.string().nullable(),
+  message: z.string(),
+  data: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const AuditQuery = z.object({
+  site: SiteId.optional(),
+  kind: AuditKind.optional(),
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export type AuditQuery = z.output<typeof AuditQuery>;
+
+export const AuditPage = z.object({ entries: z.array(AuditEntry), nextBefore: z.number().int().nullable() });
+export type AuditPage = z.infer<typeof AuditPage>;

@@ -10,3 +10,6 @@ export * from "./tier-policy.ts";
 export * from "./node-token.ts";
 export * from "./paths.ts";
 export * from "./accounts.ts";
+export * from "./live-messages.ts";
+export * from "./metrics-history.ts";
+export * from "./action-risk.ts";

@@ -22,6 +22,8 @@ export const MAX_INVALID_MESSAGES = 20;
 /** Liveness ping answered by the runtime without waking the Durable Object. */
 export const PING_FRAME = "ping";
 export const PONG_FRAME = "pong";
+/** Dashboards ping their live socket this often, since Cloudflare's proxy drops sockets idle for 100 s. */
+export const LIVE_KEEPALIVE_MS = 30_000;
 
 export const DEFAULT_RECONNECT_MS = 1_000;
 export const MAX_RECONNECT_MS = 30_000;

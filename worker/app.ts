@@ -2,18 +2,44 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SiteId } from "../protocol/identifiers.ts";
 import { MAX_API_BODY_BYTES } from "../protocol/limits.ts";
-import { authenticate } from "./auth/authenticate.ts";
-import { authorize } from "./auth/authorize.ts";
+import { remoteAccessKeys, type AccessKeySource } from "./auth/access-jwt.ts";
+import { guardRoute } from "./auth/route-guard.ts";
 import { apiError } from "./http/api-error.ts";
+import { apiSecurityHeaders } from "./http/security-headers.ts";
 import { activityRoutes } from "./routes/activity-routes.ts";
+import { apiKeyRoutes } from "./routes/api-key-routes.ts";
+import { auditRoutes } from "./routes/audit-routes.ts";
+import { authRoutes } from "./routes/auth-routes.ts";
 import { directiveRoutes } from "./routes/directive-routes.ts";
+import { inviteAcceptRoutes } from "./routes/invite-accept-routes.ts";
+import { liveRoutes } from "./routes/live-routes.ts";
+import { memberRoutes } from "./routes/member-routes.ts";
+import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
-import type { AppEnv, SiteRoute } from "./routes/site-context.ts";
+import { passkeyRoutes } from "./routes/passkey-routes.ts";
+import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
+import { siteListRoutes } from "./routes/site-list-routes.ts";
 
 /** Every authenticated route under `/api/sites/:site`, each with the permission it needs. */
-export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes];
+export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes, ...liveRoutes, ...metricsRoutes, ...memberRoutes];
 
-export function createApp(): Hono<AppEnv> {
+/** Every route about the hub or the caller's account (full paths), each with the permission it needs. */
+export const ACCOUNT_ROUTES: readonly AccountRoute[] = [
+  ...authRoutes,
+  ...passkeyRoutes,
+  ...apiKeyRoutes,
+  ...siteListRoutes,
+  ...inviteAcceptRoutes,
+  ...auditRoutes,
+];
+
+export interface AppOptions {
+  /** Where Cloudflare Access signing keys come from; tests pass local keys. */
+  accessKeys?: AccessKeySource;
+}
+
+export function createApp(options: AppOptions = {}): Hono<AppEnv> {
+  const guard = { accessKeys: options.accessKeys ?? remoteAccessKeys };
   const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
@@ -21,6 +47,8 @@ export function createApp(): Hono<AppEnv> {
     return apiError(c, 500, "internal", "internal error");
   });
   app.notFound((c) => apiError(c, 404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+  app.use("*", apiSecurityHeaders);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
@@ -33,24 +61,9 @@ export function createApp(): Hono<AppEnv> {
 
   app.use("/api/*", bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: (c) => apiError(c, 413, "body_too_large", `request body over ${MAX_API_BODY_BYTES} bytes`) }));
 
-  app.use("/api/sites/:site/*", async (c, next) => {
-    const auth = await authenticate(c.req.raw, c.env);
-    if (!auth.ok) return apiError(c, 401, "unauthorized", auth.message);
-    const site = SiteId.safeParse(c.req.param("site"));
-    if (!site.success) return apiError(c, 400, "invalid_site", `site: ${site.error.issues[0]?.message}`);
-    c.set("principal", auth.principal);
-    c.set("site", site.data);
-    await next();
-  });
-
-  for (const route of SITE_ROUTES) {
-    app.on(route.method.toUpperCase(), `/api/sites/:site${route.path}`, async (c) => {
-      if (!authorize(c.get("principal"), c.get("site"), route.permission)) {
-        return apiError(c, 403, "forbidden", `not allowed to ${route.permission} on site ${c.get("site")}`);
-      }
-      return route.handler(c);
-    });
-  }
+  // Every route goes through the same guard: authenticate, check the origin of a state change, authorise.
+  for (const route of ACCOUNT_ROUTES) app.on(route.method.toUpperCase(), route.path, guardRoute(route, "hub", guard));
+  for (const route of SITE_ROUTES) app.on(route.method.toUpperCase(), `/api/sites/:site${route.path}`, guardRoute(route, "site", guard));
 
   return app;
 }

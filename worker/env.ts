@@ -1,10 +1,23 @@
+import type { Directory } from "../durable-objects/directory/directory.ts";
 import type { SiteHub } from "../durable-objects/site-hub/site-hub.ts";
 
 /** Bindings and secrets the Worker and its Durable Objects run with (see wrangler.toml and `.dev.vars`). */
 export interface Env {
   SITE_HUB: DurableObjectNamespace<SiteHub>;
-  /** The bootstrap administrator key: created by `npm start` locally, a Worker secret when deployed. */
+  /** The one Directory (users, sessions, keys, sites, memberships, invites, audit), reached by idFromName("directory"). */
+  DIRECTORY: DurableObjectNamespace<Directory>;
+  /** The dashboard's static files (web/dist); Cloudflare serves them before the Worker except for /api and /healthz. */
+  ASSETS: Fetcher;
+  /**
+   * The bootstrap administrator key: created by `npm start` locally, a Worker secret when deployed. It acts as a
+   * superadmin on every site (the break-glass credential) and is the setup code when CORTEX_SETUP_CODE is unset.
+   */
   CORTEX_ADMIN_KEY?: string;
+  /** The code that creates the first superadmin through `POST /api/setup` on a deployed hub (a Worker secret). */
+  CORTEX_SETUP_CODE?: string;
+  /** Cloudflare Access single sign-on: the team domain (`<team>.cloudflareaccess.com`) and the application's AUD tag. */
+  CF_ACCESS_TEAM_DOMAIN?: string;
+  CF_ACCESS_AUD?: string;
   /** Key material for encrypting stored secrets (LLM keys). */
   CORTEX_ENCRYPTION_KEY?: string;
 }

@@ -7,6 +7,7 @@ import { addConnectCommand } from "./connect-command.ts";
 import { addDirectiveCommands } from "./directive-commands.ts";
 import { addExecCommand } from "./exec-command.ts";
 import { addFileCommands } from "./file-commands.ts";
+import { addLoginCommands } from "./login-command.ts";
 import type { CliIo } from "./io.ts";
 import { addNodeCommands } from "./node-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addFileCommands(program, cli);
   addRunCommands(program, cli);
   addDirectiveCommands(program, cli);
+  addLoginCommands(program, cli);
   return { program, cli };
 }
 

@@ -13,8 +13,10 @@ import {
   type RegisterMessage,
 } from "../../protocol/node-messages.ts";
 import { tierWithin } from "../../protocol/tiers.ts";
+import type { Metrics } from "../../protocol/metrics.ts";
 import type { ApiError } from "../../protocol/api.ts";
 import type { ActivityLog } from "./activity-log.ts";
+import { isViewer } from "./live-viewers.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { checkNodeToken } from "./token-check.ts";
 import {
@@ -34,6 +36,8 @@ export interface ConnectionEvents {
   onNodeGone(nodeId: string, reason: string): void;
   /** The earliest moment something outside the connections needs the alarm (directive timeouts), or null. */
   nextDeadline(now: number): number | null;
+  /** A heartbeat brought metrics (kept as history). */
+  onMetrics(nodeId: string, metrics: Metrics, at: number): void;
 }
 
 /** The close frame's reason, from the one table in protocol/. */
@@ -164,6 +168,7 @@ export class NodeConnections {
     let next = Number.POSITIVE_INFINITY;
     const live = new Set<string>();
     for (const ws of this.ctx.getWebSockets()) {
+      if (isViewer(this.ctx, ws)) continue;
       const state = readState(ws);
       if (!state.registered) {
         const deadline = state.acceptedAt + REGISTER_TIMEOUT_MS;
@@ -321,6 +326,7 @@ export class NodeConnections {
     state.lastHeartbeatAt = now;
     writeState(ws, state);
     this.registry.recordHeartbeat(state.nodeId, msg.metrics ? JSON.stringify(msg.metrics) : null, now);
+    if (msg.metrics) this.events.onMetrics(state.nodeId, msg.metrics, now);
     sendJson(ws, { type: "heartbeat_ack", agentId: state.nodeId });
   }
 

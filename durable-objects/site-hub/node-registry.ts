@@ -89,7 +89,11 @@ export interface AgentFacts {
 }
 
 export class NodeRegistry {
-  constructor(private readonly sql: SqlStorage) {}
+  /** `changed` hears of every write to a node's state, after it is made (the live dashboard relays them). */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly changed: (id: string) => void = () => {},
+  ) {}
 
   get(id: string): NodeRecord | null {
     const rows = this.sql.exec<NodeRow>("SELECT * FROM nodes WHERE id = ?", id).toArray();
@@ -128,6 +132,7 @@ export class NodeRegistry {
       node.tokenPrefix,
       now,
     );
+    this.changed(node.id);
   }
 
   setToken(id: string, tokenHash: string, tokenPrefix: string): void {
@@ -135,7 +140,7 @@ export class NodeRegistry {
   }
 
   markConnecting(id: string): void {
-    this.sql.exec("UPDATE nodes SET status = 'connecting' WHERE id = ? AND conn_id IS NULL AND status IN ('disconnected', 'error')", id);
+    this.notifyIf(id, this.sql.exec("UPDATE nodes SET status = 'connecting' WHERE id = ? AND conn_id IS NULL AND status IN ('disconnected', 'error')", id));
   }
 
   markConnected(id: string, facts: AgentFacts, now: number): void {
@@ -154,6 +159,7 @@ export class NodeRegistry {
       now,
       id,
     );
+    this.changed(id);
   }
 
   /** Marks the node disconnected only if `connId` is still its current connection; returns whether it was. */
@@ -176,20 +182,23 @@ export class NodeRegistry {
             id,
             connId,
           );
-    return cursor.rowsWritten > 0;
+    return this.notifyIf(id, cursor);
   }
 
   /** A socket that closed before registering leaves the node as it was before the attempt. */
   markConnectAbandoned(id: string): void {
-    this.sql.exec("UPDATE nodes SET status = 'disconnected' WHERE id = ? AND conn_id IS NULL AND status = 'connecting'", id);
+    this.notifyIf(id, this.sql.exec("UPDATE nodes SET status = 'disconnected' WHERE id = ? AND conn_id IS NULL AND status = 'connecting'", id));
   }
 
   /** A connection attempt that was refused leaves the node in `error` with the reason, unless it is live. */
   markRefused(id: string, reason: string): void {
-    this.sql.exec(
-      "UPDATE nodes SET status = 'error', last_error = ? WHERE id = ? AND conn_id IS NULL AND status != 'deregistered'",
-      reason,
+    this.notifyIf(
       id,
+      this.sql.exec(
+        "UPDATE nodes SET status = 'error', last_error = ? WHERE id = ? AND conn_id IS NULL AND status != 'deregistered'",
+        reason,
+        id,
+      ),
     );
   }
 
@@ -200,6 +209,7 @@ export class NodeRegistry {
       metrics,
       id,
     );
+    this.changed(id);
   }
 
   markDeregistered(id: string, now: number): void {
@@ -209,5 +219,12 @@ export class NodeRegistry {
       now,
       id,
     );
+    this.changed(id);
+  }
+
+  private notifyIf(id: string, cursor: SqlStorageCursor<Record<string, SqlStorageValue>>): boolean {
+    if (cursor.rowsWritten === 0) return false;
+    this.changed(id);
+    return true;
   }
 }

@@ -92,6 +92,26 @@ const MIGRATIONS: readonly string[] = [
      reported_at INTEGER NOT NULL,
      PRIMARY KEY (node_id, run_id)
    );`,
+  `CREATE TABLE metrics_minutes (
+     node_id TEXT NOT NULL,
+     minute INTEGER NOT NULL,
+     samples INTEGER NOT NULL,
+     cpu_sum REAL NOT NULL,
+     cpu_max REAL NOT NULL,
+     mem_sum REAL NOT NULL,
+     mem_max REAL NOT NULL,
+     mem_total REAL NOT NULL,
+     disk_used_sum REAL NOT NULL,
+     disk_used_max REAL NOT NULL,
+     disk_total REAL NOT NULL,
+     gpu_samples INTEGER NOT NULL,
+     gpu_sum REAL NOT NULL,
+     gpu_max REAL,
+     gpu_mem_sum REAL NOT NULL,
+     gpu_mem_total REAL,
+     PRIMARY KEY (node_id, minute)
+   ) WITHOUT ROWID;
+   CREATE INDEX metrics_by_minute ON metrics_minutes(minute);`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -12,6 +12,7 @@ import type {
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
+import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -21,6 +22,8 @@ import { ActivityLog } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { EventStreams } from "./event-streams.ts";
+import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
+import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
@@ -48,11 +51,15 @@ export class SiteHub extends DurableObject<Env> {
   private readonly activity: ActivityLog;
   private readonly connections: NodeConnections;
   private readonly directives: DirectiveDispatcher;
+  private readonly viewers: LiveViewers;
+  private readonly metrics: MetricsHistoryStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
-    this.registry = new NodeRegistry(ctx.storage.sql);
+    this.registry = new NodeRegistry(ctx.storage.sql, (id) => this.viewers.nodeChanged(id));
+    this.viewers = new LiveViewers(ctx, this.registry);
+    this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql);
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
@@ -61,6 +68,7 @@ export class SiteHub extends DurableObject<Env> {
       onWorkMessage: (nodeId, msg) => this.directives.onWorkMessage(nodeId, msg),
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => this.directives.nextDeadline(),
+      onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
     });
     this.directives = new DirectiveDispatcher(store, this.registry, this.activity, streams, {
       send: (nodeId, msg) => this.connections.send(nodeId, msg),
@@ -70,21 +78,25 @@ export class SiteHub extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
-  // ---- agent sockets (hibernation API) ----
+  // ---- agent and dashboard sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
+    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept();
     return this.connections.accept(request);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (isViewer(this.ctx, ws)) return;
     await this.connections.message(ws, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    if (isViewer(this.ctx, ws)) return this.viewers.closed(ws, code, reason);
     this.connections.closed(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    if (isViewer(this.ctx, ws)) return this.viewers.closed(ws, 1006, "socket error");
     this.connections.closed(ws, 1006, "socket error");
   }
 
@@ -150,8 +162,18 @@ export class SiteHub extends DurableObject<Env> {
     return ok({ node: this.registry.get(id)!.view, token });
   }
 
+  metricsHistory(id: string, query: MetricsHistoryQuery): HubResult<MetricsHistory> {
+    if (!this.registry.exists(id)) return fail(404, "node_not_found", `node ${id} not found`);
+    return ok(this.metrics.history(id, query.since, Date.now()));
+  }
+
   queryActivity(query: ActivityQuery): ActivityPage {
     return this.activity.query(query);
+  }
+
+  /** Access events of this site (invites, members, roles), recorded by the Directory. */
+  recordAccess(entry: { actor: string | null; message: string; data?: Record<string, unknown> }): void {
+    this.activity.append({ kind: "access", ...entry });
   }
 
   // ---- directives (RPC) ----

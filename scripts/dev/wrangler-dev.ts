@@ -19,6 +19,8 @@ export interface DevHubOptions {
   port: number;
   host: string;
   persistTo?: string;
+  /** Secrets and vars from this file instead of `.dev.vars`, so a test hub never reads the developer's own. */
+  envFile?: string;
   /** Receives wrangler's output; by default it is passed through to this terminal. */
   onOutput?: (text: string) => void;
   readyTimeoutMs?: number;
@@ -28,6 +30,7 @@ export interface DevHubOptions {
 export async function startDevHub(opts: DevHubOptions): Promise<DevHub> {
   const args = [wranglerBin(), "dev", "--port", String(opts.port), "--ip", opts.host, "--show-interactive-dev-session=false"];
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
+  if (opts.envFile) args.push("--env-file", opts.envFile);
   const child = spawn(process.execPath, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   const forward = opts.onOutput ?? ((t: string) => process.stderr.write(t));
   child.stdout!.on("data", (b: Buffer) => forward(b.toString()));

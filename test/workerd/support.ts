@@ -6,13 +6,34 @@ export const ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789abcdef";
 export const BASE = "http://hub.test";
 
 let siteCounter = 0;
-/** A fresh site per test keeps tests independent without resetting storage. */
+/** Sites handed out by `freshSite` and not created on the hub yet. */
+const uncreatedSites = new Set<string>();
+
+/**
+ * A fresh site per test keeps tests independent without resetting storage. The hub answers 404 for sites it does
+ * not know, so the site is created (with the admin key) just before the first `api` call that names it.
+ */
 export function freshSite(): string {
   siteCounter += 1;
-  return `t${siteCounter}-${crypto.randomUUID().slice(0, 8)}`;
+  const site = `t${siteCounter}-${crypto.randomUUID().slice(0, 8)}`;
+  uncreatedSites.add(site);
+  return site;
 }
 
-export function api(path: string, init: RequestInit = {}, key = ADMIN_KEY): Promise<Response> {
+/** Creates a site from `freshSite` on the hub now; for tests that reach the hub without `api`. */
+export async function ensureSite(site: string): Promise<void> {
+  if (!uncreatedSites.delete(site)) return;
+  const res = await SELF.fetch(`${BASE}/api/sites`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${ADMIN_KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ id: site, name: `Test site ${site}` }),
+  });
+  if (res.status !== 201) throw new Error(`creating site ${site} failed: ${res.status} ${await res.text()}`);
+}
+
+export async function api(path: string, init: RequestInit = {}, key = ADMIN_KEY): Promise<Response> {
+  const site = /^\/api\/sites\/([^/?]+)/.exec(path)?.[1];
+  if (site) await ensureSite(site);
   const headers = new Headers(init.headers);
   if (key) headers.set("Authorization", `Bearer ${key}`);
   if (init.body && !headers.has("Content-Type")) headers.set("Content-Type", "application/json");

@@ -13,6 +13,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/workerd/**/*.test.ts"],
+    globalSetup: ["scripts/build-web.ts"],
     testTimeout: 20_000,
   },
 });

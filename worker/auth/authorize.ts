@@ -1,9 +1,85 @@
-import type { Permission, Principal } from "./principal.ts";
+import { READ_ONLY_RISK, type RiskTier } from "../../protocol/action-risk.ts";
+import { SITE_PERMISSIONS, type Permission, type Principal } from "./principal.ts";
 
-/** The one place that decides whether a principal may do something on a site. */
-export function authorize(principal: Principal, _site: string, _permission: Permission): boolean {
-  switch (principal.kind) {
-    case "admin_key":
-      return true;
+/** The site a request is about, and whether it exists. */
+export interface SiteRef {
+  id: string;
+  exists: boolean;
+}
+
+export interface AccessRequest {
+  permission: Permission;
+  /** For `directives.run`: the risk tier of the action. */
+  tier?: RiskTier;
+}
+
+export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
+
+/** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["members.read", "nodes.read", "directives.read", "activity.read"]);
+
+const WHAT: Record<Permission, string> = {
+  public: "do this",
+  "account.read": "see this account",
+  "account.manage": "manage an account",
+  "sites.create": "create sites",
+  "audit.read": "read the audit trail",
+  "site.manage": "change the site's settings",
+  "members.read": "list members",
+  "members.manage": "manage members and invites",
+  "nodes.read": "see nodes",
+  "nodes.manage": "manage nodes",
+  "directives.read": "see directives",
+  "directives.run": "run actions",
+  "activity.read": "read the activity log",
+};
+
+const allow: Decision = { allowed: true };
+
+function deny(status: 401 | 403 | 404, code: string, message: string): Decision {
+  return { allowed: false, status, code, message };
+}
+
+/**
+ * The one place that decides whether a principal may do something, on a site or on the hub. Every route asks
+ * it, through the route guard (and, for actions, `refuseAction`); nothing else grants or refuses access.
+ */
+export function authorize(principal: Principal, site: SiteRef | null, request: AccessRequest): Decision {
+  const { permission } = request;
+  if (permission === "public") return allow;
+  if (principal.kind === "anonymous") return deny(401, "unauthorized", "sign in, or send Authorization: Bearer <api key>");
+  if (permission === "account.read") return allow;
+
+  if (permission === "account.manage") {
+    if (principal.kind === "session" || principal.kind === "sso") return allow;
+    return principal.kind === "admin_key"
+      ? deny(403, "account_required", "the admin key belongs to no account: sign in as a person to manage an account")
+      : deny(403, "session_required", "API keys cannot manage accounts: sign in to the dashboard");
   }
+
+  const superadmin = principal.kind === "admin_key" || principal.user.superadmin;
+  const scope = principal.kind === "api_key" ? principal.apiKey!.scope : null;
+  const keyLimit = scope === "read" || scope === "chat" ? `a ${scope} API key` : null;
+
+  if (!SITE_PERMISSIONS.has(permission)) {
+    if (!superadmin) return deny(403, "forbidden", `only superadmins may ${WHAT[permission]}`);
+    if (keyLimit) return deny(403, "forbidden", `${keyLimit} may not ${WHAT[permission]}`);
+    return allow;
+  }
+
+  if (!site) return deny(403, "forbidden", `${WHAT[permission]} needs a site`);
+  const role = superadmin ? "superadmin" : principal.roles[site.id];
+  if (!role) return deny(403, "no_site_access", `you are not a member of site ${site.id}`);
+  if (!site.exists) return deny(404, "site_not_found", `site ${site.id} not found`);
+
+  const limit = role === "member" ? `members of site ${site.id}` : keyLimit;
+  if (permission === "directives.run") {
+    const tier = request.tier ?? READ_ONLY_RISK;
+    if (limit && tier > READ_ONLY_RISK) {
+      return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); this one is tier ${tier}`);
+    }
+    return allow;
+  }
+  if (READ_PERMISSIONS.has(permission) || !limit) return allow;
+  return deny(403, "forbidden", `${limit} may not ${WHAT[permission]}`);
 }

@@ -1,5 +1,56 @@
-/** Who is making a request, as established by authentication. */
-export type Principal = { kind: "admin_key"; label: string };
+import type { ApiKeyScope, SiteRole, UserView } from "../../protocol/accounts.ts";
 
-/** What a request wants to do, checked per site by `authorize`. */
-export type Permission = "nodes.read" | "nodes.manage" | "directives.run" | "directives.read" | "activity.read";
+/** A signed-in person, however they proved it. */
+export interface UserPrincipal {
+  kind: "session" | "sso" | "api_key";
+  /** How the caller is named in records and logs: the email, and the key's name for an API key. */
+  label: string;
+  user: UserView;
+  /** Their role on each site they belong to, as it is at this request. */
+  roles: Record<string, SiteRole>;
+  sessionId: string | null;
+  apiKey: { id: string; name: string; scope: ApiKeyScope } | null;
+}
+
+/** Who is making a request, as established by authentication. */
+export type Principal =
+  | { kind: "anonymous"; label: "anonymous" }
+  /** The bootstrap admin key (CORTEX_ADMIN_KEY): a superadmin that belongs to nobody, kept for break-glass use. */
+  | { kind: "admin_key"; label: "admin key" }
+  | UserPrincipal;
+
+/**
+ * What a request wants to do. Site permissions are checked against the caller's role on the site in the URL;
+ * the others are about the hub or the caller's own account.
+ */
+export type Permission =
+  /** Anyone, signed in or not: setup, sign-in, accepting an invite, the health check. */
+  | "public"
+  /** The caller's own account and the sites they can see: any credential. */
+  | "account.read"
+  /** Password, passkeys, API keys, sessions: a signed-in person (session or SSO), never a key. */
+  | "account.manage"
+  /** Hub-wide administration: superadmins. */
+  | "sites.create"
+  | "audit.read"
+  /** Per site: members read, admins manage. */
+  | "site.manage"
+  | "members.read"
+  | "members.manage"
+  | "nodes.read"
+  | "nodes.manage"
+  | "directives.read"
+  /** Running an action: members and read or chat keys only actions of risk tier 1. */
+  | "directives.run"
+  | "activity.read";
+
+export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  "site.manage",
+  "members.read",
+  "members.manage",
+  "nodes.read",
+  "nodes.manage",
+  "directives.read",
+  "directives.run",
+  "activity.read",
+]);

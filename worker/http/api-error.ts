@@ -16,6 +16,7 @@ export function apiError(
 }
 
 export function failure(c: Context, f: HubFailure): Response {
+  if (f.retryAfterSeconds !== undefined) c.header("Retry-After", String(f.retryAfterSeconds));
   return apiError(c, f.status, f.code, f.message);
 }
 

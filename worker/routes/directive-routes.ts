@@ -1,6 +1,15 @@
 import { z } from "zod";
 import { NodeId } from "../../protocol/identifiers.ts";
-import { DirectiveListQuery, DirectiveRequest, FanOutRequest, type FanOutResponse } from "../../protocol/api.ts";
+import {
+  DirectiveListQuery,
+  DirectiveRequest,
+  FanOutRequest,
+  type DirectiveListResponse,
+  type DirectiveView,
+  type FanOutResponse,
+} from "../../protocol/api.ts";
+import type { HubResult } from "../../durable-objects/shared/hub-result.ts";
+import { refuseAction } from "../auth/action-check.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
 import { awaitFanOut, awaitResult, toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
@@ -23,6 +32,8 @@ export const directiveRoutes: SiteRoute[] = [
       if (!id.ok) return id.response;
       const body = await parseBody(c, DirectiveRequest);
       if (!body.ok) return body.response;
+      const refused = refuseAction(c, body.value.action);
+      if (refused) return refused;
       const opened = await siteHub(c).runDirective(id.value, body.value, actorOf(c));
       if (!opened.ok) return failure(c, opened.error);
       const { directiveId, stream } = opened.value;
@@ -38,6 +49,8 @@ export const directiveRoutes: SiteRoute[] = [
     handler: async (c) => {
       const body = await parseBody(c, FanOutRequest);
       if (!body.ok) return body.response;
+      const refused = refuseAction(c, body.value.action);
+      if (refused) return refused;
       const opened = await siteHub(c).fanOut(body.value, actorOf(c));
       if (!opened.ok) return failure(c, opened.error);
       const { fanoutId, stream } = opened.value;
@@ -63,6 +76,13 @@ export const directiveRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, FanOutId, "id");
       if (!id.ok) return id.response;
+      // Cancelling takes the right to run the fan-out's action: members may stop their own reads, not a shell.
+      // RPC typing cannot express the `unknown` params of a directive; the object returns a DirectiveListResponse.
+      const members = (await siteHub(c).listDirectives({ fanout: id.value, limit: 1 })) as DirectiveListResponse;
+      const action = members.directives[0]?.action;
+      if (!action) return apiError(c, 404, "fanout_not_found", `fan-out ${id.value} not found`);
+      const refused = refuseAction(c, action);
+      if (refused) return refused;
       return respond(c, await siteHub(c).cancelFanOut(id.value, actorOf(c)));
     },
   },
@@ -93,6 +113,10 @@ export const directiveRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, DirectiveId, "id");
       if (!id.ok) return id.response;
+      const directive = (await siteHub(c).getDirective(id.value)) as HubResult<DirectiveView>;
+      if (!directive.ok) return failure(c, directive.error);
+      const refused = refuseAction(c, directive.value.action);
+      if (refused) return refused;
       return respond(c, await siteHub(c).cancelDirective(id.value, actorOf(c)));
     },
   },

@@ -7,11 +7,14 @@ export type AppContext = Context<AppEnv>;
 
 /** One API route under `/api/sites/:site`, with the permission it needs. The table of these is the API. */
 export interface SiteRoute {
-  method: "get" | "post" | "delete";
+  method: "get" | "post" | "patch" | "delete";
   path: string;
   permission: Permission;
   handler: (c: AppContext) => Promise<Response> | Response;
 }
+
+/** An API route about the hub or the caller's account rather than one site; `path` is the full path. */
+export type AccountRoute = SiteRoute;
 
 export function siteHub(c: AppContext) {
   return c.env.SITE_HUB.get(c.env.SITE_HUB.idFromName(c.get("site")));

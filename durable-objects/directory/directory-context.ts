@@ -1,0 +1,60 @@
+import type { MeResponse, UserView } from "../../protocol/accounts.ts";
+import { ApiKeyStore } from "./api-keys.ts";
+import { AuditTrail, type NewAuditEntry } from "./audit-trail.ts";
+import { ChallengeStore } from "./challenges.ts";
+import { InviteStore } from "./invites.ts";
+import { LoginThrottle } from "./login-throttle.ts";
+import { MembershipStore } from "./memberships.ts";
+import { PasskeyStore } from "./passkeys.ts";
+import { SessionStore } from "./sessions.ts";
+import { SiteStore } from "./sites.ts";
+import { UserStore } from "./users.ts";
+
+/** Where a site's access events are mirrored: its SiteHub's activity log. */
+export type SiteActivitySink = (site: string, entry: { actor: string | null; message: string; data?: Record<string, unknown> }) => Promise<void>;
+
+/** The Directory's tables and the one way to record what happened, shared by its parts. */
+export class DirectoryContext {
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly passkeys: PasskeyStore;
+  readonly challenges: ChallengeStore;
+  readonly sites: SiteStore;
+  readonly memberships: MembershipStore;
+  readonly invites: InviteStore;
+  readonly throttle: LoginThrottle;
+  readonly audit: AuditTrail;
+
+  constructor(
+    sql: SqlStorage,
+    private readonly siteActivity: SiteActivitySink,
+  ) {
+    this.users = new UserStore(sql);
+    this.sessions = new SessionStore(sql);
+    this.apiKeys = new ApiKeyStore(sql);
+    this.passkeys = new PasskeyStore(sql);
+    this.challenges = new ChallengeStore(sql);
+    this.sites = new SiteStore(sql);
+    this.memberships = new MembershipStore(sql);
+    this.invites = new InviteStore(sql);
+    this.throttle = new LoginThrottle(sql);
+    this.audit = new AuditTrail(sql);
+  }
+
+  /** Appends to the audit trail and, for an event of one site, to that site's activity log (kind "access"). */
+  async record(entry: NewAuditEntry, now = Date.now()): Promise<void> {
+    this.audit.append(entry, now);
+    if (!entry.site || entry.siteLog === false) return;
+    try {
+      await this.siteActivity(entry.site, { actor: entry.actor, message: entry.message, ...(entry.data ? { data: entry.data } : {}) });
+    } catch (err) {
+      // The audit trail has the event; a site's log missing one line must not undo the change it describes.
+      console.error("could not mirror an access event to the site log", entry.site, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  me(user: UserView): MeResponse {
+    return { user, memberships: this.sites.memberships(user.id, user.superadmin) };
+  }
+}

@@ -1,0 +1,202 @@
+import { DurableObject } from "cloudflare:workers";
+import type { ApiKeyView, AuditPage, AuditQuery, InviteView, MeResponse, MemberView, PasskeyView, SiteRole, SiteView } from "../../protocol/accounts.ts";
+import type { Env } from "../../worker/env.ts";
+import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { AccountKeys } from "./account-keys.ts";
+import type { NewApiKey } from "./api-keys.ts";
+import { DirectoryContext } from "./directory-context.ts";
+import { identify } from "./identify.ts";
+import type { Actor, CredentialRef, Identity } from "./identity.ts";
+import { InviteAcceptance, type Acceptance } from "./invite-acceptance.ts";
+import type { NewInvite } from "./invites.ts";
+import { PasskeyCeremonies } from "./passkey-ceremonies.ts";
+import type { StoredPasskey } from "./passkeys.ts";
+import { migrate } from "./schema.ts";
+import { SignIn, type NewSession, type PasswordCheck } from "./sign-in.ts";
+import { SiteAdmin } from "./site-admin.ts";
+import type { SiteRecord } from "./sites.ts";
+
+/** The one Directory of a hub is reached under this name. */
+export const DIRECTORY_NAME = "directory";
+
+/**
+ * The hub's people and what they may reach: users, password hashes, passkeys, sessions, API keys, sites,
+ * memberships, invites, sign-in throttling and the audit trail, in the object's own SQLite storage. The Worker
+ * authenticates requests through `identify` and authorises them itself; the methods here check state, never
+ * permissions. Secrets arrive already hashed: no token, key or password ever reaches this object.
+ */
+export class Directory extends DurableObject<Env> {
+  private readonly data: DirectoryContext;
+  private readonly signIn: SignIn;
+  private readonly passkeyCeremonies: PasskeyCeremonies;
+  private readonly siteAdmin: SiteAdmin;
+  private readonly invites: InviteAcceptance;
+  private readonly keys: AccountKeys;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+    this.data = new DirectoryContext(ctx.storage.sql, (site, entry) =>
+      env.SITE_HUB.get(env.SITE_HUB.idFromName(site)).recordAccess(entry),
+    );
+    this.signIn = new SignIn(this.data);
+    this.passkeyCeremonies = new PasskeyCeremonies(this.data);
+    this.siteAdmin = new SiteAdmin(this.data);
+    this.invites = new InviteAcceptance(this.data);
+    this.keys = new AccountKeys(this.data);
+  }
+
+  // ---- who is asking ----
+
+  identify(credential: CredentialRef, site: string | null): HubResult<Identity> {
+    return identify(this.data, credential, site);
+  }
+
+  me(userId: string): HubResult<MeResponse> {
+    const user = this.data.users.byId(userId);
+    return user ? ok(this.data.me(user.view)) : fail(404, "user_not_found", "no such user");
+  }
+
+  // ---- setup, passwords, sessions ----
+
+  beginSetup(ip: string | null): HubResult<null> {
+    return this.signIn.beginSetup(ip);
+  }
+
+  setupRefused(ip: string | null): Promise<void> {
+    return this.signIn.setupRefused(ip);
+  }
+
+  completeSetup(input: { email: string; name: string; passwordHash: string; session: NewSession }): Promise<HubResult<MeResponse>> {
+    return this.signIn.completeSetup(input);
+  }
+
+  beginPasswordLogin(email: string, ip: string | null): HubResult<PasswordCheck> {
+    return this.signIn.beginPasswordLogin(email, ip);
+  }
+
+  finishPasswordLogin(input: { check: PasswordCheck; passwordOk: boolean; session: NewSession }): Promise<HubResult<MeResponse>> {
+    return this.signIn.finishPasswordLogin(input);
+  }
+
+  beginPasswordChange(userId: string, ip: string | null): HubResult<PasswordCheck> {
+    return this.signIn.beginPasswordChange(userId, ip);
+  }
+
+  finishPasswordChange(input: {
+    check: PasswordCheck;
+    passwordOk: boolean;
+    newPasswordHash: string;
+    keepSessionId: string | null;
+    ip: string | null;
+  }): Promise<HubResult<{ signedOutSessions: number }>> {
+    return this.signIn.finishPasswordChange(input);
+  }
+
+  signOut(sessionId: string, who: Actor): Promise<void> {
+    return this.signIn.signOut(sessionId, who);
+  }
+
+  signOutEverywhere(userId: string, who: Actor): Promise<{ signedOutSessions: number }> {
+    return this.signIn.signOutEverywhere(userId, who);
+  }
+
+  // ---- passkeys ----
+
+  startPasskeyRegistration(userId: string, challenge: string): HubResult<{ user: MeResponse["user"]; existing: StoredPasskey[] }> {
+    return this.passkeyCeremonies.startRegistration(userId, challenge);
+  }
+
+  finishPasskeyRegistration(
+    input: { userId: string; challenge: string; name: string; credentialId: string; publicKey: string; counter: number; transports: string[] },
+    who: Actor,
+  ): Promise<HubResult<PasskeyView>> {
+    return this.passkeyCeremonies.finishRegistration(input, who);
+  }
+
+  listPasskeys(userId: string): PasskeyView[] {
+    return this.passkeyCeremonies.list(userId);
+  }
+
+  removePasskey(userId: string, id: string, who: Actor): Promise<HubResult<PasskeyView>> {
+    return this.passkeyCeremonies.remove(userId, id, who);
+  }
+
+  issuePasskeyLoginChallenge(challenge: string): HubResult<null> {
+    return this.passkeyCeremonies.issueLoginChallenge(challenge);
+  }
+
+  beginPasskeyLogin(credentialId: string, ip: string | null): Promise<HubResult<StoredPasskey>> {
+    return this.passkeyCeremonies.beginLogin(credentialId, ip);
+  }
+
+  finishPasskeyLogin(input: { passkeyId: string; challenge: string; verified: boolean; newCounter: number; session: NewSession }): Promise<HubResult<MeResponse>> {
+    return this.passkeyCeremonies.finishLogin(input);
+  }
+
+  // ---- sites, members, invites ----
+
+  listSites(viewer: { userId: string | null; superadmin: boolean }): SiteView[] {
+    return this.siteAdmin.listSites(viewer);
+  }
+
+  createSite(id: string, name: string, who: Actor): Promise<HubResult<SiteView>> {
+    return this.siteAdmin.createSite(id, name, who);
+  }
+
+  renameSite(id: string, name: string, who: Actor): Promise<HubResult<SiteRecord>> {
+    return this.siteAdmin.renameSite(id, name, who);
+  }
+
+  listMembers(site: string): MemberView[] {
+    return this.siteAdmin.listMembers(site);
+  }
+
+  changeRole(site: string, userId: string, role: SiteRole, who: Actor): Promise<HubResult<MemberView>> {
+    return this.siteAdmin.changeRole(site, userId, role, who);
+  }
+
+  removeMember(site: string, userId: string, who: Actor): Promise<HubResult<MemberView>> {
+    return this.siteAdmin.removeMember(site, userId, who);
+  }
+
+  createInvite(input: Omit<NewInvite, "createdBy">, who: Actor): Promise<HubResult<InviteView>> {
+    return this.siteAdmin.createInvite(input, who);
+  }
+
+  listInvites(site: string): InviteView[] {
+    return this.siteAdmin.listInvites(site);
+  }
+
+  revokeInvite(site: string, id: string, who: Actor): Promise<HubResult<InviteView>> {
+    return this.siteAdmin.revokeInvite(site, id, who);
+  }
+
+  usableInvite(tokenHash: string): HubResult<InviteView> {
+    return this.invites.usable(tokenHash);
+  }
+
+  acceptInvite(tokenHash: string, who: Acceptance): Promise<HubResult<MeResponse>> {
+    return this.invites.accept(tokenHash, who);
+  }
+
+  // ---- API keys ----
+
+  createApiKey(input: NewApiKey, who: Actor): Promise<HubResult<ApiKeyView>> {
+    return this.keys.create(input, who);
+  }
+
+  listApiKeys(userId: string): ApiKeyView[] {
+    return this.keys.list(userId);
+  }
+
+  revokeApiKey(userId: string, id: string, who: Actor): Promise<HubResult<ApiKeyView>> {
+    return this.keys.revoke(userId, id, who);
+  }
+
+  // ---- audit ----
+
+  queryAudit(query: AuditQuery): AuditPage {
+    return this.data.audit.query(query);
+  }
+}

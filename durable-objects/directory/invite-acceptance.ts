@@ -1,0 +1,62 @@
+import type { InviteView, MeResponse, SiteRole } from "../../protocol/accounts.ts";
+import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import type { DirectoryContext } from "./directory-context.ts";
+import type { NewSession } from "./sign-in.ts";
+
+const RANK: Record<SiteRole, number> = { member: 1, admin: 2 };
+
+export type Acceptance =
+  | { as: "user"; userId: string; ip: string | null }
+  | { as: "new"; email: string | null; name: string; passwordHash: string; session: NewSession };
+
+/** Joining a site through a one-time invite link. */
+export class InviteAcceptance {
+  constructor(private readonly ctx: DirectoryContext) {}
+
+  /** An invite that can still be accepted; checked before the Worker spends time hashing a new password. */
+  usable(tokenHash: string, now = Date.now()): HubResult<InviteView> {
+    const invite = this.ctx.invites.byTokenHash(tokenHash);
+    if (!invite) return fail(404, "invite_not_found", "this invite link is not valid: it was revoked or mistyped");
+    if (invite.acceptedAt !== null) return fail(410, "invite_used", "this invite link was already used");
+    if (invite.expiresAt <= now) return fail(410, "invite_expired", "this invite link has expired; ask for a new one");
+    return ok(invite);
+  }
+
+  async accept(tokenHash: string, who: Acceptance, now = Date.now()): Promise<HubResult<MeResponse>> {
+    const found = this.usable(tokenHash, now);
+    if (!found.ok) return found;
+    const invite = found.value;
+    let user;
+    if (who.as === "user") {
+      user = this.ctx.users.byId(who.userId)?.view;
+      if (!user) return fail(404, "user_not_found", "no such user");
+      if (invite.email && invite.email !== user.email) {
+        return fail(403, "invite_for_someone_else", `this invite is for ${invite.email}; you are signed in as ${user.email}`);
+      }
+    } else {
+      const email = invite.email ?? who.email;
+      if (!email) return fail(400, "email_required", "this invite is not addressed to anyone: give your email");
+      if (this.ctx.users.byEmail(email)) {
+        return fail(409, "account_exists", `an account for ${email} exists already: sign in, then open the invite link again`);
+      }
+      user = this.ctx.users.create({ email, name: who.name, passwordHash: who.passwordHash, superadmin: false }, now);
+      this.ctx.sessions.create({ userId: user.id, ...who.session }, now);
+    }
+    const current = this.ctx.memberships.get(invite.site, user.id);
+    // Accepting a member invite never demotes an admin.
+    if (!current || RANK[invite.role] > RANK[current.role]) this.ctx.memberships.set(invite.site, user.id, invite.role, current?.addedAt ?? now);
+    this.ctx.invites.markAccepted(invite.id, user.id, now);
+    await this.ctx.record(
+      {
+        kind: "invite",
+        actor: user.email,
+        ip: who.as === "user" ? who.ip : who.session.ip,
+        site: invite.site,
+        message: `${user.email} accepted an invite to site ${invite.site} as ${invite.role}${who.as === "new" ? " (new account)" : ""}`,
+        data: { inviteId: invite.id, userId: user.id },
+      },
+      now,
+    );
+    return ok(this.ctx.me(user));
+  }
+}

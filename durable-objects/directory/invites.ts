@@ -1,0 +1,79 @@
+import type { InviteView, SiteRole } from "../../protocol/accounts.ts";
+
+interface InviteRow {
+  id: string;
+  site_id: string;
+  email: string | null;
+  role: string;
+  created_at: number;
+  expires_at: number;
+  accepted_at: number | null;
+  created_by: string;
+  [key: string]: SqlStorageValue;
+}
+
+function view(r: InviteRow): InviteView {
+  return {
+    id: r.id,
+    site: r.site_id,
+    email: r.email,
+    role: r.role as SiteRole,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    acceptedAt: r.accepted_at,
+    createdBy: r.created_by,
+  };
+}
+
+export interface NewInvite {
+  site: string;
+  email: string | null;
+  role: SiteRole;
+  tokenHash: string;
+  expiresAt: number;
+  createdBy: string;
+}
+
+/** One-time invite links, stored as the SHA-256 of the link's token. A revoked invite is deleted. */
+export class InviteStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  create(input: NewInvite, now: number): InviteView {
+    const id = `i-${crypto.randomUUID()}`;
+    this.sql.exec(
+      "INSERT INTO invites (id, token_hash, site_id, email, role, created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      id,
+      input.tokenHash,
+      input.site,
+      input.email,
+      input.role,
+      now,
+      input.expiresAt,
+      input.createdBy,
+    );
+    return this.byId(id)!;
+  }
+
+  byId(id: string): InviteView | null {
+    const row = this.sql.exec<InviteRow>("SELECT * FROM invites WHERE id = ?", id).toArray()[0];
+    return row ? view(row) : null;
+  }
+
+  byTokenHash(tokenHash: string): InviteView | null {
+    const row = this.sql.exec<InviteRow>("SELECT * FROM invites WHERE token_hash = ?", tokenHash).toArray()[0];
+    return row ? view(row) : null;
+  }
+
+  list(site: string): InviteView[] {
+    return this.sql.exec<InviteRow>("SELECT * FROM invites WHERE site_id = ? ORDER BY created_at DESC", site).toArray().map(view);
+  }
+
+  remove(site: string, id: string): InviteView | null {
+    const row = this.sql.exec<InviteRow>("DELETE FROM invites WHERE id = ? AND site_id = ? RETURNING *", id, site).toArray()[0];
+    return row ? view(row) : null;
+  }
+
+  markAccepted(id: string, userId: string, now: number): void {
+    this.sql.exec("UPDATE invites SET accepted_at = ?, accepted_by = ? WHERE id = ?", now, userId, id);
+  }
+}

@@ -1,0 +1,122 @@
+import type { MeResponse } from "../../protocol/accounts.ts";
+import { fail, ok, throttled, type HubResult } from "../shared/hub-result.ts";
+import type { DirectoryContext } from "./directory-context.ts";
+import type { Actor } from "./identity.ts";
+import { accountKey, addressKey, type ThrottleKey } from "./login-throttle.ts";
+
+/** A new session: the SHA-256 of the cookie's token, made by the Worker, and where it was opened from. */
+export interface NewSession {
+  tokenHash: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** What the Worker needs to check a password itself (hashing is slow; the Directory must not wait on it). */
+export interface PasswordCheck {
+  userId: string | null;
+  email: string;
+  passwordHash: string | null;
+}
+
+/**
+ * First setup, password sign-in and password change. Each password attempt is reserved with the throttle before
+ * the Worker checks it (`begin...`) and settled afterwards (`finish...`), so parallel guesses are counted too.
+ */
+export class SignIn {
+  constructor(private readonly ctx: DirectoryContext) {}
+
+  private needsSetup(): boolean {
+    return this.ctx.users.count() === 0;
+  }
+
+  beginSetup(ip: string | null, now = Date.now()): HubResult<null> {
+    if (!this.needsSetup()) return fail(409, "already_set_up", "this hub is already set up; sign in instead");
+    const keys = [addressKey(ip)];
+    const wait = this.ctx.throttle.retryAfterMs(keys, now);
+    if (wait > 0) return throttled(wait, "too many wrong setup codes from this address");
+    this.ctx.throttle.reserve(keys, now);
+    return ok(null);
+  }
+
+  async setupRefused(ip: string | null): Promise<void> {
+    await this.ctx.record({ kind: "setup", actor: null, ip, message: "setup refused: wrong setup code" });
+  }
+
+  async completeSetup(input: { email: string; name: string; passwordHash: string; session: NewSession }, now = Date.now()): Promise<HubResult<MeResponse>> {
+    if (!this.needsSetup()) return fail(409, "already_set_up", "this hub is already set up; sign in instead");
+    const user = this.ctx.users.create({ email: input.email, name: input.name, passwordHash: input.passwordHash, superadmin: true }, now);
+    this.ctx.sessions.create({ userId: user.id, ...input.session }, now);
+    this.ctx.throttle.succeeded(null, addressKey(input.session.ip));
+    await this.ctx.record({ kind: "setup", actor: user.email, ip: input.session.ip, message: `${user.email} set the hub up and became its first superadmin` }, now);
+    return ok(this.ctx.me(user));
+  }
+
+  beginPasswordLogin(email: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
+    const user = this.ctx.users.byEmail(email);
+    return this.reserve([accountKey(email), addressKey(ip)], now, "too many failed sign-ins", {
+      userId: user?.view.id ?? null,
+      email,
+      passwordHash: user?.passwordHash ?? null,
+    });
+  }
+
+  async finishPasswordLogin(input: { check: PasswordCheck; passwordOk: boolean; session: NewSession }, now = Date.now()): Promise<HubResult<MeResponse>> {
+    const { check, session } = input;
+    const user = check.userId ? this.ctx.users.byId(check.userId) : null;
+    if (!user || !input.passwordOk) {
+      await this.ctx.record({ kind: "sign_in_failed", actor: check.email, ip: session.ip, message: `failed sign-in as ${check.email}: wrong email or password` }, now);
+      return fail(401, "wrong_credentials", "wrong email or password");
+    }
+    this.ctx.throttle.succeeded(accountKey(check.email), addressKey(session.ip));
+    this.ctx.sessions.create({ userId: user.view.id, ...session }, now);
+    await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, message: `${user.view.email} signed in with a password` }, now);
+    return ok(this.ctx.me(user.view));
+  }
+
+  beginPasswordChange(userId: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
+    const user = this.ctx.users.byId(userId);
+    if (!user) return fail(404, "user_not_found", "no such user");
+    return this.reserve([accountKey(user.view.email), addressKey(ip)], now, "too many wrong passwords", {
+      userId,
+      email: user.view.email,
+      passwordHash: user.passwordHash,
+    });
+  }
+
+  /** A new password ends every other session of the user: whoever else knew the old one is signed out. */
+  async finishPasswordChange(
+    input: { check: PasswordCheck; passwordOk: boolean; newPasswordHash: string; keepSessionId: string | null; ip: string | null },
+    now = Date.now(),
+  ): Promise<HubResult<{ signedOutSessions: number }>> {
+    const { check } = input;
+    if (!check.userId || !input.passwordOk) {
+      await this.ctx.record({ kind: "password", actor: check.email, ip: input.ip, message: `${check.email} gave a wrong current password` }, now);
+      return fail(403, "wrong_password", "the current password is wrong");
+    }
+    this.ctx.users.setPassword(check.userId, input.newPasswordHash);
+    this.ctx.throttle.succeeded(accountKey(check.email), addressKey(input.ip));
+    const signedOutSessions = this.ctx.sessions.revokeAllOf(check.userId, input.keepSessionId);
+    await this.ctx.record(
+      { kind: "password", actor: check.email, ip: input.ip, message: `${check.email} changed their password (${signedOutSessions} other sessions signed out)` },
+      now,
+    );
+    return ok({ signedOutSessions });
+  }
+
+  async signOut(sessionId: string, who: Actor): Promise<void> {
+    if (this.ctx.sessions.revoke(sessionId)) await this.ctx.record({ kind: "sign_out", ...who, message: `${who.actor} signed out` });
+  }
+
+  async signOutEverywhere(userId: string, who: Actor): Promise<{ signedOutSessions: number }> {
+    const signedOutSessions = this.ctx.sessions.revokeAllOf(userId);
+    await this.ctx.record({ kind: "sign_out", ...who, message: `${who.actor} signed out everywhere (${signedOutSessions} sessions)` });
+    return { signedOutSessions };
+  }
+
+  private reserve<T>(keys: ThrottleKey[], now: number, what: string, value: T): HubResult<T> {
+    const wait = this.ctx.throttle.retryAfterMs(keys, now);
+    if (wait > 0) return throttled(wait, what);
+    this.ctx.throttle.reserve(keys, now);
+    return ok(value);
+  }
+}

@@ -1,0 +1,26 @@
+import type { ActionName } from "./directives.ts";
+
+/**
+ * How much harm an action can do, whatever the node's capability tier: 1 reads, 2 manages something bounded,
+ * 3 runs arbitrary commands or changes files. Members and read or chat API keys may run tier 1 only.
+ */
+export type RiskTier = 1 | 2 | 3;
+
+export const ACTION_RISK: Readonly<Record<ActionName, RiskTier>> = {
+  read: 1,
+  glob: 1,
+  grep: 1,
+  "run.status": 1,
+  "run.cancel": 2,
+  bash: 3,
+  write: 3,
+  edit: 3,
+  "run.launch": 3,
+};
+
+/** The highest risk tier a caller who may only read can still run. */
+export const READ_ONLY_RISK: RiskTier = 1;
+
+export function riskOf(action: ActionName): RiskTier {
+  return ACTION_RISK[action];
+}

@@ -1,0 +1,57 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { REPO_ROOT } from "./test-hub.ts";
+
+/** Debian's Chromium (`apt-get install chromium`); playwright-core never downloads a browser of its own. */
+export const CHROMIUM = process.env.CORTEX_CHROMIUM ?? "/usr/bin/chromium";
+const SCREENSHOTS = join(REPO_ROOT, "docs", "screenshots");
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it with apt-get install -y chromium`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+/**
+ * What went wrong inside the pages of a context: uncaught errors and console errors, among them every
+ * Content-Security-Policy violation (Chromium reports those on the console). Failed API answers the test provokes
+ * on purpose are console errors too, so they can be let through by pattern.
+ */
+export class PageProblems {
+  readonly seen: string[] = [];
+
+  watch(page: Page): Page {
+    page.on("pageerror", (err) => this.seen.push(`page error: ${err.message}`));
+    page.on("response", (res) => {
+      if (res.status() >= 500) this.seen.push(`server error: ${res.status()} ${res.request().method()} ${res.url()}`);
+    });
+    page.on("console", (msg) => {
+      if (msg.type() === "error") this.seen.push(`console: ${msg.text()}`);
+    });
+    return page;
+  }
+
+  /** Problems other than those matching `allowed`. */
+  unexpected(allowed: RegExp[] = []): string[] {
+    return this.seen.filter((p) => !allowed.some((re) => re.test(p)));
+  }
+
+  cspViolations(): string[] {
+    return this.seen.filter((p) => /Content Security Policy/i.test(p));
+  }
+}
+
+export async function newContext(browser: Browser, baseURL: string, viewport = { width: 1280, height: 800 }): Promise<BrowserContext> {
+  return browser.newContext({ baseURL, viewport, reducedMotion: "reduce", colorScheme: "light" });
+}
+
+/** Saves a screenshot for the README under docs/screenshots/<name>.png. */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: options.fullPage ?? false, animations: "disabled" });
+  return path;
+}

@@ -1,0 +1,121 @@
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AuditPage, MeResponse, PasskeyListResponse, PasskeyView } from "../../protocol/accounts.ts";
+import { ANONYMOUS, call, directorySql, expectJson, join, refusal, rootSession, sessionCookieOf, type Caller, type Person } from "./accounts-support.ts";
+import { SoftAuthenticator } from "./soft-authenticator.ts";
+import { BASE } from "./support.ts";
+
+let root: Caller;
+beforeAll(async () => {
+  root = await rootSession();
+});
+
+async function registrationOptions(who: Caller): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const res = await call(who, "/api/auth/passkeys/register/options", { body: {} });
+  expect(res.status).toBe(200);
+  return (await res.json()) as PublicKeyCredentialCreationOptionsJSON;
+}
+
+async function loginOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const res = await call(ANONYMOUS, "/api/auth/passkeys/login/options", { body: { email: "whoever@example.com" } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as PublicKeyCredentialRequestOptionsJSON;
+}
+
+/** A person with a registered software passkey. */
+async function personWithPasskey(): Promise<{ person: Person; authenticator: SoftAuthenticator; passkey: PasskeyView }> {
+  const person = await join("default", "member", root);
+  const authenticator = await SoftAuthenticator.create();
+  const response = await authenticator.register(await registrationOptions(person.caller), BASE);
+  const passkey = await expectJson(await call(person.caller, "/api/auth/passkeys/register/verify", { body: { name: "laptop", response } }), 201, PasskeyView);
+  return { person, authenticator, passkey };
+}
+
+function signInWith(response: unknown): Promise<Response> {
+  return call(ANONYMOUS, "/api/auth/passkeys/login/verify", { body: { response } });
+}
+
+describe("passkeys", () => {
+  it("offer registration options for the hub as the browser reaches it, asking for a discoverable credential", async () => {
+    const person = await join("default", "member", root);
+    const options = await registrationOptions(person.caller);
+    expect(options.rp).toEqual({ name: "Cortex", id: "hub.test" });
+    expect(options.user.name).toBe(person.email);
+    expect(options.attestation).toBe("none");
+    expect(options.authenticatorSelection?.residentKey).toBe("required");
+    expect(options.challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it("register, are listed, and sign their owner in with a session cookie; the sign-in is audited", async () => {
+    const { person, authenticator, passkey } = await personWithPasskey();
+    expect(passkey.name).toBe("laptop");
+    const listed = await expectJson(await call(person.caller, "/api/auth/passkeys"), 200, PasskeyListResponse);
+    expect(listed.passkeys.map((p) => p.id)).toEqual([passkey.id]);
+
+    const options = await loginOptions();
+    expect(options.rpId).toBe("hub.test");
+    expect(options.allowCredentials).toEqual([]);
+    const signedIn = await signInWith(await authenticator.authenticate(options, BASE));
+    const me = await expectJson(signedIn, 200, MeResponse);
+    expect(me.user.email).toBe(person.email);
+    const session: Caller = { kind: "cookie", cookie: sessionCookieOf(signedIn)! };
+    expect((await call(session, "/api/auth/me")).status).toBe(200);
+
+    const used = await expectJson(await call(person.caller, "/api/auth/passkeys"), 200, PasskeyListResponse);
+    expect(used.passkeys[0]!.lastUsedAt).toBeGreaterThan(0);
+    const audit = await expectJson(await call(root, "/api/audit?kind=sign_in&limit=1"), 200, AuditPage);
+    expect(audit.entries[0]!.message).toBe(`${person.email} signed in with a passkey`);
+  });
+
+  it("use each challenge once: a replayed registration or sign-in is refused and changes nothing", async () => {
+    const person = await join("default", "member", root);
+    const authenticator = await SoftAuthenticator.create();
+    const registration = await authenticator.register(await registrationOptions(person.caller), BASE);
+    expect((await call(person.caller, "/api/auth/passkeys/register/verify", { body: { name: "one", response: registration } })).status).toBe(201);
+    const again = await call(person.caller, "/api/auth/passkeys/register/verify", { body: { name: "two", response: registration } });
+    expect((await refusal(again, 400)).code).toBe("challenge_invalid");
+
+    const assertion = await authenticator.authenticate(await loginOptions(), BASE);
+    expect((await signInWith(assertion)).status).toBe(200);
+    const replay = await signInWith(assertion);
+    expect((await refusal(replay, 401)).message).toBe("passkey sign-in failed: the challenge expired or was already used");
+    expect(sessionCookieOf(replay)).toBeNull();
+    const listed = await expectJson(await call(person.caller, "/api/auth/passkeys"), 200, PasskeyListResponse);
+    expect(listed.passkeys.map((p) => p.name)).toEqual(["one"]);
+  });
+
+  it("refuse a challenge issued to someone else, or one that has expired", async () => {
+    const alice = await join("default", "member", root);
+    const bob = await join("default", "member", root);
+    const forAlice = await (await SoftAuthenticator.create()).register(await registrationOptions(alice.caller), BASE);
+    const stolen = await call(bob.caller, "/api/auth/passkeys/register/verify", { body: { name: "x", response: forAlice } });
+    expect((await refusal(stolen, 400)).code).toBe("challenge_invalid");
+
+    const { authenticator } = await personWithPasskey();
+    const options = await loginOptions();
+    await directorySql((sql) => sql.exec("UPDATE challenges SET expires_at = 0 WHERE challenge = ?", options.challenge));
+    expect((await refusal(await signInWith(await authenticator.authenticate(options, BASE)), 401)).code).toBe("passkey_rejected");
+  });
+
+  it("refuse a forged signature, another origin, an unknown credential and a malformed answer", async () => {
+    const { authenticator } = await personWithPasskey();
+    const forger = await SoftAuthenticator.create(authenticator.credentialId);
+    expect((await refusal(await signInWith(await forger.authenticate(await loginOptions(), BASE)), 401)).message).toBe(
+      "passkey sign-in failed: the passkey's signature did not verify",
+    );
+    expect((await signInWith(await authenticator.authenticate(await loginOptions(), "https://evil.example"))).status).toBe(401);
+    const stranger = await SoftAuthenticator.create();
+    expect((await refusal(await signInWith(await stranger.authenticate(await loginOptions(), BASE)), 401)).code).toBe("unknown_passkey");
+    const malformed = await call(ANONYMOUS, "/api/auth/passkeys/login/verify", { body: { response: { id: "x", type: "password" } } });
+    expect((await refusal(malformed, 400)).code).toBe("invalid_body");
+    // The real owner still gets in afterwards.
+    expect((await signInWith(await authenticator.authenticate(await loginOptions(), BASE))).status).toBe(200);
+  });
+
+  it("once removed, no longer sign anyone in", async () => {
+    const { person, authenticator, passkey } = await personWithPasskey();
+    expect((await call(person.caller, `/api/auth/passkeys/${passkey.id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await refusal(await call(person.caller, `/api/auth/passkeys/${passkey.id}`, { method: "DELETE" }), 404)).code).toBe("passkey_not_found");
+    expect((await refusal(await signInWith(await authenticator.authenticate(await loginOptions(), BASE)), 401)).code).toBe("unknown_passkey");
+  });
+});

@@ -1,0 +1,215 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { ApiError } from "../../protocol/api.ts";
+import { CloseCode } from "../../protocol/close-codes.ts";
+import { createApp } from "../../worker/app.ts";
+import { BOOTSTRAP, ANONYMOUS, call, createKey, join, newSite, PASSWORD, ROOT, rootSession, signIn, type Caller } from "./accounts-support.ts";
+
+/**
+ * Every API route the app registers, called by every kind of caller: the ones a row allows must get past
+ * authentication and authorisation (any status but 401 and 403), every other one must be refused with 401
+ * (nobody signed in) or 403, with an ApiError body saying why. Requests that are let through are built to change
+ * nothing (a bad body, an id that does not exist). A route without a row fails the first test.
+ */
+
+const WHO = [
+  "anonymous",
+  "member",
+  "siteAdmin",
+  "otherSiteAdmin",
+  "superadmin",
+  "bootstrapKey",
+  "readKey",
+  "chatKey",
+  "adminKeyOfMember",
+  "adminKeyOfAdmin",
+] as const;
+type Who = (typeof WHO)[number];
+
+const EVERYONE: Who[] = [...WHO];
+const ANY_CREDENTIAL: Who[] = WHO.filter((w) => w !== "anonymous");
+const PEOPLE: Who[] = ["member", "siteAdmin", "otherSiteAdmin", "superadmin"];
+const SUPERADMINS: Who[] = ["superadmin", "bootstrapKey"];
+const SITE_READERS: Who[] = ["member", "siteAdmin", "superadmin", "bootstrapKey", "readKey", "chatKey", "adminKeyOfMember", "adminKeyOfAdmin"];
+const SITE_ADMINS: Who[] = ["siteAdmin", "superadmin", "bootstrapKey", "adminKeyOfAdmin"];
+const NOBODY: Who[] = [];
+
+const GHOST = "00000000-0000-0000-0000-000000000000";
+
+interface Case {
+  /** Who gets past the checks. */
+  allowed: Who[];
+  /** The concrete path (`:site` is filled in); the route's own path when absent. */
+  path?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The request ends what it authenticates with (sign-out): each session caller uses a fresh session. */
+  consumesSession?: boolean;
+  /**
+   * The agents' socket, authenticated by a node token in the upgrade or in the `register` message: a person's
+   * credential must open nothing (a bearer key that is not a node token is a 401; otherwise the socket still
+   * has to show a node token and is closed as unauthorized without one).
+   */
+  agentSocket?: boolean;
+  label?: string;
+}
+
+const READ_ACTION = { action: "read", params: { path: "/tmp/x" } };
+const SHELL_ACTION = { action: "bash", params: { command: "true" } };
+
+/** One row per route, keyed `METHOD path` exactly as the app registers it. */
+const ROWS: Record<string, Case[]> = {
+  "GET /healthz": [{ allowed: EVERYONE }],
+  "GET /api/sites/:site/connect": [{ allowed: NOBODY, agentSocket: true, label: "agents only, with a node token" }],
+
+  "POST /api/setup": [{ allowed: EVERYONE, body: {} }],
+  "POST /api/auth/login": [{ allowed: EVERYONE, body: {} }],
+  "POST /api/auth/logout": [{ allowed: EVERYONE, consumesSession: true }],
+  "POST /api/auth/logout-all": [{ allowed: PEOPLE, consumesSession: true }],
+  "GET /api/auth/me": [{ allowed: ANY_CREDENTIAL }],
+  "POST /api/auth/password": [{ allowed: PEOPLE, body: {} }],
+  "GET /api/auth/passkeys": [{ allowed: PEOPLE }],
+  "DELETE /api/auth/passkeys/:id": [{ allowed: PEOPLE, path: `/api/auth/passkeys/p-${GHOST}` }],
+  "POST /api/auth/passkeys/register/options": [{ allowed: PEOPLE, body: {} }],
+  "POST /api/auth/passkeys/register/verify": [{ allowed: PEOPLE, body: {} }],
+  "POST /api/auth/passkeys/login/options": [{ allowed: EVERYONE, body: {} }],
+  "POST /api/auth/passkeys/login/verify": [{ allowed: EVERYONE, body: {} }],
+  "GET /api/auth/api-keys": [{ allowed: PEOPLE }],
+  "POST /api/auth/api-keys": [{ allowed: PEOPLE, body: {} }],
+  "DELETE /api/auth/api-keys/:id": [{ allowed: PEOPLE, path: `/api/auth/api-keys/k-${GHOST}` }],
+  "GET /api/sites": [{ allowed: ANY_CREDENTIAL }],
+  "POST /api/sites": [{ allowed: SUPERADMINS, body: {} }],
+  "POST /api/invites/accept": [{ allowed: EVERYONE, body: {} }],
+  "GET /api/audit": [{ allowed: SUPERADMINS }],
+
+  "PATCH /api/sites/:site": [{ allowed: SITE_ADMINS, body: {} }],
+  "GET /api/sites/:site/members": [{ allowed: SITE_READERS }],
+  "PATCH /api/sites/:site/members/:userId": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/members/u-${GHOST}`, body: { role: "member" } }],
+  "DELETE /api/sites/:site/members/:userId": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/members/u-${GHOST}` }],
+  "GET /api/sites/:site/invites": [{ allowed: SITE_ADMINS }],
+  "POST /api/sites/:site/invites": [{ allowed: SITE_ADMINS, body: {} }],
+  "DELETE /api/sites/:site/invites/:id": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/invites/i-${GHOST}` }],
+
+  "POST /api/sites/:site/nodes": [{ allowed: SITE_ADMINS, body: {} }],
+  "GET /api/sites/:site/nodes": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/nodes/:id": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost" }],
+  "DELETE /api/sites/:site/nodes/:id": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost" }],
+  "POST /api/sites/:site/nodes/:id/rekey": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/rekey" }],
+  "GET /api/sites/:site/nodes/:id/metrics": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/metrics" }],
+  "POST /api/sites/:site/nodes/:id/directives": [
+    { label: "a read (risk tier 1)", allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/directives", body: READ_ACTION },
+    { label: "a shell command (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/directives", body: SHELL_ACTION },
+  ],
+  "POST /api/sites/:site/fanouts": [
+    { label: "a read (risk tier 1)", allowed: SITE_READERS, body: { ...READ_ACTION, target: { nodes: ["ghost"] } } },
+    { label: "a shell command (risk tier 3)", allowed: SITE_ADMINS, body: { ...SHELL_ACTION, target: { nodes: ["ghost"] } } },
+  ],
+  "GET /api/sites/:site/fanouts/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/fanouts/f-${GHOST}` }],
+  "POST /api/sites/:site/fanouts/:id/cancel": [{ allowed: SITE_READERS, path: `/api/sites/:site/fanouts/f-${GHOST}/cancel` }],
+  "GET /api/sites/:site/directives": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/directives/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/directives/d-${GHOST}` }],
+  "POST /api/sites/:site/directives/:id/cancel": [{ allowed: SITE_READERS, path: `/api/sites/:site/directives/d-${GHOST}/cancel` }],
+  "GET /api/sites/:site/activity": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/live": [{ allowed: SITE_READERS, label: "without an upgrade" }],
+};
+
+/** Every `METHOD path` the app answers, from its own route table (middleware excluded). */
+function registeredRoutes(): string[] {
+  return [...new Set(createApp().routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`))];
+}
+
+const callers = {} as Record<Who, Caller>;
+/** How to get another session for a session caller (for the routes that end the session they are called with). */
+const relogin: Partial<Record<Who, () => Promise<Caller>>> = {};
+let site: string;
+
+beforeAll(async () => {
+  const root = await rootSession();
+  site = await newSite();
+  const otherSite = await newSite();
+  const admin = await join(site, "admin", root);
+  const member = await join(site, "member", root);
+  const other = await join(otherSite, "admin", root);
+  Object.assign(callers, {
+    anonymous: ANONYMOUS,
+    member: member.caller,
+    siteAdmin: admin.caller,
+    otherSiteAdmin: other.caller,
+    superadmin: root,
+    bootstrapKey: BOOTSTRAP,
+    readKey: (await createKey(admin.caller, "read")).caller,
+    chatKey: (await createKey(admin.caller, "chat")).caller,
+    adminKeyOfMember: (await createKey(member.caller, "admin")).caller,
+    adminKeyOfAdmin: (await createKey(admin.caller, "admin")).caller,
+  } satisfies Record<Who, Caller>);
+  relogin.member = () => signIn(member.email, PASSWORD);
+  relogin.siteAdmin = () => signIn(admin.email, PASSWORD);
+  relogin.otherSiteAdmin = () => signIn(other.email, PASSWORD);
+  relogin.superadmin = () => signIn(ROOT.email, ROOT.password);
+});
+
+describe("the permission table", () => {
+  it("has a row for every route the app registers, and no row for a route it does not", () => {
+    const routes = registeredRoutes();
+    expect(routes.filter((r) => !ROWS[r]), "routes without a row").toEqual([]);
+    expect(Object.keys(ROWS).filter((r) => !routes.includes(r)), "rows without a route").toEqual([]);
+  });
+
+  const cases = Object.entries(ROWS).flatMap(([route, rows]) => rows.map((row) => ({ route, row })));
+  // Sign-out everywhere ends the callers' main sessions too, so it goes last.
+  cases.sort((a, b) => Number(a.route.endsWith("logout-all")) - Number(b.route.endsWith("logout-all")));
+
+  it.each(cases.map(({ route, row }) => [`${route}${row.label ? ` (${row.label})` : ""}`, route, row] as const))(
+    "%s: allowed callers get through, everyone else gets 401 or 403 with a reason",
+    async (_name, route, row) => {
+      const [method, pattern] = route.split(" ") as [string, string];
+      const path = (row.path ?? pattern).replace(":site", site);
+      const outcomes: string[] = [];
+      for (const who of WHO) {
+        const fresh = row.consumesSession ? relogin[who] : undefined;
+        const caller = fresh ? await fresh() : callers[who];
+        if (row.agentSocket) {
+          const refused = await agentSocketRefuses(caller, path);
+          if (refused) outcomes.push(`${who}: ${refused}`);
+          continue;
+        }
+        const res = await call(caller, path, { method, body: row.body, headers: row.headers });
+        const text = await res.text();
+        if (row.allowed.includes(who)) {
+          if (res.status === 401 || res.status === 403) outcomes.push(`${who}: expected to get through, got ${res.status} ${text}`);
+          continue;
+        }
+        const expected = who === "anonymous" ? 401 : 403;
+        const body = ApiError.safeParse(safeJson(text));
+        if (res.status !== expected) {
+          outcomes.push(`${who}: expected ${expected}, got ${res.status} ${text}`);
+        } else if (!body.success || !body.data.error.message) {
+          outcomes.push(`${who}: refusal without an ApiError body: ${text}`);
+        }
+      }
+      expect(outcomes).toEqual([]);
+    },
+  );
+});
+
+/** Null when the agent socket gives this caller nothing, else what went wrong. */
+async function agentSocketRefuses(caller: Caller, path: string): Promise<string | null> {
+  const res = await call(caller, path, { headers: { Upgrade: "websocket" } });
+  if (!res.webSocket) {
+    const body = ApiError.safeParse(safeJson(await res.text()));
+    return res.status === 401 && body.success ? null : `expected 401 or an unauthenticated socket, got ${res.status}`;
+  }
+  const ws = res.webSocket;
+  ws.accept();
+  const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+  ws.send(JSON.stringify({ type: "register", agentId: "ghost", name: "ghost", capabilities: [], version: "test" }));
+  const code = await closed;
+  return code === CloseCode.UNAUTHORIZED ? null : `the socket was not closed as unauthorized (code ${code})`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

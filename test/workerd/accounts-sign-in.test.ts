@@ -1,0 +1,272 @@
+import { env, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { AuditPage, CreatedApiKey, MeResponse } from "../../protocol/accounts.ts";
+import { createApp } from "../../worker/app.ts";
+import { PBKDF2_ITERATIONS } from "../../worker/auth/passwords.ts";
+import {
+  ANONYMOUS,
+  call,
+  directorySql,
+  expectJson,
+  join,
+  PASSWORD,
+  refusal,
+  ROOT,
+  rootSession,
+  sessionCookieOf,
+  signIn,
+  type Caller,
+} from "./accounts-support.ts";
+import { ADMIN_KEY, BASE } from "./support.ts";
+
+const SETUP_CODE = "deployed-setup-code-0123456789abcdef";
+
+/** The app with other secrets than the test Worker's, on the same Directory. */
+function appWith(secrets: { CORTEX_ADMIN_KEY?: string; CORTEX_SETUP_CODE?: string }) {
+  const app = createApp();
+  return (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.request(`${BASE}${path}`, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body) }, {
+      ...env,
+      CORTEX_ADMIN_KEY: undefined,
+      CORTEX_SETUP_CODE: undefined,
+      ...secrets,
+    });
+}
+
+async function userCount(): Promise<number> {
+  return directorySql((sql) => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM users").one().n);
+}
+
+describe("first setup", () => {
+  it("is unavailable with a clear 503 when the hub has neither a setup code nor an admin key", async () => {
+    const res = await appWith({})("/api/setup", { setupCode: "x", ...ROOT });
+    expect((await refusal(res, 503)).code).toBe("setup_unavailable");
+    expect(await userCount()).toBe(0);
+  });
+
+  it("answers a malformed body with 400 and the fields at fault, creating nobody", async () => {
+    const res = await call(ANONYMOUS, "/api/setup", { body: { setupCode: ADMIN_KEY, email: "not an email", name: 7, password: "short" } });
+    const error = await refusal(res, 400);
+    expect(error.issues?.map((i) => i.path).sort()).toEqual(["email", "name", "password"]);
+    expect(await userCount()).toBe(0);
+  });
+
+  it("refuses wrong setup codes, and slows an address down after 20 of them (429 with Retry-After)", async () => {
+    const guess = appWith({ CORTEX_SETUP_CODE: SETUP_CODE });
+    const from = { "CF-Connecting-IP": "203.0.113.7" };
+    for (let i = 0; i < 20; i++) {
+      expect((await refusal(await guess("/api/setup", { setupCode: `guess-${i}`, ...ROOT }, from), 403)).code).toBe("wrong_setup_code");
+    }
+    const locked = await guess("/api/setup", { setupCode: SETUP_CODE, ...ROOT }, from);
+    expect((await refusal(locked, 429)).code).toBe("too_many_attempts");
+    expect(Number(locked.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(await userCount()).toBe(0);
+  });
+
+  it("creates the first superadmin with the deployed setup code, signed in by an HttpOnly, Secure, SameSite=Strict cookie", async () => {
+    const setup = appWith({ CORTEX_SETUP_CODE: SETUP_CODE });
+    expect((await refusal(await setup("/api/setup", { setupCode: ADMIN_KEY, ...ROOT }), 403)).code).toBe("wrong_setup_code");
+    const res = await setup("/api/setup", { setupCode: SETUP_CODE, ...ROOT });
+    const me = await expectJson(res, 201, MeResponse);
+    expect(me.user).toMatchObject({ email: ROOT.email, name: ROOT.name, superadmin: true });
+    expect(me.memberships).toContainEqual({ site: "default", siteName: "Default", role: "superadmin" });
+    const cookie = res.headers.get("Set-Cookie")!;
+    expect(cookie).toMatch(/^cortex_session=cxs_[0-9a-f]{64};/);
+    for (const attribute of ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"]) expect(cookie).toContain(attribute);
+    const session: Caller = { kind: "cookie", cookie: sessionCookieOf(res)! };
+    expect((await expectJson(await call(session, "/api/auth/me"), 200, MeResponse)).user.email).toBe(ROOT.email);
+  });
+
+  it("is refused once anybody exists, whatever the code", async () => {
+    const again = await call(ANONYMOUS, "/api/setup", { body: { setupCode: ADMIN_KEY, email: "intruder@example.com", name: "I", password: PASSWORD } });
+    expect((await refusal(again, 409)).code).toBe("already_set_up");
+    expect(await userCount()).toBe(1);
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: "intruder@example.com", password: PASSWORD } })).status).toBe(401);
+  });
+});
+
+describe("password sign-in", () => {
+  it("signs in with the right password and answers who it is; a wrong password or unknown email gets the same 401", async () => {
+    const root = await signIn(ROOT.email, ROOT.password);
+    expect((await expectJson(await call(root, "/api/auth/me"), 200, MeResponse)).credential).toEqual({ kind: "session", scope: null, keyName: null });
+    const wrong = await refusal(await call(ANONYMOUS, "/api/auth/login", { body: { email: ROOT.email, password: "not the password" } }), 401);
+    const unknown = await refusal(await call(ANONYMOUS, "/api/auth/login", { body: { email: "nobody@example.com", password: "not the password" } }), 401);
+    expect(wrong).toEqual(unknown);
+    expect(wrong.code).toBe("wrong_credentials");
+  });
+
+  it("records sign-ins and failed sign-ins in the audit trail without the password", async () => {
+    const root = await signIn(ROOT.email, ROOT.password, { "CF-Connecting-IP": "198.51.100.4" });
+    await call(ANONYMOUS, "/api/auth/login", { body: { email: ROOT.email, password: "hunter2 is my password" }, headers: { "CF-Connecting-IP": "198.51.100.4" } });
+    const audit = await expectJson(await call(root, "/api/audit?limit=5"), 200, AuditPage);
+    const [failed, signedIn] = audit.entries;
+    expect(failed).toMatchObject({ kind: "sign_in_failed", actor: ROOT.email, ip: "198.51.100.4" });
+    expect(signedIn).toMatchObject({ kind: "sign_in", actor: ROOT.email, ip: "198.51.100.4" });
+    expect(JSON.stringify(audit)).not.toContain("hunter2");
+  });
+
+  it("locks an account after 5 failures, even against the right password, with 429 and Retry-After; the lock runs out", async () => {
+    const root = await rootSession();
+    const person = await join("default", "member", root);
+    for (let i = 0; i < 5; i++) {
+      // A new address each time: the lock that follows is the account's own.
+      const res = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `wrong ${i}` }, headers: { "CF-Connecting-IP": `192.0.2.${i}` } });
+      expect(res.status).toBe(401);
+    }
+    const locked = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: { "CF-Connecting-IP": "192.0.2.99" } });
+    expect((await refusal(locked, 429)).message).toMatch(/too many failed sign-ins; try again in \d+ s/);
+    expect(Number(locked.headers.get("Retry-After"))).toBeGreaterThanOrEqual(29);
+    expect(sessionCookieOf(locked)).toBeNull();
+
+    await directorySql((sql) => sql.exec("UPDATE login_throttle SET locked_until = 0 WHERE key = ?", `account:${person.email}`));
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD } })).status).toBe(200);
+  });
+
+  it("slows down one address trying many accounts, and not the others", async () => {
+    const from = { "CF-Connecting-IP": "198.51.100.200" };
+    for (let i = 0; i < 20; i++) {
+      await call(ANONYMOUS, "/api/auth/login", { body: { email: `spray-${i}@example.com`, password: "Winter2026!" }, headers: from });
+    }
+    const locked = await call(ANONYMOUS, "/api/auth/login", { body: { email: ROOT.email, password: ROOT.password }, headers: from });
+    expect(locked.status).toBe(429);
+    const elsewhere = await call(ANONYMOUS, "/api/auth/login", { body: { email: ROOT.email, password: ROOT.password }, headers: { "CF-Connecting-IP": "198.51.100.201" } });
+    expect(elsewhere.status).toBe(200);
+  });
+
+  it("counts guesses sent in parallel before any of them is judged", async () => {
+    const root = await rootSession();
+    const person = await join("default", "member", root);
+    const guesses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `guess ${i}` }, headers: { "CF-Connecting-IP": `192.0.2.${100 + i}` } }),
+      ),
+    );
+    const statuses = guesses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe("sessions", () => {
+  it("sign-out ends the session on the hub: the same cookie is refused afterwards", async () => {
+    const session = await signIn(ROOT.email, ROOT.password);
+    const out = await call(session, "/api/auth/logout", { method: "POST" });
+    expect(out.status).toBe(204);
+    expect(out.headers.get("Set-Cookie")).toMatch(/cortex_session=;.*Max-Age=0/);
+    expect((await refusal(await call(session, "/api/auth/me"), 401)).code).toBe("session_expired");
+  });
+
+  it("sign-out everywhere ends every session of the user and nobody else's", async () => {
+    const root = await rootSession();
+    const person = await join("default", "member", root);
+    const second = await signIn(person.email, PASSWORD);
+    const done = await call(person.caller, "/api/auth/logout-all", { method: "POST" });
+    expect(await done.json()).toEqual({ signedOutSessions: 2 });
+    expect((await call(person.caller, "/api/auth/me")).status).toBe(401);
+    expect((await call(second, "/api/auth/me")).status).toBe(401);
+    expect((await call(root, "/api/auth/me")).status).toBe(200);
+  });
+
+  it("refuses a tampered or made-up cookie with 401 and clears it", async () => {
+    const { cookie } = (await signIn(ROOT.email, ROOT.password)) as { cookie: string };
+    const tampered = cookie.slice(0, -1) + (cookie.endsWith("0") ? "1" : "0");
+    for (const bad of [tampered, "cxs_" + "0".repeat(64), "garbage", ""]) {
+      const res = await call({ kind: "cookie", cookie: bad }, "/api/sites/default/nodes");
+      expect((await refusal(res, 401)).code).toBe("session_expired");
+      expect(res.headers.get("Set-Cookie")).toContain("Max-Age=0");
+    }
+  });
+
+  it("refuses a session unused for a week, or older than a month, and deletes it", async () => {
+    const idle = await signIn(ROOT.email, ROOT.password);
+    const old = await signIn(ROOT.email, ROOT.password);
+    const day = 24 * 3600_000;
+    await directorySql((sql) => {
+      const rows = sql.exec<{ id: string }>("SELECT id FROM sessions ORDER BY created_at DESC LIMIT 2").toArray();
+      sql.exec("UPDATE sessions SET last_used_at = ? WHERE id = ?", Date.now() - 8 * day, rows[1]!.id);
+      sql.exec("UPDATE sessions SET created_at = ? WHERE id = ?", Date.now() - 31 * day, rows[0]!.id);
+    });
+    expect((await call(idle, "/api/auth/me")).status).toBe(401);
+    expect((await call(old, "/api/auth/me")).status).toBe(401);
+  });
+
+  it("refuses a change made with the session cookie from another origin, or without an Origin, and changes nothing", async () => {
+    const session = (await signIn(ROOT.email, ROOT.password)) as { kind: "cookie"; cookie: string };
+    const body = { name: "sneaky", scope: "admin" };
+    const foreign = await call(session, "/api/auth/api-keys", { body, headers: { Origin: "https://evil.example" } });
+    expect((await refusal(foreign, 403)).code).toBe("cross_origin");
+    const bare = await postWithoutOrigin(session.cookie, "/api/auth/api-keys", body);
+    expect((await refusal(bare, 403)).code).toBe("origin_required");
+    const keys = (await (await call(session, "/api/auth/api-keys")).json()) as { apiKeys: unknown[] };
+    expect(keys.apiKeys).toEqual([]);
+    const forgedLogin = await call(ANONYMOUS, "/api/auth/login", { body: { email: ROOT.email, password: ROOT.password }, headers: { Origin: "https://evil.example" } });
+    expect((await refusal(forgedLogin, 403)).code).toBe("cross_origin");
+    expect(sessionCookieOf(forgedLogin)).toBeNull();
+  });
+
+  it("lets a program with an API key change things without an Origin", async () => {
+    const root = await rootSession();
+    const key = await expectJson(await call(root, "/api/auth/api-keys", { body: { name: "ci", scope: "admin" } }), 201, CreatedApiKey);
+    const res = await call({ kind: "bearer", key: key.key }, "/api/sites/default/nodes", { body: { name: "from-ci" } });
+    expect(res.status).toBe(201);
+  });
+});
+
+describe("passwords", () => {
+  it("changes the password only with the current one, and signs out the user's other sessions", async () => {
+    const root = await rootSession();
+    const person = await join("default", "member", root);
+    const other = await signIn(person.email, PASSWORD);
+    const wrong = await call(person.caller, "/api/auth/password", { body: { currentPassword: "not it at all", newPassword: "a brand new password" } });
+    expect((await refusal(wrong, 403)).code).toBe("wrong_password");
+    const weak = await call(person.caller, "/api/auth/password", { body: { currentPassword: PASSWORD, newPassword: "short" } });
+    expect((await refusal(weak, 400)).issues?.[0]?.path).toBe("newPassword");
+    const changed = await call(person.caller, "/api/auth/password", { body: { currentPassword: PASSWORD, newPassword: "a brand new password" } });
+    expect(await changed.json()).toEqual({ signedOutSessions: 1 });
+    expect((await call(person.caller, "/api/auth/me")).status).toBe(200);
+    expect((await call(other, "/api/auth/me")).status).toBe(401);
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD } })).status).toBe(401);
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: "a brand new password" } })).status).toBe(200);
+  });
+
+  it("stores passwords only as PBKDF2-SHA256 at 100,000 iterations with a salt of their own", async () => {
+    const root = await rootSession();
+    await join("default", "member", root);
+    await join("default", "member", root);
+    const hashes = await directorySql((sql) => sql.exec<{ h: string }>("SELECT password_hash AS h FROM users ORDER BY created_at DESC LIMIT 2").toArray().map((r) => r.h));
+    expect(PBKDF2_ITERATIONS).toBe(100_000);
+    for (const hash of hashes) expect(hash).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    // Same password, different salts, different hashes.
+    expect(hashes[0]).not.toBe(hashes[1]);
+    const everything = await directorySql((sql) => JSON.stringify(sql.exec("SELECT * FROM users").toArray()) + JSON.stringify(sql.exec("SELECT * FROM audit").toArray()));
+    expect(everything).not.toContain(PASSWORD);
+  });
+});
+
+describe("bad input", () => {
+  it("refuses oversize bodies with 413 on every account route, changing nothing", async () => {
+    const root = await rootSession();
+    const huge = { name: "x".repeat(2 * 1024 * 1024), scope: "read" };
+    for (const [caller, path] of [
+      [ANONYMOUS, "/api/auth/login"],
+      [ANONYMOUS, "/api/setup"],
+      [ANONYMOUS, "/api/invites/accept"],
+      [root, "/api/auth/api-keys"],
+      [root, "/api/sites"],
+    ] as const) {
+      expect((await refusal(await call(caller, path, { body: huge }), 413)).code, path).toBe("body_too_large");
+    }
+    const keys = (await (await call(root, "/api/auth/api-keys")).json()) as { apiKeys: { name: string }[] };
+    expect(keys.apiKeys.some((k) => k.name.length > 100)).toBe(false);
+  });
+
+  it("answers malformed JSON with 400 on account routes", async () => {
+    const res = await call(ANONYMOUS, "/api/auth/login", { body: "{email:", headers: { "Content-Type": "application/json" } });
+    expect((await refusal(res, 400)).code).toBe("invalid_json");
+  });
+});
+
+/** A cookie-authenticated POST that sends no Origin header at all. */
+function postWithoutOrigin(cookie: string, path: string, body: unknown): Promise<Response> {
+  return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { Cookie: `cortex_session=${cookie}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}

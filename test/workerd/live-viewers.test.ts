@@ -1,0 +1,173 @@
+import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../protocol/api.ts";
+import { CloseCode } from "../../protocol/close-codes.ts";
+import { LiveMessage, type LiveNode } from "../../protocol/live-messages.ts";
+import { ADMIN_KEY, api, BASE, connectNode, ensureSite, freshSite, registerNode } from "./support.ts";
+
+const METRICS = { cpuPercent: 42, memoryMb: 1000, memoryTotalMb: 4000, diskFreeMb: 50, diskTotalMb: 200, activeDirectives: 0, uptimeSeconds: 9 };
+
+/** The dashboard's side of the live socket: collects parsed messages and waits for the ones a test expects. */
+class Viewer {
+  readonly messages: LiveMessage[] = [];
+  readonly texts: string[] = [];
+  closed: { code: number } | null = null;
+
+  constructor(readonly ws: WebSocket) {
+    ws.addEventListener("message", (e) => {
+      const data = e.data as string;
+      if (data.startsWith("{")) this.messages.push(LiveMessage.parse(JSON.parse(data)));
+      else this.texts.push(data);
+    });
+    ws.addEventListener("close", (e) => (this.closed = { code: e.code }));
+  }
+
+  async snapshot(): Promise<LiveNode[]> {
+    const first = await this.until(() => this.messages[0]);
+    if (first.type !== "snapshot") throw new Error(`first message was ${first.type}`);
+    return first.nodes;
+  }
+
+  /** Waits for a node delta matching `pred`, returning it. */
+  async delta(pred: (n: LiveNode) => boolean): Promise<LiveNode> {
+    return this.until(() => this.messages.flatMap((m) => (m.type === "node" && pred(m.node) ? [m.node] : []))[0]);
+  }
+
+  deltas(id: string): LiveNode[] {
+    return this.messages.flatMap((m) => (m.type === "node" && m.node.id === id ? [m.node] : []));
+  }
+
+  async text(expected: string): Promise<void> {
+    await this.until(() => (this.texts.includes(expected) ? true : undefined));
+  }
+
+  private async until<T>(check: () => T | undefined, timeoutMs = 3_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = check();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(this.messages).slice(0, 400)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+async function watch(site: string, headers: Record<string, string> = {}): Promise<Viewer> {
+  await ensureSite(site);
+  const res = await SELF.fetch(`${BASE}/api/sites/${site}/live`, {
+    headers: { Upgrade: "websocket", Authorization: `Bearer ${ADMIN_KEY}`, ...headers },
+  });
+  if (!res.webSocket) throw new Error(`live upgrade refused: ${res.status} ${await res.text()}`);
+  res.webSocket.accept();
+  return new Viewer(res.webSocket);
+}
+
+function hub(site: string) {
+  return env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("the dashboard's live socket", () => {
+  it("sends every node of the site as a snapshot on connect, without the token prefix", async () => {
+    const site = freshSite();
+    await registerNode(site, { name: "alpha", group: "stage" });
+    const beta = await registerNode(site, { name: "beta", tier: "sudo" });
+    await connectNode(site, beta);
+    const nodes = await (await watch(site)).snapshot();
+    expect(nodes.map((n) => [n.id, n.status, n.group])).toEqual([
+      ["alpha", "disconnected", "stage"],
+      ["beta", "connected", null],
+    ]);
+    expect(nodes[0]).not.toHaveProperty("tokenPrefix");
+  });
+
+  it("pushes a delta when a node registers, connects, heartbeats with metrics, disconnects and is deregistered", async () => {
+    const site = freshSite();
+    const viewer = await watch(site);
+    expect(await viewer.snapshot()).toEqual([]);
+
+    const creds = await registerNode(site, { name: "gamma", group: "racks" });
+    expect(await viewer.delta((n) => n.id === "gamma")).toMatchObject({ status: "disconnected", group: "racks", tier: "unprivileged" });
+
+    const agent = await connectNode(site, creds, { hostname: "gamma-host" });
+    expect(await viewer.delta((n) => n.id === "gamma" && n.status === "connected")).toMatchObject({ hostname: "gamma-host", version: "test-1" });
+
+    agent.send({ type: "heartbeat", agentId: creds.id, metrics: METRICS });
+    await agent.next("heartbeat_ack");
+    expect((await viewer.delta((n) => n.id === "gamma" && n.metrics !== null)).metrics).toEqual(METRICS);
+
+    agent.send({ type: "disconnect", reason: "maintenance" });
+    await agent.waitClose();
+    expect(await viewer.delta((n) => n.id === "gamma" && n.status === "disconnected" && n.disconnectedAt !== null)).toBeTruthy();
+
+    expect((await api(`/api/sites/${site}/nodes/gamma`, { method: "DELETE" })).status).toBe(200);
+    expect(await viewer.delta((n) => n.id === "gamma" && n.status === "deregistered")).toBeTruthy();
+    expect(viewer.deltas("gamma").map((n) => n.status)).toEqual(
+      expect.arrayContaining(["disconnected", "connecting", "connected", "deregistered"]),
+    );
+  });
+
+  it("pushes the disconnect of a node the liveness sweep drops, and the sweep leaves viewers open", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "quiet" });
+    const agent = await connectNode(site, creds, { heartbeatMs: 1000 });
+    const viewer = await watch(site);
+    await viewer.snapshot();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    // Past both the heartbeat deadline and the register timeout, which an unregistered socket would hit.
+    vi.setSystemTime(Date.now() + 11_000);
+    expect(await runDurableObjectAlarm(hub(site))).toBe(true);
+    expect((await agent.waitClose()).code).toBe(CloseCode.HEARTBEAT_TIMEOUT);
+    expect(await viewer.delta((n) => n.id === "quiet" && n.status === "disconnected")).toBeTruthy();
+    expect(viewer.closed).toBeNull();
+    // Still live after the sweep: a later change arrives.
+    await registerNode(site, { name: "later" });
+    expect(await viewer.delta((n) => n.id === "later")).toBeTruthy();
+    expect(viewer.closed).toBeNull();
+  });
+
+  it("does not count a viewer as a node: directives and fan-outs see only agent sockets", async () => {
+    const site = freshSite();
+    const viewer = await watch(site);
+    await viewer.snapshot();
+    const creds = await registerNode(site, { name: "solo", tier: "root" });
+    const agent = await connectNode(site, creds);
+    const pending = api(`/api/sites/${site}/fanouts`, { method: "POST", body: JSON.stringify({ action: "bash", params: { command: "true" }, target: { all: true } }) });
+    const directive = await agent.next("directive");
+    agent.send({ type: "result", directiveId: directive.id, success: true, exitCode: 0, output: "", durationMs: 1 });
+    const body = (await (await pending).json()) as { aggregate: { total: number; succeeded: number } };
+    expect(body.aggregate).toMatchObject({ total: 1, succeeded: 1 });
+    expect(viewer.closed).toBeNull();
+  });
+
+  it("ignores what a viewer sends, and answers its ping with pong without a node's protocol", async () => {
+    const site = freshSite();
+    const viewer = await watch(site);
+    await viewer.snapshot();
+    viewer.ws.send(JSON.stringify({ type: "register", agentId: "x", name: "x", capabilities: [], version: "1" }));
+    viewer.ws.send("ping");
+    await viewer.text("pong");
+    await registerNode(site, { name: "after" });
+    expect(await viewer.delta((n) => n.id === "after")).toBeTruthy();
+    expect(viewer.closed).toBeNull();
+  });
+
+  it("refuses a live socket without credentials, from another origin, or without an upgrade", async () => {
+    const site = freshSite();
+    await ensureSite(site);
+    const anonymous = await SELF.fetch(`${BASE}/api/sites/${site}/live`, { headers: { Upgrade: "websocket" } });
+    expect(anonymous.status).toBe(401);
+    const foreign = await SELF.fetch(`${BASE}/api/sites/${site}/live`, {
+      headers: { Upgrade: "websocket", Authorization: `Bearer ${ADMIN_KEY}`, Origin: "https://evil.example" },
+    });
+    expect(foreign.status).toBe(403);
+    expect(ApiError.parse(await foreign.json()).error.code).toBe("cross_origin");
+    const plain = await api(`/api/sites/${site}/live`);
+    expect(plain.status).toBe(426);
+    const same = await watch(site, { Origin: BASE });
+    expect(await same.snapshot()).toEqual([]);
+  });
+});

@@ -1,0 +1,122 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { ApiError } from "../../protocol/api.ts";
+import type { Metrics } from "../../protocol/metrics.ts";
+import { METRICS_BUCKET_MS, METRICS_RETENTION_MS, MetricsHistory } from "../../protocol/metrics-history.ts";
+import { MetricsHistoryStore } from "../../durable-objects/site-hub/metrics-history.ts";
+import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
+import { api, connectNode, freshSite, registerNode } from "./support.ts";
+
+function sample(over: Partial<Metrics> = {}): Metrics {
+  return { cpuPercent: 10, memoryMb: 1000, memoryTotalMb: 4000, diskFreeMb: 60, diskTotalMb: 100, activeDirectives: 0, uptimeSeconds: 1, ...over };
+}
+
+function hub(site: string): DurableObjectStub<SiteHub> {
+  return env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+}
+
+/** Runs `fn` against a history store on the site's own SQLite storage, with times the test chooses. */
+async function withStore<T>(site: string, fn: (store: MetricsHistoryStore, sql: SqlStorage) => T): Promise<T> {
+  return runInDurableObject(hub(site), (_instance, state) => fn(new MetricsHistoryStore(state.storage.sql), state.storage.sql));
+}
+
+describe("metrics history", () => {
+  it("keeps heartbeat metrics as one point per minute, served by GET /nodes/:id/metrics", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "m1" });
+    const agent = await connectNode(site, creds);
+    for (const cpuPercent of [20, 40]) {
+      agent.send({ type: "heartbeat", agentId: creds.id, metrics: sample({ cpuPercent }) });
+      await agent.next("heartbeat_ack");
+      agent.take("heartbeat_ack");
+    }
+    agent.send({ type: "heartbeat", agentId: creds.id });
+    await agent.next("heartbeat_ack");
+    const history = MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/m1/metrics`)).json());
+    expect(history).toMatchObject({ nodeId: "m1", bucketMs: METRICS_BUCKET_MS, retentionMs: METRICS_RETENTION_MS });
+    const samples = history.points.reduce((s, p) => s + p.samples, 0);
+    expect(samples).toBe(2);
+    const cpuMax = Math.max(...history.points.map((p) => p.cpuMax));
+    expect(cpuMax).toBe(40);
+  });
+
+  it("folds samples of a minute into exact averages and maxima, GPUs included", async () => {
+    const site = freshSite();
+    const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const history = await withStore(site, (store) => {
+      store.record("n", sample({ cpuPercent: 10, memoryMb: 1000, diskFreeMb: 60 }), t0 + 1_000);
+      store.record("n", sample({ cpuPercent: 30, memoryMb: 3000, diskFreeMb: 40, gpus: [
+        { name: "a", utilizationPercent: 50, memoryUsedMb: 100, memoryTotalMb: 1000 },
+        { name: "b", utilizationPercent: 90, memoryUsedMb: 300, memoryTotalMb: 1000 },
+      ] }), t0 + 30_000);
+      store.record("n", sample({ cpuPercent: 50 }), t0 + METRICS_BUCKET_MS + 5_000);
+      store.record("other", sample({ cpuPercent: 99 }), t0 + 2_000);
+      return store.history("n", undefined, t0 + 2 * METRICS_BUCKET_MS);
+    });
+    expect(history.points).toEqual([
+      {
+        at: t0,
+        samples: 2,
+        cpuAvg: 20,
+        cpuMax: 30,
+        memoryAvgMb: 2000,
+        memoryMaxMb: 3000,
+        memoryTotalMb: 4000,
+        diskUsedAvgMb: 50,
+        diskUsedMaxMb: 60,
+        diskTotalMb: 100,
+        gpuAvg: 70,
+        gpuMax: 70,
+        gpuMemoryAvgMb: 400,
+        gpuMemoryTotalMb: 2000,
+      },
+      expect.objectContaining({ at: t0 + METRICS_BUCKET_MS, samples: 1, cpuAvg: 50, gpuAvg: null, gpuMax: null, gpuMemoryTotalMb: null }),
+    ]);
+  });
+
+  it("serves only the last 24 hours and after `since`", async () => {
+    const site = freshSite();
+    const now = Date.UTC(2026, 0, 2, 12, 0, 0);
+    const { all, recent, tomorrow } = await withStore(site, (store) => {
+      store.record("n", sample({ cpuPercent: 2 }), now - 3600_000);
+      store.record("n", sample({ cpuPercent: 3 }), now - 60_000);
+      const tomorrow = now + METRICS_RETENTION_MS - 30 * 60_000;
+      return {
+        all: store.history("n", undefined, now).points.map((p) => p.cpuAvg),
+        recent: store.history("n", now - 30 * 60_000, now).points.map((p) => p.cpuAvg),
+        tomorrow: store.history("n", undefined, tomorrow).points.map((p) => p.cpuAvg),
+      };
+    });
+    expect(all).toEqual([2, 3]);
+    expect(recent).toEqual([3]);
+    expect(tomorrow).toEqual([3]);
+  });
+
+  it("prunes buckets past the retention window while recording, at most every ten minutes", async () => {
+    const site = freshSite();
+    const now = Date.UTC(2026, 0, 3, 12, 0, 0);
+    const counts = await withStore(site, (store, sql) => {
+      const count = () => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM metrics_minutes WHERE node_id = 'n'").one().n;
+      store.record("n", sample(), now);
+      store.record("n", sample(), now - METRICS_RETENTION_MS - 3600_000);
+      const withOld = count();
+      store.record("n", sample(), now + 5 * 60_000);
+      const beforeInterval = count();
+      store.record("n", sample(), now + 11 * 60_000);
+      const afterInterval = count();
+      const explicit = store.prune(now + 2 * METRICS_RETENTION_MS);
+      return { withOld, beforeInterval, afterInterval, explicit, left: count() };
+    });
+    expect(counts).toEqual({ withOld: 2, beforeInterval: 3, afterInterval: 3, explicit: 3, left: 0 });
+  });
+
+  it("answers 404 for an unknown node and 400 for a bad `since`", async () => {
+    const site = freshSite();
+    const missing = await api(`/api/sites/${site}/nodes/ghost/metrics`);
+    expect(missing.status).toBe(404);
+    expect(ApiError.parse(await missing.json()).error.code).toBe("node_not_found");
+    await registerNode(site, { name: "real" });
+    expect((await api(`/api/sites/${site}/nodes/real/metrics?since=yesterday`)).status).toBe(400);
+    expect(MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/real/metrics`)).json()).points).toEqual([]);
+  });
+});

@@ -1,0 +1,92 @@
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+import { messageOf, send } from "../api.ts";
+import { liveState } from "../live.ts";
+import { AUTH } from "../paths.ts";
+import { canManageNodes } from "../permissions.ts";
+import { navigate } from "../router.ts";
+import { chooseSite, me, role, signedOut, site } from "../session.ts";
+import { Link } from "./Link.tsx";
+
+const LIVE_LABEL = { open: "live", connecting: "connecting…", retrying: "reconnecting…" } as const;
+
+function SiteSwitcher() {
+  const memberships = me.value?.memberships ?? [];
+  if (memberships.length <= 1) return site.value ? <span class="site-name">{site.value.siteName}</span> : null;
+  return (
+    <label class="site-switcher">
+      <span class="visually-hidden">Site</span>
+      <select value={site.value?.site} onChange={(e) => chooseSite(e.currentTarget.value)}>
+        {memberships.map((m) => (
+          <option key={m.site} value={m.site}>
+            {m.siteName} ({m.role})
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function Layout({ children }: { children: ComponentChildren }) {
+  const [error, setError] = useState("");
+  async function signOut() {
+    try {
+      await send(AUTH.logout, { method: "POST" });
+      signedOut();
+      navigate("/signin");
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+  return (
+    <div class="shell">
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar">
+        <Link href="/machines" class="brand">
+          Cortex
+        </Link>
+        <nav aria-label="Main">
+          <Link href="/machines" nav>
+            Machines
+          </Link>
+          <Link href="/run" nav>
+            Run on many
+          </Link>
+          {canManageNodes(role.value) ? (
+            <Link href="/add" nav>
+              Add a machine
+            </Link>
+          ) : null}
+          <Link href="/logs" nav>
+            Logs
+          </Link>
+          <Link href="/settings" nav>
+            Settings
+          </Link>
+        </nav>
+        <div class="topbar-end">
+          <SiteSwitcher />
+          <span class={`live-dot live-${liveState.value}`} role="status" title="Live updates">
+            {LIVE_LABEL[liveState.value]}
+          </span>
+          <span class="who" title={me.value?.user.email}>
+            {me.value?.user.name} <span class="role">{role.value}</span>
+          </span>
+          <button type="button" class="link-button" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      {error ? (
+        <p class="notice notice-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+/** How numbers and times read on the dashboard. */
+
+export function percent(value: number): string {
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)}%`;
+}
+
+export function megabytes(mb: number): string {
+  if (mb >= 1024 * 1024) return `${(mb / 1024 / 1024).toFixed(1)} TB`;
+  if (mb >= 1024) return `${(mb / 1024).toFixed(1)} GB`;
+  return `${Math.round(mb)} MB`;
+}
+
+export function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+export function ago(at: number | null, now = Date.now()): string {
+  if (at === null) return "never";
+  const d = now - at;
+  if (d < 5_000) return "just now";
+  return `${duration(d)} ago`;
+}
+
+export function dateTime(at: number): string {
+  return new Date(at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+export function time(at: number): string {
+  return new Date(at).toLocaleTimeString(undefined, { timeStyle: "medium" });
+}

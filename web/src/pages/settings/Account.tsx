@@ -1,0 +1,241 @@
+import { useState } from "preact/hooks";
+import type { ApiKeyScope, ApiKeyView, PasskeyView } from "../../../../protocol/accounts.ts";
+import { messageOf, request } from "../../api.ts";
+import { dateTime } from "../../format.ts";
+import { addPasskey, passkeysSupported } from "../../passkeys.ts";
+import { AUTH } from "../../paths.ts";
+import { isAdmin } from "../../permissions.ts";
+import { me, role } from "../../session.ts";
+import { CopyField } from "../../components/CopyField.tsx";
+import { Notice } from "../../components/Notice.tsx";
+import { Section } from "./Section.tsx";
+import { useList } from "./useList.ts";
+
+function PasswordForm() {
+  const [form, setForm] = useState({ currentPassword: "", newPassword: "", again: "" });
+  const [note, setNote] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
+  async function submit(e: Event) {
+    e.preventDefault();
+    if (form.newPassword !== form.again) return setNote({ tone: "error", text: "The two new passwords differ." });
+    try {
+      await request(AUTH.password, { body: { currentPassword: form.currentPassword, newPassword: form.newPassword } });
+      setForm({ currentPassword: "", newPassword: "", again: "" });
+      setNote({ tone: "ok", text: "Password changed." });
+    } catch (err) {
+      setNote({ tone: "error", text: messageOf(err) });
+    }
+  }
+  const field = (name: keyof typeof form) => ({
+    value: form[name],
+    onInput: (e: Event) => setForm({ ...form, [name]: (e.currentTarget as HTMLInputElement).value }),
+  });
+  return (
+    <form class="stack narrow" onSubmit={submit}>
+      <input type="text" autocomplete="username" value={me.value?.user.email ?? ""} readOnly hidden />
+      <label for="pw-current">
+        Current password
+        <input id="pw-current" type="password" autocomplete="current-password" required {...field("currentPassword")} />
+      </label>
+      <label for="pw-new">
+        New password <span class="muted">(12 characters or more)</span>
+        <input id="pw-new" type="password" autocomplete="new-password" minLength={12} required {...field("newPassword")} />
+      </label>
+      <label for="pw-again">
+        New password again
+        <input id="pw-again" type="password" autocomplete="new-password" minLength={12} required {...field("again")} />
+      </label>
+      {note ? <Notice tone={note.tone}>{note.text}</Notice> : null}
+      <div class="form-actions">
+        <button type="submit">Change password</button>
+      </div>
+    </form>
+  );
+}
+
+function Passkeys() {
+  const list = useList<PasskeyView>(AUTH.passkeys, "passkeys");
+  const [name, setName] = useState("");
+  const [error, setError] = useState("");
+  async function add(e: Event) {
+    e.preventDefault();
+    setError("");
+    try {
+      await addPasskey(name.trim() || "passkey");
+      setName("");
+      list.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+  async function remove(p: PasskeyView) {
+    if (!confirm(`Remove the passkey "${p.name}"?`)) return;
+    try {
+      await request(AUTH.passkey(p.id), { method: "DELETE" });
+      list.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+  return (
+    <>
+      <Notice>{list.error}</Notice>
+      {list.items?.length ? (
+        <ul class="plain-list">
+          {list.items.map((p) => (
+            <li key={p.id}>
+              <strong>{p.name}</strong> <span class="muted small">added {dateTime(p.createdAt)}{p.lastUsedAt ? `, last used ${dateTime(p.lastUsedAt)}` : ""}</span>{" "}
+              <button type="button" class="link-button danger-text" onClick={() => remove(p)}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : list.items ? (
+        <p class="muted">No passkeys yet.</p>
+      ) : null}
+      {passkeysSupported ? (
+        <form class="inline-form" onSubmit={add}>
+          <label for="passkey-name">
+            Name
+            <input id="passkey-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="laptop" maxLength={100} />
+          </label>
+          <button type="submit">Add a passkey</button>
+        </form>
+      ) : (
+        <p class="muted">This browser does not support passkeys.</p>
+      )}
+      <Notice>{error}</Notice>
+    </>
+  );
+}
+
+function ApiKeys() {
+  const list = useList<ApiKeyView>(AUTH.apiKeys, "apiKeys");
+  const [form, setForm] = useState<{ name: string; scope: ApiKeyScope }>({ name: "", scope: "read" });
+  const [created, setCreated] = useState<string | null>(null);
+  const [error, setError] = useState("");
+  // An admin-scoped key acts with its owner's admin rights, so only admins are offered one.
+  const scopes: ApiKeyScope[] = isAdmin(role.value) || me.value?.user.superadmin ? ["read", "chat", "admin"] : ["read", "chat"];
+
+  async function create(e: Event) {
+    e.preventDefault();
+    setError("");
+    try {
+      const answer = await request<{ key: string }>(AUTH.apiKeys, { body: { name: form.name.trim(), scope: form.scope } });
+      setCreated(answer.key);
+      setForm({ ...form, name: "" });
+      list.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+  async function revoke(k: ApiKeyView) {
+    if (!confirm(`Revoke the API key "${k.name}"? Programs using it stop working.`)) return;
+    try {
+      await request(AUTH.apiKey(k.id), { method: "DELETE" });
+      list.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+  return (
+    <>
+      <Notice>{list.error}</Notice>
+      {list.items?.length ? (
+        <table class="compact">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Scope</th>
+              <th scope="col">Key</th>
+              <th scope="col">Last used</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.items.map((k) => (
+              <tr key={k.id}>
+                <td data-label="Name">{k.name}</td>
+                <td data-label="Scope">{k.scope}</td>
+                <td data-label="Key">
+                  <code>{k.prefix}…</code>
+                </td>
+                <td data-label="Last used" class="small">
+                  {k.revokedAt ? `revoked ${dateTime(k.revokedAt)}` : k.lastUsedAt ? dateTime(k.lastUsedAt) : "never"}
+                </td>
+                <td>
+                  {k.revokedAt ? null : (
+                    <button type="button" class="link-button danger-text" onClick={() => revoke(k)}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : list.items ? (
+        <p class="muted">No API keys.</p>
+      ) : null}
+      <form class="inline-form" onSubmit={create}>
+        <label for="key-name">
+          Name
+          <input id="key-name" value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} required maxLength={100} placeholder="ci" />
+        </label>
+        <label for="key-scope">
+          Scope
+          <select id="key-scope" value={form.scope} onChange={(e) => setForm({ ...form, scope: e.currentTarget.value as ApiKeyScope })}>
+            {scopes.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Create key</button>
+      </form>
+      <Notice>{error}</Notice>
+      {created ? (
+        <div class="secret-once">
+          <p>
+            <strong>The key is shown only now.</strong> Store it where your program reads it.
+          </p>
+          <CopyField label="API key" value={created} />
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+export function AccountSettings() {
+  const user = me.value!.user;
+  return (
+    <>
+      <Section id="profile-title" title="Account">
+        <dl class="facts">
+          <dt>Name</dt>
+          <dd>{user.name}</dd>
+          <dt>Email</dt>
+          <dd>{user.email}</dd>
+          {user.superadmin ? (
+            <>
+              <dt>Role</dt>
+              <dd>superadmin (every site)</dd>
+            </>
+          ) : null}
+        </dl>
+      </Section>
+      <Section id="password-title" title="Password">
+        <PasswordForm />
+      </Section>
+      <Section id="passkeys-title" title="Passkeys">
+        <Passkeys />
+      </Section>
+      <Section id="keys-title" title="API keys">
+        <ApiKeys />
+      </Section>
+    </>
+  );
+}

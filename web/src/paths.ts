@@ -1,0 +1,52 @@
+/** Every hub URL the dashboard calls, in one place. */
+
+const enc = encodeURIComponent;
+
+export const AUTH = {
+  me: "/api/auth/me",
+  login: "/api/auth/login",
+  logout: "/api/auth/logout",
+  password: "/api/auth/password",
+  setup: "/api/setup",
+  passkeys: "/api/auth/passkeys",
+  passkey: (id: string) => `/api/auth/passkeys/${enc(id)}`,
+  passkeyRegisterOptions: "/api/auth/passkeys/register/options",
+  passkeyRegisterVerify: "/api/auth/passkeys/register/verify",
+  passkeyLoginOptions: "/api/auth/passkeys/login/options",
+  passkeyLoginVerify: "/api/auth/passkeys/login/verify",
+  apiKeys: "/api/auth/api-keys",
+  apiKey: (id: string) => `/api/auth/api-keys/${enc(id)}`,
+  acceptInvite: "/api/invites/accept",
+};
+
+export const SITES = "/api/sites";
+
+/** Routes of one site. */
+export function sitePaths(site: string) {
+  const base = `/api/sites/${enc(site)}`;
+  return {
+    base,
+    live: `${base}/live`,
+    nodes: `${base}/nodes`,
+    node: (id: string) => `${base}/nodes/${enc(id)}`,
+    rekey: (id: string) => `${base}/nodes/${enc(id)}/rekey`,
+    metrics: (id: string, since?: number) => `${base}/nodes/${enc(id)}/metrics${since ? `?since=${since}` : ""}`,
+    run: (id: string) => `${base}/nodes/${enc(id)}/directives`,
+    directives: (query: Record<string, string | number | undefined>) => `${base}/directives${qs(query)}`,
+    cancelDirective: (id: string) => `${base}/directives/${enc(id)}/cancel`,
+    fanouts: `${base}/fanouts`,
+    cancelFanOut: (id: string) => `${base}/fanouts/${enc(id)}/cancel`,
+    activity: (query: Record<string, string | number | undefined>) => `${base}/activity${qs(query)}`,
+    members: `${base}/members`,
+    member: (userId: string) => `${base}/members/${enc(userId)}`,
+    invites: `${base}/invites`,
+    invite: (id: string) => `${base}/invites/${enc(id)}`,
+  };
+}
+
+export function qs(query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== "") params.set(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
