@@ -45,6 +45,8 @@ export const NodeView = z.object({
   os: z.string().nullable(),
   hostname: z.string().nullable(),
   arch: z.string().nullable(),
+  /** The sandbox folder the connected agent reported; null means the default. */
+  sandboxRoot: z.string().nullable(),
   capabilities: z.array(z.string()),
   lastError: z.string().nullable(),
   /** Prefix of the current token, enough to tell tokens apart, never enough to use one. */

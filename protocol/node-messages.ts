@@ -28,6 +28,8 @@ export const RegisterMessage = z.object({
   os: z.string().max(255).optional(),
   arch: z.string().max(64).optional(),
   heartbeatMs: z.number().int().min(MIN_HEARTBEAT_MS).max(MAX_HEARTBEAT_MS).optional(),
+  /** Our addition: the folder an unprivileged agent is confined to, so the hub checks paths against the same one. */
+  sandboxRoot: z.string().startsWith("/").max(4096).optional(),
 });
 
 export const HeartbeatMessage = z.object({

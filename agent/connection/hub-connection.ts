@@ -13,6 +13,7 @@ export interface SessionContext {
   url: string;
   agentId: string;
   tier: CapabilityTier;
+  sandboxRoot: string;
   connectTimeoutMs: number;
   /** Shared with later sessions: config_update and rekey change it for the next register. */
   settings: LiveSettings;
@@ -63,7 +64,7 @@ export class HubSession {
         resolve({ ...(this.verdict ?? verdictOfClose(code, reason.toString())), registeredMs });
       });
     });
-    this.ws.on("open", () => this.write(registerMessage(ctx.agentId, ctx.tier, ctx.settings)));
+    this.ws.on("open", () => this.write(registerMessage(ctx.agentId, ctx.tier, ctx.sandboxRoot, ctx.settings)));
     this.ws.on("message", (data, isBinary) => this.receive(isBinary ? null : data.toString()));
     this.ws.on("unexpected-response", (_request, response) => this.refusedUpgrade(response));
     this.ws.on("error", (error) => {

@@ -12,7 +12,7 @@ export interface LiveSettings {
   heartbeatMs: number;
 }
 
-export function registerMessage(agentId: string, tier: CapabilityTier, settings: LiveSettings): RegisterMessage {
+export function registerMessage(agentId: string, tier: CapabilityTier, sandboxRoot: string, settings: LiveSettings): RegisterMessage {
   return {
     type: "register",
     agentId,
@@ -25,5 +25,6 @@ export function registerMessage(agentId: string, tier: CapabilityTier, settings:
     os: `${os.type()} ${os.release()}`,
     arch: os.arch(),
     heartbeatMs: settings.heartbeatMs,
+    sandboxRoot,
   };
 }

@@ -217,7 +217,7 @@ export class DirectiveDispatcher {
     if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
     } else {
-      const decision = evaluateTier(node.runningTier ?? node.tier, call);
+      const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});
       if (!decision.allowed) {
         this.store.insert({ ...base, status: "refused", errorCode: "tier_refused", error: decision.reason }, now);
       } else {

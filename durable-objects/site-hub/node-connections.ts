@@ -173,7 +173,10 @@ export class NodeConnections {
       if (!state.registered) {
         const deadline = state.acceptedAt + REGISTER_TIMEOUT_MS;
         if (now >= deadline) this.close(ws, state, CloseCode.REGISTER_TIMEOUT, "no register in time");
-        else next = Math.min(next, deadline);
+        else {
+          next = Math.min(next, deadline);
+          if (state.nodeId) live.add(state.nodeId);
+        }
         continue;
       }
       const deadline = livenessDeadline(state, this.ctx.getWebSocketAutoResponseTimestamp(ws));
@@ -186,6 +189,22 @@ export class NodeConnections {
       live.add(state.nodeId!);
       next = Math.min(next, deadline);
     }
+    this.disconnectAllBut(live, now);
+    const other = this.events.nextDeadline(now);
+    if (other !== null) next = Math.min(next, other);
+    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, now + MIN_SWEEP_GAP_MS));
+  }
+
+  /**
+   * A restarted hub has no sockets at all, yet its registry may still call nodes connected; correct that at once
+   * instead of waiting for the first sweep, so no directive is sent into the void meanwhile.
+   */
+  reconcileAfterRestart(): void {
+    if (this.ctx.getWebSockets().length === 0) this.disconnectAllBut(new Set(), Date.now());
+  }
+
+  /** Marks disconnected every node the registry calls live that has no socket in `live`. */
+  private disconnectAllBut(live: ReadonlySet<string>, now: number): void {
     for (const id of this.registry.liveIds()) {
       if (live.has(id)) continue;
       if (this.registry.markDisconnected(id, null, now)) {
@@ -193,9 +212,6 @@ export class NodeConnections {
         this.events.onNodeGone(id, "hub lost the connection");
       }
     }
-    const other = this.events.nextDeadline(now);
-    if (other !== null) next = Math.min(next, other);
-    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, now + MIN_SWEEP_GAP_MS));
   }
 
   /** Makes sure a sweep runs no later than `at`. */
@@ -297,6 +313,7 @@ export class NodeConnections {
         hostname: msg.hostname ?? null,
         os: msg.os ?? null,
         arch: msg.arch ?? null,
+        sandboxRoot: msg.sandboxRoot ?? null,
       },
       now,
     );

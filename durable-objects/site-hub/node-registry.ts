@@ -24,6 +24,7 @@ interface NodeRow {
   os: string | null;
   hostname: string | null;
   arch: string | null;
+  sandbox_root: string | null;
   capabilities: string;
   last_error: string | null;
   [key: string]: SqlStorageValue;
@@ -62,6 +63,7 @@ function toRecord(row: NodeRow): NodeRecord {
       os: row.os,
       hostname: row.hostname,
       arch: row.arch,
+      sandboxRoot: row.sandbox_root,
       capabilities: JSON.parse(row.capabilities) as string[],
       lastError: row.last_error,
       tokenPrefix: row.token_prefix,
@@ -86,6 +88,7 @@ export interface AgentFacts {
   hostname: string | null;
   os: string | null;
   arch: string | null;
+  sandboxRoot: string | null;
 }
 
 export class NodeRegistry {
@@ -146,7 +149,7 @@ export class NodeRegistry {
   markConnected(id: string, facts: AgentFacts, now: number): void {
     this.sql.exec(
       `UPDATE nodes SET status = 'connected', conn_id = ?, running_tier = ?, version = ?, capabilities = ?,
-         hostname = ?, os = ?, arch = ?, connected_at = ?, last_heartbeat_at = ?, last_error = NULL
+         hostname = ?, os = ?, arch = ?, sandbox_root = ?, connected_at = ?, last_heartbeat_at = ?, last_error = NULL
        WHERE id = ?`,
       facts.connId,
       facts.runningTier,
@@ -155,6 +158,7 @@ export class NodeRegistry {
       facts.hostname,
       facts.os,
       facts.arch,
+      facts.sandboxRoot,
       now,
       now,
       id,

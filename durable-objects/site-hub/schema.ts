@@ -112,6 +112,7 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (node_id, minute)
    ) WITHOUT ROWID;
    CREATE INDEX metrics_by_minute ON metrics_minutes(minute);`,
+  `ALTER TABLE nodes ADD COLUMN sandbox_root TEXT;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

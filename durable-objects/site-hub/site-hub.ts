@@ -76,6 +76,7 @@ export class SiteHub extends DurableObject<Env> {
       scheduleSweep: (at) => this.connections.scheduleSweep(at),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.connections.reconcileAfterRestart();
   }
 
   // ---- agent and dashboard sockets (hibernation API) ----

@@ -133,6 +133,7 @@ describe("the dashboard", () => {
     await eventually(() => output.textContent()).toContain("second plain");
     await eventually(() => page.locator(".outcome").textContent()).toContain("exit 0");
     await eventually(() => page.locator(".compact tbody tr").count()).toBeGreaterThan(0);
+    await eventually(() => page.getByText(/^Loading/).count()).toBe(0);
     await screenshot(page, "machine-detail", { fullPage: true });
 
     await page.locator("#console-command").fill("sleep 30; echo never");
@@ -195,7 +196,8 @@ describe("the dashboard", () => {
     expect(actions).toEqual(["read", "glob", "grep"]);
     expect(await m.getByRole("button", { name: "Remove machine" }).count()).toBe(0);
     expect(await m.getByRole("button", { name: "New token" }).count()).toBe(0);
-    await screenshot(m, "member-view");
+    await eventually(() => m.getByText(/^Loading/).count()).toBe(0);
+    await screenshot(m, "member-view", { fullPage: true });
 
     await m.goto("/add");
     await eventually(() => m.locator("main").textContent()).toContain("Only the site's admins can add machines.");

@@ -113,6 +113,7 @@ export function nodeView(overrides: Partial<NodeView> = {}): NodeView {
     },
     version: "0.1.0",
     os: "linux 6.1",
+    sandboxRoot: null,
     hostname: "build-01.lan",
     arch: "x64",
     capabilities: ["bash", "read"],

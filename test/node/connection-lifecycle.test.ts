@@ -41,6 +41,7 @@ describe("registering", () => {
       os: `${os.type()} ${os.release()}`,
       arch: os.arch(),
       heartbeatMs: 5_000,
+      sandboxRoot: "/tmp/cortex-sandbox",
     });
     expect(register).not.toHaveProperty("token");
     await vi.waitFor(() => expect(agent.handler.connects).toBe(1));

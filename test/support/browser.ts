@@ -1,3 +1,4 @@
+import { tmpdir } from "node:os";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -48,10 +49,14 @@ export async function newContext(browser: Browser, baseURL: string, viewport = {
   return browser.newContext({ baseURL, viewport, reducedMotion: "reduce", colorScheme: "light" });
 }
 
-/** Saves a screenshot for the README under docs/screenshots/<name>.png. */
+/**
+ * Takes a screenshot of the page. With CORTEX_SCREENSHOTS=1 it refreshes the README's docs/screenshots/<name>.png;
+ * otherwise it goes to a temporary folder, so an ordinary test run leaves the work tree as it was.
+ */
 export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  const path = join(SCREENSHOTS, `${name}.png`);
+  const dir = process.env.CORTEX_SCREENSHOTS === "1" ? SCREENSHOTS : join(tmpdir(), "cortex-screenshots");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.png`);
   await page.screenshot({ path, fullPage: options.fullPage ?? false, animations: "disabled" });
   return path;
 }

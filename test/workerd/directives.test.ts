@@ -120,6 +120,20 @@ describe("directives", () => {
     expect(agent.take("directive")).toHaveLength(0);
   });
 
+  it("checks an unprivileged node's paths against the sandbox its agent reported", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "boxed", tier: "unprivileged" });
+    const agent = await connectNode(site, creds, { tier: "unprivileged", sandboxRoot: "/srv/jail" });
+    const inside = post(`/api/sites/${site}/nodes/boxed/directives`, { action: "read", params: { path: "/srv/jail/notes.txt" } });
+    answer(agent, await agent.next("directive"), ["1\tok\n"]);
+    expect(DirectiveView.parse(await (await inside).json()).status).toBe("done");
+    const outside = DirectiveView.parse(
+      await (await post(`/api/sites/${site}/nodes/boxed/directives`, { action: "read", params: { path: "/tmp/cortex-sandbox/x" } })).json(),
+    );
+    expect(outside).toMatchObject({ status: "refused", errorCode: "tier_refused" });
+    expect(outside.error).toContain("outside the sandbox /srv/jail");
+  });
+
   it("refuses sudo-tier file actions under /etc and sudo for anything but package managers", async () => {
     const site = freshSite();
     await nodeOnline(site, "ops", "sudo");

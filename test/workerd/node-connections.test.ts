@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, NodeView, ActivityPage } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
@@ -250,6 +250,18 @@ describe("agent connections", () => {
     expect(view.status).toBe("disconnected");
     const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=polite`)).json());
     expect(log.entries[0]!.message).toContain("shutting down");
+  });
+
+  it("marks nodes disconnected as soon as a restarted hub wakes without their sockets", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "survivor" });
+    await connectNode(site, creds);
+    expect((await nodeView(site, creds.id)).status).toBe("connected");
+    await abortAllDurableObjects();
+    const view = await nodeView(site, creds.id);
+    expect(view.status).toBe("disconnected");
+    const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=${creds.id}`)).json());
+    expect(log.entries[0]!.message).toContain("has no live connection");
   });
 
   it("refuses plain HTTP on the connect endpoint", async () => {
