@@ -286,14 +286,18 @@ export class DirectiveDispatcher {
     if (Number.isFinite(earliest)) void this.link.scheduleSweep(earliest);
   }
 
+  /** The hot path of streaming: one read of the directive serves the ownership check, the fan-out and the held result. */
   private chunk(nodeId: string, msg: StreamChunkMessage): void {
-    if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
-    if (this.store.markRunning(msg.directiveId, Date.now())) this.emitStatus(msg.directiveId, nodeId, "running");
-    if (!this.store.appendChunk(msg.directiveId, msg.seq, msg.chunk)) return;
-    const event: DirectiveEvent = { event: "chunk", directiveId: msg.directiveId, nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
-    this.emit(msg.directiveId, event);
-    const deferred = this.store.deferredResult(msg.directiveId);
-    if (deferred && deferred.received >= deferred.result.chunks) this.complete(msg.directiveId, nodeId, deferred.result);
+    const target = this.store.chunkTarget(msg.directiveId);
+    if (!target || target.nodeId !== nodeId) return;
+    if (target.status === "sent" && this.store.markRunning(target.id, Date.now())) {
+      target.status = "running";
+      this.emit(target.id, { event: "status", directiveId: target.id, nodeId, status: "running" }, target.fanoutId);
+    }
+    if (!this.store.appendChunk(target, msg.seq, msg.chunk)) return;
+    const event: DirectiveEvent = { event: "chunk", directiveId: target.id, nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
+    this.emit(target.id, event, target.fanoutId);
+    if (target.pending && target.chunksReceived + 1 >= target.pending.chunks) this.complete(target.id, nodeId, target.pending);
   }
 
   private result(nodeId: string, msg: ResultMessage): void {
@@ -383,9 +387,8 @@ export class DirectiveDispatcher {
     this.emit(id, { event: "status", directiveId: id, nodeId, status });
   }
 
-  private emit(id: string, event: DirectiveEvent): void {
+  private emit(id: string, event: DirectiveEvent, fanoutId = this.store.fanoutOf(id)): void {
     this.streams.emit(id, event);
-    const fanoutId = this.store.fanoutOf(id);
     if (fanoutId) this.streams.emit(fanoutId, event);
   }
 }

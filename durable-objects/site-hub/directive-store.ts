@@ -99,6 +99,19 @@ export interface Outcome {
   data?: unknown;
 }
 
+/** A result held back until the chunks it says were sent have arrived. */
+export type DeferredOutcome = Outcome & { chunks: number };
+
+export interface ChunkTarget {
+  id: string;
+  nodeId: string;
+  fanoutId: string | null;
+  status: DirectiveStatus;
+  outputBytes: number;
+  chunksReceived: number;
+  pending: DeferredOutcome | null;
+}
+
 const IN_FLIGHT = "('sent', 'running')";
 
 export class DirectiveStore {
@@ -180,17 +193,35 @@ export class DirectiveStore {
     return this.sql.exec("UPDATE directives SET status = 'running', started_at = ? WHERE id = ? AND status = 'sent'", now, id).rowsWritten > 0;
   }
 
+  /** Everything a stream chunk needs to know about its directive, read once per chunk. */
+  chunkTarget(id: string): ChunkTarget | null {
+    const row = this.sql
+      .exec<{ node_id: string; fanout_id: string | null; status: string; output_bytes: number; chunks_received: number; pending_result: string | null }>(
+        "SELECT node_id, fanout_id, status, output_bytes, chunks_received, pending_result FROM directives WHERE id = ?",
+        id,
+      )
+      .toArray()[0];
+    if (!row) return null;
+    return {
+      id,
+      nodeId: row.node_id,
+      fanoutId: row.fanout_id,
+      status: row.status as DirectiveStatus,
+      outputBytes: row.output_bytes,
+      chunksReceived: row.chunks_received,
+      pending: row.pending_result ? (JSON.parse(row.pending_result) as DeferredOutcome) : null,
+    };
+  }
+
   /**
    * Stores a streamed chunk. Chunks are keyed by sequence number, so a repeat is ignored and one that arrives out
    * of order still lands in place. Output beyond the stored cap is counted but not kept. Returns whether it was new.
    */
-  appendChunk(id: string, seq: number, chunk: string): boolean {
-    const row = this.sql
-      .exec<{ output_bytes: number; status: string }>("SELECT output_bytes, status FROM directives WHERE id = ?", id)
-      .toArray()[0];
-    if (!row || !["sent", "running"].includes(row.status)) return false;
+  appendChunk(target: ChunkTarget, seq: number, chunk: string): boolean {
+    if (target.status !== "sent" && target.status !== "running") return false;
+    const id = target.id;
     const bytes = new TextEncoder().encode(chunk).byteLength;
-    const keep = row.output_bytes + bytes <= MAX_STORED_OUTPUT_BYTES;
+    const keep = target.outputBytes + bytes <= MAX_STORED_OUTPUT_BYTES;
     const inserted = this.sql.exec(
       "INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)",
       id,
@@ -208,17 +239,17 @@ export class DirectiveStore {
   }
 
   /** A result that arrived before all of its chunks: kept aside until they land or the grace period ends. */
-  deferResult(id: string, result: Outcome & { chunks: number }, until: number): void {
+  deferResult(id: string, result: DeferredOutcome, until: number): void {
     this.sql.exec("UPDATE directives SET pending_result = ?, deadline_at = ? WHERE id = ?", JSON.stringify(result), until, id);
   }
 
   /** The deferred result of a directive and how many chunks have arrived, if it has one. */
-  deferredResult(id: string): { result: Outcome & { chunks: number }; received: number } | null {
+  deferredResult(id: string): { result: DeferredOutcome; received: number } | null {
     const row = this.sql
       .exec<{ pending_result: string | null; chunks_received: number }>("SELECT pending_result, chunks_received FROM directives WHERE id = ?", id)
       .toArray()[0];
     if (!row?.pending_result) return null;
-    return { result: JSON.parse(row.pending_result) as Outcome & { chunks: number }, received: row.chunks_received };
+    return { result: JSON.parse(row.pending_result) as DeferredOutcome, received: row.chunks_received };
   }
 
   chunksReceived(id: string): number {
