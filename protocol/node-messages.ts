@@ -132,6 +132,12 @@ export const DirectiveMessage = z.object({
   params: z.record(z.string(), z.unknown()),
   stream: z.boolean().optional(),
   timeoutMs: z.number().int().positive().optional(),
+  /**
+   * Our addition: set when the caller may only read (risk tier 1). Every path the action touches must really lie
+   * under one of these folders, as the agent finds them on disk (an opened descriptor's real path), whatever the
+   * node's capability tier would allow.
+   */
+  confineTo: z.array(z.string().startsWith("/").max(4096)).max(32).optional(),
 });
 
 export const CancelMessage = z.object({
