@@ -13,3 +13,4 @@ export * from "./accounts.ts";
 export * from "./live-messages.ts";
 export * from "./metrics-history.ts";
 export * from "./action-risk.ts";
+export * from "./redaction.ts";
