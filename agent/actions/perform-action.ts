@@ -9,6 +9,7 @@ import { read } from "./read.ts";
 import { runCancel } from "./run-cancel.ts";
 import { runLaunch } from "./run-launch.ts";
 import { runStatus } from "./run-status.ts";
+import { controlSupervised, supervisedLogs } from "./supervised.ts";
 import { write } from "./write.ts";
 
 /** Runs a validated, tier-checked call. */
@@ -32,6 +33,12 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return runStatus(call.params, ctx);
     case "run.cancel":
       return runCancel(call.params, ctx);
+    case "supervised.start":
+    case "supervised.stop":
+    case "supervised.restart":
+      return controlSupervised(call.action, call.params, ctx);
+    case "supervised.logs":
+      return supervisedLogs(call.params, ctx);
     default:
       // The tool catalog is merged ahead of the actions behind it; until each lands, say so plainly.
       return Promise.reject(new ActionError("unknown_action", `this agent does not implement ${call.action} yet`));
