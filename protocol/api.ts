@@ -144,6 +144,11 @@ export const DirectiveView = z.object({
   exitCode: z.number().int().nullable(),
   outputBytes: z.number().int(),
   output: z.string().nullable(),
+  /**
+   * The output exists but is not shown to this viewer: someone who may only read does not see what a directive
+   * of another person that was not confined to the readable paths printed (see docs/threat-model.md).
+   */
+  outputWithheld: z.boolean(),
   truncated: z.boolean(),
   error: z.string().nullable(),
   errorCode: ErrorCode.nullable(),

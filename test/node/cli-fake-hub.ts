@@ -155,6 +155,7 @@ export function directiveView(overrides: Partial<DirectiveView> = {}): Directive
     exitCode: 0,
     outputBytes: 3,
     output: "hi\n",
+    outputWithheld: false,
     truncated: false,
     error: null,
     errorCode: null,

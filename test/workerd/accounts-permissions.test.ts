@@ -53,7 +53,7 @@ interface Case {
   label?: string;
 }
 
-const READ_ACTION = { action: "read", params: { path: "/tmp/x" } };
+const READ_ACTION = { action: "read", params: { path: "/var/log/x" } };
 const SHELL_ACTION = { action: "bash", params: { command: "true" } };
 
 /** One row per route, keyed `METHOD path` exactly as the app registers it. */
