@@ -30,7 +30,7 @@ export function parseDu(output: string): Entry[] {
 async function largestUnder(path: string, top: number, ctx: ActionContext) {
   if (process.platform !== "linux") return { largestNote: "listing the largest entries of a folder is available on Linux only" };
   await requireDirectory(path);
-  const result = await runProgram(ctx, "du", ["-x", "-B1", "--max-depth=1", "--", path], { timeoutMs: DU_TIMEOUT_MS, partialOnTimeout: true, maxBytes: 4 * 1024 * 1024 });
+  const result = await runProgram(ctx, "du", ["-a", "-x", "-B1", "--max-depth=1", "--", path], { timeoutMs: DU_TIMEOUT_MS, partialOnTimeout: true, maxBytes: 4 * 1024 * 1024 });
   const entries = parseDu(result.stdout);
   if (entries.length === 0 && !result.timedOut) throw new ActionError("exec_failed", programFailure("du", result));
   const total = entries.find((e) => e.path === path);

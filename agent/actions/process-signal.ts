@@ -105,18 +105,25 @@ export async function processSignal(params: ActionParams<"process.signal">, ctx:
     if (protectedRows.length + kernelThreads > 0) return { failure: { errorCode: "protected", message: `every process matching ${JSON.stringify(params.pattern)} is protected; nothing was signalled` } };
     return { failure: { errorCode: "not_found", message: `no running process matches ${JSON.stringify(params.pattern)}` } };
   }
-  if (targets.length > params.maxProcesses) {
-    writeJson(ctx.out, { ...summary, matching: { ...candidates, rows: candidates.rows.slice(0, params.maxProcesses) } });
+  const tooMany = targets.length > params.maxProcesses;
+  const shown = { ...candidates, rows: candidates.rows.slice(0, params.maxProcesses) };
+  if (params.dryRun) {
+    writeJson(ctx.out, {
+      ...summary,
+      dryRun: true,
+      wouldSignal: shown,
+      ...(tooMany && { refusedBecause: `${targets.length} processes match, more than maxProcesses (${params.maxProcesses})` }),
+    });
+    return {};
+  }
+  if (tooMany) {
+    writeJson(ctx.out, { ...summary, matching: shown });
     return {
       failure: {
         errorCode: "conflict",
         message: `${targets.length} processes match ${JSON.stringify(params.pattern)}, more than maxProcesses (${params.maxProcesses}); nothing was signalled`,
       },
     };
-  }
-  if (params.dryRun) {
-    writeJson(ctx.out, { ...summary, dryRun: true, wouldSignal: candidates });
-    return {};
   }
 
   const outcome = params.operation === "kill" ? await kill(targets, params.graceSeconds * 1000, ctx.signal) : await signalAll(targets, SIGNALS[params.operation]);
