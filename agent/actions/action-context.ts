@@ -1,4 +1,5 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
+import type { HostEnvironment } from "../host/host-environment.ts";
 import type { RunManager } from "../runs/run-manager.ts";
 
 export type OutputStream = "stdout" | "stderr";
@@ -20,6 +21,8 @@ export interface ActionContext {
   killGraceMs: number;
   /** The ripgrep binary, or null to use the built-in search. */
   ripgrep: string | null;
+  /** The machine as the machine actions see it: tier, system programs, temporary folders, the agent's status. */
+  host: HostEnvironment;
 }
 
 /** How an action ended; its text output has already gone to the sink. */

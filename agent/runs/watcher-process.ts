@@ -11,7 +11,7 @@ import { RunStatus, readJson, runFiles } from "./run-files.ts";
 export const STARTUP_TIMEOUT_MS = 15_000;
 const POLL_MS = 25;
 
-const WATCHER_SCRIPT = fileURLToPath(new URL("./run-watcher.ts", import.meta.url));
+export const WATCHER_SCRIPT = fileURLToPath(new URL("./run-watcher.ts", import.meta.url));
 // Resolved here rather than named as `--import tsx`, which Node would look up from the watcher's working directory.
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
