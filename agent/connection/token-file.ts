@@ -10,13 +10,24 @@ export class TokenFileError extends Error {
   }
 }
 
+export interface TokenFileOptions {
+  /** The user reading it (default: this process's). */
+  uid?: number;
+  /**
+   * Accept a file of any owner: for a token read once, such as the installer's input, which a person made with
+   * their own account and runs the installer on with sudo.
+   */
+  anyOwner?: boolean;
+}
+
 /**
  * The node token kept in `path`. The checks are made on the opened descriptor, so a file swapped after the check
  * cannot slip through: it must be a regular file, owned by this user or root, and neither readable nor writable by
  * anyone else — a token others can read is already leaked, and one others can write lets them point this agent at a
  * node of their own.
  */
-export function readTokenFile(path: string, uid: number = process.getuid?.() ?? 0): string {
+export function readTokenFile(path: string, options: TokenFileOptions = {}): string {
+  const uid = options.uid ?? process.getuid?.() ?? 0;
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
@@ -26,7 +37,7 @@ export function readTokenFile(path: string, uid: number = process.getuid?.() ?? 
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new TokenFileError(path, "not a regular file");
-    if (stat.uid !== uid && stat.uid !== 0) throw new TokenFileError(path, `owned by uid ${stat.uid}, not by this user (${uid}) or root`);
+    if (!options.anyOwner && stat.uid !== uid && stat.uid !== 0) throw new TokenFileError(path, `owned by uid ${stat.uid}, not by this user (${uid}) or root`);
     const loose = stat.mode & 0o077;
     if (loose !== 0) {
       const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");

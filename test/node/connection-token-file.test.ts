@@ -40,8 +40,9 @@ describe("readTokenFile", () => {
       chownSync(path, 65534, 65534);
       expect(() => readTokenFile(path)).toThrow(`owned by uid 65534, not by this user (0) or root`);
     } else {
-      expect(() => readTokenFile(path, uid + 1)).toThrow(`owned by uid ${uid}, not by this user (${uid + 1}) or root`);
+      expect(() => readTokenFile(path, { uid: uid + 1 })).toThrow(`owned by uid ${uid}, not by this user (${uid + 1}) or root`);
     }
+    expect(readTokenFile(path, { uid: uid + 1, anyOwner: true })).toBe(TOKEN);
   });
 
   it("refuses what is not one token in a regular file: missing, a folder, a fifo (without blocking), empty, several lines", () => {
