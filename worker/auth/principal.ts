@@ -34,6 +34,7 @@ export type Permission =
   | "sites.create"
   | "audit.read"
   /** Per site: members read, admins manage. */
+  | "settings.read"
   | "site.manage"
   | "members.read"
   | "members.manage"
@@ -45,6 +46,7 @@ export type Permission =
   | "activity.read";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  "settings.read",
   "site.manage",
   "members.read",
   "members.manage",
