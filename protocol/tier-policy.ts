@@ -113,13 +113,20 @@ export function actsOnRootOwned(tier: CapabilityTier): boolean {
   return tier === "root";
 }
 
+/** The glob patterns an action matches files with, which must not lead out of its folder. */
+export function globPatternsOfCall(call: ActionCall): string[] {
+  if (call.action === "glob") return [call.params.pattern];
+  return call.action === "grep" && call.params.glob ? [call.params.glob] : [];
+}
+
 export function isWithin(path: string, root: string): boolean {
   const p = normalizePath(path);
   const r = normalizePath(root).replace(/\/+$/, "") || "/";
   return r === "/" || p === r || p.startsWith(r + "/");
 }
 
-function patternEscapes(pattern: string): boolean {
+/** Whether a glob pattern could match outside the folder it is searched from. */
+export function patternEscapes(pattern: string): boolean {
   return pattern.startsWith("/") || pattern.split(/[\\/]/).includes("..");
 }
 
@@ -229,8 +236,7 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
   if (tier === "root") return { allowed: true };
   const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
   const paths = pathsOfCall(call).map((p) => normalizePath(p));
-  const globPatterns = call.action === "glob" ? [call.params.pattern] : call.action === "grep" && call.params.glob ? [call.params.glob] : [];
-  for (const pattern of globPatterns) {
+  for (const pattern of globPatternsOfCall(call)) {
     if (patternEscapes(pattern)) return { allowed: false, reason: `pattern "${pattern}" may not be absolute or contain '..' at tier ${tier}` };
   }
 

@@ -1,4 +1,5 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
+import type { HostEnvironment } from "../host/host-environment.ts";
 import type { RunManager } from "../runs/run-manager.ts";
 import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 
@@ -23,6 +24,8 @@ export interface ActionContext {
   ripgrep: string | null;
   /** The supervisor of this machine's processes, for the `supervised.*` actions; null when there is none. */
   supervisor: ProcessSupervisor | null;
+  /** The machine as the machine actions see it: tier, system programs, temporary folders, the agent's status. */
+  host: HostEnvironment;
 }
 
 /** How an action ended; its text output has already gone to the sink. */

@@ -11,6 +11,8 @@ import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
 import { RunManager } from "../runs/run-manager.ts";
 import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
+import { AGENT_VERSION } from "../connection/agent-version.ts";
+import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
 import { PathGuard } from "../sandbox/path-guard.ts";
 import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
@@ -37,6 +39,9 @@ export interface DirectiveExecutorOptions {
   grep?: "auto" | "builtin";
   /** The machine's process supervisor, for the `supervised.*` actions. */
   supervisor?: ProcessSupervisor;
+  /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
+  binDirs?: readonly string[];
+  tempRoots?: readonly string[];
 }
 
 interface InFlight {
@@ -80,6 +85,9 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
+  private readonly host: HostEnvironment;
+  private connections = 0;
+  private lastConnectedAt: number | null = null;
 
   constructor(options: DirectiveExecutorOptions) {
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
@@ -91,6 +99,26 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
     this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
     this.supervisor = options.supervisor ?? null;
+    const startedAt = Date.now() - Math.round(process.uptime() * 1000);
+    this.host = {
+      tier: options.tier,
+      binDirs: options.binDirs ?? defaultBinDirs(),
+      tempRoots: options.tempRoots ?? DEFAULT_TEMP_ROOTS,
+      keep: [options.sandboxRoot, ...(options.stateDir ? [options.stateDir] : [])],
+      agentStatus: () => ({
+        version: AGENT_VERSION,
+        pid: process.pid,
+        startedAt,
+        tier: options.tier,
+        sandboxRoot: options.sandboxRoot,
+        stateDir: options.stateDir ?? null,
+        directivesInFlight: this.inFlight.size,
+        runs: this.runs.summary(),
+        connections: this.connections,
+        lastConnectedAt: this.lastConnectedAt,
+        ripgrep: this.ripgrep !== null,
+      }),
+    };
   }
 
   run(directive: DirectiveMessage, send: SendToHub): void {
@@ -122,6 +150,8 @@ export class DirectiveExecutor implements DirectiveHandler {
   connected(send: SendToHub): void {
     this.send = send;
     this.online = true;
+    this.connections++;
+    this.lastConnectedAt = Date.now();
     for (const [directiveId, result] of this.undelivered) {
       if (!send(result)) return this.wentOffline();
       this.undelivered.delete(directiveId);
@@ -188,7 +218,7 @@ export class DirectiveExecutor implements DirectiveHandler {
 
   private async context(directiveId: string, call: ActionCall, signal: AbortSignal, out: DirectiveOutput): Promise<ActionContext> {
     const reveals = call.action === "glob" || call.action === "grep" ? await this.guard.revealer(call) : () => true;
-    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, supervisor: this.supervisor };
+    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, host: this.host, supervisor: this.supervisor };
   }
 
   private deliver(result: ResultMessage): void {

@@ -119,6 +119,8 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL,
      updated_by TEXT NOT NULL
    ) WITHOUT ROWID;`,
+  `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
+   ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
