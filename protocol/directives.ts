@@ -151,6 +151,8 @@ export const TERMINAL_STATUSES: readonly DirectiveStatus[] = ["done", "failed", 
 /** Why a directive did not succeed, when the reason is known more precisely than "failed". */
 export const ErrorCode = z.enum([
   "tier_refused",
+  /** The caller may only read, and only the site's readable paths (see protocol/read-confinement.ts). */
+  "not_readable",
   "invalid_params",
   "unknown_action",
   "timeout",

@@ -102,31 +102,120 @@ export function actsOnRootOwned(tier: CapabilityTier): boolean {
   return tier === "root";
 }
 
+/** The glob patterns an action matches files with, which must not lead out of its folder. */
+export function globPatternsOfCall(call: ActionCall): string[] {
+  if (call.action === "glob") return [call.params.pattern];
+  return call.action === "grep" && call.params.glob ? [call.params.glob] : [];
+}
+
 export function isWithin(path: string, root: string): boolean {
   const p = normalizePath(path);
   const r = normalizePath(root).replace(/\/+$/, "") || "/";
   return r === "/" || p === r || p.startsWith(r + "/");
 }
 
-function patternEscapes(pattern: string): boolean {
+/** Whether a glob pattern could match outside the folder it is searched from. */
+export function patternEscapes(pattern: string): boolean {
   return pattern.startsWith("/") || pattern.split(/[\\/]/).includes("..");
 }
 
+/** sudo's options that take a value (`-u root`, `--user=root`), by short and long name. */
+const SUDO_VALUE_OPTIONS = new Set(["-C", "-D", "-g", "-h", "-p", "-R", "-r", "-T", "-t", "-U", "-u"]);
+const SUDO_LONG_VALUE_OPTIONS = new Set(["--chdir", "--chroot", "--close-from", "--command-timeout", "--group", "--host", "--other-user", "--prompt", "--role", "--type", "--user"]);
+/** Options that run a shell or an editor instead of the command named: sudoers would judge the shell, not the program. */
+const SUDO_SHELL_OPTIONS = new Set(["-e", "-i", "-s", "--edit", "--login", "--shell"]);
+/** Options that do something on their own (list, validate, forget the timestamp, help, version) and need no command. */
+const SUDO_STANDALONE_OPTIONS = new Set(["-K", "-k", "-l", "-V", "-v", "--help", "--list", "--remove-timestamp", "--reset-timestamp", "--validate", "--version"]);
+const ENV_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+const SHELL_BREAK = /[;&|()`<>\n]/;
+
+/** The words after `sudo` up to the end of its simple command, with plain quotes removed. */
+function sudoWords(rest: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let quote: string | null = null;
+  let started = false;
+  for (const ch of rest) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else word += ch;
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      quote = ch;
+      started = true;
+      continue;
+    }
+    if (/\s/.test(ch) || SHELL_BREAK.test(ch)) {
+      if (started) words.push(word);
+      word = "";
+      started = false;
+      if (SHELL_BREAK.test(ch)) break;
+      continue;
+    }
+    word += ch;
+    started = true;
+  }
+  if (started) words.push(word);
+  return words;
+}
+
+/** What one `sudo` invocation runs: a program name, null for a standalone option, or a refusal. */
+function sudoTarget(words: string[]): { program: string | null } | { refusal: string } {
+  let i = 0;
+  while (i < words.length) {
+    const word = words[i]!;
+    if (word === "--") {
+      i++;
+      break;
+    }
+    if (ENV_ASSIGNMENT.test(word)) {
+      i++;
+      continue;
+    }
+    if (!word.startsWith("-") || word === "-") break;
+    if (word.startsWith("--")) {
+      const name = word.split("=", 1)[0]!;
+      if (SUDO_SHELL_OPTIONS.has(name)) return { refusal: `sudo ${name} runs a shell or an editor, which is not allowed at tier sudo` };
+      if (SUDO_STANDALONE_OPTIONS.has(name)) return { program: null };
+      i += SUDO_LONG_VALUE_OPTIONS.has(name) && !word.includes("=") ? 2 : 1;
+      continue;
+    }
+    // Short options may be bundled (`-nu root`, `-nuroot`); a value option takes the rest of the word or the next one.
+    let takesNext = false;
+    for (let j = 1; j < word.length; j++) {
+      const option = `-${word[j]}`;
+      if (SUDO_SHELL_OPTIONS.has(option)) return { refusal: `sudo ${option} runs a shell or an editor, which is not allowed at tier sudo` };
+      if (SUDO_VALUE_OPTIONS.has(option)) {
+        takesNext = j === word.length - 1;
+        break;
+      }
+      if (SUDO_STANDALONE_OPTIONS.has(option) && words.length === i + 1) return { program: null };
+    }
+    i += takesNext ? 2 : 1;
+  }
+  while (i < words.length && ENV_ASSIGNMENT.test(words[i]!)) i++;
+  const program = words[i];
+  if (program === undefined) return { refusal: "sudo without a command is not allowed at tier sudo" };
+  return { program };
+}
+
 /**
- * Every `sudo` in a command must run one of the allowed package managers. This is a lexical check, a second line
- * behind the machine's own sudoers rules: it refuses the obvious, it cannot prove a shell program harmless.
+ * Every `sudo` in a command must run one of the allowed package managers. This is only an early, friendly refusal
+ * of the obvious: the node's sudoers drop-in (`agent/privilege/sudoers.ts`) is what decides. So it must never refuse
+ * what sudoers allows (options with values, `--`, environment assignments, an absolute path to the program); it
+ * cannot prove a shell program harmless and does not try.
  */
 export function sudoViolation(command: string): string | null {
   if (/(^|[\s;&|(`$])(su|doas|pkexec)(\s|$)/.test(command)) return "switching user (su, doas, pkexec) is not allowed at tier sudo";
   const re = /(^|[\s;&|(`$"'])sudo(?=\s|$)/g;
   for (const match of command.matchAll(re)) {
-    const rest = command.slice((match.index ?? 0) + match[0].length).trimStart();
-    const words = rest.split(/\s+/);
-    let i = 0;
-    while (i < words.length && words[i]!.startsWith("-")) i++;
-    const program = words[i] ?? "";
-    if (!(SUDO_ALLOWED_COMMANDS as readonly string[]).includes(program)) {
-      return `sudo is allowed only for ${SUDO_ALLOWED_COMMANDS.join(", ")} at tier sudo (got "sudo ${program}")`;
+    const target = sudoTarget(sudoWords(command.slice((match.index ?? 0) + match[0].length)));
+    if ("refusal" in target) return target.refusal;
+    if (target.program === null) continue;
+    const name = target.program.slice(target.program.lastIndexOf("/") + 1);
+    if (!(SUDO_ALLOWED_COMMANDS as readonly string[]).includes(name)) {
+      return `sudo is allowed only for ${SUDO_ALLOWED_COMMANDS.join(", ")} at tier sudo (got "sudo ${target.program}")`;
     }
   }
   return null;
@@ -136,8 +225,7 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
   if (tier === "root") return { allowed: true };
   const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
   const paths = pathsOfCall(call).map((p) => normalizePath(p));
-  const globPatterns = call.action === "glob" ? [call.params.pattern] : call.action === "grep" && call.params.glob ? [call.params.glob] : [];
-  for (const pattern of globPatterns) {
+  for (const pattern of globPatternsOfCall(call)) {
     if (patternEscapes(pattern)) return { allowed: false, reason: `pattern "${pattern}" may not be absolute or contain '..' at tier ${tier}` };
   }
 

@@ -1,6 +1,6 @@
 import { actsOnRootOwned } from "../../protocol/tier-policy.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
-import { WATCHER_SCRIPT } from "../runs/watcher-process.ts";
+import { isWatcherArgv } from "../runs/watcher-process.ts";
 import type { ProcessInfo } from "./procfs.ts";
 
 /**
@@ -23,7 +23,7 @@ export function protectionOf(info: ProcessInfo, context: ProtectionContext): str
   if (info.kernelThread || info.pid === 2 || info.ppid === 2) return KERNEL_THREAD;
   if (info.pid === context.agentChain[0]) return "the Cortex agent itself";
   if (context.agentChain.includes(info.pid)) return "a parent of the Cortex agent";
-  if (info.argv.includes(WATCHER_SCRIPT)) return "a Cortex long-run watcher";
+  if (isWatcherArgv(info.argv)) return "a Cortex long-run watcher";
   const name = PROTECTED_NAME_PREFIXES.find((prefix) => info.name.startsWith(prefix));
   if (name) return `a protected system process (${name})`;
   if (info.uid === 0 && !actsOnRootOwned(context.tier)) return `owned by root, which tier ${context.tier} does not signal`;
