@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DirectiveView } from "../../protocol/api.ts";
+import { DEFAULT_SANDBOX_ROOT } from "../../protocol/tier-policy.ts";
+import { call, createKey, expectJson, join, newSite, refusal, rootSession } from "./accounts-support.ts";
 import { api, connectNode, freshSite, registerNode } from "./support.ts";
 
 function post(path: string, body: unknown): Promise<Response> {
@@ -73,5 +75,44 @@ describe("machine actions on the hub", () => {
     agent.send({ type: "result", directiveId: d.id, success: false, output: "{}", durationMs: 3, errorCode: "protected", error: "every process matching \"^sshd$\" is protected; nothing was signalled" });
     const view = DirectiveView.parse(await (await pending).json());
     expect(view).toMatchObject({ status: "refused", errorCode: "protected" });
+  });
+});
+
+describe("machine actions for callers who may only read", () => {
+  it("runs diagnostics confined, refuses paths outside the readable ones, and management outright", async () => {
+    const root = await rootSession();
+    const site = await newSite();
+    const admin = await join(site, "admin", root);
+    const member = await join(site, "member", root);
+    const agent = await connectNode(site, await registerNode(site, { name: "box", tier: "root" }));
+    const chatKey = (await createKey(admin.caller, "chat")).caller;
+    const run = (caller: typeof member.caller, action: string, params: unknown) => call(caller, `/api/sites/${site}/nodes/box/directives`, { body: { action, params } });
+
+    for (const caller of [member.caller, chatKey]) {
+      for (const [action, params] of [
+        ["system.info", {}],
+        ["process.list", { filter: "nginx" }],
+        ["logs.read", { unit: "nginx" }],
+        ["logs.read", { file: "/var/log/syslog" }],
+        ["list", { path: "/var/log" }],
+      ] as const) {
+        const pending = run(caller, action, params);
+        const d = await agent.next("directive");
+        agent.take("directive");
+        expect(d, action).toMatchObject({ action, confineTo: [DEFAULT_SANDBOX_ROOT, "/var/log"] });
+        agent.send({ type: "result", directiveId: d.id, success: true, output: "{}", durationMs: 1 });
+        expect((await expectJson(await pending, 200, DirectiveView)).status).toBe("done");
+      }
+      expect((await refusal(await run(caller, "list", { path: "/root" }), 403)).code).toBe("not_readable");
+      expect((await refusal(await run(caller, "disk.usage", { path: "/home" }), 403)).code).toBe("not_readable");
+      expect((await refusal(await run(caller, "service.manage", { unit: "nginx", operation: "restart" }), 403)).code).toBe("action_not_allowed");
+      expect((await refusal(await run(caller, "process.signal", { pattern: "x", operation: "kill" }), 403)).code).toBe("action_not_allowed");
+    }
+
+    const patched = await call(admin.caller, `/api/sites/${site}/settings`, { method: "PATCH", body: { readablePaths: ["/srv/app/logs"] } });
+    expect(patched.status).toBe(200);
+    const journal = await refusal(await run(member.caller, "logs.read", { unit: "nginx" }), 403);
+    expect(journal).toMatchObject({ code: "not_readable", message: expect.stringContaining("the journal is kept in /var/log/journal") });
+    expect(agent.take("directive")).toHaveLength(0);
   });
 });
