@@ -16,3 +16,4 @@ export * from "./action-risk.ts";
 export * from "./redaction.ts";
 export * from "./machine-actions.ts";
 export * from "./tools/index.ts";
+export * from "./action-timeouts.ts";
