@@ -17,3 +17,4 @@ export * from "./redaction.ts";
 export * from "./machine-actions.ts";
 export * from "./processes.ts";
 export * from "./tools/index.ts";
+export * from "./action-timeouts.ts";

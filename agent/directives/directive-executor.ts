@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { ActionCall, type ErrorCode } from "../../protocol/directives.ts";
 import { DEFAULT_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { DirectiveMessage, ResultMessage } from "../../protocol/node-messages.ts";
@@ -60,9 +61,9 @@ function parseCall(directive: DirectiveMessage): ActionCall {
   return parsed.data;
 }
 
-/** The bash call's own timeout, or the directive's when that is sooner. */
+/** The action's own time budget, or the directive's when that is sooner. */
 function timeoutOf(call: ActionCall, directive: DirectiveMessage): number {
-  const own = call.action === "bash" ? call.params.timeoutMs : DEFAULT_BASH_TIMEOUT_MS;
+  const own = actionTimeoutMs(call) ?? DEFAULT_BASH_TIMEOUT_MS;
   return Math.min(own, directive.timeoutMs ?? own);
 }
 
