@@ -43,6 +43,15 @@ describe("the tool catalog", () => {
       "get_agent_health",
       "get_site_logs",
       "list_machines",
+      "get_process_list",
+      "get_process_logs",
+      "start_process",
+      "stop_process",
+      "restart_process",
+      "set_launch_mode",
+      "add_process",
+      "update_process",
+      "delete_process",
       "manage_service",
       "signal_processes",
       "clean_disk_space",
@@ -99,9 +108,12 @@ describe("the tool catalog", () => {
       "get_agent_health",
       "get_site_logs",
       "list_machines",
+      "get_process_list",
+      "get_process_logs",
     ]);
-    expect(byTier(2)).toEqual(["manage_service", "signal_processes", "clean_disk_space"]);
-    expect(byTier(3)).toEqual(["run_command", "read_file", "list_directory", "write_file", "reboot_machine", "shutdown_machine", "cancel_shutdown"]);
+    expect(byTier(2)).toEqual(["start_process", "stop_process", "restart_process", "set_launch_mode", "manage_service", "signal_processes", "clean_disk_space"]);
+    // A new command line is as strong as a shell: adding, changing and removing processes asks a person first.
+    expect(byTier(3)).toEqual(["add_process", "update_process", "delete_process", "run_command", "read_file", "list_directory", "write_file", "reboot_machine", "shutdown_machine", "cancel_shutdown"]);
   });
 
   it("has examples that parse and become valid directives or hub calls", () => {
