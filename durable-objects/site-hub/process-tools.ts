@@ -1,5 +1,6 @@
 import type { DirectiveView } from "../../protocol/api.ts";
 import {
+  launchText,
   ProcessPatch,
   ProcessSpec,
   type ProcessListResponse,
@@ -83,8 +84,7 @@ function statusLine(s: ProcessStatus | null, now: number): string {
 }
 
 function processLine(p: ProcessView, now: number): string {
-  const launch = p.spec.launchMode === "scheduled" ? `scheduled ${p.spec.schedule.map((w) => `${w.days.join(",")} ${w.start}-${w.end}`).join("; ")}` : p.spec.launchMode;
-  return `- ${p.name}: ${statusLine(p.status, now)}\n  runs ${commandText(p.spec)}${p.spec.cwd ? ` in ${p.spec.cwd}` : ""}; launch ${launch}`;
+  return `- ${p.name}: ${statusLine(p.status, now)}\n  runs ${commandText(p.spec)}${p.spec.cwd ? ` in ${p.spec.cwd}` : ""}; launch ${launchText(p.spec)}`;
 }
 
 async function list(hub: ProcessToolHub, input: HubToolInput<"process_list">, requester: Requester): Promise<ProcessToolOutcome> {
@@ -167,7 +167,7 @@ async function launchMode(hub: ProcessToolHub, input: HubToolInput<"process_laun
   if (!patch.success) return answer(false, `Not done: ${issues(patch.error)}`);
   const result = await hub.updateProcess(input.machine, input.name, patch.data, requester.actor);
   if (!result.ok) return refused(result)!;
-  return answer(true, `${input.name} on ${input.machine} now has launch mode ${result.value.spec.launchMode}${result.value.spec.launchMode === "scheduled" ? ` (${result.value.spec.schedule.map((w) => `${w.days.join(",")} ${w.start}-${w.end}`).join("; ")})` : ""}.`);
+  return answer(true, `${input.name} on ${input.machine} now runs: ${launchText(result.value.spec)}.`);
 }
 
 async function remove(hub: ProcessToolHub, input: HubToolInput<"process_remove">, requester: Requester): Promise<ProcessToolOutcome> {

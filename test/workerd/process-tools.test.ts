@@ -71,7 +71,7 @@ describe("the chat's process tools", () => {
     expect((await tool(hub, "set_launch_mode", { machine: creds.id, name: "api", launchMode: "scheduled" })).text).toBe("Not done: schedule: launch mode scheduled needs at least one window");
     expect(await tool(hub, "set_launch_mode", { machine: creds.id, name: "api", launchMode: "scheduled", schedule: [{ days: ["mon"], start: "22:00", end: "06:00" }] })).toEqual({
       ok: true,
-      text: "api on web-1 now has launch mode scheduled (mon 22:00-06:00).",
+      text: "api on web-1 now runs: scheduled mon 22:00-06:00.",
     });
     const updated = await tool(hub, "update_process", { machine: creds.id, name: "api", args: ["server.js", "--workers", "4"] });
     expect(updated).toEqual({ ok: true, text: "Updated api on web-1 (args); now: /usr/bin/node server.js --workers 4, launch scheduled." });
