@@ -4,6 +4,7 @@ import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
 import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
+import { run as processRestart } from "./process-restart.bench.ts";
 import { elapsedMs } from "./lib/stats.ts";
 import { run as streaming } from "./streaming.bench.ts";
 
@@ -16,6 +17,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["directive round trip", directive],
   ["fan-out", fanout],
   ["streaming", streaming],
+  ["process restart", processRestart],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.
