@@ -1,30 +1,20 @@
 import type { ActionCall } from "../../protocol/directives.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 import { bash } from "./bash.ts";
-import { edit } from "./edit.ts";
-import { globFiles } from "./glob.ts";
-import { grep } from "./grep.ts";
-import { read } from "./read.ts";
+import { isFileActionCall } from "./file-action-context.ts";
 import { runCancel } from "./run-cancel.ts";
 import { runLaunch } from "./run-launch.ts";
 import { runStatus } from "./run-status.ts";
-import { write } from "./write.ts";
 
-/** Runs a validated, tier-checked call. */
+/**
+ * Runs a validated, tier-checked call. File actions go to the action user's file runner; the others run here and
+ * start programs only through `ctx.processes`.
+ */
 export function performAction(call: ActionCall, ctx: ActionContext): Promise<ActionOutcome> {
+  if (isFileActionCall(call)) return ctx.files.run(call, ctx.policy.spec, ctx.signal, ctx.out);
   switch (call.action) {
     case "bash":
       return bash(call.params, ctx);
-    case "read":
-      return read(call.params, ctx);
-    case "write":
-      return write(call.params, ctx);
-    case "edit":
-      return edit(call.params, ctx);
-    case "glob":
-      return globFiles(call.params, ctx);
-    case "grep":
-      return grep(call.params, ctx);
     case "run.launch":
       return runLaunch(call.params, ctx);
     case "run.status":

@@ -1,19 +1,18 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { ActionError } from "../actions/action-error.ts";
 import { utf8Tail } from "../directives/utf8.ts";
+import { agentScriptCommand } from "../processes/agent-script.ts";
 import { RunStatus, readJson, runFiles } from "./run-files.ts";
 
 /** How long a new watcher has to write its first status before the launch counts as failed. */
 export const STARTUP_TIMEOUT_MS = 15_000;
 const POLL_MS = 25;
 
-const WATCHER_SCRIPT = fileURLToPath(new URL("./run-watcher.ts", import.meta.url));
-// Resolved here rather than named as `--import tsx`, which Node would look up from the watcher's working directory.
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const WATCHER_SCRIPT = new URL("./run-watcher.ts", import.meta.url);
+/** The watcher needs nothing of the agent's environment, and must not hand its token on to the run. */
+const WATCHER_ENV_KEYS = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "SystemRoot"] as const;
 
 /**
  * Starts the detached watcher of the run in `dir` (its spec already written) and resolves with its first status,
@@ -23,8 +22,11 @@ export async function startWatcher(dir: string, onExit: () => void): Promise<Run
   const files = runFiles(dir);
   const logFd = openSync(files.watcherLog, "a");
   let exited = false;
-  const watcher = spawn(process.execPath, ["--import", TSX_LOADER, WATCHER_SCRIPT, dir], {
+  const command = agentScriptCommand(WATCHER_SCRIPT, [dir]);
+  const env = Object.fromEntries(WATCHER_ENV_KEYS.filter((key) => process.env[key] !== undefined).map((key) => [key, process.env[key]]));
+  const watcher = spawn(command.file, command.args, {
     cwd: dir,
+    env,
     detached: true,
     stdio: ["ignore", "ignore", logFd],
     windowsHide: true,

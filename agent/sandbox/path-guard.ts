@@ -1,70 +1,24 @@
-import { realpathSync } from "node:fs";
 import type { ActionCall } from "../../protocol/directives.ts";
-import { evaluateTier, type TierPolicyOptions } from "../../protocol/tier-policy.ts";
+import { normalizePath } from "../../protocol/paths.ts";
+import { evaluateTier, isWithin, pathsOfCall } from "../../protocol/tier-policy.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { ActionError } from "../actions/action-error.ts";
-import { resolveRealPath } from "./real-path.ts";
-
-/** The call with its filesystem path replaced, so the policy can be asked about another place. */
-function withPath<C extends ActionCall>(call: C, key: "path" | "cwd", value: string): C {
-  return { ...call, params: { ...call.params, [key]: value } };
-}
-
-async function withRealPaths(call: ActionCall): Promise<ActionCall> {
-  switch (call.action) {
-    case "read":
-    case "write":
-    case "edit":
-    case "glob":
-    case "grep":
-      return withPath(call, "path", await resolveRealPath(call.params.path));
-    case "bash":
-    case "run.launch":
-      return call.params.cwd ? withPath(call, "cwd", await resolveRealPath(call.params.cwd)) : call;
-    case "run.status":
-    case "run.cancel":
-      return call;
-  }
-}
 
 /**
- * The agent's own enforcement of its capability tier. The hub already checked the paths as written; here they are
- * checked again with symlinks resolved, and the action then works on the resolved path so that what was checked is
- * what gets touched (short of a symlink swapped in between, which no path check can rule out).
+ * The agent's early, friendly refusal, on the paths as written: the same check the hub made, plus the caller's
+ * confinement. It proves nothing about where a path really leads; the file actions check what they open
+ * (agent/sandbox/verified-fs.ts) and the OS user bounds the rest.
  */
-export class PathGuard {
-  constructor(
-    private readonly tier: CapabilityTier,
-    private readonly sandboxRoot: string,
-  ) {}
-
-  /** The call to run, with real paths; throws `tier_refused` when either view of it is outside the tier. */
-  async admit(call: ActionCall): Promise<ActionCall> {
-    const real = await withRealPaths(call);
-    const sandboxRoot = await resolveRealPath(this.sandboxRoot);
-    const decision = [
-      evaluateTier(this.tier, call, { sandboxRoot: this.sandboxRoot }),
-      evaluateTier(this.tier, real, { sandboxRoot }),
-    ].find((d) => !d.allowed);
-    if (decision && !decision.allowed) throw new ActionError("tier_refused", decision.reason);
-    return real;
+export function admitCall(call: ActionCall, tier: CapabilityTier, sandboxRoot: string, confineTo: readonly string[] | null): void {
+  const decision = evaluateTier(tier, call, { sandboxRoot });
+  if (!decision.allowed) throw new ActionError("tier_refused", decision.reason);
+  if (!confineTo) return;
+  if (call.action === "bash" || call.action === "run.launch") {
+    throw new ActionError("tier_refused", `${call.action} cannot be confined to folders; this caller may only read`);
   }
-
-  /**
-   * Which files found by a glob or grep call may be shown: those the call would be allowed to name by their real
-   * path. A symlink inside the sandbox that points outside is hidden.
-   */
-  async revealer(call: ActionCall & { action: "glob" | "grep" }): Promise<(file: string) => boolean> {
-    if (this.tier === "root") return () => true;
-    const options: TierPolicyOptions = { sandboxRoot: await resolveRealPath(this.sandboxRoot) };
-    return (file) => {
-      let real: string;
-      try {
-        real = realpathSync(file);
-      } catch {
-        return false;
-      }
-      return evaluateTier(this.tier, withPath(call, "path", real), options).allowed;
-    };
+  for (const path of pathsOfCall(call)) {
+    if (!confineTo.some((folder) => isWithin(path, folder))) {
+      throw new ActionError("tier_refused", `path ${normalizePath(path)} is outside the folders this caller may use (${confineTo.join(", ")})`);
+    }
   }
 }
