@@ -85,11 +85,18 @@ export class TrackedProcesses {
   }
 }
 
-export function trackedMembers(tracking: ProcessTracking, sessions: ReadonlySet<number> = new Set()): number[] {
+/**
+ * The processes of a tracked set now. Without a cgroup: its sessions, the processes carrying its marker, their
+ * descendants, and every process found by an earlier call on the same `known` set that is still alive (a child
+ * whose parent was just killed is an orphan, no longer a descendant, but still ours).
+ */
+export function trackedMembers(tracking: ProcessTracking, sessions: ReadonlySet<number> = new Set(), known: Set<number> = new Set()): number[] {
   if (tracking.cgroup) return cgroupMembers(tracking.cgroup);
   const table = processTable();
   const needle = `${MARKER_VARIABLE}=${tracking.marker}`;
-  const members = new Set(table.filter((p) => p.pid !== process.pid && (sessions.has(p.sid) || environmentHas(p.pid, needle))).map((p) => p.pid));
+  const members = new Set(
+    table.filter((p) => p.pid !== process.pid && (known.has(p.pid) || sessions.has(p.sid) || environmentHas(p.pid, needle))).map((p) => p.pid),
+  );
   // Descendants too: a child that cleared its environment and left the session is still a child until it is orphaned.
   for (let grew = true; grew; ) {
     grew = false;
@@ -100,6 +107,7 @@ export function trackedMembers(tracking: ProcessTracking, sessions: ReadonlySet<
       }
     }
   }
+  for (const pid of members) known.add(pid);
   return [...members];
 }
 
@@ -113,10 +121,10 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-async function emptyWithin(tracking: ProcessTracking, sessions: ReadonlySet<number>, ms: number): Promise<boolean> {
+async function emptyWithin(tracking: ProcessTracking, sessions: ReadonlySet<number>, known: Set<number>, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (trackedMembers(tracking, sessions).length === 0) return true;
+    if (trackedMembers(tracking, sessions, known).length === 0) return true;
     if (Date.now() >= deadline) return false;
     await sleep(POLL_MS);
   }
@@ -127,15 +135,16 @@ async function emptyWithin(tracking: ProcessTracking, sessions: ReadonlySet<numb
  * the directives its predecessor left running.
  */
 export async function terminateTracked(tracking: ProcessTracking, graceMs: number, sessions: ReadonlySet<number> = new Set()): Promise<void> {
+  const known = new Set<number>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    const members = trackedMembers(tracking, sessions);
+    const members = trackedMembers(tracking, sessions, known);
     if (members.length === 0) break;
     signalAll(members, signal);
-    if (await emptyWithin(tracking, sessions, graceMs)) break;
+    if (await emptyWithin(tracking, sessions, known, graceMs)) break;
   }
   const deadline = Date.now() + KILL_WAIT_MS;
   for (;;) {
-    const members = trackedMembers(tracking, sessions);
+    const members = trackedMembers(tracking, sessions, known);
     if (members.length === 0 || Date.now() >= deadline) break;
     if (!tracking.cgroup || !killCgroup(tracking.cgroup)) signalAll(members, "SIGKILL");
     await sleep(POLL_MS);
