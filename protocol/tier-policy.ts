@@ -11,7 +11,39 @@ export const DEFAULT_SANDBOX_ROOT = "/tmp/cortex-sandbox";
 export const SUDO_FORBIDDEN_ROOTS = ["/etc", "/root", "/proc", "/sys"] as const;
 export const SUDO_ALLOWED_COMMANDS = ["apt", "apt-get", "npm", "pip", "pip3"] as const;
 
-const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set(["read", "glob", "grep"]);
+/**
+ * Tier unprivileged reads its sandbox and nothing else, and changes nothing. Diagnostics are allowed: they read
+ * what the kernel and the init system show every user (/proc, statfs, `systemctl show`), not files, so the
+ * "no file action under /proc" rule is not about them, and what they print is the same for any local user. The
+ * journal is not: it holds other services' log lines, so `logs.read` works here only on a file in the sandbox.
+ */
+const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+  "read",
+  "glob",
+  "grep",
+  "list",
+  "logs.read",
+  "disk.usage",
+  "system.info",
+  "process.list",
+  "network.info",
+  "service.status",
+  "agent.health",
+]);
+
+/**
+ * Tier sudo may manage what it was given but not the machine itself: restarting, stopping or un-scheduling the
+ * machine's power is root's decision. What it may manage, the operating system decides: `service.manage` and the
+ * journal vacuum of `disk.clean` run `sudo -n systemctl` / `sudo -n journalctl` when the action's user is not
+ * root, so they work exactly when the machine's sudoers allows them and are refused otherwise (never a password
+ * prompt); `process.signal` and the temporary-file part of `disk.clean` leave root's processes and files alone
+ * (`actsOnRootOwned`). The path rules below apply to `list`, `logs.read` and `disk.usage` as to any file action.
+ */
+const SUDO_REFUSED: Readonly<Partial<Record<ActionName, string>>> = {
+  "system.reboot": "rebooting the machine needs tier root",
+  "system.shutdown": "shutting the machine down needs tier root",
+  "system.cancel_shutdown": "cancelling a scheduled shutdown needs tier root, like scheduling one",
+};
 
 export type TierDecision = { allowed: true } | { allowed: false; reason: string };
 
@@ -22,8 +54,8 @@ export interface TierPolicyOptions {
 /** What each tier means, in words, for the CLI, the dashboard and refusals. */
 export const TIER_DESCRIPTIONS: Record<CapabilityTier, string> = {
   root: "everything: all actions, all paths, any command",
-  sudo: `shell and file actions; no file action under ${SUDO_FORBIDDEN_ROOTS.join(", ")}; sudo only for ${SUDO_ALLOWED_COMMANDS.join(", ")}`,
-  unprivileged: `read-only actions (read, glob, grep) confined to the sandbox folder (default ${DEFAULT_SANDBOX_ROOT}); no shell`,
+  sudo: `shell, file and management actions; no file action under ${SUDO_FORBIDDEN_ROOTS.join(", ")}; sudo only for ${SUDO_ALLOWED_COMMANDS.join(", ")} and what sudoers allows for services; no reboot or shutdown; never root's processes or files`,
+  unprivileged: `read-only actions (read, glob, grep, list, log files) confined to the sandbox folder (default ${DEFAULT_SANDBOX_ROOT}) and machine diagnostics; no shell, no journal, no changes`,
 };
 
 /** The filesystem paths an action touches, which the tier must allow. */
@@ -38,10 +70,42 @@ export function pathsOfCall(call: ActionCall): string[] {
     case "bash":
     case "run.launch":
       return call.params.cwd ? [call.params.cwd] : [];
+    case "list":
+      return [call.params.path];
+    case "logs.read":
+      return call.params.file === undefined ? [] : [call.params.file];
+    case "disk.usage":
+      return call.params.path === undefined ? [] : [call.params.path];
     case "run.status":
     case "run.cancel":
+    case "system.info":
+    case "process.list":
+    case "network.info":
+    case "service.status":
+    case "agent.health":
+    case "service.manage":
+    case "process.signal":
+    case "disk.clean":
+    case "system.reboot":
+    case "system.shutdown":
+    case "system.cancel_shutdown":
       return [];
   }
+}
+
+/**
+ * Whether actions at this tier may act on what root owns: signal root's processes (`process.signal`) or remove
+ * root's temporary files (`disk.clean`). Only root: a sudo node's own user could not either, and its sudo rights
+ * cover named commands, not `kill` or `rm`.
+ */
+export function actsOnRootOwned(tier: CapabilityTier): boolean {
+  return tier === "root";
+}
+
+/** The glob patterns an action matches files with, which must not lead out of its folder. */
+export function globPatternsOfCall(call: ActionCall): string[] {
+  if (call.action === "glob") return [call.params.pattern];
+  return call.action === "grep" && call.params.glob ? [call.params.glob] : [];
 }
 
 export function isWithin(path: string, root: string): boolean {
@@ -50,7 +114,8 @@ export function isWithin(path: string, root: string): boolean {
   return r === "/" || p === r || p.startsWith(r + "/");
 }
 
-function patternEscapes(pattern: string): boolean {
+/** Whether a glob pattern could match outside the folder it is searched from. */
+export function patternEscapes(pattern: string): boolean {
   return pattern.startsWith("/") || pattern.split(/[\\/]/).includes("..");
 }
 
@@ -170,12 +235,19 @@ export function pathDecision(tier: CapabilityTier, path: string, options: TierPo
 
 export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: TierPolicyOptions = {}): TierDecision {
   if (tier === "root") return { allowed: true };
-  const globPatterns = call.action === "glob" ? [call.params.pattern] : call.action === "grep" && call.params.glob ? [call.params.glob] : [];
-  for (const pattern of globPatterns) {
+  for (const pattern of globPatternsOfCall(call)) {
     if (patternEscapes(pattern)) return { allowed: false, reason: `pattern "${pattern}" may not be absolute or contain '..' at tier ${tier}` };
   }
-  if (tier === "unprivileged" && !UNPRIVILEGED_ACTIONS.has(call.action)) {
-    return { allowed: false, reason: `action ${call.action} is not allowed at tier unprivileged (read, glob and grep only)` };
+  if (tier === "unprivileged") {
+    if (!UNPRIVILEGED_ACTIONS.has(call.action)) {
+      return { allowed: false, reason: `action ${call.action} is not allowed at tier unprivileged (reading the sandbox and diagnostics only)` };
+    }
+    if (call.action === "logs.read" && call.params.file === undefined) {
+      return { allowed: false, reason: "the journal is not readable at tier unprivileged; only log files inside the sandbox are" };
+    }
+  } else {
+    const refusal = SUDO_REFUSED[call.action];
+    if (refusal) return { allowed: false, reason: refusal };
   }
   for (const p of pathsOfCall(call)) {
     const decision = pathDecision(tier, p, options);

@@ -7,6 +7,7 @@ import { guardRoute } from "./auth/route-guard.ts";
 import { apiError } from "./http/api-error.ts";
 import { apiSecurityHeaders } from "./http/security-headers.ts";
 import { activityRoutes } from "./routes/activity-routes.ts";
+import { agentRoutes } from "./routes/agent-routes.ts";
 import { apiKeyRoutes } from "./routes/api-key-routes.ts";
 import { auditRoutes } from "./routes/audit-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
@@ -17,11 +18,21 @@ import { memberRoutes } from "./routes/member-routes.ts";
 import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
 import { passkeyRoutes } from "./routes/passkey-routes.ts";
+import { settingsRoutes } from "./routes/settings-routes.ts";
 import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
 import { siteListRoutes } from "./routes/site-list-routes.ts";
 
 /** Every authenticated route under `/api/sites/:site`, each with the permission it needs. */
-export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes, ...liveRoutes, ...metricsRoutes, ...memberRoutes];
+export const SITE_ROUTES: readonly SiteRoute[] = [
+  ...nodeRoutes,
+  ...directiveRoutes,
+  ...activityRoutes,
+  ...liveRoutes,
+  ...metricsRoutes,
+  ...memberRoutes,
+  ...settingsRoutes,
+  ...agentRoutes,
+];
 
 /** Every route about the hub or the caller's account (full paths), each with the permission it needs. */
 export const ACCOUNT_ROUTES: readonly AccountRoute[] = [

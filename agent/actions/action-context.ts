@@ -1,4 +1,5 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
+import type { HostEnvironment } from "../host/host-environment.ts";
 import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 import type { RunManager } from "../runs/run-manager.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";
@@ -29,6 +30,8 @@ export interface ActionContext {
   runs: RunManager;
   /** Grace between the steps of SIGINT → SIGTERM → SIGKILL. */
   killGraceMs: number;
+  /** The machine as the machine actions see it: tier, system programs, temporary folders, the agent's status. */
+  host: HostEnvironment;
 }
 
 /** How an action ended; its text output has already gone to the sink. */

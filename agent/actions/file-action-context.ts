@@ -15,11 +15,8 @@ export interface FileActionContext {
   ripgrep: string | null;
 }
 
-export const FILE_ACTION_NAMES = ["read", "write", "edit", "glob", "grep"] as const satisfies readonly ActionName[];
+/** Actions that only read or change files: they run where the action user's rights apply. */
+export const FILE_ACTION_NAMES = ["read", "write", "edit", "glob", "grep", "list", "logs.read"] as const satisfies readonly ActionName[];
 export type FileActionName = (typeof FILE_ACTION_NAMES)[number];
 export type FileActionCall = Extract<ActionCall, { action: FileActionName }>;
 export type FileAction<N extends FileActionName> = (params: Extract<ActionCall, { action: N }>["params"], ctx: FileActionContext) => Promise<ActionOutcome>;
-
-export function isFileActionCall(call: ActionCall): call is FileActionCall {
-  return (FILE_ACTION_NAMES as readonly string[]).includes(call.action);
-}

@@ -18,6 +18,8 @@ import { admitCall } from "../sandbox/path-guard.ts";
 import { PathPolicy } from "../sandbox/path-policy.ts";
 import { prepareSandbox } from "../sandbox/prepare-sandbox.ts";
 import { ActionWorker, InProcessFileRunner, type FileActionRunner } from "../worker/file-runner.ts";
+import { AGENT_VERSION } from "../connection/agent-version.ts";
+import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
 import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
 import { DirectiveOutput } from "./directive-output.ts";
@@ -46,6 +48,9 @@ export interface DirectiveExecutorOptions {
   grep?: "auto" | "builtin";
   /** Where per-directive cgroups go; detected when not given, null to track processes without cgroups. */
   cgroupParent?: string | null;
+  /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
+  binDirs?: readonly string[];
+  tempRoots?: readonly string[];
 }
 
 interface InFlight {
@@ -97,6 +102,9 @@ export class DirectiveExecutor implements DirectiveHandler {
   readonly sandboxRoot: string;
   /** Stopping what a previous agent process left running; awaited by `check`. */
   private readonly recovered: Promise<void>;
+  private readonly host: HostEnvironment;
+  private connections = 0;
+  private lastConnectedAt: number | null = null;
 
   constructor(options: DirectiveExecutorOptions) {
     if (options.stateDir) {
@@ -117,6 +125,26 @@ export class DirectiveExecutor implements DirectiveHandler {
     const ripgrep = options.grep === "builtin" ? null : findRipgrep();
     this.files = this.user.switched ? new ActionWorker(this.user, ripgrep, this.killGraceMs) : new InProcessFileRunner(ripgrep);
     this.recovered = this.stopLeftOver();
+    const startedAt = Date.now() - Math.round(process.uptime() * 1000);
+    this.host = {
+      tier: options.tier,
+      binDirs: options.binDirs ?? defaultBinDirs(),
+      tempRoots: options.tempRoots ?? DEFAULT_TEMP_ROOTS,
+      keep: [this.sandboxRoot, ...(options.stateDir ? [options.stateDir] : [])],
+      agentStatus: () => ({
+        version: AGENT_VERSION,
+        pid: process.pid,
+        startedAt,
+        tier: options.tier,
+        sandboxRoot: this.sandboxRoot,
+        stateDir: options.stateDir ?? null,
+        directivesInFlight: this.inFlight.size,
+        runs: this.runs.summary(),
+        connections: this.connections,
+        lastConnectedAt: this.lastConnectedAt,
+        ripgrep: ripgrep !== null,
+      }),
+    };
   }
 
   /** Proves the action user can be switched to (starting the action worker) and finishes the start-up clean-up. */
@@ -144,8 +172,10 @@ export class DirectiveExecutor implements DirectiveHandler {
     send({ type: "directive_ack", directiveId });
     const processes = new TrackedProcesses(newTracking(this.cgroupParent, "d"), this.user);
     this.journal.started(directiveId, processes.tracking);
-    const controller = new AbortController();
-    const done = this.execute(directive, controller, processes)
+    // In flight before it starts: the action itself may report what is in flight (agent.health).
+    const entry: InFlight = { controller: new AbortController(), done: Promise.resolve() };
+    this.inFlight.set(directiveId, entry);
+    entry.done = this.execute(directive, entry.controller, processes)
       .then((result) => {
         processes.release();
         this.journal.finished(result);
@@ -153,7 +183,6 @@ export class DirectiveExecutor implements DirectiveHandler {
       })
       .catch((err: unknown) => this.log("error", `directive ${directiveId}: ${String(err)}`))
       .finally(() => this.inFlight.delete(directiveId));
-    this.inFlight.set(directiveId, { controller, done });
   }
 
   cancel(directiveId: string): void {
@@ -163,6 +192,8 @@ export class DirectiveExecutor implements DirectiveHandler {
   connected(send: SendToHub): void {
     this.send = send;
     this.online = true;
+    this.connections++;
+    this.lastConnectedAt = Date.now();
     for (const [directiveId, result] of this.undelivered) {
       if (!send(result)) return this.wentOffline();
       this.undelivered.delete(directiveId);
@@ -227,6 +258,7 @@ export class DirectiveExecutor implements DirectiveHandler {
         processes,
         runs: this.runs,
         killGraceMs: this.killGraceMs,
+        host: this.host,
       });
     } catch (err) {
       outcome = { failure: failureOf(controller.signal.aborted ? controller.signal.reason : err) };

@@ -7,17 +7,14 @@ const KEPT = ["LANG", "LC_ALL", "TZ"] as const;
 
 /**
  * The environment an action starts with: who it runs as and nothing of the agent's (no token, no hub settings).
- * `marker` is inherited by everything the action starts, so its processes can be found even after they leave its
- * session.
  */
-export function actionEnvironment(user: ActionUser, marker: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function actionEnvironment(user: ActionUser): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     HOME: user.home,
     USER: user.name,
     LOGNAME: user.name,
     SHELL: user.shell,
     PATH: user.switched ? USER_PATH : (process.env.PATH ?? USER_PATH),
-    ...marker,
   };
   if (process.platform === "win32") {
     // Windows programs need these to start at all; the agent does not switch users there.

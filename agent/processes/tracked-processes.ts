@@ -32,6 +32,8 @@ export function newTracking(cgroupParent: string | null, kind: "d" | "r"): Proce
 export interface SpawnOptions {
   cwd?: string;
   stdio?: StdioOptions;
+  /** Replaces the action environment (the action user's HOME, USER, PATH...); the marker is added either way. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -47,6 +49,16 @@ export class TrackedProcesses {
     private readonly user: ActionUser,
   ) {}
 
+  /** Whether programs started here run as another user than the agent. */
+  get switched(): boolean {
+    return this.user.switched;
+  }
+
+  /** Whether the programs started here run as root (tier root, or an agent that is root and does not switch). */
+  get runsAsRoot(): boolean {
+    return process.platform === "win32" || this.user.uid === 0;
+  }
+
   /** Starts a program as the action user, with a clean environment, in a session of its own, inside this set. */
   spawn(file: string, args: string[], options: SpawnOptions = {}): ChildProcess {
     if (this.tracking.cgroup && !this.cgroupCreated) {
@@ -58,7 +70,7 @@ export class TrackedProcesses {
       cwd: options.cwd,
       detached: true,
       stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
-      env: actionEnvironment(this.user, { [MARKER_VARIABLE]: this.tracking.marker }),
+      env: { ...(options.env ?? actionEnvironment(this.user)), [MARKER_VARIABLE]: this.tracking.marker },
       windowsHide: true,
     });
     if (child.pid !== undefined) this.sessions.add(child.pid);

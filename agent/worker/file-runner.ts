@@ -6,6 +6,7 @@ import type { FileActionCall } from "../actions/file-action-context.ts";
 import { actionEnvironment } from "../privilege/action-environment.ts";
 import type { ActionUser } from "../privilege/action-user.ts";
 import { StartupError } from "../privilege/startup-error.ts";
+import { ACTION_WORKER_FLAG } from "../bundle.ts";
 import { agentScriptCommand } from "../processes/agent-script.ts";
 import { PathPolicy, type PolicySpec } from "../sandbox/path-policy.ts";
 import { WorkerToAgent, type AgentToWorker, type WorkerIdentity } from "./worker-messages.ts";
@@ -122,7 +123,7 @@ export class ActionWorker implements FileActionRunner {
   private started(): Worker {
     if (this.worker) return this.worker;
     const identity: WorkerIdentity = { name: this.user.name, uid: this.user.uid, gid: this.user.gid, groups: this.user.groups };
-    const command = agentScriptCommand(WORKER_SCRIPT, [JSON.stringify(identity)]);
+    const command = agentScriptCommand(WORKER_SCRIPT, ACTION_WORKER_FLAG, [JSON.stringify(identity)]);
     const child = spawn(command.file, command.args, {
       cwd: "/",
       stdio: ["ignore", "ignore", "pipe", "ipc"],

@@ -113,6 +113,14 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX metrics_by_minute ON metrics_minutes(minute);`,
   `ALTER TABLE nodes ADD COLUMN sandbox_root TEXT;`,
+  `CREATE TABLE site_settings (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL
+   ) WITHOUT ROWID;`,
+  `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
+   ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

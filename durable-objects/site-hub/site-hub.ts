@@ -13,6 +13,7 @@ import type {
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
+import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -21,13 +22,16 @@ import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import { ActivityLog } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
+import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
 import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+import type { Requester } from "./requester.ts";
 import { migrate } from "./schema.ts";
+import { SiteSettingsStore } from "./site-settings-store.ts";
 
 export interface IssuedToken {
   node: NodeView;
@@ -53,6 +57,7 @@ export class SiteHub extends DurableObject<Env> {
   private readonly directives: DirectiveDispatcher;
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
+  private readonly settings: SiteSettingsStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -61,6 +66,7 @@ export class SiteHub extends DurableObject<Env> {
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql);
+    this.settings = new SiteSettingsStore(ctx.storage.sql);
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
@@ -70,11 +76,18 @@ export class SiteHub extends DurableObject<Env> {
       nextDeadline: () => this.directives.nextDeadline(),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
     });
-    this.directives = new DirectiveDispatcher(store, this.registry, this.activity, streams, {
-      send: (nodeId, msg) => this.connections.send(nodeId, msg),
-      isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
-      scheduleSweep: (at) => this.connections.scheduleSweep(at),
-    });
+    this.directives = new DirectiveDispatcher(
+      store,
+      this.registry,
+      this.activity,
+      streams,
+      {
+        send: (nodeId, msg) => this.connections.send(nodeId, msg),
+        isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
+        scheduleSweep: (at) => this.connections.scheduleSweep(at),
+      },
+      () => this.settings.get().readablePaths,
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
   }
@@ -168,8 +181,9 @@ export class SiteHub extends DurableObject<Env> {
     return ok(this.metrics.history(id, query.since, Date.now()));
   }
 
-  queryActivity(query: ActivityQuery): ActivityPage {
-    return this.activity.query(query);
+  queryActivity(query: ActivityQuery, viewer: Viewer): ActivityPage {
+    const page = this.activity.query(query);
+    return { ...page, entries: page.entries.map((e) => activityFor(e, viewer)) };
   }
 
   /** Access events of this site (invites, members, roles), recorded by the Directory. */
@@ -177,35 +191,56 @@ export class SiteHub extends DurableObject<Env> {
     this.activity.append({ kind: "access", ...entry });
   }
 
+  // ---- settings (RPC) ----
+
+  getSettings(): SiteSettings {
+    return this.settings.get();
+  }
+
+  /** Applies an admin's validated change and records every setting it changed in the activity log. */
+  updateSettings(patch: SiteSettingsPatch, actor: string): SiteSettings {
+    const changes = this.settings.update(patch, actor, Date.now());
+    for (const change of changes) {
+      this.activity.append({
+        kind: "settings",
+        actor,
+        message: `setting ${change.name} changed by ${actor} from ${JSON.stringify(change.from)} to ${JSON.stringify(change.to)}`,
+        data: { setting: change.name, from: change.from, to: change.to },
+      });
+    }
+    return this.settings.get();
+  }
+
   // ---- directives (RPC) ----
 
+  /** Runs one action on one node for `requester`, who may be confined to the site's readable paths. */
   runDirective(
     nodeId: string,
     req: DirectiveRequest,
-    actor: string,
+    requester: Requester,
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.runOne(nodeId, req, actor);
+    return this.directives.runOne(nodeId, req, requester);
   }
 
   fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
-    actor: string,
+    requester: Requester,
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.fanOut(req, actor);
+    return this.directives.fanOut(req, requester);
   }
 
-  getDirective(id: string): HubResult<DirectiveView> {
+  getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {
     const rec = this.directives.get(id);
-    return rec.ok ? ok(rec.value.view) : rec;
+    return rec.ok ? ok(directiveFor(rec.value, viewer)) : rec;
   }
 
-  listDirectives(query: DirectiveListQuery): DirectiveListResponse {
-    return this.directives.list(query);
+  listDirectives(query: DirectiveListQuery, viewer: Viewer): DirectiveListResponse {
+    return this.directives.list(query, viewer);
   }
 
-  cancelDirective(id: string, actor: string): HubResult<DirectiveView> {
-    const done = this.directives.cancel(id, actor);
-    return done.ok ? this.getDirective(id) : done;
+  cancelDirective(id: string, requester: Requester): HubResult<DirectiveView> {
+    const done = this.directives.cancel(id, requester.actor);
+    return done.ok ? this.getDirective(id, requester) : done;
   }
 
   getFanOut(id: string): HubResult<FanOutAggregate> {

@@ -33,8 +33,9 @@ describe("cortex node", () => {
     expect(hub!.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
     expect(r.stdout).toContain(creds.token);
     expect(r.stdout).toMatch(/shown once/);
+    expect(r.stdout).toContain(`Install the agent on the machine and start it (Node 20 or newer; run as root):\n  ${creds.installCommand}\nIt asks for the token`);
     expect(r.stdout).toContain(creds.connectCommand);
-    expect(r.stdout.split(creds.token).length - 1).toBe(2); // the token line and inside the connect command
+    expect(r.stdout.split(creds.token).length - 1).toBe(1); // only on its own line, in no command
   });
 
   it("register --json prints NodeCredentials that parse with the protocol schema", async () => {
@@ -97,6 +98,7 @@ describe("cortex node", () => {
     expect(gone.stdout).toMatch(/Deregistered node build-01/);
     const rekey = await cortex("node", "rekey", "build-01");
     expect(rekey.stdout).toContain(fresh.token);
+    expect(rekey.stdout).toContain(`  ${fresh.installCommand} --new-token\n`);
     expect(rekey.stdout).toContain(fresh.connectCommand);
     const rekeyJson = await cortex("node", "rekey", "build-01", "--json");
     expect(NodeCredentials.parse(JSON.parse(rekeyJson.stdout)).token).toBe(fresh.token);

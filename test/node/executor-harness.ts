@@ -36,6 +36,12 @@ export function tempDir(prefix = "cortex-test-"): string {
 export function sandboxDir(): string {
   const dir = join(tempDir("cortex-sandbox-"), "sandbox");
   mkdirSync(dir, { mode: 0o700 });
+  return giveToActionUser(dir);
+}
+
+/** Makes an existing folder fit to be a sandbox: owned by the action user of this test run, mode 0700. */
+export function giveToActionUser(dir: string): string {
+  chmodSync(dir, 0o700);
   const runAs = testRunAs();
   if (runAs) {
     const user = resolveActionUser({ tier: "unprivileged", runAs });

@@ -34,6 +34,7 @@ export type Permission =
   | "sites.create"
   | "audit.read"
   /** Per site: members read, admins manage. */
+  | "settings.read"
   | "site.manage"
   | "members.read"
   | "members.manage"
@@ -42,9 +43,12 @@ export type Permission =
   | "directives.read"
   /** Running an action: members and read or chat keys only actions of risk tier 1. */
   | "directives.run"
+  /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
+  | "files.readAnywhere"
   | "activity.read";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  "settings.read",
   "site.manage",
   "members.read",
   "members.manage",
@@ -52,5 +56,6 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "nodes.manage",
   "directives.read",
   "directives.run",
+  "files.readAnywhere",
   "activity.read",
 ]);
