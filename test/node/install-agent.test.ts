@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigFile } from "../../agent/cli/config-file.ts";
@@ -166,6 +166,13 @@ describe("cortex agent install", () => {
     );
     await expect(installAgent({ ...first, tier: "sudo" }, fakeSystem())).rejects.toThrow("this install is at tier root; to change it to sudo, uninstall it");
 
+    const target = join(openDir(), "real");
+    mkdirSync(target, { mode: 0o755 });
+    const linked = join(openDir(), "cortex");
+    symlinkSync(target, linked);
+    await expect(installAgent(request(node, { prefix: linked }), fakeSystem())).rejects.toThrow(`refusing to install into ${linked}: it is a symbolic link`);
+    expect(readdirSync(target)).toEqual([]);
+
     const foreign = join(emptyDir(), "app");
     mkdirSync(foreign, { mode: 0o755 });
     writeFileSync(join(foreign, "data.db"), "precious");
@@ -206,6 +213,16 @@ describe("cortex agent install", () => {
       expect(again.manifest.actionUser).toEqual({ name: user.name, created: true });
       expect(uninstallAgent(req.prefix, fakeSystem())).toContain(`  removed the user ${user.name}`);
       expect(lookupUser(user.name)).toBeNull();
+    });
+
+    it("refuses a prefix another user owns, who could swap what root runs", async () => {
+      const node = nodeId();
+      const theirs = join(openDir(), "cortex");
+      mkdirSync(theirs, { mode: 0o755 });
+      chownSync(theirs, 65534, 65534);
+      await expect(installAgent(request(node, { prefix: theirs }), fakeSystem())).rejects.toThrow(`refusing to install into ${theirs}: it is owned by uid 65534`);
+      expect(readdirSync(theirs)).toEqual([]);
+      expect(lookupUser(`cortex-${node}`)).toBeNull();
     });
 
     it("refuses a prefix the action user could not reach, before changing anything", async () => {
