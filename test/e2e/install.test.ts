@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lookupUser } from "../../agent/install/os-accounts.ts";
 import { AgentRelease, agentUpdateAvailable } from "../../protocol/agent-release.ts";
 import { DirectiveView, type NodeCredentials } from "../../protocol/api.ts";
 import { sharedTempRoot } from "../support/action-user.ts";
@@ -102,15 +103,6 @@ function processesShowing(secret: string): string[] {
   return found;
 }
 
-function accountExists(name: string): boolean {
-  try {
-    execFileSync("getent", ["passwd", name], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 beforeAll(async () => {
   fleet = await Fleet.start();
   release = AgentRelease.parse(await (await fetch(`${fleet.hub.url}/agent/release.json`)).json());
@@ -127,7 +119,7 @@ afterAll(async () => {
   await stopAgent().catch(() => undefined);
   // Whatever a failed test left behind on the machine itself.
   if (existsSync(join(prefix ?? "/nonexistent", "install.json"))) await onMachine(`${prefix}/bin/cortex agent uninstall --prefix ${prefix}`);
-  if (ROOT && accountExists(ACTION_USER)) execFileSync("userdel", [ACTION_USER]);
+  if (ROOT && lookupUser(ACTION_USER) !== null) execFileSync("userdel", [ACTION_USER]);
   if (ROOT) rmSync(SUDOERS, { force: true });
   await fleet?.close();
 });
@@ -268,7 +260,7 @@ describe("installing the agent from the hub", () => {
     expect(existsSync(prefix)).toBe(false);
     if (ROOT) {
       expect(removed.stdout).toContain(`removed the user ${ACTION_USER}`);
-      expect(accountExists(ACTION_USER)).toBe(false);
+      expect(lookupUser(ACTION_USER)).toBeNull();
       expect(existsSync(SUDOERS)).toBe(false);
     }
   });
