@@ -3,6 +3,7 @@ import type { HostEnvironment } from "../host/host-environment.ts";
 import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 import type { RunManager } from "../runs/run-manager.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import type { FileActionRunner } from "../worker/file-runner.ts";
 
 export type OutputStream = "stdout" | "stderr";
@@ -30,6 +31,8 @@ export interface ActionContext {
   runs: RunManager;
   /** Grace between the steps of SIGINT → SIGTERM → SIGKILL. */
   killGraceMs: number;
+  /** The supervisor of this machine's processes, for the `supervised.*` actions; null when there is none. */
+  supervisor: ProcessSupervisor | null;
   /** The machine as the machine actions see it: tier, system programs, temporary folders, the agent's status. */
   host: HostEnvironment;
 }

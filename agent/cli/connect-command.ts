@@ -63,16 +63,17 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
     .option("--heartbeat-ms <ms>", "heartbeat interval", positiveInt)
     .option("--timeout-ms <ms>", "connect timeout", positiveInt)
     .option("--sandbox <dir>", "the folder an unprivileged node is confined to (default /tmp/cortex-sandbox)")
-    .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs)")
+    .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs, supervised processes and their logs)")
     .option("--run-as <user>", "the OS user actions run as at tiers sudo and unprivileged (needed when the agent runs as root)")
     .addHelpText("after", HELP)
     .action(
       cli.action(async (flags: ConnectFlags, command: Command) => {
         const options = agentOptions(cli, flags, command.optsWithGlobals<GlobalOptions>().config);
         // Loaded here: the agent brings ws, metrics and the action runners, which no other command needs.
-        const [{ runAgent }, { DirectiveExecutor }] = await Promise.all([
+        const [{ runAgent }, { DirectiveExecutor }, { startSupervisor }] = await Promise.all([
           import("../connection/run-agent.ts"),
           import("../directives/directive-executor.ts"),
+          import("../supervisor/start-supervisor.ts"),
         ]);
         const { StartupError } = await import("../privilege/startup-error.ts");
         // Nothing the agent starts gets its environment, but nothing needs the token there either.
@@ -89,8 +90,10 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
           throw new CliError(`cannot start: ${err.message}`, EXIT_REFUSED);
         }
         log("info", handler.describe());
+        const supervisor = startSupervisor({ ...options, sandboxRoot: handler.sandboxRoot }, log, handler.user);
+        handler.attachSupervisor(supervisor);
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
-        const exit = await runAgent({ ...options, sandboxRoot: handler.sandboxRoot }, handler, { log });
+        const exit = await runAgent({ ...options, sandboxRoot: handler.sandboxRoot }, handler, { log, supervisor });
         return exit.code;
       }),
     );

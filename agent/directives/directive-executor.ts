@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { ActionCall, type ErrorCode } from "../../protocol/directives.ts";
 import { DEFAULT_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { DirectiveMessage, ResultMessage } from "../../protocol/node-messages.ts";
@@ -17,6 +18,7 @@ import { RunManager } from "../runs/run-manager.ts";
 import { admitCall } from "../sandbox/path-guard.ts";
 import { PathPolicy } from "../sandbox/path-policy.ts";
 import { prepareSandbox } from "../sandbox/prepare-sandbox.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { ActionWorker, InProcessFileRunner, type FileActionRunner } from "../worker/file-runner.ts";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
@@ -48,6 +50,8 @@ export interface DirectiveExecutorOptions {
   grep?: "auto" | "builtin";
   /** Where per-directive cgroups go; detected when not given, null to track processes without cgroups. */
   cgroupParent?: string | null;
+  /** The machine's process supervisor, for the `supervised.*` actions. */
+  supervisor?: ProcessSupervisor;
   /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
   binDirs?: readonly string[];
   tempRoots?: readonly string[];
@@ -69,9 +73,9 @@ function parseCall(directive: DirectiveMessage): ActionCall {
   return parsed.data;
 }
 
-/** The bash call's own timeout, or the directive's when that is sooner. */
+/** The action's own time budget, or the directive's when that is sooner. */
 function timeoutOf(call: ActionCall, directive: DirectiveMessage): number {
-  const own = call.action === "bash" ? call.params.timeoutMs : DEFAULT_BASH_TIMEOUT_MS;
+  const own = actionTimeoutMs(call) ?? DEFAULT_BASH_TIMEOUT_MS;
   return Math.min(own, directive.timeoutMs ?? own);
 }
 
@@ -92,6 +96,7 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly runs: RunManager;
   private readonly files: FileActionRunner;
   private readonly tier: CapabilityTier;
+  private supervisor: ProcessSupervisor | null;
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
@@ -125,6 +130,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     const ripgrep = options.grep === "builtin" ? null : findRipgrep();
     this.files = this.user.switched ? new ActionWorker(this.user, ripgrep, this.killGraceMs) : new InProcessFileRunner(ripgrep);
     this.recovered = this.stopLeftOver();
+    this.supervisor = options.supervisor ?? null;
     const startedAt = Date.now() - Math.round(process.uptime() * 1000);
     this.host = {
       tier: options.tier,
@@ -151,6 +157,14 @@ export class DirectiveExecutor implements DirectiveHandler {
   async check(): Promise<void> {
     await this.files.check(this.sandboxRoot);
     await this.recovered;
+  }
+
+  /**
+   * The machine's process supervisor, for the `supervised.*` actions. It starts once the agent knows whom actions run
+   * as (its processes run as that user too), so after the executor.
+   */
+  attachSupervisor(supervisor: ProcessSupervisor): void {
+    this.supervisor = supervisor;
   }
 
   /** How this agent keeps its tier, in one line for the log. */
@@ -259,6 +273,7 @@ export class DirectiveExecutor implements DirectiveHandler {
         runs: this.runs,
         killGraceMs: this.killGraceMs,
         host: this.host,
+        supervisor: this.supervisor,
       });
     } catch (err) {
       outcome = { failure: failureOf(controller.signal.aborted ? controller.signal.reason : err) };

@@ -1,6 +1,7 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
 import { ActionCall, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
 import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
@@ -27,8 +28,8 @@ const ACTIVE: readonly DirectiveStatus[] = ["queued", "sent", "running"];
 
 function hubTimeout(call: ActionCallType, requested: number | undefined): number {
   if (requested !== undefined) return requested;
-  if (call.action === "bash") return call.params.timeoutMs + HUB_GRACE_MS;
-  return DEFAULT_FILE_ACTION_TIMEOUT_MS;
+  const own = actionTimeoutMs(call);
+  return own === null ? DEFAULT_FILE_ACTION_TIMEOUT_MS : own + HUB_GRACE_MS;
 }
 
 function statusOfResult(msg: ResultMessage): DirectiveStatus {
@@ -40,6 +41,7 @@ function statusOfResult(msg: ResultMessage): DirectiveStatus {
       return "timed_out";
     case "tier_refused":
     case "not_readable":
+    case "protected":
       return "refused";
     default:
       return "failed";
@@ -334,6 +336,7 @@ export class DirectiveDispatcher {
 
   private result(nodeId: string, msg: ResultMessage): void {
     if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
+    if (this.store.get(msg.directiveId, false)?.view.status === "lost") return this.lateResult(nodeId, msg);
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
@@ -351,6 +354,27 @@ export class DirectiveDispatcher {
       return;
     }
     this.complete(msg.directiveId, nodeId, outcome);
+  }
+
+  /** The agent finished a directive the hub had already given up as lost: keep what it did, beside the record. */
+  private lateResult(nodeId: string, msg: ResultMessage): void {
+    const kept = this.store.recordLateResult(msg.directiveId, {
+      receivedAt: Date.now(),
+      success: msg.success,
+      exitCode: msg.exitCode ?? null,
+      output: msg.output,
+      truncated: msg.truncated ?? false,
+      error: msg.error ?? null,
+      errorCode: msg.errorCode ?? null,
+    });
+    if (!kept) return;
+    this.activity.append({
+      kind: "directive",
+      level: "warn",
+      nodeId,
+      message: `directive ${msg.directiveId} on ${nodeId}, lost earlier, finished after all: ${msg.success ? "succeeded" : `failed${msg.error ? `: ${msg.error}` : ""}`}${msg.exitCode != null ? ` (exit ${msg.exitCode})` : ""}`,
+      data: { directiveId: msg.directiveId, late: true, success: msg.success, exitCode: msg.exitCode ?? null },
+    });
   }
 
   private runComplete(nodeId: string, msg: RunCompleteMessage): void {
