@@ -57,22 +57,24 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
     .option("--heartbeat-ms <ms>", "heartbeat interval", positiveInt)
     .option("--timeout-ms <ms>", "connect timeout", positiveInt)
     .option("--sandbox <dir>", "the folder an unprivileged node is confined to (default /tmp/cortex-sandbox)")
-    .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs)")
+    .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs, supervised processes and their logs)")
     .addHelpText("after", HELP)
     .action(
       cli.action(async (flags: ConnectFlags, command: Command) => {
         const options = agentOptions(cli, flags, command.optsWithGlobals<GlobalOptions>().config);
         // Loaded here: the agent brings ws, metrics and the action runners, which no other command needs.
-        const [{ runAgent }, { DirectiveExecutor }] = await Promise.all([
+        const [{ runAgent }, { DirectiveExecutor }, { startSupervisor }] = await Promise.all([
           import("../connection/run-agent.ts"),
           import("../directives/directive-executor.ts"),
+          import("../supervisor/start-supervisor.ts"),
         ]);
         // Directives' commands inherit this environment: the token must not be in it.
         delete process.env.CORTEX_NODE_TOKEN;
         const log = guardedLogger(stderrLogger(), () => [options.token]);
-        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log });
+        const supervisor = startSupervisor(options, log);
+        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log, supervisor });
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
-        const exit = await runAgent(options, handler, { log });
+        const exit = await runAgent(options, handler, { log, supervisor });
         return exit.code;
       }),
     );

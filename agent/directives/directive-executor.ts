@@ -11,6 +11,7 @@ import { ActionError } from "../actions/action-error.ts";
 import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
 import { RunManager } from "../runs/run-manager.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
 import { PathGuard } from "../sandbox/path-guard.ts";
@@ -37,6 +38,8 @@ export interface DirectiveExecutorOptions {
   runRecheckMs?: number;
   /** "auto" searches with ripgrep when it is on PATH; "builtin" always uses the JavaScript search. */
   grep?: "auto" | "builtin";
+  /** The machine's process supervisor, for the `supervised.*` actions. */
+  supervisor?: ProcessSupervisor;
   /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
   binDirs?: readonly string[];
   tempRoots?: readonly string[];
@@ -79,6 +82,7 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly guard: PathGuard;
   private readonly runs: RunManager;
   private readonly ripgrep: string | null;
+  private readonly supervisor: ProcessSupervisor | null;
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
@@ -95,6 +99,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.guard = new PathGuard(options.tier, options.sandboxRoot);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
     this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
+    this.supervisor = options.supervisor ?? null;
     const startedAt = Date.now() - Math.round(process.uptime() * 1000);
     this.host = {
       tier: options.tier,
@@ -214,7 +219,7 @@ export class DirectiveExecutor implements DirectiveHandler {
 
   private async context(directiveId: string, call: ActionCall, signal: AbortSignal, out: DirectiveOutput): Promise<ActionContext> {
     const reveals = call.action === "glob" || call.action === "grep" ? await this.guard.revealer(call) : () => true;
-    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, host: this.host };
+    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, host: this.host, supervisor: this.supervisor };
   }
 
   private deliver(result: ResultMessage): void {

@@ -55,7 +55,9 @@ describe("cortex node", () => {
   });
 
   it("list shows every node's status, heartbeat age and metrics in a table", async () => {
-    const cortex = await withHub({ "GET /api/sites/default/nodes": (_req, res) => sendJson(res, 200, { nodes }) });
+    // Heartbeat ages are relative to the moment the hub answers, however long the machine took to get here.
+    const fresh = () => nodes.map((n) => (n.id === "build-01" ? { ...n, lastHeartbeatAt: Date.now() - 3_000 } : n));
+    const cortex = await withHub({ "GET /api/sites/default/nodes": (_req, res) => sendJson(res, 200, { nodes: fresh() }) });
     const r = await cortex("node", "list");
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n");
