@@ -13,7 +13,7 @@ import { performAction } from "../actions/perform-action.ts";
 import { RunManager } from "../runs/run-manager.ts";
 import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
-import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
+import { DEFAULT_TEMP_ROOTS, defaultBinDirs, processRunsAsRoot, type HostEnvironment } from "../host/host-environment.ts";
 import { PathGuard } from "../sandbox/path-guard.ts";
 import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
@@ -104,6 +104,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.host = {
       tier: options.tier,
       binDirs: options.binDirs ?? defaultBinDirs(),
+      runsAsRoot: processRunsAsRoot(),
       tempRoots: options.tempRoots ?? DEFAULT_TEMP_ROOTS,
       keep: [options.sandboxRoot, ...(options.stateDir ? [options.stateDir] : [])],
       agentStatus: () => ({

@@ -9,7 +9,7 @@ import type { HostEnvironment } from "./host-environment.ts";
 export interface ProgramRun {
   signal: AbortSignal;
   killGraceMs: number;
-  host: Pick<HostEnvironment, "binDirs">;
+  host: Pick<HostEnvironment, "binDirs" | "runsAsRoot">;
 }
 
 export interface ProgramOptions {
@@ -73,10 +73,6 @@ function programEnv(binDirs: readonly string[]): NodeJS.ProcessEnv {
 
 const SUDO_REFUSAL = /password is required|is not allowed to execute|not in the sudoers|may not run sudo|a terminal is required/i;
 
-function isRoot(): boolean {
-  return process.platform === "win32" || process.getuid?.() === 0;
-}
-
 class Collector {
   private readonly parts: Buffer[] = [];
   private size = 0;
@@ -110,7 +106,7 @@ class Collector {
 export async function runProgram(run: ProgramRun, name: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
   const { binDirs } = run.host;
   const program = requireProgram(binDirs, name);
-  const viaSudo = options.asRoot === true && !isRoot();
+  const viaSudo = options.asRoot === true && !run.host.runsAsRoot;
   const file = viaSudo ? requireProgram(binDirs, "sudo") : program;
   const argv = viaSudo ? ["-n", "--", program, ...args] : [...args];
   run.signal.throwIfAborted();
