@@ -1,20 +1,13 @@
 import os from "node:os";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { table, writeJson } from "../host/compact-output.ts";
 import { readProcess } from "../host/procfs.ts";
+import { readText } from "../host/read-text.ts";
 import { listeningSockets, parseIpv4DefaultRoutes, parseIpv6DefaultRoutes, socketOwners } from "../host/sockets.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 
 const MAX_LISTENING = 200;
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    return (await readFile(path, "utf8")).trim();
-  } catch {
-    return null;
-  }
-}
 
 /** Every interface the kernel has (also those without an address), with what Node and /sys/class/net say. */
 async function interfaces() {
