@@ -23,8 +23,6 @@ export interface HostEnvironment {
   tier: CapabilityTier;
   /** Folders system programs are found in, in order. Not the inherited PATH, which whoever started the agent chose. */
   binDirs: readonly string[];
-  /** Whether actions run as root; when not, what needs root goes through `sudo -n` and the machine's sudoers. */
-  runsAsRoot: boolean;
   /** Folders `disk.clean` removes old temporary files from. */
   tempRoots: readonly string[];
   /** Folders `disk.clean` never enters, whatever their age: the sandbox and the agent's own state. */
@@ -36,11 +34,6 @@ export interface HostEnvironment {
 export function defaultBinDirs(): string[] {
   if (process.platform === "win32") return [`${process.env.SystemRoot ?? "C:\\Windows"}\\System32`];
   return ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-}
-
-/** Windows has no sudo: an agent there runs its actions with the rights it was started with. */
-export function processRunsAsRoot(): boolean {
-  return process.platform === "win32" || process.getuid?.() === 0;
 }
 
 export const DEFAULT_TEMP_ROOTS: readonly string[] = ["/tmp", "/var/tmp"];

@@ -121,6 +121,7 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
    ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
+  `ALTER TABLE directives ADD COLUMN late_result TEXT;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
