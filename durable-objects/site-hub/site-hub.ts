@@ -19,12 +19,13 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
+import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
+import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
@@ -95,8 +96,14 @@ export class SiteHub extends DurableObject<Env> {
   // ---- agent and dashboard sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept();
+    const url = new URL(request.url);
+    if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url));
     return this.connections.accept(request);
+  }
+
+  /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */
+  closeUserSockets(match: SocketMatch, code: number, reason: string): number {
+    return closeMatchingSockets(this.ctx, match, code, reason);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
