@@ -121,6 +121,12 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
    ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
+  `CREATE TABLE node_activity_quota (
+     node_id TEXT PRIMARY KEY,
+     window_start INTEGER NOT NULL,
+     used INTEGER NOT NULL,
+     noted INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -27,6 +27,7 @@ import { activityFor, directiveFor, type Viewer } from "./directive-visibility.t
 import { EventStreams } from "./event-streams.ts";
 import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
+import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
@@ -71,7 +72,7 @@ export class SiteHub extends DurableObject<Env> {
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
-    this.connections = new NodeConnections(ctx, this.registry, this.activity, {
+    this.connections = new NodeConnections(ctx, this.registry, new NodeActivityQuota(ctx.storage.sql, this.activity), {
       onWorkMessage: (nodeId, msg) => this.directives.onWorkMessage(nodeId, msg),
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => this.directives.nextDeadline(),

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { apiError, zodIssues } from "./api-error.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "./json-depth.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; response: Response };
 
@@ -16,6 +17,9 @@ export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Pro
 }
 
 function checkBody<S extends z.ZodType>(c: Context, schema: S, json: unknown): Parsed<z.output<S>> {
+  if (nestedDeeperThan(json, MAX_JSON_DEPTH)) {
+    return { ok: false, response: apiError(c, 400, "too_deep", `request body nests deeper than ${MAX_JSON_DEPTH} levels`) };
+  }
   const result = schema.safeParse(json);
   if (!result.success) {
     return { ok: false, response: apiError(c, 400, "invalid_body", "request body does not match the expected shape", zodIssues(result.error)) };
