@@ -65,6 +65,9 @@ export const NodeCredentials = z.object({
   group: z.string().nullable(),
   token: z.string(),
   endpoint: z.string(),
+  /** The line that installs the agent from this hub on the machine and starts it; it asks for the token. */
+  installCommand: z.string(),
+  /** For development from a checkout: runs the agent with the token read from a file. */
   connectCommand: z.string(),
 });
 export type NodeCredentials = z.infer<typeof NodeCredentials>;

@@ -83,6 +83,11 @@ export function redactText(text: string): string {
 
 const SECRET_KEY = new RegExp(`^${SECRET_NAME}$`, "i");
 
+/** Whether a setting, field or option of this name holds a secret (`password`, `api_key`, `X-Auth-Token`, ...). */
+export function isSecretName(name: string): boolean {
+  return SECRET_KEY.test(name);
+}
+
 /**
  * A JSON-like value with secrets removed: every string is redacted as text, and the value of any property whose
  * name says it holds a secret is replaced whole, whatever its type.
