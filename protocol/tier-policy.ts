@@ -232,14 +232,23 @@ export function sudoViolation(command: string): string | null {
   return null;
 }
 
+/** Whether the tier lets an action touch `path`: the agent asks it about real paths of opened descriptors. */
+export function pathDecision(tier: CapabilityTier, path: string, options: TierPolicyOptions = {}): TierDecision {
+  if (tier === "root") return { allowed: true };
+  const p = normalizePath(path);
+  if (tier === "unprivileged") {
+    const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
+    return isWithin(p, sandbox) ? { allowed: true } : { allowed: false, reason: `path ${p} is outside the sandbox ${sandbox} at tier unprivileged` };
+  }
+  const root = SUDO_FORBIDDEN_ROOTS.find((r) => isWithin(p, r));
+  return root ? { allowed: false, reason: `path ${p} is under ${root}, which tier sudo may not touch` } : { allowed: true };
+}
+
 export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: TierPolicyOptions = {}): TierDecision {
   if (tier === "root") return { allowed: true };
-  const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
-  const paths = pathsOfCall(call).map((p) => normalizePath(p));
   for (const pattern of globPatternsOfCall(call)) {
     if (patternEscapes(pattern)) return { allowed: false, reason: `pattern "${pattern}" may not be absolute or contain '..' at tier ${tier}` };
   }
-
   if (tier === "unprivileged") {
     if (!UNPRIVILEGED_ACTIONS.has(call.action)) {
       return { allowed: false, reason: `action ${call.action} is not allowed at tier unprivileged (reading the sandbox and diagnostics only)` };
@@ -247,19 +256,15 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
     if (call.action === "logs.read" && call.params.file === undefined) {
       return { allowed: false, reason: "the journal is not readable at tier unprivileged; only log files inside the sandbox are" };
     }
-    for (const p of paths) {
-      if (!isWithin(p, sandbox)) return { allowed: false, reason: `path ${p} is outside the sandbox ${sandbox} at tier unprivileged` };
-    }
-    return { allowed: true };
+  } else {
+    const refusal = SUDO_REFUSED[call.action];
+    if (refusal) return { allowed: false, reason: refusal };
   }
-
-  const refusal = SUDO_REFUSED[call.action];
-  if (refusal) return { allowed: false, reason: refusal };
-  for (const p of paths) {
-    const root = SUDO_FORBIDDEN_ROOTS.find((r) => isWithin(p, r));
-    if (root) return { allowed: false, reason: `path ${p} is under ${root}, which tier sudo may not touch` };
+  for (const p of pathsOfCall(call)) {
+    const decision = pathDecision(tier, p, options);
+    if (!decision.allowed) return decision;
   }
-  if (call.action === "bash" || call.action === "run.launch") {
+  if (tier === "sudo" && (call.action === "bash" || call.action === "run.launch")) {
     const violation = sudoViolation(call.params.command);
     if (violation) return { allowed: false, reason: violation };
   }

@@ -5,8 +5,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import type { RunCompleteMessage } from "../../protocol/node-messages.ts";
 import { ActionError } from "../actions/action-error.ts";
-import { requireDirectory } from "../actions/fs-checks.ts";
-import { isAlive, terminateGroup } from "../actions/process-group.ts";
+import { isAlive } from "../actions/process-group.ts";
+import type { ActionUser } from "../privilege/action-user.ts";
+import { newTracking, terminateTracked } from "../processes/tracked-processes.ts";
 import { RUN_ID, RunOutput, RunSpec, RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
 import { STARTUP_TIMEOUT_MS, startWatcher } from "./watcher-process.ts";
 
@@ -14,6 +15,12 @@ const POLL_MS = 25;
 /** Finished, reported runs kept for `run.status`; older ones are deleted. */
 const KEEP_FINISHED_RUNS = 100;
 const MAX_REASON_CHARS = 4_096;
+
+export interface RunIdentity {
+  user: ActionUser;
+  /** Where run cgroups are created, or null (see agent/processes/cgroup.ts). */
+  cgroupParent: string | null;
+}
 
 export interface RunView {
   status: RunStatus;
@@ -40,18 +47,18 @@ export class RunManager {
     private readonly killGraceMs: number,
     /** Called when a watcher started by this agent exits, so its completion can be reported at once. */
     private readonly onWatcherExit: () => void,
+    private readonly identity: RunIdentity,
   ) {
     this.root = stateDir ? join(stateDir, "runs") : null;
   }
 
-  async launch(params: ActionParams<"run.launch">, directiveId: string): Promise<RunView> {
+  /** Starts a run in `cwd` (already checked by the caller's policy). */
+  async launch(params: ActionParams<"run.launch">, cwd: string, directiveId: string): Promise<RunView> {
     const root = this.requireRoot();
-    const cwd = params.cwd ?? process.cwd();
-    await requireDirectory(cwd, "working directory");
     const runId = newRunId();
     const dir = join(root, runId);
     const files = runFiles(dir);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const spec: RunSpec = {
       runId,
       directiveId,
@@ -61,6 +68,8 @@ export class RunManager {
       stallTimeoutMs: params.stallTimeoutMs,
       killGraceMs: this.killGraceMs,
       createdAt: Date.now(),
+      user: this.identity.user,
+      tracking: newTracking(this.identity.cgroupParent, "r"),
     };
     writeJsonAtomic(files.spec, spec);
 
@@ -77,7 +86,7 @@ export class RunManager {
     return this.view(dir, spec);
   }
 
-  /** Stops the run's process group and waits for its watcher to record the ending. */
+  /** Stops every process of the run (even those that left its process group) and waits for its watcher to record the ending. */
   async cancel(runId: string): Promise<RunView> {
     const { dir, spec } = this.open(runId);
     const files = runFiles(dir);
@@ -85,7 +94,7 @@ export class RunManager {
     if (isFinished(view.status)) return view;
     writeFileSync(files.cancelRequested, "");
     const pid = readJson(files.status, RunStatus)?.pid;
-    if (pid) await terminateGroup(pid, this.killGraceMs);
+    await terminateTracked(spec.tracking, this.killGraceMs, new Set(pid ? [pid] : []));
     const deadline = Date.now() + this.killGraceMs * 3 + 5_000;
     while (!isFinished(view.status) && Date.now() < deadline) {
       await sleep(POLL_MS);

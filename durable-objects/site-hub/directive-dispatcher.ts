@@ -350,6 +350,10 @@ export class DirectiveDispatcher {
   private result(nodeId: string, msg: ResultMessage): string | null {
     const refused = notYours(msg.directiveId, this.store.nodeOf(msg.directiveId), nodeId);
     if (refused) return refused;
+    if (this.store.get(msg.directiveId, false)?.view.status === "lost") {
+      this.lateResult(nodeId, msg);
+      return null;
+    }
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
@@ -368,6 +372,27 @@ export class DirectiveDispatcher {
     }
     this.complete(msg.directiveId, nodeId, outcome);
     return null;
+  }
+
+  /** The agent finished a directive the hub had already given up as lost: keep what it did, beside the record. */
+  private lateResult(nodeId: string, msg: ResultMessage): void {
+    const kept = this.store.recordLateResult(msg.directiveId, {
+      receivedAt: Date.now(),
+      success: msg.success,
+      exitCode: msg.exitCode ?? null,
+      output: msg.output,
+      truncated: msg.truncated ?? false,
+      error: msg.error ?? null,
+      errorCode: msg.errorCode ?? null,
+    });
+    if (!kept) return;
+    this.activity.append({
+      kind: "directive",
+      level: "warn",
+      nodeId,
+      message: `directive ${msg.directiveId} on ${nodeId}, lost earlier, finished after all: ${msg.success ? "succeeded" : `failed${msg.error ? `: ${msg.error}` : ""}`}${msg.exitCode != null ? ` (exit ${msg.exitCode})` : ""}`,
+      data: { directiveId: msg.directiveId, late: true, success: msg.success, exitCode: msg.exitCode ?? null },
+    });
   }
 
   /**

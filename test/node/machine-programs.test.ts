@@ -3,9 +3,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ActionError } from "../../agent/actions/action-error.ts";
 import { findProgram, runProgram } from "../../agent/host/programs.ts";
-import { processAlive, removeTempDirs, tempDir, waitUntil } from "./executor-harness.ts";
+import { currentUser } from "../../agent/privilege/action-user.ts";
+import { newTracking, TrackedProcesses } from "../../agent/processes/tracked-processes.ts";
+import { processAlive, cleanUp, tempDir, waitUntil } from "./executor-harness.ts";
 
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 /** A folder holding stand-in programs, plus the real system folders after it for what the scripts call. */
 function binDir(scripts: Record<string, string>): string[] {
@@ -18,7 +20,7 @@ function binDir(scripts: Record<string, string>): string[] {
 }
 
 function runner(binDirs: string[], signal = new AbortController().signal) {
-  return { signal, killGraceMs: 100, host: { binDirs } };
+  return { signal, killGraceMs: 100, host: { binDirs }, processes: new TrackedProcesses(newTracking(null, "d"), currentUser()) };
 }
 
 async function failure(promise: Promise<unknown>): Promise<ActionError> {

@@ -6,10 +6,10 @@ import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DirectiveExecutor } from "../../agent/directives/directive-executor.ts";
 import { runFiles, RunStatus, readJson } from "../../agent/runs/run-files.ts";
-import { directive, executor, FakeHub, isolateHome, processAlive, removeTempDirs, run, tempDir, waitUntil } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, processAlive, cleanUp, run, tempDir, waitUntil } from "./executor-harness.ts";
 
 isolateHome();
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 async function launch(agent: DirectiveExecutor, hub: FakeHub, params: Record<string, unknown>) {
   const result = await run(agent, hub, directive("run.launch", params));

@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DirectiveStore } from "../../durable-objects/site-hub/directive-store.ts";
+import { MAX_EVENT_IDS_PER_NODE, ProcessStore } from "../../durable-objects/site-hub/process-store.ts";
 import { ActivityPage, DirectiveView } from "../../protocol/api.ts";
 import { MAX_STORED_CHUNKS } from "../../protocol/limits.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
@@ -170,5 +171,24 @@ describe("what one node can make the hub store", () => {
     const other = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=theirs`)).json());
     expect(other.entries.some((e) => e.message.includes("connected"))).toBe(true);
   });
-});
 
+  it("keeps a bounded number of supervised-process events per node, and their log lines within its quota", async () => {
+    const { site, mine } = await twoNodes();
+    const event = (i: number) => ({ id: `pe-${String(i).padStart(8, "0")}-0000-0000-0000-000000000000`, name: "web", kind: "crashed", at: i, exitCode: 1 });
+    for (let frame = 0; frame < 3; frame++) {
+      mine.send({ type: "process_events", events: Array.from({ length: 100 }, (_, i) => event(frame * 100 + i)) });
+      await mine.next("process_events_ack");
+      mine.take("process_events_ack");
+    }
+    const page = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=mine&limit=500`)).json());
+    expect(page.entries.filter((e) => e.message.includes("process web")).length).toBeLessThan(NODE_ACTIVITY_PER_HOUR);
+    expect(page.entries.filter((e) => e.message.includes("further ones are dropped"))).toHaveLength(1);
+
+    const kept = await runInDurableObject(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)), (_hub, state) => {
+      const store = new ProcessStore(state.storage.sql);
+      for (let i = 1000; i < 1000 + MAX_EVENT_IDS_PER_NODE + 1000; i++) store.recordEvent("mine", event(i) as never, Date.now());
+      return state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM process_events WHERE node_id = 'mine'").one().n;
+    });
+    expect(kept).toBeLessThanOrEqual(MAX_EVENT_IDS_PER_NODE + 500);
+  });
+});

@@ -45,7 +45,12 @@ export type Permission =
   | "directives.run"
   /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
   | "files.readAnywhere"
-  | "activity.read";
+  | "activity.read"
+  /**
+   * Changing a node's supervised processes, with the risk tier of the change: 2 for when and how it runs, 3 for
+   * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
+   */
+  | "processes.manage";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "settings.read",
@@ -58,4 +63,5 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "directives.run",
   "files.readAnywhere",
   "activity.read",
+  "processes.manage",
 ]);
