@@ -6,6 +6,7 @@ import { DirectiveView, FanOutResponse } from "../../protocol/api.ts";
 import { SiteSettingsResponse } from "../../protocol/site-settings.ts";
 import { Fleet } from "../support/fleet.ts";
 import { HubApi } from "../support/hub-api.ts";
+import { ANY_JSON, HubSession } from "../support/hub-session.ts";
 
 /**
  * Who may read what, end to end with a real agent on a `root` machine: a member and a read key read inside the
@@ -20,28 +21,6 @@ let readKey: HubApi;
 let logs: string;
 let secrets: string;
 const ADMIN_CONFIG = JSON.stringify({ hub: "https://hub.example.com", site: "default", apiKey: `cxk_${"ab".repeat(32)}` });
-
-/** A browser-like session: the cookie the hub sets, sent back with the hub's own Origin. */
-class Session {
-  private cookie = "";
-
-  constructor(private readonly url: string) {}
-
-  async post<T>(path: string, body: unknown, schema: { parse(v: unknown): T }, expected = 200): Promise<T> {
-    const res = await fetch(this.url + path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Origin: this.url, ...(this.cookie ? { Cookie: this.cookie } : {}) },
-      body: JSON.stringify(body),
-    });
-    const set = /cortex_session=[^;]+/.exec(res.headers.get("Set-Cookie") ?? "")?.[0];
-    if (set) this.cookie = set;
-    const text = await res.text();
-    if (res.status !== expected) throw new Error(`${path} answered ${res.status}: ${text}`);
-    return schema.parse(JSON.parse(text));
-  }
-}
-
-const anything = { parse: (v: unknown) => v };
 
 beforeAll(async () => {
   fleet = await Fleet.start();
@@ -63,12 +42,12 @@ beforeAll(async () => {
   expect(SiteSettingsResponse.parse(settings.json).settings.readablePaths).toEqual([logs]);
 
   // The first superadmin invites a member; both keep their sessions. The superadmin's read key is confined too.
-  const root = new Session(fleet.hub.url);
-  await root.post("/api/setup", { setupCode: fleet.hub.adminKey, email: "root@example.com", name: "Root", password: "root password 0123456789" }, anything, 201);
+  const root = new HubSession(fleet.hub.url);
+  await root.post("/api/setup", { setupCode: fleet.hub.adminKey, email: "root@example.com", name: "Root", password: "root password 0123456789" }, ANY_JSON, 201);
   const invite = await root.post("/api/sites/default/invites", { role: "member" }, CreatedInvite, 201);
-  const person = new Session(fleet.hub.url);
+  const person = new HubSession(fleet.hub.url);
   const token = new URL(invite.url).pathname.split("/").pop();
-  await person.post("/api/invites/accept", { token, name: "Max", email: "max@example.com", password: "member password 1234" }, anything, 201);
+  await person.post("/api/invites/accept", { token, name: "Max", email: "max@example.com", password: "member password 1234" }, ANY_JSON, 201);
   member = new HubApi(fleet.hub.url, (await person.post("/api/auth/api-keys", { name: "member key", scope: "admin" }, CreatedApiKey, 201)).key);
   readKey = new HubApi(fleet.hub.url, (await root.post("/api/auth/api-keys", { name: "read key", scope: "read" }, CreatedApiKey, 201)).key);
 });
