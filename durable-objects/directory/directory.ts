@@ -25,7 +25,7 @@ import type { NewInvite } from "./invites.ts";
 import { PasskeyCeremonies } from "./passkey-ceremonies.ts";
 import type { StoredPasskey } from "./passkeys.ts";
 import { migrate } from "./schema.ts";
-import { SignIn, type NewSession, type PasswordCheck } from "./sign-in.ts";
+import { SignIn, type NewSession, type PasswordChange, type PasswordCheck } from "./sign-in.ts";
 import { SiteAdmin } from "./site-admin.ts";
 import type { SiteRecord } from "./sites.ts";
 
@@ -103,14 +103,7 @@ export class Directory extends DurableObject<Env> {
     return this.signIn.beginPasswordChange(userId, ip);
   }
 
-  finishPasswordChange(input: {
-    check: PasswordCheck;
-    passwordOk: boolean;
-    newPasswordHash: string;
-    keepSessionId: string | null;
-    revokeApiKeys: boolean;
-    ip: string | null;
-  }): Promise<HubResult<SignedOut>> {
+  finishPasswordChange(input: PasswordChange): Promise<HubResult<SignedOut>> {
     return this.signIn.finishPasswordChange(input);
   }
 

@@ -18,6 +18,17 @@ export interface PasswordCheck {
   passwordHash: string | null;
 }
 
+/** A checked password change: the Worker's verdict on the current password, and what else to end with it. */
+export interface PasswordChange {
+  check: PasswordCheck;
+  passwordOk: boolean;
+  newPasswordHash: string;
+  /** The session that asked, which stays signed in (null for single sign-on). */
+  keepSessionId: string | null;
+  revokeApiKeys: boolean;
+  ip: string | null;
+}
+
 /**
  * First setup, password sign-in and password change. Each password attempt is reserved with the throttle before
  * the Worker checks it (`begin...`) and settled afterwards (`finish...`), so parallel guesses are counted too.
@@ -87,17 +98,7 @@ export class SignIn {
    * A new password ends every other session of the user (whoever else knew the old one is signed out, and their
    * live sockets close), and, when asked, revokes the user's API keys too.
    */
-  async finishPasswordChange(
-    input: {
-      check: PasswordCheck;
-      passwordOk: boolean;
-      newPasswordHash: string;
-      keepSessionId: string | null;
-      revokeApiKeys: boolean;
-      ip: string | null;
-    },
-    now = Date.now(),
-  ): Promise<HubResult<SignedOut>> {
+  async finishPasswordChange(input: PasswordChange, now = Date.now()): Promise<HubResult<SignedOut>> {
     const { check } = input;
     if (!check.userId || !input.passwordOk) {
       await this.ctx.record({ kind: "password", actor: check.email, ip: input.ip, message: `${check.email} gave a wrong current password` }, now);
