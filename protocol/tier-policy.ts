@@ -13,12 +13,11 @@ export const SUDO_FORBIDDEN_ROOTS = ["/etc", "/root", "/proc", "/sys"] as const;
 export const SUDO_ALLOWED_COMMANDS = ["apt", "apt-get", "npm", "pip", "pip3"] as const;
 
 /**
- * Tier unprivileged reads its sandbox and nothing else, and changes nothing. Diagnostics are allowed: they read
- * what the kernel and the init system show every user (/proc, statfs, `systemctl show`), not files, so the
- * "no file action under /proc" rule is not about them, and what they print is the same for any local user. The
- * journal is not: it holds other services' log lines, so `logs.read` works here only on a file in the sandbox.
+ * Actions that change nothing: the file reads, whose paths the tiers and the readable paths check, and the machine
+ * diagnostics, which read what the kernel and the init system show every local user (/proc, statfs, `systemctl
+ * show`) rather than files, so the "no file action under /proc" rule is not about them.
  */
-const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+export const READING_ACTIONS: readonly ActionName[] = [
   "read",
   "glob",
   "grep",
@@ -30,6 +29,15 @@ const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   "network.info",
   "service.status",
   "agent.health",
+];
+
+/**
+ * Tier unprivileged reads its sandbox and nothing else, and changes nothing: the reading actions, with every path
+ * inside the sandbox. The journal is not a file in it (it holds other services' log lines), so `logs.read` works
+ * here only on a file in the sandbox.
+ */
+const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+  ...READING_ACTIONS,
   // Supervised processes are started and stopped at every tier: what they run was checked against the tier when
   // they were configured (`evaluateProcess`), and is checked again by the agent before each start.
   "supervised.start",

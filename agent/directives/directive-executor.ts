@@ -213,6 +213,7 @@ export class DirectiveExecutor implements DirectiveHandler {
       this.undelivered.delete(directiveId);
     }
     this.reportRuns();
+    this.runs.watchAdopted();
     if (!this.recheck && this.online) {
       this.recheck = setInterval(() => this.reportRuns(), this.runRecheckMs);
       this.recheck.unref();
@@ -236,6 +237,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     const running = [...this.inFlight.values()];
     for (const { controller } of running) controller.abort(new ActionError("cancelled", "the agent is shutting down"));
     await Promise.all(running.map(({ done }) => done));
+    this.runs.close();
     await this.files.close();
   }
 

@@ -12,6 +12,8 @@ import { RUN_ID, RunOutput, RunSpec, RunStatus, readJson, runFiles, writeJsonAto
 import { STARTUP_TIMEOUT_MS, startWatcher } from "./watcher-process.ts";
 
 const POLL_MS = 25;
+/** How often the watchers of runs started by an earlier agent process are looked at; they cannot call this one. */
+const ADOPTED_POLL_MS = 1_000;
 /** Finished, reported runs kept for `run.status`; older ones are deleted. */
 const KEEP_FINISHED_RUNS = 100;
 const MAX_REASON_CHARS = 4_096;
@@ -41,6 +43,9 @@ function isFinished(status: RunStatus): boolean {
  */
 export class RunManager {
   private readonly root: string | null;
+  /** Runs whose watcher this agent process started: their exit is announced by `onWatcherExit`. */
+  private readonly ownRuns = new Set<string>();
+  private adoptedTimer: NodeJS.Timeout | null = null;
 
   constructor(
     stateDir: string | undefined,
@@ -74,6 +79,7 @@ export class RunManager {
     writeJsonAtomic(files.spec, spec);
 
     try {
+      this.ownRuns.add(runId);
       return { status: await startWatcher(dir, this.onWatcherExit), tail: "" };
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
@@ -127,6 +133,41 @@ export class RunManager {
       });
     }
     return messages;
+  }
+
+  /**
+   * Watches the runs an earlier agent process started (this one was restarted while they ran): their watchers exit
+   * unseen, so they are polled, and `onWatcherExit` is called as soon as one is gone, not at the next recheck.
+   */
+  watchAdopted(): void {
+    if (this.adoptedTimer || !this.root) return;
+    let watched = new Set<string>();
+    const tick = () => {
+      const adopted = this.runningStatuses().filter((status) => !this.ownRuns.has(status.runId));
+      const alive = new Set(adopted.filter((status) => status.watcherPid !== null && isAlive(status.watcherPid)).map((status) => status.runId));
+      // A run seen going last time that is not going now has ended (or lost its watcher): report it now.
+      if ([...watched].some((runId) => !alive.has(runId)) || alive.size < adopted.length) this.onWatcherExit();
+      watched = alive;
+      if (adopted.length === 0) this.close();
+    };
+    tick();
+    if (watched.size === 0) return;
+    this.adoptedTimer = setInterval(tick, ADOPTED_POLL_MS);
+    this.adoptedTimer.unref();
+  }
+
+  /** Stops watching adopted runs (the agent is shutting down). */
+  close(): void {
+    if (this.adoptedTimer) clearInterval(this.adoptedTimer);
+    this.adoptedTimer = null;
+  }
+
+  private runningStatuses(): RunStatus[] {
+    if (!this.root || !existsSync(this.root)) return [];
+    return readdirSync(this.root)
+      .filter((name) => RUN_ID.test(name))
+      .map((runId) => readJson(runFiles(join(this.root!, runId)).status, RunStatus))
+      .filter((status): status is RunStatus => status?.state === "running");
   }
 
   /** How many runs are going and how many finished ones the hub has not acknowledged, for `agent.health`. */

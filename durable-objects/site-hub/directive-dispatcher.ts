@@ -1,5 +1,5 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
-import { ActionCall, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import { ActionCall, ActionName, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
@@ -57,6 +57,17 @@ function notYours(directiveId: string, owner: string | null, nodeId: string): st
 /** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
 function presenterFor(requester: Requester): Presenter | undefined {
   return requester.confined ? eventForConfined : undefined;
+}
+
+/**
+ * Whether the node's agent can run this action. Our agents list the actions they know in `capabilities`; one built
+ * before an action existed would drop the directive as an invalid message and leave it to time out, so it is
+ * refused here at once. A list that names no action at all (an agent that reports capabilities another way) says
+ * nothing either way, and the directive is sent.
+ */
+function knowsAction(node: NodeView, action: string): boolean {
+  const known = node.capabilities.filter((c) => (ActionName.options as readonly string[]).includes(c));
+  return known.length === 0 || known.includes(action);
 }
 
 function newId(prefix: string): string {
@@ -260,6 +271,9 @@ export class DirectiveDispatcher {
       this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
     } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
+    } else if (!knowsAction(node, call.action)) {
+      const error = `the agent on ${node.id} (version ${node.version ?? "unknown"}) does not know ${call.action}; update it to use it`;
+      this.store.insert({ ...base, status: "failed", errorCode: "unsupported", error }, now);
     } else {
       const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});
       if (!decision.allowed) {

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lookupUser } from "../../agent/install/os-accounts.ts";
 import { AgentRelease, agentUpdateAvailable } from "../../protocol/agent-release.ts";
-import { DirectiveView, type NodeCredentials } from "../../protocol/api.ts";
+import { DirectiveView, NodeCredentials } from "../../protocol/api.ts";
 import { sharedTempRoot } from "../support/action-user.ts";
 import { launchBrowser, newContext } from "../support/browser.ts";
 import { Fleet } from "../support/fleet.ts";
@@ -58,6 +58,26 @@ function onMachine(line: string, stdin?: string): Promise<Outcome> {
   child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t));
   child.stdin.end(stdin ?? "");
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+/**
+ * Runs a line on a terminal of its own (`script` gives it a pty), as a person types it, and answers `answer` once
+ * `prompt` shows: what is read from /dev/tty, as the installer's token prompt is.
+ */
+function onTerminal(line: string, prompt: string, answer: string): Promise<Outcome & { prompted: boolean }> {
+  const child = spawn("script", ["-q", "-e", "-c", line, "/dev/null"], { cwd: machine, env: machineEnv(), stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  let prompted = false;
+  child.stdout.setEncoding("utf8").on("data", (t: string) => {
+    stdout += t;
+    if (!prompted && stdout.includes(prompt)) {
+      prompted = true;
+      child.stdin.write(`${answer}\r`);
+    }
+  });
+  child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t));
+  return new Promise((resolve) => child.on("close", (code) => (child.stdin.end(), resolve({ code, stdout, stderr, prompted }))));
 }
 
 /** The line the hub printed, run as root already (no sudo), with the options of a test install. */
@@ -247,6 +267,21 @@ describe("installing the agent from the hub", () => {
     const current = await fleet.waitForConnectionSince(NODE_ID, since, 60_000, agent!);
     expect(current.version).toBe(release.version);
     await expectDashboardFlag(false);
+  });
+
+  it("gives the installed agent a new token after a rekey: the line with --new-token asks for it on the terminal, without echo", async () => {
+    await stopAgent();
+    const rekeyed = NodeCredentials.parse((await fleet.api.raw("POST", `/api/sites/default/nodes/${NODE_ID}/rekey`)).json);
+    const typed = await onTerminal(installLine("--new-token"), "Token of this node, as the hub showed it (not echoed): ", rekeyed.token);
+    expect(typed.prompted).toBe(true);
+    expect(typed.code).toBe(0);
+    expect(typed.stdout).toContain(", replaced");
+    expect(typed.stdout).not.toContain(rekeyed.token);
+    expect(readFileSync(join(prefix, "etc", "token"), "utf8")).toBe(`${rekeyed.token}\n`);
+    const since = Date.now();
+    startAgent(runLine);
+    await fleet.waitForConnectionSince(NODE_ID, since, 60_000, agent!);
+    expect(processesShowing(rekeyed.token)).toEqual([]);
   });
 
   it("uninstalls everything it created: the folder, the user, the sudoers drop-in", async () => {

@@ -38,6 +38,12 @@ describe("reads on an unprivileged node", () => {
     expect(() => executor({ tier: "unprivileged", sandboxRoot: link })).toThrow(StartupError);
   });
 
+  it("refuses a sandbox open to other users, and never changes an existing folder's mode", () => {
+    const open = tempDir();
+    expect(() => executor({ tier: "root", sandboxRoot: open })).toThrow(/is open to other users \(mode 755\)/);
+    expect(statSync(open).mode & 0o777).toBe(0o755);
+  });
+
   it("creates its sandbox owned by the action user, mode 0700", () => {
     const root = join(tempDir(), "new-sandbox");
     const agent = executor({ tier: "unprivileged", sandboxRoot: root });

@@ -133,6 +133,12 @@ describe("network.info", () => {
     const row = net.listening.rows.find((r: unknown[]) => r[2] === port);
     expect(row).toEqual(["tcp", "127.0.0.1", port, `node(${process.pid})`]);
   });
+
+  it("names no process behind a port below tier root, as the kernel would not to that user", async () => {
+    const net = json((await ask("network.info", {}, "unprivileged")).output);
+    expect(net.listening.rows.find((r: unknown[]) => r[2] === port)).toEqual(["tcp", "127.0.0.1", port, null]);
+    expect(net.listeningNote).toContain("tier root");
+  });
 });
 
 describe("service.status", () => {

@@ -184,7 +184,7 @@ describe("disk.clean", () => {
   function layout() {
     const root = tempDir("cortex-tmp-");
     const keep = join(root, "cortex-sandbox");
-    mkdirSync(keep);
+    mkdirSync(keep, { mode: 0o700 });
     mkdirSync(join(root, "olddir"));
     mkdirSync(join(root, ".X11-unix"));
     const files = {

@@ -124,8 +124,8 @@ describe("tier sudo, enforced by the agent", () => {
 
 describe("tier root", () => {
   it("is allowed everything the lower tiers are refused", async () => {
-    expect(await attempt("root", tempDir(), "read", { path: "/etc/hostname" })).toMatchObject({ success: true });
-    expect(await attempt("root", tempDir(), "bash", { command: "true || sudo rm -rf /nothing; pwd", cwd: "/etc" })).toMatchObject({
+    expect(await attempt("root", join(tempDir(), "sandbox"), "read", { path: "/etc/hostname" })).toMatchObject({ success: true });
+    expect(await attempt("root", join(tempDir(), "sandbox"), "bash", { command: "true || sudo rm -rf /nothing; pwd", cwd: "/etc" })).toMatchObject({
       success: true,
       output: "/etc\n",
     });
