@@ -121,6 +121,7 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
    ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
+  `ALTER TABLE directives ADD COLUMN late_result TEXT;`,
   // Supervised processes: each node's list (versioned as a whole), the events agents reported (kept to drop
   // repeats by id), and the latest status, on the node's own row so a heartbeat still writes one row.
   `CREATE TABLE processes (
@@ -148,6 +149,12 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX process_events_by_received ON process_events(received_at);
    ALTER TABLE nodes ADD COLUMN supervision TEXT;
    ALTER TABLE nodes ADD COLUMN supervision_at INTEGER;`,
+  `CREATE TABLE node_activity_quota (
+     node_id TEXT PRIMARY KEY,
+     window_start INTEGER NOT NULL,
+     used INTEGER NOT NULL,
+     noted INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
