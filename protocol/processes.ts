@@ -361,8 +361,3 @@ export const ProcessActionResponse = z.object({
   status: ProcessStatus.nullable(),
 });
 export type ProcessActionResponse = z.infer<typeof ProcessActionResponse>;
-
-export const LaunchModeChange = z
-  .strictObject({ launchMode: LaunchMode, schedule: z.array(ScheduleWindow).max(32).optional() })
-  .refine((c) => c.launchMode !== "scheduled" || (c.schedule?.length ?? 0) > 0, { path: ["schedule"], message: "launch mode scheduled needs at least one window" });
-export type LaunchModeChange = z.infer<typeof LaunchModeChange>;

@@ -267,11 +267,6 @@ export class ProcessSupervisor {
 
   // ---- by hand (directives) ----
 
-  has(name: string): boolean {
-    const rt = this.runtimes.get(name);
-    return rt !== undefined && !rt.removed;
-  }
-
   /** Starts the process now (no start delay), and keeps it running until stopped, whatever its launch mode says. */
   async startByHand(name: string): Promise<ControlOutcome> {
     const rt = this.require(name);

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { runProcessTool, type ProcessToolHub } from "../../durable-objects/site-hub/process-tools.ts";
+import { isProcessTool, runProcessTool, type ProcessToolHub } from "../../durable-objects/site-hub/process-tools.ts";
 import type { Requester } from "../../durable-objects/site-hub/requester.ts";
 import { ProcessListResponse, type ProcessStatus } from "../../protocol/processes.ts";
 import { prepareToolCall } from "../../protocol/tools/index.ts";
@@ -19,8 +19,8 @@ async function hubOf(site: string): Promise<ProcessToolHub> {
 async function tool(hub: ProcessToolHub, name: string, input: unknown, requester = ADMIN) {
   const prepared = prepareToolCall(name, input, { riskCap: 3 });
   if (!prepared.ok) return { ok: false, text: `invalid: ${prepared.message}` };
-  if (prepared.run.on !== "hub" || !prepared.run.handler.startsWith("process_")) throw new Error(`${name} is not a process tool`);
-  return runProcessTool(prepared.run.handler as Parameters<typeof runProcessTool>[0], hub, prepared.run.input, requester);
+  if (prepared.run.on !== "hub" || !isProcessTool(prepared.run.handler)) throw new Error(`${name} is not a process tool`);
+  return runProcessTool(prepared.run.handler, hub, prepared.run.input, requester);
 }
 
 const RUNNING: ProcessStatus = {
