@@ -207,7 +207,11 @@ export class ProcessSupervisor {
     for (const rt of this.runtimes.values()) {
       if (names.has(rt.name) || rt.removed) continue;
       rt.removed = true;
-      void this.stopInstance(rt, "config").then(() => this.forget(rt));
+      // A launch in flight finishes first, so the instance it starts is stopped too rather than left unsupervised.
+      // Added back meanwhile, it stays.
+      void this.settle(rt)
+        .then(() => (rt.removed ? this.stopInstance(rt, "config") : undefined))
+        .then(() => this.forget(rt));
     }
     for (const spec of config.processes) {
       const rt = this.runtimes.get(spec.name);

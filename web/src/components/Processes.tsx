@@ -217,7 +217,8 @@ export function Processes({ site, node, admin }: { site: string; node: LiveNode;
                     {s?.pid ?? ""}
                   </td>
                   <td data-label="Uptime" class="nowrap">
-                    {s?.startedAt ? duration(now.value - s.startedAt) : ""}
+                    {/* The page's clock ticks every 5 s, so it can be behind a start it has just heard of. */}
+                    {s?.startedAt ? duration(Math.max(0, now.value - s.startedAt)) : ""}
                   </td>
                   <td data-label="Restarts">{s ? s.restarts : ""}</td>
                   <td data-label="Last exit" class="small" title={s?.lastExit ? dateTime(s.lastExit.at) : undefined}>
