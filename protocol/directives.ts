@@ -125,6 +125,8 @@ export const ErrorCode = z.enum([
   "offline",
   "lost",
   "exec_failed",
+  /** A chat tool call to a machine whose "AI tools allowed" switch is off. */
+  "ai_tools_off",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

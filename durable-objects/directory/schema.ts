@@ -1,3 +1,4 @@
+import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-keys.ts";
 import { applyMigrations } from "../shared/migrations.ts";
 
 /**
@@ -99,6 +100,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_by_site ON audit(site_id, id);
    CREATE INDEX audit_by_kind ON audit(kind, id);
    INSERT INTO sites (id, name, created_at) VALUES ('default', 'Default', 0);`,
+  // Personal LLM keys, sealed (AES-GCM); the owner is the user id.
+  `CREATE TABLE llm_keys (
+     ${LLM_KEY_TABLE_COLUMNS}
+   );`,
 ];
 
 export function migrate(sql: SqlStorage): void {

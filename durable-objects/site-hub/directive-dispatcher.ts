@@ -1,5 +1,5 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
-import { ActionCall, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import { ActionCall, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
@@ -14,6 +14,20 @@ export interface NodeLink {
   isOnline(nodeId: string): boolean;
   scheduleSweep(at: number): Promise<void>;
 }
+
+/** What a caller other than the API may ask of a directive or fan-out. */
+export interface DirectiveOptions {
+  /**
+   * The caller's own id for it (`d-<uuid>`, or `f-<uuid>` for a fan-out), recorded by the caller before asking:
+   * asking again with an id that exists follows the existing one and never runs it a second time.
+   */
+  id?: string;
+  /** A tool call of the AI chat: refused on machines whose "AI tools allowed" switch is off. */
+  viaChat?: boolean;
+}
+
+const CALLER_DIRECTIVE_ID = /^d-[0-9a-f-]{36}$/;
+const CALLER_FANOUT_ID = /^f-[0-9a-f-]{36}$/;
 
 /** How long a result may wait for stream chunks still in flight before it is recorded without them. */
 const CHUNK_GRACE_MS = 2_000;
@@ -59,14 +73,27 @@ export class DirectiveDispatcher {
     private readonly link: NodeLink,
   ) {}
 
-  async runOne(nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+  async runOne(
+    nodeId: string,
+    req: DirectiveRequest,
+    actor: string,
+    options: DirectiveOptions = {},
+  ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+    if (options.id !== undefined) {
+      if (!CALLER_DIRECTIVE_ID.test(options.id)) return fail(400, "invalid_directive_id", "a directive id is d-<uuid>");
+      const existing = this.store.get(options.id, false);
+      if (existing) {
+        if (existing.view.nodeId !== nodeId) return fail(409, "directive_exists", `directive ${options.id} exists on another node`);
+        return ok({ directiveId: options.id, stream: this.follow(options.id) });
+      }
+    }
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
     if (!call.ok) return call;
-    const id = newId("d");
+    const id = options.id ?? newId("d");
     const stream = this.streams.open(id);
-    this.admit(id, null, node, call.value, req, actor);
+    this.admit(id, null, node, call.value, req, actor, options);
     await this.afterAdmit([id]);
     return ok({ directiveId: id, stream });
   }
@@ -74,12 +101,17 @@ export class DirectiveDispatcher {
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     actor: string,
+    options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
+    if (options.id !== undefined) {
+      if (!CALLER_FANOUT_ID.test(options.id)) return fail(400, "invalid_fanout_id", "a fan-out id is f-<uuid>");
+      if (this.store.fanOutExists(options.id)) return ok({ fanoutId: options.id, stream: this.followFanOut(options.id) });
+    }
     const call = this.parseCall(req);
     if (!call.ok) return call;
     const targets = this.resolveTargets(req.target);
     if (!targets.ok) return targets;
-    const fanoutId = newId("f");
+    const fanoutId = options.id ?? newId("f");
     this.store.insertFanOut(fanoutId, actor, req.concurrency, targets.value.length, Date.now());
     const stream = this.streams.open(fanoutId);
     this.activity.append({
@@ -90,13 +122,30 @@ export class DirectiveDispatcher {
     });
     const ids = targets.value.map((node) => {
       const id = newId("d");
-      this.admit(id, fanoutId, node, call.value, req, actor);
+      this.admit(id, fanoutId, node, call.value, req, actor, options);
       return id;
     });
     await this.afterAdmit(ids);
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
     return ok({ fanoutId, stream });
+  }
+
+  /** The events of a directive that exists: its result at once when it has ended, else its live events. */
+  private follow(id: string): ReadableStream<Uint8Array> {
+    const rec = this.store.get(id)!;
+    if (!ACTIVE.includes(rec.view.status)) return this.streams.replay([{ event: "result", directive: rec.view }]);
+    return this.streams.open(id);
+  }
+
+  /** The events of a fan-out that exists: the results of its finished members, then live ones and the aggregate. */
+  private followFanOut(fanoutId: string): ReadableStream<Uint8Array> {
+    const ended = this.store
+      .memberIds(fanoutId, TERMINAL_STATUSES)
+      .map((id): DirectiveEvent => ({ event: "result", directive: this.store.get(id)!.view }));
+    const { pending, ...aggregate } = this.store.aggregate(fanoutId);
+    if (pending === 0) return this.streams.replay([...ended, { event: "aggregate", aggregate }]);
+    return this.streams.open(fanoutId, ended);
   }
 
   get(id: string): HubResult<DirectiveRecord> {
@@ -203,7 +252,15 @@ export class DirectiveDispatcher {
   }
 
   /** Records a directive and settles at once what can be settled without the node: offline, refused by tier. */
-  private admit(id: string, fanoutId: string | null, node: NodeView, call: ActionCallType, req: DirectiveRequest, actor: string): void {
+  private admit(
+    id: string,
+    fanoutId: string | null,
+    node: NodeView,
+    call: ActionCallType,
+    req: DirectiveRequest,
+    actor: string,
+    options: DirectiveOptions,
+  ): void {
     const base = {
       id,
       fanoutId,
@@ -214,7 +271,9 @@ export class DirectiveDispatcher {
       timeoutMs: hubTimeout(call, req.timeoutMs),
     };
     const now = Date.now();
-    if (!this.link.isOnline(node.id)) {
+    if (options.viaChat && !node.aiToolsAllowed) {
+      this.store.insert({ ...base, status: "refused", errorCode: "ai_tools_off", error: `AI tools are turned off on node ${node.id}` }, now);
+    } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
     } else {
       const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});

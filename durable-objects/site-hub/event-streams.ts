@@ -22,6 +22,16 @@ export class EventStreams {
     });
   }
 
+  /** A stream of events that already happened, closed after them: for following something that has ended. */
+  replay(events: DirectiveEvent[]): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        for (const e of events) controller.enqueue(this.encode(e));
+        controller.close();
+      },
+    });
+  }
+
   has(key: string): boolean {
     return (this.listeners.get(key)?.size ?? 0) > 0;
   }

@@ -1,5 +1,5 @@
 import { READ_ONLY_RISK, type RiskTier } from "../../protocol/action-risk.ts";
-import { SITE_PERMISSIONS, type Permission, type Principal } from "./principal.ts";
+import { principalId, SITE_PERMISSIONS, type Permission, type Principal } from "./principal.ts";
 
 /** The site a request is about, and whether it exists. */
 export interface SiteRef {
@@ -11,17 +11,20 @@ export interface AccessRequest {
   permission: Permission;
   /** For `directives.run`: the risk tier of the action. */
   tier?: RiskTier;
+  /** For `chat.use` and `chat.review` on one conversation: who owns it. */
+  owner?: string;
 }
 
 export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
 
 /** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
-const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["members.read", "nodes.read", "directives.read", "activity.read"]);
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["members.read", "nodes.read", "directives.read", "activity.read", "chat.use"]);
 
 const WHAT: Record<Permission, string> = {
   public: "do this",
   "account.read": "see this account",
   "account.manage": "manage an account",
+  "account.llm": "change the account's AI key",
   "sites.create": "create sites",
   "audit.read": "read the audit trail",
   "site.manage": "change the site's settings",
@@ -32,6 +35,8 @@ const WHAT: Record<Permission, string> = {
   "directives.read": "see directives",
   "directives.run": "run actions",
   "activity.read": "read the activity log",
+  "chat.use": "chat",
+  "chat.review": "see other people's conversations",
 };
 
 const allow: Decision = { allowed: true };
@@ -61,6 +66,11 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
   const scope = principal.kind === "api_key" ? principal.apiKey!.scope : null;
   const keyLimit = scope === "read" || scope === "chat" ? `a ${scope} API key` : null;
 
+  if (permission === "account.llm") {
+    if (principal.kind === "admin_key") return deny(403, "account_required", "the admin key belongs to no account: sign in as a person, or use --site-key");
+    return keyLimit ? deny(403, "forbidden", `${keyLimit} may not ${WHAT[permission]}`) : allow;
+  }
+
   if (!SITE_PERMISSIONS.has(permission)) {
     if (!superadmin) return deny(403, "forbidden", `only superadmins may ${WHAT[permission]}`);
     if (keyLimit) return deny(403, "forbidden", `${keyLimit} may not ${WHAT[permission]}`);
@@ -79,6 +89,12 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
       return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); this one is tier ${tier}`);
     }
     return allow;
+  }
+  if (request.owner !== undefined && request.owner === principalId(principal)) return allow;
+  if (permission === "chat.use" && request.owner !== undefined) return deny(403, "not_owner", "only the conversation's owner may do this");
+  if (permission === "chat.review" && limit) {
+    // Whether a conversation exists is itself someone else's business.
+    return request.owner !== undefined ? deny(404, "conversation_not_found", "conversation not found") : deny(403, "forbidden", `${limit} may not ${WHAT[permission]}`);
   }
   if (READ_PERMISSIONS.has(permission) || !limit) return allow;
   return deny(403, "forbidden", `${limit} may not ${WHAT[permission]}`);

@@ -1,10 +1,11 @@
+import type { z } from "zod";
 import { DirectiveEvent, type DirectiveView, type FanOutAggregate } from "../../protocol/api.ts";
 
 /** Keeps proxies (Cloudflare drops idle connections at 100 s) from closing a quiet event stream. */
 const KEEPALIVE_MS = 20_000;
 
-/** Reads newline-delimited JSON events from a Durable Object stream. */
-async function* events(stream: ReadableStream<Uint8Array>): AsyncGenerator<DirectiveEvent> {
+/** Reads newline-delimited JSON events from a Durable Object stream, each parsed with `schema`. */
+export async function* ndjsonEvents<S extends z.ZodType>(stream: ReadableStream<Uint8Array>, schema: S): AsyncGenerator<z.output<S>> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -15,16 +16,23 @@ async function* events(stream: ReadableStream<Uint8Array>): AsyncGenerator<Direc
     while ((nl = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      if (line) yield DirectiveEvent.parse(JSON.parse(line));
+      if (line) yield schema.parse(JSON.parse(line));
     }
   }
 }
 
-/** Relays the events as server-sent events, one JSON object per `data:` line, with keep-alive comments. */
-export function toEventStream(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}): Response {
+function events(stream: ReadableStream<Uint8Array>): AsyncGenerator<DirectiveEvent> {
+  return ndjsonEvents(stream, DirectiveEvent);
+}
+
+/**
+ * Relays a Durable Object's newline-delimited JSON events (directive events unless another schema is given) as
+ * server-sent events, one JSON object per `data:` line, with keep-alive comments.
+ */
+export function toEventStream(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}, schema: z.ZodType = DirectiveEvent): Response {
   const encoder = new TextEncoder();
-  const source = events(stream);
-  let timer: ReturnType<typeof setInterval> | null = null;
+  const source = ndjsonEvents(stream, schema);
+  let timer: ReturnType<typeof setInterval> | undefined;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(": stream open\n\n"));
