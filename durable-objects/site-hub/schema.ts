@@ -115,6 +115,12 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX metrics_by_minute ON metrics_minutes(minute);`,
   `ALTER TABLE nodes ADD COLUMN sandbox_root TEXT;`,
+  `CREATE TABLE site_settings (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL
+   ) WITHOUT ROWID;`,
   // The AI chat: the per-machine "AI tools allowed" switch, the site's LLM key (owner = the site id), and the index
   // of the site's conversations (each conversation's own object holds its transcript).
   `ALTER TABLE nodes ADD COLUMN ai_tools INTEGER NOT NULL DEFAULT 1;

@@ -14,6 +14,7 @@ import type {
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
+import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -31,6 +32,7 @@ import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
 import { migrate } from "./schema.ts";
+import { SiteSettingsStore } from "./site-settings-store.ts";
 
 /** The site's LLM key is the one row of its table. */
 const SITE_KEY_OWNER = "site";
@@ -59,6 +61,7 @@ export class SiteHub extends DurableObject<Env> {
   private readonly directives: DirectiveDispatcher;
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
+  private readonly settings: SiteSettingsStore;
   private readonly siteKey: LlmKeyRows;
   private readonly conversations: ConversationIndex;
 
@@ -69,6 +72,7 @@ export class SiteHub extends DurableObject<Env> {
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql);
+    this.settings = new SiteSettingsStore(ctx.storage.sql);
     this.siteKey = new LlmKeyRows(ctx.storage.sql, "site_llm_key");
     this.conversations = new ConversationIndex(ctx.storage.sql);
     const store = new DirectiveStore(ctx.storage.sql);
@@ -196,6 +200,26 @@ export class SiteHub extends DurableObject<Env> {
   /** Access events of this site (invites, members, roles), recorded by the Directory. */
   recordAccess(entry: { actor: string | null; message: string; data?: Record<string, unknown> }): void {
     this.activity.append({ kind: "access", ...entry });
+  }
+
+  // ---- settings (RPC) ----
+
+  getSettings(): SiteSettings {
+    return this.settings.get();
+  }
+
+  /** Applies an admin's validated change and records every setting it changed in the activity log. */
+  updateSettings(patch: SiteSettingsPatch, actor: string): SiteSettings {
+    const changes = this.settings.update(patch, actor, Date.now());
+    for (const change of changes) {
+      this.activity.append({
+        kind: "settings",
+        actor,
+        message: `setting ${change.name} changed by ${actor} from ${JSON.stringify(change.from)} to ${JSON.stringify(change.to)}`,
+        data: { setting: change.name, from: change.from, to: change.to },
+      });
+    }
+    return this.settings.get();
   }
 
   /** What the AI chat did on this site that is not a directive: confirmations, denials, hub-side tools. */

@@ -18,7 +18,7 @@ export interface AccessRequest {
 export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
 
 /** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
-const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["members.read", "nodes.read", "directives.read", "activity.read", "chat.use"]);
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read", "chat.use"]);
 
 const WHAT: Record<Permission, string> = {
   public: "do this",
@@ -27,6 +27,7 @@ const WHAT: Record<Permission, string> = {
   "account.llm": "change the account's AI key",
   "sites.create": "create sites",
   "audit.read": "read the audit trail",
+  "settings.read": "see the site's settings",
   "site.manage": "change the site's settings",
   "members.read": "list members",
   "members.manage": "manage members and invites",

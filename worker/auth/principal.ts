@@ -36,6 +36,7 @@ export type Permission =
   | "sites.create"
   | "audit.read"
   /** Per site: members read, admins manage. */
+  | "settings.read"
   | "site.manage"
   | "members.read"
   | "members.manage"
@@ -51,6 +52,7 @@ export type Permission =
   | "chat.review";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  "settings.read",
   "site.manage",
   "members.read",
   "members.manage",
