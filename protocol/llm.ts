@@ -64,16 +64,20 @@ export interface ModelPrice {
 }
 
 /**
- * Published list prices of the models we know. A model missing here has no cost shown rather than a wrong one;
- * a dated snapshot (`claude-sonnet-4-5-20250929`, `gpt-4o-2024-08-06`) costs what its family name costs.
+ * Published list prices of the models we know (standard rate, no caching or batch discount). A model missing here
+ * has no cost shown rather than a wrong one: add it when its price is published. A dated snapshot
+ * (`claude-sonnet-4-5-20250929`, `gpt-4o-2024-08-06`) costs what its family name costs.
  */
 export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
+  "claude-fable-5-1": { inputPerMTok: 10, outputPerMTok: 50 },
+  "claude-opus-5-5": { inputPerMTok: 4, outputPerMTok: 20 },
+  "claude-opus-5": { inputPerMTok: 5, outputPerMTok: 25 },
+  "claude-sonnet-5-5": { inputPerMTok: 2, outputPerMTok: 10 },
+  "claude-sonnet-5": { inputPerMTok: 2, outputPerMTok: 10 },
+  "claude-opus-4-5": { inputPerMTok: 5, outputPerMTok: 25 },
   "claude-opus-4-1": { inputPerMTok: 15, outputPerMTok: 75 },
-  "claude-opus-4-0": { inputPerMTok: 15, outputPerMTok: 75 },
   "claude-sonnet-4-5": { inputPerMTok: 3, outputPerMTok: 15 },
-  "claude-sonnet-4-0": { inputPerMTok: 3, outputPerMTok: 15 },
   "claude-haiku-4-5": { inputPerMTok: 1, outputPerMTok: 5 },
-  "claude-3-5-haiku": { inputPerMTok: 0.8, outputPerMTok: 4 },
   "gpt-5": { inputPerMTok: 1.25, outputPerMTok: 10 },
   "gpt-5-mini": { inputPerMTok: 0.25, outputPerMTok: 2 },
   "gpt-5-nano": { inputPerMTok: 0.05, outputPerMTok: 0.4 },
@@ -85,8 +89,8 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
 
 /** Models offered in the model picker for each provider; a key's own model is always offered too. */
 export const SUGGESTED_MODELS: Readonly<Record<LlmProvider, readonly string[]>> = {
-  anthropic: ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"],
-  openai: ["gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-4o", "gpt-4o-mini"],
+  anthropic: ["claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-fable-5-1"],
+  openai: ["gpt-5.4", "gpt-5.4-mini", "gpt-5.2", "gpt-5", "gpt-4.1"],
   "openai-compatible": [],
 };
 
@@ -111,3 +115,7 @@ export function costMicroUsd(provider: LlmProvider, model: string, inputTokens: 
 export function lastFour(key: string): string {
   return key.slice(-4);
 }
+
+/** What the chat says when neither the caller nor the site has a key. */
+export const NO_LLM_KEY_HELP =
+  "No AI key is set up for you or for this site. Add your own in Account settings → AI key (or run `cortex llm set --provider anthropic --model claude-sonnet-5-5`), or ask a site admin to add a site key (Site settings → AI key, or `cortex llm set --site-key ...`).";

@@ -9,10 +9,12 @@ import { apiSecurityHeaders } from "./http/security-headers.ts";
 import { activityRoutes } from "./routes/activity-routes.ts";
 import { apiKeyRoutes } from "./routes/api-key-routes.ts";
 import { auditRoutes } from "./routes/audit-routes.ts";
+import { chatRoutes } from "./routes/chat-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
 import { directiveRoutes } from "./routes/directive-routes.ts";
 import { inviteAcceptRoutes } from "./routes/invite-accept-routes.ts";
 import { liveRoutes } from "./routes/live-routes.ts";
+import { personalKeyRoutes, siteKeyRoutes } from "./routes/llm-key-routes.ts";
 import { memberRoutes } from "./routes/member-routes.ts";
 import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
@@ -22,7 +24,7 @@ import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
 import { siteListRoutes } from "./routes/site-list-routes.ts";
 
 /** Every authenticated route under `/api/sites/:site`, each with the permission it needs. */
-export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes, ...liveRoutes, ...metricsRoutes, ...memberRoutes, ...settingsRoutes];
+export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes, ...liveRoutes, ...metricsRoutes, ...memberRoutes, ...settingsRoutes, ...chatRoutes, ...siteKeyRoutes];
 
 /** Every route about the hub or the caller's account (full paths), each with the permission it needs. */
 export const ACCOUNT_ROUTES: readonly AccountRoute[] = [
@@ -32,6 +34,7 @@ export const ACCOUNT_ROUTES: readonly AccountRoute[] = [
   ...siteListRoutes,
   ...inviteAcceptRoutes,
   ...auditRoutes,
+  ...personalKeyRoutes,
 ];
 
 export interface AppOptions {

@@ -57,3 +57,10 @@ export const MOCK_CONTROL = {
   /** POST { key }: ends every hanging response of this key. */
   release: "/__mock/release",
 } as const;
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Port of the mock LLM server on 127.0.0.1 (test/support/mock-llm-global-setup.ts), for tests inside workerd. */
+    mockLlmPort: number;
+  }
+}

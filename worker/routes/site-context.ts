@@ -7,7 +7,7 @@ export type AppContext = Context<AppEnv>;
 
 /** One API route under `/api/sites/:site`, with the permission it needs. The table of these is the API. */
 export interface SiteRoute {
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   path: string;
   permission: Permission;
   handler: (c: AppContext) => Promise<Response> | Response;
