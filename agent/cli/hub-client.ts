@@ -47,13 +47,23 @@ export class HubClient {
    * headers (the hub names a fan-out in one) and the DirectiveEvents as they arrive.
    */
   async openEvents(path: string, body: unknown, signal: AbortSignal): Promise<EventStream> {
-    const response = await this.send("POST", path, "text/event-stream", { body, signal });
+    return this.streamEvents("POST", path, DirectiveEvent, { body, signal });
+  }
+
+  /** Any server-sent event stream of the hub, each event's data parsed with `schema`. */
+  async streamEvents<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    options: { body?: unknown; signal: AbortSignal },
+  ): Promise<{ headers: Headers; events: AsyncGenerator<z.output<S>> }> {
+    const response = await this.send(method, path, "text/event-stream", options);
     const type = response.headers.get("content-type") ?? "";
     if (!type.startsWith("text/event-stream") || !response.body) {
       await response.body?.cancel();
-      throw new CliError(`the hub answered POST ${path} with ${type || "no content type"} instead of an event stream`);
+      throw new CliError(`the hub answered ${method} ${path} with ${type || "no content type"} instead of an event stream`);
     }
-    return { headers: response.headers, events: directiveEvents(response.body, signal) };
+    return { headers: response.headers, events: parsedEvents(response.body, schema, options.signal) };
   }
 
   private async send(method: string, path: string, accept: string, options: RequestOptions): Promise<Response> {
@@ -86,7 +96,7 @@ export interface EventStream {
   events: AsyncGenerator<DirectiveEvent>;
 }
 
-async function* directiveEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<DirectiveEvent> {
+async function* parsedEvents<S extends z.ZodType>(body: ReadableStream<Uint8Array>, schema: S, signal: AbortSignal): AsyncGenerator<z.output<S>> {
   for await (const data of brokenOffAsCliError(sseData(body), signal)) {
     let json: unknown;
     try {
@@ -94,7 +104,7 @@ async function* directiveEvents(body: ReadableStream<Uint8Array>, signal: AbortS
     } catch {
       throw new CliError(`the hub sent an event that is not JSON: ${data.slice(0, 100)}`);
     }
-    const parsed = DirectiveEvent.safeParse(json);
+    const parsed = schema.safeParse(json);
     if (!parsed.success) throw new CliError(`the hub sent an event that does not match the protocol: ${issuesLine(parsed.error)}`);
     yield parsed.data;
   }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
+import { addChatCommands, addLlmCommands } from "./chat-commands.ts";
 import { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
 import { defaultConfigPath } from "./config-file.ts";
@@ -47,6 +48,8 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addRunCommands(program, cli);
   addDirectiveCommands(program, cli);
   addLoginCommands(program, cli);
+  addChatCommands(program, cli);
+  addLlmCommands(program, cli);
   return { program, cli };
 }
 
