@@ -22,6 +22,7 @@ import {
   SystemInfoParams,
 } from "./machine-actions.ts";
 import { AbsolutePath } from "./paths.ts";
+import { MAX_PROCESS_LOG_LINES, ProcessName, ProcessStatus } from "./processes.ts";
 
 export const BashParams = z.object({
   command: z.string().min(1).max(64 * 1024),
@@ -74,6 +75,13 @@ export const RunLaunchParams = z.object({
 
 export const RunRefParams = z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) });
 
+/** A supervised process, by the name the hub configured it under. */
+export const SupervisedRefParams = z.object({ name: ProcessName });
+export const SupervisedLogsParams = z.object({
+  name: ProcessName,
+  lines: z.number().int().min(1).max(MAX_PROCESS_LOG_LINES).default(200),
+});
+
 /** Every action, with the schema of its params. The one place an action name is defined. */
 export const ACTION_PARAMS = {
   bash: BashParams,
@@ -99,6 +107,10 @@ export const ACTION_PARAMS = {
   "system.reboot": PowerParams,
   "system.shutdown": PowerParams,
   "system.cancel_shutdown": CancelShutdownParams,
+  "supervised.start": SupervisedRefParams,
+  "supervised.stop": SupervisedRefParams,
+  "supervised.restart": SupervisedRefParams,
+  "supervised.logs": SupervisedLogsParams,
 } as const;
 
 export const ActionName = z.enum(Object.keys(ACTION_PARAMS) as [keyof typeof ACTION_PARAMS, ...(keyof typeof ACTION_PARAMS)[]]);
@@ -130,6 +142,10 @@ export const ActionCall = z.discriminatedUnion("action", [
   z.object({ action: z.literal("system.reboot"), params: PowerParams }),
   z.object({ action: z.literal("system.shutdown"), params: PowerParams }),
   z.object({ action: z.literal("system.cancel_shutdown"), params: CancelShutdownParams }),
+  z.object({ action: z.literal("supervised.start"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.stop"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.restart"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.logs"), params: SupervisedLogsParams }),
 ]);
 export type ActionCall = z.output<typeof ActionCall>;
 
@@ -151,6 +167,8 @@ export const TERMINAL_STATUSES: readonly DirectiveStatus[] = ["done", "failed", 
 /** Why a directive did not succeed, when the reason is known more precisely than "failed". */
 export const ErrorCode = z.enum([
   "tier_refused",
+  /** The caller may only read, and only the site's readable paths (see protocol/read-confinement.ts). */
+  "not_readable",
   "invalid_params",
   "unknown_action",
   "timeout",
@@ -182,5 +200,7 @@ export const ResultData = z.union([
     exitCode: z.number().int().nullable(),
     reason: z.string().optional(),
   }),
+  /** A supervised process after a start, stop or restart. */
+  z.object({ kind: z.literal("process"), status: ProcessStatus }),
 ]);
 export type ResultData = z.infer<typeof ResultData>;

@@ -17,7 +17,8 @@ import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts
 import { ChatEvents } from "./chat-events.ts";
 import { migrate } from "./schema.ts";
 import { toolCallView, Transcript, type Meta } from "./transcript.ts";
-import { chatActor, newId, publicTurn, TurnRunner, type RunnerHost } from "./turn-runner.ts";
+import type { Requester } from "../site-hub/requester.ts";
+import { chatActor, chatRequester, newId, publicTurn, TurnRunner, type RunnerHost } from "./turn-runner.ts";
 
 /** The Worker forwards an authorised socket upgrade here, naming the viewer in this header. */
 export const CHAT_SOCKET_PATH = "/socket";
@@ -31,6 +32,8 @@ export interface ChatCaller {
   /** `principalId`: the user's id, or "admin-key". */
   id: string;
   label: string;
+  /** May only read inside the site's readable paths (`authorize` refused them `files.readAnywhere`). */
+  confined: boolean;
 }
 
 export interface NewConversation {
@@ -156,7 +159,10 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     const now = Date.now();
     const turnId = newId("r");
     const messageId = newId("m");
-    this.transcript.startTurn({ id: turnId, stepLimit: input.stepLimit, toolTier: input.toolTier, askerId: input.asker.id, askerLabel: input.asker.label }, now);
+    this.transcript.startTurn(
+      { id: turnId, stepLimit: input.stepLimit, toolTier: input.toolTier, askerId: input.asker.id, askerLabel: input.asker.label, confined: input.asker.confined },
+      now,
+    );
     this.transcript.addMessage({ id: messageId, turnId, role: "user", text: input.text, author: input.asker.label }, now);
     if (meta.title === "New conversation") this.transcript.updateMeta({ title: titleFrom(input.text) }, now);
     this.events.emit({ type: "message", message: this.transcript.message(messageId)! });
@@ -175,11 +181,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     if (!turn || (turn.status !== "running" && turn.status !== "waiting")) return fail(409, "not_running", "no answer is running in this conversation");
     this.transcript.requestStop(turn.id);
     if (turn.status === "waiting") this.transcript.setTurnStatus(turn.id, "running", Date.now());
-    const who = chatActor(actor.label, meta.id);
-    for (const call of this.transcript.unresolvedOf(turn.id)) {
-      if (call.directiveId) await this.hub().cancelDirective(call.directiveId, who);
-      if (call.fanoutId) await this.hub().cancelFanOut(call.fanoutId, who);
-    }
+    await this.cancelUnderWay(turn.id, chatRequester(actor, meta.id));
     this.runner.interrupt();
     this.runner.kick();
     return ok(publicTurn(this.transcript.turn(turn.id)!));
@@ -246,12 +248,8 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     if (!meta) return notFound();
     const turn = this.transcript.latestTurn();
     if (turn && (turn.status === "running" || turn.status === "waiting")) {
-      const who = chatActor(actor.label, meta.id);
       this.transcript.requestStop(turn.id);
-      for (const call of this.transcript.unresolvedOf(turn.id)) {
-        if (call.directiveId) await this.hub().cancelDirective(call.directiveId, who);
-        if (call.fanoutId) await this.hub().cancelFanOut(call.fanoutId, who);
-      }
+      await this.cancelUnderWay(turn.id, chatRequester(actor, meta.id));
       this.runner.interrupt();
     }
     const hub = this.hub();
@@ -326,6 +324,15 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
       this.transcript.setTurnStatus(turn.id, "running", now);
       this.emitTurn();
       this.runner.kick();
+    }
+  }
+
+  /** Cancels the directives and fan-outs the answer's tool calls are waiting on. */
+  private async cancelUnderWay(turnId: string, requester: Requester): Promise<void> {
+    for (const call of this.transcript.unresolvedOf(turnId)) {
+      if (call.status !== "running") continue;
+      if (call.directiveId) await this.hub().cancelDirective(call.directiveId, requester);
+      if (call.fanoutId) await this.hub().cancelFanOut(call.fanoutId, requester.actor);
     }
   }
 

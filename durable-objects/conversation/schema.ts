@@ -70,6 +70,8 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX tool_calls_by_message ON tool_calls(message_id, position);
    CREATE INDEX tool_calls_by_status ON tool_calls(status, expires_at);`,
+  // Whether the asker may only read inside the site's readable paths (then so may the answer's tool calls).
+  `ALTER TABLE turns ADD COLUMN confined INTEGER NOT NULL DEFAULT 1;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

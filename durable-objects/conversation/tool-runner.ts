@@ -3,6 +3,7 @@ import type { MachineResult, ToolCallStatus } from "../../protocol/chat.ts";
 import type { ActionCall } from "../../protocol/directives.ts";
 import { awaitFanOut, awaitResult } from "../../worker/http/directive-stream.ts";
 import type { HubResult } from "../shared/hub-result.ts";
+import type { Requester } from "../site-hub/requester.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
 import { fanOutForModel, machineResults, singleForModel } from "./tool-output.ts";
 
@@ -46,13 +47,14 @@ export function notRun(status: "refused" | "failed", reason: string): ToolOutcom
  * Asking the site with an id it already knows follows that directive instead of running it again, so this may be
  * called again after a restart.
  */
-export async function runOnNode(hub: Hub, nodeId: string, call: ActionCall, directiveId: string, actor: string, stopped: () => boolean): Promise<ToolOutcome> {
+export async function runOnNode(hub: Hub, nodeId: string, call: ActionCall, directiveId: string, requester: Requester, stopped: () => boolean): Promise<ToolOutcome> {
   for (let attempt = 0; attempt < FOLLOW_ATTEMPTS; attempt++) {
-    const opened = (await hub.runDirective(nodeId, { action: call.action, params: call.params as Record<string, unknown> }, actor, { id: directiveId, viaChat: true })) as HubResult<{
+    const opened = (await hub.runDirective(nodeId, { action: call.action, params: call.params as Record<string, unknown> }, requester, { id: directiveId, viaChat: true })) as HubResult<{
       directiveId: string;
       stream: ReadableStream<Uint8Array>;
     }>;
-    if (!opened.ok) return notRun(opened.error.status === 404 ? "refused" : "failed", opened.error.message);
+    // 403: outside the readable paths of a confined asker; 404: no such machine. Either way nothing ran.
+    if (!opened.ok) return notRun(opened.error.status === 403 || opened.error.status === 404 ? "refused" : "failed", opened.error.message);
     const view = await awaitResult(opened.value.stream);
     if (view) {
       return { status: statusOf(view), modelResult: singleForModel(view), results: machineResults([view]), error: view.status === "done" ? null : view.error };
@@ -64,11 +66,11 @@ export async function runOnNode(hub: Hub, nodeId: string, call: ActionCall, dire
 }
 
 /** Runs an agent-side tool on every machine online now, as one fan-out `fanoutId` (recorded before this call). */
-export async function runOnAll(hub: Hub, call: ActionCall, fanoutId: string, actor: string, stopped: () => boolean): Promise<ToolOutcome> {
+export async function runOnAll(hub: Hub, call: ActionCall, fanoutId: string, requester: Requester, stopped: () => boolean): Promise<ToolOutcome> {
   for (let attempt = 0; attempt < FOLLOW_ATTEMPTS; attempt++) {
     const opened = (await hub.fanOut(
       { action: call.action, params: call.params as Record<string, unknown>, target: { all: true }, concurrency: FAN_OUT_CONCURRENCY },
-      actor,
+      requester,
       { id: fanoutId, viaChat: true },
     )) as HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>;
     if (!opened.ok) return notRun("failed", opened.error.message);

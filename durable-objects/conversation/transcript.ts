@@ -30,6 +30,8 @@ export interface Meta {
 export interface TurnRecord extends TurnView {
   askerId: string;
   askerLabel: string;
+  /** The asker may only read inside the site's readable paths; so may this answer's tool calls. */
+  confined: boolean;
   stopRequested: boolean;
 }
 
@@ -68,6 +70,7 @@ interface TurnRow {
   asker_label: string;
   key_source: string | null;
   stop_requested: number;
+  confined: number;
   started_at: number;
   ended_at: number | null;
   [key: string]: SqlStorageValue;
@@ -127,6 +130,7 @@ function turnOf(r: TurnRow): TurnRecord {
     endedAt: r.ended_at,
     askerId: r.asker_id,
     askerLabel: r.asker_label,
+    confined: r.confined === 1,
     stopRequested: r.stop_requested === 1,
   };
 }
@@ -292,14 +296,15 @@ export class Transcript {
 
   // ---- turns (one answer to one user message, over as many model calls as it takes) ----
 
-  startTurn(t: { id: string; stepLimit: number; toolTier: number; askerId: string; askerLabel: string }, now: number): void {
+  startTurn(t: { id: string; stepLimit: number; toolTier: number; askerId: string; askerLabel: string; confined: boolean }, now: number): void {
     this.sql.exec(
-      "INSERT INTO turns (id, status, step_limit, tool_tier, asker_id, asker_label, started_at) VALUES (?, 'running', ?, ?, ?, ?, ?)",
+      "INSERT INTO turns (id, status, step_limit, tool_tier, asker_id, asker_label, confined, started_at) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
       t.id,
       t.stepLimit,
       t.toolTier,
       t.askerId,
       t.askerLabel,
+      t.confined ? 1 : 0,
       now,
     );
   }

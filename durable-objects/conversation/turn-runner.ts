@@ -7,6 +7,7 @@ import { prepareToolCall, toolsToOffer, type PreparedToolCall } from "../../prot
 import { toolInputSchema } from "../../protocol/tools/provider-schemas.ts";
 import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/tool.ts";
 import type { UsableLlmKey } from "../shared/llm-keys.ts";
+import type { Requester } from "../site-hub/requester.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
 import type { ChatEvents } from "./chat-events.ts";
 import { runHubTool } from "./hub-tools.ts";
@@ -40,6 +41,11 @@ export function newId(prefix: string): string {
 /** How a tool call's directives name who asked: the person, and the conversation it came from. */
 export function chatActor(label: string, conversationId: string): string {
   return `${label} via chat ${conversationId}`;
+}
+
+/** Who the site sees asking for a tool call: the asker, through the conversation, confined as the asker is. */
+export function chatRequester(caller: { id: string; label: string; confined: boolean }, conversationId: string): Requester {
+  return { actor: chatActor(caller.label, conversationId), userId: caller.id === "admin-key" ? null : caller.id, confined: caller.confined };
 }
 
 function isAgentTool(tool: Tool): boolean {
@@ -199,14 +205,15 @@ export class TurnRunner {
   }
 
   private async execute(call: ToolCallRecord, prepared: Extract<PreparedToolCall, { ok: true }>, turn: TurnRecord, meta: Meta): Promise<void> {
-    const actor = chatActor(turn.askerLabel, meta.id);
+    const requester = chatRequester({ id: turn.askerId, label: turn.askerLabel, confined: turn.confined }, meta.id);
+    const actor = requester.actor;
     const stopped = () => this.t.turn(turn.id)?.stopRequested === true;
     const hub = this.host.hub();
     if (prepared.run.on === "hub") {
       this.t.updateToolCall(call.id, { status: "running", startedAt: Date.now() });
       this.emitCall("tool_call", call.id);
       const records = {
-        activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q),
+        activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
         nodes: async () => (await hub.listNodes()) as NodeView[],
       };
       const text = await runHubTool(prepared.run.handler, records, prepared.run.input, Date.now());
@@ -231,8 +238,8 @@ export class TurnRunner {
     const running = this.t.toolCall(call.id)!;
     const outcome =
       "node" in target
-        ? await runOnNode(hub, target.node, action, running.directiveId!, actor, stopped)
-        : await runOnAll(hub, action, running.fanoutId!, actor, stopped);
+        ? await runOnNode(hub, target.node, action, running.directiveId!, requester, stopped)
+        : await runOnAll(hub, action, running.fanoutId!, requester, stopped);
     this.store(call.id, outcome);
   }
 
@@ -409,6 +416,6 @@ export class TurnRunner {
 
 /** A turn as clients see it. */
 export function publicTurn(turn: TurnRecord) {
-  const { askerId: _a, askerLabel: _l, stopRequested: _s, ...view } = turn;
+  const { askerId: _a, askerLabel: _l, stopRequested: _s, confined: _c, ...view } = turn;
   return view;
 }

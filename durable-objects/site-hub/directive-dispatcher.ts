@@ -1,18 +1,51 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
 import { ActionCall, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
+import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
 import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
-import type { EventStreams } from "./event-streams.ts";
+import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
+import type { EventStreams, Presenter } from "./event-streams.ts";
 import type { NodeRegistry } from "./node-registry.ts";
+import type { Requester } from "./requester.ts";
 
 /** How the dispatcher reaches nodes; implemented by the connection layer. */
 export interface NodeLink {
   send(nodeId: string, message: HubToNodeMessage): boolean;
   isOnline(nodeId: string): boolean;
   scheduleSweep(at: number): Promise<void>;
+}
+
+/** How long a result may wait for stream chunks still in flight before it is recorded without them. */
+const CHUNK_GRACE_MS = 2_000;
+/** Extra time the hub allows beyond the agent's own limit, so the agent's timeout result normally arrives first. */
+const HUB_GRACE_MS = 15_000;
+const DEFAULT_FILE_ACTION_TIMEOUT_MS = 60_000;
+const ACTIVE: readonly DirectiveStatus[] = ["queued", "sent", "running"];
+
+function hubTimeout(call: ActionCallType, requested: number | undefined): number {
+  if (requested !== undefined) return requested;
+  const own = actionTimeoutMs(call);
+  return own === null ? DEFAULT_FILE_ACTION_TIMEOUT_MS : own + HUB_GRACE_MS;
+}
+
+function statusOfResult(msg: ResultMessage): DirectiveStatus {
+  if (msg.success) return "done";
+  switch (msg.errorCode) {
+    case "cancelled":
+      return "cancelled";
+    case "timeout":
+      return "timed_out";
+    case "tier_refused":
+    case "not_readable":
+    case "protected":
+      return "refused";
+    default:
+      return "failed";
+  }
 }
 
 /** What a caller other than the API may ask of a directive or fan-out. */
@@ -29,31 +62,9 @@ export interface DirectiveOptions {
 const CALLER_DIRECTIVE_ID = /^d-[0-9a-f-]{36}$/;
 const CALLER_FANOUT_ID = /^f-[0-9a-f-]{36}$/;
 
-/** How long a result may wait for stream chunks still in flight before it is recorded without them. */
-const CHUNK_GRACE_MS = 2_000;
-/** Extra time the hub allows beyond the agent's own limit, so the agent's timeout result normally arrives first. */
-const HUB_GRACE_MS = 15_000;
-const DEFAULT_FILE_ACTION_TIMEOUT_MS = 60_000;
-const ACTIVE: readonly DirectiveStatus[] = ["queued", "sent", "running"];
-
-function hubTimeout(call: ActionCallType, requested: number | undefined): number {
-  if (requested !== undefined) return requested;
-  if (call.action === "bash") return call.params.timeoutMs + HUB_GRACE_MS;
-  return DEFAULT_FILE_ACTION_TIMEOUT_MS;
-}
-
-function statusOfResult(msg: ResultMessage): DirectiveStatus {
-  if (msg.success) return "done";
-  switch (msg.errorCode) {
-    case "cancelled":
-      return "cancelled";
-    case "timeout":
-      return "timed_out";
-    case "tier_refused":
-      return "refused";
-    default:
-      return "failed";
-  }
+/** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
+function presenterFor(requester: Requester): Presenter | undefined {
+  return requester.confined ? eventForConfined : undefined;
 }
 
 function newId(prefix: string): string {
@@ -71,12 +82,14 @@ export class DirectiveDispatcher {
     private readonly activity: ActivityLog,
     private readonly streams: EventStreams,
     private readonly link: NodeLink,
+    /** The site's readable paths as they are now, for callers who may only read. */
+    private readonly readablePaths: () => readonly string[],
   ) {}
 
   async runOne(
     nodeId: string,
     req: DirectiveRequest,
-    actor: string,
+    requester: Requester,
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
     if (options.id !== undefined) {
@@ -84,36 +97,40 @@ export class DirectiveDispatcher {
       const existing = this.store.get(options.id, false);
       if (existing) {
         if (existing.view.nodeId !== nodeId) return fail(409, "directive_exists", `directive ${options.id} exists on another node`);
-        return ok({ directiveId: options.id, stream: this.follow(options.id) });
+        return ok({ directiveId: options.id, stream: this.follow(options.id, requester) });
       }
     }
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
     if (!call.ok) return call;
+    // A single directive outside the readable paths is a plain refusal: nothing is recorded, nothing is sent.
+    const refusal = requester.confined ? confinementRefusal(call.value, this.confinement(node)) : null;
+    if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
-    const stream = this.streams.open(id);
-    this.admit(id, null, node, call.value, req, actor, options);
+    const stream = this.streams.open(id, presenterFor(requester));
+    this.admit(id, null, node, call.value, req, requester, options);
     await this.afterAdmit([id]);
     return ok({ directiveId: id, stream });
   }
 
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
-    actor: string,
+    requester: Requester,
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
     if (options.id !== undefined) {
       if (!CALLER_FANOUT_ID.test(options.id)) return fail(400, "invalid_fanout_id", "a fan-out id is f-<uuid>");
-      if (this.store.fanOutExists(options.id)) return ok({ fanoutId: options.id, stream: this.followFanOut(options.id) });
+      if (this.store.fanOutExists(options.id)) return ok({ fanoutId: options.id, stream: this.followFanOut(options.id, requester) });
     }
+    const actor = requester.actor;
     const call = this.parseCall(req);
     if (!call.ok) return call;
     const targets = this.resolveTargets(req.target);
     if (!targets.ok) return targets;
     const fanoutId = options.id ?? newId("f");
     this.store.insertFanOut(fanoutId, actor, req.concurrency, targets.value.length, Date.now());
-    const stream = this.streams.open(fanoutId);
+    const stream = this.streams.open(fanoutId, presenterFor(requester));
     this.activity.append({
       kind: "directive",
       actor,
@@ -122,7 +139,7 @@ export class DirectiveDispatcher {
     });
     const ids = targets.value.map((node) => {
       const id = newId("d");
-      this.admit(id, fanoutId, node, call.value, req, actor, options);
+      this.admit(id, fanoutId, node, call.value, req, requester, options);
       return id;
     });
     await this.afterAdmit(ids);
@@ -132,20 +149,22 @@ export class DirectiveDispatcher {
   }
 
   /** The events of a directive that exists: its result at once when it has ended, else its live events. */
-  private follow(id: string): ReadableStream<Uint8Array> {
+  private follow(id: string, requester: Requester): ReadableStream<Uint8Array> {
     const rec = this.store.get(id)!;
-    if (!ACTIVE.includes(rec.view.status)) return this.streams.replay([{ event: "result", directive: rec.view }]);
-    return this.streams.open(id);
+    const present = presenterFor(requester);
+    if (!ACTIVE.includes(rec.view.status)) return this.streams.replay([{ event: "result", directive: rec.view }], present);
+    return this.streams.open(id, present);
   }
 
   /** The events of a fan-out that exists: the results of its finished members, then live ones and the aggregate. */
-  private followFanOut(fanoutId: string): ReadableStream<Uint8Array> {
+  private followFanOut(fanoutId: string, requester: Requester): ReadableStream<Uint8Array> {
     const ended = this.store
       .memberIds(fanoutId, TERMINAL_STATUSES)
       .map((id): DirectiveEvent => ({ event: "result", directive: this.store.get(id)!.view }));
     const { pending, ...aggregate } = this.store.aggregate(fanoutId);
-    if (pending === 0) return this.streams.replay([...ended, { event: "aggregate", aggregate }]);
-    return this.streams.open(fanoutId, ended);
+    const present = presenterFor(requester);
+    if (pending === 0) return this.streams.replay([...ended, { event: "aggregate", aggregate }], present);
+    return this.streams.open(fanoutId, present, ended);
   }
 
   get(id: string): HubResult<DirectiveRecord> {
@@ -153,8 +172,9 @@ export class DirectiveDispatcher {
     return rec ? ok(rec) : fail(404, "directive_not_found", `directive ${id} not found`);
   }
 
-  list(q: DirectiveListQuery) {
-    return this.store.list(q);
+  list(q: DirectiveListQuery, viewer: Viewer) {
+    const { records, nextBefore } = this.store.list(q);
+    return { directives: records.map((r) => directiveFor(r, viewer)), nextBefore };
   }
 
   fanOutStatus(fanoutId: string): HubResult<FanOutAggregate> {
@@ -251,16 +271,26 @@ export class DirectiveDispatcher {
     return ok([...new Set(target.nodes)].map((id) => byId.get(id)!));
   }
 
-  /** Records a directive and settles at once what can be settled without the node: offline, refused by tier. */
+  /** The folders a confined caller may read on this node. */
+  private confinement(node: NodeView): string[] {
+    return readableRoots(this.readablePaths(), node.sandboxRoot);
+  }
+
+  /**
+   * Records a directive and settles at once what can be settled without the node: offline, refused by tier,
+   * outside the readable paths of a caller who may only read.
+   */
   private admit(
     id: string,
     fanoutId: string | null,
     node: NodeView,
     call: ActionCallType,
     req: DirectiveRequest,
-    actor: string,
+    requester: Requester,
     options: DirectiveOptions,
   ): void {
+    const actor = requester.actor;
+    const confineTo = requester.confined ? this.confinement(node) : null;
     const base = {
       id,
       fanoutId,
@@ -268,11 +298,16 @@ export class DirectiveDispatcher {
       action: call.action,
       params: call.params as Record<string, unknown>,
       requestedBy: actor,
+      requestedByUser: requester.userId,
+      confineTo,
       timeoutMs: hubTimeout(call, req.timeoutMs),
     };
     const now = Date.now();
+    const refusal = confineTo ? confinementRefusal(call, confineTo) : null;
     if (options.viaChat && !node.aiToolsAllowed) {
       this.store.insert({ ...base, status: "refused", errorCode: "ai_tools_off", error: `AI tools are turned off on node ${node.id}` }, now);
+    } else if (refusal) {
+      this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
     } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
     } else {
@@ -324,6 +359,7 @@ export class DirectiveDispatcher {
       params: this.store.rawParams(id)!,
       stream: true,
       timeoutMs: rec.view.timeoutMs,
+      ...(rec.confineTo ? { confineTo: rec.confineTo } : {}),
     });
     if (!sent) {
       this.complete(id, rec.view.nodeId, { status: "failed", errorCode: "offline", error: `node ${rec.view.nodeId} is not connected` });

@@ -121,6 +121,8 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL,
      updated_by TEXT NOT NULL
    ) WITHOUT ROWID;`,
+  `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
+   ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
   // The AI chat: the per-machine "AI tools allowed" switch, the site's LLM key (owner = the site id), and the index
   // of the site's conversations (each conversation's own object holds its transcript).
   `ALTER TABLE nodes ADD COLUMN ai_tools INTEGER NOT NULL DEFAULT 1;

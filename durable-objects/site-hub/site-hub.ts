@@ -25,12 +25,14 @@ import { ActivityLog } from "./activity-log.ts";
 import { ConversationIndex } from "./conversation-index.ts";
 import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
+import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
 import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+import type { Requester } from "./requester.ts";
 import { migrate } from "./schema.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
 
@@ -84,11 +86,18 @@ export class SiteHub extends DurableObject<Env> {
       nextDeadline: () => this.directives.nextDeadline(),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
     });
-    this.directives = new DirectiveDispatcher(store, this.registry, this.activity, streams, {
-      send: (nodeId, msg) => this.connections.send(nodeId, msg),
-      isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
-      scheduleSweep: (at) => this.connections.scheduleSweep(at),
-    });
+    this.directives = new DirectiveDispatcher(
+      store,
+      this.registry,
+      this.activity,
+      streams,
+      {
+        send: (nodeId, msg) => this.connections.send(nodeId, msg),
+        isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
+        scheduleSweep: (at) => this.connections.scheduleSweep(at),
+      },
+      () => this.settings.get().readablePaths,
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
   }
@@ -193,8 +202,9 @@ export class SiteHub extends DurableObject<Env> {
     return ok(this.metrics.history(id, query.since, Date.now()));
   }
 
-  queryActivity(query: ActivityQuery): ActivityPage {
-    return this.activity.query(query);
+  queryActivity(query: ActivityQuery, viewer: Viewer): ActivityPage {
+    const page = this.activity.query(query);
+    return { ...page, entries: page.entries.map((e) => activityFor(e, viewer)) };
   }
 
   /** Access events of this site (invites, members, roles), recorded by the Directory. */
@@ -258,36 +268,39 @@ export class SiteHub extends DurableObject<Env> {
 
   // ---- directives (RPC) ----
 
-  /** `options` is for callers inside the hub (the chat): their own directive id, and the AI tools switch. */
+  /**
+   * Runs one action on one node for `requester`, who may be confined to the site's readable paths. `options` is for
+   * callers inside the hub (the chat): their own directive id, and the AI tools switch.
+   */
   runDirective(
     nodeId: string,
     req: DirectiveRequest,
-    actor: string,
+    requester: Requester,
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.runOne(nodeId, req, actor, options);
+    return this.directives.runOne(nodeId, req, requester, options);
   }
 
   fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
-    actor: string,
+    requester: Requester,
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.fanOut(req, actor, options);
+    return this.directives.fanOut(req, requester, options);
   }
 
-  getDirective(id: string): HubResult<DirectiveView> {
+  getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {
     const rec = this.directives.get(id);
-    return rec.ok ? ok(rec.value.view) : rec;
+    return rec.ok ? ok(directiveFor(rec.value, viewer)) : rec;
   }
 
-  listDirectives(query: DirectiveListQuery): DirectiveListResponse {
-    return this.directives.list(query);
+  listDirectives(query: DirectiveListQuery, viewer: Viewer): DirectiveListResponse {
+    return this.directives.list(query, viewer);
   }
 
-  cancelDirective(id: string, actor: string): HubResult<DirectiveView> {
-    const done = this.directives.cancel(id, actor);
-    return done.ok ? this.getDirective(id) : done;
+  cancelDirective(id: string, requester: Requester): HubResult<DirectiveView> {
+    const done = this.directives.cancel(id, requester.actor);
+    return done.ok ? this.getDirective(id, requester) : done;
   }
 
   getFanOut(id: string): HubResult<FanOutAggregate> {

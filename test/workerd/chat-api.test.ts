@@ -5,7 +5,7 @@ import { ActivityPage, DirectiveListResponse, NodeView } from "../../protocol/ap
 import { ChatEvent, ChatSetupResponse, ConversationListResponse, ConversationSummary } from "../../protocol/chat.ts";
 import { LlmKeyResponse } from "../../protocol/llm.ts";
 import { BOOTSTRAP, call, createKey, expectJson, join, newSite, refusal, rootSession, type Caller, type Person } from "./accounts-support.ts";
-import { ask, ChatStream, mockKey, mockKeyBody, newConversation, recorded, script, setSiteKey, view } from "./chat-support.ts";
+import { ask, mockKey, mockKeyBody, newConversation, openChatStream, recorded, script, setSiteKey, view } from "./chat-support.ts";
 import { BASE, connectNode, registerNode, type FakeAgent } from "./support.ts";
 
 let root: Caller;
@@ -87,7 +87,7 @@ describe("AI keys", () => {
     await setSiteKey(person.caller, lonely, siteKey);
     expect((await call(person.caller, "/api/account/llm-key", { method: "PUT", body: mockKeyBody(personalKey, "openai") })).status).toBe(200);
     await script(personalKey, { text: "from the personal key" });
-    const stream = await ChatStream.open(person.caller, lonely, conv.id);
+    const stream = await openChatStream(person.caller, lonely, conv.id);
     await ask(person.caller, lonely, conv.id, "hi");
     expect((await stream.done()).status).toBe("done");
     expect(await recorded(siteKey)).toEqual([]);
@@ -105,7 +105,7 @@ describe("who may do what", () => {
     await setSiteKey(admin.caller, site, key);
     await script(key, { toolCalls: [{ name: "run_command", input: { command: "id" } }, { name: "restart_service", input: {} }] }, { text: "I cannot." });
     const conv = await newConversation(member.caller, site, { node: "web-1" });
-    const stream = await ChatStream.open(member.caller, site, conv.id);
+    const stream = await openChatStream(member.caller, site, conv.id);
     await ask(member.caller, site, conv.id, "run id");
     expect((await stream.done()).status).toBe("done");
     const offered = toolNames((await recorded(key))[0]!.body);
@@ -155,7 +155,7 @@ describe("who may do what", () => {
     await setSiteKey(admin.caller, site, key);
     await script(key, { toolCalls: [{ name: "run_command", input: { command: "uptime" } }] }, { text: "ok" });
     const conv = await newConversation(owner.caller, site, { node: "web-1" });
-    const stream = await ChatStream.open(owner.caller, site, conv.id);
+    const stream = await openChatStream(owner.caller, site, conv.id);
     await ask(owner.caller, site, conv.id, "uptime please");
     const asked = await stream.until((e): e is Extract<ChatEvent, { type: "confirmation" }> => e.type === "confirmation", "a confirmation");
     const path = `/api/sites/${site}/conversations/${conv.id}/confirmations/${asked.toolCall.id}`;
@@ -238,7 +238,7 @@ describe("the AI tools switch", () => {
     await setSiteKey(boss.caller, own, key);
     await script(key, { toolCalls: [{ name: "get_system_info", input: {} }] }, { text: "Refused." });
     const conv = await newConversation(boss.caller, own, { node: "db-1" });
-    const stream = await ChatStream.open(boss.caller, own, conv.id);
+    const stream = await openChatStream(boss.caller, own, conv.id);
     await ask(boss.caller, own, conv.id, "how is db-1?");
     expect((await stream.done()).status).toBe("done");
     expect(machine.take("directive")).toEqual([]);

@@ -16,7 +16,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/workerd/**/*.test.ts"],
-    globalSetup: ["scripts/build-web.ts", "test/support/mock-llm-global-setup.ts"],
+    globalSetup: ["scripts/build.ts", "test/support/mock-llm-global-setup.ts"],
     testTimeout: 20_000,
   },
 });

@@ -35,6 +35,7 @@ const WHAT: Record<Permission, string> = {
   "nodes.manage": "manage nodes",
   "directives.read": "see directives",
   "directives.run": "run actions",
+  "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
   "chat.use": "chat",
   "chat.review": "see other people's conversations",

@@ -1,7 +1,9 @@
 import type { RiskTier } from "../../protocol/action-risk.ts";
 import type { ChatCaller } from "../../durable-objects/conversation/conversation.ts";
 import { authorize } from "./authorize.ts";
+import type { AppContext } from "../routes/site-context.ts";
 import { principalId, type Principal } from "./principal.ts";
+import { requesterOf } from "./requester.ts";
 
 /**
  * The highest tool risk tier the caller's answers may use on the site, asked of `authorize` tier by tier: site
@@ -14,9 +16,13 @@ export function chatToolTier(principal: Principal, site: string): RiskTier {
   return 1;
 }
 
-/** The caller as a conversation records them. Only for principals the route guard let in (never anonymous). */
-export function chatCaller(principal: Principal): ChatCaller {
+/**
+ * The caller as a conversation records them, confined to the readable paths when `authorize` says so. Only for
+ * routes whose guard let a principal in (never anonymous).
+ */
+export function chatCaller(c: AppContext): ChatCaller {
+  const principal = c.get("principal");
   const id = principalId(principal);
   if (id === null) throw new Error("a chat route let an anonymous caller through");
-  return { id, label: principal.label };
+  return { id, label: principal.label, confined: requesterOf(c).confined };
 }

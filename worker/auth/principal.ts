@@ -45,6 +45,8 @@ export type Permission =
   | "directives.read"
   /** Running an action: members and read or chat keys only actions of risk tier 1. */
   | "directives.run"
+  /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
+  | "files.readAnywhere"
   | "activity.read"
   /** The AI chat: anyone on the site may chat (tools capped by role); a conversation's owner alone writes in it. */
   | "chat.use"
@@ -60,6 +62,7 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "nodes.manage",
   "directives.read",
   "directives.run",
+  "files.readAnywhere",
   "activity.read",
   "chat.use",
   "chat.review",

@@ -70,7 +70,7 @@ export const chatRoutes: SiteRoute[] = [
     path: "/chat",
     permission: "chat.use",
     handler: async (c) => {
-      const caller = chatCaller(c.get("principal"));
+      const caller = chatCaller(c);
       const home = llmKeyHome(c.env);
       const personal = caller.id === "admin-key" ? null : await home.personal(caller.id);
       const stored = personal ?? (await home.site(c.get("site")));
@@ -95,7 +95,7 @@ export const chatRoutes: SiteRoute[] = [
       if (!q.ok) return q.response;
       const principal = c.get("principal");
       const everyone = q.value.mine !== "1" && authorize(principal, { id: c.get("site"), exists: true }, { permission: "chat.review" }).allowed;
-      const query = { ownerId: everyone ? null : chatCaller(principal).id, limit: q.value.limit, ...(q.value.before !== undefined ? { before: q.value.before } : {}) };
+      const query = { ownerId: everyone ? null : chatCaller(c).id, limit: q.value.limit, ...(q.value.before !== undefined ? { before: q.value.before } : {}) };
       return c.json(await siteHub(c).listConversations(query));
     },
   },
@@ -115,7 +115,7 @@ export const chatRoutes: SiteRoute[] = [
       const created = await conversationStub(c, id).create({
         id,
         site: c.get("site"),
-        owner: chatCaller(c.get("principal")),
+        owner: chatCaller(c),
         target,
         ...(title ? { title } : {}),
         ...(model ? { model } : {}),
@@ -156,7 +156,7 @@ export const chatRoutes: SiteRoute[] = [
     handler: async (c) => {
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
-      return respond(c, await found.stub.remove(chatCaller(c.get("principal"))));
+      return respond(c, await found.stub.remove(chatCaller(c)));
     },
   },
   {
@@ -171,7 +171,7 @@ export const chatRoutes: SiteRoute[] = [
       const principal = c.get("principal");
       const sent = await found.stub.send({
         text: body.value.text,
-        asker: chatCaller(principal),
+        asker: chatCaller(c),
         toolTier: chatToolTier(principal, c.get("site")),
         stepLimit: await stepLimit(c),
       });
@@ -185,7 +185,7 @@ export const chatRoutes: SiteRoute[] = [
     handler: async (c) => {
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
-      return respond(c, await found.stub.stop(chatCaller(c.get("principal"))));
+      return respond(c, await found.stub.stop(chatCaller(c)));
     },
   },
   {
@@ -212,7 +212,7 @@ export const chatRoutes: SiteRoute[] = [
       const principal = c.get("principal");
       return respond(
         c,
-        await found.stub.decide({ toolCallId: toolCallId.value, approve: body.value.approve, decider: chatCaller(principal), deciderTier: chatToolTier(principal, c.get("site")) }),
+        await found.stub.decide({ toolCallId: toolCallId.value, approve: body.value.approve, decider: chatCaller(c), deciderTier: chatToolTier(principal, c.get("site")) }),
       );
     },
   },
@@ -223,7 +223,7 @@ export const chatRoutes: SiteRoute[] = [
     handler: async (c) => {
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
-      const opened = await found.stub.openEvents(chatCaller(c.get("principal")).id);
+      const opened = await found.stub.openEvents(chatCaller(c).id);
       if (!opened.ok) return failure(c, opened.error);
       return toEventStream(opened.value, {}, ChatEvent);
     },
@@ -237,7 +237,7 @@ export const chatRoutes: SiteRoute[] = [
       if (refused) return refused;
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
-      const headers = { Upgrade: "websocket", [CHAT_VIEWER_HEADER]: chatCaller(c.get("principal")).id };
+      const headers = { Upgrade: "websocket", [CHAT_VIEWER_HEADER]: chatCaller(c).id };
       return found.stub.fetch(new Request(new URL(CHAT_SOCKET_PATH, c.req.url), { headers }));
     },
   },

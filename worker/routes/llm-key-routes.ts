@@ -1,7 +1,7 @@
 import { LlmKeyResponse, SetLlmKeyRequest, type LlmKeyScope } from "../../protocol/llm.ts";
 import { EncryptionUnavailable } from "../../durable-objects/shared/llm-key-crypto.ts";
 import { llmKeyHome, llmKeyView, sealLlmKey, type StoredLlmKey } from "../../durable-objects/shared/llm-keys.ts";
-import { chatCaller } from "../auth/chat-access.ts";
+import { principalId } from "../auth/principal.ts";
 import { apiError } from "../http/api-error.ts";
 import { parseBody } from "../http/validate.ts";
 import type { AccountRoute, AppContext, SiteRoute } from "./site-context.ts";
@@ -21,7 +21,7 @@ interface KeyOwner {
 
 const PERSONAL: KeyOwner = {
   scope: "personal",
-  owner: (c) => chatCaller(c.get("principal")).id,
+  owner: (c) => principalId(c.get("principal"))!,
   read: (c, owner) => llmKeyHome(c.env).personal(owner),
   write: (c, owner, key) => llmKeyHome(c.env).setPersonal(owner, key, c.get("principal").label),
   clear: (c, owner) => llmKeyHome(c.env).clearPersonal(owner, c.get("principal").label),
