@@ -167,9 +167,10 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     if (meta.title === "New conversation") this.transcript.updateMeta({ title: titleFrom(input.text) }, now);
     this.events.emit({ type: "message", message: this.transcript.message(messageId)! });
     this.emitTurn();
+    this.runner.useKey(turnId, key.key);
+    this.runner.kick();
     await this.scheduleAlarm();
     await this.changed();
-    this.runner.kick();
     return ok({ turnId, messageId });
   }
 
