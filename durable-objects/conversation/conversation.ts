@@ -302,6 +302,8 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     const turn = this.transcript.latestTurn();
     if (turn?.status === "running" && !this.runner.busy) this.runner.kick();
     await this.scheduleAlarm();
+    // The alarm event stays open while the answer it woke runs, so nothing depends on work outliving its event.
+    await this.runner.idle();
   }
 
   /** Confirmations nobody decided in time count as denied. */

@@ -79,6 +79,11 @@ export class TurnRunner {
     return this.loop !== null;
   }
 
+  /** Resolves when the loop has stopped (paused for a decision, or the answer ended). */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
   /** Makes the loop look at the stored state again, starting it if it is not running. */
   kick(): void {
     if (this.loop) {
