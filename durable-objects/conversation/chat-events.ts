@@ -43,11 +43,6 @@ export class ChatEvents {
     });
   }
 
-  /** Whether anyone is attached (an open socket or stream). */
-  watched(): boolean {
-    return this.streams.size > 0 || this.ctx.getWebSockets(VIEWER_TAG).length > 0;
-  }
-
   emit(event: ChatEvent): void {
     const json = JSON.stringify(event);
     for (const ws of this.ctx.getWebSockets(VIEWER_TAG)) {
