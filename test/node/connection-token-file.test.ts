@@ -75,6 +75,7 @@ async function recordingHub(): Promise<{ url: string; attempts: IncomingHttpHead
 }
 
 describe("cortex node connect --token-file", () => {
+  // Each spawn starts a real agent and its action worker: slow on a loaded machine.
   it("connects with the token from the file, named by flag, environment or config file", async () => {
     const hub = await recordingHub();
     const file = tokenFile(0o600);
@@ -89,8 +90,9 @@ describe("cortex node connect --token-file", () => {
     expect(byConfig.code).toBe(78);
     expect(hub.attempts.map((h) => h.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
     for (const r of [byFlag, byEnv, byConfig]) expect(r.stdout + r.stderr).not.toContain(TOKEN);
-  });
+  }, 60_000);
 
+  // Each spawn starts a real agent and its action worker: slow on a loaded machine.
   it("a flag's token file wins over the environment's token, which wins over the config file's", async () => {
     const hub = await recordingHub();
     const config = join(emptyDir(), "config.json");
@@ -99,7 +101,7 @@ describe("cortex node connect --token-file", () => {
     await spawnCli(["node", "connect", "--config", config, "--token-file", tokenFile(0o600), ...agent.args], { CORTEX_NODE_TOKEN: OTHER, ...agent.env }).result;
     await spawnCli(["node", "connect", "--config", config, ...agent.args], { CORTEX_NODE_TOKEN_FILE: tokenFile(0o600), ...agent.env }).result;
     expect(hub.attempts.map((h) => h.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
-  });
+  }, 60_000);
 
   it("refuses a loose token file before connecting, with exit 78 so systemd does not restart it in a loop", async () => {
     const hub = await recordingHub();
