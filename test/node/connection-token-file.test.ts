@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { readTokenFile } from "../../agent/connection/token-file.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
-import { agentSetup, emptyDir, runCli, spawnCli } from "./cli-run.ts";
+import { agentSetup, emptyDir, removeAgentSetups, runCli, spawnCli } from "./cli-run.ts";
 
 const TOKEN = `cxn_build-01_${"cd".repeat(32)}`;
 const OTHER = `cxn_build-01_${"ef".repeat(32)}`;
@@ -60,6 +60,7 @@ describe("readTokenFile", () => {
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((resolve) => (server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve())));
+afterEach(removeAgentSetups);
 
 /** A hub that records the bearer token of each attempt and closes it as deregistered, so the agent exits. */
 async function recordingHub(): Promise<{ url: string; attempts: IncomingHttpHeaders[] }> {
