@@ -16,6 +16,8 @@ export const ACTION_RISK: Readonly<Record<ActionName, RiskTier>> = {
   write: 3,
   edit: 3,
   "run.launch": 3,
+  "roost.deploy": 3,
+  "roost.activate": 3,
 };
 
 /** The highest risk tier a caller who may only read can still run. */

@@ -6,8 +6,9 @@ import {
   MAX_WRITE_BYTES,
   MAX_GLOB_RESULTS,
 } from "./limits.ts";
+import { ChunkHash, RoostName, VersionNumber } from "./roost-manifest.ts";
 
-const AbsolutePath = z
+export const AbsolutePath = z
   .string()
   .min(1)
   .max(4096)
@@ -65,6 +66,23 @@ export const RunLaunchParams = z.object({
 
 export const RunRefParams = z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) });
 
+/**
+ * Puts a roost version in place under `path` (the hub sends it for a deployment; it is not for the directive API).
+ * `roost.deploy` fetches what the machine lacks; `roost.activate` switches to a version already on the machine.
+ */
+export const RoostSwitchParams = z.object({
+  deploymentId: z.string().min(1).max(64),
+  roost: RoostName,
+  version: VersionNumber,
+  /** The hash of the manifest as the hub stored it; the agent refuses any other. */
+  manifestSha256: ChunkHash,
+  path: AbsolutePath,
+  keep: z.number().int().min(0).max(50).default(3),
+  after: z.string().min(1).max(64 * 1024).optional(),
+  afterTimeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
+  timeoutMs: z.number().int().positive().max(24 * 3600_000).default(3600_000),
+});
+
 /** Every action, with the schema of its params. The one place an action name is defined. */
 export const ACTION_PARAMS = {
   bash: BashParams,
@@ -76,11 +94,19 @@ export const ACTION_PARAMS = {
   "run.launch": RunLaunchParams,
   "run.status": RunRefParams,
   "run.cancel": RunRefParams,
+  "roost.deploy": RoostSwitchParams,
+  "roost.activate": RoostSwitchParams,
 } as const;
 
 export const ActionName = z.enum(Object.keys(ACTION_PARAMS) as [keyof typeof ACTION_PARAMS, ...(keyof typeof ACTION_PARAMS)[]]);
 export type ActionName = z.infer<typeof ActionName>;
 export type ActionParams<A extends ActionName> = z.output<(typeof ACTION_PARAMS)[A]>;
+
+/**
+ * Actions only the hub itself sends, as one machine's part of a roost deployment: a node may fetch a version's
+ * chunks only while a deployment names it, so these cannot be asked for through the directive API.
+ */
+export const HUB_ONLY_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(["roost.deploy", "roost.activate"]);
 
 /** An action with its params, validated together. */
 export const ActionCall = z.discriminatedUnion("action", [
@@ -93,6 +119,8 @@ export const ActionCall = z.discriminatedUnion("action", [
   z.object({ action: z.literal("run.launch"), params: RunLaunchParams }),
   z.object({ action: z.literal("run.status"), params: RunRefParams }),
   z.object({ action: z.literal("run.cancel"), params: RunRefParams }),
+  z.object({ action: z.literal("roost.deploy"), params: RoostSwitchParams }),
+  z.object({ action: z.literal("roost.activate"), params: RoostSwitchParams }),
 ]);
 export type ActionCall = z.output<typeof ActionCall>;
 
@@ -138,6 +166,18 @@ export const ResultData = z.union([
     state: z.enum(["running", "done", "failed", "cancelled", "stalled", "lost"]),
     exitCode: z.number().int().nullable(),
     reason: z.string().optional(),
+  }),
+  z.object({
+    kind: z.literal("roost"),
+    roost: RoostName,
+    version: VersionNumber,
+    /** The version's folder on the machine, which `current` now points to. */
+    folder: z.string(),
+    downloadedBytes: z.number().int().nonnegative(),
+    downloadedChunks: z.number().int().nonnegative(),
+    /** Chunks taken from what the machine already had (its kept versions, an interrupted earlier download). */
+    reusedChunks: z.number().int().nonnegative(),
+    previousVersion: VersionNumber.nullable(),
   }),
 ]);
 export type ResultData = z.infer<typeof ResultData>;

@@ -4,6 +4,7 @@ import { CapabilityTier } from "./tiers.ts";
 import { Metrics } from "./metrics.ts";
 import { ActionName, ErrorCode, ResultData } from "./directives.ts";
 import { MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from "./limits.ts";
+import { RoostProgress } from "./roost-api.ts";
 
 /**
  * The node <-> hub wire protocol: JSON text frames with a `type`. The fields named in the original Cortex
@@ -86,6 +87,13 @@ export const RunCompleteMessage = z.object({
   endedAt: z.number(),
 });
 
+/** Our addition: how far a long directive (a roost deployment) has come; sent a few times a second at most. */
+export const DirectiveProgressMessage = z.object({
+  type: z.literal("directive_progress"),
+  directiveId: DirectiveId,
+  progress: RoostProgress,
+});
+
 export const ErrorMessage = z.object({
   type: z.literal("error"),
   message: z.string().max(4096),
@@ -100,6 +108,7 @@ export const NodeToHubMessage = z.discriminatedUnion("type", [
   DisconnectMessage,
   DirectiveAckMessage,
   RunCompleteMessage,
+  DirectiveProgressMessage,
   ErrorMessage,
 ]);
 export type NodeToHubMessage = z.infer<typeof NodeToHubMessage>;
@@ -108,6 +117,7 @@ export type HeartbeatMessage = z.infer<typeof HeartbeatMessage>;
 export type ResultMessage = z.infer<typeof ResultMessage>;
 export type StreamChunkMessage = z.infer<typeof StreamChunkMessage>;
 export type RunCompleteMessage = z.infer<typeof RunCompleteMessage>;
+export type DirectiveProgressMessage = z.infer<typeof DirectiveProgressMessage>;
 
 // ---- hub -> node ----
 

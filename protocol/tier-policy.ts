@@ -38,9 +38,26 @@ export function pathsOfCall(call: ActionCall): string[] {
     case "bash":
     case "run.launch":
       return call.params.cwd ? [call.params.cwd] : [];
+    case "roost.deploy":
+    case "roost.activate":
+      return [call.params.path];
     case "run.status":
     case "run.cancel":
       return [];
+  }
+}
+
+/** The shell command an action runs, if any: it is judged like a `bash` directive's. */
+export function commandOfCall(call: ActionCall): string | null {
+  switch (call.action) {
+    case "bash":
+    case "run.launch":
+      return call.params.command;
+    case "roost.deploy":
+    case "roost.activate":
+      return call.params.after ?? null;
+    default:
+      return null;
   }
 }
 
@@ -97,8 +114,9 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
     const root = SUDO_FORBIDDEN_ROOTS.find((r) => isWithin(p, r));
     if (root) return { allowed: false, reason: `path ${p} is under ${root}, which tier sudo may not touch` };
   }
-  if (call.action === "bash" || call.action === "run.launch") {
-    const violation = sudoViolation(call.params.command);
+  const command = commandOfCall(call);
+  if (command !== null) {
+    const violation = sudoViolation(command);
     if (violation) return { allowed: false, reason: violation };
   }
   return { allowed: true };

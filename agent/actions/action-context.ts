@@ -1,4 +1,6 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
+import type { RoostProgress } from "../../protocol/roost-api.ts";
+import type { HubAccess } from "../roost/hub-chunk-source.ts";
 import type { RunManager } from "../runs/run-manager.ts";
 
 export type OutputStream = "stdout" | "stderr";
@@ -20,6 +22,10 @@ export interface ActionContext {
   killGraceMs: number;
   /** The ripgrep binary, or null to use the built-in search. */
   ripgrep: string | null;
+  /** The hub's HTTP side with this node's token, for actions that download (roost deployments); null when unknown. */
+  hub: HubAccess | null;
+  /** Reports how far a long action has come (sent to the hub as `directive_progress`). */
+  progress: (progress: RoostProgress) => void;
 }
 
 /** How an action ended; its text output has already gone to the sink. */

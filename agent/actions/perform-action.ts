@@ -5,6 +5,7 @@ import { edit } from "./edit.ts";
 import { globFiles } from "./glob.ts";
 import { grep } from "./grep.ts";
 import { read } from "./read.ts";
+import { roostActivate, roostDeploy } from "./roost-switch.ts";
 import { runCancel } from "./run-cancel.ts";
 import { runLaunch } from "./run-launch.ts";
 import { runStatus } from "./run-status.ts";
@@ -31,5 +32,9 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return runStatus(call.params, ctx);
     case "run.cancel":
       return runCancel(call.params, ctx);
+    case "roost.deploy":
+      return roostDeploy(call.params, ctx);
+    case "roost.activate":
+      return roostActivate(call.params, ctx);
   }
 }

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { Option, type Command } from "commander";
+import { nodeIdOfToken } from "../../protocol/node-token.ts";
 import { CapabilityTier } from "../../protocol/tiers.ts";
 import { AgentOptions } from "../connection/agent-options.ts";
 import { guardedLogger, stderrLogger } from "../connection/logger.ts";
@@ -55,14 +56,18 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
       cli.action(async (flags: ConnectFlags, command: Command) => {
         const options = agentOptions(cli, flags, command.optsWithGlobals<GlobalOptions>().config);
         // Loaded here: the agent brings ws, metrics and the action runners, which no other command needs.
-        const [{ runAgent }, { DirectiveExecutor }] = await Promise.all([
+        const [{ runAgent, initialSettings }, { DirectiveExecutor }, { connectUrl }, { siteUrlOf }] = await Promise.all([
           import("../connection/run-agent.ts"),
           import("../directives/directive-executor.ts"),
+          import("../connection/endpoint.ts"),
+          import("../roost/hub-chunk-source.ts"),
         ]);
-        const log = guardedLogger(stderrLogger(), () => [options.token]);
-        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log });
+        const settings = initialSettings(options, options.id ?? nodeIdOfToken(options.token) ?? "");
+        const log = guardedLogger(stderrLogger(), () => [options.token, settings.token]);
+        const hub = { siteUrl: siteUrlOf(connectUrl(options.endpoint)), token: () => settings.token };
+        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log, hub });
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
-        const exit = await runAgent(options, handler, { log });
+        const exit = await runAgent(options, handler, { log, settings });
         return exit.code;
       }),
     );

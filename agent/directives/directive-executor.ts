@@ -15,6 +15,7 @@ import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
 import { DirectiveOutput } from "./directive-output.ts";
 import type { Logger } from "../connection/logger.ts";
+import type { HubAccess } from "../roost/hub-chunk-source.ts";
 import { fitResultFrame } from "./result-frame.ts";
 
 const DEFAULT_KILL_GRACE_MS = 2_000;
@@ -34,6 +35,8 @@ export interface DirectiveExecutorOptions {
   runRecheckMs?: number;
   /** "auto" searches with ripgrep when it is on PATH; "builtin" always uses the JavaScript search. */
   grep?: "auto" | "builtin";
+  /** The hub's HTTP side, for roost deployments to download from; without it they fail. */
+  hub?: HubAccess;
 }
 
 interface InFlight {
@@ -52,9 +55,9 @@ function parseCall(directive: DirectiveMessage): ActionCall {
   return parsed.data;
 }
 
-/** The bash call's own timeout, or the directive's when that is sooner. */
+/** The call's own timeout (bash, roost deployments), or the directive's when that is sooner. */
 function timeoutOf(call: ActionCall, directive: DirectiveMessage): number {
-  const own = call.action === "bash" ? call.params.timeoutMs : DEFAULT_BASH_TIMEOUT_MS;
+  const own = call.action === "bash" || call.action === "roost.deploy" || call.action === "roost.activate" ? call.params.timeoutMs : DEFAULT_BASH_TIMEOUT_MS;
   return Math.min(own, directive.timeoutMs ?? own);
 }
 
@@ -76,6 +79,7 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
+  private readonly hub: HubAccess | null;
 
   constructor(options: DirectiveExecutorOptions) {
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
@@ -86,6 +90,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.guard = new PathGuard(options.tier, options.sandboxRoot);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
     this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
+    this.hub = options.hub ?? null;
   }
 
   run(directive: DirectiveMessage, send: SendToHub): void {
@@ -183,7 +188,17 @@ export class DirectiveExecutor implements DirectiveHandler {
 
   private async context(directiveId: string, call: ActionCall, signal: AbortSignal, out: DirectiveOutput): Promise<ActionContext> {
     const reveals = call.action === "glob" || call.action === "grep" ? await this.guard.revealer(call) : () => true;
-    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep };
+    return {
+      directiveId,
+      signal,
+      out,
+      reveals,
+      runs: this.runs,
+      killGraceMs: this.killGraceMs,
+      ripgrep: this.ripgrep,
+      hub: this.hub,
+      progress: (progress) => void this.send({ type: "directive_progress", directiveId, progress }),
+    };
   }
 
   private deliver(result: ResultMessage): void {

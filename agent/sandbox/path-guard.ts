@@ -21,6 +21,9 @@ async function withRealPaths(call: ActionCall): Promise<ActionCall> {
     case "bash":
     case "run.launch":
       return call.params.cwd ? withPath(call, "cwd", await resolveRealPath(call.params.cwd)) : call;
+    case "roost.deploy":
+    case "roost.activate":
+      return withPath(call, "path", await resolveRealPath(call.params.path));
     case "run.status":
     case "run.cancel":
       return call;

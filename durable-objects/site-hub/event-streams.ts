@@ -1,16 +1,16 @@
 import type { DirectiveEvent } from "../../protocol/api.ts";
 
 /**
- * Live listeners for directives and fan-outs. Each listener is a byte stream of newline-delimited JSON events
+ * Live listeners for directives and fan-outs (and, with their own event type, roost deployments). Each listener is a byte stream of newline-delimited JSON events
  * returned over RPC to the Worker, which turns it into server-sent events or waits for the final one.
  * Listeners live in memory only: an open stream keeps the object awake, and the stored records are the truth.
  */
-export class EventStreams {
+export class EventStreams<E = DirectiveEvent> {
   private readonly listeners = new Map<string, Set<ReadableStreamDefaultController<Uint8Array>>>();
   private readonly encoder = new TextEncoder();
 
   /** Opens a stream on `key` (a directive or fan-out id); `first` events are queued before anything live. */
-  open(key: string, first: DirectiveEvent[] = []): ReadableStream<Uint8Array> {
+  open(key: string, first: E[] = []): ReadableStream<Uint8Array> {
     let ctrl: ReadableStreamDefaultController<Uint8Array>;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -26,7 +26,7 @@ export class EventStreams {
     return (this.listeners.get(key)?.size ?? 0) > 0;
   }
 
-  emit(key: string, event: DirectiveEvent): void {
+  emit(key: string, event: E): void {
     const set = this.listeners.get(key);
     if (!set) return;
     const bytes = this.encode(event);
@@ -40,7 +40,7 @@ export class EventStreams {
   }
 
   /** Ends every stream on `key`, after an optional last event. */
-  end(key: string, last?: DirectiveEvent): void {
+  end(key: string, last?: E): void {
     if (last) this.emit(key, last);
     const set = this.listeners.get(key);
     if (!set) return;
@@ -66,7 +66,7 @@ export class EventStreams {
     if (s && s.size === 0) this.listeners.delete(key);
   }
 
-  private encode(e: DirectiveEvent): Uint8Array {
+  private encode(e: E): Uint8Array {
     return this.encoder.encode(JSON.stringify(e) + "\n");
   }
 }

@@ -34,6 +34,8 @@ export interface ConnectionEvents {
   onWorkMessage(nodeId: string, message: NodeToHubMessageType, ws: WebSocket): void;
   /** A node's live connection ended, for whatever reason. */
   onNodeGone(nodeId: string, reason: string): void;
+  /** A node registered on a new connection and can take directives. */
+  onNodeConnected(nodeId: string): void;
   /** The earliest moment something outside the connections needs the alarm (directive timeouts), or null. */
   nextDeadline(now: number): number | null;
   /** A heartbeat brought metrics (kept as history). */
@@ -332,6 +334,7 @@ export class NodeConnections {
     });
     sendJson(ws, { type: "registered", agentId: nodeId, tier, heartbeatMs: state.heartbeatMs });
     await this.scheduleSweep(livenessDeadline(state, null));
+    this.events.onNodeConnected(nodeId);
   }
 
   private heartbeat(ws: WebSocket, state: NodeSocketState, msg: HeartbeatMessage): void {

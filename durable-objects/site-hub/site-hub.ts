@@ -11,8 +11,19 @@ import type {
   NodeView,
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
+import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
+import type {
+  CommitRequest,
+  DeploymentKind,
+  DeploymentListQuery,
+  DeploymentSpec,
+  DeploymentView,
+  RoostView,
+  VersionView,
+} from "../../protocol/roost-api.ts";
+import type { ManifestEntry } from "../../protocol/roost-manifest.ts";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -27,7 +38,11 @@ import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+import { DeploymentStore } from "./roost-deployment-store.ts";
+import { RoostDeployments } from "./roost-deployments.ts";
+import { RoostVersions } from "./roost-versions.ts";
 import { migrate } from "./schema.ts";
+import { checkNodeToken } from "./token-check.ts";
 
 export interface IssuedToken {
   node: NodeView;
@@ -53,6 +68,8 @@ export class SiteHub extends DurableObject<Env> {
   private readonly directives: DirectiveDispatcher;
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
+  private readonly roosts: RoostVersions;
+  private readonly deployments: RoostDeployments;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -65,15 +82,29 @@ export class SiteHub extends DurableObject<Env> {
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
     this.connections = new NodeConnections(ctx, this.registry, this.activity, {
-      onWorkMessage: (nodeId, msg) => this.directives.onWorkMessage(nodeId, msg),
+      onWorkMessage: (nodeId, msg) =>
+        msg.type === "directive_progress" ? this.deployments.progress(nodeId, msg) : this.directives.onWorkMessage(nodeId, msg),
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
+      onNodeConnected: (nodeId) => this.deployments.nodeConnected(nodeId),
       nextDeadline: () => this.directives.nextDeadline(),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
     });
-    this.directives = new DirectiveDispatcher(store, this.registry, this.activity, streams, {
-      send: (nodeId, msg) => this.connections.send(nodeId, msg),
+    this.directives = new DirectiveDispatcher(
+      store,
+      this.registry,
+      this.activity,
+      streams,
+      {
+        send: (nodeId, msg) => this.connections.send(nodeId, msg),
+        isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
+        scheduleSweep: (at) => this.connections.scheduleSweep(at),
+      },
+      (view) => this.deployments.directiveEnded(view),
+    );
+    this.roosts = new RoostVersions(ctx.storage.sql, env.ROOST, this.activity);
+    this.deployments = new RoostDeployments(new DeploymentStore(ctx.storage.sql), this.roosts, this.registry, this.activity, {
       isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
-      scheduleSweep: (at) => this.connections.scheduleSweep(at),
+      start: (directiveId, nodeId, req, actor) => this.directives.runDetached(directiveId, nodeId, req, actor),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
@@ -179,19 +210,19 @@ export class SiteHub extends DurableObject<Env> {
 
   // ---- directives (RPC) ----
 
-  runDirective(
+  async runDirective(
     nodeId: string,
     req: DirectiveRequest,
     actor: string,
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.runOne(nodeId, req, actor);
+    return hubOnly(req) ?? this.directives.runOne(nodeId, req, actor);
   }
 
-  fanOut(
+  async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     actor: string,
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.fanOut(req, actor);
+    return hubOnly(req) ?? this.directives.fanOut(req, actor);
   }
 
   getDirective(id: string): HubResult<DirectiveView> {
@@ -215,4 +246,91 @@ export class SiteHub extends DurableObject<Env> {
   cancelFanOut(id: string, actor: string): HubResult<FanOutAggregate> {
     return this.directives.cancelFanOut(id, actor);
   }
+
+  // ---- roost (RPC) ----
+
+  roostMissing(hashes: string[]): string[] {
+    return this.roosts.missing(hashes);
+  }
+
+  roostHasChunk(hash: string): boolean {
+    return this.roosts.hasChunk(hash);
+  }
+
+  /** Called by the Worker once a chunk's bytes are verified and in R2. */
+  roostRecordChunk(hash: string, size: number): boolean {
+    return this.roosts.recordChunk(hash, size);
+  }
+
+  roostCommit(site: string, roost: string, input: CommitRequest & { files: ManifestEntry[] }, actor: string): Promise<HubResult<VersionView>> {
+    return this.roosts.commit(site, roost, input, actor);
+  }
+
+  roostList(): RoostView[] {
+    return this.roosts.listRoosts();
+  }
+
+  roostVersions(roost: string): HubResult<VersionView[]> {
+    return this.roosts.listVersions(roost);
+  }
+
+  roostVersion(roost: string, version: number): HubResult<VersionView> {
+    return this.roosts.version(roost, version);
+  }
+
+  roostDeploy(
+    kind: DeploymentKind,
+    roost: string,
+    spec: DeploymentSpec,
+    actor: string,
+    watch: boolean,
+  ): Promise<HubResult<{ deploymentId: string; stream: ReadableStream<Uint8Array> | null }>> {
+    return this.deployments.create(kind, roost, spec, actor, watch);
+  }
+
+  roostDeployment(id: string): HubResult<DeploymentView> {
+    return this.deployments.view(id);
+  }
+
+  roostDeployments(query: DeploymentListQuery): DeploymentView[] {
+    return this.deployments.list(query);
+  }
+
+  roostFollow(id: string): HubResult<ReadableStream<Uint8Array>> {
+    return this.deployments.follow(id);
+  }
+
+  roostPromote(id: string, actor: string): Promise<HubResult<DeploymentView>> {
+    return this.deployments.promote(id, actor);
+  }
+
+  roostAbort(id: string, actor: string): HubResult<DeploymentView> {
+    return this.deployments.abort(id, actor);
+  }
+
+  /**
+   * Whether the node holding `token` may download a manifest or a chunk: only one of a version that a deployment
+   * has sent to that very node. 401 for a bad token, 403 for anything else the node was not sent.
+   */
+  async roostNodeAccess(token: string, what: { hash: string } | { roost: string; version: number }): Promise<HubResult<{ nodeId: string; manifestSha256?: string }>> {
+    const check = await checkNodeToken(this.registry, token);
+    if (!check.ok) return fail(check.status, check.code, check.message);
+    const nodeId = check.record.view.id;
+    if ("hash" in what) {
+      return this.deployments.nodeMayFetchChunk(nodeId, what.hash)
+        ? ok({ nodeId })
+        : fail(403, "not_deployed", `chunk ${what.hash} is not part of any version deployed to node ${nodeId}`);
+    }
+    const version = this.roosts.version(what.roost, what.version);
+    if (!version.ok || !this.deployments.nodeMayFetchManifest(nodeId, what.roost, what.version)) {
+      return fail(403, "not_deployed", `${what.roost}@${what.version} has not been deployed to node ${nodeId}`);
+    }
+    return ok({ nodeId, manifestSha256: version.value.manifestSha256 });
+  }
+}
+
+/** Roost actions go out only as part of a deployment, which decides what the node may download. */
+function hubOnly(req: DirectiveRequest): HubResult<never> | null {
+  if (!HUB_ONLY_ACTIONS.has(req.action)) return null;
+  return fail(400, "hub_only_action", `${req.action} is sent by roost deployments only; use cortex roost deploy (POST /roost/...)`);
 }

@@ -42,7 +42,12 @@ export type Permission =
   | "directives.read"
   /** Running an action: members and read or chat keys only actions of risk tier 1. */
   | "directives.run"
-  | "activity.read";
+  | "activity.read"
+  /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
+  | "roost.read"
+  | "roost.push"
+  | "roost.deploy"
+  | "roost.rollback";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "site.manage",
@@ -53,4 +58,8 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "directives.read",
   "directives.run",
   "activity.read",
+  "roost.read",
+  "roost.push",
+  "roost.deploy",
+  "roost.rollback",
 ]);
