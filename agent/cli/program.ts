@@ -10,6 +10,7 @@ import { addFileCommands } from "./file-commands.ts";
 import { addLoginCommands } from "./login-command.ts";
 import type { CliIo } from "./io.ts";
 import { addNodeCommands } from "./node-commands.ts";
+import { addRoostCommands } from "./roost-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
 import { DEFAULT_HUB } from "./settings.ts";
 
@@ -47,6 +48,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addRunCommands(program, cli);
   addDirectiveCommands(program, cli);
   addLoginCommands(program, cli);
+  addRoostCommands(program, cli);
   return { program, cli };
 }
 
