@@ -85,7 +85,7 @@ const Percent = z.number().min(0).max(100);
 export const DeploymentRequest = z.object({
   version: VersionNumber,
   target: FanOutTarget,
-  /** The folder on each machine that holds `current`, `versions/` and `.roost/`. */
+  /** The folder on each machine that holds `current`, `versions/` and `.roost/`; `{node}` stands for the machine's id. */
   path: AbsolutePath,
   /** Share of the targets that go first (at least one machine when above 0); 0 sends to every target at once. */
   canaryPercent: Percent.default(10),
@@ -106,6 +106,9 @@ export const DeploymentRequest = z.object({
 });
 export type DeploymentRequest = z.input<typeof DeploymentRequest>;
 export type DeploymentSpec = z.output<typeof DeploymentRequest>;
+
+/** In a deployment's path, replaced by each machine's id (machines sharing a disk, or several agents on one host). */
+export const NODE_IN_PATH = "{node}";
 
 export const DeploymentKind = z.enum(["deploy", "rollback"]);
 export type DeploymentKind = z.infer<typeof DeploymentKind>;

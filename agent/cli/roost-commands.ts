@@ -108,7 +108,7 @@ function addDeployOptions(command: Command, versionFlag: boolean): Command {
     .option("--all", "every machine of the site")
     .option("--group <group>", "every machine of this group")
     .option("--nodes <a,b>", "these machines", nodeIds)
-    .requiredOption("--path <dir>", "absolute folder on each machine (holds current, versions/, .roost/)")
+    .requiredOption("--path <dir>", "absolute folder on each machine (holds current, versions/, .roost/); {node} stands for the machine's id")
     .option("--canary <share>", "share of the machines that go first, at least one (default 10%; 0 for none)", percent)
     .option("--promote-at <share>", "the rest follow once this share of the canary succeeded (default 90%)", percent)
     .option("--abort-above <share>", "stop once more than this share of the machines tried failed (default 25%)", percent)

@@ -61,6 +61,7 @@ export async function followDeployment(cli: CliContext, open: (signal: AbortSign
   const target = (t: TargetView) => {
     const before = targets.get(t.nodeId);
     targets.set(t.nodeId, t);
+    if (!before && t.status === "pending") return;
     if (before?.status !== t.status) {
       const why = t.error ? `: ${t.error}` : "";
       say(`${t.nodeId}: ${t.status}${t.wave === "canary" && t.status === "running" ? " (canary)" : ""}${t.status === "done" || t.status === "running" ? "" : why}`);

@@ -1,7 +1,7 @@
 import type { DirectiveRequest, DirectiveView, FanOutTarget, NodeView } from "../../protocol/api.ts";
 import type { ActionName } from "../../protocol/directives.ts";
 import type { DirectiveProgressMessage } from "../../protocol/node-messages.ts";
-import type { DeploymentEvent, DeploymentKind, DeploymentListQuery, DeploymentSpec, DeploymentState, DeploymentView } from "../../protocol/roost-api.ts";
+import { NODE_IN_PATH, type DeploymentEvent, type DeploymentKind, type DeploymentListQuery, type DeploymentSpec, type DeploymentState, type DeploymentView } from "../../protocol/roost-api.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { EventStreams } from "./event-streams.ts";
@@ -238,7 +238,7 @@ export class RoostDeployments {
       this.store.started(id, nodeId, directiveId, Date.now());
       this.emitTarget(id, nodeId);
       room -= 1;
-      const started = await this.link.start(directiveId, nodeId, this.request(rec), rec.requestedBy);
+      const started = await this.link.start(directiveId, nodeId, this.request(rec, nodeId), rec.requestedBy);
       if (!started.ok) {
         this.store.setStatus(id, nodeId, "failed", started.error.message, Date.now());
         this.emitTarget(id, nodeId);
@@ -247,7 +247,7 @@ export class RoostDeployments {
     this.evaluate(id);
   }
 
-  private request(rec: DeploymentRecord): DirectiveRequest {
+  private request(rec: DeploymentRecord, nodeId: string): DirectiveRequest {
     const { spec } = rec;
     return {
       action: ACTION_OF[rec.kind],
@@ -256,7 +256,8 @@ export class RoostDeployments {
         roost: rec.roost,
         version: rec.version,
         manifestSha256: spec.manifestSha256,
-        path: rec.path,
+        // Node ids are a safe alphabet (no '/', no '.'), so the substitution cannot add a path component of its own.
+        path: rec.path.replaceAll(NODE_IN_PATH, nodeId),
         keep: spec.keep,
         ...(spec.after ? { after: spec.after } : {}),
         afterTimeoutMs: spec.afterTimeoutMs,

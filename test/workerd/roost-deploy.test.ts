@@ -90,13 +90,13 @@ async function setUp(count: number) {
 describe("roost deployments", () => {
   it("sends the canary first, then the rest once it succeeded, and records every machine's outcome", async () => {
     const { site, version, machines } = await setUp(10);
-    const d = await deploy(site, "app", { version: 1, target: { all: true }, path: "/srv/app", concurrency: 4 });
-    expect(d).toMatchObject({ state: "canary", counts: { total: 10, canary: 1 } });
+    const d = await deploy(site, "app", { version: 1, target: { all: true }, path: "/srv/{node}/app", concurrency: 4 });
+    expect(d).toMatchObject({ state: "canary", path: "/srv/{node}/app", counts: { total: 10, canary: 1 } });
 
     const canary = await sentTo(machines, 1);
     expect(canary.size).toBe(1);
     const [canaryNode, first] = [...canary][0]!;
-    expect(first).toMatchObject({ action: "roost.deploy", params: { roost: "app", version: 1, path: "/srv/app", manifestSha256: version.manifestSha256, keep: 3 } });
+    expect(first).toMatchObject({ action: "roost.deploy", params: { roost: "app", version: 1, path: `/srv/${canaryNode}/app`, manifestSha256: version.manifestSha256, keep: 3 } });
     await new Promise((r) => setTimeout(r, 100));
     expect(sent(machines).size, "nobody else before the canary ends").toBe(0);
 
