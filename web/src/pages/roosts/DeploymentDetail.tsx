@@ -95,15 +95,19 @@ export function DeploymentDetail({ site, id }: { site: string; id: string }) {
         <h1 id="deployment-title">
           {d.kind === "rollback" ? "Rollback" : "Deployment"} of <Link href={`/roosts/${encodeURIComponent(d.roost)}`}>{d.roost}</Link>@{d.version}
         </h1>
-        {canSteer && (d.state === "canary" || d.state === "held") ? (
-          <button type="button" disabled={busy} onClick={() => act(paths.promote(d.id))}>
-            Promote
-          </button>
-        ) : null}
-        {canSteer && d.state !== "aborted" && (d.state !== "completed" || c.waiting > 0) ? (
-          <button type="button" class="danger" disabled={busy} onClick={() => act(paths.abort(d.id))}>
-            Abort
-          </button>
+        {canSteer ? (
+          <div class="page-actions">
+            {d.state === "canary" || d.state === "held" ? (
+              <button type="button" disabled={busy} onClick={() => act(paths.promote(d.id))}>
+                Promote
+              </button>
+            ) : null}
+            {d.state !== "aborted" && (d.state !== "completed" || c.waiting > 0) ? (
+              <button type="button" class="danger" disabled={busy} onClick={() => act(paths.abort(d.id))}>
+                Abort
+              </button>
+            ) : null}
+          </div>
         ) : null}
       </div>
       <Notice>{error}</Notice>
