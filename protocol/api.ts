@@ -65,6 +65,9 @@ export const NodeCredentials = z.object({
   group: z.string().nullable(),
   token: z.string(),
   endpoint: z.string(),
+  /** The line that installs the agent from this hub on the machine and starts it; it asks for the token. */
+  installCommand: z.string(),
+  /** For development from a checkout: runs the agent with the token read from a file. */
   connectCommand: z.string(),
 });
 export type NodeCredentials = z.infer<typeof NodeCredentials>;
@@ -72,7 +75,7 @@ export type NodeCredentials = z.infer<typeof NodeCredentials>;
 export const ActivityLevel = z.enum(["debug", "info", "warn", "error"]);
 export type ActivityLevel = z.infer<typeof ActivityLevel>;
 
-export const ActivityKind = z.enum(["node", "directive", "access", "process", "deployment"]);
+export const ActivityKind = z.enum(["node", "directive", "access", "settings", "process", "deployment"]);
 export type ActivityKind = z.infer<typeof ActivityKind>;
 
 export const ActivityEntry = z.object({
@@ -144,6 +147,11 @@ export const DirectiveView = z.object({
   exitCode: z.number().int().nullable(),
   outputBytes: z.number().int(),
   output: z.string().nullable(),
+  /**
+   * The output exists but is not shown to this viewer: someone who may only read does not see what a directive
+   * of another person that was not confined to the readable paths printed (see docs/threat-model.md).
+   */
+  outputWithheld: z.boolean(),
   truncated: z.boolean(),
   error: z.string().nullable(),
   errorCode: ErrorCode.nullable(),

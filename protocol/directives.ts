@@ -6,14 +6,23 @@ import {
   MAX_WRITE_BYTES,
   MAX_GLOB_RESULTS,
 } from "./limits.ts";
+import {
+  AgentHealthParams,
+  CancelShutdownParams,
+  DiskCleanParams,
+  DiskUsageParams,
+  ListParams,
+  LogsReadParams,
+  NetworkInfoParams,
+  PowerParams,
+  ProcessListParams,
+  ProcessSignalParams,
+  ServiceManageParams,
+  ServiceStatusParams,
+  SystemInfoParams,
+} from "./machine-actions.ts";
+import { AbsolutePath } from "./paths.ts";
 import { ChunkHash, RoostName, VersionNumber } from "./roost-manifest.ts";
-
-export const AbsolutePath = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((p) => p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p), "path must be absolute")
-  .refine((p) => !p.includes("\u0000"), "path must not contain NUL");
 
 export const BashParams = z.object({
   command: z.string().min(1).max(64 * 1024),
@@ -94,6 +103,20 @@ export const ACTION_PARAMS = {
   "run.launch": RunLaunchParams,
   "run.status": RunRefParams,
   "run.cancel": RunRefParams,
+  list: ListParams,
+  "system.info": SystemInfoParams,
+  "process.list": ProcessListParams,
+  "disk.usage": DiskUsageParams,
+  "network.info": NetworkInfoParams,
+  "service.status": ServiceStatusParams,
+  "logs.read": LogsReadParams,
+  "agent.health": AgentHealthParams,
+  "service.manage": ServiceManageParams,
+  "process.signal": ProcessSignalParams,
+  "disk.clean": DiskCleanParams,
+  "system.reboot": PowerParams,
+  "system.shutdown": PowerParams,
+  "system.cancel_shutdown": CancelShutdownParams,
   "roost.deploy": RoostSwitchParams,
   "roost.activate": RoostSwitchParams,
 } as const;
@@ -119,6 +142,20 @@ export const ActionCall = z.discriminatedUnion("action", [
   z.object({ action: z.literal("run.launch"), params: RunLaunchParams }),
   z.object({ action: z.literal("run.status"), params: RunRefParams }),
   z.object({ action: z.literal("run.cancel"), params: RunRefParams }),
+  z.object({ action: z.literal("list"), params: ListParams }),
+  z.object({ action: z.literal("system.info"), params: SystemInfoParams }),
+  z.object({ action: z.literal("process.list"), params: ProcessListParams }),
+  z.object({ action: z.literal("disk.usage"), params: DiskUsageParams }),
+  z.object({ action: z.literal("network.info"), params: NetworkInfoParams }),
+  z.object({ action: z.literal("service.status"), params: ServiceStatusParams }),
+  z.object({ action: z.literal("logs.read"), params: LogsReadParams }),
+  z.object({ action: z.literal("agent.health"), params: AgentHealthParams }),
+  z.object({ action: z.literal("service.manage"), params: ServiceManageParams }),
+  z.object({ action: z.literal("process.signal"), params: ProcessSignalParams }),
+  z.object({ action: z.literal("disk.clean"), params: DiskCleanParams }),
+  z.object({ action: z.literal("system.reboot"), params: PowerParams }),
+  z.object({ action: z.literal("system.shutdown"), params: PowerParams }),
+  z.object({ action: z.literal("system.cancel_shutdown"), params: CancelShutdownParams }),
   z.object({ action: z.literal("roost.deploy"), params: RoostSwitchParams }),
   z.object({ action: z.literal("roost.activate"), params: RoostSwitchParams }),
 ]);
@@ -142,6 +179,8 @@ export const TERMINAL_STATUSES: readonly DirectiveStatus[] = ["done", "failed", 
 /** Why a directive did not succeed, when the reason is known more precisely than "failed". */
 export const ErrorCode = z.enum([
   "tier_refused",
+  /** The caller may only read, and only the site's readable paths (see protocol/read-confinement.ts). */
+  "not_readable",
   "invalid_params",
   "unknown_action",
   "timeout",
@@ -153,6 +192,10 @@ export const ErrorCode = z.enum([
   "offline",
   "lost",
   "exec_failed",
+  /** The machine cannot do this at all (no systemd, another operating system, a program not installed). */
+  "unsupported",
+  /** The action refused to touch something on its protected list (init, sshd, the agent itself, ...). */
+  "protected",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FanOutTarget } from "./api.ts";
-import { AbsolutePath } from "./directives.ts";
+import { AbsolutePath } from "./paths.ts";
 import { DEFAULT_BASH_TIMEOUT_MS, MAX_BASH_TIMEOUT_MS } from "./limits.ts";
 import { ChunkHash, ManifestEntry, ManifestFiles, MAX_CHUNK_QUERY, RoostName, VersionNumber } from "./roost-manifest.ts";
 

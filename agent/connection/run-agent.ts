@@ -6,6 +6,7 @@ import type { DirectiveHandler, SendToHub } from "../directives/directive-handle
 import { collectMetrics, type CollectMetrics } from "../metrics/collect-metrics.ts";
 import type { AgentOptions } from "./agent-options.ts";
 import { Backoff } from "./backoff.ts";
+import { EXIT_REFUSED } from "./exit-codes.ts";
 import { connectUrl } from "./endpoint.ts";
 import { HubSession, type SessionEnd } from "./hub-connection.ts";
 import { errorText, guardedLogger, seconds, stderrLogger, type Logger } from "./logger.ts";
@@ -35,11 +36,7 @@ export interface AgentExit {
   reason: string;
 }
 
-/**
- * Exit status after a definite refusal: sysexits' EX_CONFIG, so a supervisor can be told not to restart an agent
- * whose token, id or tier the hub will keep refusing (systemd: RestartPreventExitStatus=78).
- */
-export const EXIT_REFUSED = 78;
+export { EXIT_REFUSED };
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 

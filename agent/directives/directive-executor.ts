@@ -10,6 +10,8 @@ import { ActionError } from "../actions/action-error.ts";
 import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
 import { RunManager } from "../runs/run-manager.ts";
+import { AGENT_VERSION } from "../connection/agent-version.ts";
+import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
 import { PathGuard } from "../sandbox/path-guard.ts";
 import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
@@ -35,8 +37,14 @@ export interface DirectiveExecutorOptions {
   runRecheckMs?: number;
   /** "auto" searches with ripgrep when it is on PATH; "builtin" always uses the JavaScript search. */
   grep?: "auto" | "builtin";
+<<<<<<< HEAD
   /** The hub's HTTP side, for roost deployments to download from; without it they fail. */
   hub?: HubAccess;
+=======
+  /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
+  binDirs?: readonly string[];
+  tempRoots?: readonly string[];
+>>>>>>> main
 }
 
 interface InFlight {
@@ -79,7 +87,13 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
+<<<<<<< HEAD
   private readonly hub: HubAccess | null;
+=======
+  private readonly host: HostEnvironment;
+  private connections = 0;
+  private lastConnectedAt: number | null = null;
+>>>>>>> main
 
   constructor(options: DirectiveExecutorOptions) {
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
@@ -90,7 +104,30 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.guard = new PathGuard(options.tier, options.sandboxRoot);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
     this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
+<<<<<<< HEAD
     this.hub = options.hub ?? null;
+=======
+    const startedAt = Date.now() - Math.round(process.uptime() * 1000);
+    this.host = {
+      tier: options.tier,
+      binDirs: options.binDirs ?? defaultBinDirs(),
+      tempRoots: options.tempRoots ?? DEFAULT_TEMP_ROOTS,
+      keep: [options.sandboxRoot, ...(options.stateDir ? [options.stateDir] : [])],
+      agentStatus: () => ({
+        version: AGENT_VERSION,
+        pid: process.pid,
+        startedAt,
+        tier: options.tier,
+        sandboxRoot: options.sandboxRoot,
+        stateDir: options.stateDir ?? null,
+        directivesInFlight: this.inFlight.size,
+        runs: this.runs.summary(),
+        connections: this.connections,
+        lastConnectedAt: this.lastConnectedAt,
+        ripgrep: this.ripgrep !== null,
+      }),
+    };
+>>>>>>> main
   }
 
   run(directive: DirectiveMessage, send: SendToHub): void {
@@ -122,6 +159,8 @@ export class DirectiveExecutor implements DirectiveHandler {
   connected(send: SendToHub): void {
     this.send = send;
     this.online = true;
+    this.connections++;
+    this.lastConnectedAt = Date.now();
     for (const [directiveId, result] of this.undelivered) {
       if (!send(result)) return this.wentOffline();
       this.undelivered.delete(directiveId);
@@ -188,6 +227,7 @@ export class DirectiveExecutor implements DirectiveHandler {
 
   private async context(directiveId: string, call: ActionCall, signal: AbortSignal, out: DirectiveOutput): Promise<ActionContext> {
     const reveals = call.action === "glob" || call.action === "grep" ? await this.guard.revealer(call) : () => true;
+<<<<<<< HEAD
     return {
       directiveId,
       signal,
@@ -199,6 +239,9 @@ export class DirectiveExecutor implements DirectiveHandler {
       hub: this.hub,
       progress: (progress) => void this.send({ type: "directive_progress", directiveId, progress }),
     };
+=======
+    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, host: this.host };
+>>>>>>> main
   }
 
   private deliver(result: ResultMessage): void {

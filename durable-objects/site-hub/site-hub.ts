@@ -14,6 +14,7 @@ import { CloseCode } from "../../protocol/close-codes.ts";
 import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
+<<<<<<< HEAD
 import type {
   CommitRequest,
   DeploymentKind,
@@ -24,6 +25,9 @@ import type {
   VersionView,
 } from "../../protocol/roost-api.ts";
 import type { ManifestEntry } from "../../protocol/roost-manifest.ts";
+=======
+import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
+>>>>>>> main
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -32,17 +36,24 @@ import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import { ActivityLog } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
+import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
 import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+<<<<<<< HEAD
 import { DeploymentStore } from "./roost-deployment-store.ts";
 import { RoostDeployments } from "./roost-deployments.ts";
 import { RoostVersions } from "./roost-versions.ts";
 import { migrate } from "./schema.ts";
 import { checkNodeToken } from "./token-check.ts";
+=======
+import type { Requester } from "./requester.ts";
+import { migrate } from "./schema.ts";
+import { SiteSettingsStore } from "./site-settings-store.ts";
+>>>>>>> main
 
 export interface IssuedToken {
   node: NodeView;
@@ -68,8 +79,12 @@ export class SiteHub extends DurableObject<Env> {
   private readonly directives: DirectiveDispatcher;
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
+<<<<<<< HEAD
   private readonly roosts: RoostVersions;
   private readonly deployments: RoostDeployments;
+=======
+  private readonly settings: SiteSettingsStore;
+>>>>>>> main
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -78,6 +93,7 @@ export class SiteHub extends DurableObject<Env> {
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql);
+    this.settings = new SiteSettingsStore(ctx.storage.sql);
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
@@ -99,6 +115,7 @@ export class SiteHub extends DurableObject<Env> {
         isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
         scheduleSweep: (at) => this.connections.scheduleSweep(at),
       },
+<<<<<<< HEAD
       (view) => this.deployments.directiveEnded(view),
     );
     this.roosts = new RoostVersions(ctx.storage.sql, env.ROOST, this.activity);
@@ -106,6 +123,10 @@ export class SiteHub extends DurableObject<Env> {
       isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
       start: (directiveId, nodeId, req, actor) => this.directives.runDetached(directiveId, nodeId, req, actor),
     });
+=======
+      () => this.settings.get().readablePaths,
+    );
+>>>>>>> main
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
   }
@@ -199,8 +220,9 @@ export class SiteHub extends DurableObject<Env> {
     return ok(this.metrics.history(id, query.since, Date.now()));
   }
 
-  queryActivity(query: ActivityQuery): ActivityPage {
-    return this.activity.query(query);
+  queryActivity(query: ActivityQuery, viewer: Viewer): ActivityPage {
+    const page = this.activity.query(query);
+    return { ...page, entries: page.entries.map((e) => activityFor(e, viewer)) };
   }
 
   /** Access events of this site (invites, members, roles), recorded by the Directory. */
@@ -208,35 +230,68 @@ export class SiteHub extends DurableObject<Env> {
     this.activity.append({ kind: "access", ...entry });
   }
 
+  // ---- settings (RPC) ----
+
+  getSettings(): SiteSettings {
+    return this.settings.get();
+  }
+
+  /** Applies an admin's validated change and records every setting it changed in the activity log. */
+  updateSettings(patch: SiteSettingsPatch, actor: string): SiteSettings {
+    const changes = this.settings.update(patch, actor, Date.now());
+    for (const change of changes) {
+      this.activity.append({
+        kind: "settings",
+        actor,
+        message: `setting ${change.name} changed by ${actor} from ${JSON.stringify(change.from)} to ${JSON.stringify(change.to)}`,
+        data: { setting: change.name, from: change.from, to: change.to },
+      });
+    }
+    return this.settings.get();
+  }
+
   // ---- directives (RPC) ----
 
+<<<<<<< HEAD
   async runDirective(
+=======
+  /** Runs one action on one node for `requester`, who may be confined to the site's readable paths. */
+  runDirective(
+>>>>>>> main
     nodeId: string,
     req: DirectiveRequest,
-    actor: string,
+    requester: Requester,
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+<<<<<<< HEAD
     return hubOnly(req) ?? this.directives.runOne(nodeId, req, actor);
+=======
+    return this.directives.runOne(nodeId, req, requester);
+>>>>>>> main
   }
 
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
-    actor: string,
+    requester: Requester,
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
+<<<<<<< HEAD
     return hubOnly(req) ?? this.directives.fanOut(req, actor);
+=======
+    return this.directives.fanOut(req, requester);
+>>>>>>> main
   }
 
-  getDirective(id: string): HubResult<DirectiveView> {
+  getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {
     const rec = this.directives.get(id);
-    return rec.ok ? ok(rec.value.view) : rec;
+    return rec.ok ? ok(directiveFor(rec.value, viewer)) : rec;
   }
 
-  listDirectives(query: DirectiveListQuery): DirectiveListResponse {
-    return this.directives.list(query);
+  listDirectives(query: DirectiveListQuery, viewer: Viewer): DirectiveListResponse {
+    return this.directives.list(query, viewer);
   }
 
-  cancelDirective(id: string, actor: string): HubResult<DirectiveView> {
-    const done = this.directives.cancel(id, actor);
-    return done.ok ? this.getDirective(id) : done;
+  cancelDirective(id: string, requester: Requester): HubResult<DirectiveView> {
+    const done = this.directives.cancel(id, requester.actor);
+    return done.ok ? this.getDirective(id, requester) : done;
   }
 
   getFanOut(id: string): HubResult<FanOutAggregate> {

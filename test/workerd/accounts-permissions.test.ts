@@ -55,7 +55,7 @@ interface Case {
   label?: string;
 }
 
-const READ_ACTION = { action: "read", params: { path: "/tmp/x" } };
+const READ_ACTION = { action: "read", params: { path: "/var/log/x" } };
 const SHELL_ACTION = { action: "bash", params: { command: "true" } };
 
 /** One row per route, keyed `METHOD path` exactly as the app registers it. */
@@ -90,6 +90,9 @@ const ROWS: Record<string, Case[]> = {
   "GET /api/sites/:site/invites": [{ allowed: SITE_ADMINS }],
   "POST /api/sites/:site/invites": [{ allowed: SITE_ADMINS, body: {} }],
   "DELETE /api/sites/:site/invites/:id": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/invites/i-${GHOST}` }],
+  "GET /api/sites/:site/settings": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/agent": [{ allowed: SITE_READERS }],
+  "PATCH /api/sites/:site/settings": [{ allowed: SITE_ADMINS, body: {} }],
 
   "POST /api/sites/:site/nodes": [{ allowed: SITE_ADMINS, body: {} }],
   "GET /api/sites/:site/nodes": [{ allowed: SITE_READERS }],

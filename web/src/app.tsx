@@ -1,5 +1,10 @@
 import { effect } from "@preact/signals";
+<<<<<<< HEAD
 import { useEffect, useState } from "preact/hooks";
+=======
+import { useEffect } from "preact/hooks";
+import { loadServedAgent } from "./agent-release.ts";
+>>>>>>> main
 import { watchSite } from "./live.ts";
 import { location, match, navigate, queryParam } from "./router.ts";
 import { me, site } from "./session.ts";
@@ -19,6 +24,11 @@ const PUBLIC = ["/signin", "/setup"];
 
 // One live socket, for the site on screen, while someone is signed in.
 effect(() => watchSite(me.value ? (site.value?.site ?? null) : null));
+// The agent this hub serves, so machines running an older one can be flagged.
+effect(() => {
+  const current = me.value ? site.value?.site : undefined;
+  if (current) loadServedAgent(current);
+});
 
 const TITLES: [string, string][] = [
   ["/roosts/deployment/:id", "Deployment"],

@@ -27,6 +27,7 @@ export function sitePaths(site: string) {
   return {
     base,
     live: `${base}/live`,
+    agent: `${base}/agent`,
     nodes: `${base}/nodes`,
     node: (id: string) => `${base}/nodes/${enc(id)}`,
     rekey: (id: string) => `${base}/nodes/${enc(id)}/rekey`,
@@ -37,6 +38,7 @@ export function sitePaths(site: string) {
     fanouts: `${base}/fanouts`,
     cancelFanOut: (id: string) => `${base}/fanouts/${enc(id)}/cancel`,
     activity: (query: Record<string, string | number | undefined>) => `${base}/activity${qs(query)}`,
+    settings: `${base}/settings`,
     members: `${base}/members`,
     member: (userId: string) => `${base}/members/${enc(userId)}`,
     invites: `${base}/invites`,

@@ -16,6 +16,7 @@ export interface AccessRequest {
 export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
 
 /** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
+<<<<<<< HEAD
 const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["members.read", "nodes.read", "directives.read", "activity.read", "roost.read"]);
 
 /** Permissions that make machines act, with the risk tier of what they make them do. */
@@ -23,6 +24,9 @@ const PERMISSION_RISK: Partial<Record<Permission, RiskTier>> = {
   "roost.deploy": ACTION_RISK["roost.deploy"],
   "roost.rollback": ACTION_RISK["roost.activate"],
 };
+=======
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read"]);
+>>>>>>> main
 
 const WHAT: Record<Permission, string> = {
   public: "do this",
@@ -30,6 +34,7 @@ const WHAT: Record<Permission, string> = {
   "account.manage": "manage an account",
   "sites.create": "create sites",
   "audit.read": "read the audit trail",
+  "settings.read": "see the site's settings",
   "site.manage": "change the site's settings",
   "members.read": "list members",
   "members.manage": "manage members and invites",
@@ -37,6 +42,7 @@ const WHAT: Record<Permission, string> = {
   "nodes.manage": "manage nodes",
   "directives.read": "see directives",
   "directives.run": "run actions",
+  "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
   "roost.read": "see roosts and deployments",
   "roost.push": "push roost versions",

@@ -34,6 +34,7 @@ export type Permission =
   | "sites.create"
   | "audit.read"
   /** Per site: members read, admins manage. */
+  | "settings.read"
   | "site.manage"
   | "members.read"
   | "members.manage"
@@ -42,14 +43,21 @@ export type Permission =
   | "directives.read"
   /** Running an action: members and read or chat keys only actions of risk tier 1. */
   | "directives.run"
+<<<<<<< HEAD
   | "activity.read"
   /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
   | "roost.read"
   | "roost.push"
   | "roost.deploy"
   | "roost.rollback";
+=======
+  /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
+  | "files.readAnywhere"
+  | "activity.read";
+>>>>>>> main
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  "settings.read",
   "site.manage",
   "members.read",
   "members.manage",
@@ -57,6 +65,7 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "nodes.manage",
   "directives.read",
   "directives.run",
+  "files.readAnywhere",
   "activity.read",
   "roost.read",
   "roost.push",
