@@ -29,13 +29,10 @@ export const ACTION_RISK: Readonly<Record<ActionName, RiskTier>> = {
   write: 3,
   edit: 3,
   "run.launch": 3,
-<<<<<<< HEAD
-  "roost.deploy": 3,
-  "roost.activate": 3,
-=======
   "system.reboot": 3,
   "system.shutdown": 3,
->>>>>>> main
+  "roost.deploy": 3,
+  "roost.activate": 3,
 };
 
 /** The highest risk tier a caller who may only read can still run. */

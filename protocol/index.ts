@@ -14,10 +14,7 @@ export * from "./live-messages.ts";
 export * from "./metrics-history.ts";
 export * from "./action-risk.ts";
 export * from "./redaction.ts";
-<<<<<<< HEAD
-export * from "./roost-manifest.ts";
-export * from "./roost-api.ts";
-=======
 export * from "./machine-actions.ts";
 export * from "./tools/index.ts";
->>>>>>> main
+export * from "./roost-manifest.ts";
+export * from "./roost-api.ts";

@@ -70,18 +70,15 @@ export function pathsOfCall(call: ActionCall): string[] {
     case "bash":
     case "run.launch":
       return call.params.cwd ? [call.params.cwd] : [];
-<<<<<<< HEAD
-    case "roost.deploy":
-    case "roost.activate":
-      return [call.params.path];
-=======
     case "list":
       return [call.params.path];
     case "logs.read":
       return call.params.file === undefined ? [] : [call.params.file];
     case "disk.usage":
       return call.params.path === undefined ? [] : [call.params.path];
->>>>>>> main
+    case "roost.deploy":
+    case "roost.activate":
+      return [call.params.path];
     case "run.status":
     case "run.cancel":
     case "system.info":
@@ -99,20 +96,6 @@ export function pathsOfCall(call: ActionCall): string[] {
   }
 }
 
-<<<<<<< HEAD
-/** The shell command an action runs, if any: it is judged like a `bash` directive's. */
-export function commandOfCall(call: ActionCall): string | null {
-  switch (call.action) {
-    case "bash":
-    case "run.launch":
-      return call.params.command;
-    case "roost.deploy":
-    case "roost.activate":
-      return call.params.after ?? null;
-    default:
-      return null;
-  }
-=======
 /**
  * Whether actions at this tier may act on what root owns: signal root's processes (`process.signal`) or remove
  * root's temporary files (`disk.clean`). Only root: a sudo node's own user could not either, and its sudo rights
@@ -126,7 +109,20 @@ export function actsOnRootOwned(tier: CapabilityTier): boolean {
 export function globPatternsOfCall(call: ActionCall): string[] {
   if (call.action === "glob") return [call.params.pattern];
   return call.action === "grep" && call.params.glob ? [call.params.glob] : [];
->>>>>>> main
+}
+
+/** The shell command an action runs, if any: it is judged like a `bash` directive's. */
+export function commandOfCall(call: ActionCall): string | null {
+  switch (call.action) {
+    case "bash":
+    case "run.launch":
+      return call.params.command;
+    case "roost.deploy":
+    case "roost.activate":
+      return call.params.after ?? null;
+    default:
+      return null;
+  }
 }
 
 export function isWithin(path: string, root: string): boolean {

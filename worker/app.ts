@@ -18,14 +18,11 @@ import { memberRoutes } from "./routes/member-routes.ts";
 import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
 import { passkeyRoutes } from "./routes/passkey-routes.ts";
-<<<<<<< HEAD
 import { roostDeployRoutes } from "./routes/roost-deploy-routes.ts";
 import { roostNodeRoutes } from "./routes/roost-node-routes.ts";
 import { roostPushRoutes } from "./routes/roost-push-routes.ts";
 import { roostReadRoutes } from "./routes/roost-read-routes.ts";
-=======
 import { settingsRoutes } from "./routes/settings-routes.ts";
->>>>>>> main
 import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
 import { siteListRoutes } from "./routes/site-list-routes.ts";
 
@@ -37,14 +34,11 @@ export const SITE_ROUTES: readonly SiteRoute[] = [
   ...liveRoutes,
   ...metricsRoutes,
   ...memberRoutes,
-<<<<<<< HEAD
   ...roostPushRoutes,
   ...roostReadRoutes,
   ...roostDeployRoutes,
-=======
   ...settingsRoutes,
   ...agentRoutes,
->>>>>>> main
 ];
 
 /** Every route about the hub or the caller's account (full paths), each with the permission it needs. */

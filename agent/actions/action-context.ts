@@ -1,10 +1,7 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
-<<<<<<< HEAD
 import type { RoostProgress } from "../../protocol/roost-api.ts";
 import type { HubAccess } from "../roost/hub-chunk-source.ts";
-=======
 import type { HostEnvironment } from "../host/host-environment.ts";
->>>>>>> main
 import type { RunManager } from "../runs/run-manager.ts";
 
 export type OutputStream = "stdout" | "stderr";
@@ -26,15 +23,12 @@ export interface ActionContext {
   killGraceMs: number;
   /** The ripgrep binary, or null to use the built-in search. */
   ripgrep: string | null;
-<<<<<<< HEAD
   /** The hub's HTTP side with this node's token, for actions that download (roost deployments); null when unknown. */
   hub: HubAccess | null;
   /** Reports how far a long action has come (sent to the hub as `directive_progress`). */
   progress: (progress: RoostProgress) => void;
-=======
   /** The machine as the machine actions see it: tier, system programs, temporary folders, the agent's status. */
   host: HostEnvironment;
->>>>>>> main
 }
 
 /** How an action ended; its text output has already gone to the sink. */

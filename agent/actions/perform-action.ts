@@ -46,12 +46,6 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return runStatus(call.params, ctx);
     case "run.cancel":
       return runCancel(call.params, ctx);
-<<<<<<< HEAD
-    case "roost.deploy":
-      return roostDeploy(call.params, ctx);
-    case "roost.activate":
-      return roostActivate(call.params, ctx);
-=======
     case "system.info":
       return systemInfo(call.params, ctx);
     case "process.list":
@@ -78,6 +72,9 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return shutdown(call.params, ctx);
     case "system.cancel_shutdown":
       return cancelShutdown(call.params, ctx);
->>>>>>> main
+    case "roost.deploy":
+      return roostDeploy(call.params, ctx);
+    case "roost.activate":
+      return roostActivate(call.params, ctx);
   }
 }

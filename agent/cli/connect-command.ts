@@ -70,17 +70,12 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
           import("../connection/endpoint.ts"),
           import("../roost/hub-chunk-source.ts"),
         ]);
-<<<<<<< HEAD
+        // Directives' commands inherit this environment: the token must not be in it.
+        delete process.env.CORTEX_NODE_TOKEN;
         const settings = initialSettings(options, options.id ?? nodeIdOfToken(options.token) ?? "");
         const log = guardedLogger(stderrLogger(), () => [options.token, settings.token]);
         const hub = { siteUrl: siteUrlOf(connectUrl(options.endpoint)), token: () => settings.token };
         const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log, hub });
-=======
-        // Directives' commands inherit this environment: the token must not be in it.
-        delete process.env.CORTEX_NODE_TOKEN;
-        const log = guardedLogger(stderrLogger(), () => [options.token]);
-        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log });
->>>>>>> main
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
         const exit = await runAgent(options, handler, { log, settings });
         return exit.code;

@@ -37,14 +37,11 @@ export interface DirectiveExecutorOptions {
   runRecheckMs?: number;
   /** "auto" searches with ripgrep when it is on PATH; "builtin" always uses the JavaScript search. */
   grep?: "auto" | "builtin";
-<<<<<<< HEAD
   /** The hub's HTTP side, for roost deployments to download from; without it they fail. */
   hub?: HubAccess;
-=======
   /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
   binDirs?: readonly string[];
   tempRoots?: readonly string[];
->>>>>>> main
 }
 
 interface InFlight {
@@ -87,13 +84,10 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
-<<<<<<< HEAD
   private readonly hub: HubAccess | null;
-=======
   private readonly host: HostEnvironment;
   private connections = 0;
   private lastConnectedAt: number | null = null;
->>>>>>> main
 
   constructor(options: DirectiveExecutorOptions) {
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
@@ -104,9 +98,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.guard = new PathGuard(options.tier, options.sandboxRoot);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
     this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
-<<<<<<< HEAD
     this.hub = options.hub ?? null;
-=======
     const startedAt = Date.now() - Math.round(process.uptime() * 1000);
     this.host = {
       tier: options.tier,
@@ -127,7 +119,6 @@ export class DirectiveExecutor implements DirectiveHandler {
         ripgrep: this.ripgrep !== null,
       }),
     };
->>>>>>> main
   }
 
   run(directive: DirectiveMessage, send: SendToHub): void {
@@ -227,7 +218,6 @@ export class DirectiveExecutor implements DirectiveHandler {
 
   private async context(directiveId: string, call: ActionCall, signal: AbortSignal, out: DirectiveOutput): Promise<ActionContext> {
     const reveals = call.action === "glob" || call.action === "grep" ? await this.guard.revealer(call) : () => true;
-<<<<<<< HEAD
     return {
       directiveId,
       signal,
@@ -236,12 +226,10 @@ export class DirectiveExecutor implements DirectiveHandler {
       runs: this.runs,
       killGraceMs: this.killGraceMs,
       ripgrep: this.ripgrep,
+      host: this.host,
       hub: this.hub,
       progress: (progress) => void this.send({ type: "directive_progress", directiveId, progress }),
     };
-=======
-    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, host: this.host };
->>>>>>> main
   }
 
   private deliver(result: ResultMessage): void {

@@ -6,13 +6,9 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
-<<<<<<< HEAD
-import type { EventStreams } from "./event-streams.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
-=======
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
->>>>>>> main
 import type { NodeRegistry } from "./node-registry.ts";
 import type { Requester } from "./requester.ts";
 
@@ -72,13 +68,10 @@ export class DirectiveDispatcher {
     private readonly activity: ActivityLog,
     private readonly streams: EventStreams,
     private readonly link: NodeLink,
-<<<<<<< HEAD
-    /** Told of every directive's end, whoever ended it (roost deployments follow their machines through it). */
-    private readonly onEnded: (view: DirectiveView) => void = () => undefined,
-=======
     /** The site's readable paths as they are now, for callers who may only read. */
     private readonly readablePaths: () => readonly string[],
->>>>>>> main
+    /** Told of every directive's end, whoever ended it (roost deployments follow their machines through it). */
+    private readonly onEnded: (view: DirectiveView) => void = () => undefined,
   ) {}
 
   async runOne(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
@@ -100,12 +93,12 @@ export class DirectiveDispatcher {
    * Sends a directive whose id the caller chose and whose end it learns through `onEnded`, with no event stream:
    * how a roost deployment starts each machine. An admission refusal (offline, tier) ends it before this returns.
    */
-  async runDetached(id: string, nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<true>> {
+  async runDetached(id: string, nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<true>> {
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
     if (!call.ok) return call;
-    this.admit(id, null, node, call.value, req, actor);
+    this.admit(id, null, node, call.value, req, requester);
     await this.afterAdmit([id]);
     return ok(true);
   }

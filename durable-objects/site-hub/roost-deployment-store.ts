@@ -11,7 +11,7 @@ import type {
 } from "../../protocol/roost-api.ts";
 
 /** A deployment's options as stored (everything of the request but the version, targets and path). */
-export type StoredSpec = Omit<DeploymentSpec, "version" | "target" | "path"> & { manifestSha256: string };
+export type StoredSpec = Omit<DeploymentSpec, "version" | "target" | "path"> & { manifestSha256: string; requestedByUser: string | null };
 
 interface DeploymentRow {
   seq: number;

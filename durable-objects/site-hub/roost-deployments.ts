@@ -8,13 +8,14 @@ import { EventStreams } from "./event-streams.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { DeploymentStore, LIVE_STATES, type DeploymentRecord, type NewTarget } from "./roost-deployment-store.ts";
+import type { Requester } from "./requester.ts";
 import type { RoostVersions } from "./roost-versions.ts";
 
 /** How deployments reach machines: the site's directive machinery. */
 export interface DeploymentLink {
   isOnline(nodeId: string): boolean;
   /** Sends a directive with a chosen id; its end comes back through `directiveEnded`. */
-  start(directiveId: string, nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<true>>;
+  start(directiveId: string, nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<true>>;
 }
 
 const ACTION_OF: Record<DeploymentKind, ActionName> = { deploy: "roost.deploy", rollback: "roost.activate" };
@@ -53,9 +54,10 @@ export class RoostDeployments {
     kind: DeploymentKind,
     roost: string,
     spec: DeploymentSpec,
-    actor: string,
+    requester: Requester,
     watch: boolean,
   ): Promise<HubResult<{ deploymentId: string; stream: ReadableStream<Uint8Array> | null }>> {
+    const actor = requester.actor;
     const version = this.versions.version(roost, spec.version);
     if (!version.ok) return version;
     const targets = this.resolve(spec.target);
@@ -75,7 +77,7 @@ export class RoostDeployments {
     const { version: _v, target: _t, path, ...options } = spec;
     const now = Date.now();
     this.store.insert(
-      { id, kind, roost, version: spec.version, path, spec: { ...options, manifestSha256: version.value.manifestSha256 }, state: canarySize > 0 ? "canary" : "rolling", requestedBy: actor },
+      { id, kind, roost, version: spec.version, path, spec: { ...options, manifestSha256: version.value.manifestSha256, requestedByUser: requester.userId }, state: canarySize > 0 ? "canary" : "rolling", requestedBy: actor },
       rows,
       now,
     );
@@ -86,7 +88,7 @@ export class RoostDeployments {
       data: { deploymentId: id, roost, version: spec.version, machines: nodes.length, canary: canarySize },
     });
     this.supersede(id, roost, path, nodes.map((n) => n.id), now);
-    const stream = watch ? this.streams.open(id, [{ event: "snapshot", deployment: this.store.view(id, true)! }]) : null;
+    const stream = watch ? this.streams.open(id, undefined, [{ event: "snapshot", deployment: this.store.view(id, true)! }]) : null;
     await this.pump(id);
     return ok({ deploymentId: id, stream });
   }
@@ -104,7 +106,7 @@ export class RoostDeployments {
   follow(id: string): HubResult<ReadableStream<Uint8Array>> {
     const view = this.store.view(id, true);
     if (!view) return fail(404, "deployment_not_found", `deployment ${id} not found`);
-    const stream = this.streams.open(id, [{ event: "snapshot", deployment: view }]);
+    const stream = this.streams.open(id, undefined, [{ event: "snapshot", deployment: view }]);
     if (this.over(view)) this.streams.end(id, { event: "end", deployment: view });
     return ok(stream);
   }
@@ -238,7 +240,9 @@ export class RoostDeployments {
       this.store.started(id, nodeId, directiveId, Date.now());
       this.emitTarget(id, nodeId);
       room -= 1;
-      const started = await this.link.start(directiveId, nodeId, this.request(rec, nodeId), rec.requestedBy);
+      // Every machine's directive is the requester's own, as if they had sent it: their history, their name.
+      const requester: Requester = { actor: rec.requestedBy, userId: rec.spec.requestedByUser, confined: false };
+      const started = await this.link.start(directiveId, nodeId, this.request(rec, nodeId), requester);
       if (!started.ok) {
         this.store.setStatus(id, nodeId, "failed", started.error.message, Date.now());
         this.emitTarget(id, nodeId);

@@ -113,7 +113,14 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX metrics_by_minute ON metrics_minutes(minute);`,
   `ALTER TABLE nodes ADD COLUMN sandbox_root TEXT;`,
-<<<<<<< HEAD
+  `CREATE TABLE site_settings (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL
+   ) WITHOUT ROWID;`,
+  `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
+   ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
   `CREATE TABLE roosts (
      name TEXT PRIMARY KEY,
      created_at INTEGER NOT NULL,
@@ -182,16 +189,6 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX roost_targets_by_directive ON roost_targets(directive_id);
    CREATE INDEX roost_targets_by_node ON roost_targets(node_id, status);`,
-=======
-  `CREATE TABLE site_settings (
-     name TEXT PRIMARY KEY,
-     value TEXT NOT NULL,
-     updated_at INTEGER NOT NULL,
-     updated_by TEXT NOT NULL
-   ) WITHOUT ROWID;`,
-  `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
-   ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
->>>>>>> main
 ];
 
 export function migrate(sql: SqlStorage): void {

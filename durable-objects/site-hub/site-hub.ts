@@ -14,7 +14,6 @@ import { CloseCode } from "../../protocol/close-codes.ts";
 import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
-<<<<<<< HEAD
 import type {
   CommitRequest,
   DeploymentKind,
@@ -25,9 +24,7 @@ import type {
   VersionView,
 } from "../../protocol/roost-api.ts";
 import type { ManifestEntry } from "../../protocol/roost-manifest.ts";
-=======
 import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
->>>>>>> main
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -43,17 +40,13 @@ import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
-<<<<<<< HEAD
+import type { Requester } from "./requester.ts";
 import { DeploymentStore } from "./roost-deployment-store.ts";
 import { RoostDeployments } from "./roost-deployments.ts";
 import { RoostVersions } from "./roost-versions.ts";
 import { migrate } from "./schema.ts";
-import { checkNodeToken } from "./token-check.ts";
-=======
-import type { Requester } from "./requester.ts";
-import { migrate } from "./schema.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
->>>>>>> main
+import { checkNodeToken } from "./token-check.ts";
 
 export interface IssuedToken {
   node: NodeView;
@@ -79,12 +72,9 @@ export class SiteHub extends DurableObject<Env> {
   private readonly directives: DirectiveDispatcher;
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
-<<<<<<< HEAD
+  private readonly settings: SiteSettingsStore;
   private readonly roosts: RoostVersions;
   private readonly deployments: RoostDeployments;
-=======
-  private readonly settings: SiteSettingsStore;
->>>>>>> main
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -115,18 +105,14 @@ export class SiteHub extends DurableObject<Env> {
         isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
         scheduleSweep: (at) => this.connections.scheduleSweep(at),
       },
-<<<<<<< HEAD
+      () => this.settings.get().readablePaths,
       (view) => this.deployments.directiveEnded(view),
     );
     this.roosts = new RoostVersions(ctx.storage.sql, env.ROOST, this.activity);
     this.deployments = new RoostDeployments(new DeploymentStore(ctx.storage.sql), this.roosts, this.registry, this.activity, {
       isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
-      start: (directiveId, nodeId, req, actor) => this.directives.runDetached(directiveId, nodeId, req, actor),
+      start: (directiveId, nodeId, req, requester) => this.directives.runDetached(directiveId, nodeId, req, requester),
     });
-=======
-      () => this.settings.get().readablePaths,
-    );
->>>>>>> main
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
   }
@@ -252,32 +238,20 @@ export class SiteHub extends DurableObject<Env> {
 
   // ---- directives (RPC) ----
 
-<<<<<<< HEAD
-  async runDirective(
-=======
   /** Runs one action on one node for `requester`, who may be confined to the site's readable paths. */
-  runDirective(
->>>>>>> main
+  async runDirective(
     nodeId: string,
     req: DirectiveRequest,
     requester: Requester,
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-<<<<<<< HEAD
-    return hubOnly(req) ?? this.directives.runOne(nodeId, req, actor);
-=======
-    return this.directives.runOne(nodeId, req, requester);
->>>>>>> main
+    return hubOnly(req) ?? this.directives.runOne(nodeId, req, requester);
   }
 
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     requester: Requester,
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-<<<<<<< HEAD
-    return hubOnly(req) ?? this.directives.fanOut(req, actor);
-=======
-    return this.directives.fanOut(req, requester);
->>>>>>> main
+    return hubOnly(req) ?? this.directives.fanOut(req, requester);
   }
 
   getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {
@@ -337,10 +311,10 @@ export class SiteHub extends DurableObject<Env> {
     kind: DeploymentKind,
     roost: string,
     spec: DeploymentSpec,
-    actor: string,
+    requester: Requester,
     watch: boolean,
   ): Promise<HubResult<{ deploymentId: string; stream: ReadableStream<Uint8Array> | null }>> {
-    return this.deployments.create(kind, roost, spec, actor, watch);
+    return this.deployments.create(kind, roost, spec, requester, watch);
   }
 
   roostDeployment(id: string): HubResult<DeploymentView> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ActivityPage, ApiError, DirectiveView } from "../../protocol/api.ts";
+import { ActivityPage, ApiError, DirectiveView, NodeCredentials } from "../../protocol/api.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
 import { DeploymentEvent, DeploymentView, type DeploymentRequest } from "../../protocol/roost-api.ts";
 import { api, freshSite, type FakeAgent } from "./support.ts";
@@ -211,7 +211,7 @@ describe("roost deployments", () => {
     await pushVersion(site, "app", [await fileOf("f", bytesOf(10, 2))]);
     const [online] = await fleet(site, 1, "on");
     const late = await api(`/api/sites/${site}/nodes`, { method: "POST", body: JSON.stringify({ name: "late", id: "late", tier: "root" }) });
-    const lateCreds = (await late.json()) as { token: string; id: string };
+    const lateCreds = NodeCredentials.parse(await late.json());
     await api(`/api/sites/${site}/nodes`, { method: "POST", body: JSON.stringify({ name: "gone", id: "gone", tier: "root" }) });
 
     const withCatchUp = await deploy(site, "app", { version: 1, target: { nodes: ["on00", "late"] }, path: "/srv/a", catchUp: true, canaryPercent: 0 });
@@ -225,7 +225,7 @@ describe("roost deployments", () => {
 
     const { connectNode } = await import("./support.ts");
     const { ActionName } = await import("../../protocol/directives.ts");
-    const agent = await connectNode(site, { ...lateCreds, name: "late", tier: "root", group: null, endpoint: "", connectCommand: "" }, { capabilities: [...ActionName.options] });
+    const agent = await connectNode(site, lateCreds, { capabilities: [...ActionName.options] });
     const dir = await agent.next("directive");
     expect(dir.params).toMatchObject({ path: "/srv/a" });
     finish(agent, dir, true);

@@ -1,10 +1,6 @@
 import { effect } from "@preact/signals";
-<<<<<<< HEAD
 import { useEffect, useState } from "preact/hooks";
-=======
-import { useEffect } from "preact/hooks";
 import { loadServedAgent } from "./agent-release.ts";
->>>>>>> main
 import { watchSite } from "./live.ts";
 import { location, match, navigate, queryParam } from "./router.ts";
 import { me, site } from "./session.ts";

@@ -16,17 +16,13 @@ export interface AccessRequest {
 export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
 
 /** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
-<<<<<<< HEAD
-const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["members.read", "nodes.read", "directives.read", "activity.read", "roost.read"]);
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read", "roost.read"]);
 
 /** Permissions that make machines act, with the risk tier of what they make them do. */
 const PERMISSION_RISK: Partial<Record<Permission, RiskTier>> = {
   "roost.deploy": ACTION_RISK["roost.deploy"],
   "roost.rollback": ACTION_RISK["roost.activate"],
 };
-=======
-const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read"]);
->>>>>>> main
 
 const WHAT: Record<Permission, string> = {
   public: "do this",

@@ -43,18 +43,14 @@ export type Permission =
   | "directives.read"
   /** Running an action: members and read or chat keys only actions of risk tier 1. */
   | "directives.run"
-<<<<<<< HEAD
+  /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
+  | "files.readAnywhere"
   | "activity.read"
   /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
   | "roost.read"
   | "roost.push"
   | "roost.deploy"
   | "roost.rollback";
-=======
-  /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
-  | "files.readAnywhere"
-  | "activity.read";
->>>>>>> main
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "settings.read",

@@ -3,6 +3,7 @@ import { RoostName } from "../../protocol/roost-manifest.ts";
 import { failure, respond } from "../http/api-error.ts";
 import { toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam } from "../http/validate.ts";
+import { requesterOf } from "../auth/requester.ts";
 import { DeploymentId } from "./roost-read-routes.ts";
 import { actorOf, siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
@@ -14,7 +15,7 @@ async function start(c: AppContext, kind: DeploymentKind): Promise<Response> {
   if (!body.ok) return body.response;
   const hub = siteHub(c);
   const watch = (c.req.header("Accept") ?? "").includes("text/event-stream");
-  const opened = await hub.roostDeploy(kind, roost.value, body.value, actorOf(c), watch);
+  const opened = await hub.roostDeploy(kind, roost.value, body.value, requesterOf(c), watch);
   if (!opened.ok) return failure(c, opened.error);
   const { deploymentId, stream } = opened.value;
   if (stream) return toEventStream(stream, { "X-Cortex-Deployment": deploymentId }, DeploymentEvent);
