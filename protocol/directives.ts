@@ -23,6 +23,7 @@ import {
 } from "./machine-actions.ts";
 import { AbsolutePath } from "./paths.ts";
 import { ChunkHash, RoostName, VersionNumber } from "./roost-manifest.ts";
+import { MAX_PROCESS_LOG_LINES, ProcessName, ProcessStatus } from "./processes.ts";
 
 export const BashParams = z.object({
   command: z.string().min(1).max(64 * 1024),
@@ -75,6 +76,13 @@ export const RunLaunchParams = z.object({
 
 export const RunRefParams = z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) });
 
+/** A supervised process, by the name the hub configured it under. */
+export const SupervisedRefParams = z.object({ name: ProcessName });
+export const SupervisedLogsParams = z.object({
+  name: ProcessName,
+  lines: z.number().int().min(1).max(MAX_PROCESS_LOG_LINES).default(200),
+});
+
 /**
  * Puts a roost version in place under `path` (the hub sends it for a deployment; it is not for the directive API).
  * `roost.deploy` fetches what the machine lacks; `roost.activate` switches to a version already on the machine.
@@ -117,6 +125,10 @@ export const ACTION_PARAMS = {
   "system.reboot": PowerParams,
   "system.shutdown": PowerParams,
   "system.cancel_shutdown": CancelShutdownParams,
+  "supervised.start": SupervisedRefParams,
+  "supervised.stop": SupervisedRefParams,
+  "supervised.restart": SupervisedRefParams,
+  "supervised.logs": SupervisedLogsParams,
   "roost.deploy": RoostSwitchParams,
   "roost.activate": RoostSwitchParams,
 } as const;
@@ -156,6 +168,10 @@ export const ActionCall = z.discriminatedUnion("action", [
   z.object({ action: z.literal("system.reboot"), params: PowerParams }),
   z.object({ action: z.literal("system.shutdown"), params: PowerParams }),
   z.object({ action: z.literal("system.cancel_shutdown"), params: CancelShutdownParams }),
+  z.object({ action: z.literal("supervised.start"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.stop"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.restart"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.logs"), params: SupervisedLogsParams }),
   z.object({ action: z.literal("roost.deploy"), params: RoostSwitchParams }),
   z.object({ action: z.literal("roost.activate"), params: RoostSwitchParams }),
 ]);
@@ -210,6 +226,8 @@ export const ResultData = z.union([
     exitCode: z.number().int().nullable(),
     reason: z.string().optional(),
   }),
+  /** A supervised process after a start, stop or restart. */
+  z.object({ kind: z.literal("process"), status: ProcessStatus }),
   z.object({
     kind: z.literal("roost"),
     roost: RoostName,

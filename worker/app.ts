@@ -7,7 +7,7 @@ import { guardRoute } from "./auth/route-guard.ts";
 import { apiError } from "./http/api-error.ts";
 import { apiSecurityHeaders } from "./http/security-headers.ts";
 import { activityRoutes } from "./routes/activity-routes.ts";
-import { agentRoutes } from "./routes/agent-routes.ts";
+import { agentFile, agentRoutes } from "./routes/agent-routes.ts";
 import { apiKeyRoutes } from "./routes/api-key-routes.ts";
 import { auditRoutes } from "./routes/audit-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
@@ -75,6 +75,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.use("*", apiSecurityHeaders);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  // The agent bundle and its release hold no secret: anyone installing an agent downloads them.
+  app.get("/agent/*", agentFile);
 
   // Agents authenticate with their node token inside the Durable Object, before the socket is accepted.
   app.get("/api/sites/:site/connect", async (c) => {

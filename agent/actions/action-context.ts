@@ -3,6 +3,7 @@ import type { RoostProgress } from "../../protocol/roost-api.ts";
 import type { HubAccess } from "../roost/hub-chunk-source.ts";
 import type { HostEnvironment } from "../host/host-environment.ts";
 import type { RunManager } from "../runs/run-manager.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -23,6 +24,8 @@ export interface ActionContext {
   killGraceMs: number;
   /** The ripgrep binary, or null to use the built-in search. */
   ripgrep: string | null;
+  /** The supervisor of this machine's processes, for the `supervised.*` actions; null when there is none. */
+  supervisor: ProcessSupervisor | null;
   /** The hub's HTTP side with this node's token, for actions that download (roost deployments); null when unknown. */
   hub: HubAccess | null;
   /** Reports how far a long action has come (sent to the hub as `directive_progress`). */

@@ -20,6 +20,7 @@ import { runLaunch } from "./run-launch.ts";
 import { runStatus } from "./run-status.ts";
 import { serviceManage } from "./service-manage.ts";
 import { serviceStatus } from "./service-status.ts";
+import { controlSupervised, supervisedLogs } from "./supervised.ts";
 import { systemInfo } from "./system-info.ts";
 import { write } from "./write.ts";
 
@@ -46,6 +47,12 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return runStatus(call.params, ctx);
     case "run.cancel":
       return runCancel(call.params, ctx);
+    case "supervised.start":
+    case "supervised.stop":
+    case "supervised.restart":
+      return controlSupervised(call.action, call.params, ctx);
+    case "supervised.logs":
+      return supervisedLogs(call.params, ctx);
     case "system.info":
       return systemInfo(call.params, ctx);
     case "process.list":

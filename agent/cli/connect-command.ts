@@ -58,15 +58,16 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
     .option("--heartbeat-ms <ms>", "heartbeat interval", positiveInt)
     .option("--timeout-ms <ms>", "connect timeout", positiveInt)
     .option("--sandbox <dir>", "the folder an unprivileged node is confined to (default /tmp/cortex-sandbox)")
-    .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs)")
+    .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs, supervised processes and their logs)")
     .addHelpText("after", HELP)
     .action(
       cli.action(async (flags: ConnectFlags, command: Command) => {
         const options = agentOptions(cli, flags, command.optsWithGlobals<GlobalOptions>().config);
         // Loaded here: the agent brings ws, metrics and the action runners, which no other command needs.
-        const [{ runAgent, initialSettings }, { DirectiveExecutor }, { connectUrl }, { siteUrlOf }] = await Promise.all([
+        const [{ runAgent, initialSettings }, { DirectiveExecutor }, { startSupervisor }, { connectUrl }, { siteUrlOf }] = await Promise.all([
           import("../connection/run-agent.ts"),
           import("../directives/directive-executor.ts"),
+          import("../supervisor/start-supervisor.ts"),
           import("../connection/endpoint.ts"),
           import("../roost/hub-chunk-source.ts"),
         ]);
@@ -74,10 +75,11 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
         delete process.env.CORTEX_NODE_TOKEN;
         const settings = initialSettings(options, options.id ?? nodeIdOfToken(options.token) ?? "");
         const log = guardedLogger(stderrLogger(), () => [options.token, settings.token]);
+        const supervisor = startSupervisor(options, log);
         const hub = { siteUrl: siteUrlOf(connectUrl(options.endpoint)), token: () => settings.token };
-        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log, hub });
+        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log, supervisor, hub });
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
-        const exit = await runAgent(options, handler, { log, settings });
+        const exit = await runAgent(options, handler, { log, supervisor, settings });
         return exit.code;
       }),
     );

@@ -29,7 +29,7 @@ export function failureLine(view: DirectiveView, label = view.nodeId): string {
 /** The few words that identify what a directive did, for tables. */
 export function directiveSubject(view: DirectiveView): string {
   const p = view.params;
-  const subject = [p.command, p.path, p.pattern, p.runId].find((value) => typeof value === "string") as string | undefined;
+  const subject = [p.command, p.path, p.file, p.unit, p.pattern, p.runId].find((value) => typeof value === "string") as string | undefined;
   const text = (subject ?? "").replace(/\s+/g, " ");
   return text.length > 48 ? `${text.slice(0, 47)}…` : text;
 }

@@ -3,6 +3,7 @@ import { setTimeout as wait } from "node:timers/promises";
 import type { HeartbeatMessage } from "../../protocol/node-messages.ts";
 import { nodeIdOfToken } from "../../protocol/node-token.ts";
 import type { DirectiveHandler, SendToHub } from "../directives/directive-handler.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { collectMetrics, type CollectMetrics } from "../metrics/collect-metrics.ts";
 import type { AgentOptions } from "./agent-options.ts";
 import { Backoff } from "./backoff.ts";
@@ -27,6 +28,8 @@ export interface AgentDeps {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   collectMetrics?: CollectMetrics;
   signals?: SignalSource;
+  /** Supervises the machine's processes while the agent runs, connected or not; closed (not stopped) at exit. */
+  supervisor?: ProcessSupervisor;
   /** The settings the hub may change (token, name, heartbeat), when the caller needs to see the changes too. */
   settings?: LiveSettings;
 }
@@ -58,18 +61,29 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
 
   let session: HubSession | undefined;
   const send: SendToHub = (message) => session?.send(message) ?? false;
+  const supervisor = deps.supervisor;
+  const supervision = (): Pick<HeartbeatMessage, "supervision"> => {
+    if (!supervisor || supervisor.configVersion === null) return {};
+    try {
+      return { supervision: supervisor.status() };
+    } catch (error) {
+      log("warn", `process status unavailable: ${errorText(error)}`);
+      return {};
+    }
+  };
   const heartbeat = async (): Promise<HeartbeatMessage> => {
     try {
-      return { type: "heartbeat", agentId, metrics: await collect(handler.activeCount()) };
+      return { type: "heartbeat", agentId, metrics: await collect(handler.activeCount()), ...supervision() };
     } catch (error) {
       log("warn", `metrics unavailable: ${errorText(error)}`);
-      return { type: "heartbeat", agentId };
+      return { type: "heartbeat", agentId, ...supervision() };
     }
   };
 
   const shutDown = async (): Promise<AgentExit> => {
     const reason = `stopped by ${String(stop.signal.reason)}`;
     await handler.shutdown();
+    supervisor?.close();
     await session?.stop(reason);
     log("info", reason);
     return { code: 0, reason };
@@ -88,6 +102,7 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
         handler,
         send,
         heartbeat,
+        supervisor,
         log,
         now,
       });
@@ -96,6 +111,7 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
       if (end.exit) {
         log("error", end.reason);
         await handler.shutdown();
+        supervisor?.close();
         return { code: EXIT_REFUSED, reason: end.reason };
       }
       backoff.connectionEnded(end.registeredMs);

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { ActionCall, type ErrorCode } from "../../protocol/directives.ts";
 import { DEFAULT_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { DirectiveMessage, ResultMessage } from "../../protocol/node-messages.ts";
@@ -10,6 +11,7 @@ import { ActionError } from "../actions/action-error.ts";
 import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
 import { RunManager } from "../runs/run-manager.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
 import { PathGuard } from "../sandbox/path-guard.ts";
@@ -37,6 +39,8 @@ export interface DirectiveExecutorOptions {
   runRecheckMs?: number;
   /** "auto" searches with ripgrep when it is on PATH; "builtin" always uses the JavaScript search. */
   grep?: "auto" | "builtin";
+  /** The machine's process supervisor, for the `supervised.*` actions. */
+  supervisor?: ProcessSupervisor;
   /** The hub's HTTP side, for roost deployments to download from; without it they fail. */
   hub?: HubAccess;
   /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
@@ -60,9 +64,9 @@ function parseCall(directive: DirectiveMessage): ActionCall {
   return parsed.data;
 }
 
-/** The call's own timeout (bash, roost deployments), or the directive's when that is sooner. */
+/** The action's own time budget, or the directive's when that is sooner. */
 function timeoutOf(call: ActionCall, directive: DirectiveMessage): number {
-  const own = call.action === "bash" || call.action === "roost.deploy" || call.action === "roost.activate" ? call.params.timeoutMs : DEFAULT_BASH_TIMEOUT_MS;
+  const own = actionTimeoutMs(call) ?? DEFAULT_BASH_TIMEOUT_MS;
   return Math.min(own, directive.timeoutMs ?? own);
 }
 
@@ -81,6 +85,7 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly guard: PathGuard;
   private readonly runs: RunManager;
   private readonly ripgrep: string | null;
+  private readonly supervisor: ProcessSupervisor | null;
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
@@ -98,6 +103,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.guard = new PathGuard(options.tier, options.sandboxRoot);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
     this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
+    this.supervisor = options.supervisor ?? null;
     this.hub = options.hub ?? null;
     const startedAt = Date.now() - Math.round(process.uptime() * 1000);
     this.host = {
@@ -227,6 +233,7 @@ export class DirectiveExecutor implements DirectiveHandler {
       killGraceMs: this.killGraceMs,
       ripgrep: this.ripgrep,
       host: this.host,
+      supervisor: this.supervisor,
       hub: this.hub,
       progress: (progress) => void this.send({ type: "directive_progress", directiveId, progress }),
     };

@@ -1,6 +1,7 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
 import { ActionCall, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
 import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
@@ -28,9 +29,8 @@ const ACTIVE: readonly DirectiveStatus[] = ["queued", "sent", "running"];
 
 function hubTimeout(call: ActionCallType, requested: number | undefined): number {
   if (requested !== undefined) return requested;
-  if (call.action === "bash") return call.params.timeoutMs + HUB_GRACE_MS;
-  if (call.action === "roost.deploy" || call.action === "roost.activate") return call.params.timeoutMs + call.params.afterTimeoutMs + HUB_GRACE_MS;
-  return DEFAULT_FILE_ACTION_TIMEOUT_MS;
+  const own = actionTimeoutMs(call);
+  return own === null ? DEFAULT_FILE_ACTION_TIMEOUT_MS : own + HUB_GRACE_MS;
 }
 
 function statusOfResult(msg: ResultMessage): DirectiveStatus {
@@ -42,6 +42,7 @@ function statusOfResult(msg: ResultMessage): DirectiveStatus {
       return "timed_out";
     case "tier_refused":
     case "not_readable":
+    case "protected":
       return "refused";
     default:
       return "failed";

@@ -69,7 +69,10 @@ describe("process.signal", () => {
 
   it("follows SIGTERM with SIGKILL when a process ignores it", async () => {
     const name = uniqueName("cxtrap");
-    const stubborn = await decoy(name, "/bin/bash", ["-c", "trap '' TERM; while true; do sleep 0.2; done"]);
+    const ready = join(tempDir(), "trapped");
+    const stubborn = await decoy(name, "/bin/bash", ["-c", `trap '' TERM; touch ${ready}; while true; do sleep 0.2; done`]);
+    // Until the trap is set, SIGTERM would still end it.
+    await waitUntil(() => existsSync(ready), 5_000, "the trap to be set");
     const result = await ask("process.signal", { pattern: `^${name}$`, operation: "kill", graceSeconds: 1 });
     expect(json(result.output).results.rows).toEqual([[stubborn.pid, "root", name, "killed with SIGKILL (still running after SIGTERM)"]]);
     await waitUntil(() => !processAlive(stubborn.pid!), 5_000, "the stubborn process to end");

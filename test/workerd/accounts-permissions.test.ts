@@ -61,6 +61,7 @@ const SHELL_ACTION = { action: "bash", params: { command: "true" } };
 /** One row per route, keyed `METHOD path` exactly as the app registers it. */
 const ROWS: Record<string, Case[]> = {
   "GET /healthz": [{ allowed: EVERYONE }],
+  "GET /agent/*": [{ allowed: EVERYONE, path: "/agent/release.json", label: "the agent's release and bundle hold no secret" }],
   "GET /api/sites/:site/connect": [{ allowed: NOBODY, agentSocket: true, label: "agents only, with a node token" }],
 
   "POST /api/setup": [{ allowed: EVERYONE, body: {} }],

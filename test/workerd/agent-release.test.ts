@@ -1,6 +1,7 @@
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { AGENT_RELEASE_PATH, AgentRelease, INSTALL_SCRIPT_PATH } from "../../protocol/agent-release.ts";
+import { ApiError } from "../../protocol/api.ts";
 import { CONTENT_SECURITY_POLICY } from "../../worker/http/security-headers.ts";
 import { ANONYMOUS, call, join, newSite, refusal, rootSession } from "./accounts-support.ts";
 import { BASE } from "./support.ts";
@@ -48,6 +49,23 @@ describe("the agent the hub serves", () => {
     expect(body.byteLength).toBe(current.bytes);
     expect(await hex(body)).toBe(current.sha256);
     expect(new TextDecoder().decode(body.slice(0, 20))).toBe("#!/usr/bin/env node\n");
+  });
+
+  it("runs /agent/* through the Worker, without sign-in: the release and the current bundle, and a 404 saying what to do for any other", async () => {
+    const current = await release();
+    const bundle = await SELF.fetch(`${BASE}${current.bundle}`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get("Content-Type")).toBe("text/javascript; charset=utf-8");
+    expect(bundle.headers.get("Cache-Control")).toBe("public, max-age=31536000, immutable");
+    expect(await hex(await bundle.arrayBuffer())).toBe(current.sha256);
+    expect(AgentRelease.parse(await (await SELF.fetch(`${BASE}${AGENT_RELEASE_PATH}`)).json())).toEqual(current);
+    for (const path of ["/agent/cortex-000000000000.mjs", "/agent/", "/agent/install.sh"]) {
+      const stale = await SELF.fetch(`${BASE}${path}`, { headers: { Accept: "text/html", "Sec-Fetch-Mode": "navigate" } });
+      expect(stale.status, path).toBe(404);
+      const error = ApiError.parse(await stale.json()).error;
+      expect(error.code).toBe("agent_not_found");
+      expect(error.message).toContain(`this hub serves ${current.bundle} (agent ${current.version}); fetch install.sh again`);
+    }
   });
 
   it("tells signed-in members of a site which agent it serves; strangers are refused", async () => {
