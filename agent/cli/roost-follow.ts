@@ -1,4 +1,5 @@
-import { DeploymentEvent, type DeploymentView, type TargetView } from "../../protocol/roost-api.ts";
+import type { DeploymentEvent, DeploymentView, TargetView } from "../../protocol/roost-api.ts";
+import { countTargets } from "../../protocol/roost-counts.ts";
 import type { CliContext } from "./cli-context.ts";
 import { bytes, json } from "./format.ts";
 import type { EventStream } from "./hub-client.ts";
@@ -79,7 +80,7 @@ export async function followDeployment(cli: CliContext, open: (signal: AbortSign
         if (event.event === "snapshot") say(`deployment ${deployment.id}: ${deployment.kind} ${deployment.roost}@${deployment.version} to ${deployment.counts.total} machine(s) at ${deployment.path}`);
       } else if (event.event === "target") {
         target(event.target);
-        if (deployment) deployment = { ...deployment, counts: recount(deployment, targets) };
+        if (deployment) deployment = { ...deployment, counts: countTargets(targets.values()) };
       } else {
         const changed = deployment?.state !== event.deployment.state;
         deployment = { ...event.deployment, targets: deployment?.targets };
@@ -102,16 +103,6 @@ export async function followDeployment(cli: CliContext, open: (signal: AbortSign
     clearLive();
     stop();
   }
-}
-
-function recount(d: DeploymentView, targets: Map<string, TargetView>): DeploymentView["counts"] {
-  const counts = { ...d.counts, pending: 0, waiting: 0, running: 0, done: 0, failed: 0, skipped: 0, canaryDone: 0, canaryFailed: 0 };
-  for (const t of targets.values()) {
-    counts[t.status] += 1;
-    if (t.wave === "canary" && t.status === "done") counts.canaryDone += 1;
-    if (t.wave === "canary" && t.status === "failed") counts.canaryFailed += 1;
-  }
-  return counts;
 }
 
 function outcomeCode(d: DeploymentView): number {

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DeploymentEvent, DeploymentView, TargetView } from "../../../../protocol/roost-api.ts";
+import { countTargets } from "../../../../protocol/roost-counts.ts";
 import { messageOf, request } from "../../api.ts";
 import { ago } from "../../format.ts";
 import { sitePaths } from "../../paths.ts";
@@ -24,13 +25,7 @@ function apply(d: DeploymentView, e: DeploymentEvent): DeploymentView {
   if (e.event === "snapshot" || e.event === "end") return e.deployment;
   if (e.event === "state") return { ...e.deployment, targets: d.targets };
   const targets = (d.targets ?? []).map((t) => (t.nodeId === e.target.nodeId ? e.target : t));
-  const counts = { ...d.counts, pending: 0, waiting: 0, running: 0, done: 0, failed: 0, skipped: 0, canaryDone: 0, canaryFailed: 0 };
-  for (const t of targets) {
-    counts[t.status] += 1;
-    if (t.wave === "canary" && t.status === "done") counts.canaryDone += 1;
-    if (t.wave === "canary" && t.status === "failed") counts.canaryFailed += 1;
-  }
-  return { ...d, targets, counts };
+  return { ...d, targets, counts: countTargets(targets) };
 }
 
 function Progress({ t }: { t: TargetView }) {
