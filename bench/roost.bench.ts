@@ -129,10 +129,19 @@ async function plainDownload(hub: TestHub, hashes: string[], machines: SimCreden
   await Promise.all(
     machines.map((m) =>
       inBatches(hashes, DOWNLOADS_PER_MACHINE, async (hash) => {
-        const res = await fetch(`${hub.url}/api/sites/default/roost/node/chunks/${hash}`, { headers: { Authorization: `Bearer ${m.token}` } });
-        if (!res.ok) throw new Error(`plain download answered ${res.status}`);
-        const got = (await res.arrayBuffer()).byteLength;
-        bytes += got;
+        // Retried on a dropped connection as the agent retries, so both sides of the comparison get the same help.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const res = await fetch(`${hub.url}/api/sites/default/roost/node/chunks/${hash}`, { headers: { Authorization: `Bearer ${m.token}` } });
+            if (!res.ok) throw new Error(`plain download answered ${res.status}`);
+            const got = (await res.arrayBuffer()).byteLength;
+            bytes += got;
+            return;
+          } catch (error) {
+            if (attempt >= 4) throw error;
+            await new Promise((r) => setTimeout(r, 500 * attempt));
+          }
+        }
       }),
     ),
   );

@@ -12,6 +12,8 @@ export interface HubAccess {
 
 const ATTEMPTS = 4;
 const RETRY_BASE_MS = 500;
+/** One request may take this long before it is given up and tried again: a stalled connection must not hang a deployment. */
+const REQUEST_TIMEOUT_MS = 120_000;
 
 /** The site's HTTP base for an agent's WebSocket connect URL (`.../api/sites/<site>/connect`). */
 export function siteUrlOf(connectUrl: string): string {
@@ -57,8 +59,9 @@ export class HubChunkSource implements ChunkSource {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (attempt > 0) await wait(RETRY_BASE_MS * 2 ** (attempt - 1), undefined, { signal });
       let res: Response;
+      const limited = AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
       try {
-        res = await fetch(this.hub.siteUrl + path, { headers: { Authorization: `Bearer ${this.hub.token()}` }, signal });
+        res = await fetch(this.hub.siteUrl + path, { headers: { Authorization: `Bearer ${this.hub.token()}` }, signal: limited });
       } catch (err) {
         signal.throwIfAborted();
         lastProblem = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
