@@ -109,7 +109,10 @@ async function deploy(hub: TestHub, version: number, base: string, machines: Sim
   }
   await reader.cancel().catch(() => undefined);
   const ms = elapsedMs(start);
-  if (!end || end.counts.done !== machines.length) throw new Error(`deployment did not complete: ${JSON.stringify(end?.counts)}`);
+  if (!end || end.counts.done !== machines.length) {
+    const why = (end?.targets ?? []).filter((t) => t.status !== "done").map((t) => `${t.nodeId}: ${t.status} ${t.error ?? ""}`);
+    throw new Error(`deployment did not complete: ${JSON.stringify(end?.counts)}\n${why.join("\n")}`);
+  }
   return { ms, view: end };
 }
 
