@@ -22,6 +22,7 @@ import { roostDeployRoutes } from "./routes/roost-deploy-routes.ts";
 import { roostNodeRoutes } from "./routes/roost-node-routes.ts";
 import { roostPushRoutes } from "./routes/roost-push-routes.ts";
 import { roostReadRoutes } from "./routes/roost-read-routes.ts";
+import { processRoutes } from "./routes/process-routes.ts";
 import { settingsRoutes } from "./routes/settings-routes.ts";
 import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
 import { siteListRoutes } from "./routes/site-list-routes.ts";
@@ -38,6 +39,7 @@ export const SITE_ROUTES: readonly SiteRoute[] = [
   ...roostReadRoutes,
   ...roostDeployRoutes,
   ...settingsRoutes,
+  ...processRoutes,
   ...agentRoutes,
 ];
 

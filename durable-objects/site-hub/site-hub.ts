@@ -25,26 +25,34 @@ import type {
 } from "../../protocol/roost-api.ts";
 import type { ManifestEntry } from "../../protocol/roost-manifest.ts";
 import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
+import type { ProcessEventsMessage } from "../../protocol/node-messages.ts";
+import type { ProcessEvent, ProcessListResponse, ProcessOperation, ProcessPatch, ProcessSpec, ProcessView } from "../../protocol/processes.ts";
+import type { z } from "zod";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
+import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
+import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
+import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+import { processEventActivity } from "./process-activity.ts";
+import { ProcessStore } from "./process-store.ts";
 import type { Requester } from "./requester.ts";
 import { DeploymentStore } from "./roost-deployment-store.ts";
 import { RoostDeployments } from "./roost-deployments.ts";
 import { RoostVersions } from "./roost-versions.ts";
 import { migrate } from "./schema.ts";
+import { SiteProcesses } from "./site-processes.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
 import { checkNodeToken } from "./token-check.ts";
 
@@ -73,6 +81,9 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  /** The activity log for entries a node causes by itself, within its hourly quota. */
+  private readonly nodeActivity: NodeActivityQuota;
+  private readonly processes: SiteProcesses;
   private readonly roosts: RoostVersions;
   private readonly deployments: RoostDeployments;
 
@@ -87,13 +98,29 @@ export class SiteHub extends DurableObject<Env> {
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
-    this.connections = new NodeConnections(ctx, this.registry, this.activity, {
-      onWorkMessage: (nodeId, msg) =>
-        msg.type === "directive_progress" ? this.deployments.progress(nodeId, msg) : this.directives.onWorkMessage(nodeId, msg),
+    this.nodeActivity = new NodeActivityQuota(ctx.storage.sql, this.activity);
+    this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
+      onWorkMessage: (nodeId, msg) => {
+        if (msg.type === "process_events") return this.processEventsFrom(nodeId, msg);
+        if (msg.type === "directive_progress") {
+          this.deployments.progress(nodeId, msg);
+          return null;
+        }
+        return this.directives.onWorkMessage(nodeId, msg);
+      },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
-      onNodeConnected: (nodeId) => this.deployments.nodeConnected(nodeId),
       nextDeadline: () => this.directives.nextDeadline(),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
+      onRegistered: (nodeId) => {
+        this.processes.pushConfig(nodeId);
+        this.deployments.nodeConnected(nodeId);
+      },
+      onSupervision: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
+    });
+    this.processes = new SiteProcesses(new ProcessStore(ctx.storage.sql), this.registry, this.activity, {
+      send: (nodeId, msg) => this.connections.send(nodeId, msg),
+      changed: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
+      onProcessEvent: (nodeId, event) => this.onProcessEvent(nodeId, event),
     });
     this.directives = new DirectiveDispatcher(
       store,
@@ -120,8 +147,14 @@ export class SiteHub extends DurableObject<Env> {
   // ---- agent and dashboard sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept();
+    const url = new URL(request.url);
+    if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url));
     return this.connections.accept(request);
+  }
+
+  /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */
+  closeUserSockets(match: SocketMatch, code: number, reason: string): number {
+    return closeMatchingSockets(this.ctx, match, code, reason);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -234,6 +267,65 @@ export class SiteHub extends DurableObject<Env> {
       });
     }
     return this.settings.get();
+  }
+
+  // ---- supervised processes (RPC): the routes, the CLI (through them) and the chat's hub tools call these ----
+
+  listProcesses(nodeId: string, viewer: Viewer): HubResult<ProcessListResponse> {
+    return this.processes.list(nodeId, viewer);
+  }
+
+  /** Adds a process to a node's list (validated whole, and against the node's tier) and sends the agent the new list. */
+  addProcess(nodeId: string, spec: ProcessSpec, actor: string): HubResult<ProcessView> {
+    return this.processes.add(nodeId, spec, actor);
+  }
+
+  updateProcess(nodeId: string, name: string, patch: z.output<typeof ProcessPatch>, actor: string): HubResult<ProcessView> {
+    return this.processes.update(nodeId, name, patch, actor);
+  }
+
+  removeProcess(nodeId: string, name: string, actor: string): HubResult<{ name: string; removed: true }> {
+    return this.processes.remove(nodeId, name, actor);
+  }
+
+  /**
+   * Starts, stops or restarts a configured process, as a directive to its agent (recorded and tier-checked like any
+   * other). The stream ends with the directive's result; its data holds the process's state afterwards.
+   */
+  async controlProcess(
+    nodeId: string,
+    name: string,
+    operation: ProcessOperation,
+    requester: Requester,
+  ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+    const found = this.processes.get(nodeId, name);
+    if (!found.ok) return found;
+    // A stop may wait out the process's grace period before SIGKILL; the directive may take that long and a bit.
+    const timeoutMs = (operation === "start" ? 0 : found.value.spec.stopGraceSeconds * 1000) + 60_000;
+    return this.directives.runOne(nodeId, { action: `supervised.${operation}`, params: { name }, timeoutMs }, requester);
+  }
+
+  /** The last lines of a process's log on its machine, read by a directive to its agent. */
+  async processLogs(nodeId: string, name: string, lines: number, requester: Requester): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+    const found = this.processes.get(nodeId, name);
+    if (!found.ok) return found;
+    return this.directives.runOne(nodeId, { action: "supervised.logs", params: { name, lines } }, requester);
+  }
+
+  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): null {
+    const ids = this.processes.received(nodeId, msg.events);
+    this.connections.send(nodeId, { type: "process_events_ack", ids });
+    return null;
+  }
+
+  /**
+   * THE hook for process events: called once for each event an agent reports (repeats are dropped by id before it),
+   * in the order they happened, after the event is recorded. It writes the activity log entry; the live dashboards
+   * are updated once per batch. Autonomous investigations of crashes, failed starts and give-ups start here.
+   */
+  private onProcessEvent(nodeId: string, event: ProcessEvent): void {
+    // Reported by the node itself, so written within the node's hourly quota like its connection's entries.
+    this.nodeActivity.append(processEventActivity(nodeId, event));
   }
 
   // ---- directives (RPC) ----

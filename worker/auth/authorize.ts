@@ -9,7 +9,7 @@ export interface SiteRef {
 
 export interface AccessRequest {
   permission: Permission;
-  /** For `directives.run`: the risk tier of the action. */
+  /** For `directives.run` and `processes.manage`: the risk tier of the action or the change. */
   tier?: RiskTier;
 }
 
@@ -40,11 +40,15 @@ const WHAT: Record<Permission, string> = {
   "directives.run": "run actions",
   "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
+  "processes.manage": "change supervised processes",
   "roost.read": "see roosts and deployments",
   "roost.push": "push roost versions",
   "roost.deploy": "deploy roost versions",
   "roost.rollback": "roll roost deployments back",
 };
+
+/** The least a change of supervised processes can be: when and how one runs (tier 2). */
+const PROCESS_CHANGE_RISK: RiskTier = 2;
 
 const allow: Decision = { allowed: true };
 
@@ -91,6 +95,11 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
       const what = permission === "directives.run" ? "this one" : `to ${WHAT[permission]}`;
       return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); ${what} is tier ${risk}`);
     }
+    return allow;
+  }
+  if (permission === "processes.manage") {
+    const tier = Math.max(request.tier ?? PROCESS_CHANGE_RISK, PROCESS_CHANGE_RISK);
+    if (limit) return deny(403, "action_not_allowed", `${limit} may not ${WHAT[permission]} (this change is risk tier ${tier}; they may do tier ${READ_ONLY_RISK} only)`);
     return allow;
   }
   if (READ_PERMISSIONS.has(permission) || !limit) return allow;

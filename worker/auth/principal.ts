@@ -46,6 +46,11 @@ export type Permission =
   /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
   | "files.readAnywhere"
   | "activity.read"
+  /**
+   * Changing a node's supervised processes, with the risk tier of the change: 2 for when and how it runs, 3 for
+   * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
+   */
+  | "processes.manage"
   /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
   | "roost.read"
   | "roost.push"
@@ -63,6 +68,7 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "directives.run",
   "files.readAnywhere",
   "activity.read",
+  "processes.manage",
   "roost.read",
   "roost.push",
   "roost.deploy",
