@@ -6,6 +6,7 @@ import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
 import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
 import { elapsedMs } from "./lib/stats.ts";
+import { run as roost } from "./roost.bench.ts";
 import { run as streaming } from "./streaming.bench.ts";
 
 /**
@@ -18,6 +19,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["fan-out", fanout],
   ["streaming", streaming],
   ["action user", actionUser],
+  ["roost", roost],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.

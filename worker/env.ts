@@ -6,6 +6,8 @@ export interface Env {
   SITE_HUB: DurableObjectNamespace<SiteHub>;
   /** The one Directory (users, sessions, keys, sites, memberships, invites, audit), reached by idFromName("directory"). */
   DIRECTORY: DurableObjectNamespace<Directory>;
+  /** Roost storage: `sites/<site>/chunks/<sha256>` and `sites/<site>/roosts/<roost>/<version>.json` (see roost-keys.ts). */
+  ROOST: R2Bucket;
   /** The dashboard's static files (web/dist); Cloudflare serves them before the Worker except for /api and /healthz. */
   ASSETS: Fetcher;
   /**

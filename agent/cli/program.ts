@@ -12,6 +12,7 @@ import { addFileCommands } from "./file-commands.ts";
 import { addLoginCommands } from "./login-command.ts";
 import type { CliIo } from "./io.ts";
 import { addNodeCommands } from "./node-commands.ts";
+import { addRoostCommands } from "./roost-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
 import { DEFAULT_HUB } from "./settings.ts";
 
@@ -51,6 +52,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addToolCommands(program, cli);
   addLoginCommands(program, cli);
   addAgentCommands(program, cli);
+  addRoostCommands(program, cli);
   return { program, cli };
 }
 

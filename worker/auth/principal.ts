@@ -50,7 +50,12 @@ export type Permission =
    * Changing a node's supervised processes, with the risk tier of the change: 2 for when and how it runs, 3 for
    * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
    */
-  | "processes.manage";
+  | "processes.manage"
+  /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
+  | "roost.read"
+  | "roost.push"
+  | "roost.deploy"
+  | "roost.rollback";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "settings.read",
@@ -64,4 +69,8 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "files.readAnywhere",
   "activity.read",
   "processes.manage",
+  "roost.read",
+  "roost.push",
+  "roost.deploy",
+  "roost.rollback",
 ]);
