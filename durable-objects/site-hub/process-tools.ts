@@ -11,6 +11,7 @@ import {
 import { redactText } from "../../protocol/redaction.ts";
 import type { HubToolHandler, HubToolInput } from "../../protocol/tools/hub-tools.ts";
 import { awaitResult } from "../../worker/http/directive-stream.ts";
+import { MODEL_OUTPUT_CHARS } from "../conversation/tool-output.ts";
 import type { z } from "zod";
 import type { HubResult } from "../shared/hub-result.ts";
 import type { Requester } from "./requester.ts";
@@ -43,12 +44,13 @@ export interface ProcessToolOutcome {
   text: string;
 }
 
-/** Tool answers longer than this are cut (from the start, keeping the latest lines of a log). */
-const MAX_TEXT = 32_000;
-
+/** Answers longer than the model's share of tool output are cut from the start, keeping the latest lines of a log. */
 function answer(ok: boolean, text: string): ProcessToolOutcome {
   const redacted = redactText(text);
-  return { ok, text: redacted.length > MAX_TEXT ? `[… cut to the last ${MAX_TEXT} characters]\n${redacted.slice(-MAX_TEXT)}` : redacted };
+  return {
+    ok,
+    text: redacted.length > MODEL_OUTPUT_CHARS ? `[… cut to the last ${MODEL_OUTPUT_CHARS} characters]\n${redacted.slice(-MODEL_OUTPUT_CHARS)}` : redacted,
+  };
 }
 
 function refused<T>(result: HubResult<T>): ProcessToolOutcome | null {
