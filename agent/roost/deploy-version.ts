@@ -11,6 +11,7 @@ import { assemble, currentFolder, freshFolderName, requireReplaceableCurrent, sw
 import { CURRENT, DeployFolders, STAGING_PREFIX } from "./deploy-layout.ts";
 import { lockFolder } from "./deploy-lock.ts";
 import { readDeployState, writeDeployState, type DeployState, type KeptVersion } from "./deploy-state.ts";
+import { eachLimited } from "./each-limited.ts";
 import { verifyFolder } from "./verify-folder.ts";
 
 /** Chunks downloaded at the same time. */
@@ -54,29 +55,6 @@ class Progress {
     this.current.chunksDone += 1;
     this.report({ ...this.current });
   }
-}
-
-/**
- * Runs `task` over `items`, `limit` at a time. After the first failure no new task starts, and that failure is
- * thrown only once the tasks already running have ended: a chunk still arriving is kept in the cache for the next
- * attempt, and nothing writes through the deployment's folders after they are closed.
- */
-async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await task(items[next++]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-  if (failure) throw failure.reason;
 }
 
 /** Names a crash can leave behind: a temporary file of an atomic replace, or a link `current` was about to become. */
