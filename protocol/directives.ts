@@ -213,6 +213,8 @@ export const ErrorCode = z.enum([
   "unsupported",
   /** The action refused to touch something on its protected list (init, sshd, the agent itself, ...). */
   "protected",
+  /** A chat tool call to a machine whose "AI tools allowed" switch is off. */
+  "ai_tools_off",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -235,7 +237,7 @@ export const ResultData = z.union([
     roost: RoostName,
     version: VersionNumber,
     /** The version's folder on the machine, which `current` now points to. */
-    folder: z.string(),
+    folder: AbsolutePath,
     downloadedBytes: z.number().int().nonnegative(),
     downloadedChunks: z.number().int().nonnegative(),
     /** Chunks taken from what the machine already had (its kept versions, an interrupted earlier download). */

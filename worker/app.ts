@@ -10,10 +10,12 @@ import { activityRoutes } from "./routes/activity-routes.ts";
 import { agentFile, agentRoutes } from "./routes/agent-routes.ts";
 import { apiKeyRoutes } from "./routes/api-key-routes.ts";
 import { auditRoutes } from "./routes/audit-routes.ts";
+import { chatRoutes } from "./routes/chat-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
 import { directiveRoutes } from "./routes/directive-routes.ts";
 import { inviteAcceptRoutes } from "./routes/invite-accept-routes.ts";
 import { liveRoutes } from "./routes/live-routes.ts";
+import { personalKeyRoutes, siteKeyRoutes } from "./routes/llm-key-routes.ts";
 import { memberRoutes } from "./routes/member-routes.ts";
 import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
@@ -41,6 +43,8 @@ export const SITE_ROUTES: readonly SiteRoute[] = [
   ...settingsRoutes,
   ...processRoutes,
   ...agentRoutes,
+  ...chatRoutes,
+  ...siteKeyRoutes,
 ];
 
 /** Every route about the hub or the caller's account (full paths), each with the permission it needs. */
@@ -51,6 +55,7 @@ export const ACCOUNT_ROUTES: readonly AccountRoute[] = [
   ...siteListRoutes,
   ...inviteAcceptRoutes,
   ...auditRoutes,
+  ...personalKeyRoutes,
 ];
 
 /** Refuses a body over the route's limit before anything reads it (413); most routes take at most MAX_API_BODY_BYTES. */

@@ -1,4 +1,5 @@
 import { homedir } from "node:os";
+import { createInterface } from "node:readline/promises";
 
 /** Everything the CLI touches outside itself, so tests can run `main` in-process with their own environment. */
 export interface CliIo {
@@ -14,6 +15,8 @@ export interface CliIo {
    * Returns a function that removes the handler.
    */
   onInterrupt(handler: () => void): () => void;
+  /** Asks a question on the terminal and returns the answer; absent when there is no terminal to ask on. */
+  ask?(question: string): Promise<string>;
 }
 
 export function processIo(): CliIo {
@@ -28,5 +31,28 @@ export function processIo(): CliIo {
       process.once("SIGINT", handler);
       return () => void process.off("SIGINT", handler);
     },
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { ask: askOnTerminal } : {}),
   };
+}
+
+/**
+ * One question on the terminal (prompt on stderr, so stdout stays the command's output). Ctrl-C at the prompt answers
+ * nothing and is passed on to the process, as it would have been without the prompt.
+ */
+async function askOnTerminal(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const abort = new AbortController();
+  let interrupted = false;
+  rl.on("SIGINT", () => {
+    interrupted = true;
+    abort.abort();
+  });
+  try {
+    return await rl.question(question, { signal: abort.signal });
+  } catch {
+    return "";
+  } finally {
+    rl.close();
+    if (interrupted) process.kill(process.pid, "SIGINT");
+  }
 }

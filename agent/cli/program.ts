@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { addAgentCommands } from "./agent-commands.ts";
+import { addChatCommands, addLlmCommands } from "./chat-commands.ts";
 import { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
 import { defaultConfigPath } from "./config-file.ts";
@@ -51,6 +52,8 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addDirectiveCommands(program, cli);
   addToolCommands(program, cli);
   addLoginCommands(program, cli);
+  addChatCommands(program, cli);
+  addLlmCommands(program, cli);
   addAgentCommands(program, cli);
   addRoostCommands(program, cli);
   return { program, cli };

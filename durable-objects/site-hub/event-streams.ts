@@ -36,6 +36,19 @@ export class EventStreams<E = DirectiveEvent> {
     });
   }
 
+  /** A stream of events that already happened, closed after them: for following something that has ended. */
+  replay(events: E[], present: Presenter<E> = asIs): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        for (const e of events) {
+          const shown = present(e);
+          if (shown) controller.enqueue(this.encode(shown));
+        }
+        controller.close();
+      },
+    });
+  }
+
   has(key: string): boolean {
     return (this.listeners.get(key)?.size ?? 0) > 0;
   }

@@ -1,3 +1,5 @@
+import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-keys.ts";
+
 /**
  * The site's SQLite schema as an append-only list of migrations. A migration, once shipped, is never edited:
  * existing sites replay only the ones they have not applied yet.
@@ -223,6 +225,20 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX roost_targets_by_directive ON roost_targets(directive_id);
    CREATE INDEX roost_targets_by_node ON roost_targets(node_id, status);`,
+  // The AI chat: the per-machine "AI tools allowed" switch, the site's LLM key (owner = the site id), and the index
+  // of the site's conversations (each conversation's own object holds its transcript).
+  `ALTER TABLE nodes ADD COLUMN ai_tools INTEGER NOT NULL DEFAULT 1;
+   CREATE TABLE site_llm_key (
+     ${LLM_KEY_TABLE_COLUMNS}
+   );
+   CREATE TABLE conversations (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX conversations_by_update ON conversations(updated_at, id);
+   CREATE INDEX conversations_by_owner ON conversations(owner_id, updated_at, id);`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { ConversationListResponse, ConversationSummary } from "../../protocol/chat.ts";
 import type {
   ActivityPage,
   ActivityQuery,
@@ -32,10 +33,12 @@ import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog } from "./activity-log.ts";
-import { DirectiveDispatcher } from "./directive-dispatcher.ts";
+import { ConversationIndex } from "./conversation-index.ts";
+import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
@@ -55,6 +58,9 @@ import { migrate } from "./schema.ts";
 import { SiteProcesses } from "./site-processes.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
 import { checkNodeToken } from "./token-check.ts";
+
+/** The site's LLM key is the one row of its table. */
+const SITE_KEY_OWNER = "site";
 
 export interface IssuedToken {
   node: NodeView;
@@ -86,6 +92,8 @@ export class SiteHub extends DurableObject<Env> {
   private readonly processes: SiteProcesses;
   private readonly roosts: RoostVersions;
   private readonly deployments: RoostDeployments;
+  private readonly siteKey: LlmKeyRows;
+  private readonly conversations: ConversationIndex;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -95,6 +103,8 @@ export class SiteHub extends DurableObject<Env> {
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql);
     this.settings = new SiteSettingsStore(ctx.storage.sql);
+    this.siteKey = new LlmKeyRows(ctx.storage.sql, "site_llm_key");
+    this.conversations = new ConversationIndex(ctx.storage.sql);
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
@@ -234,6 +244,17 @@ export class SiteHub extends DurableObject<Env> {
     return ok({ node: this.registry.get(id)!.view, token });
   }
 
+  /** The per-machine "AI tools allowed" switch: off refuses every chat tool call to the machine. */
+  setAiTools(id: string, allowed: boolean, actor: string): HubResult<NodeView> {
+    const rec = this.registry.get(id);
+    if (!rec || rec.view.status === "deregistered") return fail(404, "node_not_found", `node ${id} not found`);
+    if (rec.view.aiToolsAllowed !== allowed) {
+      this.registry.setAiTools(id, allowed);
+      this.activity.append({ kind: "chat", actor, nodeId: id, message: `AI tools ${allowed ? "allowed" : "turned off"} on node ${id} by ${actor}` });
+    }
+    return ok(this.registry.get(id)!.view);
+  }
+
   metricsHistory(id: string, query: MetricsHistoryQuery): HubResult<MetricsHistory> {
     if (!this.registry.exists(id)) return fail(404, "node_not_found", `node ${id} not found`);
     return ok(this.metrics.history(id, query.since, Date.now()));
@@ -267,6 +288,40 @@ export class SiteHub extends DurableObject<Env> {
       });
     }
     return this.settings.get();
+  }
+
+  /** What the AI chat did on this site that is not a directive: confirmations, denials, hub-side tools. */
+  recordChat(entry: { actor: string | null; nodeId?: string | null; level?: "info" | "warn"; message: string; data?: Record<string, unknown> }): void {
+    this.activity.append({ kind: "chat", ...entry });
+  }
+
+  // ---- the AI chat: the site's LLM key and the index of its conversations (RPC) ----
+
+  siteLlmKey(): StoredLlmKey | null {
+    return this.siteKey.get(SITE_KEY_OWNER);
+  }
+
+  setSiteLlmKey(key: StoredLlmKey, actor: string): void {
+    this.siteKey.put(SITE_KEY_OWNER, key);
+    this.activity.append({ kind: "chat", actor, message: `site ${key.provider} key saved by ${actor} (…${key.last4}, model ${key.model})` });
+  }
+
+  clearSiteLlmKey(actor: string): boolean {
+    const removed = this.siteKey.remove(SITE_KEY_OWNER);
+    if (removed) this.activity.append({ kind: "chat", actor, message: `site LLM key removed by ${actor}` });
+    return removed;
+  }
+
+  indexConversation(summary: ConversationSummary): void {
+    this.conversations.put(summary);
+  }
+
+  unindexConversation(id: string): void {
+    this.conversations.remove(id);
+  }
+
+  listConversations(query: { ownerId: string | null; before?: number; limit: number }): ConversationListResponse {
+    return this.conversations.list(query);
   }
 
   // ---- supervised processes (RPC): the routes, the CLI (through them) and the chat's hub tools call these ----
@@ -330,20 +385,25 @@ export class SiteHub extends DurableObject<Env> {
 
   // ---- directives (RPC) ----
 
-  /** Runs one action on one node for `requester`, who may be confined to the site's readable paths. */
+  /**
+   * Runs one action on one node for `requester`, who may be confined to the site's readable paths. `options` is for
+   * callers inside the hub (the chat): their own directive id, and the AI tools switch.
+   */
   async runDirective(
     nodeId: string,
     req: DirectiveRequest,
     requester: Requester,
+    options: DirectiveOptions = {},
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-    return hubOnly(req) ?? this.directives.runOne(nodeId, req, requester);
+    return hubOnly(req) ?? this.directives.runOne(nodeId, req, requester, options);
   }
 
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     requester: Requester,
+    options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-    return hubOnly(req) ?? this.directives.fanOut(req, requester);
+    return hubOnly(req) ?? this.directives.fanOut(req, requester, options);
   }
 
   getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {

@@ -25,7 +25,7 @@ async function* events<E = DirectiveEvent>(stream: ReadableStream<Uint8Array>, s
 export function toEventStream<E = DirectiveEvent>(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}, schema?: z.ZodType<E>): Response {
   const encoder = new TextEncoder();
   const source = events(stream, schema);
-  let timer: ReturnType<typeof setInterval> | null = null;
+  let timer: ReturnType<typeof setInterval> | undefined;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(": stream open\n\n"));
