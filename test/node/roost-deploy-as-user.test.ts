@@ -170,11 +170,16 @@ describe("links planted inside the target are never followed", () => {
     expect(existsSync(name)).toBe(false);
   });
 
-  it("versions/ as a link to /etc: refused, no version written into /etc", async () => {
-    const before = readdirSync("/etc").sort();
-    const { result } = await attack((target) => plant("/etc", join(target, "versions")));
+  it("versions/ as a link to a folder of root's files: refused, nothing written or removed there", async () => {
+    // A stand-in for /etc, never the real one: code that followed this link would empty the folder it leads to
+    // (the version folders the state does not know are removed), as the code before this test did to /etc.
+    const system = rootFolder();
+    writeFileSync(join(system, "passwd"), "root:x:0:0::/root:/bin/sh\n");
+    mkdirSync(join(system, "7"));
+    const { result } = await attack((target) => plant(system, join(target, "versions")));
     expect(result).toMatchObject({ success: false, errorCode: "conflict" });
-    expect(readdirSync("/etc").sort()).toEqual(before);
+    expect(readdirSync(system).sort()).toEqual(["7", "passwd"]);
+    expect(readdirSync(join(system, "7"))).toEqual([]);
   });
 
   it(".roost as a link to a root-owned folder: refused, nothing written there", async () => {
