@@ -132,6 +132,28 @@ describe("tier sudo: where a deployment may go", () => {
     expect(realpathSync(join(target, "current/one.txt"))).toBe(join(target, `versions/${versionCounter}/one.txt`));
   });
 
+  it("keeps the chunks of a download that broke off, so the next attempt fetches only the rest", async () => {
+    const sandbox = sandboxDir();
+    const target = join(sandbox, "app");
+    const folder = scratch.dir("cortex-project-");
+    writeFiles(folder, Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`part-${i}.txt`, `part ${i} of the resumed version`])));
+    const built = await source.push(folder, "app", ++versionCounter);
+    source.requested.length = 0;
+    source.failAfter = 2;
+    try {
+      expect(await deploy("sudo", sandbox, built, target)).toMatchObject({ success: false });
+    } finally {
+      source.failAfter = Number.POSITIVE_INFINITY;
+    }
+    const fetchedBefore = new Set(source.requested);
+    expect(fetchedBefore.size).toBe(2);
+    source.requested.length = 0;
+    const result = await deploy("sudo", sandbox, built, target);
+    expect(result, result.error).toMatchObject({ success: true, data: { downloadedChunks: 6 } });
+    expect(source.requested.filter((hash) => fetchedBefore.has(hash))).toEqual([]);
+    expect(readdirSync(join(target, "current")).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `part-${i}.txt`));
+  });
+
   it("refuses /etc, named or reached through a link, and makes nothing there", async () => {
     const sandbox = sandboxDir();
     const before = readdirSync("/etc").sort();
