@@ -189,12 +189,17 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     return ok(publicTurn(this.transcript.turn(turn.id)!));
   }
 
-  /** After the step limit: another round of model calls for the same answer. */
-  async continueTurn(input: { stepLimit: number }): Promise<HubResult<TurnView>> {
+  /**
+   * After the step limit: another round of model calls for the same answer. Whoever continues it is its asker from
+   * now on: the tools offered, the cap and the confinement are theirs as they are now (the owner's read key, or an
+   * owner demoted since, does not go on with the rights the answer started with).
+   */
+  async continueTurn(input: { stepLimit: number; asker: ChatCaller; toolTier: RiskTier }): Promise<HubResult<TurnView>> {
     if (!this.transcript.meta()) return notFound();
     const turn = this.transcript.latestTurn();
     if (!turn || turn.status !== "step_limit") return fail(409, "cannot_continue", "only an answer paused at the step limit can be continued");
-    this.transcript.extendTurn(turn.id, input.stepLimit, Date.now());
+    const asker = { toolTier: input.toolTier, askerId: input.asker.id, askerLabel: input.asker.label, confined: input.asker.confined };
+    this.transcript.extendTurn(turn.id, input.stepLimit, asker, Date.now());
     this.emitTurn();
     await this.scheduleAlarm();
     await this.changed();
