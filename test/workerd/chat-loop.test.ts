@@ -341,6 +341,27 @@ describe("what the model sees", () => {
     await stream.close();
   });
 
+  it("gets a failed tool's error redacted too, and so does the transcript", async () => {
+    const { site, agent, key } = await siteWithMachine();
+    await script(key, { toolCalls: [{ name: "get_service_status", input: { unit: "app" } }] }, { text: "It failed." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "how is the app?");
+    const d = await agent.next("directive");
+    agent.take("directive");
+    // An agent's error quotes what the program printed (`programFailure`): here a secret from the unit's environment.
+    const error = "systemctl: app.service: Environment DB_PASSWORD=hunter2-in-an-error is invalid";
+    agent.send({ type: "result", directiveId: d.id, success: false, output: "", durationMs: 2, exitCode: 1, error, errorCode: "exec_failed" });
+    expect((await stream.done()).status).toBe("done");
+    expect(JSON.stringify(await recorded(key))).not.toContain("hunter2-in-an-error");
+    const toolCall = (await view(BOOTSTRAP, site, conv.id)).messages[1]!.toolCalls[0]!;
+    expect(toolCall.status).toBe("failed");
+    expect(toolCall.error).toContain("[REDACTED:");
+    expect(JSON.stringify(toolCall)).not.toContain("hunter2-in-an-error");
+    expect(JSON.stringify(stream.of("tool_result"))).not.toContain("hunter2-in-an-error");
+    await stream.close();
+  });
+
   it("instructions inside tool output change nothing: the tier-3 call it provokes still waits for approval", async () => {
     const { site, agent, key } = await siteWithMachine();
     await script(key, { toolCalls: [{ name: "get_logs", input: { unit: "app" } }] }, { toolCalls: [{ name: "run_command", input: { command: "rm -rf /" } }] });
