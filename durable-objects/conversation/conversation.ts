@@ -149,13 +149,17 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
 
   /** A user message starts an answer; the loop runs on after this returns. */
   async send(input: { text: string; asker: ChatCaller; toolTier: RiskTier; stepLimit: number }): Promise<HubResult<SendMessageResponse>> {
+    const before = this.transcript.meta();
+    if (!before) return notFound();
+    const key = await this.resolveKey(before);
+    // Checked after the key is looked up, with nothing awaited between the checks and the new turn: other calls run
+    // while this one waits on another object, and a second message sent at once (or a deletion) must be seen.
     const meta = this.transcript.meta();
     if (!meta) return notFound();
     const latest = this.transcript.latestTurn();
     if (latest && (latest.status === "running" || latest.status === "waiting")) {
       return fail(409, "answer_running", "an answer is still running in this conversation: wait for it, or stop it first");
     }
-    const key = await this.resolveKey(meta);
     if ("missing" in key) return fail(409, "no_llm_key", key.missing);
     const now = Date.now();
     const turnId = newId("r");

@@ -259,6 +259,22 @@ describe("limits and stopping", () => {
     await stream.close();
   });
 
+  it("of two messages sent at once, one starts an answer and the other is refused while it runs", async () => {
+    const { site, key } = await siteWithMachine();
+    await script(key, { text: ["Working ", "on it"], hang: true }, { text: "A second answer." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    const path = `/api/sites/${site}/conversations/${conv.id}/messages`;
+    const sent = await Promise.all([call(BOOTSTRAP, path, { body: { text: "first" } }), call(BOOTSTRAP, path, { body: { text: "second" } })]);
+    expect(sent.map((r) => r.status).sort()).toEqual([202, 409]);
+    await release(key);
+    expect((await stream.done()).status).toBe("done");
+    const v = await view(BOOTSTRAP, site, conv.id);
+    expect(v.messages.filter((m) => m.role === "user")).toHaveLength(1);
+    expect(await recorded(key)).toHaveLength(1);
+    await stream.close();
+  });
+
   it("Stop aborts the model's stream and keeps what was already said", async () => {
     const { site, key } = await siteWithMachine();
     await script(key, { text: ["Looking ", "into ", "it"], hang: true });
