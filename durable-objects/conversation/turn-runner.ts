@@ -21,6 +21,11 @@ import { toolCallView, type Meta, type ToolCallRecord, type ToolTarget, type Tra
 
 /** Tokens a model may write in one call. */
 const MAX_OUTPUT_TOKENS = 4_096;
+/**
+ * A tool call's input, as JSON, at most: room for the largest input a tool takes (write_file's content), and well
+ * under what one stored row may hold. A model server under someone's control may send any size.
+ */
+const MAX_TOOL_INPUT_BYTES = 1_500_000;
 
 /** What the runner needs from the conversation object around it. */
 export interface RunnerHost {
@@ -292,8 +297,9 @@ export class TurnRunner {
       this.emit({ type: "step", turnId: turn.id, messageId, model, provider: key.provider });
       const controller = new AbortController();
       this.model = controller;
+      let reply: ModelReply;
       try {
-        const reply = await client.complete(
+        reply = await client.complete(
           request,
           (delta) => {
             if (this.partial?.messageId !== messageId) return;
@@ -302,9 +308,6 @@ export class TurnRunner {
           },
           controller.signal,
         );
-        this.partial = null;
-        await this.recordReply(turn, messageId, model, key, reply);
-        return true;
       } catch (error) {
         const failure = classify(error, key.apiKey);
         const streamed = this.partial?.text ?? "";
@@ -329,9 +332,15 @@ export class TurnRunner {
         this.emit({ type: "retry", attempt, waitMs: delay, reason: `${failure.status ?? "network"}: ${failure.detail}`.slice(0, 300) });
         await this.pause(delay);
         waited += delay;
+        continue;
       } finally {
         this.model = null;
       }
+      // Outside the try: a failure to record the reply is the hub's, not the provider's, and is never retried (a
+      // second call would record the model's tool calls twice).
+      this.partial = null;
+      await this.recordReply(turn, messageId, model, key, reply);
+      return true;
     }
   }
 
@@ -358,7 +367,13 @@ export class TurnRunner {
     reply.toolCalls.forEach((call, position) => {
       const tool = TOOL_NAMES.includes(call.name as (typeof TOOL_NAMES)[number]) ? TOOL_CATALOG[call.name as (typeof TOOL_NAMES)[number]] : null;
       const target: ToolTarget = tool && !isAgentTool(tool) ? { hub: true } : "node" in meta.target ? { node: meta.target.node } : { all: true, machines: null };
-      const invalid = call.input === null ? `the input was not a JSON object: ${call.rawInput.slice(0, 200)}` : null;
+      const size = call.input === null ? 0 : new TextEncoder().encode(JSON.stringify(call.input)).length;
+      const invalid =
+        call.input === null
+          ? `the input was not a JSON object: ${call.rawInput.slice(0, 200)}`
+          : size > MAX_TOOL_INPUT_BYTES
+            ? `the input is too large (${size} bytes of JSON; at most ${MAX_TOOL_INPUT_BYTES})`
+            : null;
       this.t.addToolCall(
         {
           id: newId("t"),
@@ -366,7 +381,7 @@ export class TurnRunner {
           position,
           providerCallId: call.id,
           name: call.name.slice(0, 200),
-          input: call.input ?? {},
+          input: invalid ? {} : call.input!,
           tier: tool ? toolTier(tool) : 3,
           runsOn: tool && !isAgentTool(tool) ? "hub" : "agent",
           target,

@@ -394,6 +394,38 @@ describe("what the model sees", () => {
     await stream.close();
   });
 
+  it("a tool call with an oversized input is refused and reported to it, and nothing runs", async () => {
+    const { site, agent, key } = await siteWithMachine();
+    const huge = "x".repeat(3_000_000);
+    await script(key, { toolCalls: [{ name: "get_system_info", input: {} }, { name: "write_file", input: { path: "/tmp/x", content: huge } }] }, { text: "Too big." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "write a big file");
+    await answer(agent, "hostname: web-1");
+    expect((await stream.done()).status).toBe("done");
+    const requests = await recorded(key);
+    expect(requests).toHaveLength(2);
+    expect(toolResultsShown(requests[1]!.body)[1]).toContain("too large");
+    const v = await view(BOOTSTRAP, site, conv.id);
+    expect(v.messages.map((m) => m.role)).toEqual(["user", "assistant", "assistant"]);
+    expect(v.messages[1]!.toolCalls.map((c) => c.status)).toEqual(["done", "refused"]);
+    expect(JSON.stringify(v).length).toBeLessThan(100_000);
+    expect(agent.take("directive")).toEqual([]);
+    await stream.close();
+  });
+
+  it("a reply the hub cannot store ends the answer with an error, and is not asked for again", async () => {
+    const { site, key } = await siteWithMachine();
+    await script(key, { text: "y".repeat(3_000_000) }, { text: "asked twice" });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "say a lot");
+    expect((await stream.done()).status).toBe("error");
+    expect(stream.of("retry")).toEqual([]);
+    expect(await recorded(key)).toHaveLength(1);
+    await stream.close();
+  });
+
   it("a tool it was never offered, or that does not exist, is refused without running and logged", async () => {
     const { site, agent, key } = await siteWithMachine();
     await script(key, { toolCalls: [{ name: "format_disk", input: { device: "/dev/sda" } }, { name: "get_system_info", input: { verbose: true } }] }, { text: "Both refused." });
