@@ -458,6 +458,21 @@ describe("provider errors", () => {
     await stream.close();
   });
 
+  it("a provider error that echoes the key shows it nowhere: not in the note, a retry, the transcript or the log", async () => {
+    const { site, key } = await siteWithMachine("openai");
+    await script(key, { error: { status: 429, message: `slow down, ${key}`, retryAfterSeconds: 0 } }, { error: { status: 401, message: `Incorrect API key provided: ${key}` } });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "hello");
+    const done = await stream.done();
+    expect(done.note).toContain("Incorrect API key provided: [key]");
+    expect(stream.of("retry")[0]!.reason).toContain("slow down, [key]");
+    expect(JSON.stringify(stream.events)).not.toContain(key);
+    expect(JSON.stringify(await view(BOOTSTRAP, site, conv.id))).not.toContain(key);
+    expect(JSON.stringify(await activity(site))).not.toContain(key);
+    await stream.close();
+  });
+
   it("429 and 529 are retried with backoff, then the answer goes on", async () => {
     const { site, key } = await siteWithMachine("openai");
     await script(key, { error: { status: 429, retryAfterSeconds: 0 } }, { error: { status: 529, type: "overloaded_error", retryAfterSeconds: 0 } }, { text: "Finally." });
