@@ -3,9 +3,10 @@ import type { NodeView } from "../../protocol/api.ts";
 import { CONFIRMATION_TIMEOUT_MS, type ChatEvent, type NoteKind, type TurnStatus } from "../../protocol/chat.ts";
 import { costMicroUsd } from "../../protocol/llm.ts";
 import { TOOL_CATALOG, TOOL_NAMES } from "../../protocol/tools/catalog.ts";
-import { prepareToolCall, toolsToOffer, type PreparedToolCall } from "../../protocol/tools/offer.ts";
+import { prepareToolCall, toolsToOffer, type PreparedToolCall, type ToolRun } from "../../protocol/tools/offer.ts";
 import { toolInputSchema } from "../../protocol/tools/provider-schemas.ts";
 import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/tool.ts";
+import type { HubResult } from "../shared/hub-result.ts";
 import type { UsableLlmKey } from "../shared/llm-keys.ts";
 import { isProcessTool, runProcessTool, type ProcessToolHub } from "../site-hub/process-tools.ts";
 import type { Requester } from "../site-hub/requester.ts";
@@ -56,6 +57,11 @@ export function chatRequester(caller: { id: string; label: string; confined: boo
 
 function isAgentTool(tool: Tool): boolean {
   return tool.runs.on === "agent";
+}
+
+/** The machine a hub-side tool acts on (the process tools name one), or null when it reads the site's records. */
+function machineOf(run: ToolRun): string | null {
+  return run.on === "hub" && isProcessTool(run.handler) ? String(run.input.machine) : null;
 }
 
 /** What the model is told of a tool call that ended without running, by why the answer ended. */
@@ -172,8 +178,14 @@ export class TurnRunner {
       await this.refuse(call, prepared.message, turn, meta, prepared.code !== "invalid_input");
       return "next";
     }
+    // Checked before asking anyone and again before running (the switch may be turned off in between).
+    const offLimits = await this.machineRefusal(prepared.run, meta);
+    if (offLimits) {
+      this.store(call.id, notRun("refused", offLimits));
+      return "next";
+    }
     if (call.status === "proposed") {
-      const target = await this.targetOf(prepared.tool, call, meta);
+      const target = await this.targetOf(prepared, call, meta);
       if (needsConfirmation(prepared.tool)) {
         this.t.updateToolCall(call.id, { status: "awaiting_confirmation", target, expiresAt: Date.now() + CONFIRMATION_TIMEOUT_MS });
         this.emitCall("confirmation", call.id);
@@ -198,8 +210,23 @@ export class TurnRunner {
     }
   }
 
+  /**
+   * Why a hub-side tool that acts on a machine (the process tools name one) may not act on this one: a single-machine
+   * conversation reaches only its machine, and the machine's "AI tools allowed" switch holds as for agent tools.
+   */
+  private async machineRefusal(run: ToolRun, meta: Meta): Promise<string | null> {
+    const machine = machineOf(run);
+    if (machine === null) return null;
+    if ("node" in meta.target && meta.target.node !== machine) return `this conversation is about machine ${meta.target.node}; ${machine} is outside it`;
+    const node = (await this.host.hub().getNode(machine)) as HubResult<NodeView>;
+    return node.ok && !node.value.aiToolsAllowed ? `AI tools are turned off on node ${machine}` : null;
+  }
+
   /** Where a tool call will run, as the confirmation card and the transcript show it. */
-  private async targetOf(tool: Tool, call: ToolCallRecord, meta: Meta): Promise<ToolTarget> {
+  private async targetOf(prepared: Extract<PreparedToolCall, { ok: true }>, call: ToolCallRecord, meta: Meta): Promise<ToolTarget> {
+    const machine = machineOf(prepared.run);
+    if (machine !== null) return { node: machine };
+    const tool = prepared.tool;
     if (!isAgentTool(tool)) return { hub: true };
     if ("node" in call.target) return call.target;
     if ("node" in meta.target) return { node: meta.target.node };

@@ -187,6 +187,44 @@ describe("the machine's own tier still applies", () => {
   });
 });
 
+describe("hub-side tools that act on a machine", () => {
+  it("act only on the conversation's machine, never on one whose AI tools are off, and show that machine for approval", async () => {
+    const { site, key } = await siteWithMachine();
+    const other = await connectNode(site, await registerNode(site, { name: "db-9", id: "db-9", tier: "root" }));
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/nodes/db-9`, { method: "PATCH", body: { aiToolsAllowed: false } })).status).toBe(200);
+    const restart = { toolCalls: [{ name: "restart_process", input: { machine: "db-9", name: "app" } }] };
+    await script(key, restart, { text: "Refused." }, restart, { text: "Refused again." });
+
+    const single = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    let stream = await openChatStream(BOOTSTRAP, site, single.id);
+    await ask(BOOTSTRAP, site, single.id, "restart app on db-9");
+    expect((await stream.done()).status).toBe("done");
+    const offTarget = (await view(BOOTSTRAP, site, single.id)).messages[1]!.toolCalls[0]!;
+    expect(offTarget).toMatchObject({ status: "refused" });
+    expect(offTarget.error).toContain("this conversation is about machine web-1");
+    await stream.close();
+
+    const everywhere = await newConversation(BOOTSTRAP, site, { all: true });
+    stream = await openChatStream(BOOTSTRAP, site, everywhere.id);
+    await ask(BOOTSTRAP, site, everywhere.id, "restart app on db-9");
+    expect((await stream.done()).status).toBe("done");
+    const switchedOff = (await view(BOOTSTRAP, site, everywhere.id)).messages[1]!.toolCalls[0]!;
+    expect(switchedOff).toMatchObject({ status: "refused" });
+    expect(switchedOff.error).toContain("AI tools are turned off on node db-9");
+    expect(other.take("directive")).toEqual([]);
+    await stream.close();
+
+    await script(key, { toolCalls: [{ name: "add_process", input: { machine: "web-1", name: "worker", command: "/usr/bin/worker" } }] });
+    stream = await openChatStream(BOOTSTRAP, site, single.id);
+    await ask(BOOTSTRAP, site, single.id, "add a worker");
+    const asked = await stream.until((e): e is Extract<ChatEvent, { type: "confirmation" }> => e.type === "confirmation", "a confirmation");
+    expect(asked.toolCall.target).toEqual({ node: "web-1" });
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${single.id}/stop`, { body: {} })).status).toBe(200);
+    expect((await stream.done()).status).toBe("stopped");
+    await stream.close();
+  });
+});
+
 describe("every online machine", () => {
   it("sends one fan-out, gives the model one line for identical answers and the UI each machine", async () => {
     const site = await newSite();
