@@ -8,6 +8,7 @@ import { isAdmin } from "../../permissions.ts";
 import { me, role } from "../../session.ts";
 import { CopyField } from "../../components/CopyField.tsx";
 import { Notice } from "../../components/Notice.tsx";
+import { PersonalAiKey } from "./ChatSettings.tsx";
 import { Section } from "./Section.tsx";
 import { useList } from "./useList.ts";
 
@@ -236,6 +237,7 @@ export function AccountSettings() {
       <Section id="keys-title" title="API keys">
         <ApiKeys />
       </Section>
+      <PersonalAiKey />
     </>
   );
 }
