@@ -167,7 +167,7 @@ export function ToolCallCard({ call, nameOf, decidePath }: ToolCallCardProps) {
             {call.decidedAt ? ` at ${time(call.decidedAt)}` : ""}
           </p>
         ) : null}
-        {call.error ? <p class="tool-error">{call.error}</p> : null}
+        {call.error && !call.decidedBy ? <p class="tool-error">{call.error}</p> : null}
         {single ? (
           <>
             <h4>Output</h4>

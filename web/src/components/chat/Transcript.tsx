@@ -63,7 +63,7 @@ function Assistant({ message, nameOf, decidePath }: { message: ChatMessage; name
 export function Transcript({ feed, nameOf, decidePath, admin }: TranscriptProps) {
   const streaming = feed.streaming;
   return (
-    <ol class="transcript" aria-label="Messages">
+    <ol class="transcript" aria-label="Transcript">
       {feed.messages.map((m) => {
         if (m.role === "note") return <Note key={m.id} message={m} admin={admin} />;
         if (m.role === "user") {
