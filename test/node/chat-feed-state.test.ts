@@ -114,6 +114,7 @@ describe("a conversation's feed", () => {
     );
     expect(ended.retry).toBeNull();
     expect(ended.turn?.status).toBe("step_limit");
+    expect(ended.conversation?.status).toBe("step_limit");
     expect(answering(ended)).toBe(false);
     expect(ended.conversation?.usage).toEqual(total);
     expect(run([{ type: "deleted" }], ended).deleted).toBe(true);

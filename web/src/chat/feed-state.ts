@@ -32,6 +32,11 @@ function withToolCall(messages: ChatMessage[], call: ToolCallView): ChatMessage[
   });
 }
 
+/** The conversation's summary follows its latest answer's state, as the hub's list shows it. */
+function withStatus(conversation: ConversationSummary | null, status: TurnView["status"]): ConversationSummary | null {
+  return conversation && conversation.status !== status ? { ...conversation, status } : conversation;
+}
+
 /** The state after one event; `now` dates a retry notice. */
 export function applyEvent(state: FeedState, event: ChatEvent, now: number): FeedState {
   switch (event.type) {
@@ -65,10 +70,10 @@ export function applyEvent(state: FeedState, event: ChatEvent, now: number): Fee
     case "retry":
       return { ...state, retry: { attempt: event.attempt, waitMs: event.waitMs, reason: event.reason, at: now } };
     case "turn":
-      return { ...state, turn: event.turn };
+      return { ...state, turn: event.turn, conversation: withStatus(state.conversation, event.turn.status) };
     case "done": {
       const turn = state.turn && state.turn.id === event.turnId ? { ...state.turn, status: event.status } : state.turn;
-      return { ...state, turn, streaming: null, retry: null };
+      return { ...state, turn, conversation: withStatus(state.conversation, event.status), streaming: null, retry: null };
     }
     case "error":
       return { ...state, error: event.message };

@@ -334,7 +334,7 @@ function OpenConversation({ site, id, setup }: { site: string; id: string; setup
             <span class="muted small">Up to {setup?.stepLimit ?? turn.stepLimit} more model calls.</span>
           </div>
         ) : null}
-        <div ref={end} />
+        <div ref={end} class="transcript-end" />
       </div>
       <p class="chat-status muted small" role="status" aria-live="polite">
         {feed.reconnecting.value ? "Reconnecting…" : status}
