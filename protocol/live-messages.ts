@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { NodeView } from "./api.ts";
+import { SupervisionStatus } from "./processes.ts";
 
 /**
  * Messages the hub pushes to a dashboard's live socket (`GET /api/sites/:site/live`). The browser only listens:
@@ -15,5 +16,10 @@ export const LiveMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("snapshot"), at: z.number(), nodes: z.array(LiveNode) }),
   /** A node's row changed (registered, connecting, connected, metrics, disconnected, error, deregistered, rekeyed). */
   z.object({ type: z.literal("node"), at: z.number(), node: LiveNode }),
+  /**
+   * A node's supervised processes changed: their state as its agent last reported it (a heartbeat), with the events
+   * since applied (a crash shows at once). Configuration changes are read with `GET /nodes/:id/processes`.
+   */
+  z.object({ type: z.literal("processes"), at: z.number(), nodeId: z.string(), configVersion: z.number().int().nonnegative(), supervision: SupervisionStatus.nullable() }),
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
+import { addAgentCommands } from "./agent-commands.ts";
 import { addChatCommands, addLlmCommands } from "./chat-commands.ts";
 import { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
@@ -52,6 +53,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addLoginCommands(program, cli);
   addChatCommands(program, cli);
   addLlmCommands(program, cli);
+  addAgentCommands(program, cli);
   return { program, cli };
 }
 

@@ -167,9 +167,10 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     if (meta.title === "New conversation") this.transcript.updateMeta({ title: titleFrom(input.text) }, now);
     this.events.emit({ type: "message", message: this.transcript.message(messageId)! });
     this.emitTurn();
+    this.runner.useKey(turnId, key.key);
+    this.runner.kick();
     await this.scheduleAlarm();
     await this.changed();
-    this.runner.kick();
     return ok({ turnId, messageId });
   }
 
@@ -301,6 +302,8 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     const turn = this.transcript.latestTurn();
     if (turn?.status === "running" && !this.runner.busy) this.runner.kick();
     await this.scheduleAlarm();
+    // The alarm event stays open while the answer it woke runs, so nothing depends on work outliving its event.
+    await this.runner.idle();
   }
 
   /** Confirmations nobody decided in time count as denied. */

@@ -11,7 +11,7 @@ import type { Requester } from "../site-hub/requester.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
 import type { ChatEvents } from "./chat-events.ts";
 import { runHubTool } from "./hub-tools.ts";
-import type { ModelReply, ModelRequest } from "./model/model-client.ts";
+import type { ModelClient, ModelReply, ModelRequest } from "./model/model-client.ts";
 import { modelClientFor } from "./model/model-factory.ts";
 import { classify, DEFAULT_RETRY_BUDGET, explain, nextDelay } from "./model/provider-errors.ts";
 import { modelMessages } from "./model-transcript.ts";
@@ -69,7 +69,7 @@ export class TurnRunner {
   private again = false;
   private model: AbortController | null = null;
   private wakeFromPause: (() => void) | null = null;
-  private cachedKey: { turnId: string; key: UsableLlmKey } | null = null;
+  private cachedKey: { turnId: string; key: UsableLlmKey; client: ModelClient } | null = null;
   /** The text of the model call under way, for clients that attach in the middle of it. */
   partial: { messageId: string; text: string } | null = null;
 
@@ -77,6 +77,11 @@ export class TurnRunner {
 
   get busy(): boolean {
     return this.loop !== null;
+  }
+
+  /** Resolves when the loop has stopped (paused for a decision, or the answer ended). */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
   }
 
   /** Makes the loop look at the stored state again, starting it if it is not running. */
@@ -245,22 +250,31 @@ export class TurnRunner {
 
   // ---- model calls ----
 
-  private async key(turn: TurnRecord, meta: Meta): Promise<UsableLlmKey | string> {
-    if (this.cachedKey?.turnId === turn.id) return this.cachedKey.key;
+  /**
+   * The key (and a client for it) an answer uses, looked up once per answer and kept in memory only: a key changed
+   * meanwhile applies from the next message.
+   */
+  useKey(turnId: string, key: UsableLlmKey): { key: UsableLlmKey; client: ModelClient } {
+    this.cachedKey = { turnId, key, client: modelClientFor(key) };
+    this.t.setKeySource(turnId, key.scope);
+    return this.cachedKey;
+  }
+
+  private async key(turn: TurnRecord, meta: Meta): Promise<{ key: UsableLlmKey; client: ModelClient } | string> {
+    if (this.cachedKey?.turnId === turn.id) return this.cachedKey;
     const found = await this.host.resolveKey(meta);
     if ("missing" in found) return found.missing;
-    this.cachedKey = { turnId: turn.id, key: found.key };
-    this.t.setKeySource(turn.id, found.key.scope);
-    return found.key;
+    return this.useKey(turn.id, found.key);
   }
 
   /** One model call, retried while the provider is busy; false when the turn ended instead. */
   private async modelStep(turn: TurnRecord, meta: Meta): Promise<boolean> {
-    const key = await this.key(turn, meta);
-    if (typeof key === "string") {
-      await this.finish(turn, "error", { kind: "error", text: key });
+    const found = await this.key(turn, meta);
+    if (typeof found === "string") {
+      await this.finish(turn, "error", { kind: "error", text: found });
       return false;
     }
+    const { key, client } = found;
     const model = meta.model ?? key.model;
     const nodes = (await this.host.hub().listNodes()) as NodeView[];
     const tools = toolsToOffer({ riskCap: turn.toolTier as RiskTier });
@@ -271,7 +285,6 @@ export class TurnRunner {
       tools: tools.map((tool) => ({ name: tool.name, description: tool.description, inputSchema: toolInputSchema(tool) })),
       maxTokens: MAX_OUTPUT_TOKENS,
     };
-    const client = modelClientFor(key);
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
       const messageId = newId("m");

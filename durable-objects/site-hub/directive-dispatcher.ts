@@ -1,5 +1,5 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
-import { ActionCall, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import { ActionCall, ActionName, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
@@ -65,6 +65,17 @@ const CALLER_FANOUT_ID = /^f-[0-9a-f-]{36}$/;
 /** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
 function presenterFor(requester: Requester): Presenter | undefined {
   return requester.confined ? eventForConfined : undefined;
+}
+
+/**
+ * Whether the node's agent can run this action. Our agents list the actions they know in `capabilities`; one built
+ * before an action existed would drop the directive as an invalid message and leave it to time out, so it is
+ * refused here at once. A list that names no action at all (an agent that reports capabilities another way) says
+ * nothing either way, and the directive is sent.
+ */
+function knowsAction(node: NodeView, action: string): boolean {
+  const known = node.capabilities.filter((c) => (ActionName.options as readonly string[]).includes(c));
+  return known.length === 0 || known.includes(action);
 }
 
 function newId(prefix: string): string {
@@ -310,6 +321,9 @@ export class DirectiveDispatcher {
       this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
     } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
+    } else if (!knowsAction(node, call.action)) {
+      const error = `the agent on ${node.id} (version ${node.version ?? "unknown"}) does not know ${call.action}; update it to use it`;
+      this.store.insert({ ...base, status: "failed", errorCode: "unsupported", error }, now);
     } else {
       const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});
       if (!decision.allowed) {
@@ -397,6 +411,7 @@ export class DirectiveDispatcher {
 
   private result(nodeId: string, msg: ResultMessage): void {
     if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
+    if (this.store.get(msg.directiveId, false)?.view.status === "lost") return this.lateResult(nodeId, msg);
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
@@ -414,6 +429,27 @@ export class DirectiveDispatcher {
       return;
     }
     this.complete(msg.directiveId, nodeId, outcome);
+  }
+
+  /** The agent finished a directive the hub had already given up as lost: keep what it did, beside the record. */
+  private lateResult(nodeId: string, msg: ResultMessage): void {
+    const kept = this.store.recordLateResult(msg.directiveId, {
+      receivedAt: Date.now(),
+      success: msg.success,
+      exitCode: msg.exitCode ?? null,
+      output: msg.output,
+      truncated: msg.truncated ?? false,
+      error: msg.error ?? null,
+      errorCode: msg.errorCode ?? null,
+    });
+    if (!kept) return;
+    this.activity.append({
+      kind: "directive",
+      level: "warn",
+      nodeId,
+      message: `directive ${msg.directiveId} on ${nodeId}, lost earlier, finished after all: ${msg.success ? "succeeded" : `failed${msg.error ? `: ${msg.error}` : ""}`}${msg.exitCode != null ? ` (exit ${msg.exitCode})` : ""}`,
+      data: { directiveId: msg.directiveId, late: true, success: msg.success, exitCode: msg.exitCode ?? null },
+    });
   }
 
   private runComplete(nodeId: string, msg: RunCompleteMessage): void {

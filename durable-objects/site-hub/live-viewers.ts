@@ -1,5 +1,6 @@
 import type { NodeView } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
+import type { SupervisionStatus } from "../../protocol/processes.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
@@ -45,6 +46,20 @@ export class LiveViewers {
     const rec = this.registry.get(nodeId);
     if (!rec) return;
     const frame = JSON.stringify({ type: "node", at: Date.now(), node: liveNode(rec.view) } satisfies LiveMessage);
+    for (const ws of viewers) {
+      try {
+        ws.send(frame);
+      } catch {
+        // A viewer that went away is cleaned up by its close event.
+      }
+    }
+  }
+
+  /** Pushes a node's supervised processes (status, list version) to every viewer. */
+  processesChanged(nodeId: string, live: { configVersion: number; supervision: SupervisionStatus | null }): void {
+    const viewers = this.ctx.getWebSockets(VIEWER_TAG);
+    if (!viewers.length) return;
+    const frame = JSON.stringify({ type: "processes", at: Date.now(), nodeId, ...live } satisfies LiveMessage);
     for (const ws of viewers) {
       try {
         ws.send(frame);

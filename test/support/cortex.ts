@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
+import { testRunAs } from "./action-user.ts";
 import { ManagedProcess, type ProcessSet } from "./processes.ts";
 import type { TempDirs } from "./temp-dirs.ts";
 import { REPO_ROOT, type TestHub } from "./test-hub.ts";
@@ -22,6 +23,8 @@ export interface AgentSpec {
   sandbox: string;
   stateDir: string;
   group?: string;
+  /** The user its actions run as; by default the test user when the test runs as root (ignored at tier root). */
+  runAs?: string;
 }
 
 /**
@@ -43,15 +46,15 @@ export class Cortex {
     return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: this.home, ...extra };
   }
 
-  /** Starts a CLI command against the hub and returns the running process. */
-  spawn(args: string[]): ManagedProcess {
-    const env = this.env({ CORTEX_HUB: this.hub.url, CORTEX_API_KEY: this.hub.adminKey });
+  /** Starts a CLI command against the hub and returns the running process; `extra` overrides the environment. */
+  spawn(args: string[], extra: Record<string, string> = {}): ManagedProcess {
+    const env = this.env({ CORTEX_HUB: this.hub.url, CORTEX_API_KEY: this.hub.adminKey, ...extra });
     return this.procs.add(new ManagedProcess(`cortex ${args.join(" ")}`, process.execPath, [CORTEX_BIN, ...args], { cwd: this.home, env }));
   }
 
   /** Runs a CLI command to its end. */
-  async run(args: string[], timeoutMs = 60_000): Promise<CliOutcome> {
-    const proc = this.spawn(args);
+  async run(args: string[], timeoutMs = 60_000, extra: Record<string, string> = {}): Promise<CliOutcome> {
+    const proc = this.spawn(args, extra);
     const exit = await proc.waitForExit(timeoutMs);
     return { code: exit.code, stdout: proc.stdout, stderr: proc.stderr };
   }
@@ -82,7 +85,8 @@ export class Cortex {
       spec.sandbox,
       ...(spec.group ? ["--group", spec.group] : []),
     ];
-    const env = this.env({ CORTEX_NODE_TOKEN: spec.token });
+    const runAs = spec.runAs ?? testRunAs();
+    const env = this.env({ CORTEX_NODE_TOKEN: spec.token, ...(runAs && { CORTEX_RUN_AS: runAs }) });
     return this.procs.add(new ManagedProcess(`agent ${args.join(" ")}`, process.execPath, [CORTEX_BIN, ...args], { cwd: this.home, env }));
   }
 }

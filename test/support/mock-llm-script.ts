@@ -46,6 +46,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   /** The client went away before the response ended (Stop, an abort). */
   aborted: boolean;
+  /** When the last byte of the answer was written; null while it streams, or when it was aborted. */
+  endedAt: number | null;
 }
 
 /** The control API of the mock, for clients that are not in the mock's process. */

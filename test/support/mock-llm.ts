@@ -109,8 +109,11 @@ export class MockLlm {
     const key = keyOf(req, provider);
     if (!key) return json(res, 401, errorBody(provider, "authentication_error", "mock: no API key was sent"));
     const state = this.state(key);
-    const record: RecordedRequest = { path: url.pathname as RecordedRequest["path"], at: Date.now(), body, headers: visibleHeaders(req), aborted: false };
+    const record: RecordedRequest = { path: url.pathname as RecordedRequest["path"], at: Date.now(), body, headers: visibleHeaders(req), aborted: false, endedAt: null };
     state.requests.push(record);
+    res.on("finish", () => {
+      record.endedAt = Date.now();
+    });
     res.on("close", () => {
       if (!res.writableFinished) record.aborted = true;
     });

@@ -36,7 +36,21 @@ function sortIds(): void {
   });
 }
 
+type ProcessesMessage = Extract<LiveMessage, { type: "processes" }>;
+type ProcessesListener = (msg: ProcessesMessage) => void;
+const processesListeners = new Set<ProcessesListener>();
+
+/** Hears every change of a node's supervised processes the hub pushes; returns the unsubscribe. */
+export function onProcesses(listener: ProcessesListener): () => void {
+  processesListeners.add(listener);
+  return () => processesListeners.delete(listener);
+}
+
 function apply(msg: LiveMessage): void {
+  if (msg.type === "processes") {
+    for (const listener of processesListeners) listener(msg);
+    return;
+  }
   batch(() => {
     if (msg.type === "snapshot") {
       nodes.clear();

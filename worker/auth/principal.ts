@@ -48,6 +48,11 @@ export type Permission =
   /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
   | "files.readAnywhere"
   | "activity.read"
+  /**
+   * Changing a node's supervised processes, with the risk tier of the change: 2 for when and how it runs, 3 for
+   * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
+   */
+  | "processes.manage"
   /** The AI chat: anyone on the site may chat (tools capped by role); a conversation's owner alone writes in it. */
   | "chat.use"
   /** Reading, stopping and deleting other people's conversations: site admins. */
@@ -64,6 +69,7 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "directives.run",
   "files.readAnywhere",
   "activity.read",
+  "processes.manage",
   "chat.use",
   "chat.review",
 ]);
