@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, newContext, PageProblems, screenshot } from "../support/browser.ts";
 import { Fleet, type AgentHandle } from "../support/fleet.ts";
-import { MockLlm, type MockTurn, type RecordedRequest } from "../support/mock-llm.ts";
+import { MockLlm, toolResults, type MockTurn } from "../support/mock-llm.ts";
 
 /**
  * The AI chat in the dashboard, end to end: headless Chromium against a real hub under wrangler dev, real agents,
@@ -29,7 +29,7 @@ let keyCounter = 0;
 /** Machines are named apart from their ids, so the page can be checked to show names. */
 const MACHINES = { "web-1": "web-1.example", "web-2": "web-2.example", "web-3": "web-3.example" } as const;
 
-function eventually<T>(probe: () => Promise<T> | T, timeout = 20_000) {
+function eventually<T>(probe: () => Promise<T> | T, timeout = 45_000) {
   return expect.poll(probe, { timeout });
 }
 
@@ -58,16 +58,6 @@ async function personalKey(name: string, ...turns: MockTurn[]): Promise<string> 
   return key;
 }
 
-/** Text of every tool result the model was shown in a request. */
-function toolResults(request: RecordedRequest): string[] {
-  const messages = (request.body.messages as { role: string; content: unknown }[]) ?? [];
-  return messages.flatMap((m) => {
-    if (m.role === "tool") return [String(m.content)];
-    if (m.role === "user" && Array.isArray(m.content)) return (m.content as { type: string; content?: unknown }[]).filter((b) => b.type === "tool_result").map((b) => String(b.content));
-    return [];
-  });
-}
-
 /** Opens a new chat aimed at `target` (a machine id, or all) and sends `text`; resolves once the conversation's page is open. */
 async function startChat(p: Page, target: string | "all", text: string): Promise<string> {
   await p.goto(target === "all" ? "/chat" : `/chat?node=${target}`);
@@ -93,12 +83,17 @@ function assistantTexts(p: Page): Promise<string[]> {
   return p.locator(".from-assistant .chat-text").allInnerTexts();
 }
 
+/** The text of the model call under way, or "" (without waiting for one to appear). */
+async function streamingText(p: Page): Promise<string> {
+  return ((await p.locator('[data-streaming="true"] .chat-text').allInnerTexts())[0] ?? "").trim();
+}
+
 function toolCard(p: Page, tool: string) {
   return p.locator(`.tool-card[data-tool="${tool}"]`);
 }
 
 function answerDone(p: Page) {
-  return eventually(() => p.locator(".chat-status").innerText(), 30_000).toBe("");
+  return eventually(() => p.locator(".chat-status").innerText(), 60_000).toBe("");
 }
 
 beforeAll(async () => {
@@ -165,6 +160,8 @@ describe("chatting about one machine", () => {
     await eventually(() => page.getByLabel("Target").inputValue()).toBe("web-1");
     const id = await startChat(page, "web-1", "is web-1 healthy?");
 
+    // Typing goes on in the conversation's own message box, without reaching for the mouse.
+    await eventually(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe("chat-input");
     const card = toolCard(page, "get_system_info");
     await eventually(() => card.getAttribute("data-status")).toBe("done");
     await eventually(async () => (await assistantTexts(page)).join("\n")).toContain("Here is what it reports:");
@@ -285,22 +282,17 @@ describe("the answer as it streams", () => {
   it("re-attaches after a reload mid-answer and in a second tab, without duplicated or lost text", async () => {
     const words = Array.from({ length: 40 }, (_, i) => `w${String(i + 1).padStart(2, "0")} `);
     const full = words.join("").trim();
-    await personalKey("reload", { text: words, chunkDelayMs: 150 });
+    await personalKey("reload", { text: words, chunkDelayMs: 250 });
     const id = await startChat(page, "web-1", "count slowly");
-    const streaming = page.locator('[data-streaming="true"] .chat-text');
-    await eventually(() => streaming.innerText().catch(() => "")).toContain("w05");
+    await eventually(() => streamingText(page)).toContain("w05");
     await page.reload();
     const second = problems.watch(await admin.newPage());
     await second.goto(`/chat/${id}`);
     // Whatever is on screen while the answer streams is a prefix of the answer: nothing twice, nothing skipped.
     const seen: string[] = [];
-    for (const p of [page, second]) {
-      const text = (await p.locator('[data-streaming="true"] .chat-text').innerText().catch(() => "")).trim();
-      if (text) seen.push(text);
-    }
     await eventually(async () => {
       for (const p of [page, second]) {
-        const text = (await p.locator('[data-streaming="true"] .chat-text').innerText().catch(() => "")).trim();
+        const text = await streamingText(p);
         if (text) seen.push(text);
       }
       return (await assistantTexts(page)).at(-1)?.trim();
@@ -315,7 +307,7 @@ describe("the answer as it streams", () => {
   it("stops mid-answer: the stream is cut at the provider, the text so far stays", async () => {
     const key = await personalKey("stop", { text: ["Looking ", "at ", "it ", "now"], hang: true });
     await startChat(page, "web-1", "take your time");
-    await eventually(() => page.locator('[data-streaming="true"] .chat-text').innerText().catch(() => "")).toContain("now");
+    await eventually(() => streamingText(page)).toContain("now");
     await page.getByRole("button", { name: "Stop" }).click();
     await eventually(() => page.locator('.chat-note[data-note="stopped"]').count()).toBe(1);
     await eventually(() => mock.requests(key)[0]?.aborted).toBe(true);
@@ -360,11 +352,23 @@ describe("all machines of the site", () => {
     agents["web-3"]!.proc.killGroup("SIGKILL");
     await agents["web-3"]!.proc.exited;
     await fleet.waitForStatus("web-3", "disconnected", 30_000);
-    const key = await personalKey("all", { toolCalls: [{ name: "get_agent_health", input: {} }] }, { text: "Summary: {{lastToolResult}}" });
+    const summary = [
+      "Both machines that are online look **healthy**:",
+      "",
+      "| machine | agent | directives in flight |",
+      "|---|---|---|",
+      "| web-1.example | up | 0 |",
+      "| web-2.example | up | 0 |",
+      "",
+      "`web-3.example` is offline, so it was not asked. Check it with `cortex node status web-3`.",
+    ].join("\n");
+    const key = await personalKey("all", { toolCalls: [{ name: "get_agent_health", input: {} }] }, { text: summary });
     await startChat(page, "all", "which machines look unhealthy?");
     await eventually(() => page.getByLabel("Target").locator("option").first().innerText()).toBe("All machines (2 online)");
     const card = toolCard(page, "get_agent_health");
     await eventually(() => card.getAttribute("data-status"), 60_000).toBe("done");
+    await eventually(() => page.locator(".from-assistant .markdown table").count()).toBe(1);
+    await screenshot(page, "chat");
     // "All machines" means those online at the moment of the call: the offline one is not asked.
     expect(await card.locator(":scope > summary").innerText()).toContain("on all 2 online machines");
     await card.locator(":scope > summary").click();
@@ -377,7 +381,6 @@ describe("all machines of the site", () => {
     const shown = toolResults(mock.requests(key)[1]!)[0]!;
     expect(shown).toContain("Ran on 2 machine(s)");
     expect(shown).not.toContain("web-3");
-    await screenshot(page, "chat");
   });
 });
 
@@ -467,7 +470,17 @@ describe("conversations and machines", () => {
     await phone.addCookies(await admin.cookies());
     const p = problems.watch(await phone.newPage());
     await personalKey("phone", { text: "On a phone, **this** reads fine.", toolCalls: [{ name: "get_disk_usage", input: {} }] }, { text: "Disk looks fine." });
-    await startChat(p, "web-1", "how is the disk?");
+    // Shift+Enter starts a new line, Enter sends.
+    await p.goto("/chat?node=web-1");
+    const input = p.getByLabel("Message", { exact: true });
+    await eventually(() => input.isEnabled()).toBe(true);
+    await input.pressSequentially("how is");
+    await input.press("Shift+Enter");
+    await input.pressSequentially("the disk?");
+    expect(await input.inputValue()).toBe("how is\nthe disk?");
+    await input.press("Enter");
+    await p.waitForURL(/\/chat\/c-[0-9a-f-]{36}$/);
+    await eventually(() => p.locator(".from-user .chat-text").innerText()).toBe("how is\nthe disk?");
     await eventually(() => toolCard(p, "get_disk_usage").getAttribute("data-status")).toBe("done");
     await eventually(async () => (await assistantTexts(p)).at(-1)).toBe("Disk looks fine.");
     expect(await p.locator(".chat-side").isVisible()).toBe(false);

@@ -12,7 +12,7 @@ import { sitePaths } from "../paths.ts";
 import { isAdmin } from "../permissions.ts";
 import { navigate, queryParam } from "../router.ts";
 import { me, role } from "../session.ts";
-import { Composer } from "../components/chat/Composer.tsx";
+import { Composer, keepFocusInComposer } from "../components/chat/Composer.tsx";
 import { TargetPicker } from "../components/chat/TargetPicker.tsx";
 import { Transcript } from "../components/chat/Transcript.tsx";
 import { Link } from "../components/Link.tsx";
@@ -44,6 +44,26 @@ function KeyHelp({ setup }: { setup: ChatSetupResponse }) {
         .
       </p>
     </div>
+  );
+}
+
+/** The model for a conversation: "" keeps the key's own, or one from the provider's list. */
+function ModelPicker({ setup, value, onChange, disabled }: { setup: ChatSetupResponse; value: string; onChange: (model: string) => void; disabled?: boolean }) {
+  const own = setup.key?.model;
+  return (
+    <label>
+      Model
+      <select value={value} disabled={disabled} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">{own} (the key's)</option>
+        {setup.models
+          .filter((m) => m !== own)
+          .map((m) => (
+            <option key={m} value={m}>
+              {m}
+            </option>
+          ))}
+      </select>
+    </label>
   );
 }
 
@@ -114,6 +134,7 @@ function NewConversation({ site, setup }: { site: string; setup: ChatSetupRespon
       const created = await request<ConversationSummary>(paths.conversations(), { body: { target, ...(model ? { model } : {}) } });
       await request<SendMessageResponse>(paths.messages(created.id), { body: { text } });
       upsertConversation(created);
+      keepFocusInComposer();
       navigate(`/chat/${encodeURIComponent(created.id)}`);
     } catch (err) {
       setError(messageOf(err));
@@ -128,21 +149,7 @@ function NewConversation({ site, setup }: { site: string; setup: ChatSetupRespon
         <h1 id="chat-title">New chat</h1>
         <div class="chat-controls">
           <TargetPicker value={target} onChange={setTarget} />
-          {setup?.key ? (
-            <label>
-              Model
-              <select value={model} onChange={(e) => setModel(e.currentTarget.value)}>
-                <option value="">{setup.key.model} (the key's)</option>
-                {setup.models
-                  .filter((m) => m !== setup.key!.model)
-                  .map((m) => (
-                    <option key={m} value={m}>
-                      {m}
-                    </option>
-                  ))}
-              </select>
-            </label>
-          ) : null}
+          {setup?.key ? <ModelPicker setup={setup} value={model} onChange={setModel} /> : null}
         </div>
       </div>
       <div class="transcript-scroll">
@@ -252,7 +259,6 @@ function OpenConversation({ site, id, setup }: { site: string; id: string; setup
     );
   }
   const turn = state.turn;
-  const models = setup?.models ?? [];
   const status =
     turn?.status === "waiting"
       ? "Waiting for an approval"
@@ -294,20 +300,8 @@ function OpenConversation({ site, id, setup }: { site: string; id: string; setup
           ) : (
             <span class="small">Target: {chatTargetText(conversation.target, nameOf)}</span>
           )}
-          {owner && models.length ? (
-            <label>
-              Model
-              <select value={conversation.model ?? ""} disabled={running} onChange={(e) => void patch({ model: e.currentTarget.value || null }).catch(() => undefined)}>
-                <option value="">{setup?.key?.model} (the key's)</option>
-                {models
-                  .filter((m) => m !== setup?.key?.model)
-                  .map((m) => (
-                    <option key={m} value={m}>
-                      {m}
-                    </option>
-                  ))}
-              </select>
-            </label>
+          {owner && setup?.key ? (
+            <ModelPicker setup={setup} value={conversation.model ?? ""} disabled={running} onChange={(model) => void patch({ model: model || null }).catch(() => undefined)} />
           ) : conversation.model ? (
             <span class="small">Model: {conversation.model}</span>
           ) : null}

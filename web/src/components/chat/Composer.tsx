@@ -1,4 +1,4 @@
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_CHAT_MESSAGE_CHARS } from "../../../../protocol/chat-constants.ts";
 
 export interface ComposerProps {
@@ -12,12 +12,24 @@ export interface ComposerProps {
   placeholder: string;
 }
 
+/** Set when a message sent from one page opens another (a new chat becomes its conversation): typing goes on there. */
+let keepTyping = false;
+
+export function keepFocusInComposer(): void {
+  keepTyping = true;
+}
+
 /** The message box: Enter sends, Shift+Enter starts a new line; the focus stays here after sending. */
 export function Composer({ send, answering, stop, blocked, placeholder }: ComposerProps) {
   const [text, setText] = useState("");
   const [busy, setBusy] = useState(false);
   const box = useRef<HTMLTextAreaElement>(null);
   const canSend = !busy && !answering && !blocked && text.trim().length > 0;
+  useEffect(() => {
+    if (!keepTyping || blocked) return;
+    keepTyping = false;
+    box.current?.focus();
+  }, [blocked]);
 
   async function submit(e?: Event) {
     e?.preventDefault();
@@ -30,7 +42,8 @@ export function Composer({ send, answering, stop, blocked, placeholder }: Compos
       // The page shows why it was not sent; the text stays in the box to send again.
     } finally {
       setBusy(false);
-      box.current?.focus();
+      // When the message opened another page, its own box takes the focus instead.
+      if (!keepTyping) box.current?.focus();
     }
   }
 

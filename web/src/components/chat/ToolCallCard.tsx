@@ -173,6 +173,8 @@ export function ToolCallCard({ call, nameOf, decidePath }: ToolCallCardProps) {
             <h4>Output</h4>
             <ResultOutput result={single} />
           </>
+        ) : call.runsOn === "hub" && call.status === "done" ? (
+          <p class="muted small">Answered by the hub from its own records; the model got the answer as data.</p>
         ) : call.results.length ? (
           <>
             <h4>Machines</h4>
