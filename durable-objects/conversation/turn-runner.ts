@@ -309,6 +309,8 @@ export class TurnRunner {
         const failure = classify(error, key.apiKey);
         const streamed = this.partial?.text ?? "";
         this.partial = null;
+        // The conversation was deleted meanwhile: there is nothing left to write to.
+        if (!this.t.turn(turn.id)) return false;
         if (failure.kind === "aborted" || this.t.turn(turn.id)?.stopRequested) {
           // What was already shown stays in the transcript; the tool calls the model had begun are dropped.
           if (streamed) {

@@ -151,6 +151,12 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX process_events_by_received ON process_events(received_at);
    ALTER TABLE nodes ADD COLUMN supervision TEXT;
    ALTER TABLE nodes ADD COLUMN supervision_at INTEGER;`,
+  `CREATE TABLE node_activity_quota (
+     node_id TEXT PRIMARY KEY,
+     window_start INTEGER NOT NULL,
+     used INTEGER NOT NULL,
+     noted INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
   // The AI chat: the per-machine "AI tools allowed" switch, the site's LLM key (owner = the site id), and the index
   // of the site's conversations (each conversation's own object holds its transcript).
   `ALTER TABLE nodes ADD COLUMN ai_tools INTEGER NOT NULL DEFAULT 1;

@@ -24,14 +24,16 @@ import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
+import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog } from "./activity-log.ts";
 import { ConversationIndex } from "./conversation-index.ts";
 import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
+import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
+import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
@@ -70,6 +72,8 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  /** The activity log for entries a node causes by itself, within its hourly quota. */
+  private readonly nodeActivity: NodeActivityQuota;
   private readonly processes: SiteProcesses;
   private readonly siteKey: LlmKeyRows;
   private readonly conversations: ConversationIndex;
@@ -87,7 +91,8 @@ export class SiteHub extends DurableObject<Env> {
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
-    this.connections = new NodeConnections(ctx, this.registry, this.activity, {
+    this.nodeActivity = new NodeActivityQuota(ctx.storage.sql, this.activity);
+    this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
       onWorkMessage: (nodeId, msg) => (msg.type === "process_events" ? this.processEventsFrom(nodeId, msg) : this.directives.onWorkMessage(nodeId, msg)),
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => this.directives.nextDeadline(),
@@ -119,8 +124,14 @@ export class SiteHub extends DurableObject<Env> {
   // ---- agent and dashboard sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept();
+    const url = new URL(request.url);
+    if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url));
     return this.connections.accept(request);
+  }
+
+  /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */
+  closeUserSockets(match: SocketMatch, code: number, reason: string): number {
+    return closeMatchingSockets(this.ctx, match, code, reason);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -323,9 +334,10 @@ export class SiteHub extends DurableObject<Env> {
     return this.directives.runOne(nodeId, { action: "supervised.logs", params: { name, lines } }, requester);
   }
 
-  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): void {
+  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): null {
     const ids = this.processes.received(nodeId, msg.events);
     this.connections.send(nodeId, { type: "process_events_ack", ids });
+    return null;
   }
 
   /**
@@ -334,7 +346,8 @@ export class SiteHub extends DurableObject<Env> {
    * are updated once per batch. Autonomous investigations of crashes, failed starts and give-ups start here.
    */
   private onProcessEvent(nodeId: string, event: ProcessEvent): void {
-    this.activity.append(processEventActivity(nodeId, event));
+    // Reported by the node itself, so written within the node's hourly quota like its connection's entries.
+    this.nodeActivity.append(processEventActivity(nodeId, event));
   }
 
   // ---- directives (RPC) ----

@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ActivityPage, DirectiveListResponse, DirectiveView } from "../../protocol/api.ts";
-import type { ChatEvent } from "../../protocol/chat.ts";
+import { ConversationListResponse, type ChatEvent } from "../../protocol/chat.ts";
 import { BOOTSTRAP, call, expectJson, newSite } from "./accounts-support.ts";
 import { ask, mockKey, newConversation, openChatStream, recorded, release, script, setSiteKey, view } from "./chat-support.ts";
 import { connectNode, registerNode, type FakeAgent } from "./support.ts";
@@ -276,6 +276,25 @@ describe("limits and stopping", () => {
       ["note", "Stopped."],
     ]);
     expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}/stop`, { body: {} })).status).toBe(409);
+    await stream.close();
+  });
+
+  it("deleting a conversation mid-answer stops it and leaves nothing behind", async () => {
+    const { site, key } = await siteWithMachine();
+    await script(key, { text: ["Still ", "going"], hang: true });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "keep going");
+    await stream.until((e) => e.type === "text" && e.delta === "going", "the streamed text");
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}`, { method: "DELETE" })).status).toBe(200);
+    await waitUntil(async () => (await recorded(key))[0]!.aborted, "the model's request to be aborted");
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}`)).status).toBe(404);
+    const left = await runInDurableObject(conversationObject(site, conv.id), (_instance, state) =>
+      ["meta", "turns", "messages", "tool_calls"].map((table) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n),
+    );
+    expect(left).toEqual([0, 0, 0, 0]);
+    const listed = await expectJson(await call(BOOTSTRAP, `/api/sites/${site}/conversations`), 200, ConversationListResponse);
+    expect(listed.conversations.map((c) => c.id)).not.toContain(conv.id);
     await stream.close();
   });
 
