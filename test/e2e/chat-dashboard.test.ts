@@ -368,6 +368,7 @@ describe("all machines of the site", () => {
     const card = toolCard(page, "get_agent_health");
     await eventually(() => card.getAttribute("data-status"), 60_000).toBe("done");
     await eventually(() => page.locator(".from-assistant .markdown table").count()).toBe(1);
+    await answerDone(page);
     await screenshot(page, "chat");
     // "All machines" means those online at the moment of the call: the offline one is not asked.
     expect(await card.locator(":scope > summary").innerText()).toContain("on all 2 online machines");
@@ -474,13 +475,13 @@ describe("conversations and machines", () => {
     await p.goto("/chat?node=web-1");
     const input = p.getByLabel("Message", { exact: true });
     await eventually(() => input.isEnabled()).toBe(true);
-    await input.pressSequentially("how is");
+    await input.pressSequentially("how is the disk");
     await input.press("Shift+Enter");
-    await input.pressSequentially("the disk?");
-    expect(await input.inputValue()).toBe("how is\nthe disk?");
+    await input.pressSequentially("on web-1?");
+    expect(await input.inputValue()).toBe("how is the disk\non web-1?");
     await input.press("Enter");
     await p.waitForURL(/\/chat\/c-[0-9a-f-]{36}$/);
-    await eventually(() => p.locator(".from-user .chat-text").innerText()).toBe("how is\nthe disk?");
+    await eventually(() => p.locator(".from-user .chat-text").innerText()).toBe("how is the disk\non web-1?");
     await eventually(() => toolCard(p, "get_disk_usage").getAttribute("data-status")).toBe("done");
     await eventually(async () => (await assistantTexts(p)).at(-1)).toBe("Disk looks fine.");
     expect(await p.locator(".chat-side").isVisible()).toBe(false);
