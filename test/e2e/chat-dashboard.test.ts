@@ -130,8 +130,10 @@ describe("AI keys in the settings", () => {
     await page.goto("/chat");
     await eventually(() => page.locator(".notice-info").innerText()).toContain("No AI key is set up");
     expect(await page.getByLabel("Message", { exact: true }).isDisabled()).toBe(true);
-    await page.getByRole("link", { name: "Add your own AI key" }).click();
-    await page.waitForURL(/\/settings/);
+    await page.getByRole("link", { name: "Your AI key" }).click();
+    await page.waitForURL(/\/settings#ai-key-title$/);
+    // The link leads to the section, not the top of the settings.
+    await eventually(() => page.locator("#ai-key-title").evaluate((h) => h.getBoundingClientRect().top)).toBeLessThan(200);
 
     const key = newKey("settings");
     await page.locator("#personal-llm-provider").selectOption("anthropic");
@@ -337,7 +339,7 @@ describe("the answer as it streams", () => {
     await startChat(page, "web-1", "hello?");
     const note = page.locator('.chat-note[data-note="error"]');
     await eventually(() => note.innerText()).toContain("refused the personal key (401)");
-    expect(await note.getByRole("link", { name: "your own key" }).getAttribute("href")).toContain("/settings");
+    expect(await note.getByRole("link", { name: "Your AI key" }).getAttribute("href")).toContain("/settings");
 
     await personalKey("429", { error: { status: 429, retryAfterSeconds: 2, message: "slow down" } }, { text: "Back in business." });
     await send(page, "and now?");

@@ -13,6 +13,7 @@ import { isAdmin } from "../permissions.ts";
 import { navigate, queryParam } from "../router.ts";
 import { me, role } from "../session.ts";
 import { Composer, keepFocusInComposer } from "../components/chat/Composer.tsx";
+import { KeyLinks } from "../components/chat/KeyLinks.tsx";
 import { TargetPicker } from "../components/chat/TargetPicker.tsx";
 import { Transcript } from "../components/chat/Transcript.tsx";
 import { Link } from "../components/Link.tsx";
@@ -29,20 +30,11 @@ const STATUS_LABEL: Record<NonNullable<ConversationSummary["status"]>, string> =
   error: "error",
 };
 
-function KeyHelp({ setup }: { setup: ChatSetupResponse }) {
+function KeyHelp({ text }: { text: string }) {
   return (
     <div class="notice notice-info" role="status">
-      <p>{setup.missingKeyHelp}</p>
-      <p>
-        <Link href="/settings#ai-key-title">Add your own AI key</Link>
-        {isAdmin(role.value) ? (
-          <>
-            {" or "}
-            <Link href="/settings#site-ai-key-title">a key for the whole site</Link>
-          </>
-        ) : null}
-        .
-      </p>
+      <p>{text}</p>
+      <KeyLinks />
     </div>
   );
 }
@@ -153,7 +145,7 @@ function NewConversation({ site, setup }: { site: string; setup: ChatSetupRespon
         </div>
       </div>
       <div class="transcript-scroll">
-        {noKey ? <KeyHelp setup={setup} /> : null}
+        {noKey ? <KeyHelp text={setup.missingKeyHelp ?? ""} /> : null}
         <div class="chat-empty muted">
           <p>Ask about {"node" in target ? nameOf(target.node) : "every online machine of the site"} in plain language, for example:</p>
           <ul>
@@ -319,7 +311,7 @@ function OpenConversation({ site, id, setup }: { site: string; id: string; setup
           pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
         }}
       >
-        <Transcript feed={state} nameOf={nameOf} decidePath={owner && (setup?.toolTier ?? 1) >= 3 ? (toolCallId) => paths.decide(id, toolCallId) : null} admin={admin} />
+        <Transcript feed={state} nameOf={nameOf} decidePath={owner && (setup?.toolTier ?? 1) >= 3 ? (toolCallId) => paths.decide(id, toolCallId) : null} />
         {turn?.status === "step_limit" && owner ? (
           <div class="button-row continue-row">
             <button type="button" onClick={() => act(() => request(paths.continue(id), { method: "POST" })).catch(() => undefined)}>
@@ -337,7 +329,7 @@ function OpenConversation({ site, id, setup }: { site: string; id: string; setup
       {error ? (
         <div>
           <Notice>{error.text}</Notice>
-          {error.key ? <KeyHelp setup={setup ?? { key: null, missingKeyHelp: "", models: [], stepLimit: 0, toolTier: 1 }} /> : null}
+          {error.key ? <KeyLinks /> : null}
         </div>
       ) : null}
       <Composer

@@ -2,7 +2,7 @@ import type { ChatMessage } from "../../../../protocol/chat.ts";
 import { usageText, type NameOf } from "../../chat/chat-format.ts";
 import type { FeedState } from "../../chat/feed-state.ts";
 import { time } from "../../format.ts";
-import { Link } from "../Link.tsx";
+import { KeyLinks } from "./KeyLinks.tsx";
 import { Markdown } from "./Markdown.tsx";
 import { ToolCallCard } from "./ToolCallCard.tsx";
 
@@ -11,30 +11,14 @@ export interface TranscriptProps {
   nameOf: NameOf;
   /** The path to decide a tool call, or null when the viewer may not decide. */
   decidePath: ((toolCallId: string) => string) | null;
-  /** Site admins may fix the site's key; everyone may fix their own. */
-  admin: boolean;
 }
 
-function KeyLinks({ admin }: { admin: boolean }) {
-  return (
-    <p class="small">
-      AI keys: <Link href="/settings#ai-key-title">your own key</Link>
-      {admin ? (
-        <>
-          {" · "}
-          <Link href="/settings#site-ai-key-title">the site's key</Link>
-        </>
-      ) : null}
-    </p>
-  );
-}
-
-function Note({ message, admin }: { message: ChatMessage; admin: boolean }) {
+function Note({ message }: { message: ChatMessage }) {
   const kind = message.noteKind ?? "info";
   return (
     <li class={`chat-note note-${kind}`} data-message={message.id} data-note={kind} role={kind === "error" ? "alert" : undefined}>
       <p>{message.text}</p>
-      {kind === "error" ? <KeyLinks admin={admin} /> : null}
+      {kind === "error" ? <KeyLinks /> : null}
     </li>
   );
 }
@@ -60,12 +44,12 @@ function Assistant({ message, nameOf, decidePath }: { message: ChatMessage; name
 }
 
 /** The conversation's messages, then the text of the model call under way. */
-export function Transcript({ feed, nameOf, decidePath, admin }: TranscriptProps) {
+export function Transcript({ feed, nameOf, decidePath }: TranscriptProps) {
   const streaming = feed.streaming;
   return (
     <ol class="transcript" aria-label="Transcript">
       {feed.messages.map((m) => {
-        if (m.role === "note") return <Note key={m.id} message={m} admin={admin} />;
+        if (m.role === "note") return <Note key={m.id} message={m} />;
         if (m.role === "user") {
           return (
             <li key={m.id} class="chat-message from-user" data-message={m.id}>
