@@ -13,6 +13,7 @@ import { addFileCommands } from "./file-commands.ts";
 import { addLoginCommands } from "./login-command.ts";
 import type { CliIo } from "./io.ts";
 import { addNodeCommands } from "./node-commands.ts";
+import { addRoostCommands } from "./roost-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
 import { DEFAULT_HUB } from "./settings.ts";
 
@@ -54,6 +55,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addChatCommands(program, cli);
   addLlmCommands(program, cli);
   addAgentCommands(program, cli);
+  addRoostCommands(program, cli);
   return { program, cli };
 }
 

@@ -1,4 +1,4 @@
-import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
+import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
 import { ActionCall, ActionName, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
@@ -7,6 +7,7 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
+import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
 import type { NodeRegistry } from "./node-registry.ts";
@@ -101,6 +102,8 @@ export class DirectiveDispatcher {
     private readonly link: NodeLink,
     /** The site's readable paths as they are now, for callers who may only read. */
     private readonly readablePaths: () => readonly string[],
+    /** Told of every directive's end, whoever ended it (roost deployments follow their machines through it). */
+    private readonly onEnded: (view: DirectiveView) => void = () => undefined,
   ) {}
 
   async runOne(
@@ -129,6 +132,20 @@ export class DirectiveDispatcher {
     this.admit(id, null, node, call.value, req, requester, options);
     await this.afterAdmit([id]);
     return ok({ directiveId: id, stream });
+  }
+
+  /**
+   * Sends a directive whose id the caller chose and whose end it learns through `onEnded`, with no event stream:
+   * how a roost deployment starts each machine. An admission refusal (offline, tier) ends it before this returns.
+   */
+  async runDetached(id: string, nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<true>> {
+    const node = this.registry.get(nodeId)?.view;
+    if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
+    const call = this.parseCall(req);
+    if (!call.ok) return call;
+    this.admit(id, null, node, call.value, req, requester, {});
+    await this.afterAdmit([id]);
+    return ok(true);
   }
 
   async fanOut(
@@ -280,17 +297,10 @@ export class DirectiveDispatcher {
     return fail(400, "invalid_params", `invalid params for ${req.action}: ${issue?.path.join(".") || "params"}: ${issue?.message ?? "invalid"}`);
   }
 
+  /** A fan-out to `all` means the nodes online now: one cannot run a command on a machine that is away. */
   private resolveTargets(target: FanOutTarget): HubResult<NodeView[]> {
-    const nodes = this.registry.list().map((r) => r.view).filter((v) => v.status !== "deregistered");
-    if ("all" in target) return ok(nodes.filter((n) => this.link.isOnline(n.id)));
-    if ("group" in target) {
-      const members = nodes.filter((n) => n.group === target.group);
-      return members.length ? ok(members) : fail(404, "group_empty", `no registered nodes in group ${target.group}`);
-    }
-    const byId = new Map(nodes.map((n) => [n.id, n]));
-    const unknown = target.nodes.filter((id) => !byId.has(id));
-    if (unknown.length) return fail(404, "node_not_found", `unknown node(s): ${unknown.slice(0, 10).join(", ")}`);
-    return ok([...new Set(target.nodes)].map((id) => byId.get(id)!));
+    const nodes = this.registry.list().map((r) => r.view);
+    return resolveTargets(nodes, target, (all) => ok(all.filter((n) => this.link.isOnline(n.id))));
   }
 
   /** The folders a confined caller may read on this node. */
@@ -543,9 +553,11 @@ export class DirectiveDispatcher {
   }
 
   private publishEnd(id: string, fanoutId: string | null): void {
-    const event: DirectiveEvent = { event: "result", directive: this.store.get(id)!.view };
+    const view = this.store.get(id)!.view;
+    const event: DirectiveEvent = { event: "result", directive: view };
     this.streams.end(id, event);
     if (fanoutId) this.streams.emit(fanoutId, event);
+    this.onEnded(view);
   }
 
   private finishFanOutIfDone(fanoutId: string): void {

@@ -53,6 +53,11 @@ export type Permission =
    * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
    */
   | "processes.manage"
+  /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
+  | "roost.read"
+  | "roost.push"
+  | "roost.deploy"
+  | "roost.rollback"
   /** The AI chat: anyone on the site may chat (tools capped by role); a conversation's owner alone writes in it. */
   | "chat.use"
   /** Reading, stopping and deleting other people's conversations: site admins. */
@@ -70,6 +75,10 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "files.readAnywhere",
   "activity.read",
   "processes.manage",
+  "roost.read",
+  "roost.push",
+  "roost.deploy",
+  "roost.rollback",
   "chat.use",
   "chat.review",
 ]);
