@@ -145,6 +145,8 @@ export const ToolCallView = z.object({
   fanoutId: z.string().nullable(),
   /** Per machine (identical results grouped), redacted and cut. */
   results: z.array(MachineResult),
+  /** A tool the hub runs itself, once done: its answer as the model got it (redacted and cut the same way). */
+  hubAnswer: z.string().nullable(),
   /** Why it was refused, denied or failed. */
   error: z.string().nullable(),
   /** For a confirmation: until when it may be decided. */

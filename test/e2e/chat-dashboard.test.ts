@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, newContext, PageProblems, screenshot } from "../support/browser.ts";
 import { Fleet, type AgentHandle } from "../support/fleet.ts";
 import { MockLlm, toolResults, type MockTurn } from "../support/mock-llm.ts";
+import { TOOL_CATALOG, TOOL_NAMES, toolTier } from "../../protocol/tools/index.ts";
 
 /**
  * The AI chat in the dashboard, end to end: headless Chromium against a real hub under wrangler dev, real agents,
@@ -14,8 +15,8 @@ import { MockLlm, toolResults, type MockTurn } from "../support/mock-llm.ts";
 
 const ADMIN = { name: "Ada Admin", email: "ada@example.com", password: "correct horse battery staple" };
 const MEMBER = { name: "Max Member", email: "max@example.com", password: "member password 1234" };
-/** What a member's model may be offered: the tier-1 tools, nothing more. */
-const TIER_1_TOOLS = ["get_agent_health", "get_disk_usage", "get_logs", "get_network_info", "get_running_processes", "get_service_status", "get_site_logs", "get_system_info", "list_machines"];
+/** What a member's model may be offered: the catalog's tier-1 tools, nothing more. */
+const TIER_1_TOOLS = TOOL_NAMES.filter((name) => toolTier(TOOL_CATALOG[name]) === 1).sort();
 
 let fleet: Fleet;
 let mock: MockLlm;
@@ -435,7 +436,7 @@ describe("all machines of the site", () => {
       "",
       "`web-3.example` is offline, so it was not asked. Check it with `cortex node status web-3`.",
     ].join("\n");
-    const key = await personalKey("all", { toolCalls: [{ name: "get_agent_health", input: {} }] }, { text: summary });
+    const key = await personalKey("all", { toolCalls: [{ name: "get_agent_health", input: {} }, { name: "list_machines", input: {} }] }, { text: summary });
     await startChat(page, "all", "which machines look unhealthy?");
     await eventually(() => page.getByLabel("Target").locator("option").first().innerText()).toBe("All machines (2 online)");
     const card = toolCard(page, "get_agent_health");
@@ -455,6 +456,14 @@ describe("all machines of the site", () => {
     const shown = toolResults(mock.requests(key)[1]!)[0]!;
     expect(shown).toContain("Ran on 2 machine(s)");
     expect(shown).not.toContain("web-3");
+
+    // A tool the hub answers itself shows that answer, as the model got it.
+    const hubCard = toolCard(page, "list_machines");
+    expect(await hubCard.getAttribute("data-status")).toBe("done");
+    await hubCard.locator(":scope > summary").click();
+    const hubAnswer = await hubCard.locator(".tool-output").innerText();
+    expect(hubAnswer.trim()).toBe(toolResults(mock.requests(key)[1]!)[1]!.trim());
+    expect(hubAnswer).toContain("web-3");
 
     // A tier-3 call to all machines says how many it would reach before anyone decides.
     const touched = `/tmp/${fleet.marker("all-denied")}`;

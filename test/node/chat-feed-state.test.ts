@@ -41,6 +41,7 @@ function toolCall(id: string, status: ToolCallView["status"]): ToolCallView {
     directiveId: null,
     fanoutId: null,
     results: [],
+    hubAnswer: null,
     error: null,
     expiresAt: null,
     decidedBy: null,

@@ -32,6 +32,13 @@ export function toolTargetText(target: ToolCallView["target"], nameOf: NameOf): 
   return `on all ${target.machines} online machine${target.machines === 1 ? "" : "s"}`;
 }
 
+/** Who decided a tier-3 call and when (`at`, already formatted), or null before anyone did. */
+export function decisionText(call: Pick<ToolCallView, "status" | "decidedBy">, at: string | null): string | null {
+  if (call.status === "expired") return `Counted as denied: nobody decided${at ? ` by ${at}` : " in time"}`;
+  if (!call.decidedBy) return null;
+  return `${call.status === "denied" ? "Denied" : "Approved"} by ${call.decidedBy}${at ? ` at ${at}` : ""}`;
+}
+
 /** A tool call's parameters as the person deciding reads them: exact values, JSON where they are not plain text. */
 export function parameterText(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);

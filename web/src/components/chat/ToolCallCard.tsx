@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import type { MachineResult, ToolCallStatus, ToolCallView } from "../../../../protocol/chat.ts";
 import { messageOf, request } from "../../api.ts";
-import { parameterText, toolTargetText, type NameOf } from "../../chat/chat-format.ts";
+import { decisionText, parameterText, toolTargetText, type NameOf } from "../../chat/chat-format.ts";
 import { time } from "../../format.ts";
 import { Notice } from "../Notice.tsx";
 
@@ -152,6 +152,7 @@ export function ToolCallCard({ call, nameOf, decidePath }: ToolCallCardProps) {
     return <Confirmation call={call} nameOf={nameOf} decide={decide} />;
   }
   const single = "node" in call.target && call.results.length === 1 ? call.results[0]! : null;
+  const decision = decisionText(call, call.decidedAt ? time(call.decidedAt) : null);
   return (
     <details class="tool-card" data-status={call.status} data-tool={call.name}>
       <summary>
@@ -161,20 +162,21 @@ export function ToolCallCard({ call, nameOf, decidePath }: ToolCallCardProps) {
       <div class="tool-body">
         <h4>Parameters</h4>
         <Parameters input={call.input} />
-        {call.decidedBy ? (
-          <p class="muted small">
-            {call.status === "denied" ? "Denied" : call.status === "expired" ? "Expired" : "Approved"} by {call.decidedBy}
-            {call.decidedAt ? ` at ${time(call.decidedAt)}` : ""}
-          </p>
-        ) : null}
+        {decision ? <p class="muted small">{decision}</p> : null}
         {call.error && !call.decidedBy ? <p class="tool-error">{call.error}</p> : null}
         {single ? (
           <>
             <h4>Output</h4>
             <ResultOutput result={single} />
           </>
-        ) : call.runsOn === "hub" && call.status === "done" ? (
-          <p class="muted small">Answered by the hub from its own records; the model got the answer as data.</p>
+        ) : call.hubAnswer !== null ? (
+          <>
+            <h4>Answer</h4>
+            <p class="muted small">Run by the hub; the model got this as data.</p>
+            <pre class="tool-output" tabIndex={0}>
+              {call.hubAnswer}
+            </pre>
+          </>
         ) : call.results.length ? (
           <>
             <h4>Machines</h4>
