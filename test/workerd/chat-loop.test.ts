@@ -305,6 +305,7 @@ describe("limits and stopping", () => {
     const path = `/api/sites/${site}/conversations/${conv.id}/messages`;
     const sent = await Promise.all([call(BOOTSTRAP, path, { body: { text: "first" } }), call(BOOTSTRAP, path, { body: { text: "second" } })]);
     expect(sent.map((r) => r.status).sort()).toEqual([202, 409]);
+    await stream.until((e) => e.type === "text" && e.delta === "on it", "the streamed text");
     await release(key);
     expect((await stream.done()).status).toBe("done");
     const v = await view(BOOTSTRAP, site, conv.id);
