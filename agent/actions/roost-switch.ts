@@ -32,7 +32,7 @@ function afterCommand(params: ActionParams<"roost.deploy">, ctx: ActionContext):
     ctx.signal.addEventListener("abort", stop, { once: true });
     ctx.out.write(`$ ${command}\n`);
     try {
-      const outcome = await bash({ command, cwd, timeoutMs: params.afterTimeoutMs }, { ...ctx, signal: limit.signal });
+      const outcome = await bash({ command, cwd, timeoutMs: params.afterTimeoutMs, login: true }, { ...ctx, signal: limit.signal });
       if (outcome.failure) throw new ActionError("exec_failed", `the version is in place but the after command failed: ${outcome.failure.message}`);
     } finally {
       clearTimeout(timer);
