@@ -5,6 +5,7 @@ import { run as chat } from "./chat.bench.ts";
 import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
+import { run as noopDirective } from "./noop-directive.bench.ts";
 import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
 import { elapsedMs } from "./lib/stats.ts";
 import { run as roost } from "./roost.bench.ts";
@@ -17,6 +18,7 @@ import { run as streaming } from "./streaming.bench.ts";
 const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["connect", connect],
   ["directive round trip", directive],
+  ["no-op directive", noopDirective],
   ["fan-out", fanout],
   ["streaming", streaming],
   ["action user", actionUser],
