@@ -1,6 +1,7 @@
 import os from "node:os";
 import { join } from "node:path";
 import { run as actionUser } from "./action-worker.bench.ts";
+import { run as agentIdle } from "./agent-idle.bench.ts";
 import { run as chat } from "./chat.bench.ts";
 import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
@@ -22,6 +23,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["fan-out", fanout],
   ["streaming", streaming],
   ["action user", actionUser],
+  ["agent idle", agentIdle],
   ["roost", roost],
   ["chat", chat],
 ];
