@@ -8,6 +8,7 @@ import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
 import { run as noopDirective } from "./noop-directive.bench.ts";
 import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
+import { run as processRestart } from "./process-restart.bench.ts";
 import { elapsedMs } from "./lib/stats.ts";
 import { run as roost } from "./roost.bench.ts";
 import { run as streaming } from "./streaming.bench.ts";
@@ -24,6 +25,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["streaming", streaming],
   ["action user", actionUser],
   ["agent idle", agentIdle],
+  ["process restart", processRestart],
   ["roost", roost],
   ["chat", chat],
 ];
