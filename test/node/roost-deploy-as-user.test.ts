@@ -204,6 +204,20 @@ describe("links planted inside the target are never followed", () => {
     expect(readdirSync(join(system, "7"))).toEqual([]);
   });
 
+  it("versions/ as a link to a folder of root's files, on a root agent: refused just the same, nothing removed", async () => {
+    // At tier root the deployment runs in the agent itself, as root: following this link would empty the folder.
+    const system = rootFolder();
+    writeFileSync(join(system, "passwd"), "root:x:0:0::/root:/bin/sh\n");
+    mkdirSync(join(system, "7"));
+    const target = join(rootFolder(), "app");
+    mkdirSync(target);
+    symlinkSync(system, join(target, "versions"));
+    const result = await deploy("root", join(rootFolder(), "sandbox"), await version("planted"), target);
+    expect(result).toMatchObject({ success: false, errorCode: "conflict" });
+    expect(result.error).toMatch(/symlink/);
+    expect(readdirSync(system).sort()).toEqual(["7", "passwd"]);
+  });
+
   it(".roost as a link to a root-owned folder: refused, nothing written there", async () => {
     const owned = rootFolder();
     const { result } = await attack((target) => plant(owned, join(target, ".roost")));
