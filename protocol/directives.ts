@@ -30,6 +30,11 @@ export const BashParams = z.object({
   command: z.string().min(1).max(64 * 1024),
   cwd: AbsolutePath.optional(),
   timeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
+  /**
+   * A login shell (`bash -l`) by default, so PATH and environment match a terminal of the machine's user; false
+   * starts a plain non-login shell, which skips the profile scripts (over 100 ms on machines with a real profile).
+   */
+  login: z.boolean().default(true),
 });
 
 export const ReadParams = z.object({

@@ -8,7 +8,7 @@ import { shellCommand } from "./shell.ts";
 export async function bash(params: ActionParams<"bash">, ctx: ActionContext): Promise<ActionOutcome> {
   const cwd = params.cwd ? await verifiedDirectory(params.cwd, ctx.policy, "working directory") : undefined;
   ctx.signal.throwIfAborted();
-  const { file, args } = shellCommand(params.command);
+  const { file, args } = shellCommand(params.command, params.login);
   const child = ctx.processes.spawn(file, args, { cwd });
   child.stdout!.on("data", (data: Buffer) => ctx.out.write(data, "stdout"));
   child.stderr!.on("data", (data: Buffer) => ctx.out.write(data, "stderr"));

@@ -14,6 +14,7 @@ interface ExecOptions {
   concurrency?: number;
   timeout?: number;
   cwd?: string;
+  loginShell: boolean;
   json?: boolean;
 }
 
@@ -39,6 +40,7 @@ export function addExecCommand(program: Command, cli: CliContext): void {
     .option("--concurrency <n>", "most nodes running at once in a fan-out (default 50)", positiveInt)
     .option("--timeout <s>", "stop the command after this many seconds (default 120, at most 600)", secondsToMs)
     .option("--cwd <dir>", "absolute working directory on the node(s)")
+    .option("--no-login-shell", "run the command in a plain bash, not a login shell (skips the profile scripts: faster, but without their PATH and environment)")
     .option("--json", "print the directive record (or {fanoutId, aggregate, directives}) as JSON instead of the output")
     .addHelpText("after", HELP)
     .action(
@@ -46,7 +48,7 @@ export function addExecCommand(program: Command, cli: CliContext): void {
         const fanOutFlag = options.all || options.group !== undefined;
         const nodes = fanOutFlag ? [] : nodeList(words.shift()!);
         if (words.length === 0) throw new CliError("exec needs a command: cortex exec <node> -- <command...>");
-        const params = checkedParams("bash", { command: words.join(" "), cwd: options.cwd, timeoutMs: options.timeout });
+        const params = checkedParams("bash", { command: words.join(" "), cwd: options.cwd, timeoutMs: options.timeout, login: options.loginShell ? undefined : false });
         const client = cli.client(command);
         if (nodes.length === 1) {
           if (options.concurrency !== undefined) throw new CliError("--concurrency applies only to several nodes, --group or --all");

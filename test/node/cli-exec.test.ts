@@ -51,6 +51,22 @@ describe("cortex exec on one node", () => {
     expect(req.body).toEqual({ action: "bash", params: { command: "echo one; exit 3", timeoutMs: 30_000 } });
   });
 
+  it("--no-login-shell asks for a plain non-login shell; without it the hub's default (a login shell) applies", async () => {
+    const cortex = await withHub({
+      "POST /api/sites/default/nodes/build-01/directives": (_req, res) => {
+        const sse = openEvents(res);
+        sse.send({ event: "result", directive: directiveView({ output: "" }) });
+        sse.end();
+      },
+    });
+    expect((await cortex("exec", "build-01", "--no-login-shell", "--", "true")).code).toBe(0);
+    expect((await cortex("exec", "build-01", "--", "true")).code).toBe(0);
+    expect(hub!.requests.map((r) => r.body)).toEqual([
+      { action: "bash", params: { command: "true", login: false } },
+      { action: "bash", params: { command: "true" } },
+    ]);
+  });
+
   it("a directive that could not run (node offline) prints why on one line and exits 1", async () => {
     const cortex = await withHub({
       "POST /api/sites/default/nodes/build-01/directives": (_req, res) => {

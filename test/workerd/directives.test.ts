@@ -37,12 +37,24 @@ describe("directives", () => {
     const { agent } = await nodeOnline(site, "n1");
     const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "echo hi" } });
     const d = await agent.next("directive");
-    expect(d).toMatchObject({ action: "bash", params: { command: "echo hi", timeoutMs: 120000 }, stream: true });
+    expect(d).toMatchObject({ action: "bash", params: { command: "echo hi", timeoutMs: 120000, login: true }, stream: true });
     answer(agent, d, ["hel", "lo\n"]);
     const view = DirectiveView.parse(await (await pending).json());
     expect(view).toMatchObject({ id: d.id, status: "done", exitCode: 0, output: "hello\n", outputBytes: 6, requestedBy: "admin key" });
     expect(view.sentAt).not.toBeNull();
     expect(view.startedAt).not.toBeNull();
+  });
+
+  it("passes a request for a plain non-login shell to the node, and refuses a login flag that is not a boolean", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const bad = await post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "id", login: "false" } });
+    expect(bad.status).toBe(400);
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "id", login: false } });
+    const d = await agent.next("directive");
+    expect(d).toMatchObject({ action: "bash", params: { command: "id", login: false } });
+    answer(agent, d, ["uid=0\n"]);
+    expect(DirectiveView.parse(await (await pending).json())).toMatchObject({ status: "done", params: { login: false } });
   });
 
   it("streams chunks in order as server-sent events, then the result", async () => {
