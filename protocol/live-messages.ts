@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NodeView } from "./api.ts";
+import { ActivityEntry, NodeView } from "./api.ts";
 
 /**
  * Messages the hub pushes to a dashboard's live socket (`GET /api/sites/:site/live`). The browser only listens:
@@ -15,5 +15,10 @@ export const LiveMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("snapshot"), at: z.number(), nodes: z.array(LiveNode) }),
   /** A node's row changed (registered, connecting, connected, metrics, disconnected, error, deregistered, rekeyed). */
   z.object({ type: z.literal("node"), at: z.number(), node: LiveNode }),
+  /**
+   * An activity entry was added, or changed in place (a directive's entry when it ends). Each viewer gets only the
+   * entries its reader may see in `GET /activity`.
+   */
+  z.object({ type: z.literal("activity"), at: z.number(), entry: ActivityEntry }),
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;

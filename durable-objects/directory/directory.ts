@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ApiKeyView, AuditPage, AuditQuery, InviteView, MeResponse, MemberView, PasskeyView, SiteRole, SiteView } from "../../protocol/accounts.ts";
+import type { ApiKeyView, AuditPage, AuditQuery, InviteView, MemberListResponse, MeResponse, MemberView, PasskeyView, SiteRole, SiteView } from "../../protocol/accounts.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { AccountKeys } from "./account-keys.ts";
@@ -148,7 +148,7 @@ export class Directory extends DurableObject<Env> {
     return this.siteAdmin.renameSite(id, name, who);
   }
 
-  listMembers(site: string): MemberView[] {
+  listMembers(site: string): MemberListResponse {
     return this.siteAdmin.listMembers(site);
   }
 

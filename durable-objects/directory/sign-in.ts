@@ -64,12 +64,15 @@ export class SignIn {
     const { check, session } = input;
     const user = check.userId ? this.ctx.users.byId(check.userId) : null;
     if (!user || !input.passwordOk) {
-      await this.ctx.record({ kind: "sign_in_failed", actor: check.email, ip: session.ip, message: `failed sign-in as ${check.email}: wrong email or password` }, now);
+      await this.ctx.record(
+        { kind: "sign_in_failed", actor: check.email, ip: session.ip, subject: user?.view.id ?? null, message: `failed sign-in as ${check.email}: wrong email or password` },
+        now,
+      );
       return fail(401, "wrong_credentials", "wrong email or password");
     }
     this.ctx.throttle.succeeded(accountKey(check.email), addressKey(session.ip));
     this.ctx.sessions.create({ userId: user.view.id, ...session }, now);
-    await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, message: `${user.view.email} signed in with a password` }, now);
+    await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, subject: user.view.id, message: `${user.view.email} signed in with a password` }, now);
     return ok(this.ctx.me(user.view));
   }
 
@@ -90,14 +93,20 @@ export class SignIn {
   ): Promise<HubResult<{ signedOutSessions: number }>> {
     const { check } = input;
     if (!check.userId || !input.passwordOk) {
-      await this.ctx.record({ kind: "password", actor: check.email, ip: input.ip, message: `${check.email} gave a wrong current password` }, now);
+      await this.ctx.record({ kind: "password", actor: check.email, ip: input.ip, subject: check.userId, message: `${check.email} gave a wrong current password` }, now);
       return fail(403, "wrong_password", "the current password is wrong");
     }
     this.ctx.users.setPassword(check.userId, input.newPasswordHash);
     this.ctx.throttle.succeeded(accountKey(check.email), addressKey(input.ip));
     const signedOutSessions = this.ctx.sessions.revokeAllOf(check.userId, input.keepSessionId);
     await this.ctx.record(
-      { kind: "password", actor: check.email, ip: input.ip, message: `${check.email} changed their password (${signedOutSessions} other sessions signed out)` },
+      {
+        kind: "password",
+        actor: check.email,
+        ip: input.ip,
+        subject: check.userId,
+        message: `${check.email} changed their password (${signedOutSessions} other sessions signed out)`,
+      },
       now,
     );
     return ok({ signedOutSessions });

@@ -1,13 +1,31 @@
 import type { NodeView } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
+import type { ActivityReader, StoredActivity } from "./activity-log.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
 /** Tag of dashboard sockets. Node sockets are tagged with their connection id (a UUID), so the two never meet. */
 export const VIEWER_TAG = "viewer";
+/** Viewers who may read the site's access events carry this tag too. */
+const AUDIT_TAG = "viewer:audit";
+/** And every viewer who is a person carries the tag of their user id, to get the access events about them. */
+const userTag = (userId: string) => `viewer:user:${userId}`;
 
 /** The Worker forwards an authorised dashboard upgrade to the object under this path; agents never reach it. */
 export const VIEWER_PATH = "/viewer";
+const READER_AUDIT_HEADER = "X-Cortex-Reader-Audit";
+const READER_USER_HEADER = "X-Cortex-Reader-User";
+
+/** The request the Worker sends to open a viewer, saying who reads (only the Worker can reach the object). */
+export function viewerRequest(base: string, reader: ActivityReader): Request {
+  const headers: Record<string, string> = { Upgrade: "websocket", [READER_AUDIT_HEADER]: reader.audit ? "1" : "0" };
+  if (reader.userId) headers[READER_USER_HEADER] = reader.userId;
+  return new Request(new URL(VIEWER_PATH, base), { headers });
+}
+
+export function readerOf(request: Request): ActivityReader {
+  return { audit: request.headers.get(READER_AUDIT_HEADER) === "1", userId: request.headers.get(READER_USER_HEADER) };
+}
 
 export function isViewer(ctx: DurableObjectState, ws: WebSocket): boolean {
   return ctx.getTags(ws).includes(VIEWER_TAG);
@@ -20,8 +38,8 @@ function liveNode(view: NodeView): LiveNode {
 
 /**
  * Dashboards watching the site: hibernatable sockets that get every node on connect and then one message per
- * change of a node's row. Viewers only listen; a "ping" they send is answered by the runtime without waking the
- * object, and anything else they send is ignored.
+ * change of a node's row, and each activity entry (new or updated) their reader may see. Viewers only listen; a
+ * "ping" they send is answered by the runtime without waking the object, and anything else they send is ignored.
  */
 export class LiveViewers {
   constructor(
@@ -29,10 +47,13 @@ export class LiveViewers {
     private readonly registry: NodeRegistry,
   ) {}
 
-  accept(): Response {
+  accept(reader: ActivityReader): Response {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [VIEWER_TAG]);
+    const tags = [VIEWER_TAG];
+    if (reader.audit) tags.push(AUDIT_TAG);
+    if (reader.userId) tags.push(userTag(reader.userId));
+    this.ctx.acceptWebSocket(server, tags);
     const snapshot: LiveMessage = { type: "snapshot", at: Date.now(), nodes: this.registry.list().map((r) => liveNode(r.view)) };
     sendJson(server, snapshot);
     return new Response(null, { status: 101, webSocket: client });
@@ -44,17 +65,39 @@ export class LiveViewers {
     if (!viewers.length) return;
     const rec = this.registry.get(nodeId);
     if (!rec) return;
-    const frame = JSON.stringify({ type: "node", at: Date.now(), node: liveNode(rec.view) } satisfies LiveMessage);
-    for (const ws of viewers) {
-      try {
-        ws.send(frame);
-      } catch {
-        // A viewer that went away is cleaned up by its close event.
-      }
+    broadcast(viewers, { type: "node", at: Date.now(), node: liveNode(rec.view) });
+  }
+
+  /** Pushes an activity entry to the viewers who may read it (the rule of `mayRead`, by socket tags). */
+  activityChanged(stored: StoredActivity): void {
+    let viewers: WebSocket[];
+    if (stored.audience === "site") {
+      viewers = this.ctx.getWebSockets(VIEWER_TAG);
+    } else {
+      const readers = new Set(this.ctx.getWebSockets(AUDIT_TAG));
+      if (stored.subject) for (const ws of this.ctx.getWebSockets(userTag(stored.subject))) readers.add(ws);
+      viewers = [...readers];
     }
+    if (viewers.length) broadcast(viewers, { type: "activity", at: Date.now(), entry: stored.entry });
+  }
+
+  /** Closes a person's viewers (their access changed); their dashboard reconnects with what they may now see. */
+  closeFor(userId: string, why: string): void {
+    for (const ws of this.ctx.getWebSockets(userTag(userId))) closeSocket(ws, 1008, why);
   }
 
   closed(ws: WebSocket, code: number, reason: string): void {
     closeSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+  }
+}
+
+function broadcast(viewers: WebSocket[], message: LiveMessage): void {
+  const frame = JSON.stringify(message);
+  for (const ws of viewers) {
+    try {
+      ws.send(frame);
+    } catch {
+      // A viewer that went away is cleaned up by its close event.
+    }
   }
 }

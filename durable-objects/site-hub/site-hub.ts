@@ -9,6 +9,7 @@ import type {
   FanOutAggregate,
   FanOutTarget,
   NodeView,
+  RunRecord,
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
@@ -18,11 +19,11 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
-import { ActivityLog } from "./activity-log.ts";
+import { ActivityLog, type ActivityReader } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
+import { isViewer, LiveViewers, readerOf, VIEWER_PATH } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
@@ -60,7 +61,7 @@ export class SiteHub extends DurableObject<Env> {
     this.registry = new NodeRegistry(ctx.storage.sql, (id) => this.viewers.nodeChanged(id));
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
-    this.activity = new ActivityLog(ctx.storage.sql);
+    this.activity = new ActivityLog(ctx.storage.sql, (stored) => this.viewers.activityChanged(stored));
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
@@ -82,7 +83,7 @@ export class SiteHub extends DurableObject<Env> {
   // ---- agent and dashboard sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept();
+    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept(readerOf(request));
     return this.connections.accept(request);
   }
 
@@ -165,16 +166,22 @@ export class SiteHub extends DurableObject<Env> {
 
   metricsHistory(id: string, query: MetricsHistoryQuery): HubResult<MetricsHistory> {
     if (!this.registry.exists(id)) return fail(404, "node_not_found", `node ${id} not found`);
-    return ok(this.metrics.history(id, query.since, Date.now()));
+    return ok(this.metrics.history(id, query, Date.now()));
   }
 
-  queryActivity(query: ActivityQuery): ActivityPage {
-    return this.activity.query(query);
+  queryActivity(query: ActivityQuery, reader: ActivityReader): ActivityPage {
+    return this.activity.query(query, reader);
   }
 
-  /** Access events of this site (invites, members, roles), recorded by the Directory. */
-  recordAccess(entry: { actor: string | null; message: string; data?: Record<string, unknown> }): void {
-    this.activity.append({ kind: "access", ...entry });
+  /**
+   * Access events that concern this site (sign-ins of its people, keys, invites, members, roles), recorded by the
+   * Directory. Only the site's admins and the person an event is about (`subject`) read them. A change of someone's
+   * role closes their live sockets, so the dashboard reconnects and gets what the new role may see.
+   */
+  recordAccess(entry: { actor: string | null; message: string; data?: Record<string, unknown>; subject?: string | null; roleChanged?: boolean }): void {
+    const { roleChanged, ...rest } = entry;
+    this.activity.append({ kind: "access", audience: "admins", ...rest });
+    if (roleChanged && entry.subject) this.viewers.closeFor(entry.subject, "your role on this site changed");
   }
 
   // ---- directives (RPC) ----
@@ -206,6 +213,11 @@ export class SiteHub extends DurableObject<Env> {
   cancelDirective(id: string, actor: string): HubResult<DirectiveView> {
     const done = this.directives.cancel(id, actor);
     return done.ok ? this.getDirective(id) : done;
+  }
+
+  getRun(nodeId: string, runId: string): HubResult<RunRecord> {
+    if (!this.registry.exists(nodeId)) return fail(404, "node_not_found", `node ${nodeId} not found`);
+    return this.directives.run(nodeId, runId);
   }
 
   getFanOut(id: string): HubResult<FanOutAggregate> {

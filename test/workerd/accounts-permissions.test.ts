@@ -95,6 +95,7 @@ const ROWS: Record<string, Case[]> = {
   "DELETE /api/sites/:site/nodes/:id": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost" }],
   "POST /api/sites/:site/nodes/:id/rekey": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/rekey" }],
   "GET /api/sites/:site/nodes/:id/metrics": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/metrics" }],
+  "GET /api/sites/:site/nodes/:id/runs/:runId": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/runs/run-ghost" }],
   "POST /api/sites/:site/nodes/:id/directives": [
     { label: "a read (risk tier 1)", allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/directives", body: READ_ACTION },
     { label: "a shell command (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/directives", body: SHELL_ACTION },

@@ -333,8 +333,21 @@ describe("directives", () => {
     const byStatus = DirectiveListResponse.parse(await (await api(`/api/sites/${site}/directives?status=done`)).json());
     expect(byStatus.directives).toHaveLength(4);
     const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?kind=directive`)).json());
-    expect(log.entries.filter((e) => e.message.includes("ended: done"))).toHaveLength(4);
+    expect(log.entries.filter((e) => e.directiveId !== null && e.data?.status === "done")).toHaveLength(4);
     expect((await api(`/api/sites/${site}/directives/d-not-an-id`)).status).toBe(400);
+  });
+
+  it("keeps the signal that killed a command, and refuses a result whose signal is not a signal name", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "sleep 60" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "result", directiveId: d.id, success: false, output: "", durationMs: 5, exitCode: null, signal: "rm -rf /", error: "killed" });
+    expect((await agent.next("error")).code).toBe("invalid_message");
+    agent.send({ type: "result", directiveId: d.id, success: false, output: "", durationMs: 5, exitCode: null, signal: "SIGKILL", error: "killed by SIGKILL" });
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view).toMatchObject({ status: "failed", exitCode: null, signal: "SIGKILL", error: "killed by SIGKILL" });
+    expect(DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json()).signal).toBe("SIGKILL");
   });
 
   it("requires the API key for directive routes", async () => {

@@ -1,4 +1,5 @@
 import { batch, signal, type Signal } from "@preact/signals";
+import type { ActivityEntry } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import { LIVE_KEEPALIVE_MS, PING_FRAME } from "../../protocol/limits.ts";
 import { loadMe } from "./session.ts";
@@ -36,7 +37,20 @@ function sortIds(): void {
   });
 }
 
+type ActivityListener = (entry: ActivityEntry) => void;
+const activityListeners = new Set<ActivityListener>();
+
+/** Hears every activity entry the hub pushes (new, or updated in place) for the site on screen; returns the unsubscribe. */
+export function onActivity(listener: ActivityListener): () => void {
+  activityListeners.add(listener);
+  return () => activityListeners.delete(listener);
+}
+
 function apply(msg: LiveMessage): void {
+  if (msg.type === "activity") {
+    for (const listener of activityListeners) listener(msg.entry);
+    return;
+  }
   batch(() => {
     if (msg.type === "snapshot") {
       nodes.clear();

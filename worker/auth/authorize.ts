@@ -32,6 +32,7 @@ const WHAT: Record<Permission, string> = {
   "directives.read": "see directives",
   "directives.run": "run actions",
   "activity.read": "read the activity log",
+  "activity.audit": "read the site's access events",
 };
 
 const allow: Decision = { allowed: true };

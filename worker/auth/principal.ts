@@ -42,7 +42,9 @@ export type Permission =
   | "directives.read"
   /** Running an action: members and read or chat keys only actions of risk tier 1. */
   | "directives.run"
-  | "activity.read";
+  | "activity.read"
+  /** The site's access events (sign-ins, keys, roles, invites) in its activity log: admins, not members or read keys. */
+  | "activity.audit";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "site.manage",
@@ -53,4 +55,5 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "directives.read",
   "directives.run",
   "activity.read",
+  "activity.audit",
 ]);
