@@ -10,12 +10,27 @@ export const ACTION_RISK: Readonly<Record<ActionName, RiskTier>> = {
   read: 1,
   glob: 1,
   grep: 1,
+  list: 1,
   "run.status": 1,
+  "system.info": 1,
+  "process.list": 1,
+  "disk.usage": 1,
+  "network.info": 1,
+  "service.status": 1,
+  "logs.read": 1,
+  "agent.health": 1,
   "run.cancel": 2,
+  "service.manage": 2,
+  "process.signal": 2,
+  "disk.clean": 2,
+  // Cancelling a scheduled shutdown changes nothing that runs, but it overrides a decision someone made.
+  "system.cancel_shutdown": 2,
   bash: 3,
   write: 3,
   edit: 3,
   "run.launch": 3,
+  "system.reboot": 3,
+  "system.shutdown": 3,
 };
 
 /** The highest risk tier a caller who may only read can still run. */

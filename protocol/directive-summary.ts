@@ -22,7 +22,17 @@ export function summarizeCall(action: ActionName, params: Record<string, unknown
     case "run.status":
     case "run.cancel":
       return text("runId");
+    default:
+      return plainParams(params);
   }
+}
+
+/** Any other action by its few plain params, `unit=nginx operation=restart`: what a reader needs to tell calls apart. */
+function plainParams(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .filter(([, v]) => typeof v === "string" || typeof v === "number" || typeof v === "boolean")
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(" ");
 }
 
 /** `text` on one line and at most `max` characters, with an ellipsis when cut. */

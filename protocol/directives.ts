@@ -6,13 +6,22 @@ import {
   MAX_WRITE_BYTES,
   MAX_GLOB_RESULTS,
 } from "./limits.ts";
-
-const AbsolutePath = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((p) => p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p), "path must be absolute")
-  .refine((p) => !p.includes("\u0000"), "path must not contain NUL");
+import {
+  AgentHealthParams,
+  CancelShutdownParams,
+  DiskCleanParams,
+  DiskUsageParams,
+  ListParams,
+  LogsReadParams,
+  NetworkInfoParams,
+  PowerParams,
+  ProcessListParams,
+  ProcessSignalParams,
+  ServiceManageParams,
+  ServiceStatusParams,
+  SystemInfoParams,
+} from "./machine-actions.ts";
+import { AbsolutePath } from "./paths.ts";
 
 export const BashParams = z.object({
   command: z.string().min(1).max(64 * 1024),
@@ -76,6 +85,20 @@ export const ACTION_PARAMS = {
   "run.launch": RunLaunchParams,
   "run.status": RunRefParams,
   "run.cancel": RunRefParams,
+  list: ListParams,
+  "system.info": SystemInfoParams,
+  "process.list": ProcessListParams,
+  "disk.usage": DiskUsageParams,
+  "network.info": NetworkInfoParams,
+  "service.status": ServiceStatusParams,
+  "logs.read": LogsReadParams,
+  "agent.health": AgentHealthParams,
+  "service.manage": ServiceManageParams,
+  "process.signal": ProcessSignalParams,
+  "disk.clean": DiskCleanParams,
+  "system.reboot": PowerParams,
+  "system.shutdown": PowerParams,
+  "system.cancel_shutdown": CancelShutdownParams,
 } as const;
 
 export const ActionName = z.enum(Object.keys(ACTION_PARAMS) as [keyof typeof ACTION_PARAMS, ...(keyof typeof ACTION_PARAMS)[]]);
@@ -93,6 +116,20 @@ export const ActionCall = z.discriminatedUnion("action", [
   z.object({ action: z.literal("run.launch"), params: RunLaunchParams }),
   z.object({ action: z.literal("run.status"), params: RunRefParams }),
   z.object({ action: z.literal("run.cancel"), params: RunRefParams }),
+  z.object({ action: z.literal("list"), params: ListParams }),
+  z.object({ action: z.literal("system.info"), params: SystemInfoParams }),
+  z.object({ action: z.literal("process.list"), params: ProcessListParams }),
+  z.object({ action: z.literal("disk.usage"), params: DiskUsageParams }),
+  z.object({ action: z.literal("network.info"), params: NetworkInfoParams }),
+  z.object({ action: z.literal("service.status"), params: ServiceStatusParams }),
+  z.object({ action: z.literal("logs.read"), params: LogsReadParams }),
+  z.object({ action: z.literal("agent.health"), params: AgentHealthParams }),
+  z.object({ action: z.literal("service.manage"), params: ServiceManageParams }),
+  z.object({ action: z.literal("process.signal"), params: ProcessSignalParams }),
+  z.object({ action: z.literal("disk.clean"), params: DiskCleanParams }),
+  z.object({ action: z.literal("system.reboot"), params: PowerParams }),
+  z.object({ action: z.literal("system.shutdown"), params: PowerParams }),
+  z.object({ action: z.literal("system.cancel_shutdown"), params: CancelShutdownParams }),
 ]);
 export type ActionCall = z.output<typeof ActionCall>;
 
@@ -125,6 +162,10 @@ export const ErrorCode = z.enum([
   "offline",
   "lost",
   "exec_failed",
+  /** The machine cannot do this at all (no systemd, another operating system, a program not installed). */
+  "unsupported",
+  /** The action refused to touch something on its protected list (init, sshd, the agent itself, ...). */
+  "protected",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -14,3 +14,5 @@ export * from "./live-messages.ts";
 export * from "./metrics-history.ts";
 export * from "./action-risk.ts";
 export * from "./redaction.ts";
+export * from "./machine-actions.ts";
+export * from "./tools/index.ts";

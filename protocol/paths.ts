@@ -1,3 +1,13 @@
+import { z } from "zod";
+
+/** An absolute POSIX path, or a Windows one with a drive letter. */
+export const AbsolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p), "path must be absolute")
+  .refine((p) => !p.includes("\u0000"), "path must not contain NUL");
+
 /**
  * Lexical POSIX path normalisation, shared by the hub (workerd) and the agent (Node). It resolves `.` and `..`
  * without touching the filesystem; the agent resolves symlinks itself before asking the tier policy.

@@ -11,7 +11,39 @@ export const DEFAULT_SANDBOX_ROOT = "/tmp/cortex-sandbox";
 export const SUDO_FORBIDDEN_ROOTS = ["/etc", "/root", "/proc", "/sys"] as const;
 export const SUDO_ALLOWED_COMMANDS = ["apt", "apt-get", "npm", "pip", "pip3"] as const;
 
-const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set(["read", "glob", "grep"]);
+/**
+ * Tier unprivileged reads its sandbox and nothing else, and changes nothing. Diagnostics are allowed: they read
+ * what the kernel and the init system show every user (/proc, statfs, `systemctl show`), not files, so the
+ * "no file action under /proc" rule is not about them, and what they print is the same for any local user. The
+ * journal is not: it holds other services' log lines, so `logs.read` works here only on a file in the sandbox.
+ */
+const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+  "read",
+  "glob",
+  "grep",
+  "list",
+  "logs.read",
+  "disk.usage",
+  "system.info",
+  "process.list",
+  "network.info",
+  "service.status",
+  "agent.health",
+]);
+
+/**
+ * Tier sudo may manage what it was given but not the machine itself: restarting, stopping or un-scheduling the
+ * machine's power is root's decision. What it may manage, the operating system decides: `service.manage` and the
+ * journal vacuum of `disk.clean` run `sudo -n systemctl` / `sudo -n journalctl` when the action's user is not
+ * root, so they work exactly when the machine's sudoers allows them and are refused otherwise (never a password
+ * prompt); `process.signal` and the temporary-file part of `disk.clean` leave root's processes and files alone
+ * (`actsOnRootOwned`). The path rules below apply to `list`, `logs.read` and `disk.usage` as to any file action.
+ */
+const SUDO_REFUSED: Readonly<Partial<Record<ActionName, string>>> = {
+  "system.reboot": "rebooting the machine needs tier root",
+  "system.shutdown": "shutting the machine down needs tier root",
+  "system.cancel_shutdown": "cancelling a scheduled shutdown needs tier root, like scheduling one",
+};
 
 export type TierDecision = { allowed: true } | { allowed: false; reason: string };
 
@@ -22,8 +54,8 @@ export interface TierPolicyOptions {
 /** What each tier means, in words, for the CLI, the dashboard and refusals. */
 export const TIER_DESCRIPTIONS: Record<CapabilityTier, string> = {
   root: "everything: all actions, all paths, any command",
-  sudo: `shell and file actions; no file action under ${SUDO_FORBIDDEN_ROOTS.join(", ")}; sudo only for ${SUDO_ALLOWED_COMMANDS.join(", ")}`,
-  unprivileged: `read-only actions (read, glob, grep) confined to the sandbox folder (default ${DEFAULT_SANDBOX_ROOT}); no shell`,
+  sudo: `shell, file and management actions; no file action under ${SUDO_FORBIDDEN_ROOTS.join(", ")}; sudo only for ${SUDO_ALLOWED_COMMANDS.join(", ")} and what sudoers allows for services; no reboot or shutdown; never root's processes or files`,
+  unprivileged: `read-only actions (read, glob, grep, list, log files) confined to the sandbox folder (default ${DEFAULT_SANDBOX_ROOT}) and machine diagnostics; no shell, no journal, no changes`,
 };
 
 /** The filesystem paths an action touches, which the tier must allow. */
@@ -38,10 +70,36 @@ export function pathsOfCall(call: ActionCall): string[] {
     case "bash":
     case "run.launch":
       return call.params.cwd ? [call.params.cwd] : [];
+    case "list":
+      return [call.params.path];
+    case "logs.read":
+      return call.params.file === undefined ? [] : [call.params.file];
+    case "disk.usage":
+      return call.params.path === undefined ? [] : [call.params.path];
     case "run.status":
     case "run.cancel":
+    case "system.info":
+    case "process.list":
+    case "network.info":
+    case "service.status":
+    case "agent.health":
+    case "service.manage":
+    case "process.signal":
+    case "disk.clean":
+    case "system.reboot":
+    case "system.shutdown":
+    case "system.cancel_shutdown":
       return [];
   }
+}
+
+/**
+ * Whether actions at this tier may act on what root owns: signal root's processes (`process.signal`) or remove
+ * root's temporary files (`disk.clean`). Only root: a sudo node's own user could not either, and its sudo rights
+ * cover named commands, not `kill` or `rm`.
+ */
+export function actsOnRootOwned(tier: CapabilityTier): boolean {
+  return tier === "root";
 }
 
 export function isWithin(path: string, root: string): boolean {
@@ -54,21 +112,103 @@ function patternEscapes(pattern: string): boolean {
   return pattern.startsWith("/") || pattern.split(/[\\/]/).includes("..");
 }
 
+/** sudo's options that take a value (`-u root`, `--user=root`), by short and long name. */
+const SUDO_VALUE_OPTIONS = new Set(["-C", "-D", "-g", "-h", "-p", "-R", "-r", "-T", "-t", "-U", "-u"]);
+const SUDO_LONG_VALUE_OPTIONS = new Set(["--chdir", "--chroot", "--close-from", "--command-timeout", "--group", "--host", "--other-user", "--prompt", "--role", "--type", "--user"]);
+/** Options that run a shell or an editor instead of the command named: sudoers would judge the shell, not the program. */
+const SUDO_SHELL_OPTIONS = new Set(["-e", "-i", "-s", "--edit", "--login", "--shell"]);
+/** Options that do something on their own (list, validate, forget the timestamp, help, version) and need no command. */
+const SUDO_STANDALONE_OPTIONS = new Set(["-K", "-k", "-l", "-V", "-v", "--help", "--list", "--remove-timestamp", "--reset-timestamp", "--validate", "--version"]);
+const ENV_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+const SHELL_BREAK = /[;&|()`<>\n]/;
+
+/** The words after `sudo` up to the end of its simple command, with plain quotes removed. */
+function sudoWords(rest: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let quote: string | null = null;
+  let started = false;
+  for (const ch of rest) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else word += ch;
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      quote = ch;
+      started = true;
+      continue;
+    }
+    if (/\s/.test(ch) || SHELL_BREAK.test(ch)) {
+      if (started) words.push(word);
+      word = "";
+      started = false;
+      if (SHELL_BREAK.test(ch)) break;
+      continue;
+    }
+    word += ch;
+    started = true;
+  }
+  if (started) words.push(word);
+  return words;
+}
+
+/** What one `sudo` invocation runs: a program name, null for a standalone option, or a refusal. */
+function sudoTarget(words: string[]): { program: string | null } | { refusal: string } {
+  let i = 0;
+  while (i < words.length) {
+    const word = words[i]!;
+    if (word === "--") {
+      i++;
+      break;
+    }
+    if (ENV_ASSIGNMENT.test(word)) {
+      i++;
+      continue;
+    }
+    if (!word.startsWith("-") || word === "-") break;
+    if (word.startsWith("--")) {
+      const name = word.split("=", 1)[0]!;
+      if (SUDO_SHELL_OPTIONS.has(name)) return { refusal: `sudo ${name} runs a shell or an editor, which is not allowed at tier sudo` };
+      if (SUDO_STANDALONE_OPTIONS.has(name)) return { program: null };
+      i += SUDO_LONG_VALUE_OPTIONS.has(name) && !word.includes("=") ? 2 : 1;
+      continue;
+    }
+    // Short options may be bundled (`-nu root`, `-nuroot`); a value option takes the rest of the word or the next one.
+    let takesNext = false;
+    for (let j = 1; j < word.length; j++) {
+      const option = `-${word[j]}`;
+      if (SUDO_SHELL_OPTIONS.has(option)) return { refusal: `sudo ${option} runs a shell or an editor, which is not allowed at tier sudo` };
+      if (SUDO_VALUE_OPTIONS.has(option)) {
+        takesNext = j === word.length - 1;
+        break;
+      }
+      if (SUDO_STANDALONE_OPTIONS.has(option) && words.length === i + 1) return { program: null };
+    }
+    i += takesNext ? 2 : 1;
+  }
+  while (i < words.length && ENV_ASSIGNMENT.test(words[i]!)) i++;
+  const program = words[i];
+  if (program === undefined) return { refusal: "sudo without a command is not allowed at tier sudo" };
+  return { program };
+}
+
 /**
- * Every `sudo` in a command must run one of the allowed package managers. This is a lexical check, a second line
- * behind the machine's own sudoers rules: it refuses the obvious, it cannot prove a shell program harmless.
+ * Every `sudo` in a command must run one of the allowed package managers. This is only an early, friendly refusal
+ * of the obvious: the node's sudoers drop-in (`agent/privilege/sudoers.ts`) is what decides. So it must never refuse
+ * what sudoers allows (options with values, `--`, environment assignments, an absolute path to the program); it
+ * cannot prove a shell program harmless and does not try.
  */
 export function sudoViolation(command: string): string | null {
   if (/(^|[\s;&|(`$])(su|doas|pkexec)(\s|$)/.test(command)) return "switching user (su, doas, pkexec) is not allowed at tier sudo";
   const re = /(^|[\s;&|(`$"'])sudo(?=\s|$)/g;
   for (const match of command.matchAll(re)) {
-    const rest = command.slice((match.index ?? 0) + match[0].length).trimStart();
-    const words = rest.split(/\s+/);
-    let i = 0;
-    while (i < words.length && words[i]!.startsWith("-")) i++;
-    const program = words[i] ?? "";
-    if (!(SUDO_ALLOWED_COMMANDS as readonly string[]).includes(program)) {
-      return `sudo is allowed only for ${SUDO_ALLOWED_COMMANDS.join(", ")} at tier sudo (got "sudo ${program}")`;
+    const target = sudoTarget(sudoWords(command.slice((match.index ?? 0) + match[0].length)));
+    if ("refusal" in target) return target.refusal;
+    if (target.program === null) continue;
+    const name = target.program.slice(target.program.lastIndexOf("/") + 1);
+    if (!(SUDO_ALLOWED_COMMANDS as readonly string[]).includes(name)) {
+      return `sudo is allowed only for ${SUDO_ALLOWED_COMMANDS.join(", ")} at tier sudo (got "sudo ${target.program}")`;
     }
   }
   return null;
@@ -85,7 +225,10 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
 
   if (tier === "unprivileged") {
     if (!UNPRIVILEGED_ACTIONS.has(call.action)) {
-      return { allowed: false, reason: `action ${call.action} is not allowed at tier unprivileged (read, glob and grep only)` };
+      return { allowed: false, reason: `action ${call.action} is not allowed at tier unprivileged (reading the sandbox and diagnostics only)` };
+    }
+    if (call.action === "logs.read" && call.params.file === undefined) {
+      return { allowed: false, reason: "the journal is not readable at tier unprivileged; only log files inside the sandbox are" };
     }
     for (const p of paths) {
       if (!isWithin(p, sandbox)) return { allowed: false, reason: `path ${p} is outside the sandbox ${sandbox} at tier unprivileged` };
@@ -93,6 +236,8 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
     return { allowed: true };
   }
 
+  const refusal = SUDO_REFUSED[call.action];
+  if (refusal) return { allowed: false, reason: refusal };
   for (const p of paths) {
     const root = SUDO_FORBIDDEN_ROOTS.find((r) => isWithin(p, r));
     if (root) return { allowed: false, reason: `path ${p} is under ${root}, which tier sudo may not touch` };

@@ -17,11 +17,12 @@ import { memberRoutes } from "./routes/member-routes.ts";
 import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
 import { passkeyRoutes } from "./routes/passkey-routes.ts";
+import { settingsRoutes } from "./routes/settings-routes.ts";
 import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
 import { siteListRoutes } from "./routes/site-list-routes.ts";
 
 /** Every authenticated route under `/api/sites/:site`, each with the permission it needs. */
-export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes, ...liveRoutes, ...metricsRoutes, ...memberRoutes];
+export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes, ...liveRoutes, ...metricsRoutes, ...memberRoutes, ...settingsRoutes];
 
 /** Every route about the hub or the caller's account (full paths), each with the permission it needs. */
 export const ACCOUNT_ROUTES: readonly AccountRoute[] = [

@@ -1,5 +1,6 @@
 import type { ActionCall } from "../../protocol/directives.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
+import { ActionError } from "./action-error.ts";
 import { bash } from "./bash.ts";
 import { edit } from "./edit.ts";
 import { globFiles } from "./glob.ts";
@@ -31,5 +32,8 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return runStatus(call.params, ctx);
     case "run.cancel":
       return runCancel(call.params, ctx);
+    default:
+      // The tool catalog is merged ahead of the actions behind it; until each lands, say so plainly.
+      return Promise.reject(new ActionError("unknown_action", `this agent does not implement ${call.action} yet`));
   }
 }

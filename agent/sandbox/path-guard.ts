@@ -6,7 +6,7 @@ import { ActionError } from "../actions/action-error.ts";
 import { resolveRealPath } from "./real-path.ts";
 
 /** The call with its filesystem path replaced, so the policy can be asked about another place. */
-function withPath<C extends ActionCall>(call: C, key: "path" | "cwd", value: string): C {
+function withPath<C extends ActionCall>(call: C, key: "path" | "cwd" | "file", value: string): C {
   return { ...call, params: { ...call.params, [key]: value } };
 }
 
@@ -17,12 +17,28 @@ async function withRealPaths(call: ActionCall): Promise<ActionCall> {
     case "edit":
     case "glob":
     case "grep":
+    case "list":
       return withPath(call, "path", await resolveRealPath(call.params.path));
+    case "disk.usage":
+      return call.params.path ? withPath(call, "path", await resolveRealPath(call.params.path)) : call;
+    case "logs.read":
+      return call.params.file ? withPath(call, "file", await resolveRealPath(call.params.file)) : call;
     case "bash":
     case "run.launch":
       return call.params.cwd ? withPath(call, "cwd", await resolveRealPath(call.params.cwd)) : call;
     case "run.status":
     case "run.cancel":
+    case "system.info":
+    case "process.list":
+    case "network.info":
+    case "service.status":
+    case "agent.health":
+    case "service.manage":
+    case "process.signal":
+    case "disk.clean":
+    case "system.reboot":
+    case "system.shutdown":
+    case "system.cancel_shutdown":
       return call;
   }
 }

@@ -113,6 +113,12 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX metrics_by_minute ON metrics_minutes(minute);`,
   `ALTER TABLE nodes ADD COLUMN sandbox_root TEXT;`,
+  `CREATE TABLE site_settings (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL
+   ) WITHOUT ROWID;`,
   // One activity entry per directive (and per fan-out), updated in place; access events read by admins only.
   `ALTER TABLE activity ADD COLUMN directive_id TEXT;
    ALTER TABLE activity ADD COLUMN fanout_id TEXT;

@@ -14,6 +14,7 @@ import type {
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
+import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -29,6 +30,7 @@ import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
 import { migrate } from "./schema.ts";
+import { SiteSettingsStore } from "./site-settings-store.ts";
 
 export interface IssuedToken {
   node: NodeView;
@@ -54,6 +56,7 @@ export class SiteHub extends DurableObject<Env> {
   private readonly directives: DirectiveDispatcher;
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
+  private readonly settings: SiteSettingsStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -62,6 +65,7 @@ export class SiteHub extends DurableObject<Env> {
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql, (stored) => this.viewers.activityChanged(stored));
+    this.settings = new SiteSettingsStore(ctx.storage.sql);
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
@@ -182,6 +186,26 @@ export class SiteHub extends DurableObject<Env> {
     const { roleChanged, ...rest } = entry;
     this.activity.append({ kind: "access", audience: "admins", ...rest });
     if (roleChanged && entry.subject) this.viewers.closeFor(entry.subject, "your role on this site changed");
+  }
+
+  // ---- settings (RPC) ----
+
+  getSettings(): SiteSettings {
+    return this.settings.get();
+  }
+
+  /** Applies an admin's validated change and records every setting it changed in the activity log. */
+  updateSettings(patch: SiteSettingsPatch, actor: string): SiteSettings {
+    const changes = this.settings.update(patch, actor, Date.now());
+    for (const change of changes) {
+      this.activity.append({
+        kind: "settings",
+        actor,
+        message: `setting ${change.name} changed by ${actor} from ${JSON.stringify(change.from)} to ${JSON.stringify(change.to)}`,
+        data: { setting: change.name, from: change.from, to: change.to },
+      });
+    }
+    return this.settings.get();
   }
 
   // ---- directives (RPC) ----

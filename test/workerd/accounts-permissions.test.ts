@@ -88,6 +88,8 @@ const ROWS: Record<string, Case[]> = {
   "GET /api/sites/:site/invites": [{ allowed: SITE_ADMINS }],
   "POST /api/sites/:site/invites": [{ allowed: SITE_ADMINS, body: {} }],
   "DELETE /api/sites/:site/invites/:id": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/invites/i-${GHOST}` }],
+  "GET /api/sites/:site/settings": [{ allowed: SITE_READERS }],
+  "PATCH /api/sites/:site/settings": [{ allowed: SITE_ADMINS, body: {} }],
 
   "POST /api/sites/:site/nodes": [{ allowed: SITE_ADMINS, body: {} }],
   "GET /api/sites/:site/nodes": [{ allowed: SITE_READERS }],

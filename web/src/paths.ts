@@ -37,6 +37,7 @@ export function sitePaths(site: string) {
     fanouts: `${base}/fanouts`,
     cancelFanOut: (id: string) => `${base}/fanouts/${enc(id)}/cancel`,
     activity: (query: Record<string, string | number | undefined>) => `${base}/activity${qs(query)}`,
+    settings: `${base}/settings`,
     members: `${base}/members`,
     member: (userId: string) => `${base}/members/${enc(userId)}`,
     invites: `${base}/invites`,

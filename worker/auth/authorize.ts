@@ -16,7 +16,7 @@ export interface AccessRequest {
 export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
 
 /** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
-const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["members.read", "nodes.read", "directives.read", "activity.read"]);
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read"]);
 
 const WHAT: Record<Permission, string> = {
   public: "do this",
@@ -24,6 +24,7 @@ const WHAT: Record<Permission, string> = {
   "account.manage": "manage an account",
   "sites.create": "create sites",
   "audit.read": "read the audit trail",
+  "settings.read": "see the site's settings",
   "site.manage": "change the site's settings",
   "members.read": "list members",
   "members.manage": "manage members and invites",

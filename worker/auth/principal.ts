@@ -34,6 +34,7 @@ export type Permission =
   | "sites.create"
   | "audit.read"
   /** Per site: members read, admins manage. */
+  | "settings.read"
   | "site.manage"
   | "members.read"
   | "members.manage"
@@ -47,6 +48,7 @@ export type Permission =
   | "activity.audit";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  "settings.read",
   "site.manage",
   "members.read",
   "members.manage",

@@ -8,7 +8,7 @@ import { location, navigate, queryParam } from "../router.ts";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
 
-const KINDS: ActivityKind[] = ["node", "directive", "access", "process", "deployment"];
+const KINDS: ActivityKind[] = ["node", "directive", "access", "settings", "process", "deployment"];
 const LEVELS: ActivityLevel[] = ["debug", "info", "warn", "error"];
 const RANGES: [string, string, number][] = [
   ["", "any time", 0],

@@ -1,5 +1,6 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { InviteView, MemberView, SiteRole } from "../../../../protocol/accounts.ts";
+import { SANDBOX_PATH, type SiteSettingsResponse } from "../../../../protocol/site-settings.ts";
 import { messageOf, request } from "../../api.ts";
 import { dateTime } from "../../format.ts";
 import { sitePaths, SITES } from "../../paths.ts";
@@ -177,6 +178,72 @@ function Invites({ siteId }: { siteId: string }) {
   );
 }
 
+/** Where members and read-only keys may read, find and search; one folder per line, "sandbox" for each node's own. */
+function ReadablePaths({ siteId, manage }: { siteId: string; manage: boolean }) {
+  const paths = sitePaths(siteId);
+  const [saved, setSaved] = useState<string[] | null>(null);
+  const [text, setText] = useState("");
+  const [note, setNote] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
+  useEffect(() => {
+    request<SiteSettingsResponse>(paths.settings).then(
+      ({ settings }) => (setSaved(settings.readablePaths), setText(settings.readablePaths.join("\n"))),
+      (err) => setNote({ tone: "error", text: messageOf(err) }),
+    );
+  }, [paths.settings]);
+
+  async function save(e: Event) {
+    e.preventDefault();
+    const readablePaths = text.split("\n").map((line) => line.trim()).filter(Boolean);
+    try {
+      const { settings } = await request<SiteSettingsResponse>(paths.settings, { method: "PATCH", body: { readablePaths } });
+      setSaved(settings.readablePaths);
+      setText(settings.readablePaths.join("\n"));
+      setNote({ tone: "ok", text: "Saved." });
+    } catch (err) {
+      setNote({ tone: "error", text: messageOf(err) });
+    }
+  }
+
+  const explain = (
+    <p class="muted small">
+      Members and read-only API keys may read, find and search only in these folders ("{SANDBOX_PATH}" is each machine's own sandbox); anywhere
+      else needs a site admin. The machine itself checks the folder it really opens, so a link out of these folders leads nowhere.
+    </p>
+  );
+  if (!manage) {
+    return (
+      <>
+        {explain}
+        {saved ? (
+          <ul class="plain-list">
+            {saved.map((p) => (
+              <li key={p}>
+                <code>{p}</code>
+              </li>
+            ))}
+          </ul>
+        ) : null}
+        {note ? <Notice tone={note.tone}>{note.text}</Notice> : null}
+      </>
+    );
+  }
+  return (
+    <form class="stack narrow" onSubmit={save}>
+      {explain}
+      <label for="readable-paths">
+        Readable folders, one per line
+        <textarea id="readable-paths" rows={4} value={text} onInput={(e) => setText(e.currentTarget.value)} spellcheck={false} />
+      </label>
+      {note ? <Notice tone={note.tone}>{note.text}</Notice> : null}
+      <div class="form-actions">
+        <button type="submit" disabled={saved === null}>
+          Save
+        </button>
+      </div>
+    </form>
+  );
+}
+
 function NewSite() {
   const [form, setForm] = useState({ id: "", name: "" });
   const [error, setError] = useState("");
@@ -220,6 +287,9 @@ export function SiteSettings() {
           <Section id="members-title" title={`Members of ${current.siteName}`}>
             {!manage ? <p class="muted small">Only the site's admins can change members and roles.</p> : null}
             <Members siteId={current.site} manage={manage} />
+          </Section>
+          <Section id="readable-title" title="What members may read">
+            <ReadablePaths siteId={current.site} manage={manage} />
           </Section>
           {manage ? (
             <Section id="invites-title" title="Invites">
