@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { ApiError, DirectiveEvent } from "../../protocol/api.ts";
-import { CliError, issuesLine } from "./cli-error.ts";
+import { CliError, HubRefusal, issuesLine } from "./cli-error.ts";
 import type { HubSettings } from "./settings.ts";
 import { sseData } from "./sse.ts";
 
@@ -76,7 +76,10 @@ export class HubClient {
       throw new CliError(`cannot reach the hub at ${url.origin}: ${networkReason(error)}`);
     }
     // A hub that echoes what it was sent must not make the key show up in a terminal or a CI log.
-    if (!response.ok) throw new CliError((await failureLine(response)).replaceAll(this.settings.apiKey, "[api key]"));
+    if (!response.ok) {
+      const { line, code } = await failureOf(response);
+      throw new HubRefusal(line.replaceAll(this.settings.apiKey, "[api key]"), response.status, code);
+    }
     return response;
   }
 }
@@ -123,11 +126,11 @@ function apiErrorOf(text: string): ApiError | undefined {
   }
 }
 
-async function failureLine(response: Response): Promise<string> {
+async function failureOf(response: Response): Promise<{ line: string; code: string | null }> {
   const body = apiErrorOf(await response.text().catch(() => ""));
   const status = response.status;
-  if (!body) return `the hub answered ${status} ${response.statusText}`.trimEnd();
+  if (!body) return { line: `the hub answered ${status} ${response.statusText}`.trimEnd(), code: null };
   const issues = body.error.issues?.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join("; ");
   const hint = status === 401 ? "; check --api-key, CORTEX_API_KEY or the config file" : "";
-  return `${body.error.message}${issues ? `: ${issues}` : ""} (${status})${hint}`;
+  return { line: `${body.error.message}${issues ? `: ${issues}` : ""} (${status})${hint}`, code: body.error.code };
 }
