@@ -1,4 +1,4 @@
-import { build } from "esbuild";
+import { build, type Metafile } from "esbuild";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -41,8 +41,57 @@ function sync(files: Map<string, Uint8Array>): void {
   for (const path of filesUnder(dist)) if (!files.has(path)) rmSync(path);
 }
 
-export default async function buildWeb(): Promise<void> {
-  const result = await build({
+/**
+ * The dashboard's script budget. The first page (sign-in, then the machines list) gets the main script and every
+ * chunk it imports statically; every other page's code loads when first opened and must stay small on its own (the
+ * chart library is the largest). A build over either budget fails, so a heavy import is noticed where it is made.
+ */
+export const FIRST_PAGE_BUDGET_BYTES = 120 * 1024;
+export const LAZY_CHUNK_BUDGET_BYTES = 64 * 1024;
+
+export interface ScriptSizes {
+  /** Bytes of script the first page loads before it can draw: the entry and its static imports. */
+  firstPage: number;
+  firstPageFiles: string[];
+  /** The largest chunk loaded later, on demand. */
+  largestLazy: { file: string; bytes: number } | null;
+}
+
+/** Sizes from esbuild's metafile, following static imports from the entry `app`. */
+export function scriptSizes(metafile: Metafile): ScriptSizes {
+  const outputs = Object.entries(metafile.outputs).filter(([file]) => file.endsWith(".js"));
+  const entry = outputs.find(([, out]) => out.entryPoint?.endsWith("web/src/main.tsx"))?.[0];
+  if (!entry) throw new Error("the build has no output for web/src/main.tsx");
+  const first = new Set<string>();
+  const visit = (file: string) => {
+    if (first.has(file)) return;
+    first.add(file);
+    for (const imp of metafile.outputs[file]?.imports ?? []) if (imp.kind === "import-statement") visit(imp.path);
+  };
+  visit(entry);
+  const lazy = outputs.filter(([file]) => !first.has(file)).map(([file, out]) => ({ file, bytes: out.bytes }));
+  return {
+    firstPage: [...first].reduce((sum, file) => sum + (metafile.outputs[file]?.bytes ?? 0), 0),
+    firstPageFiles: [...first],
+    largestLazy: lazy.sort((a, b) => b.bytes - a.bytes)[0] ?? null,
+  };
+}
+
+export function budgetProblems(sizes: ScriptSizes): string[] {
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  const problems: string[] = [];
+  if (sizes.firstPage > FIRST_PAGE_BUDGET_BYTES) {
+    problems.push(`the first page loads ${kib(sizes.firstPage)} of script, over its budget of ${kib(FIRST_PAGE_BUDGET_BYTES)} (${sizes.firstPageFiles.join(", ")})`);
+  }
+  if (sizes.largestLazy && sizes.largestLazy.bytes > LAZY_CHUNK_BUDGET_BYTES) {
+    problems.push(`${sizes.largestLazy.file} is ${kib(sizes.largestLazy.bytes)}, over the budget of ${kib(LAZY_CHUNK_BUDGET_BYTES)} for a page's own code`);
+  }
+  return problems;
+}
+
+/** The dashboard's scripts and style, in memory, with the metafile that says what is in each. */
+export function bundleDashboard() {
+  return build({
     absWorkingDir: root,
     entryPoints: { app: "web/src/main.tsx", style: "web/src/styles/app.css" },
     outdir: join(dist, "assets"),
@@ -57,8 +106,16 @@ export default async function buildWeb(): Promise<void> {
     jsxImportSource: "preact",
     legalComments: "eof",
     write: false,
+    metafile: true,
     logLevel: "warning",
   });
+}
+
+export default async function buildWeb(): Promise<void> {
+  const result = await bundleDashboard();
+  const sizes = scriptSizes(result.metafile);
+  const problems = budgetProblems(sizes);
+  if (problems.length) throw new Error(`dashboard over budget: ${problems.join("; ")}`);
 
   const files = new Map(result.outputFiles.map((f) => [f.path, f.contents]));
   const find = (re: RegExp) => [...files.keys()].map((p) => relative(dist, p)).find((p) => re.test(p));
@@ -73,8 +130,12 @@ export default async function buildWeb(): Promise<void> {
   for (const name of readdirSync(join(web, "public"))) files.set(join(dist, name), readFileSync(join(web, "public", name)));
   sync(files);
 
-  const kib = (p: string) => ((files.get(join(dist, p))?.byteLength ?? 0) / 1024).toFixed(1);
-  console.log(`dashboard built: ${script} ${kib(script)} KiB, ${style} ${kib(style)} KiB`);
+  const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+  const lazy = sizes.largestLazy ? `, largest page chunk ${kib(sizes.largestLazy.bytes)} KiB` : "";
+  console.log(
+    `dashboard built: first page ${kib(sizes.firstPage)} KiB of script (budget ${kib(FIRST_PAGE_BUDGET_BYTES)})${lazy}, ` +
+      `style ${kib(files.get(join(dist, style))?.byteLength ?? 0)} KiB`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await buildWeb();

@@ -27,6 +27,8 @@ export interface NewAuditEntry {
    * that names no site (a sign-in, a key) goes to the log of every site they are a member of.
    */
   subject?: string | null;
+  /** How it reads in a site's log: a failed attempt to get in is a warning, the rest is information. */
+  level?: "info" | "warn";
   ip: string | null;
   message: string;
   data?: Record<string, unknown>;

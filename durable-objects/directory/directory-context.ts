@@ -13,7 +13,7 @@ import { UserStore } from "./users.ts";
 /** Where a site's access events are mirrored: its SiteHub's activity log. */
 export type SiteActivitySink = (
   site: string,
-  entry: { actor: string | null; message: string; data?: Record<string, unknown>; subject?: string | null; roleChanged?: boolean },
+  entry: { level: "info" | "warn"; actor: string | null; message: string; data?: Record<string, unknown>; subject?: string | null; roleChanged?: boolean },
 ) => Promise<void>;
 
 /** Kinds that change what someone may see on a site, so their open dashboards must reconnect. */
@@ -58,6 +58,7 @@ export class DirectoryContext {
     if (entry.siteLog === false) return;
     const sites = entry.site ? [entry.site] : entry.subject ? Object.keys(this.memberships.rolesOf(entry.subject)) : [];
     const mirrored = {
+      level: entry.level ?? (entry.kind === "sign_in_failed" ? ("warn" as const) : ("info" as const)),
       actor: entry.actor,
       message: entry.message,
       ...(entry.data ? { data: entry.data } : {}),

@@ -93,7 +93,10 @@ export class SignIn {
   ): Promise<HubResult<{ signedOutSessions: number }>> {
     const { check } = input;
     if (!check.userId || !input.passwordOk) {
-      await this.ctx.record({ kind: "password", actor: check.email, ip: input.ip, subject: check.userId, message: `${check.email} gave a wrong current password` }, now);
+      await this.ctx.record(
+        { kind: "password", level: "warn", actor: check.email, ip: input.ip, subject: check.userId, message: `${check.email} gave a wrong current password` },
+        now,
+      );
       return fail(403, "wrong_password", "the current password is wrong");
     }
     this.ctx.users.setPassword(check.userId, input.newPasswordHash);

@@ -38,7 +38,8 @@ function tookMs(d: DirectiveView): number | null {
 function outcomeText(d: DirectiveView, cancelledBy: string | null): string {
   const took = tookMs(d);
   const exit = d.exitCode !== null ? ` (exit ${d.exitCode})` : "";
-  const reason = d.error ? `: ${d.error}` : "";
+  // An error that only repeats the exit code ("exit code 3") adds nothing to "(exit 3)".
+  const reason = d.error && d.error !== `exit code ${d.exitCode}` ? `: ${d.error}` : "";
   switch (d.status) {
     case "queued":
       return d.fanoutId ? "queued" : "started";

@@ -182,7 +182,14 @@ export class SiteHub extends DurableObject<Env> {
    * Directory. Only the site's admins and the person an event is about (`subject`) read them. A change of someone's
    * role closes their live sockets, so the dashboard reconnects and gets what the new role may see.
    */
-  recordAccess(entry: { actor: string | null; message: string; data?: Record<string, unknown>; subject?: string | null; roleChanged?: boolean }): void {
+  recordAccess(entry: {
+    level?: "info" | "warn";
+    actor: string | null;
+    message: string;
+    data?: Record<string, unknown>;
+    subject?: string | null;
+    roleChanged?: boolean;
+  }): void {
     const { roleChanged, ...rest } = entry;
     this.activity.append({ kind: "access", audience: "admins", ...rest });
     if (roleChanged && entry.subject) this.viewers.closeFor(entry.subject, "your role on this site changed");

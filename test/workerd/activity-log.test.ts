@@ -209,6 +209,8 @@ describe("access events in a site's log", () => {
     const adminLog = (await log(site, "&kind=access", admin.caller)).map((e) => e.message);
     for (const text of [...aliceEvents, `${bob.email} signed in with a password`]) expect(adminLog.some((m) => m.includes(text))).toBe(true);
     await adminView.entry((e) => e.message.includes(`${bob.email} signed in`));
+    const failed = (await log(site, "&kind=access", admin.caller)).find((e) => e.message.startsWith(`failed sign-in as ${alice.email}`));
+    expect(failed).toMatchObject({ level: "warn", actor: alice.email });
 
     const aliceLog = (await log(site, "", alice.caller)).filter((e) => e.kind === "access").map((e) => e.message);
     for (const text of aliceEvents) expect(aliceLog.some((m) => m.includes(text))).toBe(true);

@@ -22,6 +22,11 @@ export function nodeSignal(id: string): Signal<LiveNode> | undefined {
   return nodes.get(id);
 }
 
+/** A node's name for display: what people call it, its id only when the hub does not know it (any more). */
+export function nameOf(id: string): string {
+  return nodeSignal(id)?.value.name ?? id;
+}
+
 export function allNodes(): LiveNode[] {
   return nodeIds.value.map((id) => nodes.get(id)!.value);
 }

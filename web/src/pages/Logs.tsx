@@ -1,15 +1,17 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { ActivityEntry, ActivityKind, ActivityLevel, ActivityPage } from "../../../protocol/api.ts";
 import { messageOf, request } from "../api.ts";
 import { dateTime } from "../format.ts";
-import { nodeIds } from "../live.ts";
+import { liveState, nameOf, nodeIds, onActivity } from "../live.ts";
 import { sitePaths } from "../paths.ts";
 import { location, navigate, queryParam } from "../router.ts";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
+import { directiveHref } from "../components/RecentDirectives.tsx";
 
-const KINDS: ActivityKind[] = ["node", "directive", "access", "settings", "process", "deployment"];
-const LEVELS: ActivityLevel[] = ["debug", "info", "warn", "error"];
+// Written out (the compiler checks that none is missing) so the page does not bundle zod for two lists.
+const KINDS = Object.keys({ node: 1, directive: 1, access: 1, settings: 1, process: 1, deployment: 1 } satisfies Record<ActivityKind, 1>) as ActivityKind[];
+const LEVELS = Object.keys({ debug: 1, info: 1, warn: 1, error: 1 } satisfies Record<ActivityLevel, 1>) as ActivityLevel[];
 const RANGES: [string, string, number][] = [
   ["", "any time", 0],
   ["1h", "last hour", 3600_000],
@@ -78,6 +80,31 @@ export function Logs({ site }: { site: string }) {
     void load();
   }, [site, kind, level, node, range, until, limit]);
 
+  // Live, like /machines: a new entry that passes the filters goes on top, a changed one (a directive that ended) is
+  // redrawn in place. A view that ends at a chosen time is history and stays as it is.
+  useEffect(() => {
+    if (until) return;
+    return onActivity((entry) => {
+      setEntries((prev) => {
+        if (!prev) return prev;
+        if (prev.some((e) => e.id === entry.id)) return prev.map((e) => (e.id === entry.id ? entry : e));
+        const passes = (!kind || entry.kind === kind) && (!level || entry.level === level) && (!node || entry.nodeId === node);
+        return passes && (!prev[0] || entry.id > prev[0].id) ? [entry, ...prev] : prev;
+      });
+    });
+  }, [site, kind, level, node, until]);
+
+  // Entries pushed while the live socket was down were missed: read the newest page again once it is back.
+  const live = liveState.value;
+  const dropped = useRef(false);
+  useEffect(() => {
+    if (live === "retrying") dropped.current = true;
+    else if (live === "open" && dropped.current) {
+      dropped.current = false;
+      void load();
+    }
+  }, [live]);
+
   return (
     <section aria-labelledby="logs-title">
       <div class="page-head">
@@ -115,7 +142,7 @@ export function Logs({ site }: { site: string }) {
             <option value="">all machines</option>
             {(nodeIds.value.includes(node) || !node ? nodeIds.value : [node, ...nodeIds.value]).map((id) => (
               <option key={id} value={id}>
-                {id}
+                {nameOf(id)}
               </option>
             ))}
           </select>
@@ -143,7 +170,8 @@ export function Logs({ site }: { site: string }) {
       ) : (
         <>
           <p class="muted small" aria-live="polite">
-            {entries.length} entr{entries.length === 1 ? "y" : "ies"}, newest first{loadedAt ? `, as of ${dateTime(loadedAt)}` : ""}
+            {entries.length} entr{entries.length === 1 ? "y" : "ies"}, newest first
+            {until ? `, up to ${dateTime(untilOf(until) ?? loadedAt)}` : liveState.value === "open" ? "; new ones appear as they happen" : loadedAt ? `, as of ${dateTime(loadedAt)}` : ""}
           </p>
           <table class="activity">
             <thead>
@@ -166,12 +194,27 @@ export function Logs({ site }: { site: string }) {
                     <span class={`badge level-badge-${e.level}`}>{e.level}</span>
                   </td>
                   <td data-label="Kind">{e.kind}</td>
-                  <td data-label="Machine">{e.nodeId ? <Link href={`/machines/${encodeURIComponent(e.nodeId)}`}>{e.nodeId}</Link> : <span class="muted">—</span>}</td>
+                  <td data-label="Machine">{e.nodeId ? <Link href={`/machines/${encodeURIComponent(e.nodeId)}`}>{nameOf(e.nodeId)}</Link> : <span class="muted">—</span>}</td>
                   <td data-label="By" class="small">
                     {e.actor ?? <span class="muted">—</span>}
                   </td>
                   <td data-label="What happened" class="message">
-                    {e.message}
+                    <span class="entry-text">{e.message}</span>
+                    {e.directiveId ? (
+                      <>
+                        {" "}
+                        <Link href={directiveHref(e.directiveId)} class="entry-link">
+                          {e.directiveId.slice(0, 10)}…
+                        </Link>
+                      </>
+                    ) : e.fanoutId ? (
+                      <>
+                        {" "}
+                        <Link href={`/directives?fanout=${encodeURIComponent(e.fanoutId)}`} class="entry-link">
+                          fan-out {e.fanoutId.slice(0, 10)}…
+                        </Link>
+                      </>
+                    ) : null}
                   </td>
                 </tr>
               ))}
