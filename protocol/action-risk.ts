@@ -1,5 +1,8 @@
 import type { ActionName } from "./directives.ts";
 
+/** Fields of a supervised process that decide what runs: changing one is as strong as running a shell command (risk tier 3). */
+export const COMMAND_FIELDS = ["command", "args", "shell", "cwd", "env"] as const;
+
 /**
  * How much harm an action can do, whatever the node's capability tier: 1 reads, 2 manages something bounded,
  * 3 runs arbitrary commands or changes files. Members and read or chat API keys may run tier 1 only.
@@ -19,12 +22,17 @@ export const ACTION_RISK: Readonly<Record<ActionName, RiskTier>> = {
   "service.status": 1,
   "logs.read": 1,
   "agent.health": 1,
+  "supervised.logs": 1,
   "run.cancel": 2,
   "service.manage": 2,
   "process.signal": 2,
   "disk.clean": 2,
   // Cancelling a scheduled shutdown changes nothing that runs, but it overrides a decision someone made.
   "system.cancel_shutdown": 2,
+  // A supervised process runs only what an admin configured (tier 3); starting or stopping it is bounded.
+  "supervised.start": 2,
+  "supervised.stop": 2,
+  "supervised.restart": 2,
   bash: 3,
   write: 3,
   edit: 3,
@@ -38,4 +46,17 @@ export const READ_ONLY_RISK: RiskTier = 1;
 
 export function riskOf(action: ActionName): RiskTier {
   return ACTION_RISK[action];
+}
+
+/**
+ * Risk of changing a machine's supervised processes. A new command line is as strong as a shell, so adding a
+ * process, removing one and changing what one runs (command, args, shell, folder, environment) are tier 3; changing
+ * only when and how it runs (launch mode, schedule, relaunches, timings, stop signal, logs) is tier 2.
+ */
+export const PROCESS_ADD_RISK: RiskTier = 3;
+export const PROCESS_REMOVE_RISK: RiskTier = 3;
+export const PROCESS_READ_RISK: RiskTier = 1;
+
+export function riskOfProcessPatch(patch: object): RiskTier {
+  return Object.keys(patch).some((field) => (COMMAND_FIELDS as readonly string[]).includes(field)) ? 3 : 2;
 }

@@ -65,6 +65,9 @@ export const NodeCredentials = z.object({
   group: z.string().nullable(),
   token: z.string(),
   endpoint: z.string(),
+  /** The line that installs the agent from this hub on the machine and starts it; it asks for the token. */
+  installCommand: z.string(),
+  /** For development from a checkout: runs the agent with the token read from a file. */
   connectCommand: z.string(),
 });
 export type NodeCredentials = z.infer<typeof NodeCredentials>;
@@ -153,6 +156,11 @@ export const DirectiveView = z.object({
   signal: z.string().nullable().default(null),
   outputBytes: z.number().int(),
   output: z.string().nullable(),
+  /**
+   * The output exists but is not shown to this viewer: someone who may only read does not see what a directive
+   * of another person that was not confined to the readable paths printed (see docs/threat-model.md).
+   */
+  outputWithheld: z.boolean(),
   truncated: z.boolean(),
   error: z.string().nullable(),
   errorCode: ErrorCode.nullable(),

@@ -23,6 +23,7 @@ import {
   SystemInfoParams,
 } from "./machine-actions.ts";
 import { AbsolutePath } from "./paths.ts";
+import { MAX_PROCESS_LOG_LINES, ProcessName, ProcessStatus } from "./processes.ts";
 
 export const BashParams = z.object({
   command: z.string().min(1).max(64 * 1024),
@@ -75,6 +76,13 @@ export const RunLaunchParams = z.object({
 
 export const RunRefParams = z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) });
 
+/** A supervised process, by the name the hub configured it under. */
+export const SupervisedRefParams = z.object({ name: ProcessName });
+export const SupervisedLogsParams = z.object({
+  name: ProcessName,
+  lines: z.number().int().min(1).max(MAX_PROCESS_LOG_LINES).default(200),
+});
+
 /** Every action, with the schema of its params. The one place an action name is defined. */
 export const ACTION_PARAMS = {
   bash: BashParams,
@@ -100,6 +108,10 @@ export const ACTION_PARAMS = {
   "system.reboot": PowerParams,
   "system.shutdown": PowerParams,
   "system.cancel_shutdown": CancelShutdownParams,
+  "supervised.start": SupervisedRefParams,
+  "supervised.stop": SupervisedRefParams,
+  "supervised.restart": SupervisedRefParams,
+  "supervised.logs": SupervisedLogsParams,
 } as const;
 
 export const ActionName = z.enum(Object.keys(ACTION_PARAMS) as [keyof typeof ACTION_PARAMS, ...(keyof typeof ACTION_PARAMS)[]]);
@@ -131,6 +143,10 @@ export const ActionCall = z.discriminatedUnion("action", [
   z.object({ action: z.literal("system.reboot"), params: PowerParams }),
   z.object({ action: z.literal("system.shutdown"), params: PowerParams }),
   z.object({ action: z.literal("system.cancel_shutdown"), params: CancelShutdownParams }),
+  z.object({ action: z.literal("supervised.start"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.stop"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.restart"), params: SupervisedRefParams }),
+  z.object({ action: z.literal("supervised.logs"), params: SupervisedLogsParams }),
 ]);
 export type ActionCall = z.output<typeof ActionCall>;
 
@@ -152,6 +168,8 @@ export const TERMINAL_STATUSES: readonly DirectiveStatus[] = ["done", "failed", 
 /** Why a directive did not succeed, when the reason is known more precisely than "failed". */
 export const ErrorCode = z.enum([
   "tier_refused",
+  /** The caller may only read, and only the site's readable paths (see protocol/read-confinement.ts). */
+  "not_readable",
   "invalid_params",
   "unknown_action",
   "timeout",
@@ -181,5 +199,7 @@ export const ResultData = z.union([
     exitCode: z.number().int().nullable(),
     reason: z.string().optional(),
   }),
+  /** A supervised process after a start, stop or restart. */
+  z.object({ kind: z.literal("process"), status: ProcessStatus }),
 ]);
 export type ResultData = z.infer<typeof ResultData>;

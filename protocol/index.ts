@@ -15,4 +15,6 @@ export * from "./metrics-history.ts";
 export * from "./action-risk.ts";
 export * from "./redaction.ts";
 export * from "./machine-actions.ts";
+export * from "./processes.ts";
 export * from "./tools/index.ts";
+export * from "./action-timeouts.ts";

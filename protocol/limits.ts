@@ -39,3 +39,9 @@ export const MAX_WRITE_BYTES = 768 * 1024;
 
 /** API request bodies larger than this are refused before parsing. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Output of a machine action (diagnostics, management, power) is kept below this: each action bounds what it lists,
+ * and anything still larger is cut with a note. Tool output is read by a model, where every byte costs.
+ */
+export const MAX_MACHINE_OUTPUT_BYTES = 64 * 1024;

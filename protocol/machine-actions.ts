@@ -11,6 +11,9 @@ import { AbsolutePath, normalizePath } from "./paths.ts";
 /** Log files `logs.read` may show: the tail of a file under this folder, nothing else. */
 export const LOG_FILE_ROOT = "/var/log";
 
+/** Where the systemd journal keeps its files: reading the journal is reading this folder. */
+export const JOURNAL_DIR = "/var/log/journal";
+
 /** The unit types systemd knows; a name without one of these suffixes names a service. */
 export const UNIT_TYPES = ["service", "socket", "device", "mount", "automount", "swap", "target", "path", "timer", "slice", "scope"] as const;
 

@@ -4,6 +4,7 @@ import { CapabilityTier } from "./tiers.ts";
 import { Metrics } from "./metrics.ts";
 import { ActionName, ErrorCode, ResultData } from "./directives.ts";
 import { MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from "./limits.ts";
+import { MAX_EVENTS_PER_FRAME, ProcessConfig, ProcessEvent, ProcessEventId, SupervisionStatus } from "./processes.ts";
 
 /**
  * The node <-> hub wire protocol: JSON text frames with a `type`. The fields named in the original Cortex
@@ -36,6 +37,8 @@ export const HeartbeatMessage = z.object({
   type: z.literal("heartbeat"),
   agentId: NodeId,
   metrics: Metrics.optional(),
+  /** Our addition: supervised processes, their state and usage (with the full heartbeats that carry metrics). */
+  supervision: SupervisionStatus.optional(),
 });
 
 export const ResultMessage = z.object({
@@ -88,6 +91,15 @@ export const RunCompleteMessage = z.object({
   endedAt: z.number(),
 });
 
+/**
+ * Our addition: things that happened to supervised processes, oldest first. Sent until the hub acknowledges them
+ * (queued on disk while offline), so each reaches the hub at least once; the hub drops repeats by id.
+ */
+export const ProcessEventsMessage = z.object({
+  type: z.literal("process_events"),
+  events: z.array(ProcessEvent).min(1).max(MAX_EVENTS_PER_FRAME),
+});
+
 export const ErrorMessage = z.object({
   type: z.literal("error"),
   message: z.string().max(4096),
@@ -102,6 +114,7 @@ export const NodeToHubMessage = z.discriminatedUnion("type", [
   DisconnectMessage,
   DirectiveAckMessage,
   RunCompleteMessage,
+  ProcessEventsMessage,
   ErrorMessage,
 ]);
 export type NodeToHubMessage = z.infer<typeof NodeToHubMessage>;
@@ -110,6 +123,7 @@ export type HeartbeatMessage = z.infer<typeof HeartbeatMessage>;
 export type ResultMessage = z.infer<typeof ResultMessage>;
 export type StreamChunkMessage = z.infer<typeof StreamChunkMessage>;
 export type RunCompleteMessage = z.infer<typeof RunCompleteMessage>;
+export type ProcessEventsMessage = z.infer<typeof ProcessEventsMessage>;
 
 // ---- hub -> node ----
 
@@ -152,6 +166,8 @@ export const ConfigUpdateMessage = z.object({
   heartbeatMs: z.number().int().min(MIN_HEARTBEAT_MS).max(MAX_HEARTBEAT_MS).optional(),
   group: Label.optional(),
   name: Label.optional(),
+  /** Our addition: the machine's supervised processes, sent on every connect and on each change. */
+  processes: ProcessConfig.optional(),
 });
 
 export const RekeyMessage = z.object({
@@ -166,6 +182,12 @@ export const RunCompleteAckMessage = z.object({
   runId: z.string().min(1).max(128),
 });
 
+/** Our addition: the hub has recorded these process events (or had already); the agent may forget them. */
+export const ProcessEventsAckMessage = z.object({
+  type: z.literal("process_events_ack"),
+  ids: z.array(ProcessEventId).max(MAX_EVENTS_PER_FRAME),
+});
+
 export const HubToNodeMessage = z.discriminatedUnion("type", [
   RegisteredMessage,
   HeartbeatAckMessage,
@@ -174,7 +196,9 @@ export const HubToNodeMessage = z.discriminatedUnion("type", [
   ConfigUpdateMessage,
   RekeyMessage,
   RunCompleteAckMessage,
+  ProcessEventsAckMessage,
   ErrorMessage,
 ]);
 export type HubToNodeMessage = z.infer<typeof HubToNodeMessage>;
 export type DirectiveMessage = z.infer<typeof DirectiveMessage>;
+export type ConfigUpdateMessage = z.infer<typeof ConfigUpdateMessage>;

@@ -18,15 +18,18 @@ interface Rule {
   group?: number;
 }
 
-/** Names of settings whose value is a secret, in `KEY=value`, `key: value` and JSON `"key": "value"` forms. */
-const SECRET_NAME = String.raw`[A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*`;
+/**
+ * Names of settings whose value is a secret, in `KEY=value`, `key: value` and JSON `"key": "value"` forms: any name
+ * containing a secret word, and any name that ends in `key` (`CORTEX_ADMIN_KEY`, `signing_key`, `encryptionKey`).
+ */
+const SECRET_NAME = String.raw`(?:[A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth|setup[_-]?code)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*key)`;
 
 const RULES: readonly Rule[] = [
   {
     kind: "private key",
     pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
   },
-  { kind: "cortex token", pattern: /\bcx[nksi]_[A-Za-z0-9_-]{16,}/g },
+  { kind: "cortex token", pattern: /\bcx(?:[nksi]|_admin)_[A-Za-z0-9_-]{16,}/g },
   { kind: "aws access key", pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g },
   { kind: "provider key", pattern: /\b(?:sk-(?:ant-|proj-|live-)?[A-Za-z0-9_-]{20,}|sk_(?:live|test)_[A-Za-z0-9]{16,}|rk_(?:live|test)_[A-Za-z0-9]{16,})/g },
   { kind: "github token", pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/g },
@@ -35,6 +38,12 @@ const RULES: readonly Rule[] = [
   { kind: "jwt", pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
   { kind: "bearer token", pattern: /\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/=-]{12,})/gi, group: 3 },
   { kind: "url credentials", pattern: /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi, group: 2 },
+  {
+    kind: "secret option",
+    // Command-line options such as `--password hunter2` or `--api-key=...`, as they show in shell history and ps.
+    pattern: /(--(?:password|passwd|pass|passphrase|token|secret|api-?key|access-?key|auth-?token)(?:=|\s+))((?!\[REDACTED)[^\s"']+|"[^"\n]*"|'[^'\n]*')/gi,
+    group: 2,
+  },
   {
     kind: "secret setting",
     // KEY=value, KEY: value, "key": "value", with optional quotes; the value ends at the line or the closing quote.
@@ -73,6 +82,11 @@ export function redactText(text: string): string {
 }
 
 const SECRET_KEY = new RegExp(`^${SECRET_NAME}$`, "i");
+
+/** Whether a setting, field or option of this name holds a secret (`password`, `api_key`, `X-Auth-Token`, ...). */
+export function isSecretName(name: string): boolean {
+  return SECRET_KEY.test(name);
+}
 
 /**
  * A JSON-like value with secrets removed: every string is redacted as text, and the value of any property whose

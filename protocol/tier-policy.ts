@@ -1,6 +1,7 @@
 import { normalizePath } from "./path-normalize.ts";
 import { ACTION_RISK } from "./action-risk.ts";
 import type { ActionCall, ActionName } from "./directives.ts";
+import type { ProcessSpec } from "./processes.ts";
 import type { CapabilityTier } from "./tiers.ts";
 
 /**
@@ -32,6 +33,12 @@ const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   "network.info",
   "service.status",
   "agent.health",
+  // Supervised processes are started and stopped at every tier: what they run was checked against the tier when
+  // they were configured (`evaluateProcess`), and is checked again by the agent before each start.
+  "supervised.start",
+  "supervised.stop",
+  "supervised.restart",
+  "supervised.logs",
 ]);
 
 /**
@@ -104,6 +111,10 @@ export function pathsOfCall(call: ActionCall): string[] {
     case "system.reboot":
     case "system.shutdown":
     case "system.cancel_shutdown":
+    case "supervised.start":
+    case "supervised.stop":
+    case "supervised.restart":
+    case "supervised.logs":
       return [];
   }
 }
@@ -117,13 +128,20 @@ export function actsOnRootOwned(tier: CapabilityTier): boolean {
   return tier === "root";
 }
 
+/** The glob patterns an action matches files with, which must not lead out of its folder. */
+export function globPatternsOfCall(call: ActionCall): string[] {
+  if (call.action === "glob") return [call.params.pattern];
+  return call.action === "grep" && call.params.glob ? [call.params.glob] : [];
+}
+
 export function isWithin(path: string, root: string): boolean {
   const p = normalizePath(path);
   const r = normalizePath(root).replace(/\/+$/, "") || "/";
   return r === "/" || p === r || p.startsWith(r + "/");
 }
 
-function patternEscapes(pattern: string): boolean {
+/** Whether a glob pattern could match outside the folder it is searched from. */
+export function patternEscapes(pattern: string): boolean {
   return pattern.startsWith("/") || pattern.split(/[\\/]/).includes("..");
 }
 
@@ -233,8 +251,7 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
   if (tier === "root") return { allowed: true };
   const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
   const paths = pathsOfCall(call).map((p) => normalizePath(p));
-  const globPatterns = call.action === "glob" ? [call.params.pattern] : call.action === "grep" && call.params.glob ? [call.params.glob] : [];
-  for (const pattern of globPatterns) {
+  for (const pattern of globPatternsOfCall(call)) {
     if (patternEscapes(pattern)) return { allowed: false, reason: `pattern "${pattern}" may not be absolute or contain '..' at tier ${tier}` };
   }
 
@@ -262,4 +279,69 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
     if (violation) return { allowed: false, reason: violation };
   }
   return { allowed: true };
+}
+
+// ---- supervised processes ----
+
+/**
+ * Environment variables no supervised process may be given, at any tier: they make the dynamic loader, a shell or an
+ * interpreter load code that the command line does not name (LD_PRELOAD, LD_AUDIT, BASH_ENV, NODE_OPTIONS=--require
+ * ...), so whoever reads the process's command would not see what really runs. A wrapper script named as the command
+ * does the same job in plain sight.
+ */
+export const REFUSED_ENV_PREFIXES = ["LD_", "DYLD_"] as const;
+export const REFUSED_ENV_NAMES = ["BASH_ENV", "ENV", "NODE_OPTIONS", "PERL5OPT", "RUBYOPT", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS"] as const;
+
+export function refusedEnvName(name: string): boolean {
+  return REFUSED_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) || (REFUSED_ENV_NAMES as readonly string[]).includes(name);
+}
+
+/** The folder a process runs in when its configuration names none. */
+export function defaultProcessCwd(tier: CapabilityTier, options: TierPolicyOptions = {}): string {
+  return tier === "unprivileged" ? (options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT) : "/";
+}
+
+/** A word as the sudo check reads it: plain when it can be, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
+/**
+ * The program and arguments as one line of shell words, for the sudo check. A program named by its path
+ * (/usr/bin/sudo) is checked by its name, as the check reads words.
+ */
+function commandLine(spec: Pick<ProcessSpec, "command" | "args" | "shell">): string {
+  if (spec.shell) return spec.command;
+  const program = spec.command.slice(spec.command.lastIndexOf("/") + 1);
+  return [program, ...spec.args].map(shellWord).join(" ");
+}
+
+/**
+ * Whether a node at this tier may supervise this process. Tier root: anything. Tier sudo: not from a folder it may
+ * not touch, and sudo only as its shell commands may use it. Tier unprivileged supervises nothing outside its
+ * sandbox: the program is a file inside the sandbox named by its absolute path (no PATH lookup, no shell, so no
+ * interpreter from outside), the working folder is inside it, and the logs are the agent's own files. What the
+ * program then does is bounded by the tier's operating-system user, as for any action. The hub applies this to the
+ * configuration as written; the agent applies it again to real paths before each start.
+ */
+export function evaluateProcess(tier: CapabilityTier, spec: Pick<ProcessSpec, "command" | "args" | "shell" | "cwd" | "env">, options: TierPolicyOptions = {}): TierDecision {
+  const refused = Object.keys(spec.env).find(refusedEnvName);
+  if (refused) {
+    return { allowed: false, reason: `environment variable ${refused} is refused at every tier: it loads code the command line does not show (use a wrapper script as the command instead)` };
+  }
+  if (tier === "root") return { allowed: true };
+  const cwd = normalizePath(spec.cwd ?? defaultProcessCwd(tier, options));
+  if (tier === "unprivileged") {
+    const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
+    if (spec.shell) return { allowed: false, reason: `a shell command line is not allowed at tier unprivileged: name a program inside the sandbox ${sandbox}` };
+    if (!spec.command.startsWith("/")) return { allowed: false, reason: `at tier unprivileged the command must be the absolute path of a program inside the sandbox ${sandbox}` };
+    const program = normalizePath(spec.command);
+    if (!isWithin(program, sandbox)) return { allowed: false, reason: `program ${program} is outside the sandbox ${sandbox} at tier unprivileged` };
+    if (!isWithin(cwd, sandbox)) return { allowed: false, reason: `working folder ${cwd} is outside the sandbox ${sandbox} at tier unprivileged` };
+    return { allowed: true };
+  }
+  const root = SUDO_FORBIDDEN_ROOTS.find((r) => isWithin(cwd, r));
+  if (root) return { allowed: false, reason: `working folder ${cwd} is under ${root}, which tier sudo may not touch` };
+  const violation = sudoViolation(commandLine(spec));
+  return violation ? { allowed: false, reason: violation } : { allowed: true };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEFAULT_SANDBOX_ROOT } from "../protocol/tier-policy.ts";
 import { dashboardUrl } from "./dev/dashboard-url.ts";
@@ -42,17 +42,20 @@ Cortex hub is running at ${dashboardUrl(host, port)}
   (open it by that name: passkeys work on a host name such as localhost, never on an IP address)
   admin API key:  ${adminKey}   (CORTEX_ADMIN_KEY in .dev.vars; the CLI finds it there when run from this folder)
   try:            npx cortex node list
-  add a machine:  npx cortex node register --name <name> --tier sudo   (prints its token and this command:)
-                  npx cortex node connect --endpoint ${wsUrl}/api/sites/default/connect --token <token>
+  add a machine:  npx cortex node register --name <name> --tier sudo   (prints its token and the line that installs it)
 `);
 
 if (withLocalNode) {
   const local = await ensureLocalNode({ hubUrl: hub.url, adminKey, stateDir: join(root, ".cortex-local"), id: "local", tier: "unprivileged" });
   mkdirSync(DEFAULT_SANDBOX_ROOT, { recursive: true });
+  // The token goes in a file only this user can read: not on the command line, not in the agent's environment.
+  const tokenFile = join(root, ".cortex-local", "local-node.token");
+  writeFileSync(tokenFile, `${local.token}\n`, { mode: 0o600 });
+  chmodSync(tokenFile, 0o600);
   agent = spawn(
     process.execPath,
-    [join(root, "bin", "cortex.mjs"), "node", "connect", "--endpoint", `${wsUrl}/api/sites/default/connect`, "--tier", "unprivileged", "--state-dir", join(root, ".cortex-local", "agent")],
-    { cwd: root, stdio: "inherit", env: { ...process.env, CORTEX_NODE_TOKEN: local.token } },
+    [join(root, "bin", "cortex.mjs"), "node", "connect", "--endpoint", `${wsUrl}/api/sites/default/connect`, "--tier", "unprivileged", "--state-dir", join(root, ".cortex-local", "agent"), "--token-file", tokenFile],
+    { cwd: root, stdio: "inherit" },
   );
   agent.once("exit", (code) => console.error(`local agent stopped (exit ${code}); the hub keeps running`));
   console.log(`connecting this machine as node "local" (tier unprivileged, sandbox ${DEFAULT_SANDBOX_ROOT}); CORTEX_LOCAL_NODE=0 turns this off`);

@@ -7,6 +7,7 @@ import { guardRoute } from "./auth/route-guard.ts";
 import { apiError } from "./http/api-error.ts";
 import { apiSecurityHeaders } from "./http/security-headers.ts";
 import { activityRoutes } from "./routes/activity-routes.ts";
+import { agentFile, agentRoutes } from "./routes/agent-routes.ts";
 import { apiKeyRoutes } from "./routes/api-key-routes.ts";
 import { auditRoutes } from "./routes/audit-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
@@ -22,7 +23,16 @@ import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
 import { siteListRoutes } from "./routes/site-list-routes.ts";
 
 /** Every authenticated route under `/api/sites/:site`, each with the permission it needs. */
-export const SITE_ROUTES: readonly SiteRoute[] = [...nodeRoutes, ...directiveRoutes, ...activityRoutes, ...liveRoutes, ...metricsRoutes, ...memberRoutes, ...settingsRoutes];
+export const SITE_ROUTES: readonly SiteRoute[] = [
+  ...nodeRoutes,
+  ...directiveRoutes,
+  ...activityRoutes,
+  ...liveRoutes,
+  ...metricsRoutes,
+  ...memberRoutes,
+  ...settingsRoutes,
+  ...agentRoutes,
+];
 
 /** Every route about the hub or the caller's account (full paths), each with the permission it needs. */
 export const ACCOUNT_ROUTES: readonly AccountRoute[] = [
@@ -52,6 +62,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.use("*", apiSecurityHeaders);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  // The agent bundle and its release hold no secret: anyone installing an agent downloads them.
+  app.get("/agent/*", agentFile);
 
   // Agents authenticate with their node token inside the Durable Object, before the socket is accepted.
   app.get("/api/sites/:site/connect", async (c) => {

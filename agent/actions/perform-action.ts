@@ -1,14 +1,26 @@
 import type { ActionCall } from "../../protocol/directives.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
-import { ActionError } from "./action-error.ts";
+import { agentHealth } from "./agent-health.ts";
 import { bash } from "./bash.ts";
+import { diskClean } from "./disk-clean.ts";
+import { diskUsage } from "./disk-usage.ts";
 import { edit } from "./edit.ts";
 import { globFiles } from "./glob.ts";
 import { grep } from "./grep.ts";
+import { list } from "./list.ts";
+import { logsRead } from "./logs-read.ts";
+import { networkInfo } from "./network-info.ts";
+import { cancelShutdown, reboot, shutdown } from "./power.ts";
+import { processList } from "./process-list.ts";
+import { processSignal } from "./process-signal.ts";
 import { read } from "./read.ts";
 import { runCancel } from "./run-cancel.ts";
 import { runLaunch } from "./run-launch.ts";
 import { runStatus } from "./run-status.ts";
+import { serviceManage } from "./service-manage.ts";
+import { serviceStatus } from "./service-status.ts";
+import { controlSupervised, supervisedLogs } from "./supervised.ts";
+import { systemInfo } from "./system-info.ts";
 import { write } from "./write.ts";
 
 /** Runs a validated, tier-checked call. */
@@ -26,14 +38,45 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return globFiles(call.params, ctx);
     case "grep":
       return grep(call.params, ctx);
+    case "list":
+      return list(call.params, ctx);
     case "run.launch":
       return runLaunch(call.params, ctx);
     case "run.status":
       return runStatus(call.params, ctx);
     case "run.cancel":
       return runCancel(call.params, ctx);
-    default:
-      // The tool catalog is merged ahead of the actions behind it; until each lands, say so plainly.
-      return Promise.reject(new ActionError("unknown_action", `this agent does not implement ${call.action} yet`));
+    case "supervised.start":
+    case "supervised.stop":
+    case "supervised.restart":
+      return controlSupervised(call.action, call.params, ctx);
+    case "supervised.logs":
+      return supervisedLogs(call.params, ctx);
+    case "system.info":
+      return systemInfo(call.params, ctx);
+    case "process.list":
+      return processList(call.params, ctx);
+    case "disk.usage":
+      return diskUsage(call.params, ctx);
+    case "network.info":
+      return networkInfo(call.params, ctx);
+    case "service.status":
+      return serviceStatus(call.params, ctx);
+    case "logs.read":
+      return logsRead(call.params, ctx);
+    case "agent.health":
+      return agentHealth(call.params, ctx);
+    case "service.manage":
+      return serviceManage(call.params, ctx);
+    case "process.signal":
+      return processSignal(call.params, ctx);
+    case "disk.clean":
+      return diskClean(call.params, ctx);
+    case "system.reboot":
+      return reboot(call.params, ctx);
+    case "system.shutdown":
+      return shutdown(call.params, ctx);
+    case "system.cancel_shutdown":
+      return cancelShutdown(call.params, ctx);
   }
 }

@@ -79,7 +79,7 @@ function directiveFacts(view: DirectiveView): [string, string][] {
     ["started", when(view.startedAt)],
     ["ended", when(view.endedAt)],
     ["timeout", duration(view.timeoutMs)],
-    ["output", `${bytes(view.outputBytes)}${view.truncated ? " (truncated)" : ""}`],
+    ["output", `${bytes(view.outputBytes)}${view.truncated ? " (truncated)" : ""}${view.outputWithheld ? " (withheld: shown to site admins and its requester only)" : ""}`],
   ];
   if (view.fanoutId) rows.splice(2, 0, ["fan-out", view.fanoutId]);
   if (view.error) rows.push(["error", `${view.error}${view.errorCode ? ` (${view.errorCode})` : ""}`]);

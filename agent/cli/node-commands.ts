@@ -11,7 +11,7 @@ const TIER_HELP = CapabilityTier.options.map((tier) => `  ${tier.padEnd(13)}${TI
 export function addNodeCommands(node: Command, cli: CliContext): void {
   node
     .command("register")
-    .description("register a node and print its token (shown once) and the command that connects it")
+    .description("register a node and print its token (shown once) and the line that installs the agent on the machine")
     .requiredOption("--name <name>", "human-readable name")
     .option("--id <id>", "node id (default: derived from the name)", nodeId)
     .option("--group <group>", "group, for fan-out with `cortex exec --group`")
@@ -81,19 +81,24 @@ export function addNodeCommands(node: Command, cli: CliContext): void {
       cli.action(async (id: string, options: JsonOption, command: Command) => {
         const client = cli.client(command);
         const credentials = await client.request("POST", client.sitePath("nodes", id, "rekey"), NodeCredentials);
-        cli.out(options.json ? json(credentials) : credentialsText(credentials, `New token for node ${credentials.id}`));
+        cli.out(options.json ? json(credentials) : credentialsText(credentials, `New token for node ${credentials.id}`, true));
       }),
     );
 }
 
-function credentialsText(c: NodeCredentials, headline: string): string {
+function credentialsText(c: NodeCredentials, headline: string, rekeyed = false): string {
   return [
     `${headline}${c.name === c.id ? "" : ` (${c.name})`}: tier ${c.tier}${c.group ? `, group ${c.group}` : ""}.`,
     "",
     `Token (shown once; store it now, \`cortex node rekey ${c.id}\` issues a new one):`,
     `  ${c.token}`,
     "",
-    "Connect the machine with:",
+    rekeyed ? "Give an installed agent the new token (it asks for it, then restarts the agent):" : "Install the agent on the machine and start it (Node 20 or newer; run as root):",
+    `  ${c.installCommand}${rekeyed ? " --new-token" : ""}`,
+    "It asks for the token on the terminal: paste the one above (it is not echoed). Without a terminal, put the token",
+    "in a file only root can read and add --token-file <file>. docs/install.md has the details.",
+    "",
+    `From a checkout (development): save the token in ${c.id}.token (chmod 600), then`,
     `  ${c.connectCommand}`,
     "",
   ].join("\n");

@@ -5,6 +5,7 @@ import { CliError } from "./cli-error.ts";
 import { defaultConfigPath } from "./config-file.ts";
 import { addConnectCommand } from "./connect-command.ts";
 import { addDirectiveCommands } from "./directive-commands.ts";
+import { addToolCommands } from "./tool-commands.ts";
 import { addExecCommand } from "./exec-command.ts";
 import { addFileCommands } from "./file-commands.ts";
 import { addLoginCommands } from "./login-command.ts";
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addFileCommands(program, cli);
   addRunCommands(program, cli);
   addDirectiveCommands(program, cli);
+  addToolCommands(program, cli);
   addLoginCommands(program, cli);
   return { program, cli };
 }

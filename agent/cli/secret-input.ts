@@ -1,3 +1,5 @@
+import { openSync } from "node:fs";
+import tty from "node:tty";
 import { CliError } from "./cli-error.ts";
 
 /**
@@ -7,17 +9,42 @@ import { CliError } from "./cli-error.ts";
 export async function readSecret(prompt: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) return firstLine(stdin);
-  process.stderr.write(prompt);
-  stdin.setRawMode(true);
-  stdin.setEncoding("utf8");
-  stdin.resume();
+  return readHidden(stdin, process.stderr, prompt);
+}
+
+/**
+ * Asks on the controlling terminal, without echo, even when standard input is a pipe (under `curl ... | sh` it is
+ * the script itself). Null when the process has no terminal.
+ */
+export async function askOnTerminal(prompt: string): Promise<string | null> {
+  let input: tty.ReadStream;
+  let output: tty.WriteStream;
+  try {
+    input = new tty.ReadStream(openSync("/dev/tty", "r"));
+    output = new tty.WriteStream(openSync("/dev/tty", "w"));
+  } catch {
+    return null;
+  }
+  try {
+    return await readHidden(input, output, prompt);
+  } finally {
+    input.destroy();
+    output.destroy();
+  }
+}
+
+function readHidden(input: tty.ReadStream, output: NodeJS.WritableStream, prompt: string): Promise<string> {
+  output.write(prompt);
+  input.setRawMode(true);
+  input.setEncoding("utf8");
+  input.resume();
   return new Promise<string>((resolve, reject) => {
     let value = "";
     const finish = () => {
-      stdin.off("data", onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write("\n");
+      input.off("data", onData);
+      input.setRawMode(false);
+      input.pause();
+      output.write("\n");
     };
     const onData = (chunk: string) => {
       for (const ch of chunk) {
@@ -26,14 +53,15 @@ export async function readSecret(prompt: string): Promise<string> {
         value = ch === "\u007f" || ch === "\b" ? value.slice(0, -1) : value + ch;
       }
     };
-    stdin.on("data", onData);
+    input.on("data", onData);
   });
 }
 
-async function firstLine(stream: NodeJS.ReadStream): Promise<string> {
+/** The first line of what is piped in. */
+export async function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
   let text = "";
   for await (const chunk of stream) {
-    text += chunk;
+    text += String(chunk);
     if (text.includes("\n")) break;
   }
   return text.split(/\r?\n/)[0] ?? "";

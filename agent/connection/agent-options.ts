@@ -14,6 +14,8 @@ import { DEFAULT_SANDBOX_ROOT } from "../../protocol/tier-policy.ts";
 export const AgentOptions = z.object({
   endpoint: z.string().url(),
   token: z.string().min(1),
+  /** The file the token was read from (0600, see token-file.ts), so the token itself need not be anywhere else. */
+  tokenFile: z.string().startsWith("/").optional(),
   /** Defaults to the node id carried in the token. */
   id: NodeId.optional(),
   name: Label.optional(),

@@ -4,6 +4,7 @@ import { HubToNodeMessage, type HeartbeatMessage, type NodeToHubMessage } from "
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { MAX_FRAME_BYTES, PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { DirectiveHandler, SendToHub } from "../directives/directive-handler.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { errorText, seconds, type Logger } from "./logger.ts";
 import { Liveness } from "./liveness.ts";
 import { registerMessage, type LiveSettings } from "./register-message.ts";
@@ -21,6 +22,8 @@ export interface SessionContext {
   /** The agent-wide send given to the handler; it follows reconnects, unlike this session's own send. */
   send: SendToHub;
   heartbeat(): Promise<HeartbeatMessage>;
+  /** The machine's process supervisor: takes the process list from config_update and reports events. */
+  supervisor?: ProcessSupervisor;
   log: Logger;
   now(): number;
 }
@@ -145,6 +148,8 @@ export class HubSession {
         return handler.cancel(message.directiveId);
       case "run_complete_ack":
         return handler.runCompleteAcknowledged(message.runId);
+      case "process_events_ack":
+        return this.ctx.supervisor?.acknowledged(message.ids);
       case "config_update":
         return this.configUpdate(message);
       case "rekey":
@@ -161,6 +166,7 @@ export class HubSession {
     this.ctx.log("info", `registered as ${agentId} (tier ${this.ctx.tier}, heartbeat ${seconds(this.ctx.settings.heartbeatMs)})`);
     this.liveness.start(this.ctx.settings.heartbeatMs);
     this.ctx.handler.connected(this.ctx.send);
+    this.ctx.supervisor?.connected(this.ctx.send);
   }
 
   private configUpdate(message: HubMessageOf<"config_update">): void {
@@ -178,6 +184,10 @@ export class HubSession {
       settings.heartbeatMs = message.heartbeatMs;
       changes.push(`heartbeat ${seconds(message.heartbeatMs)}`);
       if (this.registeredAt !== undefined) this.liveness.start(message.heartbeatMs);
+    }
+    if (message.processes !== undefined) {
+      if (!this.ctx.supervisor) changes.push("a process list, ignored: this agent does not supervise processes");
+      else if (this.ctx.supervisor.applyConfig(message.processes)) changes.push(`process list version ${message.processes.version}`);
     }
     this.ctx.log("info", `config update from the hub: ${changes.join(", ") || "nothing changed"}`);
   }

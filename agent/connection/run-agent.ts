@@ -3,9 +3,11 @@ import { setTimeout as wait } from "node:timers/promises";
 import type { HeartbeatMessage } from "../../protocol/node-messages.ts";
 import { nodeIdOfToken } from "../../protocol/node-token.ts";
 import type { DirectiveHandler, SendToHub } from "../directives/directive-handler.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { collectMetrics, type CollectMetrics } from "../metrics/collect-metrics.ts";
 import type { AgentOptions } from "./agent-options.ts";
 import { Backoff } from "./backoff.ts";
+import { EXIT_REFUSED } from "./exit-codes.ts";
 import { connectUrl } from "./endpoint.ts";
 import { HubSession, type SessionEnd } from "./hub-connection.ts";
 import { errorText, guardedLogger, seconds, stderrLogger, type Logger } from "./logger.ts";
@@ -26,6 +28,8 @@ export interface AgentDeps {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   collectMetrics?: CollectMetrics;
   signals?: SignalSource;
+  /** Supervises the machine's processes while the agent runs, connected or not; closed (not stopped) at exit. */
+  supervisor?: ProcessSupervisor;
 }
 
 export interface AgentExit {
@@ -33,11 +37,7 @@ export interface AgentExit {
   reason: string;
 }
 
-/**
- * Exit status after a definite refusal: sysexits' EX_CONFIG, so a supervisor can be told not to restart an agent
- * whose token, id or tier the hub will keep refusing (systemd: RestartPreventExitStatus=78).
- */
-export const EXIT_REFUSED = 78;
+export { EXIT_REFUSED };
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 
@@ -64,18 +64,29 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
 
   let session: HubSession | undefined;
   const send: SendToHub = (message) => session?.send(message) ?? false;
+  const supervisor = deps.supervisor;
+  const supervision = (): Pick<HeartbeatMessage, "supervision"> => {
+    if (!supervisor || supervisor.configVersion === null) return {};
+    try {
+      return { supervision: supervisor.status() };
+    } catch (error) {
+      log("warn", `process status unavailable: ${errorText(error)}`);
+      return {};
+    }
+  };
   const heartbeat = async (): Promise<HeartbeatMessage> => {
     try {
-      return { type: "heartbeat", agentId, metrics: await collect(handler.activeCount()) };
+      return { type: "heartbeat", agentId, metrics: await collect(handler.activeCount()), ...supervision() };
     } catch (error) {
       log("warn", `metrics unavailable: ${errorText(error)}`);
-      return { type: "heartbeat", agentId };
+      return { type: "heartbeat", agentId, ...supervision() };
     }
   };
 
   const shutDown = async (): Promise<AgentExit> => {
     const reason = `stopped by ${String(stop.signal.reason)}`;
     await handler.shutdown();
+    supervisor?.close();
     await session?.stop(reason);
     log("info", reason);
     return { code: 0, reason };
@@ -94,6 +105,7 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
         handler,
         send,
         heartbeat,
+        supervisor,
         log,
         now,
       });
@@ -102,6 +114,7 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
       if (end.exit) {
         log("error", end.reason);
         await handler.shutdown();
+        supervisor?.close();
         return { code: EXIT_REFUSED, reason: end.reason };
       }
       backoff.connectionEnded(end.registeredMs);

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { ActionCall, type ErrorCode } from "../../protocol/directives.ts";
 import { DEFAULT_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { DirectiveMessage, ResultMessage } from "../../protocol/node-messages.ts";
@@ -10,6 +11,9 @@ import { ActionError } from "../actions/action-error.ts";
 import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
 import { RunManager } from "../runs/run-manager.ts";
+import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
+import { AGENT_VERSION } from "../connection/agent-version.ts";
+import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
 import { PathGuard } from "../sandbox/path-guard.ts";
 import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
@@ -34,6 +38,11 @@ export interface DirectiveExecutorOptions {
   runRecheckMs?: number;
   /** "auto" searches with ripgrep when it is on PATH; "builtin" always uses the JavaScript search. */
   grep?: "auto" | "builtin";
+  /** The machine's process supervisor, for the `supervised.*` actions. */
+  supervisor?: ProcessSupervisor;
+  /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
+  binDirs?: readonly string[];
+  tempRoots?: readonly string[];
 }
 
 interface InFlight {
@@ -52,9 +61,9 @@ function parseCall(directive: DirectiveMessage): ActionCall {
   return parsed.data;
 }
 
-/** The bash call's own timeout, or the directive's when that is sooner. */
+/** The action's own time budget, or the directive's when that is sooner. */
 function timeoutOf(call: ActionCall, directive: DirectiveMessage): number {
-  const own = call.action === "bash" ? call.params.timeoutMs : DEFAULT_BASH_TIMEOUT_MS;
+  const own = actionTimeoutMs(call) ?? DEFAULT_BASH_TIMEOUT_MS;
   return Math.min(own, directive.timeoutMs ?? own);
 }
 
@@ -73,9 +82,13 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly guard: PathGuard;
   private readonly runs: RunManager;
   private readonly ripgrep: string | null;
+  private readonly supervisor: ProcessSupervisor | null;
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
+  private readonly host: HostEnvironment;
+  private connections = 0;
+  private lastConnectedAt: number | null = null;
 
   constructor(options: DirectiveExecutorOptions) {
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
@@ -86,6 +99,27 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.guard = new PathGuard(options.tier, options.sandboxRoot);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
     this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
+    this.supervisor = options.supervisor ?? null;
+    const startedAt = Date.now() - Math.round(process.uptime() * 1000);
+    this.host = {
+      tier: options.tier,
+      binDirs: options.binDirs ?? defaultBinDirs(),
+      tempRoots: options.tempRoots ?? DEFAULT_TEMP_ROOTS,
+      keep: [options.sandboxRoot, ...(options.stateDir ? [options.stateDir] : [])],
+      agentStatus: () => ({
+        version: AGENT_VERSION,
+        pid: process.pid,
+        startedAt,
+        tier: options.tier,
+        sandboxRoot: options.sandboxRoot,
+        stateDir: options.stateDir ?? null,
+        directivesInFlight: this.inFlight.size,
+        runs: this.runs.summary(),
+        connections: this.connections,
+        lastConnectedAt: this.lastConnectedAt,
+        ripgrep: this.ripgrep !== null,
+      }),
+    };
   }
 
   run(directive: DirectiveMessage, send: SendToHub): void {
@@ -117,6 +151,8 @@ export class DirectiveExecutor implements DirectiveHandler {
   connected(send: SendToHub): void {
     this.send = send;
     this.online = true;
+    this.connections++;
+    this.lastConnectedAt = Date.now();
     for (const [directiveId, result] of this.undelivered) {
       if (!send(result)) return this.wentOffline();
       this.undelivered.delete(directiveId);
@@ -184,7 +220,7 @@ export class DirectiveExecutor implements DirectiveHandler {
 
   private async context(directiveId: string, call: ActionCall, signal: AbortSignal, out: DirectiveOutput): Promise<ActionContext> {
     const reveals = call.action === "glob" || call.action === "grep" ? await this.guard.revealer(call) : () => true;
-    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep };
+    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, host: this.host, supervisor: this.supervisor };
   }
 
   private deliver(result: ResultMessage): void {

@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
 import { GpuMetrics } from "../../protocol/metrics.ts";
 
-const QUERY_ARGS = [
+export const NVIDIA_SMI_QUERY_ARGS = [
   "--query-gpu=name,utilization.gpu,memory.used,memory.total,temperature.gpu",
   "--format=csv,noheader,nounits",
 ];
-const QUERY_TIMEOUT_MS = 5_000;
+export const NVIDIA_SMI_TIMEOUT_MS = 5_000;
 const MAX_GPUS = 64;
 const MAX_NAME_CHARS = 200;
 
@@ -47,7 +47,7 @@ export function gpuProbe(run: RunCommand = runCommand): () => Promise<GpuMetrics
   return async () => {
     if (absent) return undefined;
     try {
-      return parseNvidiaSmi(await run("nvidia-smi", QUERY_ARGS));
+      return parseNvidiaSmi(await run("nvidia-smi", NVIDIA_SMI_QUERY_ARGS));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") absent = true;
       return undefined;
@@ -57,7 +57,7 @@ export function gpuProbe(run: RunCommand = runCommand): () => Promise<GpuMetrics
 
 function runCommand(file: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: QUERY_TIMEOUT_MS, encoding: "utf8" }, (error, stdout) => {
+    execFile(file, args, { timeout: NVIDIA_SMI_TIMEOUT_MS, encoding: "utf8" }, (error, stdout) => {
       if (error) reject(error);
       else resolve(stdout);
     });

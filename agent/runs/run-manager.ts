@@ -120,6 +120,20 @@ export class RunManager {
     return messages;
   }
 
+  /** How many runs are going and how many finished ones the hub has not acknowledged, for `agent.health`. */
+  summary(): { running: number; awaitingReport: number } {
+    if (!this.root || !existsSync(this.root)) return { running: 0, awaitingReport: 0 };
+    let running = 0;
+    let awaitingReport = 0;
+    for (const runId of readdirSync(this.root).filter((name) => RUN_ID.test(name))) {
+      const files = runFiles(join(this.root, runId));
+      const state = readJson(files.status, RunStatus)?.state;
+      if (state === "running") running++;
+      else if (existsSync(files.callbackPending)) awaitingReport++;
+    }
+    return { running, awaitingReport };
+  }
+
   /** The hub has recorded the run's completion: never report it again. */
   acknowledge(runId: string): void {
     if (!this.root || !RUN_ID.test(runId)) return;

@@ -39,6 +39,10 @@ async function withRealPaths(call: ActionCall): Promise<ActionCall> {
     case "system.reboot":
     case "system.shutdown":
     case "system.cancel_shutdown":
+    case "supervised.start":
+    case "supervised.stop":
+    case "supervised.restart":
+    case "supervised.logs":
       return call;
   }
 }

@@ -1,7 +1,17 @@
 /**
- * Slows down password and passkey guessing. Every attempt counts as a failure when it starts (so parallel guesses
- * cannot slip in before the first one is judged) and is taken back if it succeeds. Past a number of free failures
- * a key is locked for a window that doubles with each further failure; a quiet day forgets the count.
+ * Slows down password and passkey guessing without letting a stranger lock the real user out.
+ *
+ * Every attempt counts as a failure when it starts (so parallel guesses cannot slip in before the first one is
+ * judged) and is taken back if it succeeds. Past a number of free failures a key is locked for a window that
+ * doubles with each further failure; a quiet day forgets the count. Password attempts are counted under three keys:
+ * - the (account, address) pair, which locks: one address guessing one account is stopped;
+ * - the address, which locks with more room (an office behind one NAT shares one): one address spraying many
+ *   accounts is stopped;
+ * - the account, which never locks and only slows: once an account has many recent failures from anywhere, each
+ *   pair gets fewer free failures, so guessing from many addresses is slowed. An address with no recent failures
+ *   is never refused, so the right password from the user's own address still signs in during an attack.
+ * Passkeys have counters of their own: password failures never block a passkey, and single sign-on is never
+ * throttled here at all (Cloudflare Access has verified the person before the hub sees them).
  */
 export interface ThrottlePolicy {
   freeFailures: number;
@@ -9,22 +19,30 @@ export interface ThrottlePolicy {
   maxLockMs: number;
 }
 
-export const ACCOUNT_POLICY: ThrottlePolicy = { freeFailures: 5, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
-/** Addresses get more room: an office behind one NAT shares one. */
+export const PAIR_POLICY: ThrottlePolicy = { freeFailures: 5, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
+/** A pair's policy while its account is under attack: one free failure, then the same doubling locks. */
+export const PAIR_POLICY_UNDER_ATTACK: ThrottlePolicy = { ...PAIR_POLICY, freeFailures: 1 };
 export const ADDRESS_POLICY: ThrottlePolicy = { freeFailures: 20, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
+/** The account-wide count only changes the pairs' policy; it never locks anything by itself. */
+const COUNT_ONLY: ThrottlePolicy = { freeFailures: Number.POSITIVE_INFINITY, baseLockMs: 0, maxLockMs: 0 };
+/** Failures of an account, from any address, past which it counts as under attack. */
+export const ACCOUNT_UNDER_ATTACK_AFTER = 10;
 const FORGET_AFTER_MS = 24 * 3600_000;
 
 export interface ThrottleKey {
   key: string;
   policy: ThrottlePolicy;
-}
-
-export function accountKey(email: string): ThrottleKey {
-  return { key: `account:${email}`, policy: ACCOUNT_POLICY };
+  /** On success the count is cleared (the pair: this person on this address is fine) or one failure taken back. */
+  clearOnSuccess: boolean;
 }
 
 export function addressKey(ip: string | null): ThrottleKey {
-  return { key: `ip:${ip ?? "unknown"}`, policy: ADDRESS_POLICY };
+  return { key: `ip:${ip ?? "unknown"}`, policy: ADDRESS_POLICY, clearOnSuccess: false };
+}
+
+/** Failed passkey assertions, by address only: a passkey names no account until it has been verified. */
+export function passkeyAddressKey(ip: string | null): ThrottleKey {
+  return { key: `passkey-ip:${ip ?? "unknown"}`, policy: ADDRESS_POLICY, clearOnSuccess: false };
 }
 
 interface Row {
@@ -42,7 +60,15 @@ export function lockMs(failures: number, policy: ThrottlePolicy): number {
 export class LoginThrottle {
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Milliseconds until the first of these keys is unlocked; 0 when none is locked. */
+  /** The keys a password attempt on `email` from `ip` counts under, with the pair's policy as the account stands. */
+  passwordKeys(email: string, ip: string | null, now: number): ThrottleKey[] {
+    const account: ThrottleKey = { key: `account:${email}`, policy: COUNT_ONLY, clearOnSuccess: false };
+    const underAttack = this.failures(account.key, now) >= ACCOUNT_UNDER_ATTACK_AFTER;
+    const pair: ThrottleKey = { key: `pair:${email}|${ip ?? "unknown"}`, policy: underAttack ? PAIR_POLICY_UNDER_ATTACK : PAIR_POLICY, clearOnSuccess: true };
+    return [pair, addressKey(ip), account];
+  }
+
+  /** Milliseconds until the last of these keys is unlocked; 0 when none is locked. */
   retryAfterMs(keys: ThrottleKey[], now: number): number {
     let wait = 0;
     for (const { key } of keys) {
@@ -55,8 +81,7 @@ export class LoginThrottle {
   /** Counts an attempt as failed until `succeeded` says otherwise. */
   reserve(keys: ThrottleKey[], now: number): void {
     for (const { key, policy } of keys) {
-      const row = this.row(key);
-      const failures = (row && now - row.last_failure_at < FORGET_AFTER_MS ? row.failures : 0) + 1;
+      const failures = this.failures(key, now) + 1;
       const lockedUntil = now + lockMs(failures, policy);
       this.sql.exec(
         "INSERT INTO login_throttle (key, failures, last_failure_at, locked_until) VALUES (?, ?, ?, ?) " +
@@ -69,13 +94,24 @@ export class LoginThrottle {
     }
   }
 
-  /** A successful attempt clears the account's count and takes back the address's reserved failure. */
-  succeeded(account: ThrottleKey | null, address: ThrottleKey): void {
-    if (account) this.sql.exec("DELETE FROM login_throttle WHERE key = ?", account.key);
-    const row = this.row(address.key);
-    if (!row) return;
-    const failures = Math.max(0, row.failures - 1);
-    this.sql.exec("UPDATE login_throttle SET failures = ?, locked_until = ? WHERE key = ?", failures, row.last_failure_at + lockMs(failures, address.policy), address.key);
+  /** A successful attempt clears the keys that say so and takes back the failure it reserved on the others. */
+  succeeded(keys: ThrottleKey[]): void {
+    for (const { key, policy, clearOnSuccess } of keys) {
+      if (clearOnSuccess) {
+        this.sql.exec("DELETE FROM login_throttle WHERE key = ?", key);
+        continue;
+      }
+      const row = this.row(key);
+      if (!row) continue;
+      const failures = Math.max(0, row.failures - 1);
+      this.sql.exec("UPDATE login_throttle SET failures = ?, locked_until = ? WHERE key = ?", failures, row.last_failure_at + lockMs(failures, policy), key);
+    }
+  }
+
+  /** Recent failures counted under a key; a quiet day forgets them. */
+  private failures(key: string, now: number): number {
+    const row = this.row(key);
+    return row && now - row.last_failure_at < FORGET_AFTER_MS ? row.failures : 0;
   }
 
   private row(key: string): Row | undefined {

@@ -2,7 +2,7 @@ import type { MeResponse, PasskeyView, UserView } from "../../protocol/accounts.
 import { fail, ok, throttled, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
 import type { Actor } from "./identity.ts";
-import { accountKey, addressKey } from "./login-throttle.ts";
+import { passkeyAddressKey } from "./login-throttle.ts";
 import type { StoredPasskey } from "./passkeys.ts";
 import type { NewSession } from "./sign-in.ts";
 
@@ -61,9 +61,12 @@ export class PasskeyCeremonies {
     return this.ctx.challenges.issue(challenge, "login", null, now) ? ok(null) : busy();
   }
 
-  /** The stored credential an assertion names; the attempt is reserved with the address throttle first. */
+  /**
+   * The stored credential an assertion names; the attempt is reserved with the passkey throttle of the address
+   * first. Wrong passwords never count here: a stranger guessing passwords cannot block a user's passkey.
+   */
   async beginLogin(credentialId: string, ip: string | null, now = Date.now()): Promise<HubResult<StoredPasskey>> {
-    const keys = [addressKey(ip)];
+    const keys = [passkeyAddressKey(ip)];
     const wait = this.ctx.throttle.retryAfterMs(keys, now);
     if (wait > 0) return throttled(wait, "too many failed sign-ins from this address");
     this.ctx.throttle.reserve(keys, now);
@@ -91,7 +94,7 @@ export class PasskeyCeremonies {
       return fail(401, "passkey_rejected", `passkey sign-in failed: ${reason}`);
     }
     this.ctx.passkeys.used(passkey.id, input.newCounter, now);
-    this.ctx.throttle.succeeded(accountKey(user.view.email), addressKey(input.session.ip));
+    this.ctx.throttle.succeeded([passkeyAddressKey(input.session.ip)]);
     this.ctx.sessions.create({ userId: user.view.id, ...input.session }, now);
     await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: input.session.ip, subject: user.view.id, message: `${user.view.email} signed in with a passkey` }, now);
     return ok(this.ctx.me(user.view));

@@ -2,7 +2,7 @@ import type { MeResponse } from "../../protocol/accounts.ts";
 import { fail, ok, throttled, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
 import type { Actor } from "./identity.ts";
-import { accountKey, addressKey, type ThrottleKey } from "./login-throttle.ts";
+import { addressKey, type ThrottleKey } from "./login-throttle.ts";
 
 /** A new session: the SHA-256 of the cookie's token, made by the Worker, and where it was opened from. */
 export interface NewSession {
@@ -46,14 +46,14 @@ export class SignIn {
     if (!this.needsSetup()) return fail(409, "already_set_up", "this hub is already set up; sign in instead");
     const user = this.ctx.users.create({ email: input.email, name: input.name, passwordHash: input.passwordHash, superadmin: true }, now);
     this.ctx.sessions.create({ userId: user.id, ...input.session }, now);
-    this.ctx.throttle.succeeded(null, addressKey(input.session.ip));
+    this.ctx.throttle.succeeded([addressKey(input.session.ip)]);
     await this.ctx.record({ kind: "setup", actor: user.email, ip: input.session.ip, message: `${user.email} set the hub up and became its first superadmin` }, now);
     return ok(this.ctx.me(user));
   }
 
   beginPasswordLogin(email: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
     const user = this.ctx.users.byEmail(email);
-    return this.reserve([accountKey(email), addressKey(ip)], now, "too many failed sign-ins", {
+    return this.reserve(this.ctx.throttle.passwordKeys(email, ip, now), now, "too many failed sign-ins", {
       userId: user?.view.id ?? null,
       email,
       passwordHash: user?.passwordHash ?? null,
@@ -70,7 +70,7 @@ export class SignIn {
       );
       return fail(401, "wrong_credentials", "wrong email or password");
     }
-    this.ctx.throttle.succeeded(accountKey(check.email), addressKey(session.ip));
+    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, session.ip, now));
     this.ctx.sessions.create({ userId: user.view.id, ...session }, now);
     await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, subject: user.view.id, message: `${user.view.email} signed in with a password` }, now);
     return ok(this.ctx.me(user.view));
@@ -79,7 +79,7 @@ export class SignIn {
   beginPasswordChange(userId: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
     const user = this.ctx.users.byId(userId);
     if (!user) return fail(404, "user_not_found", "no such user");
-    return this.reserve([accountKey(user.view.email), addressKey(ip)], now, "too many wrong passwords", {
+    return this.reserve(this.ctx.throttle.passwordKeys(user.view.email, ip, now), now, "too many wrong passwords", {
       userId,
       email: user.view.email,
       passwordHash: user.passwordHash,
@@ -100,7 +100,7 @@ export class SignIn {
       return fail(403, "wrong_password", "the current password is wrong");
     }
     this.ctx.users.setPassword(check.userId, input.newPasswordHash);
-    this.ctx.throttle.succeeded(accountKey(check.email), addressKey(input.ip));
+    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, input.ip, now));
     const signedOutSessions = this.ctx.sessions.revokeAllOf(check.userId, input.keepSessionId);
     await this.ctx.record(
       {

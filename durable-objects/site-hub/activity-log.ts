@@ -1,4 +1,5 @@
 import type { ActivityEntry, ActivityKind, ActivityLevel, ActivityPage, ActivityQuery } from "../../protocol/api.ts";
+import type { Viewer } from "./directive-visibility.ts";
 
 /** The site's timeline. Bounded: the oldest entries are pruned once it grows past `MAX_ENTRIES`. */
 const MAX_ENTRIES = 200_000;
@@ -27,11 +28,11 @@ interface ActivityRow {
  */
 export type ActivityAudience = "site" | "admins";
 
-/** Who is reading: whether they may read the site's access events, and which person they are (null for a key of nobody). */
-export interface ActivityReader {
-  audit: boolean;
-  userId: string | null;
-}
+/**
+ * Who is reading: whether they may read the site's access events, which person they are (null for the admin key,
+ * which is nobody), and whether they are confined to reading (then agent-written text reaches them redacted).
+ */
+export type ActivityReader = Viewer & { audit: boolean };
 
 export interface NewActivity {
   kind: ActivityKind;

@@ -1,13 +1,17 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView, RunRecord } from "../../protocol/api.ts";
 import { ActionCall, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
+import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
+import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
 import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { directiveChange, fanOutChange, runEndedChange, whatRan } from "./directive-activity.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
-import type { EventStreams } from "./event-streams.ts";
+import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
+import type { EventStreams, Presenter } from "./event-streams.ts";
 import type { NodeRegistry } from "./node-registry.ts";
+import type { Requester } from "./requester.ts";
 
 /** How the dispatcher reaches nodes; implemented by the connection layer. */
 export interface NodeLink {
@@ -25,8 +29,8 @@ const ACTIVE: readonly DirectiveStatus[] = ["queued", "sent", "running"];
 
 function hubTimeout(call: ActionCallType, requested: number | undefined): number {
   if (requested !== undefined) return requested;
-  if (call.action === "bash") return call.params.timeoutMs + HUB_GRACE_MS;
-  return DEFAULT_FILE_ACTION_TIMEOUT_MS;
+  const own = actionTimeoutMs(call);
+  return own === null ? DEFAULT_FILE_ACTION_TIMEOUT_MS : own + HUB_GRACE_MS;
 }
 
 function statusOfResult(msg: ResultMessage): DirectiveStatus {
@@ -37,10 +41,17 @@ function statusOfResult(msg: ResultMessage): DirectiveStatus {
     case "timeout":
       return "timed_out";
     case "tier_refused":
+    case "not_readable":
+    case "protected":
       return "refused";
     default:
       return "failed";
   }
+}
+
+/** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
+function presenterFor(requester: Requester): Presenter | undefined {
+  return requester.confined ? eventForConfined : undefined;
 }
 
 function newId(prefix: string): string {
@@ -58,24 +69,30 @@ export class DirectiveDispatcher {
     private readonly activity: ActivityLog,
     private readonly streams: EventStreams,
     private readonly link: NodeLink,
+    /** The site's readable paths as they are now, for callers who may only read. */
+    private readonly readablePaths: () => readonly string[],
   ) {}
 
-  async runOne(nodeId: string, req: DirectiveRequest, actor: string): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+  async runOne(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
     if (!call.ok) return call;
+    // A single directive outside the readable paths is a plain refusal: nothing is recorded, nothing is sent.
+    const refusal = requester.confined ? confinementRefusal(call.value, this.confinement(node)) : null;
+    if (refusal) return fail(403, "not_readable", refusal);
     const id = newId("d");
-    const stream = this.streams.open(id);
-    this.admit(id, null, node, call.value, req, actor);
+    const stream = this.streams.open(id, presenterFor(requester));
+    this.admit(id, null, node, call.value, req, requester);
     await this.afterAdmit([id]);
     return ok({ directiveId: id, stream });
   }
 
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
-    actor: string,
+    requester: Requester,
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
+    const actor = requester.actor;
     const call = this.parseCall(req);
     if (!call.ok) return call;
     const resolved = this.resolveTargets(req.target);
@@ -91,11 +108,11 @@ export class DirectiveDispatcher {
       skippedOffline,
     };
     this.store.insertFanOut(fanOut, req.concurrency, Date.now());
-    const stream = this.streams.open(fanoutId);
+    const stream = this.streams.open(fanoutId, presenterFor(requester));
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
     const ids = targets.map((node) => {
       const id = newId("d");
-      this.admit(id, fanoutId, node, call.value, req, actor);
+      this.admit(id, fanoutId, node, call.value, req, requester);
       return id;
     });
     await this.afterAdmit(ids);
@@ -114,8 +131,9 @@ export class DirectiveDispatcher {
     return rec ? ok(rec) : fail(404, "directive_not_found", `directive ${id} not found`);
   }
 
-  list(q: DirectiveListQuery) {
-    return this.store.list(q);
+  list(q: DirectiveListQuery, viewer: Viewer) {
+    const { records, nextBefore } = this.store.list(q);
+    return { directives: records.map((r) => directiveFor(r, viewer)), nextBefore };
   }
 
   fanOutStatus(fanoutId: string): HubResult<FanOutAggregate> {
@@ -217,8 +235,18 @@ export class DirectiveDispatcher {
     return ok({ targets: [...new Set(target.nodes)].map((id) => byId.get(id)!), skippedOffline: 0 });
   }
 
-  /** Records a directive and settles at once what can be settled without the node: offline, refused by tier. */
-  private admit(id: string, fanoutId: string | null, node: NodeView, call: ActionCallType, req: DirectiveRequest, actor: string): void {
+  /** The folders a confined caller may read on this node. */
+  private confinement(node: NodeView): string[] {
+    return readableRoots(this.readablePaths(), node.sandboxRoot);
+  }
+
+  /**
+   * Records a directive and settles at once what can be settled without the node: offline, refused by tier,
+   * outside the readable paths of a caller who may only read.
+   */
+  private admit(id: string, fanoutId: string | null, node: NodeView, call: ActionCallType, req: DirectiveRequest, requester: Requester): void {
+    const actor = requester.actor;
+    const confineTo = requester.confined ? this.confinement(node) : null;
     const base = {
       id,
       fanoutId,
@@ -226,10 +254,15 @@ export class DirectiveDispatcher {
       action: call.action,
       params: call.params as Record<string, unknown>,
       requestedBy: actor,
+      requestedByUser: requester.userId,
+      confineTo,
       timeoutMs: hubTimeout(call, req.timeoutMs),
     };
     const now = Date.now();
-    if (!this.link.isOnline(node.id)) {
+    const refusal = confineTo ? confinementRefusal(call, confineTo) : null;
+    if (refusal) {
+      this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
+    } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
     } else {
       const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});
@@ -271,6 +304,7 @@ export class DirectiveDispatcher {
       params: this.store.rawParams(id)!,
       stream: true,
       timeoutMs: rec.view.timeoutMs,
+      ...(rec.confineTo ? { confineTo: rec.confineTo } : {}),
     });
     if (!sent) {
       this.complete(id, rec.view.nodeId, { status: "failed", errorCode: "offline", error: `node ${rec.view.nodeId} is not connected` });

@@ -29,12 +29,18 @@ interface DirectiveRow {
   error: string | null;
   error_code: string | null;
   data: string | null;
+  requested_by_user: string | null;
+  confine_to: string | null;
   [key: string]: SqlStorageValue;
 }
 
 export interface DirectiveRecord {
   view: DirectiveView;
   seq: number;
+  /** The person who asked for it; null for the bootstrap admin key. */
+  requestedByUser: string | null;
+  /** The folders it was confined to (its requester could only read), or null when it was not confined. */
+  confineTo: string[] | null;
 }
 
 /** Long string params (file contents) are shortened in views; the stored row keeps them whole. */
@@ -53,6 +59,8 @@ function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
   const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
   return {
     seq: row.seq,
+    requestedByUser: row.requested_by_user,
+    confineTo: row.confine_to ? (JSON.parse(row.confine_to) as string[]) : null,
     view: {
       id: row.id,
       fanoutId: row.fanout_id,
@@ -70,6 +78,7 @@ function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
       signal: row.signal,
       outputBytes: row.output_bytes,
       output,
+      outputWithheld: false,
       truncated: row.truncated === 1,
       error: row.error,
       errorCode: row.error_code as ErrorCode | null,
@@ -86,6 +95,8 @@ export interface NewDirective {
   params: Record<string, unknown>;
   status: DirectiveStatus;
   requestedBy: string;
+  requestedByUser: string | null;
+  confineTo: string[] | null;
   timeoutMs: number;
   error?: string;
   errorCode?: ErrorCode;
@@ -133,8 +144,9 @@ export class DirectiveStore {
   insert(d: NewDirective, now: number): void {
     const terminal = !["queued", "sent", "running"].includes(d.status);
     this.sql.exec(
-      `INSERT INTO directives (id, fanout_id, node_id, action, params, status, requested_by, created_at, timeout_ms, ended_at, error, error_code)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO directives (id, fanout_id, node_id, action, params, status, requested_by, requested_by_user, confine_to, created_at, timeout_ms,
+         ended_at, error, error_code)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       d.id,
       d.fanoutId,
       d.nodeId,
@@ -142,6 +154,8 @@ export class DirectiveStore {
       JSON.stringify(d.params),
       d.status,
       d.requestedBy,
+      d.requestedByUser,
+      d.confineTo ? JSON.stringify(d.confineTo) : null,
       now,
       d.timeoutMs,
       terminal ? now : null,
@@ -181,7 +195,7 @@ export class DirectiveStore {
     return row ? (JSON.parse(row.params) as Record<string, unknown>) : null;
   }
 
-  list(q: DirectiveListQuery): { directives: DirectiveView[]; nextBefore: number | null } {
+  list(q: DirectiveListQuery): { records: DirectiveRecord[]; nextBefore: number | null } {
     const where: string[] = [];
     const args: SqlStorageValue[] = [];
     if (q.node) (where.push("node_id = ?"), args.push(q.node));
@@ -194,7 +208,7 @@ export class DirectiveStore {
       .exec<DirectiveRow>(`SELECT * FROM directives ${clause} ORDER BY seq DESC LIMIT ?`, ...args, q.limit + 1)
       .toArray();
     const page = rows.slice(0, q.limit).map((r) => toRecord(r, null));
-    return { directives: page.map((r) => r.view), nextBefore: rows.length > q.limit ? page[page.length - 1]!.seq : null };
+    return { records: page, nextBefore: rows.length > q.limit ? page[page.length - 1]!.seq : null };
   }
 
   markSent(id: string, now: number, deadline: number): void {

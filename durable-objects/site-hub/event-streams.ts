@@ -5,18 +5,29 @@ import type { DirectiveEvent } from "../../protocol/api.ts";
  * returned over RPC to the Worker, which turns it into server-sent events or waits for the final one.
  * Listeners live in memory only: an open stream keeps the object awake, and the stored records are the truth.
  */
+/** What one listener gets of an event: the event, a changed copy, or nothing (null). */
+export type Presenter = (event: DirectiveEvent) => DirectiveEvent | null;
+
+const AS_IS: Presenter = (event) => event;
+
 export class EventStreams {
-  private readonly listeners = new Map<string, Set<ReadableStreamDefaultController<Uint8Array>>>();
+  private readonly listeners = new Map<string, Map<ReadableStreamDefaultController<Uint8Array>, Presenter>>();
   private readonly encoder = new TextEncoder();
 
-  /** Opens a stream on `key` (a directive or fan-out id); `first` events are queued before anything live. */
-  open(key: string, first: DirectiveEvent[] = []): ReadableStream<Uint8Array> {
+  /**
+   * Opens a stream on `key` (a directive or fan-out id); `first` events are queued before anything live, and
+   * `present` decides what this listener gets of each event (everything, unless said otherwise).
+   */
+  open(key: string, present: Presenter = AS_IS, first: DirectiveEvent[] = []): ReadableStream<Uint8Array> {
     let ctrl: ReadableStreamDefaultController<Uint8Array>;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         ctrl = controller;
-        for (const e of first) controller.enqueue(this.encode(e));
-        this.set(key).add(controller);
+        for (const e of first) {
+          const shown = present(e);
+          if (shown) controller.enqueue(this.encode(shown));
+        }
+        this.set(key).set(controller, present);
       },
       cancel: () => this.drop(key, ctrl),
     });
@@ -29,8 +40,15 @@ export class EventStreams {
   emit(key: string, event: DirectiveEvent): void {
     const set = this.listeners.get(key);
     if (!set) return;
-    const bytes = this.encode(event);
-    for (const c of set) {
+    let plain: Uint8Array | null = null;
+    for (const [c, present] of set) {
+      let bytes: Uint8Array;
+      if (present === AS_IS) bytes = plain ??= this.encode(event);
+      else {
+        const shown = present(event);
+        if (!shown) continue;
+        bytes = this.encode(shown);
+      }
       try {
         c.enqueue(bytes);
       } catch {
@@ -44,7 +62,7 @@ export class EventStreams {
     if (last) this.emit(key, last);
     const set = this.listeners.get(key);
     if (!set) return;
-    for (const c of set) {
+    for (const c of set.keys()) {
       try {
         c.close();
       } catch {
@@ -54,9 +72,9 @@ export class EventStreams {
     this.listeners.delete(key);
   }
 
-  private set(key: string): Set<ReadableStreamDefaultController<Uint8Array>> {
+  private set(key: string): Map<ReadableStreamDefaultController<Uint8Array>, Presenter> {
     let s = this.listeners.get(key);
-    if (!s) this.listeners.set(key, (s = new Set()));
+    if (!s) this.listeners.set(key, (s = new Map()));
     return s;
   }
 

@@ -1,6 +1,7 @@
 import type { NodeView } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import type { ActivityReader, StoredActivity } from "./activity-log.ts";
+import { activityFor } from "./directive-visibility.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
@@ -8,6 +9,8 @@ import { closeSocket, sendJson } from "./node-socket.ts";
 export const VIEWER_TAG = "viewer";
 /** Viewers who may read the site's access events carry this tag too. */
 const AUDIT_TAG = "viewer:audit";
+/** Viewers confined to reading get agent-written text redacted, as in `GET /activity`. */
+const CONFINED_TAG = "viewer:confined";
 /** And every viewer who is a person carries the tag of their user id, to get the access events about them. */
 const userTag = (userId: string) => `viewer:user:${userId}`;
 
@@ -15,16 +18,26 @@ const userTag = (userId: string) => `viewer:user:${userId}`;
 export const VIEWER_PATH = "/viewer";
 const READER_AUDIT_HEADER = "X-Cortex-Reader-Audit";
 const READER_USER_HEADER = "X-Cortex-Reader-User";
+const READER_CONFINED_HEADER = "X-Cortex-Reader-Confined";
 
 /** The request the Worker sends to open a viewer, saying who reads (only the Worker can reach the object). */
 export function viewerRequest(base: string, reader: ActivityReader): Request {
-  const headers: Record<string, string> = { Upgrade: "websocket", [READER_AUDIT_HEADER]: reader.audit ? "1" : "0" };
+  const headers: Record<string, string> = {
+    Upgrade: "websocket",
+    [READER_AUDIT_HEADER]: reader.audit ? "1" : "0",
+    [READER_CONFINED_HEADER]: reader.confined ? "1" : "0",
+  };
   if (reader.userId) headers[READER_USER_HEADER] = reader.userId;
   return new Request(new URL(VIEWER_PATH, base), { headers });
 }
 
 export function readerOf(request: Request): ActivityReader {
-  return { audit: request.headers.get(READER_AUDIT_HEADER) === "1", userId: request.headers.get(READER_USER_HEADER) };
+  return {
+    audit: request.headers.get(READER_AUDIT_HEADER) === "1",
+    userId: request.headers.get(READER_USER_HEADER),
+    // Anything but an explicit "0" confines: a request that says nothing gets the redacted view.
+    confined: request.headers.get(READER_CONFINED_HEADER) !== "0",
+  };
 }
 
 export function isViewer(ctx: DurableObjectState, ws: WebSocket): boolean {
@@ -52,6 +65,7 @@ export class LiveViewers {
     const [client, server] = [pair[0], pair[1]];
     const tags = [VIEWER_TAG];
     if (reader.audit) tags.push(AUDIT_TAG);
+    if (reader.confined) tags.push(CONFINED_TAG);
     if (reader.userId) tags.push(userTag(reader.userId));
     this.ctx.acceptWebSocket(server, tags);
     const snapshot: LiveMessage = { type: "snapshot", at: Date.now(), nodes: this.registry.list().map((r) => liveNode(r.view)) };
@@ -78,7 +92,12 @@ export class LiveViewers {
       if (stored.subject) for (const ws of this.ctx.getWebSockets(userTag(stored.subject))) readers.add(ws);
       viewers = [...readers];
     }
-    if (viewers.length) broadcast(viewers, { type: "activity", at: Date.now(), entry: stored.entry });
+    if (!viewers.length) return;
+    const at = Date.now();
+    const confined = viewers.filter((ws) => this.ctx.getTags(ws).includes(CONFINED_TAG));
+    const whole = viewers.filter((ws) => !confined.includes(ws));
+    if (whole.length) broadcast(whole, { type: "activity", at, entry: stored.entry });
+    if (confined.length) broadcast(confined, { type: "activity", at, entry: activityFor(stored.entry, { confined: true, userId: null }) });
   }
 
   /** Closes a person's viewers (their access changed); their dashboard reconnects with what they may now see. */

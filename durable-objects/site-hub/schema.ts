@@ -119,6 +119,8 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL,
      updated_by TEXT NOT NULL
    ) WITHOUT ROWID;`,
+  `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
+   ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
   // One activity entry per directive (and per fan-out), updated in place; access events read by admins only.
   `ALTER TABLE activity ADD COLUMN directive_id TEXT;
    ALTER TABLE activity ADD COLUMN fanout_id TEXT;

@@ -23,12 +23,14 @@ import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import { ActivityLog, type ActivityReader } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
+import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
 import { isViewer, LiveViewers, readerOf, VIEWER_PATH } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+import type { Requester } from "./requester.ts";
 import { migrate } from "./schema.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
 
@@ -75,11 +77,18 @@ export class SiteHub extends DurableObject<Env> {
       nextDeadline: () => this.directives.nextDeadline(),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
     });
-    this.directives = new DirectiveDispatcher(store, this.registry, this.activity, streams, {
-      send: (nodeId, msg) => this.connections.send(nodeId, msg),
-      isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
-      scheduleSweep: (at) => this.connections.scheduleSweep(at),
-    });
+    this.directives = new DirectiveDispatcher(
+      store,
+      this.registry,
+      this.activity,
+      streams,
+      {
+        send: (nodeId, msg) => this.connections.send(nodeId, msg),
+        isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
+        scheduleSweep: (at) => this.connections.scheduleSweep(at),
+      },
+      () => this.settings.get().readablePaths,
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
   }
@@ -173,8 +182,10 @@ export class SiteHub extends DurableObject<Env> {
     return ok(this.metrics.history(id, query, Date.now()));
   }
 
+  /** The page `reader` may see: access events only for admins and their subject, agent-written text redacted for the confined. */
   queryActivity(query: ActivityQuery, reader: ActivityReader): ActivityPage {
-    return this.activity.query(query, reader);
+    const page = this.activity.query(query, reader);
+    return { ...page, entries: page.entries.map((e) => activityFor(e, reader)) };
   }
 
   /**
@@ -217,33 +228,34 @@ export class SiteHub extends DurableObject<Env> {
 
   // ---- directives (RPC) ----
 
+  /** Runs one action on one node for `requester`, who may be confined to the site's readable paths. */
   runDirective(
     nodeId: string,
     req: DirectiveRequest,
-    actor: string,
+    requester: Requester,
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.runOne(nodeId, req, actor);
+    return this.directives.runOne(nodeId, req, requester);
   }
 
   fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
-    actor: string,
+    requester: Requester,
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.fanOut(req, actor);
+    return this.directives.fanOut(req, requester);
   }
 
-  getDirective(id: string): HubResult<DirectiveView> {
+  getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {
     const rec = this.directives.get(id);
-    return rec.ok ? ok(rec.value.view) : rec;
+    return rec.ok ? ok(directiveFor(rec.value, viewer)) : rec;
   }
 
-  listDirectives(query: DirectiveListQuery): DirectiveListResponse {
-    return this.directives.list(query);
+  listDirectives(query: DirectiveListQuery, viewer: Viewer): DirectiveListResponse {
+    return this.directives.list(query, viewer);
   }
 
-  cancelDirective(id: string, actor: string): HubResult<DirectiveView> {
-    const done = this.directives.cancel(id, actor);
-    return done.ok ? this.getDirective(id) : done;
+  cancelDirective(id: string, requester: Requester): HubResult<DirectiveView> {
+    const done = this.directives.cancel(id, requester.actor);
+    return done.ok ? this.getDirective(id, requester) : done;
   }
 
   getRun(nodeId: string, runId: string): HubResult<RunRecord> {

@@ -10,7 +10,7 @@ import { Label, NodeId } from "../identifiers.ts";
 export const SiteLogsInput = z.strictObject({
   machine: NodeId.optional().describe("Only entries about this machine (its id)."),
   level: ActivityLevel.optional().describe("Only entries at this level or more severe: debug < info < warn < error."),
-  kind: ActivityKind.optional().describe("Only entries of this kind: node (connects, disconnects), directive (actions run), access, process, deployment."),
+  kind: ActivityKind.optional().describe("Only entries of this kind, e.g. node (machines connecting and dropping) or directive (actions run and how they ended)."),
   sinceMinutes: z.number().int().min(1).max(43_200).optional().describe("Only entries from the last this many minutes."),
   limit: z.number().int().min(1).max(200).default(50).describe("At most this many entries, newest first."),
 });

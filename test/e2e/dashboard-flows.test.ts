@@ -152,20 +152,22 @@ describe("the dashboard", () => {
     expect(await page.locator('.node-result[data-node="alpha"] .console-output').textContent()).toContain("hello from");
   });
 
-  it("registers a machine from the page, gives its connect command once, and shows it come online", async () => {
+  it("registers a machine from the page, gives its install line and its token once, and shows it come online", async () => {
     await page.goto("/add");
     await page.locator("#add-name").fill("delta");
     await page.locator("#add-group").fill("render");
     await page.getByLabel(/^sudo/).check();
     await page.getByRole("button", { name: "Register" }).click();
-    const command = await page.locator(".copy-field").first().locator(".copy-value").textContent();
-    expect(command).toMatch(/cortex node connect --endpoint ws:\/\/.+\/api\/sites\/default\/connect --token cxn_delta_[0-9a-f]{64} --tier sudo/);
+    const values = page.locator(".copy-field .copy-value");
+    const command = await values.nth(0).textContent();
+    expect(command).toBe(`curl -fsSL ${fleet.hub.url}/install.sh | sudo sh -s -- --endpoint ${fleet.hub.url}/api/sites/default --tier sudo`);
+    const token = (await values.nth(1).textContent())!;
+    expect(token).toMatch(/^cxn_delta_[0-9a-f]{64}$/);
     // The README shows the page, not this throwaway hub's token.
     await page.locator(".copy-value").evaluateAll((els) => {
       for (const el of els) el.textContent = (el.textContent ?? "").replace(/[0-9a-f]{64}/, "…");
     });
     await screenshot(page, "add-machine");
-    const token = /--token (\S+)/.exec(command!)![1]!;
     const delta = fleet.startAgent({ token, tier: "sudo", heartbeatMs: HEARTBEAT_MS });
     await expect.poll(() => page.locator(".waiting").textContent(), { timeout: 30_000 }).toContain("delta is online");
     delta.proc.killGroup("SIGTERM");

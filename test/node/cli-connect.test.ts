@@ -68,7 +68,7 @@ describe("cortex node connect", () => {
 
   it("missing or invalid options are one error line before any connection is tried", async () => {
     const noToken = await runCli(["node", "connect", "--endpoint", "http://127.0.0.1:9"]);
-    expect(noToken).toMatchObject({ code: 1, stderr: "error: no token: pass --token, set CORTEX_NODE_TOKEN or set connect.token in the config file\n" });
+    expect(noToken).toMatchObject({ code: 1, stderr: "error: no token: pass --token-file, set CORTEX_NODE_TOKEN_FILE or set connect.tokenFile in the config file\n" });
     const noEndpoint = await runCli(["node", "connect"], { env: { CORTEX_NODE_TOKEN: TOKEN_ENV } });
     expect(noEndpoint.stderr).toMatch(/^error: no endpoint: pass --endpoint/);
     const tooFast = await runCli(["node", "connect", "--endpoint", "http://127.0.0.1:9", "--token", TOKEN_ENV, "--heartbeat-ms", "10"]);

@@ -133,7 +133,8 @@ export function credentials(overrides: Partial<NodeCredentials> = {}): NodeCrede
     group: "ci",
     token,
     endpoint,
-    connectCommand: `npx cortex node connect --endpoint ${endpoint} --token ${token} --tier sudo`,
+    installCommand: "curl -fsSL http://127.0.0.1:8787/install.sh | sudo sh -s -- --endpoint http://127.0.0.1:8787/api/sites/default --tier sudo",
+    connectCommand: `cortex node connect --endpoint ${endpoint} --tier sudo --token-file build-01.token`,
     ...overrides,
   });
 }
@@ -155,6 +156,7 @@ export function directiveView(overrides: Partial<DirectiveView> = {}): Directive
     exitCode: 0,
     outputBytes: 3,
     output: "hi\n",
+    outputWithheld: false,
     truncated: false,
     error: null,
     errorCode: null,

@@ -33,8 +33,9 @@ describe("cortex node", () => {
     expect(hub!.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
     expect(r.stdout).toContain(creds.token);
     expect(r.stdout).toMatch(/shown once/);
+    expect(r.stdout).toContain(`Install the agent on the machine and start it (Node 20 or newer; run as root):\n  ${creds.installCommand}\nIt asks for the token`);
     expect(r.stdout).toContain(creds.connectCommand);
-    expect(r.stdout.split(creds.token).length - 1).toBe(2); // the token line and inside the connect command
+    expect(r.stdout.split(creds.token).length - 1).toBe(1); // only on its own line, in no command
   });
 
   it("register --json prints NodeCredentials that parse with the protocol schema", async () => {
@@ -54,7 +55,9 @@ describe("cortex node", () => {
   });
 
   it("list shows every node's status, heartbeat age and metrics in a table", async () => {
-    const cortex = await withHub({ "GET /api/sites/default/nodes": (_req, res) => sendJson(res, 200, { nodes }) });
+    // Heartbeat ages are relative to the moment the hub answers, however long the machine took to get here.
+    const fresh = () => nodes.map((n) => (n.id === "build-01" ? { ...n, lastHeartbeatAt: Date.now() - 3_000 } : n));
+    const cortex = await withHub({ "GET /api/sites/default/nodes": (_req, res) => sendJson(res, 200, { nodes: fresh() }) });
     const r = await cortex("node", "list");
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n");
@@ -97,6 +100,7 @@ describe("cortex node", () => {
     expect(gone.stdout).toMatch(/Deregistered node build-01/);
     const rekey = await cortex("node", "rekey", "build-01");
     expect(rekey.stdout).toContain(fresh.token);
+    expect(rekey.stdout).toContain(`  ${fresh.installCommand} --new-token\n`);
     expect(rekey.stdout).toContain(fresh.connectCommand);
     const rekeyJson = await cortex("node", "rekey", "build-01", "--json");
     expect(NodeCredentials.parse(JSON.parse(rekeyJson.stdout)).token).toBe(fresh.token);

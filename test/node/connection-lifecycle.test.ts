@@ -2,6 +2,7 @@ import os from "node:os";
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { EXIT_REFUSED } from "../../agent/connection/run-agent.ts";
+import { SOURCE_BUILD } from "../../protocol/agent-release.ts";
 import { closeCodeInfo } from "../../protocol/close-codes.ts";
 import { ActionName } from "../../protocol/directives.ts";
 import { METRICS_EVERY_TICKS } from "../../protocol/limits.ts";
@@ -34,7 +35,7 @@ describe("registering", () => {
       agentId: "lab-1",
       name: os.hostname(),
       capabilities: ActionName.options,
-      version: JSON.parse(readFileSync("package.json", "utf8")).version,
+      version: `${JSON.parse(readFileSync("package.json", "utf8")).version}+${SOURCE_BUILD}`,
       tier: "sudo",
       group: "gpu",
       hostname: os.hostname(),

@@ -72,6 +72,31 @@ describe("redactText", () => {
     expect(out).toContain("STRIPE_SECRET='[REDACTED:secret setting]'");
   });
 
+  it("removes what a hub checkout's .dev.vars holds: keys named *_KEY, the setup code, the generated admin key", () => {
+    const admin = `cx_admin_${"3f".repeat(32)}`;
+    const text = [
+      `CORTEX_ADMIN_KEY=${"0a1b".repeat(16)}`,
+      'CORTEX_ENCRYPTION_KEY="qwertyuiopasdfghjklzxcvbnm012345="',
+      "CORTEX_SETUP_CODE=setup-code-value-42",
+      `admin key printed by npm start: ${admin}`,
+      "signing_key: abcdefghijklmnop",
+      '{"encryptionKey": "Zm9vYmFyYmF6cXV4cXV1eA=="}',
+      "CF_ACCESS_TEAM_DOMAIN=team.cloudflareaccess.com",
+    ].join("\n");
+    const out = expectGone(text, ["0a1b".repeat(16), "qwertyuiopasdfghjklzxcvbnm", "setup-code-value-42", admin, "abcdefghijklmnop", "Zm9vYmFyYmF6cXV4cXV1eA=="]);
+    expect(out).toContain("CORTEX_ADMIN_KEY=[REDACTED:secret setting]");
+    expect(out).toContain("CF_ACCESS_TEAM_DOMAIN=team.cloudflareaccess.com");
+  });
+
+  it("removes secrets given as command-line options", () => {
+    const out = expectGone("mysqldump --password hunter2hunter2 db; deploy --api-key=abcd1234efgh5678 --token 'quoted token value'", [
+      "hunter2hunter2",
+      "abcd1234efgh5678",
+      "quoted token value",
+    ]);
+    expect(out).toContain("mysqldump --password [REDACTED:secret option] db");
+  });
+
   it("removes a short token after an Authorization scheme too", () => {
     expectGone("Authorization: Bearer s3cr3tT0k", ["s3cr3tT0k"]);
   });

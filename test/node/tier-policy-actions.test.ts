@@ -30,6 +30,10 @@ const TABLE: Record<ActionName, { params: Record<string, unknown>; sudo: boolean
   "system.reboot": { params: {}, sudo: false, unprivileged: false },
   "system.shutdown": { params: { delayMinutes: 5 }, sudo: false, unprivileged: false },
   "system.cancel_shutdown": { params: {}, sudo: false, unprivileged: false },
+  "supervised.start": { params: { name: "web" }, sudo: true, unprivileged: true },
+  "supervised.stop": { params: { name: "web" }, sudo: true, unprivileged: true },
+  "supervised.restart": { params: { name: "web" }, sudo: true, unprivileged: true },
+  "supervised.logs": { params: { name: "web" }, sudo: true, unprivileged: true },
 };
 
 function call(action: ActionName, params: Record<string, unknown>): ActionCall {

@@ -75,7 +75,7 @@ describe("API keys", () => {
     expect((await refusal(fanout, 403)).code).toBe("action_not_allowed");
     expect(agent.received.filter((m) => typeof m !== "string" && m.type === "directive")).toEqual([]);
 
-    const read = call(chat.caller, `/api/sites/${site}/nodes/box/directives`, { body: { action: "read", params: { path: "/tmp/notes" } } });
+    const read = call(chat.caller, `/api/sites/${site}/nodes/box/directives`, { body: { action: "read", params: { path: "/var/log/notes" } } });
     const sent = await agent.next("directive");
     expect(sent.action).toBe("read");
     agent.send({ type: "result", directiveId: sent.id, success: true, output: "hello", durationMs: 1, exitCode: 0 });
@@ -111,7 +111,7 @@ describe("cancelling", () => {
     const site = await newSite();
     const member = await join(site, "member", root);
     const agent = await connectNode(site, await registerNode(site, { name: "box", tier: "root" }));
-    const running = call(member.caller, `/api/sites/${site}/nodes/box/directives`, { body: { action: "grep", params: { pattern: "x", path: "/tmp" } } });
+    const running = call(member.caller, `/api/sites/${site}/nodes/box/directives`, { body: { action: "grep", params: { pattern: "x", path: "/var/log" } } });
     const sent = await agent.next("directive");
     expect((await call(member.caller, `/api/sites/${site}/directives/${sent.id}/cancel`, { method: "POST" })).status).toBe(200);
     expect(DirectiveView.parse(await (await running).json()).status).toBe("cancelled");

@@ -1,7 +1,7 @@
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AuditPage, MeResponse, PasskeyListResponse, PasskeyView } from "../../protocol/accounts.ts";
-import { ANONYMOUS, call, directorySql, expectJson, join, refusal, rootSession, sessionCookieOf, type Caller, type Person } from "./accounts-support.ts";
+import { ANONYMOUS, call, directorySql, expectJson, join, PASSWORD, refusal, rootSession, sessionCookieOf, type Caller, type Person } from "./accounts-support.ts";
 import { SoftAuthenticator } from "./soft-authenticator.ts";
 import { BASE } from "./support.ts";
 
@@ -65,6 +65,18 @@ describe("passkeys", () => {
     expect(used.passkeys[0]!.lastUsedAt).toBeGreaterThan(0);
     const audit = await expectJson(await call(root, "/api/audit?kind=sign_in&limit=1"), 200, AuditPage);
     expect(audit.entries[0]!.message).toBe(`${person.email} signed in with a passkey`);
+  });
+
+  it("are never blocked by wrong passwords, even from the address that locked itself out with them", async () => {
+    const { person, authenticator } = await personWithPasskey();
+    const from = { "CF-Connecting-IP": "203.0.113.77" };
+    for (let i = 0; i < 25; i++) {
+      await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `wrong ${i}` }, headers: from });
+    }
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: from })).status).toBe(429);
+    const response = await authenticator.authenticate(await loginOptions(), BASE);
+    const signedIn = await call(ANONYMOUS, "/api/auth/passkeys/login/verify", { body: { response }, headers: from });
+    expect((await expectJson(signedIn, 200, MeResponse)).user.email).toBe(person.email);
   });
 
   it("use each challenge once: a replayed registration or sign-in is refused and changes nothing", async () => {

@@ -53,12 +53,13 @@ interface Case {
   label?: string;
 }
 
-const READ_ACTION = { action: "read", params: { path: "/tmp/x" } };
+const READ_ACTION = { action: "read", params: { path: "/var/log/x" } };
 const SHELL_ACTION = { action: "bash", params: { command: "true" } };
 
 /** One row per route, keyed `METHOD path` exactly as the app registers it. */
 const ROWS: Record<string, Case[]> = {
   "GET /healthz": [{ allowed: EVERYONE }],
+  "GET /agent/*": [{ allowed: EVERYONE, path: "/agent/release.json", label: "the agent's release and bundle hold no secret" }],
   "GET /api/sites/:site/connect": [{ allowed: NOBODY, agentSocket: true, label: "agents only, with a node token" }],
 
   "POST /api/setup": [{ allowed: EVERYONE, body: {} }],
@@ -89,6 +90,7 @@ const ROWS: Record<string, Case[]> = {
   "POST /api/sites/:site/invites": [{ allowed: SITE_ADMINS, body: {} }],
   "DELETE /api/sites/:site/invites/:id": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/invites/i-${GHOST}` }],
   "GET /api/sites/:site/settings": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/agent": [{ allowed: SITE_READERS }],
   "PATCH /api/sites/:site/settings": [{ allowed: SITE_ADMINS, body: {} }],
 
   "POST /api/sites/:site/nodes": [{ allowed: SITE_ADMINS, body: {} }],

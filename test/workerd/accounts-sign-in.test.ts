@@ -105,21 +105,53 @@ describe("password sign-in", () => {
     expect(JSON.stringify(audit)).not.toContain("hunter2");
   });
 
-  it("locks an account after 5 failures, even against the right password, with 429 and Retry-After; the lock runs out", async () => {
+  it("stops one address guessing one account after 5 failures, even against the right password; the lock runs out", async () => {
     const root = await rootSession();
     const person = await join("default", "member", root);
+    const from = { "CF-Connecting-IP": "192.0.2.7" };
     for (let i = 0; i < 5; i++) {
-      // A new address each time: the lock that follows is the account's own.
-      const res = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `wrong ${i}` }, headers: { "CF-Connecting-IP": `192.0.2.${i}` } });
+      const res = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `wrong ${i}` }, headers: from });
       expect(res.status).toBe(401);
     }
-    const locked = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: { "CF-Connecting-IP": "192.0.2.99" } });
+    const locked = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: from });
     expect((await refusal(locked, 429)).message).toMatch(/too many failed sign-ins; try again in \d+ s/);
     expect(Number(locked.headers.get("Retry-After"))).toBeGreaterThanOrEqual(29);
     expect(sessionCookieOf(locked)).toBeNull();
 
-    await directorySql((sql) => sql.exec("UPDATE login_throttle SET locked_until = 0 WHERE key = ?", `account:${person.email}`));
-    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD } })).status).toBe(200);
+    await directorySql((sql) => sql.exec("UPDATE login_throttle SET locked_until = 0 WHERE key = ?", `pair:${person.email}|192.0.2.7`));
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: from })).status).toBe(200);
+  });
+
+  it("cannot be used by a stranger to lock the real user out: the right password from a clean address still signs in", async () => {
+    const root = await rootSession();
+    const person = await join("default", "member", root);
+    // A botnet: 40 wrong passwords from 20 addresses, two each.
+    for (let i = 0; i < 40; i++) {
+      const res = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `guess ${i}` }, headers: { "CF-Connecting-IP": `203.0.113.${i % 20}` } });
+      expect([401, 429]).toContain(res.status);
+    }
+    const home = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: { "CF-Connecting-IP": "198.18.0.1" } });
+    expect(home.status).toBe(200);
+    expect(sessionCookieOf(home)).not.toBeNull();
+    // Signing in clears nothing for the attackers' addresses.
+    const attacker = await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: "guess again" }, headers: { "CF-Connecting-IP": "203.0.113.3" } });
+    expect(attacker.status).toBe(429);
+  });
+
+  it("slows guessing from many addresses once an account is under attack: each new address gets one free failure", async () => {
+    const root = await rootSession();
+    const person = await join("default", "member", root);
+    const guess = (ip: string) => call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: "not it" }, headers: { "CF-Connecting-IP": ip } });
+    // Before the account counts as under attack, an address has 5 free failures.
+    for (let i = 0; i < 5; i++) expect((await guess("198.51.100.50")).status).toBe(401);
+    for (let i = 0; i < 5; i++) expect((await guess("198.51.100.51")).status).toBe(401);
+    // Now (10 failures) each further address is stopped after its first failure.
+    for (const ip of ["198.51.100.52", "198.51.100.53", "198.51.100.54"]) {
+      expect((await guess(ip)).status).toBe(401);
+      expect((await guess(ip)).status).toBe(429);
+    }
+    // The user's own clean address is not slowed at all.
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: { "CF-Connecting-IP": "198.18.0.2" } })).status).toBe(200);
   });
 
   it("slows down one address trying many accounts, and not the others", async () => {
@@ -138,7 +170,7 @@ describe("password sign-in", () => {
     const person = await join("default", "member", root);
     const guesses = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `guess ${i}` }, headers: { "CF-Connecting-IP": `192.0.2.${100 + i}` } }),
+        call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `guess ${i}` }, headers: { "CF-Connecting-IP": "192.0.2.100" } }),
       ),
     );
     const statuses = guesses.map((r) => r.status);

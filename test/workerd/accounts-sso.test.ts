@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MeResponse } from "../../protocol/accounts.ts";
 import { ApiError } from "../../protocol/api.ts";
 import { createApp } from "../../worker/app.ts";
-import { ROOT, rootSession } from "./accounts-support.ts";
+import { ANONYMOUS, call, join, PASSWORD, ROOT, rootSession } from "./accounts-support.ts";
 import { BASE } from "./support.ts";
 
 /**
@@ -58,6 +58,17 @@ describe("single sign-on with Cloudflare Access", () => {
     expect(me.user.email).toBe(ROOT.email);
     expect(me.credential).toEqual({ kind: "sso", scope: null, keyName: null });
     expect((await hub()("/api/sites/default/nodes", { "Cf-Access-Jwt-Assertion": await token({ email: "ROOT@Example.com" }) })).status).toBe(200);
+  });
+
+  it("is never blocked by wrong passwords, even from the address that locked itself out with them", async () => {
+    const person = await join("default", "member", await rootSession());
+    const from = { "CF-Connecting-IP": "203.0.113.88" };
+    for (let i = 0; i < 25; i++) {
+      await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `wrong ${i}` }, headers: from });
+    }
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: from })).status).toBe(429);
+    const res = await hub()("/api/auth/me", { "Cf-Access-Jwt-Assertion": await token({ email: person.email }), ...from });
+    expect(MeResponse.parse(await res.json()).user.email).toBe(person.email);
   });
 
   it("signs in existing users only", async () => {

@@ -9,7 +9,9 @@ describe("node registry API", () => {
     expect(creds.id).toBe("build-01");
     expect(creds.token).toMatch(/^cxn_build-01_[0-9a-f]{64}$/);
     expect(creds.endpoint).toBe(`ws://hub.test/api/sites/${site}/connect`);
-    expect(creds.connectCommand).toContain(`--token ${creds.token}`);
+    // The ready commands name this hub and site and never hold the token: it goes in a file or is typed at a prompt.
+    expect(creds.installCommand).toBe(`curl -fsSL http://hub.test/install.sh | sudo sh -s -- --endpoint http://hub.test/api/sites/${site} --tier sudo`);
+    expect(creds.connectCommand).toBe(`cortex node connect --endpoint ${creds.endpoint} --tier sudo --token-file build-01.token`);
 
     const listed = NodeListResponse.parse(await (await api(`/api/sites/${site}/nodes`)).json());
     expect(listed.nodes).toHaveLength(1);

@@ -13,7 +13,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/workerd/**/*.test.ts"],
-    globalSetup: ["scripts/build-web.ts"],
+    globalSetup: ["scripts/build.ts"],
     testTimeout: 20_000,
   },
 });

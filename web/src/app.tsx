@@ -1,5 +1,6 @@
 import { effect } from "@preact/signals";
 import { useEffect } from "preact/hooks";
+import { loadServedAgent } from "./agent-release.ts";
 import { lazyPage } from "./lazy.tsx";
 import { watchSite } from "./live.ts";
 import { focusHeading, location, match, navigate, queryParam } from "./router.ts";
@@ -26,6 +27,11 @@ const PUBLIC = ["/signin", "/setup"];
 
 // One live socket, for the site on screen, while someone is signed in.
 effect(() => watchSite(me.value ? (site.value?.site ?? null) : null));
+// The agent this hub serves, so machines running an older one can be flagged.
+effect(() => {
+  const current = me.value ? site.value?.site : undefined;
+  if (current) loadServedAgent(current);
+});
 
 const TITLES: [string, string][] = [
   ["/machines/:id", "Machine"],

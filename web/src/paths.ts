@@ -27,6 +27,7 @@ export function sitePaths(site: string) {
   return {
     base,
     live: `${base}/live`,
+    agent: `${base}/agent`,
     nodes: `${base}/nodes`,
     node: (id: string) => `${base}/nodes/${enc(id)}`,
     rekey: (id: string) => `${base}/nodes/${enc(id)}/rekey`,

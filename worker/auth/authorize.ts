@@ -32,6 +32,7 @@ const WHAT: Record<Permission, string> = {
   "nodes.manage": "manage nodes",
   "directives.read": "see directives",
   "directives.run": "run actions",
+  "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
   "activity.audit": "read the site's access events",
 };

@@ -43,6 +43,8 @@ export type Permission =
   | "directives.read"
   /** Running an action: members and read or chat keys only actions of risk tier 1. */
   | "directives.run"
+  /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
+  | "files.readAnywhere"
   | "activity.read"
   /** The site's access events (sign-ins, keys, roles, invites) in its activity log: admins, not members or read keys. */
   | "activity.audit";
@@ -56,6 +58,7 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "nodes.manage",
   "directives.read",
   "directives.run",
+  "files.readAnywhere",
   "activity.read",
   "activity.audit",
 ]);

@@ -11,10 +11,11 @@ import {
 import { RunRefParams } from "../../protocol/directives.ts";
 import type { HubResult } from "../../durable-objects/shared/hub-result.ts";
 import { refuseAction } from "../auth/action-check.ts";
+import { requesterOf } from "../auth/requester.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
 import { awaitFanOut, awaitResult, toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
-import { actorOf, siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
+import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
 const DirectiveId = z.string().regex(/^d-[0-9a-f-]{36}$/, "not a directive id");
 const FanOutId = z.string().regex(/^f-[0-9a-f-]{36}$/, "not a fan-out id");
@@ -35,7 +36,7 @@ export const directiveRoutes: SiteRoute[] = [
       if (!body.ok) return body.response;
       const refused = refuseAction(c, body.value.action);
       if (refused) return refused;
-      const opened = await siteHub(c).runDirective(id.value, body.value, actorOf(c));
+      const opened = await siteHub(c).runDirective(id.value, body.value, requesterOf(c));
       if (!opened.ok) return failure(c, opened.error);
       const { directiveId, stream } = opened.value;
       if (wantsEvents(c)) return toEventStream(stream, { "X-Cortex-Directive": directiveId });
@@ -52,7 +53,7 @@ export const directiveRoutes: SiteRoute[] = [
       if (!body.ok) return body.response;
       const refused = refuseAction(c, body.value.action);
       if (refused) return refused;
-      const opened = await siteHub(c).fanOut(body.value, actorOf(c));
+      const opened = await siteHub(c).fanOut(body.value, requesterOf(c));
       if (!opened.ok) return failure(c, opened.error);
       const { fanoutId, stream } = opened.value;
       if (wantsEvents(c)) return toEventStream(stream, { "X-Cortex-Fanout": fanoutId });
@@ -79,12 +80,12 @@ export const directiveRoutes: SiteRoute[] = [
       if (!id.ok) return id.response;
       // Cancelling takes the right to run the fan-out's action: members may stop their own reads, not a shell.
       // RPC typing cannot express the `unknown` params of a directive; the object returns a DirectiveListResponse.
-      const members = (await siteHub(c).listDirectives({ fanout: id.value, limit: 1 })) as DirectiveListResponse;
+      const members = (await siteHub(c).listDirectives({ fanout: id.value, limit: 1 }, requesterOf(c))) as DirectiveListResponse;
       const action = members.directives[0]?.action;
       if (!action) return apiError(c, 404, "fanout_not_found", `fan-out ${id.value} not found`);
       const refused = refuseAction(c, action);
       if (refused) return refused;
-      return respond(c, await siteHub(c).cancelFanOut(id.value, actorOf(c)));
+      return respond(c, await siteHub(c).cancelFanOut(id.value, requesterOf(c).actor));
     },
   },
   {
@@ -106,7 +107,7 @@ export const directiveRoutes: SiteRoute[] = [
     handler: async (c) => {
       const q = parseQuery(c, DirectiveListQuery);
       if (!q.ok) return q.response;
-      return c.json(await siteHub(c).listDirectives(q.value));
+      return c.json(await siteHub(c).listDirectives(q.value, requesterOf(c)));
     },
   },
   {
@@ -116,7 +117,7 @@ export const directiveRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, DirectiveId, "id");
       if (!id.ok) return id.response;
-      return respond(c, await siteHub(c).getDirective(id.value));
+      return respond(c, await siteHub(c).getDirective(id.value, requesterOf(c)));
     },
   },
   {
@@ -126,11 +127,11 @@ export const directiveRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, DirectiveId, "id");
       if (!id.ok) return id.response;
-      const directive = (await siteHub(c).getDirective(id.value)) as HubResult<DirectiveView>;
+      const directive = (await siteHub(c).getDirective(id.value, requesterOf(c))) as HubResult<DirectiveView>;
       if (!directive.ok) return failure(c, directive.error);
       const refused = refuseAction(c, directive.value.action);
       if (refused) return refused;
-      return respond(c, await siteHub(c).cancelDirective(id.value, actorOf(c)));
+      return respond(c, await siteHub(c).cancelDirective(id.value, requesterOf(c)));
     },
   },
 ];

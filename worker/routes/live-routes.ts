@@ -1,6 +1,6 @@
 import { viewerRequest } from "../../durable-objects/site-hub/live-viewers.ts";
 import { apiError } from "../http/api-error.ts";
-import { activityReader } from "./activity-routes.ts";
+import { activityReaderOf } from "../auth/requester.ts";
 import { siteHub, type SiteRoute } from "./site-context.ts";
 
 /**
@@ -20,7 +20,7 @@ export const liveRoutes: SiteRoute[] = [
       if (origin && origin !== new URL(c.req.url).origin) {
         return apiError(c, 403, "cross_origin", `WebSocket upgrades from ${origin} are not accepted`);
       }
-      return siteHub(c).fetch(viewerRequest(c.req.url, activityReader(c)));
+      return siteHub(c).fetch(viewerRequest(c.req.url, activityReaderOf(c)));
     },
   },
 ];

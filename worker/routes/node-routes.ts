@@ -1,3 +1,4 @@
+import { installCommand } from "../../protocol/agent-release.ts";
 import { NodeId } from "../../protocol/identifiers.ts";
 import { RegisterNodeRequest, type NodeCredentials } from "../../protocol/api.ts";
 import type { IssuedToken } from "../../durable-objects/site-hub/site-hub.ts";
@@ -5,11 +6,15 @@ import { failure, respond } from "../http/api-error.ts";
 import { parseBody, parseParam } from "../http/validate.ts";
 import { actorOf, siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
-/** The endpoint and ready command for a freshly issued token, built from the URL the caller reached us on. */
+/**
+ * The endpoint and ready commands for a freshly issued token, built from the URL the caller reached us on, so they
+ * name this hub and this site. Neither command holds the token: it is asked for, or read from a file.
+ */
 function credentials(c: AppContext, issued: IssuedToken): NodeCredentials {
   const url = new URL(c.req.url);
   const scheme = url.protocol === "https:" ? "wss:" : "ws:";
-  const endpoint = `${scheme}//${url.host}/api/sites/${c.get("site")}/connect`;
+  const site = c.get("site");
+  const endpoint = `${scheme}//${url.host}/api/sites/${site}/connect`;
   const { node, token } = issued;
   return {
     id: node.id,
@@ -18,7 +23,8 @@ function credentials(c: AppContext, issued: IssuedToken): NodeCredentials {
     group: node.group,
     token,
     endpoint,
-    connectCommand: `npx cortex node connect --endpoint ${endpoint} --token ${token} --tier ${node.tier}`,
+    installCommand: installCommand(url.origin, site, node.tier),
+    connectCommand: `cortex node connect --endpoint ${endpoint} --tier ${node.tier} --token-file ${node.id}.token`,
   };
 }
 

@@ -3,7 +3,7 @@ import type { NodeCredentials } from "../../../protocol/api.ts";
 import type { LiveNode } from "../../../protocol/live-messages.ts";
 import { messageOf, request } from "../api.ts";
 import { sitePaths } from "../paths.ts";
-import { CopyField } from "./CopyField.tsx";
+import { InstallSteps } from "./InstallSteps.tsx";
 import { Notice } from "./Notice.tsx";
 
 /** Rekey and remove: shown only to people who may manage machines; both ask before acting. */
@@ -37,7 +37,7 @@ export function NodeAdmin({ site, node }: { site: string; node: LiveNode }) {
             type="button"
             disabled={busy}
             onClick={() =>
-              confirm(`Issue a new token for ${node.name}? Its agent is disconnected and must be restarted with the new command.`) &&
+              confirm(`Issue a new token for ${node.name}? Its agent is disconnected until it is given the new token.`) &&
               act(async () => setCreds(await request<NodeCredentials>(paths.rekey(node.id), { method: "POST" })))
             }
           >
@@ -60,9 +60,9 @@ export function NodeAdmin({ site, node }: { site: string; node: LiveNode }) {
       {creds ? (
         <div class="secret-once">
           <p>
-            <strong>New token issued.</strong> It is shown only now. Restart the agent on {creds.name} with:
+            <strong>New token issued for {creds.name}.</strong>
           </p>
-          <CopyField label="Connect command" value={creds.connectCommand} />
+          <InstallSteps creds={creds} rekeyed />
         </div>
       ) : null}
     </section>

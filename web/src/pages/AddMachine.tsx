@@ -8,7 +8,7 @@ import { allNodes, nodeSignal } from "../live.ts";
 import { sitePaths } from "../paths.ts";
 import { canManageNodes } from "../permissions.ts";
 import { role } from "../session.ts";
-import { CopyField } from "../components/CopyField.tsx";
+import { InstallSteps } from "../components/InstallSteps.tsx";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
 import { neverConnected, NodeStatusBadge } from "../components/StatusBadge.tsx";
@@ -72,12 +72,7 @@ export function AddMachine({ site }: { site: string }) {
           <h1 id="add-title">Connect {creds.name}</h1>
         </div>
         <section class="panel secret-once">
-          <p>
-            Run this on the machine (Node 20 or newer). <strong>The token is shown only now</strong>: copy it before leaving this page. If
-            it is lost, issue a new one from the machine's page.
-          </p>
-          <CopyField label="Connect command" value={creds.connectCommand} />
-          <CopyField label="Token" value={creds.token} />
+          <InstallSteps creds={creds} />
           <p class="muted small">
             The agent dials out to {creds.endpoint}; the machine needs no open port. It runs at tier {creds.tier}: {TIER_DESCRIPTIONS[creds.tier]}.
           </p>

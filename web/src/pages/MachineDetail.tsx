@@ -13,6 +13,7 @@ import { sitePaths } from "../paths.ts";
 import { canManageNodes } from "../permissions.ts";
 import { role } from "../session.ts";
 import { Console } from "../components/Console.tsx";
+import { AgentVersion } from "../components/AgentVersion.tsx";
 import { Link } from "../components/Link.tsx";
 import { Meter } from "../components/Meter.tsx";
 import { NodeAdmin } from "../components/NodeAdmin.tsx";
@@ -50,7 +51,7 @@ function Facts({ node, full }: { node: LiveNode; full: NodeView | null }) {
       </Fact>
       <Fact name="Host">{node.hostname}</Fact>
       <Fact name="System">{[node.os, node.arch].filter(Boolean).join(" · ") || null}</Fact>
-      <Fact name="Agent version">{node.version}</Fact>
+      <Fact name="Agent version">{node.version ? <AgentVersion version={node.version} /> : null}</Fact>
       <Fact name="Group">{node.group}</Fact>
       <Fact name="Tier">{node.runningTier && node.runningTier !== node.tier ? `${node.runningTier} (registered up to ${node.tier})` : node.tier}</Fact>
       <Fact name="CPUs">{m?.cpuCount ?? null}</Fact>

@@ -8,6 +8,7 @@ import { figuresOf } from "../node-figures.ts";
 import { canManageNodes } from "../permissions.ts";
 import { location, navigate, queryParam } from "../router.ts";
 import { role } from "../session.ts";
+import { AgentVersion } from "../components/AgentVersion.tsx";
 import { Link } from "../components/Link.tsx";
 import { Meter } from "../components/Meter.tsx";
 import { neverConnected, NodeStatusBadge, WAITING } from "../components/StatusBadge.tsx";
@@ -153,7 +154,9 @@ function Row({ id }: { id: string }) {
       </td>
       <td data-label="Tier">{n.runningTier && n.runningTier !== n.tier ? `${n.runningTier} (max ${n.tier})` : n.tier}</td>
       <td data-label="Group">{n.group ?? <span class="muted">—</span>}</td>
-      <td data-label="Version">{n.version ?? <span class="muted">—</span>}</td>
+      <td data-label="Version">
+        <AgentVersion version={n.version} />
+      </td>
       <td data-label="CPU">
         <Meter label="CPU" value={f.cpu} />
       </td>

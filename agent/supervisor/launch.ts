@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import os from "node:os";
+import type { ProcessSpec } from "../../protocol/processes.ts";
+import { defaultProcessCwd, evaluateProcess } from "../../protocol/tier-policy.ts";
+import type { CapabilityTier } from "../../protocol/tiers.ts";
+import { resolveRealPath } from "../sandbox/real-path.ts";
+import { openLogForProcess, rotateIfFull } from "./process-log.ts";
+
+/** The operating-system user a supervised process runs as, when it is not the agent's own. */
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  home?: string;
+}
+
+export interface LaunchContext {
+  tier: CapabilityTier;
+  sandboxRoot: string;
+  logDir: string;
+  user?: ProcessUser;
+}
+
+/** What the supervisor starts: the program and its arguments, where, with what environment. */
+export interface LaunchPlan {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export type Admission = { ok: true; plan: LaunchPlan } | { ok: false; refused: boolean; reason: string };
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The environment a process starts with: a fixed base (PATH, HOME, the locale and time zone the agent has) and the
+ * configured variables on top. Nothing else of the agent's own environment is passed on, so no token or key the agent
+ * was started with can reach a supervised program.
+ */
+function environment(spec: ProcessSpec, user: ProcessUser | undefined): Record<string, string> {
+  const base: Record<string, string> = { PATH: DEFAULT_PATH, HOME: user?.home ?? os.homedir() };
+  for (const name of ["LANG", "LC_ALL", "TZ"]) {
+    const value = process.env[name];
+    if (value) base[name] = value;
+  }
+  return { ...base, ...spec.env };
+}
+
+/**
+ * Checks a process against the tier twice, as the hub wrote it and with every symlink resolved, and works out what to
+ * start: the resolved program and folder at tier unprivileged, so that what was checked is what runs.
+ */
+export async function admit(spec: ProcessSpec, ctx: LaunchContext): Promise<Admission> {
+  const options = { sandboxRoot: ctx.sandboxRoot };
+  const cwd = spec.cwd ?? defaultProcessCwd(ctx.tier, options);
+  const realCwd = await resolveRealPath(cwd);
+  const realProgram = spec.command.startsWith("/") && !spec.shell ? await resolveRealPath(spec.command) : spec.command;
+  const real = { ...spec, command: realProgram, cwd: realCwd };
+  for (const [checked, opts] of [
+    [spec, options],
+    [real, { sandboxRoot: await resolveRealPath(ctx.sandboxRoot) }],
+  ] as const) {
+    const decision = evaluateProcess(ctx.tier, checked, opts);
+    if (!decision.allowed) return { ok: false, refused: true, reason: decision.reason };
+  }
+  try {
+    if (!(await stat(realCwd)).isDirectory()) return { ok: false, refused: false, reason: `working folder ${cwd} is not a folder` };
+  } catch {
+    return { ok: false, refused: false, reason: `working folder ${cwd} does not exist` };
+  }
+  const confined = ctx.tier === "unprivileged";
+  const plan: LaunchPlan = spec.shell
+    ? { file: "/bin/sh", args: ["-c", spec.command], cwd: realCwd, env: environment(spec, ctx.user) }
+    : { file: confined ? realProgram : spec.command, args: spec.args, cwd: confined ? realCwd : cwd, env: environment(spec, ctx.user) };
+  return { ok: true, plan };
+}
+
+export type Spawned = { ok: true; child: ChildProcess & { pid: number } } | { ok: false; reason: string };
+
+/**
+ * Starts the process in its own process group, its output appended to its log, detached from the agent so it goes on
+ * running when the agent stops. Resolves once the kernel has started it, or with the reason it could not.
+ */
+export function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, ctx: LaunchContext): Promise<Spawned> {
+  rotateIfFull(ctx.logDir, name, spec.log);
+  const fd = openLogForProcess(ctx.logDir, name);
+  let child: ChildProcess;
+  try {
+    child = spawn(plan.file, plan.args, {
+      cwd: plan.cwd,
+      env: plan.env,
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      windowsHide: true,
+      ...(ctx.user ? { uid: ctx.user.uid, gid: ctx.user.gid } : {}),
+    });
+  } catch (err) {
+    closeSync(fd);
+    return Promise.resolve({ ok: false, reason: (err as Error).message });
+  }
+  closeSync(fd);
+  return new Promise((resolve) => {
+    child.once("spawn", () => {
+      child.unref();
+      // Later errors (a signal that could not be sent) are handled where signals are sent; without a listener Node
+      // would turn them into an uncaught exception that takes the agent down.
+      child.on("error", () => undefined);
+      resolve({ ok: true, child: child as ChildProcess & { pid: number } });
+    });
+    child.once("error", (err: NodeJS.ErrnoException) => resolve({ ok: false, reason: spawnFailure(plan.file, err) }));
+  });
+}
+
+function spawnFailure(file: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case "ENOENT":
+      return `program ${file} not found`;
+    case "EACCES":
+      return `program ${file} is not executable (permission denied)`;
+    default:
+      return `could not start ${file}: ${err.message}`;
+  }
+}

@@ -1,0 +1,123 @@
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+/**
+ * What /proc says about processes. A PID alone does not name a process for long: once it ends, the kernel may hand the
+ * number to another one. The start time (clock ticks after boot) with the boot id does: together they are the
+ * identity the supervisor keeps on disk and checks before adopting or signalling a process it did not spawn itself.
+ */
+
+/** The kernel reports times in /proc in USER_HZ ticks, fixed at 100 by the Linux ABI on every common architecture. */
+export const TICKS_PER_SECOND = 100;
+
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: when it started, in ticks after boot. */
+  startTicks: number;
+  bootId: string;
+}
+
+interface StatFields {
+  state: string;
+  pgid: number;
+  cpuTicks: number;
+  startTicks: number;
+  rssPages: number;
+}
+
+/** The fields after the command name, which may itself contain spaces and parentheses. */
+function parseStat(text: string): StatFields | null {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return null;
+  const f = text.slice(close + 2).split(" ");
+  // After the name, field 3 (state) is f[0]; field N is f[N - 3].
+  const num = (n: number) => Number(f[n - 3]);
+  const fields = { state: f[0] ?? "", pgid: num(5), cpuTicks: num(14) + num(15), startTicks: num(22), rssPages: num(24) };
+  return Number.isFinite(fields.startTicks) && Number.isFinite(fields.pgid) ? fields : null;
+}
+
+function readStat(pid: number): StatFields | null {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+let cachedBootId: string | undefined;
+
+export function bootId(): string {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    } catch {
+      cachedBootId = "";
+    }
+  }
+  return cachedBootId;
+}
+
+/** The identity of a running process, or null when there is none under that PID (or only a zombie). */
+export function identityOf(pid: number): ProcessIdentity | null {
+  const stat = readStat(pid);
+  if (!stat || stat.state === "Z" || stat.state === "X") return null;
+  return { pid, startTicks: stat.startTicks, bootId: bootId() };
+}
+
+/** True when the process recorded as `identity` is still the one running under its PID. */
+export function stillRunning(identity: ProcessIdentity): boolean {
+  const now = identityOf(identity.pid);
+  return now !== null && now.startTicks === identity.startTicks && now.bootId === identity.bootId;
+}
+
+let cachedPageSize: number | undefined;
+
+function pageSize(): number {
+  if (cachedPageSize === undefined) {
+    try {
+      cachedPageSize = Number(execFileSync("getconf", ["PAGESIZE"], { encoding: "utf8", timeout: 2_000 }).trim()) || 4096;
+    } catch {
+      cachedPageSize = 4096;
+    }
+  }
+  return cachedPageSize;
+}
+
+export interface GroupUsage {
+  /** CPU time of every live process in the group, in ticks. */
+  cpuTicks: number;
+  rssBytes: number;
+}
+
+/** CPU time and resident memory per process group, for the groups asked about, in one pass over /proc. */
+export function groupUsage(pgids: ReadonlySet<number>): Map<number, GroupUsage> {
+  const usage = new Map<number, GroupUsage>();
+  if (pgids.size === 0) return usage;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return usage;
+  }
+  const page = pageSize();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (!stat || !pgids.has(stat.pgid) || stat.state === "Z") continue;
+    const sum = usage.get(stat.pgid) ?? { cpuTicks: 0, rssBytes: 0 };
+    sum.cpuTicks += stat.cpuTicks;
+    sum.rssBytes += stat.rssPages * page;
+    usage.set(stat.pgid, sum);
+  }
+  return usage;
+}
+
+/** Whether any process is left in the group. */
+export function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,24 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import type { AgentOptions } from "../connection/agent-options.ts";
+import type { Logger } from "../connection/logger.ts";
+import { ProcessSupervisor } from "./process-supervisor.ts";
+
+/**
+ * The agent's supervisor, started before it first dials the hub so that configured processes run while the hub is
+ * unreachable. Its files live in `<state dir>/processes`; an agent without a state directory supervises from a fresh
+ * temporary folder, which means it cannot adopt its processes after a restart (it says so).
+ */
+export function startSupervisor(options: AgentOptions, log: Logger): ProcessSupervisor {
+  let dir: string;
+  if (options.stateDir) {
+    dir = join(options.stateDir, "processes");
+  } else {
+    dir = mkdtempSync(join(os.tmpdir(), "cortex-processes-"));
+    log("warn", `no --state-dir: supervised processes are kept in ${dir} and will not be adopted after the agent restarts`);
+  }
+  const supervisor = new ProcessSupervisor({ dir, tier: options.tier, sandboxRoot: options.sandboxRoot, log });
+  supervisor.start();
+  return supervisor;
+}

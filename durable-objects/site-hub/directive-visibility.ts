@@ -1,0 +1,56 @@
+import type { ActivityEntry, DirectiveEvent, DirectiveView } from "../../protocol/api.ts";
+import { redactText, redactValue } from "../../protocol/redaction.ts";
+import type { DirectiveRecord } from "./directive-store.ts";
+import type { Requester } from "./requester.ts";
+
+/** Who is looking: anyone who may read everywhere sees everything; the others see less (see `directiveFor`). */
+export type Viewer = Pick<Requester, "userId" | "confined">;
+
+/** What a confined directive printed, as a confined viewer gets it: through the redactor. */
+function redactedOutcome(view: DirectiveView): DirectiveView {
+  return { ...view, output: view.output === null ? null : redactText(view.output), error: view.error === null ? null : redactText(view.error) };
+}
+
+/**
+ * A directive as a viewer may see it. Someone who may read everywhere (a site admin) could run the directive
+ * themselves, so they see it whole. Everyone else (a member, a read or chat key, which may be a model reading
+ * untrusted logs) sees every output through the redactor, and only the output of directives that were themselves
+ * confined to the readable paths: such output came from folders the viewer may read anyway. The output of an
+ * unconfined directive (an admin's shell command, or a read outside the readable paths, or through a link in them)
+ * is withheld, even from a read key of the admin who ran it: redaction removes only the secrets it recognises, and
+ * a database dump, a customer list or a password in an unknown format would pass, letting a member read through an
+ * admin what they may not read themselves. Parameters are redacted too, except those of a viewer's own confined
+ * directives (which they wrote as they are); a read or chat key of an admin sees the admin's other work redacted.
+ */
+export function directiveFor(record: DirectiveRecord, viewer: Viewer): DirectiveView {
+  const view = record.view;
+  if (!viewer.confined) return view;
+  const own = viewer.userId !== null && record.requestedByUser === viewer.userId;
+  const redactedParams = redactValue(view.params) as Record<string, unknown>;
+  if (record.confineTo !== null) return { ...redactedOutcome(view), params: own ? view.params : redactedParams };
+  const withheld = view.output !== null || view.data?.kind === "image";
+  return {
+    ...view,
+    params: redactedParams,
+    error: view.error === null ? null : redactText(view.error),
+    output: null,
+    outputWithheld: withheld,
+    data: view.data?.kind === "image" ? null : view.data,
+  };
+}
+
+/**
+ * The events a confined requester gets while their own (confined) directive runs: no raw chunks, since a secret
+ * split across two chunks would pass the redactor in halves, and the result with its output redacted whole.
+ */
+export function eventForConfined(event: DirectiveEvent): DirectiveEvent | null {
+  if (event.event === "chunk") return null;
+  if (event.event === "result") return { ...event, directive: redactedOutcome(event.directive) };
+  return event;
+}
+
+/** Activity entries quote errors and run reasons written by agents; a confined viewer gets them redacted. */
+export function activityFor(entry: ActivityEntry, viewer: Viewer): ActivityEntry {
+  if (!viewer.confined) return entry;
+  return { ...entry, message: redactText(entry.message), data: entry.data === null ? null : (redactValue(entry.data) as Record<string, unknown>) };
+}

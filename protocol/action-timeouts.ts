@@ -1,0 +1,24 @@
+import type { ActionCall } from "./directives.ts";
+
+/**
+ * How long an action may take on the agent when it needs a budget of its own: a command its timeout, machine
+ * actions what their slowest step may take (du over a big tree, a service's start, a kill's grace). Null means
+ * the default for quick actions. The hub waits this long plus a margin, so the agent's own timeout result comes
+ * first.
+ */
+export function actionTimeoutMs(call: ActionCall): number | null {
+  switch (call.action) {
+    case "bash":
+      return call.params.timeoutMs;
+    case "disk.usage":
+      return 90_000;
+    case "disk.clean":
+      return 300_000;
+    case "service.manage":
+      return 150_000;
+    case "process.signal":
+      return (call.params.graceSeconds + 30) * 1000;
+    default:
+      return null;
+  }
+}
