@@ -229,6 +229,29 @@ describe("access events in a site's log", () => {
     expect((await log(site, "&kind=node", bob.caller)).some((e) => e.nodeId === "shared")).toBe(true);
   });
 
+  it("reach a member's live socket redacted like the API's answer, while an admin's shows what the agent wrote", async () => {
+    const site = await newSite();
+    const admin = await join(site, "admin", root, "admin-r");
+    const member = await join(site, "member", root, "member-r");
+    const adminView = await watch(site, cookie(admin.caller), null);
+    const memberView = await watch(site, cookie(member.caller), null);
+    await adminView.snapshot();
+    await memberView.snapshot();
+    const creds = await registerNode(site, { name: "leaky", tier: "root" });
+    const agent = await connectNode(site, creds);
+    const pending = post(`/api/sites/${site}/nodes/leaky/directives`, { action: "bash", params: { command: "deploy" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "result", directiveId: d.id, success: false, output: "", durationMs: 5, exitCode: 1, error: "login failed: password=hunter2-not-for-members" });
+    await pending;
+    const ended = (e: ActivityEntry) => e.directiveId === d.id && e.updatedAt !== null;
+    expect((await adminView.entry(ended)).message).toContain("password=hunter2-not-for-members");
+    const seen = await memberView.entry(ended);
+    expect(seen.message).not.toContain("hunter2");
+    expect(seen.message).toContain("password=[REDACTED:secret setting]");
+    const listed = (await log(site, "", member.caller)).find((e) => e.directiveId === d.id)!;
+    expect(listed.message).toBe(seen.message);
+  });
+
   it("of a role change close that person's live socket, so their dashboard reconnects with what the new role may see", async () => {
     const site = await newSite();
     const carol = await join(site, "admin", root, "carol");
