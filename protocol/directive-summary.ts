@@ -1,3 +1,4 @@
+import type { FanOutAggregate } from "./api.ts";
 import type { ActionName } from "./directives.ts";
 
 /**
@@ -33,6 +34,20 @@ function plainParams(params: Record<string, unknown>): string {
     .filter(([, v]) => typeof v === "string" || typeof v === "number" || typeof v === "boolean")
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(" ");
+}
+
+const OUTCOME_WORDS: [keyof FanOutAggregate, string][] = [
+  ["failed", "failed"],
+  ["offline", "offline"],
+  ["refused", "refused by tier"],
+  ["cancelled", "cancelled"],
+  ["timedOut", "timed out"],
+  ["lost", "lost"],
+];
+
+/** A fan-out's outcomes in words, the same in the CLI and the activity log: "2 succeeded", then each other outcome that happened. */
+export function outcomeCounts(a: FanOutAggregate): string[] {
+  return [`${a.succeeded} succeeded`, ...OUTCOME_WORDS.filter(([k]) => a[k] !== 0).map(([k, words]) => `${a[k]} ${words}`)];
 }
 
 /** `text` on one line and at most `max` characters, with an ellipsis when cut. */

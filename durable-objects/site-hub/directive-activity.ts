@@ -1,5 +1,5 @@
 import type { ActivityLevel, DirectiveView, FanOutAggregate } from "../../protocol/api.ts";
-import { clip, counted, summarizeCall } from "../../protocol/directive-summary.ts";
+import { clip, counted, outcomeCounts, summarizeCall } from "../../protocol/directive-summary.ts";
 import type { ActionName } from "../../protocol/directives.ts";
 import type { RunCompleteMessage } from "../../protocol/node-messages.ts";
 import { redactText } from "../../protocol/redaction.ts";
@@ -99,16 +99,6 @@ export function runEndedChange(launch: DirectiveView, nodeName: string, what: st
   };
 }
 
-const AGGREGATE_WORDS: [keyof FanOutAggregate, string][] = [
-  ["succeeded", "succeeded"],
-  ["failed", "failed"],
-  ["offline", "offline"],
-  ["refused", "refused by tier"],
-  ["cancelled", "cancelled"],
-  ["timedOut", "timed out"],
-  ["lost", "lost"],
-];
-
 /** A fan-out's entry: what ran on how many machines, then how it went on them. */
 export function fanOutChange(
   f: { fanoutId: string; actor: string; action: ActionName; what: string; total: number; skippedOffline: number },
@@ -118,7 +108,6 @@ export function fanOutChange(
   const head = ranText(f.actor, f.action, f.what, where);
   const data = { fanoutId: f.fanoutId, action: f.action, what: f.what, total: f.total, skippedOffline: f.skippedOffline };
   if (!aggregate) return { level: "info", message: `${head}: started`, data };
-  const parts = AGGREGATE_WORDS.filter(([k]) => aggregate[k] !== 0).map(([k, words]) => `${aggregate[k]} ${words}`);
   const clean = aggregate.succeeded + aggregate.cancelled === aggregate.total;
-  return { level: clean ? "info" : "warn", message: `${head}: ${parts.join(", ") || "nothing to do"}`, data: { ...data, aggregate } };
+  return { level: clean ? "info" : "warn", message: `${head}: ${outcomeCounts(aggregate).join(", ")}`, data: { ...data, aggregate } };
 }

@@ -34,7 +34,8 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 
 async function signIn(context: BrowserContext, who: { email: string; password: string }): Promise<Page> {
   const p = problems.watch(await context.newPage());
-  await p.goto("/signin");
+  // The form is there once the document is; the favicon and late chunks need not hold a loaded machine up.
+  await p.goto("/signin", { waitUntil: "domcontentloaded" });
   await p.getByLabel("Email").fill(who.email);
   await p.getByLabel("Password").fill(who.password);
   await p.getByRole("button", { name: "Sign in", exact: true }).click();

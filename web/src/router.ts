@@ -69,6 +69,20 @@ export function match(pattern: string, path: string): Record<string, string> | n
   return params;
 }
 
+/**
+ * Changes query parameters of the page on screen (an empty value removes one), replacing the history entry: filters,
+ * sort orders and ranges live in the address, so a view can be bookmarked, without piling up Back steps.
+ */
+export function updateQuery(changes: Record<string, string>): void {
+  const params = new URLSearchParams(location.value.search);
+  for (const [name, value] of Object.entries(changes)) {
+    if (value) params.set(name, value);
+    else params.delete(name);
+  }
+  const q = params.toString();
+  navigate(`${location.value.path}${q ? `?${q}` : ""}`, { replace: true });
+}
+
 export function queryParam(name: string): string | null {
   return new URLSearchParams(location.value.search).get(name);
 }

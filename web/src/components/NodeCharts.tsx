@@ -3,7 +3,7 @@ import type { MetricsHistory, MetricsPoint } from "../../../protocol/metrics-his
 import { METRICS_RANGES, type MetricsRange } from "../../../protocol/metrics-ranges.ts";
 import { messageOf, request } from "../api.ts";
 import { sitePaths } from "../paths.ts";
-import { location, navigate, queryParam } from "../router.ts";
+import { queryParam, updateQuery } from "../router.ts";
 import { MetricsChart, type ChartSeries } from "./MetricsChart.tsx";
 import { Notice } from "./Notice.tsx";
 
@@ -34,11 +34,7 @@ function rangeOf(): MetricsRange {
 
 /** The range is part of the address, so a zoomed view can be shared; the default (24 hours) leaves it out. */
 function chooseRange(range: MetricsRange): void {
-  const params = new URLSearchParams(location.value.search);
-  if (range === "24h") params.delete("range");
-  else params.set("range", range);
-  const q = params.toString();
-  navigate(`${location.value.path}${q ? `?${q}` : ""}`, { replace: true });
+  updateQuery({ range: range === "24h" ? "" : range });
 }
 
 function RangePicker({ range }: { range: MetricsRange }) {

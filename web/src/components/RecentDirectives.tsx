@@ -3,6 +3,7 @@ import type { DirectiveListResponse, DirectiveView } from "../../../protocol/api
 import { summarizeCall } from "../../../protocol/directive-summary.ts";
 import { messageOf, request } from "../api.ts";
 import { dateTime, duration } from "../format.ts";
+import { nameOf } from "../live.ts";
 import { sitePaths } from "../paths.ts";
 import { Link } from "./Link.tsx";
 import { Notice } from "./Notice.tsx";
@@ -30,6 +31,48 @@ export function Outcome({ d }: { d: DirectiveView }) {
   );
 }
 
+/** Directives as a table: when (linked to the directive's page), the machine by name, action, what, who, outcome. */
+export function DirectiveTable({ list, className, showMachine = false }: { list: DirectiveView[]; className: string; showMachine?: boolean }) {
+  return (
+    <table class={className}>
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          {showMachine ? <th scope="col">Machine</th> : null}
+          <th scope="col">Action</th>
+          <th scope="col">What</th>
+          <th scope="col">By</th>
+          <th scope="col">Outcome</th>
+        </tr>
+      </thead>
+      <tbody>
+        {list.map((d) => (
+          <tr key={d.id} data-directive={d.id}>
+            <td data-label="When" class="small nowrap">
+              <Link href={directiveHref(d.id)}>{dateTime(d.createdAt)}</Link>
+            </td>
+            {showMachine ? (
+              <td data-label="Machine">
+                <Link href={`/machines/${encodeURIComponent(d.nodeId)}`}>{nameOf(d.nodeId)}</Link>
+              </td>
+            ) : null}
+            <td data-label="Action">{d.action}</td>
+            <td data-label="What" class="mono small clip" title={describeDirective(d)}>
+              {describeDirective(d)}
+            </td>
+            <td data-label="By" class="small">
+              {d.requestedBy}
+            </td>
+            <td data-label="Outcome">
+              <Outcome d={d} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function RecentDirectives({ site, nodeId, version }: { site: string; nodeId: string; version: number }) {
   const [list, setList] = useState<DirectiveView[] | null>(null);
   const [error, setError] = useState("");
@@ -43,36 +86,7 @@ export function RecentDirectives({ site, nodeId, version }: { site: string; node
   if (!list.length) return <p class="muted">No directives yet.</p>;
   return (
     <>
-      <table class="compact">
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Action</th>
-            <th scope="col">What</th>
-            <th scope="col">By</th>
-            <th scope="col">Outcome</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.map((d) => (
-            <tr key={d.id}>
-              <td data-label="When" class="small nowrap">
-                <Link href={directiveHref(d.id)}>{dateTime(d.createdAt)}</Link>
-              </td>
-              <td data-label="Action">{d.action}</td>
-              <td data-label="What" class="mono small clip" title={describeDirective(d)}>
-                {describeDirective(d)}
-              </td>
-              <td data-label="By" class="small">
-                {d.requestedBy}
-              </td>
-              <td data-label="Outcome">
-                <Outcome d={d} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DirectiveTable list={list} className="compact" />
       <p class="small">
         <Link href={`/directives?node=${encodeURIComponent(nodeId)}`}>Every directive of this machine</Link>
       </p>

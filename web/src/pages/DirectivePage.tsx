@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { DirectiveListResponse, DirectiveView, FanOutAggregate } from "../../../protocol/api.ts";
 import { AnsiRenderer } from "../ansi.ts";
@@ -74,6 +75,18 @@ function FanOutMembers({ site, d }: { site: string; d: DirectiveView }) {
   );
 }
 
+function Head({ title, children }: { title: string; children?: ComponentChildren }) {
+  return (
+    <div class="page-head">
+      <p class="crumbs">
+        <Link href="/directives">Directives</Link> /
+      </p>
+      <h1 id="directive-title">{title}</h1>
+      {children}
+    </div>
+  );
+}
+
 /** Everything the hub keeps about one directive: what was asked, by whom, when each step happened, and its output. */
 export function DirectivePage({ site, id }: { site: string; id: string }) {
   const [d, setD] = useState<DirectiveView | null>(null);
@@ -90,16 +103,11 @@ export function DirectivePage({ site, id }: { site: string; id: string }) {
   // Its activity entry changes when it ends: that is the moment to read it again.
   useEffect(() => onActivity((entry) => entry.directiveId === id && setVersion((v) => v + 1)), [id]);
 
-  // The heading sits where it will once the directive is read, so a focus moved to it stays on it.
+  // The heading is drawn in the same place before and after the directive is read, so a focus moved to it stays.
   if (error || !d) {
     return (
       <section aria-labelledby="directive-title" class="detail">
-        <div class="page-head">
-          <p class="crumbs">
-            <Link href="/directives">Directives</Link> /
-          </p>
-          <h1 id="directive-title">Directive</h1>
-        </div>
+        <Head title="Directive" />
         {error ? <Notice>{error}</Notice> : <p class="muted">Loading…</p>}
       </section>
     );
@@ -118,20 +126,14 @@ export function DirectivePage({ site, id }: { site: string; id: string }) {
   };
   return (
     <section aria-labelledby="directive-title" class="detail">
-      <div class="page-head">
-        <p class="crumbs">
-          <Link href="/directives">Directives</Link> /
-        </p>
-        <h1 id="directive-title">
-          {d.action} on {nameOf(d.nodeId)}
-        </h1>
+      <Head title={`${d.action} on ${nameOf(d.nodeId)}`}>
         <DirectiveStatusBadge status={d.status} />
         {ACTIVE.has(d.status) && mayRun(role.value, d.action) ? (
           <button type="button" class="danger" onClick={cancel}>
             Cancel
           </button>
         ) : null}
-      </div>
+      </Head>
       <Notice>{cancelError}</Notice>
       <div class="detail-grid">
         <section class="panel" aria-labelledby="what-title">

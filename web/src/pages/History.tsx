@@ -3,27 +3,17 @@ import type { DirectiveListResponse, DirectiveView } from "../../../protocol/api
 import { ACTION_RISK } from "../../../protocol/action-risk.ts";
 import type { ActionName, DirectiveStatus } from "../../../protocol/directives.ts";
 import { messageOf, request } from "../api.ts";
-import { dateTime } from "../format.ts";
 import { nameOf, nodeIds, onActivity } from "../live.ts";
 import { sitePaths } from "../paths.ts";
-import { location, navigate, queryParam } from "../router.ts";
-import { Link } from "../components/Link.tsx";
+import { queryParam, updateQuery } from "../router.ts";
 import { Notice } from "../components/Notice.tsx";
-import { describeDirective, directiveHref, Outcome } from "../components/RecentDirectives.tsx";
+import { DirectiveTable } from "../components/RecentDirectives.tsx";
 import { DIRECTIVE_TONE } from "../components/StatusBadge.tsx";
 
 const DEFAULT_PAGE = 50;
 // From the records that name every action and every status, so the lists are whole without bundling zod.
 const ACTIONS = Object.keys(ACTION_RISK) as ActionName[];
 const STATUSES = Object.keys(DIRECTIVE_TONE) as DirectiveStatus[];
-
-function setFilter(name: string, value: string): void {
-  const params = new URLSearchParams(location.value.search);
-  if (value) params.set(name, value);
-  else params.delete(name);
-  const q = params.toString();
-  navigate(`/directives${q ? `?${q}` : ""}`, { replace: true });
-}
 
 /**
  * Every directive of the site, newest first, with the filters of `GET /directives` (machine, status, action,
@@ -98,7 +88,7 @@ export function History({ site }: { site: string }) {
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <label for="history-node">
           Machine
-          <select id="history-node" value={node} onChange={(e) => setFilter("node", e.currentTarget.value)}>
+          <select id="history-node" value={node} onChange={(e) => updateQuery({ node: e.currentTarget.value })}>
             <option value="">all machines</option>
             {(nodeIds.value.includes(node) || !node ? nodeIds.value : [node, ...nodeIds.value]).map((id) => (
               <option key={id} value={id}>
@@ -109,7 +99,7 @@ export function History({ site }: { site: string }) {
         </label>
         <label for="history-status">
           Status
-          <select id="history-status" value={status} onChange={(e) => setFilter("status", e.currentTarget.value)}>
+          <select id="history-status" value={status} onChange={(e) => updateQuery({ status: e.currentTarget.value })}>
             <option value="">any status</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -120,7 +110,7 @@ export function History({ site }: { site: string }) {
         </label>
         <label for="history-action">
           Action
-          <select id="history-action" value={action} onChange={(e) => setFilter("action", e.currentTarget.value)}>
+          <select id="history-action" value={action} onChange={(e) => updateQuery({ action: e.currentTarget.value })}>
             <option value="">any action</option>
             {[...ACTIONS].sort().map((a) => (
               <option key={a} value={a}>
@@ -131,7 +121,7 @@ export function History({ site }: { site: string }) {
         </label>
         <label for="history-fanout">
           Fan-out
-          <input id="history-fanout" value={fanout} placeholder="f-…" onChange={(e) => setFilter("fanout", e.currentTarget.value.trim())} />
+          <input id="history-fanout" value={fanout} placeholder="f-…" onChange={(e) => updateQuery({ fanout: e.currentTarget.value.trim() })} />
         </label>
       </form>
       <Notice>{error}</Notice>
@@ -141,40 +131,7 @@ export function History({ site }: { site: string }) {
         <p class="empty">No directives{filtered ? " match these filters" : " yet"}.</p>
       ) : (
         <>
-          <table class="history">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Machine</th>
-                <th scope="col">Action</th>
-                <th scope="col">What</th>
-                <th scope="col">By</th>
-                <th scope="col">Outcome</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((d) => (
-                <tr key={d.id} data-directive={d.id}>
-                  <td data-label="When" class="small nowrap">
-                    <Link href={directiveHref(d.id)}>{dateTime(d.createdAt)}</Link>
-                  </td>
-                  <td data-label="Machine">
-                    <Link href={`/machines/${encodeURIComponent(d.nodeId)}`}>{nameOf(d.nodeId)}</Link>
-                  </td>
-                  <td data-label="Action">{d.action}</td>
-                  <td data-label="What" class="mono small clip" title={describeDirective(d)}>
-                    {describeDirective(d)}
-                  </td>
-                  <td data-label="By" class="small">
-                    {d.requestedBy}
-                  </td>
-                  <td data-label="Outcome">
-                    <Outcome d={d} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DirectiveTable list={list} className="history" showMachine />
           {next !== null ? (
             <button type="button" class="more" onClick={() => load(next)} disabled={busy}>
               Older directives

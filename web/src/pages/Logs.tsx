@@ -4,7 +4,7 @@ import { messageOf, request } from "../api.ts";
 import { dateTime } from "../format.ts";
 import { liveState, nameOf, nodeIds, onActivity } from "../live.ts";
 import { sitePaths } from "../paths.ts";
-import { location, navigate, queryParam } from "../router.ts";
+import { queryParam, updateQuery } from "../router.ts";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
 import { directiveHref } from "../components/RecentDirectives.tsx";
@@ -19,14 +19,6 @@ const RANGES: [string, string, number][] = [
   ["7d", "last 7 days", 7 * 24 * 3600_000],
 ];
 const DEFAULT_PAGE = 100;
-
-function setFilter(name: string, value: string): void {
-  const params = new URLSearchParams(location.value.search);
-  if (value) params.set(name, value);
-  else params.delete(name);
-  const q = params.toString();
-  navigate(`/logs${q ? `?${q}` : ""}`, { replace: true });
-}
 
 /** `until` comes from a datetime-local field, in the browser's time zone. */
 function untilOf(value: string | null): number | undefined {
@@ -116,7 +108,7 @@ export function Logs({ site }: { site: string }) {
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <label>
           Kind
-          <select value={kind} onChange={(e) => setFilter("kind", e.currentTarget.value)}>
+          <select value={kind} onChange={(e) => updateQuery({ kind: e.currentTarget.value })}>
             <option value="">all kinds</option>
             {KINDS.map((k) => (
               <option key={k} value={k}>
@@ -127,7 +119,7 @@ export function Logs({ site }: { site: string }) {
         </label>
         <label>
           Level
-          <select value={level} onChange={(e) => setFilter("level", e.currentTarget.value)}>
+          <select value={level} onChange={(e) => updateQuery({ level: e.currentTarget.value })}>
             <option value="">all levels</option>
             {LEVELS.map((l) => (
               <option key={l} value={l}>
@@ -138,7 +130,7 @@ export function Logs({ site }: { site: string }) {
         </label>
         <label>
           Machine
-          <select value={node} onChange={(e) => setFilter("node", e.currentTarget.value)}>
+          <select value={node} onChange={(e) => updateQuery({ node: e.currentTarget.value })}>
             <option value="">all machines</option>
             {(nodeIds.value.includes(node) || !node ? nodeIds.value : [node, ...nodeIds.value]).map((id) => (
               <option key={id} value={id}>
@@ -149,7 +141,7 @@ export function Logs({ site }: { site: string }) {
         </label>
         <label>
           Period
-          <select value={range} onChange={(e) => setFilter("range", e.currentTarget.value)}>
+          <select value={range} onChange={(e) => updateQuery({ range: e.currentTarget.value })}>
             {RANGES.map(([k, label]) => (
               <option key={k} value={k}>
                 {label}
@@ -159,7 +151,7 @@ export function Logs({ site }: { site: string }) {
         </label>
         <label>
           Up to
-          <input type="datetime-local" value={until} onChange={(e) => setFilter("until", e.currentTarget.value)} />
+          <input type="datetime-local" value={until} onChange={(e) => updateQuery({ until: e.currentTarget.value })} />
         </label>
       </form>
       <Notice>{error}</Notice>

@@ -6,7 +6,7 @@ import { ago } from "../format.ts";
 import { allNodes, liveState, nodeIds, nodeSignal } from "../live.ts";
 import { figuresOf } from "../node-figures.ts";
 import { canManageNodes } from "../permissions.ts";
-import { location, navigate, queryParam } from "../router.ts";
+import { location, queryParam, updateQuery } from "../router.ts";
 import { role } from "../session.ts";
 import { AgentVersion } from "../components/AgentVersion.tsx";
 import { Link } from "../components/Link.tsx";
@@ -83,23 +83,13 @@ const shown = computed(() => {
   return (lastShown = ids);
 });
 
-function setParams(changes: Record<string, string>): void {
-  const params = new URLSearchParams(location.value.search);
-  for (const [name, value] of Object.entries(changes)) {
-    if (value) params.set(name, value);
-    else params.delete(name);
-  }
-  const q = params.toString();
-  navigate(`/machines${q ? `?${q}` : ""}`, { replace: true });
-}
-
 function SortHeader({ column }: { column: (typeof COLUMNS)[number] }) {
   const { column: current, descending } = sortOf();
   const active = current.key === column.key;
   const next = active && !descending ? "desc" : "";
   return (
     <th scope="col" aria-sort={active ? (descending ? "descending" : "ascending") : undefined}>
-      <button type="button" class="sort" onClick={() => setParams({ sort: column.key === "name" && next === "" ? "" : column.key, dir: next })}>
+      <button type="button" class="sort" onClick={() => updateQuery({ sort: column.key === "name" && next === "" ? "" : column.key, dir: next })}>
         {column.label}
         <span class="sort-mark" aria-hidden="true">
           {active ? (descending ? " ▼" : " ▲") : ""}
@@ -120,7 +110,7 @@ function SortSelect() {
         value={`${column.key} ${descending ? "desc" : ""}`.trim()}
         onChange={(e) => {
           const [sort, dir] = e.currentTarget.value.split(" ");
-          setParams({ sort: sort === "name" && !dir ? "" : sort!, dir: dir ?? "" });
+          updateQuery({ sort: sort === "name" && !dir ? "" : sort!, dir: dir ?? "" });
         }}
       >
         {COLUMNS.flatMap((c) => [
@@ -196,7 +186,7 @@ export function Machines() {
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <label>
           Status
-          <select value={status} onChange={(e) => setParams({ status: e.currentTarget.value === ACTIVE ? "" : e.currentTarget.value })}>
+          <select value={status} onChange={(e) => updateQuery({ status: e.currentTarget.value === ACTIVE ? "" : e.currentTarget.value })}>
             <option value={ACTIVE}>all but removed</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -207,7 +197,7 @@ export function Machines() {
         </label>
         <label>
           Group
-          <select value={group} onChange={(e) => setParams({ group: e.currentTarget.value })}>
+          <select value={group} onChange={(e) => updateQuery({ group: e.currentTarget.value })}>
             <option value="">all groups</option>
             {groups.value.map((g) => (
               <option key={g} value={g}>
@@ -218,7 +208,7 @@ export function Machines() {
         </label>
         <label>
           Find
-          <input type="search" value={queryParam("q") ?? ""} placeholder="name, id or host" onInput={(e) => setParams({ q: e.currentTarget.value })} />
+          <input type="search" value={queryParam("q") ?? ""} placeholder="name, id or host" onInput={(e) => updateQuery({ q: e.currentTarget.value })} />
         </label>
         <SortSelect />
       </form>
