@@ -108,8 +108,10 @@ export function NodeCharts({ site, nodeId, heartbeatAt }: { site: string; nodeId
 function Charts({ history }: { history: MetricsHistory }) {
   const points = withGaps(history.points, history.bucketMs);
   const times = timesOf(points, history.bucketMs);
-  // Zoomed to the data: from the first point in the period (or the period's start) to now.
-  const from = Math.max(Date.now() - METRICS_RANGES[history.range], history.points[0]!.at);
+  // Zoomed to the data: from the first point in the period (or the period's start) to now, but never narrower than
+  // ten buckets, so a machine that started a minute ago is not drawn across a one-minute axis.
+  const now = Date.now();
+  const from = Math.max(now - METRICS_RANGES[history.range], Math.min(history.points[0]!.at, now - 10 * history.bucketMs));
   const common = { times, from, unit: "%", max: 100, period: RANGE_WORDS[history.range] };
   const avgAndPeak = (avg: (p: MetricsPoint) => number | null, peak: (p: MetricsPoint) => number | null): ChartSeries[] => [
     { label: "average", colorClass: "series-1", values: points.map((p) => (p ? avg(p) : null)) },

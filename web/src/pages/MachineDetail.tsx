@@ -36,10 +36,15 @@ function Fact({ name, children }: { name: string; children: ComponentChildren })
  * What can be run on the machine: the actions its tier permits (the one tier policy), less any its agent says it
  * cannot do. Not every capability the agent has: an unprivileged machine's agent can run a shell, its tier cannot.
  */
-function permittedActions(node: LiveNode, full: NodeView | null): string[] {
+function permittedActions(node: LiveNode, full: NodeView | null): string {
+  const every = actionsAllowedAt("root");
   const tier = actionsAllowedAt(node.runningTier ?? node.tier);
   const reported = full?.capabilities.length ? new Set(full.capabilities) : null;
-  return tier.filter((a) => !reported || reported.has(a));
+  const permitted = tier.filter((a) => !reported || reported.has(a));
+  // The shorter of the two lists says the same: what it may run, or what it may not.
+  const refused = every.filter((a) => !permitted.includes(a));
+  if (!refused.length) return "every action";
+  return refused.length < permitted.length ? `every action but ${refused.join(", ")}` : permitted.join(", ");
 }
 
 function Facts({ node, full }: { node: LiveNode; full: NodeView | null }) {
@@ -75,7 +80,7 @@ function Facts({ node, full }: { node: LiveNode; full: NodeView | null }) {
       )}
       <Fact name="Last heartbeat">{node.lastHeartbeatAt ? ago(node.lastHeartbeatAt, now.value) : null}</Fact>
       <Fact name="Registered">{dateTime(node.createdAt)}</Fact>
-      <Fact name="Actions it permits">{permittedActions(node, full).join(", ") || null}</Fact>
+      <Fact name="Actions it permits">{permittedActions(node, full)}</Fact>
       <Fact name="Token">{full ? <code>{full.tokenPrefix}</code> : null}</Fact>
       {node.lastError ? <Fact name="Last error">{node.lastError}</Fact> : null}
     </dl>
