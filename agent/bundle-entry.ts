@@ -1,10 +1,11 @@
-/** Entry point of the one-file agent the hub serves: the `cortex` CLI, or the watcher of a long run it started. */
-import { RUN_WATCHER_FLAG } from "./bundle.ts";
+/** Entry point of the one-file agent the hub serves: the `cortex` CLI, or one of the helper processes it starts. */
+import { ACTION_WORKER_FLAG, RUN_WATCHER_FLAG } from "./bundle.ts";
 
-if (process.argv[2] === RUN_WATCHER_FLAG) {
-  // run-watcher.ts reads its run folder from argv[2], as when a checkout starts it as a script.
+const helper = process.argv[2];
+if (helper === RUN_WATCHER_FLAG || helper === ACTION_WORKER_FLAG) {
+  // The helpers read their own arguments from argv[2], as when a checkout starts them as scripts.
   process.argv.splice(2, 1);
-  await import("./runs/run-watcher.ts");
+  await (helper === RUN_WATCHER_FLAG ? import("./runs/run-watcher.ts") : import("./worker/action-worker.ts"));
 } else {
   await import("./cli/main.ts");
 }

@@ -11,3 +11,6 @@ export const BUNDLE_FILE: string | undefined = BUNDLE_VERSION === undefined ? un
 
 /** First argument that makes the bundle run as a long run's watcher instead of the CLI. */
 export const RUN_WATCHER_FLAG = "--cortex-run-watcher";
+
+/** First argument that makes the bundle run as the action worker (agent/worker/action-worker.ts). */
+export const ACTION_WORKER_FLAG = "--cortex-action-worker";

@@ -18,6 +18,10 @@ export function actionTimeoutMs(call: ActionCall): number | null {
       return 150_000;
     case "process.signal":
       return (call.params.graceSeconds + 30) * 1000;
+    // A stop waits out the process's grace period (at most 600 s) before SIGKILL; the hub sends the process's own.
+    case "supervised.stop":
+    case "supervised.restart":
+      return 660_000;
     default:
       return null;
   }

@@ -138,6 +138,21 @@ export const FanOutRequest = DirectiveRequest.extend({
 });
 export type FanOutRequest = z.input<typeof FanOutRequest>;
 
+/**
+ * A result the agent sent after the hub had given its directive up as `lost` (the node dropped, or the hub restarted,
+ * while it ran). The directive stays lost, since nobody was told otherwise in time; what it did is kept beside it.
+ */
+export const LateResult = z.object({
+  receivedAt: z.number(),
+  success: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  output: z.string(),
+  truncated: z.boolean(),
+  error: z.string().nullable(),
+  errorCode: ErrorCode.nullable(),
+});
+export type LateResult = z.infer<typeof LateResult>;
+
 export const DirectiveView = z.object({
   id: z.string(),
   fanoutId: z.string().nullable(),
@@ -165,6 +180,7 @@ export const DirectiveView = z.object({
   error: z.string().nullable(),
   errorCode: ErrorCode.nullable(),
   data: ResultData.nullable(),
+  lateResult: LateResult.nullable(),
 });
 export type DirectiveView = z.infer<typeof DirectiveView>;
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ActivityEntry, NodeView } from "./api.ts";
+import { SupervisionStatus } from "./processes.ts";
 
 /**
  * Messages the hub pushes to a dashboard's live socket (`GET /api/sites/:site/live`). The browser only listens:
@@ -20,5 +21,10 @@ export const LiveMessage = z.discriminatedUnion("type", [
    * entries its reader may see in `GET /activity`.
    */
   z.object({ type: z.literal("activity"), at: z.number(), entry: ActivityEntry }),
+  /**
+   * A node's supervised processes changed: their state as its agent last reported it (a heartbeat), with the events
+   * since applied (a crash shows at once). Configuration changes are read with `GET /nodes/:id/processes`.
+   */
+  z.object({ type: z.literal("processes"), at: z.number(), nodeId: z.string(), configVersion: z.number().int().nonnegative(), supervision: SupervisionStatus.nullable() }),
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;

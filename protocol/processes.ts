@@ -92,34 +92,60 @@ export const EnvName = z
 const EnvValue = z.string().max(4096).refine(noNul, "must not contain NUL");
 const MAX_ENV_VARS = 64;
 
-/** The fields of a process: its configuration as an admin writes it. */
+const Command = z.string().trim().min(1).max(4096).refine(noNul, "must not contain NUL");
+const Args = z.array(z.string().max(4096).refine(noNul, "must not contain NUL")).max(128);
+const Env = z.record(EnvName, EnvValue).refine((env) => Object.keys(env).length <= MAX_ENV_VARS, `at most ${MAX_ENV_VARS} environment variables`);
+const Schedule = z.array(ScheduleWindow).max(32);
+const StartupSeconds = z.number().min(0).max(3_600);
+const StartDelaySeconds = z.number().min(0).max(86_400);
+const StopGraceSeconds = z.number().min(0).max(600);
+
+/** The fields of a process: its configuration as an admin writes it, with the default of each. */
 const SPEC_FIELDS = {
   name: ProcessName,
   /**
    * The program to run: an absolute path, or a name looked up in the agent's PATH (root and sudo only). With `shell`,
    * a command line for `/bin/sh -c` instead.
    */
-  command: z.string().trim().min(1).max(4096).refine(noNul, "must not contain NUL"),
-  args: z.array(z.string().max(4096).refine(noNul, "must not contain NUL")).max(128).default([]),
+  command: Command,
+  args: Args.default([]),
   /** Run `command` through `/bin/sh -c`; off unless asked, so no argument is ever read as shell syntax. */
   shell: z.boolean().default(false),
   /** The working folder; the sandbox at tier unprivileged, else `/`, when not given. */
   cwd: AbsolutePath.optional(),
-  env: z
-    .record(EnvName, EnvValue)
-    .default({})
-    .refine((env) => Object.keys(env).length <= MAX_ENV_VARS, `at most ${MAX_ENV_VARS} environment variables`),
+  env: Env.default({}),
   launchMode: LaunchMode.default("always"),
-  schedule: z.array(ScheduleWindow).max(32).default([]),
+  schedule: Schedule.default([]),
   restart: RestartPolicy.prefault({}),
   /** How long it must stay up to count as started; an exit sooner is a failed start. */
-  startupSeconds: z.number().min(0).max(3_600).default(1),
+  startupSeconds: StartupSeconds.default(1),
   /** Wait this long before starting it when it becomes due (agent start, window opening, new configuration). */
-  startDelaySeconds: z.number().min(0).max(86_400).default(0),
+  startDelaySeconds: StartDelaySeconds.default(0),
   stopSignal: StopSignal.default("SIGTERM"),
   /** Time between the stop signal and SIGKILL. */
-  stopGraceSeconds: z.number().min(0).max(600).default(10),
+  stopGraceSeconds: StopGraceSeconds.default(10),
   log: LogPolicy.prefault({}),
+};
+
+/**
+ * The fields a change may name, without defaults: a field left out of a change keeps its value. A field given
+ * replaces the old one whole (a `restart` or `log` object included, its own missing parts taking their defaults).
+ */
+const PATCH_FIELDS = {
+  command: Command,
+  args: Args,
+  shell: z.boolean(),
+  /** null goes back to the default folder. */
+  cwd: AbsolutePath.nullable(),
+  env: Env,
+  launchMode: LaunchMode,
+  schedule: Schedule,
+  restart: RestartPolicy,
+  startupSeconds: StartupSeconds,
+  startDelaySeconds: StartDelaySeconds,
+  stopSignal: StopSignal,
+  stopGraceSeconds: StopGraceSeconds,
+  log: LogPolicy,
 };
 
 function checkSpec(spec: { shell: boolean; args: string[]; launchMode: LaunchMode; schedule: ScheduleWindow[] }, ctx: z.RefinementCtx): void {
@@ -133,10 +159,9 @@ export const ProcessSpec = z.strictObject(SPEC_FIELDS).superRefine(checkSpec);
 export type ProcessSpec = z.output<typeof ProcessSpec>;
 export type ProcessSpecInput = z.input<typeof ProcessSpec>;
 
-/** A change to an existing process: any fields but the name; `cwd: null` goes back to the default folder. */
+/** A change to an existing process: any fields but the name (which is what it is known by). */
 export const ProcessPatch = z
-  .strictObject({ ...SPEC_FIELDS, cwd: AbsolutePath.nullable() })
-  .omit({ name: true })
+  .strictObject(PATCH_FIELDS)
   .partial()
   .refine((patch) => Object.keys(patch).length > 0, "name at least one field to change");
 export type ProcessPatch = z.input<typeof ProcessPatch>;
@@ -275,7 +300,7 @@ export type ProcessListResponse = z.infer<typeof ProcessListResponse>;
 
 export const ProcessLogsQuery = z.object({ lines: z.coerce.number().int().min(1).max(MAX_PROCESS_LOG_LINES).default(200) });
 
-export const ProcessLogsResponse = z.object({ name: ProcessName, text: z.string(), redacted: z.boolean() });
+export const ProcessLogsResponse = z.object({ name: ProcessName, text: z.string() });
 export type ProcessLogsResponse = z.infer<typeof ProcessLogsResponse>;
 
 export const ProcessOperation = z.enum(["start", "stop", "restart"]);

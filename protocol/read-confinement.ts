@@ -2,7 +2,7 @@ import type { ActionCall } from "./directives.ts";
 import { JOURNAL_DIR } from "./machine-actions.ts";
 import { normalizePath } from "./paths.ts";
 import { SANDBOX_PATH } from "./site-settings.ts";
-import { DEFAULT_SANDBOX_ROOT, globPatternsOfCall, isWithin, patternEscapes, pathsOfCall } from "./tier-policy.ts";
+import { DEFAULT_SANDBOX_ROOT, globPatternsOfCall, isWithin, patternEscapes, pathsOfCall, READING_ACTIONS } from "./tier-policy.ts";
 
 /**
  * Who may read what. A caller capped at risk tier 1 (a member, a read or chat API key) may read, find and search
@@ -23,19 +23,7 @@ export function readableRoots(readablePaths: readonly string[], sandboxRoot: str
  * show any local user: processes (command lines masked), filesystems, interfaces and ports, unit states, the
  * agent's health. The journal holds other services' log lines, so it counts as the folder it is kept in.
  */
-const CONFINABLE: ReadonlySet<ActionCall["action"]> = new Set<ActionCall["action"]>([
-  "read",
-  "glob",
-  "grep",
-  "list",
-  "logs.read",
-  "disk.usage",
-  "system.info",
-  "process.list",
-  "network.info",
-  "service.status",
-  "agent.health",
-]);
+const CONFINABLE: ReadonlySet<ActionCall["action"]> = new Set(READING_ACTIONS);
 
 /** Why a confined caller may not run this call with these readable folders, or null when they may. */
 export function confinementRefusal(call: ActionCall, roots: readonly string[]): string | null {

@@ -16,12 +16,11 @@ export const SUDO_FORBIDDEN_ROOTS = ["/etc", "/root", "/proc", "/sys"] as const;
 export const SUDO_ALLOWED_COMMANDS = ["apt", "apt-get", "npm", "pip", "pip3"] as const;
 
 /**
- * Tier unprivileged reads its sandbox and nothing else, and changes nothing. Diagnostics are allowed: they read
- * what the kernel and the init system show every user (/proc, statfs, `systemctl show`), not files, so the
- * "no file action under /proc" rule is not about them, and what they print is the same for any local user. The
- * journal is not: it holds other services' log lines, so `logs.read` works here only on a file in the sandbox.
+ * Actions that change nothing: the file reads, whose paths the tiers and the readable paths check, and the machine
+ * diagnostics, which read what the kernel and the init system show every local user (/proc, statfs, `systemctl
+ * show`) rather than files, so the "no file action under /proc" rule is not about them.
  */
-const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+export const READING_ACTIONS: readonly ActionName[] = [
   "read",
   "glob",
   "grep",
@@ -33,6 +32,15 @@ const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   "network.info",
   "service.status",
   "agent.health",
+];
+
+/**
+ * Tier unprivileged reads its sandbox and nothing else, and changes nothing: the reading actions, with every path
+ * inside the sandbox. The journal is not a file in it (it holds other services' log lines), so `logs.read` works
+ * here only on a file in the sandbox.
+ */
+const UNPRIVILEGED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+  ...READING_ACTIONS,
   // Supervised processes are started and stopped at every tier: what they run was checked against the tier when
   // they were configured (`evaluateProcess`), and is checked again by the agent before each start.
   "supervised.start",
@@ -247,14 +255,23 @@ export function sudoViolation(command: string): string | null {
   return null;
 }
 
+/** Whether the tier lets an action touch `path`: the agent asks it about real paths of opened descriptors. */
+export function pathDecision(tier: CapabilityTier, path: string, options: TierPolicyOptions = {}): TierDecision {
+  if (tier === "root") return { allowed: true };
+  const p = normalizePath(path);
+  if (tier === "unprivileged") {
+    const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
+    return isWithin(p, sandbox) ? { allowed: true } : { allowed: false, reason: `path ${p} is outside the sandbox ${sandbox} at tier unprivileged` };
+  }
+  const root = SUDO_FORBIDDEN_ROOTS.find((r) => isWithin(p, r));
+  return root ? { allowed: false, reason: `path ${p} is under ${root}, which tier sudo may not touch` } : { allowed: true };
+}
+
 export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: TierPolicyOptions = {}): TierDecision {
   if (tier === "root") return { allowed: true };
-  const sandbox = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
-  const paths = pathsOfCall(call).map((p) => normalizePath(p));
   for (const pattern of globPatternsOfCall(call)) {
     if (patternEscapes(pattern)) return { allowed: false, reason: `pattern "${pattern}" may not be absolute or contain '..' at tier ${tier}` };
   }
-
   if (tier === "unprivileged") {
     if (!UNPRIVILEGED_ACTIONS.has(call.action)) {
       return { allowed: false, reason: `action ${call.action} is not allowed at tier unprivileged (reading the sandbox and diagnostics only)` };
@@ -262,19 +279,15 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
     if (call.action === "logs.read" && call.params.file === undefined) {
       return { allowed: false, reason: "the journal is not readable at tier unprivileged; only log files inside the sandbox are" };
     }
-    for (const p of paths) {
-      if (!isWithin(p, sandbox)) return { allowed: false, reason: `path ${p} is outside the sandbox ${sandbox} at tier unprivileged` };
-    }
-    return { allowed: true };
+  } else {
+    const refusal = SUDO_REFUSED[call.action];
+    if (refusal) return { allowed: false, reason: refusal };
   }
-
-  const refusal = SUDO_REFUSED[call.action];
-  if (refusal) return { allowed: false, reason: refusal };
-  for (const p of paths) {
-    const root = SUDO_FORBIDDEN_ROOTS.find((r) => isWithin(p, r));
-    if (root) return { allowed: false, reason: `path ${p} is under ${root}, which tier sudo may not touch` };
+  for (const p of pathsOfCall(call)) {
+    const decision = pathDecision(tier, p, options);
+    if (!decision.allowed) return decision;
   }
-  if (call.action === "bash" || call.action === "run.launch") {
+  if (tier === "sudo" && (call.action === "bash" || call.action === "run.launch")) {
     const violation = sudoViolation(call.params.command);
     if (violation) return { allowed: false, reason: violation };
   }

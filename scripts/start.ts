@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { ensureSystemUser } from "../agent/privilege/system-user.ts";
 import { DEFAULT_SANDBOX_ROOT } from "../protocol/tier-policy.ts";
 import { dashboardUrl } from "./dev/dashboard-url.ts";
 import { ensureDevVars } from "./dev/dev-vars.ts";
@@ -15,6 +16,8 @@ const root = resolve(import.meta.dirname, "..");
 const port = Number(process.env.PORT ?? 8787);
 const host = process.env.HOST ?? "127.0.0.1";
 const withLocalNode = process.env.CORTEX_LOCAL_NODE !== "0";
+/** The system user the local node's actions run as when `npm start` runs as root. */
+const LOCAL_ACTION_USER = "cortex-local";
 
 const { vars, created } = ensureDevVars(join(root, ".dev.vars"));
 if (created.length) console.log(`created ${created.join(", ")} in .dev.vars`);
@@ -47,16 +50,45 @@ Cortex hub is running at ${dashboardUrl(host, port)}
 
 if (withLocalNode) {
   const local = await ensureLocalNode({ hubUrl: hub.url, adminKey, stateDir: join(root, ".cortex-local"), id: "local", tier: "unprivileged" });
-  mkdirSync(DEFAULT_SANDBOX_ROOT, { recursive: true });
+  const actions = localActionUser();
   // The token goes in a file only this user can read: not on the command line, not in the agent's environment.
   const tokenFile = join(root, ".cortex-local", "local-node.token");
   writeFileSync(tokenFile, `${local.token}\n`, { mode: 0o600 });
   chmodSync(tokenFile, 0o600);
   agent = spawn(
     process.execPath,
-    [join(root, "bin", "cortex.mjs"), "node", "connect", "--endpoint", `${wsUrl}/api/sites/default/connect`, "--tier", "unprivileged", "--state-dir", join(root, ".cortex-local", "agent"), "--token-file", tokenFile],
+    [
+      join(root, "bin", "cortex.mjs"),
+      "node",
+      "connect",
+      "--endpoint",
+      `${wsUrl}/api/sites/default/connect`,
+      "--tier",
+      "unprivileged",
+      "--state-dir",
+      join(root, ".cortex-local", "agent"),
+      "--token-file",
+      tokenFile,
+      "--sandbox",
+      actions.sandbox,
+      ...(actions.runAs ? ["--run-as", actions.runAs] : []),
+    ],
     { cwd: root, stdio: "inherit" },
   );
   agent.once("exit", (code) => console.error(`local agent stopped (exit ${code}); the hub keeps running`));
-  console.log(`connecting this machine as node "local" (tier unprivileged, sandbox ${DEFAULT_SANDBOX_ROOT}); CORTEX_LOCAL_NODE=0 turns this off`);
+  console.log(
+    `connecting this machine as node "local" (tier unprivileged, sandbox ${actions.sandbox}${actions.runAs ? `, actions as ${actions.runAs}` : ""}); CORTEX_LOCAL_NODE=0 turns this off`,
+  );
+}
+
+/**
+ * Who the local node's actions run as. Run as root, `npm start` does what the installer does: a dedicated system user,
+ * `cortex-local`, so the unprivileged node never reads as root; its sandbox must be reachable by that user (a /tmp
+ * closed to others, as on some machines, is not). Run as anyone else, actions run as that user.
+ */
+function localActionUser(): { runAs: string | null; sandbox: string } {
+  if (process.platform === "win32" || process.getuid?.() !== 0) return { runAs: null, sandbox: DEFAULT_SANDBOX_ROOT };
+  ensureSystemUser(LOCAL_ACTION_USER);
+  const openTmp = (statSync(dirname(DEFAULT_SANDBOX_ROOT)).mode & 0o001) !== 0;
+  return { runAs: LOCAL_ACTION_USER, sandbox: openTmp ? DEFAULT_SANDBOX_ROOT : join("/var/tmp", basename(DEFAULT_SANDBOX_ROOT)) };
 }

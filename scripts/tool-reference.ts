@@ -149,12 +149,17 @@ before running); each tool above shows what it decides for the example call.
 
 const PRACTICE = `## How the machine actions behave
 
+- **As the tier's OS user.** At tiers sudo and unprivileged, whatever a machine action starts or touches runs as
+  the node's action user (docs/install.md): programs through the directive's tracked process set (stopped whole,
+  SIGINT → SIGTERM → SIGKILL, on timeout or cancel), log files and folder listings in the action worker, signals
+  and removals of temporary files by a small program started as that user. The kernel decides whose processes and
+  files they may touch; the agent's own checks below come first, as friendly refusals.
 - **Programs without a shell.** \`systemctl\`, \`journalctl\`, \`df\`, \`du\`, \`shutdown\` and \`nvidia-smi\` are
   found only in the system folders (\`/usr/local/sbin\` … \`/bin\`, never the inherited \`PATH\`), started with an
-  argument array, in their own process group (killed whole, SIGINT → SIGTERM → SIGKILL, on timeout or cancel), with
-  a fixed environment (no token or secret of the agent's, C.UTF-8 locale, no pager) and capped output. Every value
-  from a caller is validated first: unit names match \`^[A-Za-z0-9_][A-Za-z0-9_:.@-]*$\`, and each goes after
-  \`--\` or in an option's \`--name=value\` form, so nothing can become an option or a shell word.
+  argument array and a fixed environment (no token or secret of the agent's, C.UTF-8 locale, no pager), with a
+  timeout and capped output. Every value from a caller is validated first: unit names match
+  \`^[A-Za-z0-9_][A-Za-z0-9_:.@-]*$\`, and each goes after \`--\` or in an option's \`--name=value\` form, so nothing
+  can become an option or a shell word.
 - **Processes are read from /proc**, not \`ps\`. CPU % is measured over half a second. Command lines are masked
   before they leave the machine: values of options named like secrets (\`--password x\`, \`--api-key=x\`),
   \`-pPASSWORD\` for the MySQL tools and \`sshpass\`, \`KEY=value\` with a secret name, long random-looking
@@ -171,8 +176,9 @@ const PRACTICE = `## How the machine actions behave
 - **Protected units.** \`manage_service\` acts only on ${MANAGED_UNIT_TYPES.map((t) => `\`.${t}\``).join(", ")} units, never on units
   starting with ${PROTECTED_UNIT_PREFIXES.map((p) => `\`${p}\``).join(", ")}, nor on the agent's own unit; ${NEVER_STOPPED_UNIT_PREFIXES.map((p) => `\`${p}\``).join(", ")}
   may be restarted but not stopped. Below root it runs \`sudo -n systemctl …\`, so the machine's sudoers decides.
-- **Log files** are read only under \`${LOG_FILE_ROOT}\`: the path is resolved, checked by the tier policy, opened
-  without following a final symlink, and the opened descriptor's own path is checked again.
+- **Log files** are read only under \`${LOG_FILE_ROOT}\`: opened through a verified descriptor whose real path must
+  lie there and inside the directive's policy (sandbox, readable paths), so a symlink under \`${LOG_FILE_ROOT}\`
+  pointing elsewhere is refused.
 - **Temporary files** (\`clean_disk_space\`): regular files and symlinks in \`/tmp\` and \`/var/tmp\` neither modified
   nor read within the age; never a file a process holds open or a folder a process works in, never across a mount,
   never the X, ICE, ssh, tmux and systemd-private entries, never the sandbox or the agent's state folder; below root

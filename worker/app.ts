@@ -18,6 +18,7 @@ import { memberRoutes } from "./routes/member-routes.ts";
 import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
 import { passkeyRoutes } from "./routes/passkey-routes.ts";
+import { processRoutes } from "./routes/process-routes.ts";
 import { settingsRoutes } from "./routes/settings-routes.ts";
 import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
 import { siteListRoutes } from "./routes/site-list-routes.ts";
@@ -30,7 +31,7 @@ export const SITE_ROUTES: readonly SiteRoute[] = [
   ...liveRoutes,
   ...metricsRoutes,
   ...memberRoutes,
-  ...settingsRoutes,
+  ...settingsRoutes, ...processRoutes,
   ...agentRoutes,
 ];
 

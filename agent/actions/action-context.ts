@@ -1,7 +1,10 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
 import type { HostEnvironment } from "../host/host-environment.ts";
+import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 import type { RunManager } from "../runs/run-manager.ts";
+import type { PathPolicy } from "../sandbox/path-policy.ts";
 import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
+import type { FileActionRunner } from "../worker/file-runner.ts";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -10,18 +13,24 @@ export interface OutputSink {
   write(data: Buffer | string, stream?: OutputStream): void;
 }
 
+/**
+ * What an action run by the agent gets. Nothing here runs as root at tiers sudo and unprivileged: programs start
+ * through `processes` (as the action user, tracked for cancel), files are reached through `files` (the action
+ * worker, as the action user, every descriptor checked by `policy`).
+ */
 export interface ActionContext {
   directiveId: string;
   /** Aborted on timeout, cancel or shutdown, with an `ActionError` as the reason. */
   signal: AbortSignal;
   out: OutputSink;
-  /** For glob and grep: whether a found file may be shown under the tier. */
-  reveals: (file: string) => boolean;
+  /** The directive's path policy: tier, sandbox and the caller's confinement. */
+  policy: PathPolicy;
+  files: FileActionRunner;
+  /** Starts programs as the action user; every process they start is stopped with the directive. */
+  processes: TrackedProcesses;
   runs: RunManager;
   /** Grace between the steps of SIGINT → SIGTERM → SIGKILL. */
   killGraceMs: number;
-  /** The ripgrep binary, or null to use the built-in search. */
-  ripgrep: string | null;
   /** The supervisor of this machine's processes, for the `supervised.*` actions; null when there is none. */
   supervisor: ProcessSupervisor | null;
   /** The machine as the machine actions see it: tier, system programs, temporary folders, the agent's status. */

@@ -1,23 +1,20 @@
-import { spawn } from "node:child_process";
 import type { ActionParams } from "../../protocol/directives.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 import { ActionError } from "./action-error.ts";
-import { requireDirectory } from "./fs-checks.ts";
-import { terminateGroup, waitForExit } from "./process-group.ts";
+import { verifiedDirectory } from "./fs-checks.ts";
+import { waitForExit } from "./process-group.ts";
 import { shellCommand } from "./shell.ts";
 
 export async function bash(params: ActionParams<"bash">, ctx: ActionContext): Promise<ActionOutcome> {
-  if (params.cwd) await requireDirectory(params.cwd, "working directory");
+  const cwd = params.cwd ? await verifiedDirectory(params.cwd, ctx.policy, "working directory") : undefined;
   ctx.signal.throwIfAborted();
   const { file, args } = shellCommand(params.command);
-  // Detached: the command leads its own process group, so cancel can stop everything it started.
-  const child = spawn(file, args, { cwd: params.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
-  child.stdout.on("data", (data: Buffer) => ctx.out.write(data, "stdout"));
-  child.stderr.on("data", (data: Buffer) => ctx.out.write(data, "stderr"));
+  const child = ctx.processes.spawn(file, args, { cwd });
+  child.stdout!.on("data", (data: Buffer) => ctx.out.write(data, "stdout"));
+  child.stderr!.on("data", (data: Buffer) => ctx.out.write(data, "stderr"));
   let stopping: Promise<void> | undefined;
-  const stop = () => {
-    if (child.pid !== undefined) stopping = terminateGroup(child.pid, ctx.killGraceMs);
-  };
+  // Everything the command started, even what left its session, is stopped with it.
+  const stop = () => (stopping = ctx.processes.terminate(ctx.killGraceMs));
   ctx.signal.addEventListener("abort", stop, { once: true });
   const exit = await waitForExit(child).finally(() => ctx.signal.removeEventListener("abort", stop));
   if (ctx.signal.aborted) {

@@ -4,6 +4,7 @@ import { toMb, writeJson } from "../host/compact-output.ts";
 import { requireLinux } from "../host/procfs.ts";
 import { programFailure, runProgram } from "../host/programs.ts";
 import { cleanTemporaryFiles } from "../host/temp-cleaner.ts";
+import { removeAs } from "../privilege/act-as.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 import { ActionError } from "./action-error.ts";
 
@@ -56,6 +57,7 @@ export async function diskClean(params: ActionParams<"disk.clean">, ctx: ActionC
           olderThanMs: params.tempOlderThanHours * HOUR_MS,
           keep: ctx.host.keep,
           removeRootOwned: actsOnRootOwned(ctx.host.tier),
+          remove: (path, folder) => removeAs(ctx.processes, path, folder),
           dryRun: params.dryRun,
           signal: ctx.signal,
           deadline: Date.now() + TEMP_TIME_LIMIT_MS,

@@ -4,7 +4,7 @@ import { listFilesystems } from "../host/filesystems.ts";
 import { programFailure, runProgram } from "../host/programs.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 import { ActionError } from "./action-error.ts";
-import { requireDirectory } from "./fs-checks.ts";
+import { verifiedDirectory } from "./fs-checks.ts";
 
 /** A big tree takes du a while; past this the sizes found so far are shown, marked as partial. */
 const DU_TIMEOUT_MS = 60_000;
@@ -29,11 +29,12 @@ export function parseDu(output: string): Entry[] {
 /** The largest entries directly under `path`, on its filesystem only (`-x`), symlinks not followed (du's default). */
 async function largestUnder(path: string, top: number, ctx: ActionContext) {
   if (process.platform !== "linux") return { largestNote: "listing the largest entries of a folder is available on Linux only" };
-  await requireDirectory(path);
-  const result = await runProgram(ctx, "du", ["-a", "-x", "-B1", "--max-depth=1", "--", path], { timeoutMs: DU_TIMEOUT_MS, partialOnTimeout: true, maxBytes: 4 * 1024 * 1024 });
+  // du runs as the action user, so the kernel decides what it may measure; the folder itself is checked here.
+  const folder = await verifiedDirectory(path, ctx.policy);
+  const result = await runProgram(ctx, "du", ["-a", "-x", "-B1", "--max-depth=1", "--", folder], { timeoutMs: DU_TIMEOUT_MS, partialOnTimeout: true, maxBytes: 4 * 1024 * 1024 });
   const entries = parseDu(result.stdout);
   if (entries.length === 0 && !result.timedOut) throw new ActionError("exec_failed", programFailure("du", result));
-  const total = entries.find((e) => e.path === path);
+  const total = entries.find((e) => e.path === folder);
   const children = entries.filter((e) => e !== total).sort((a, b) => b.bytes - a.bytes);
   const notes = [
     ...(result.timedOut ? [`du stopped after ${DU_TIMEOUT_MS / 1000} s; sizes are of the entries it had finished`] : []),

@@ -1,16 +1,10 @@
-import { stat } from "node:fs/promises";
-import type { Stats } from "node:fs";
-import { ActionError, fsFailure } from "./action-error.ts";
+import type { PathPolicy } from "../sandbox/path-policy.ts";
+import { statVerified } from "../sandbox/verified-fs.ts";
+import { ActionError } from "./action-error.ts";
 
-export async function statOrFail(path: string): Promise<Stats> {
-  try {
-    return await stat(path);
-  } catch (err) {
-    throw fsFailure(err, path);
-  }
-}
-
-export async function requireDirectory(path: string, what = "directory"): Promise<void> {
-  const info = await statOrFail(path);
-  if (!info.isDirectory()) throw new ActionError("invalid_params", `${what} ${path} is not a directory`);
+/** A working directory by its real path, checked by the policy. */
+export async function verifiedDirectory(path: string, policy: PathPolicy, what = "directory"): Promise<string> {
+  const { real, stats } = await statVerified(path, policy);
+  if (!stats.isDirectory()) throw new ActionError("invalid_params", `${what} ${path} is not a directory`);
+  return real;
 }

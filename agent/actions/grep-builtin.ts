@@ -1,8 +1,11 @@
-import { readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { MAX_READ_BYTES } from "../../protocol/limits.ts";
+import type { PathPolicy } from "../sandbox/path-policy.ts";
+import { childPath, openDirectoryVerified, openFileVerified, statVerified } from "../sandbox/verified-fs.ts";
+import { walkFiles, type WalkedFile } from "../sandbox/verified-walk.ts";
 import { ActionError } from "./action-error.ts";
-import { comparePaths, listFiles } from "./file-listing.ts";
 import type { MatchSink } from "./grep-results.ts";
 import { looksBinary, splitLines } from "./text.ts";
 
@@ -20,31 +23,62 @@ function globPattern(filter: string | undefined): string {
   return filter.includes("/") ? filter.replace(/^\/+/, "") : `**/${filter}`;
 }
 
-/** The file's text, or null when it is not worth searching (binary, too big for this fallback, or unreadable). */
-async function searchableText(file: string): Promise<string | null> {
+/** The text of a file found by the walk, opened relative to its verified folder without following a symlink. */
+async function walkedText(file: WalkedFile): Promise<string | null> {
   try {
-    const info = await stat(file);
-    if (!info.isFile() || info.size > MAX_READ_BYTES) return null;
-    const bytes = await readFile(file);
-    return looksBinary(bytes) ? null : bytes.toString("utf8");
+    const handle = await open(childPath(file.dir, file.name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    try {
+      const info = await handle.stat();
+      if (!info.isFile() || info.size > MAX_READ_BYTES) return null;
+      const bytes = await handle.readFile();
+      return looksBinary(bytes) ? null : bytes.toString("utf8");
+    } finally {
+      await handle.close();
+    }
   } catch {
     return null;
   }
 }
 
-/** The search used where ripgrep is not installed: JavaScript regular expressions over every text file. */
-export async function builtinSearch(params: ActionParams<"grep">, signal: AbortSignal, sink: MatchSink): Promise<void> {
+async function singleFileText(path: string, policy: PathPolicy): Promise<string | null> {
+  const opened = await openFileVerified(path, policy, "read");
+  try {
+    if (opened.stats.size > MAX_READ_BYTES) return null;
+    const bytes = await opened.handle.readFile();
+    return looksBinary(bytes) ? null : bytes.toString("utf8");
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+function searchText(file: string, text: string, regex: RegExp, sink: MatchSink): boolean {
+  const lines = splitLines(text);
+  for (let i = 0; i < lines.length; i++) {
+    if (regex.test(lines[i]!) && !sink({ file, line: i + 1, text: lines[i]! })) return false;
+  }
+  return true;
+}
+
+/**
+ * The search that reads only through verified descriptors: JavaScript regular expressions over every text file
+ * the policy allows. Used wherever the policy restricts paths, and where ripgrep is not installed.
+ */
+export async function builtinSearch(params: ActionParams<"grep">, policy: PathPolicy, signal: AbortSignal, sink: MatchSink): Promise<void> {
   const regex = compile(params);
-  const target = await stat(params.path);
-  const files = target.isDirectory() ? (await listFiles(params.path, globPattern(params.glob), signal)).sort(comparePaths) : [params.path];
-  for (const file of files) {
-    signal.throwIfAborted();
-    const text = await searchableText(file);
-    if (text === null) continue;
-    const lines = splitLines(text);
-    for (let i = 0; i < lines.length; i++) {
-      if (regex.test(lines[i]!) && !sink({ file, line: i + 1, text: lines[i]! })) return;
+  const target = await statVerified(params.path, policy);
+  if (!target.stats.isDirectory()) {
+    const text = await singleFileText(params.path, policy);
+    if (text !== null) searchText(target.real, text, regex, sink);
+    return;
+  }
+  const root = await openDirectoryVerified(params.path, policy);
+  try {
+    for await (const file of walkFiles(root, globPattern(params.glob), policy, signal)) {
+      const text = await walkedText(file);
+      if (text !== null && !searchText(file.real, text, regex, sink)) return;
     }
+  } finally {
+    await root.handle.close();
   }
   signal.throwIfAborted();
 }

@@ -19,15 +19,10 @@ export class GrepResults {
   private seen = 0;
   private lastFile: string | null = null;
   private more = false;
-  private readonly visible = new Map<string, boolean>();
 
-  constructor(
-    private readonly params: ActionParams<"grep">,
-    private readonly reveals: (file: string) => boolean,
-  ) {}
+  constructor(private readonly params: ActionParams<"grep">) {}
 
   readonly add: MatchSink = (match) => {
-    if (!this.isVisible(match.file)) return true;
     switch (this.params.outputMode) {
       case "content":
         return this.take(`${match.file}:${match.line}:${match.text}`);
@@ -48,15 +43,6 @@ export class GrepResults {
     if (!this.more) return this.entries.join("\n");
     const next = this.params.offset + this.params.headLimit;
     return [...this.entries, `[more results: repeat with offset ${next}]`].join("\n");
-  }
-
-  private isVisible(file: string): boolean {
-    let visible = this.visible.get(file);
-    if (visible === undefined) {
-      visible = this.reveals(file);
-      this.visible.set(file, visible);
-    }
-    return visible;
   }
 
   private take(entry: string): boolean {

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { delimiter } from "node:path";
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import type { ActionParams } from "../../protocol/directives.ts";
+import { findProgram } from "../host/programs.ts";
 import { ActionError } from "./action-error.ts";
 import { VCS_DIRS } from "./file-listing.ts";
 import type { MatchSink } from "./grep-results.ts";
@@ -11,18 +11,7 @@ import { waitForExit } from "./process-group.ts";
 
 /** The `rg` executable on PATH, or null. */
 export function findRipgrep(): string | null {
-  const name = process.platform === "win32" ? "rg.exe" : "rg";
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return null;
+  return findProgram((process.env.PATH ?? "").split(delimiter).filter(Boolean), "rg");
 }
 
 const Text = z.union([z.object({ text: z.string() }), z.object({ bytes: z.string() })]);

@@ -1,12 +1,12 @@
 import { lstat, readdir, readlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { join } from "node:path";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { capText } from "../host/compact-output.ts";
 import { groupNames, userNames } from "../host/users.ts";
-import type { ActionContext, ActionOutcome } from "./action-context.ts";
+import { childPath, openDirectoryVerified } from "../sandbox/verified-fs.ts";
+import type { ActionOutcome } from "./action-context.ts";
 import { fsFailure } from "./action-error.ts";
-import { requireDirectory } from "./fs-checks.ts";
+import type { FileActionContext } from "./file-action-context.ts";
 
 function typeOf(info: Stats): string {
   if (info.isDirectory()) return "d";
@@ -33,10 +33,19 @@ export function permissions(mode: number): string {
 /**
  * A folder's entries as `ls -l` would show them, one per line, sorted by name: type and permissions, owner, size,
  * modification time, name (with `/` for folders and the target of symlinks). Symlinks are shown, never followed.
+ * The folder is opened once and checked by its real path; its entries are looked at through that descriptor.
  */
-export async function list(params: ActionParams<"list">, ctx: ActionContext): Promise<ActionOutcome> {
-  await requireDirectory(params.path);
-  const names = await readdir(params.path).catch((err: unknown) => {
+export async function list(params: ActionParams<"list">, ctx: FileActionContext): Promise<ActionOutcome> {
+  const dir = await openDirectoryVerified(params.path, ctx.policy);
+  try {
+    return await listOpened(params, dir, ctx);
+  } finally {
+    await dir.handle.close();
+  }
+}
+
+async function listOpened(params: ActionParams<"list">, dir: Awaited<ReturnType<typeof openDirectoryVerified>>, ctx: FileActionContext): Promise<ActionOutcome> {
+  const names = await readdir(childPath(dir, ".")).catch((err: unknown) => {
     throw fsFailure(err, params.path);
   });
   names.sort();
@@ -44,7 +53,7 @@ export async function list(params: ActionParams<"list">, ctx: ActionContext): Pr
   const [user, group] = await Promise.all([userNames(), groupNames()]);
   const lines = await Promise.all(
     shown.map(async (name) => {
-      const full = join(params.path, name);
+      const full = childPath(dir, name);
       const info = await lstat(full).catch(() => null);
       if (!info) return `? ${name} (vanished or unreadable)`;
       const kind = typeOf(info);

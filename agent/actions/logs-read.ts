@@ -1,5 +1,3 @@
-import { constants } from "node:fs";
-import { open, readlink } from "node:fs/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { fullUnitName, LOG_FILE_ROOT } from "../../protocol/machine-actions.ts";
 import { isWithin } from "../../protocol/tier-policy.ts";
@@ -7,7 +5,9 @@ import { capText, clip } from "../host/compact-output.ts";
 import { requireLinux } from "../host/procfs.ts";
 import { programFailure, runProgram } from "../host/programs.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
-import { ActionError, fsFailure } from "./action-error.ts";
+import { openFileVerified } from "../sandbox/verified-fs.ts";
+import { ActionError } from "./action-error.ts";
+import type { FileActionContext } from "./file-action-context.ts";
 import { looksBinary, splitLines } from "./text.ts";
 
 const MAX_LINE_CHARS = 1_000;
@@ -44,20 +44,17 @@ async function journal(params: ActionParams<"logs.read">, ctx: ActionContext): P
 }
 
 /**
- * The last lines of a log file. The path has been resolved and checked by the tier policy; the file is opened
- * without following a final symlink, and the descriptor's own path is checked again, so what is read is what was
- * allowed even if the file was swapped in between.
+ * The last lines of a log file, which must really (by the real path of the opened descriptor) lie under
+ * LOG_FILE_ROOT and inside the directive's policy. Runs where file actions run: as the action user.
  */
-async function fileTail(params: ActionParams<"logs.read"> & { file: string }, ctx: ActionContext): Promise<void> {
+export async function logsReadFile(params: ActionParams<"logs.read">, ctx: FileActionContext): Promise<ActionOutcome> {
+  if (params.file === undefined) throw new ActionError("invalid_params", "logs.read without a file reads the journal, which is not a file action");
   requireLinux(`reading ${LOG_FILE_ROOT}`);
-  const handle = await open(params.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw new ActionError("invalid_params", `${params.file} is a symbolic link`);
-    throw fsFailure(err, params.file);
-  });
+  const opened = await openFileVerified(params.file, ctx.policy, "read");
+  const { handle } = opened;
   try {
-    const opened = await readlink(`/proc/self/fd/${handle.fd}`);
-    if (opened !== params.file || !isWithin(opened, LOG_FILE_ROOT)) {
-      throw new ActionError("tier_refused", `${params.file} turned out to be ${opened} when opened, which is not under ${LOG_FILE_ROOT}`);
+    if (!isWithin(opened.real, LOG_FILE_ROOT)) {
+      throw new ActionError("tier_refused", `${params.file} turned out to be ${opened.real} when opened, which is not under ${LOG_FILE_ROOT}`);
     }
     const info = await handle.stat();
     if (!info.isFile()) throw new ActionError("invalid_params", `${params.file} is not a regular file`);
@@ -73,19 +70,18 @@ async function fileTail(params: ActionParams<"logs.read"> & { file: string }, ct
     const shown = lines.slice(-params.lines);
     if (shown.length === 0) {
       ctx.out.write(`${params.file}: empty`);
-      return;
+      return {};
     }
     ctx.out.write(render(`${params.file} (${info.size} bytes, modified ${info.mtime.toISOString()}), last ${shown.length} line${shown.length === 1 ? "" : "s"}:`, shown));
   } finally {
     await handle.close();
   }
+  return {};
 }
 
+/** The journal, read by journalctl running as the action user (its groups decide whose lines it sees). */
 export async function logsRead(params: ActionParams<"logs.read">, ctx: ActionContext): Promise<ActionOutcome> {
-  if (params.file !== undefined) await fileTail({ ...params, file: params.file }, ctx);
-  else {
-    requireLinux("the systemd journal");
-    await journal(params, ctx);
-  }
+  requireLinux("the systemd journal");
+  await journal(params, ctx);
   return {};
 }

@@ -1,20 +1,13 @@
 import os from "node:os";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { table, writeJson } from "../host/compact-output.ts";
 import { readProcess } from "../host/procfs.ts";
+import { readText } from "../host/read-text.ts";
 import { listeningSockets, parseIpv4DefaultRoutes, parseIpv6DefaultRoutes, socketOwners } from "../host/sockets.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 
 const MAX_LISTENING = 200;
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    return (await readFile(path, "utf8")).trim();
-  } catch {
-    return null;
-  }
-}
 
 /** Every interface the kernel has (also those without an address), with what Node and /sys/class/net say. */
 async function interfaces() {
@@ -43,9 +36,13 @@ async function dnsServers(): Promise<string[]> {
   return [...conf.matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]!);
 }
 
-async function listening() {
+/**
+ * The listening ports, with the process behind each at tier root. Finding a socket's process means reading other
+ * users' /proc/PID/fd, which the kernel shows only to root, so below root the column stays empty, as `ss -p` would.
+ */
+async function listening(withOwners: boolean) {
   const sockets = await listeningSockets();
-  const owners = await socketOwners(new Set(sockets.map((s) => s.inode)));
+  const owners = withOwners ? await socketOwners(new Set(sockets.map((s) => s.inode))) : new Map<number, number[]>();
   const names = new Map<number, string>();
   for (const pids of owners.values()) {
     for (const pid of pids) if (!names.has(pid)) names.set(pid, (await readProcess(pid))?.name ?? "?");
@@ -59,6 +56,7 @@ async function listening() {
   return {
     listening: table(["proto", "address", "port", "process"], rows.slice(0, MAX_LISTENING)),
     ...(rows.length > MAX_LISTENING && { listeningShown: `${MAX_LISTENING} of ${rows.length}` }),
+    ...(!withOwners && { listeningNote: "the process behind each port is shown at tier root only" }),
   };
 }
 
@@ -69,7 +67,7 @@ export async function networkInfo(_params: ActionParams<"network.info">, ctx: Ac
     linux ? dnsServers() : Promise.resolve(null),
     linux ? readText("/proc/net/route") : Promise.resolve(null),
     linux ? readText("/proc/net/ipv6_route") : Promise.resolve(null),
-    linux ? listening() : Promise.resolve({ listeningNote: "listening ports are listed on Linux only" }),
+    linux ? listening(ctx.host.tier === "root") : Promise.resolve({ listeningNote: "listening ports are listed on Linux only" }),
   ]);
   ctx.signal.throwIfAborted();
   writeJson(ctx.out, {

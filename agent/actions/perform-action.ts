@@ -4,16 +4,11 @@ import { agentHealth } from "./agent-health.ts";
 import { bash } from "./bash.ts";
 import { diskClean } from "./disk-clean.ts";
 import { diskUsage } from "./disk-usage.ts";
-import { edit } from "./edit.ts";
-import { globFiles } from "./glob.ts";
-import { grep } from "./grep.ts";
-import { list } from "./list.ts";
 import { logsRead } from "./logs-read.ts";
 import { networkInfo } from "./network-info.ts";
 import { cancelShutdown, reboot, shutdown } from "./power.ts";
 import { processList } from "./process-list.ts";
 import { processSignal } from "./process-signal.ts";
-import { read } from "./read.ts";
 import { runCancel } from "./run-cancel.ts";
 import { runLaunch } from "./run-launch.ts";
 import { runStatus } from "./run-status.ts";
@@ -21,25 +16,26 @@ import { serviceManage } from "./service-manage.ts";
 import { serviceStatus } from "./service-status.ts";
 import { controlSupervised, supervisedLogs } from "./supervised.ts";
 import { systemInfo } from "./system-info.ts";
-import { write } from "./write.ts";
 
-/** Runs a validated, tier-checked call. */
+/**
+ * Runs a validated, tier-checked call. File actions (agent/actions/file-actions.ts) go to the action user's file
+ * runner; the others run here, and start programs only through `ctx.processes` (directly or via `runProgram`), so
+ * those programs run as the action user too.
+ */
 export function performAction(call: ActionCall, ctx: ActionContext): Promise<ActionOutcome> {
   switch (call.action) {
+    case "read":
+    case "write":
+    case "edit":
+    case "glob":
+    case "grep":
+    case "list":
+      return ctx.files.run(call, ctx.policy.spec, ctx.signal, ctx.out);
+    case "logs.read":
+      // A log file is a file; the journal is read by a program.
+      return call.params.file === undefined ? logsRead(call.params, ctx) : ctx.files.run(call, ctx.policy.spec, ctx.signal, ctx.out);
     case "bash":
       return bash(call.params, ctx);
-    case "read":
-      return read(call.params, ctx);
-    case "write":
-      return write(call.params, ctx);
-    case "edit":
-      return edit(call.params, ctx);
-    case "glob":
-      return globFiles(call.params, ctx);
-    case "grep":
-      return grep(call.params, ctx);
-    case "list":
-      return list(call.params, ctx);
     case "run.launch":
       return runLaunch(call.params, ctx);
     case "run.status":
@@ -62,8 +58,6 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return networkInfo(call.params, ctx);
     case "service.status":
       return serviceStatus(call.params, ctx);
-    case "logs.read":
-      return logsRead(call.params, ctx);
     case "agent.health":
       return agentHealth(call.params, ctx);
     case "service.manage":

@@ -7,7 +7,11 @@ import { ancestorsOf, readProcesses, requireLinux, startTicksOf, type ProcessInf
 import { KERNEL_THREAD, protectionOf } from "../host/protected-processes.ts";
 import { userNames } from "../host/users.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
+import { signalAs } from "../privilege/act-as.ts";
+import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 import { isAlive } from "./process-group.ts";
+
+type Hands = Pick<TrackedProcesses, "spawn" | "switched">;
 
 const POLL_MS = 50;
 const MAX_PROTECTED_SHOWN = 50;
@@ -24,22 +28,19 @@ async function stillSame(target: Target): Promise<boolean> {
   return (await startTicksOf(target.info.pid)) === target.info.startTicks;
 }
 
-async function send(target: Target, signal: NodeJS.Signals): Promise<string | null> {
+/** Sent with the action user's rights: at a lower tier, the kernel refuses what that user may not signal. */
+async function send(hands: Hands, target: Target, signal: NodeJS.Signals): Promise<string | null> {
   if (!(await stillSame(target))) return "already gone";
-  try {
-    process.kill(target.info.pid, signal);
-    return null;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === "ESRCH" ? "already gone" : code === "EPERM" ? "not permitted" : `failed: ${code ?? String(err)}`;
-  }
+  const code = await signalAs(hands, target.info.pid, signal);
+  if (code === null) return null;
+  return code === "ESRCH" ? "already gone" : code === "EPERM" ? "not permitted" : `failed: ${code}`;
 }
 
 /** SIGTERM to all, then, after the grace, SIGKILL to whatever still runs; the outcome for each PID. */
-async function kill(targets: Target[], graceMs: number, signal: AbortSignal): Promise<Map<number, string>> {
+async function kill(hands: Hands, targets: Target[], graceMs: number, signal: AbortSignal): Promise<Map<number, string>> {
   const outcome = new Map<number, string>();
   for (const target of targets) {
-    const problem = await send(target, "SIGTERM");
+    const problem = await send(hands, target, "SIGTERM");
     if (problem) outcome.set(target.info.pid, problem);
   }
   const running = () => targets.filter((t) => !outcome.has(t.info.pid) && isAlive(t.info.pid));
@@ -51,16 +52,16 @@ async function kill(targets: Target[], graceMs: number, signal: AbortSignal): Pr
       outcome.set(target.info.pid, "ended after SIGTERM");
       continue;
     }
-    const problem = await send(target, "SIGKILL");
+    const problem = await send(hands, target, "SIGKILL");
     outcome.set(target.info.pid, problem ?? "killed with SIGKILL (still running after SIGTERM)");
   }
   return outcome;
 }
 
-async function signalAll(targets: Target[], signal: NodeJS.Signals): Promise<Map<number, string>> {
+async function signalAll(hands: Hands, targets: Target[], signal: NodeJS.Signals): Promise<Map<number, string>> {
   const outcome = new Map<number, string>();
   const done = signal === "SIGSTOP" ? "stopped" : "continued";
-  for (const target of targets) outcome.set(target.info.pid, (await send(target, signal)) ?? done);
+  for (const target of targets) outcome.set(target.info.pid, (await send(hands, target, signal)) ?? done);
   return outcome;
 }
 
@@ -126,7 +127,7 @@ export async function processSignal(params: ActionParams<"process.signal">, ctx:
     };
   }
 
-  const outcome = params.operation === "kill" ? await kill(targets, params.graceSeconds * 1000, ctx.signal) : await signalAll(targets, SIGNALS[params.operation]);
+  const outcome = params.operation === "kill" ? await kill(ctx.processes, targets, params.graceSeconds * 1000, ctx.signal) : await signalAll(ctx.processes, targets, SIGNALS[params.operation]);
   const results = targets.map((t) => [t.info.pid, user(t.info.uid), t.info.name, outcome.get(t.info.pid)]);
   writeJson(ctx.out, { ...summary, results: table(["pid", "user", "name", "result"], results) });
   const refused = results.filter((row) => row[3] === "not permitted").length;

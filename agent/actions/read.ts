@@ -1,25 +1,35 @@
-import { readFile } from "node:fs/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { MAX_FRAME_BYTES, MAX_READ_BYTES } from "../../protocol/limits.ts";
-import type { ActionContext, ActionOutcome } from "./action-context.ts";
+import { openFileVerified } from "../sandbox/verified-fs.ts";
+import type { ActionOutcome } from "./action-context.ts";
 import { ActionError, fsFailure } from "./action-error.ts";
-import { statOrFail } from "./fs-checks.ts";
+import type { FileActionContext } from "./file-action-context.ts";
 import { imageTypeOf } from "./image-type.ts";
 import { looksBinary, splitLines } from "./text.ts";
 
 /** An image travels base64-encoded inside one result frame, so it must fit there with room for the envelope. */
 export const MAX_IMAGE_BYTES = Math.floor(((MAX_FRAME_BYTES - 64 * 1024) * 3) / 4);
 
-export async function read(params: ActionParams<"read">, ctx: ActionContext): Promise<ActionOutcome> {
-  const info = await statOrFail(params.path);
-  if (info.isDirectory()) throw new ActionError("invalid_params", `${params.path} is a directory; use glob to list it`);
-  // A FIFO or device would block or never end.
-  if (!info.isFile()) throw new ActionError("invalid_params", `${params.path} is not a regular file`);
-  if (info.size > MAX_READ_BYTES) {
-    throw new ActionError("too_large", `${params.path} is ${info.size} bytes; read is limited to ${MAX_READ_BYTES} bytes`);
+async function readVerified(params: ActionParams<"read">, ctx: FileActionContext): Promise<Buffer> {
+  const opened = await openFileVerified(params.path, ctx.policy, "read");
+  try {
+    if (opened.stats.size > MAX_READ_BYTES) {
+      throw new ActionError("too_large", `${params.path} is ${opened.stats.size} bytes; read is limited to ${MAX_READ_BYTES} bytes`);
+    }
+    return await opened.handle.readFile().catch((err: unknown) => {
+      throw fsFailure(err, params.path);
+    });
+  } finally {
+    await opened.handle.close();
   }
-  const bytes = await readFile(params.path).catch((err: unknown) => {
-    throw fsFailure(err, params.path);
+}
+
+export async function read(params: ActionParams<"read">, ctx: FileActionContext): Promise<ActionOutcome> {
+  const bytes = await readVerified(params, ctx).catch((err: unknown) => {
+    if (err instanceof ActionError && err.code === "invalid_params" && err.message.endsWith("is a directory")) {
+      throw new ActionError("invalid_params", `${params.path} is a directory; use glob to list it`);
+    }
+    throw err;
   });
 
   const mediaType = imageTypeOf(bytes);

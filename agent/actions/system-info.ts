@@ -1,5 +1,4 @@
 import os from "node:os";
-import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import type { GpuMetrics } from "../../protocol/metrics.ts";
@@ -7,19 +6,12 @@ import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { MB, toMb, writeJson } from "../host/compact-output.ts";
 import { listFilesystems } from "../host/filesystems.ts";
 import { findProgram, runProgram } from "../host/programs.ts";
+import { readText } from "../host/read-text.ts";
 import { NVIDIA_SMI_QUERY_ARGS, NVIDIA_SMI_TIMEOUT_MS, parseNvidiaSmi } from "../metrics/nvidia-smi.ts";
 import { cpuPercent, cpuTimes } from "../metrics/cpu-usage.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 
 const CPU_SAMPLE_MS = 500;
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    return (await readFile(path, "utf8")).trim();
-  } catch {
-    return null;
-  }
-}
 
 /** The distribution's name from os-release, e.g. "Debian GNU/Linux 12 (bookworm)". */
 async function distribution(): Promise<string | null> {

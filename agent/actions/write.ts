@@ -1,8 +1,9 @@
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import type { FileHandle } from "node:fs/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
-import type { ActionContext, ActionOutcome } from "./action-context.ts";
+import { openFileForWrite } from "../sandbox/verified-fs.ts";
+import type { ActionOutcome } from "./action-context.ts";
 import { ActionError, fsFailure } from "./action-error.ts";
+import type { FileActionContext } from "./file-action-context.ts";
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -14,13 +15,23 @@ function contentBytes(params: ActionParams<"write">): Buffer {
   return Buffer.from(compact, "base64");
 }
 
-export async function write(params: ActionParams<"write">, ctx: ActionContext): Promise<ActionOutcome> {
-  const bytes = contentBytes(params);
+/** Writes all of `bytes` from the start of the file, whatever the handle's position. */
+export async function writeAllAt0(handle: FileHandle, bytes: Buffer, path: string): Promise<void> {
   try {
-    await mkdir(dirname(params.path), { recursive: true });
-    await writeFile(params.path, bytes);
+    let done = 0;
+    while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, done)).bytesWritten;
   } catch (err) {
-    throw fsFailure(err, params.path);
+    throw fsFailure(err, path);
+  }
+}
+
+export async function write(params: ActionParams<"write">, ctx: FileActionContext): Promise<ActionOutcome> {
+  const bytes = contentBytes(params);
+  const opened = await openFileForWrite(params.path, ctx.policy);
+  try {
+    await writeAllAt0(opened.handle, bytes, params.path);
+  } finally {
+    await opened.handle.close();
   }
   ctx.out.write(`wrote ${bytes.length} bytes to ${params.path}`);
   return {};

@@ -24,14 +24,20 @@ interface ConnectFlags {
   timeoutMs?: number;
   sandbox?: string;
   stateDir?: string;
+  runAs?: string;
 }
 
 const HELP = `
-Each setting comes from its flag, else the environment (CORTEX_ENDPOINT, CORTEX_NODE_TOKEN_FILE, CORTEX_NODE_TOKEN),
-else the "connect" section of the config file (same names as the options, in camelCase: tokenFile, reconnectMs,
-sandboxRoot, stateDir...). --endpoint may be the hub's URL, a site's URL (https://hub/api/sites/<site>) or the full
-connect URL. Keep the token in a file only you can read (chmod 600) and name it with --token-file: a token on the
-command line shows in \`ps\`, one in the environment is readable in /proc. A looser token file is refused.
+Each setting comes from its flag, else the environment (CORTEX_ENDPOINT, CORTEX_NODE_TOKEN_FILE, CORTEX_NODE_TOKEN,
+CORTEX_RUN_AS), else the "connect" section of the config file (same names as the options, in camelCase: tokenFile,
+reconnectMs, sandboxRoot, stateDir, runAs...). --endpoint may be the hub's URL, a site's URL
+(https://hub/api/sites/<site>) or the full connect URL. Keep the token in a file only you can read (chmod 600) and
+name it with --token-file: a token on the command line shows in \`ps\`, one in the environment is readable in /proc.
+A looser token file is refused.
+
+An agent started as root at tier sudo or unprivileged runs every action as the --run-as user, and refuses to start
+(exit 78) without one it can switch to. At tier root actions run as root. An agent that is not root runs actions as
+itself: it cannot switch users.
 
 The agent stays connected, reconnecting with backoff, until Ctrl-C or a definite refusal by the hub (bad or
 rotated token, deregistered node, tier above the node's ceiling), after which it exits 78 with the reason.
@@ -58,6 +64,7 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
     .option("--timeout-ms <ms>", "connect timeout", positiveInt)
     .option("--sandbox <dir>", "the folder an unprivileged node is confined to (default /tmp/cortex-sandbox)")
     .option("--state-dir <dir>", "where the agent keeps state across restarts (seen directives, long runs, supervised processes and their logs)")
+    .option("--run-as <user>", "the OS user actions run as at tiers sudo and unprivileged (needed when the agent runs as root)")
     .addHelpText("after", HELP)
     .action(
       cli.action(async (flags: ConnectFlags, command: Command) => {
@@ -68,13 +75,25 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
           import("../directives/directive-executor.ts"),
           import("../supervisor/start-supervisor.ts"),
         ]);
-        // Directives' commands inherit this environment: the token must not be in it.
+        const { StartupError } = await import("../privilege/startup-error.ts");
+        // Nothing the agent starts gets its environment, but nothing needs the token there either.
         delete process.env.CORTEX_NODE_TOKEN;
         const log = guardedLogger(stderrLogger(), () => [options.token]);
-        const supervisor = startSupervisor(options, log);
-        const handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, stateDir: options.stateDir, log, supervisor });
+        let handler: InstanceType<typeof DirectiveExecutor> | undefined;
+        try {
+          handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, runAs: options.runAs, stateDir: options.stateDir, log });
+          await handler.check();
+        } catch (err) {
+          await handler?.shutdown();
+          if (!(err instanceof StartupError)) throw err;
+          // Like a refusal by the hub: restarting with the same settings would fail the same way.
+          throw new CliError(`cannot start: ${err.message}`, EXIT_REFUSED);
+        }
+        log("info", handler.describe());
+        const supervisor = startSupervisor({ ...options, sandboxRoot: handler.sandboxRoot }, log, handler.user);
+        handler.attachSupervisor(supervisor);
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
-        const exit = await runAgent(options, handler, { log, supervisor });
+        const exit = await runAgent({ ...options, sandboxRoot: handler.sandboxRoot }, handler, { log, supervisor });
         return exit.code;
       }),
     );
@@ -83,7 +102,7 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
 function agentOptions(cli: CliContext, flags: ConnectFlags, configPath: string | undefined): AgentOptions {
   const fromConfig = loadConfigFile(cli.io, configPath).connect ?? {};
   const env = cli.io.env;
-  const fromEnv = { endpoint: env.CORTEX_ENDPOINT || undefined };
+  const fromEnv = { endpoint: env.CORTEX_ENDPOINT || undefined, runAs: env.CORTEX_RUN_AS || undefined };
   const { sandbox, stateDir, token, tokenFile, ...plain } = flags;
   const fromFlags = {
     ...plain,

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
+import { addAgentCommands } from "./agent-commands.ts";
 import { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
 import { defaultConfigPath } from "./config-file.ts";
@@ -49,6 +50,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addDirectiveCommands(program, cli);
   addToolCommands(program, cli);
   addLoginCommands(program, cli);
+  addAgentCommands(program, cli);
   return { program, cli };
 }
 

@@ -34,8 +34,9 @@ export async function askOnTerminal(prompt: string): Promise<string | null> {
 }
 
 function readHidden(input: tty.ReadStream, output: NodeJS.WritableStream, prompt: string): Promise<string> {
-  output.write(prompt);
+  // Echo goes off before the prompt shows, so nothing typed after it can be echoed.
   input.setRawMode(true);
+  output.write(prompt);
   input.setEncoding("utf8");
   input.resume();
   return new Promise<string>((resolve, reject) => {

@@ -25,6 +25,8 @@ export const AgentOptions = z.object({
   heartbeatMs: z.number().int().min(MIN_HEARTBEAT_MS).max(MAX_HEARTBEAT_MS).default(DEFAULT_HEARTBEAT_MS),
   timeoutMs: z.number().int().min(500).max(120_000).default(DEFAULT_CONNECT_TIMEOUT_MS),
   sandboxRoot: z.string().startsWith("/").default(DEFAULT_SANDBOX_ROOT),
+  /** The OS user actions run as at tiers sudo and unprivileged, when the agent runs as root. */
+  runAs: z.string().min(1).max(32).optional(),
   /** Where the agent keeps state that must survive restarts: seen directive ids, long runs. */
   stateDir: z.string().startsWith("/").optional(),
 });

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
@@ -6,15 +6,22 @@ import { ActionCall, type ErrorCode } from "../../protocol/directives.ts";
 import { DEFAULT_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { DirectiveMessage, ResultMessage } from "../../protocol/node-messages.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
-import type { ActionContext, ActionOutcome } from "../actions/action-context.ts";
+import type { ActionOutcome } from "../actions/action-context.ts";
 import { ActionError } from "../actions/action-error.ts";
 import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
+import { resolveActionUser, type ActionUser } from "../privilege/action-user.ts";
+import { requireUserSwitch } from "../privilege/spawn-as.ts";
+import { cgroupParent } from "../processes/cgroup.ts";
+import { newTracking, terminateTracked, TrackedProcesses } from "../processes/tracked-processes.ts";
 import { RunManager } from "../runs/run-manager.ts";
+import { admitCall } from "../sandbox/path-guard.ts";
+import { PathPolicy } from "../sandbox/path-policy.ts";
+import { prepareSandbox } from "../sandbox/prepare-sandbox.ts";
 import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
+import { ActionWorker, InProcessFileRunner, type FileActionRunner } from "../worker/file-runner.ts";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { DEFAULT_TEMP_ROOTS, defaultBinDirs, type HostEnvironment } from "../host/host-environment.ts";
-import { PathGuard } from "../sandbox/path-guard.ts";
 import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
 import { DirectiveOutput } from "./directive-output.ts";
@@ -28,7 +35,10 @@ const MAX_ERROR_CHARS = 8_000;
 
 export interface DirectiveExecutorOptions {
   tier: CapabilityTier;
+  /** Created if missing, owned by the action user, mode 0700; refused if it is a symlink or someone else's. */
   sandboxRoot: string;
+  /** The user actions run as at tiers sudo and unprivileged when the agent is root (see action-user.ts). */
+  runAs?: string;
   /** Seen directive ids and long runs are kept here; without it they last only as long as the process. */
   stateDir?: string;
   log: Logger;
@@ -36,8 +46,10 @@ export interface DirectiveExecutorOptions {
   killGraceMs?: number;
   /** How often unacknowledged run completions are sent again while connected. */
   runRecheckMs?: number;
-  /** "auto" searches with ripgrep when it is on PATH; "builtin" always uses the JavaScript search. */
+  /** "auto" searches with ripgrep when it is on PATH (and the policy lets it); "builtin" always uses the JavaScript search. */
   grep?: "auto" | "builtin";
+  /** Where per-directive cgroups go; detected when not given, null to track processes without cgroups. */
+  cgroupParent?: string | null;
   /** The machine's process supervisor, for the `supervised.*` actions. */
   supervisor?: ProcessSupervisor;
   /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
@@ -68,8 +80,10 @@ function timeoutOf(call: ActionCall, directive: DirectiveMessage): number {
 }
 
 /**
- * Runs directives on this machine under the agent's capability tier: validates, checks the tier against real
- * paths, runs each action with streamed output, timeout and cancel, and answers every directive id exactly once.
+ * Runs directives on this machine under the agent's capability tier, as the tier's OS user: validates, refuses early
+ * what the tier forbids on its face, runs each action with streamed output, timeout and cancel (which reach every
+ * process the directive started), and answers every directive id exactly once. Construction fails with a
+ * StartupError when the agent could not keep its tier's promises (no action user, an untrustworthy sandbox).
  */
 export class DirectiveExecutor implements DirectiveHandler {
   private send: SendToHub = () => false;
@@ -79,47 +93,85 @@ export class DirectiveExecutor implements DirectiveHandler {
   /** Results finished while there was no connection, sent on the next one. */
   private readonly undelivered = new Map<string, ResultMessage>();
   private readonly journal: DirectiveJournal;
-  private readonly guard: PathGuard;
   private readonly runs: RunManager;
-  private readonly ripgrep: string | null;
-  private readonly supervisor: ProcessSupervisor | null;
+  private readonly files: FileActionRunner;
+  private readonly tier: CapabilityTier;
+  private supervisor: ProcessSupervisor | null;
   private readonly killGraceMs: number;
   private readonly runRecheckMs: number;
   private readonly log: Logger;
+  private readonly cgroupParent: string | null;
+  /** Who actions run as. */
+  readonly user: ActionUser;
+  /** The sandbox's real path, as reported to the hub. */
+  readonly sandboxRoot: string;
+  /** Stopping what a previous agent process left running; awaited by `check`. */
+  private readonly recovered: Promise<void>;
   private readonly host: HostEnvironment;
   private connections = 0;
   private lastConnectedAt: number | null = null;
 
   constructor(options: DirectiveExecutorOptions) {
-    if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
+    if (options.stateDir) {
+      // Holds the journal and long runs: the agent's user only (the token lives beside it).
+      mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+      if (process.platform !== "win32") chmodSync(options.stateDir, 0o700);
+    }
     this.log = options.log;
+    this.tier = options.tier;
+    this.user = resolveActionUser({ tier: options.tier, runAs: options.runAs });
+    requireUserSwitch(this.user);
+    this.sandboxRoot = prepareSandbox(options.sandboxRoot, this.user);
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.runRecheckMs = options.runRecheckMs ?? DEFAULT_RUN_RECHECK_MS;
+    this.cgroupParent = options.cgroupParent === undefined ? cgroupParent() : options.cgroupParent;
     this.journal = new DirectiveJournal(options.stateDir ? join(options.stateDir, "directives.jsonl") : null, this.log);
-    this.guard = new PathGuard(options.tier, options.sandboxRoot);
-    this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns());
-    this.ripgrep = options.grep === "builtin" ? null : findRipgrep();
+    this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns(), { user: this.user, cgroupParent: this.cgroupParent });
+    const ripgrep = options.grep === "builtin" ? null : findRipgrep();
+    this.files = this.user.switched ? new ActionWorker(this.user, ripgrep, this.killGraceMs) : new InProcessFileRunner(ripgrep);
+    this.recovered = this.stopLeftOver();
     this.supervisor = options.supervisor ?? null;
     const startedAt = Date.now() - Math.round(process.uptime() * 1000);
     this.host = {
       tier: options.tier,
       binDirs: options.binDirs ?? defaultBinDirs(),
       tempRoots: options.tempRoots ?? DEFAULT_TEMP_ROOTS,
-      keep: [options.sandboxRoot, ...(options.stateDir ? [options.stateDir] : [])],
+      keep: [this.sandboxRoot, ...(options.stateDir ? [options.stateDir] : [])],
       agentStatus: () => ({
         version: AGENT_VERSION,
         pid: process.pid,
         startedAt,
         tier: options.tier,
-        sandboxRoot: options.sandboxRoot,
+        sandboxRoot: this.sandboxRoot,
         stateDir: options.stateDir ?? null,
         directivesInFlight: this.inFlight.size,
         runs: this.runs.summary(),
         connections: this.connections,
         lastConnectedAt: this.lastConnectedAt,
-        ripgrep: this.ripgrep !== null,
+        ripgrep: ripgrep !== null,
       }),
     };
+  }
+
+  /** Proves the action user can be switched to (starting the action worker) and finishes the start-up clean-up. */
+  async check(): Promise<void> {
+    await this.files.check(this.sandboxRoot);
+    await this.recovered;
+  }
+
+  /**
+   * The machine's process supervisor, for the `supervised.*` actions. It starts once the agent knows whom actions run
+   * as (its processes run as that user too), so after the executor.
+   */
+  attachSupervisor(supervisor: ProcessSupervisor): void {
+    this.supervisor = supervisor;
+  }
+
+  /** How this agent keeps its tier, in one line for the log. */
+  describe(): string {
+    const who = this.user.switched ? `as ${this.user.name} (uid ${this.user.uid})` : `as the agent's own user ${this.user.name}`;
+    const tracking = this.cgroupParent ? `a cgroup per directive under ${this.cgroupParent}` : "session, descendants and an environment marker (no usable cgroup v2)";
+    return `actions run ${who}; sandbox ${this.sandboxRoot}; processes tracked by ${tracking}`;
   }
 
   run(directive: DirectiveMessage, send: SendToHub): void {
@@ -132,16 +184,19 @@ export class DirectiveExecutor implements DirectiveHandler {
       return;
     }
     send({ type: "directive_ack", directiveId });
-    this.journal.started(directiveId);
-    const controller = new AbortController();
-    const done = this.execute(directive, controller)
+    const processes = new TrackedProcesses(newTracking(this.cgroupParent, "d"), this.user);
+    this.journal.started(directiveId, processes.tracking);
+    // In flight before it starts: the action itself may report what is in flight (agent.health).
+    const entry: InFlight = { controller: new AbortController(), done: Promise.resolve() };
+    this.inFlight.set(directiveId, entry);
+    entry.done = this.execute(directive, entry.controller, processes)
       .then((result) => {
+        processes.release();
         this.journal.finished(result);
         this.deliver(result);
       })
       .catch((err: unknown) => this.log("error", `directive ${directiveId}: ${String(err)}`))
       .finally(() => this.inFlight.delete(directiveId));
-    this.inFlight.set(directiveId, { controller, done });
   }
 
   cancel(directiveId: string): void {
@@ -158,6 +213,7 @@ export class DirectiveExecutor implements DirectiveHandler {
       this.undelivered.delete(directiveId);
     }
     this.reportRuns();
+    this.runs.watchAdopted();
     if (!this.recheck && this.online) {
       this.recheck = setInterval(() => this.reportRuns(), this.runRecheckMs);
       this.recheck.unref();
@@ -181,9 +237,21 @@ export class DirectiveExecutor implements DirectiveHandler {
     const running = [...this.inFlight.values()];
     for (const { controller } of running) controller.abort(new ActionError("cancelled", "the agent is shutting down"));
     await Promise.all(running.map(({ done }) => done));
+    this.runs.close();
+    await this.files.close();
   }
 
-  private async execute(directive: DirectiveMessage, controller: AbortController): Promise<ResultMessage> {
+  private async stopLeftOver(): Promise<void> {
+    for (const tracking of this.journal.takeLeftOver()) {
+      try {
+        await terminateTracked(tracking, this.killGraceMs);
+      } catch (err) {
+        this.log("warn", `cannot stop the processes of an interrupted directive (${tracking.marker}): ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async execute(directive: DirectiveMessage, controller: AbortController, processes: TrackedProcesses): Promise<ResultMessage> {
     const startedAt = Date.now();
     // Bash always streams; the hub decides whether anyone is listening.
     const streaming = directive.action === "bash" || directive.stream === true;
@@ -191,10 +259,24 @@ export class DirectiveExecutor implements DirectiveHandler {
     let timer: NodeJS.Timeout | undefined;
     let outcome: ActionOutcome;
     try {
-      const call = await this.guard.admit(parseCall(directive));
+      const call = parseCall(directive);
+      const confineTo = directive.confineTo ?? null;
+      admitCall(call, this.tier, this.sandboxRoot, confineTo);
       const timeoutMs = timeoutOf(call, directive);
       timer = setTimeout(() => controller.abort(new ActionError("timeout", `timed out after ${timeoutMs} ms`)), timeoutMs);
-      outcome = await performAction(call, await this.context(directive.id, call, controller.signal, out));
+      const policy = new PathPolicy({ tier: this.tier, sandboxRoot: this.sandboxRoot, confineTo });
+      outcome = await performAction(call, {
+        directiveId: directive.id,
+        signal: controller.signal,
+        out,
+        policy,
+        files: this.files,
+        processes,
+        runs: this.runs,
+        killGraceMs: this.killGraceMs,
+        host: this.host,
+        supervisor: this.supervisor,
+      });
     } catch (err) {
       outcome = { failure: failureOf(controller.signal.aborted ? controller.signal.reason : err) };
     } finally {
@@ -216,11 +298,6 @@ export class DirectiveExecutor implements DirectiveHandler {
       ...(outcome.data && { data: outcome.data }),
       ...(streaming && { chunks: out.chunksSent }),
     });
-  }
-
-  private async context(directiveId: string, call: ActionCall, signal: AbortSignal, out: DirectiveOutput): Promise<ActionContext> {
-    const reveals = call.action === "glob" || call.action === "grep" ? await this.guard.revealer(call) : () => true;
-    return { directiveId, signal, out, reveals, runs: this.runs, killGraceMs: this.killGraceMs, ripgrep: this.ripgrep, host: this.host, supervisor: this.supervisor };
   }
 
   private deliver(result: ResultMessage): void {

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { z } from "zod";
 import { ResultMessage } from "../../protocol/node-messages.ts";
 import type { Logger } from "../connection/logger.ts";
+import { ProcessTracking } from "../processes/tracked-processes.ts";
 import { utf8Head } from "./utf8.ts";
 
 /** Directive ids remembered: enough to cover any repeat the hub could send after a reconnect. */
@@ -9,7 +10,8 @@ const DEFAULT_CAPACITY = 1_000;
 /** Output kept with a remembered result; a repeat is rare, and the journal must stay small. */
 const KEPT_OUTPUT_BYTES = 16 * 1024;
 
-const StartLine = z.object({ id: z.string(), startedAt: z.number() });
+/** Written before a directive starts anything, with how to find its processes should the agent die meanwhile. */
+const StartLine = z.object({ id: z.string(), startedAt: z.number(), tracking: ProcessTracking.optional() });
 const ResultLine = z.object({ id: z.string(), result: ResultMessage });
 const JournalLine = z.union([ResultLine, StartLine]);
 type JournalLine = z.infer<typeof JournalLine>;
@@ -62,6 +64,10 @@ function lostResult(directiveId: string): ResultMessage {
 export class DirectiveJournal {
   /** A result, or null while the directive runs. */
   private readonly entries = new Map<string, ResultMessage | null>();
+  /** How to find the processes of each directive still running. */
+  private readonly tracking = new Map<string, ProcessTracking>();
+  /** Directives a previous agent process was running when it stopped, with their processes' tracking. */
+  private readonly leftOver: ProcessTracking[] = [];
   private lines = 0;
 
   constructor(
@@ -77,12 +83,22 @@ export class DirectiveJournal {
     return this.entries.get(directiveId);
   }
 
-  started(directiveId: string): void {
+  started(directiveId: string, tracking?: ProcessTracking): void {
     this.remember(directiveId, null);
-    this.append({ id: directiveId, startedAt: Date.now() });
+    if (tracking) this.tracking.set(directiveId, tracking);
+    this.append({ id: directiveId, startedAt: Date.now(), ...(tracking && { tracking }) });
+  }
+
+  /**
+   * The processes of the directives that were running when the previous agent process stopped (killed, crashed,
+   * machine restarted), for the agent to stop: their results were given up as lost, nobody waits for them.
+   */
+  takeLeftOver(): ProcessTracking[] {
+    return this.leftOver.splice(0);
   }
 
   finished(result: ResultMessage): void {
+    this.tracking.delete(result.directiveId);
     const kept = compact(result);
     this.remember(result.directiveId, kept);
     this.append({ id: result.directiveId, result: kept });
@@ -109,11 +125,18 @@ export class DirectiveJournal {
     for (const line of text.split("\n")) {
       // A line torn by a crash is skipped; the others still count.
       const parsed = parseLine(line);
-      if (parsed) this.remember(parsed.id, "result" in parsed ? parsed.result : null);
+      if (!parsed) continue;
+      this.remember(parsed.id, "result" in parsed ? parsed.result : null);
+      if ("result" in parsed) this.tracking.delete(parsed.id);
+      else if (parsed.tracking) this.tracking.set(parsed.id, parsed.tracking);
     }
     for (const [id, result] of this.entries) {
-      if (result === null) this.entries.set(id, lostResult(id));
+      if (result !== null) continue;
+      this.entries.set(id, lostResult(id));
+      const tracking = this.tracking.get(id);
+      if (tracking) this.leftOver.push(tracking);
     }
+    this.tracking.clear();
     this.rewrite();
   }
 
@@ -130,7 +153,7 @@ export class DirectiveJournal {
 
   private rewrite(): void {
     if (!this.file) return;
-    const lines = [...this.entries].map(([id, result]) => JSON.stringify(result ? { id, result } : { id, startedAt: Date.now() }));
+    const lines = [...this.entries].map(([id, result]) => JSON.stringify(result ? { id, result } : { id, startedAt: Date.now(), tracking: this.tracking.get(id) }));
     const temporary = `${this.file}.tmp`;
     try {
       writeFileSync(temporary, lines.map((line) => `${line}\n`).join(""));

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { ActionError } from "../actions/action-error.ts";
 import { terminateGroup, waitForExit } from "../actions/process-group.ts";
+import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 import type { HostEnvironment } from "./host-environment.ts";
 
 /** What a program run needs from the action running it (an `ActionContext` fits). */
@@ -10,13 +10,15 @@ export interface ProgramRun {
   signal: AbortSignal;
   killGraceMs: number;
   host: Pick<HostEnvironment, "binDirs">;
+  /** Starts the program as the action user, tracked with the directive. */
+  processes: Pick<TrackedProcesses, "spawn" | "runsAsRoot">;
 }
 
 export interface ProgramOptions {
   timeoutMs?: number;
   /** Output kept per stream; the rest is read and dropped so the program never blocks on a full pipe. */
   maxBytes?: number;
-  /** Run with root's rights: directly when the agent is root, otherwise through `sudo -n`, which sudoers decides. */
+  /** Run with root's rights: directly when actions run as root, otherwise through `sudo -n`, which sudoers decides. */
   asRoot?: boolean;
   /** On timeout, return what was printed so far (with `timedOut`) instead of failing. */
   partialOnTimeout?: boolean;
@@ -73,10 +75,6 @@ function programEnv(binDirs: readonly string[]): NodeJS.ProcessEnv {
 
 const SUDO_REFUSAL = /password is required|is not allowed to execute|not in the sudoers|may not run sudo|a terminal is required/i;
 
-function isRoot(): boolean {
-  return process.platform === "win32" || process.getuid?.() === 0;
-}
-
 class Collector {
   private readonly parts: Buffer[] = [];
   private size = 0;
@@ -110,16 +108,16 @@ class Collector {
 export async function runProgram(run: ProgramRun, name: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
   const { binDirs } = run.host;
   const program = requireProgram(binDirs, name);
-  const viaSudo = options.asRoot === true && !isRoot();
+  const viaSudo = options.asRoot === true && !run.processes.runsAsRoot;
   const file = viaSudo ? requireProgram(binDirs, "sudo") : program;
   const argv = viaSudo ? ["-n", "--", program, ...args] : [...args];
   run.signal.throwIfAborted();
 
-  const child = spawn(file, argv, { detached: process.platform !== "win32", stdio: ["ignore", "pipe", "pipe"], env: programEnv(binDirs), windowsHide: true });
+  const child = run.processes.spawn(file, argv, { env: programEnv(binDirs) });
   const stdout = new Collector(options.maxBytes ?? DEFAULT_MAX_BYTES);
   const stderr = new Collector(64 * 1024);
-  child.stdout.on("data", stdout.take);
-  child.stderr.on("data", stderr.take);
+  child.stdout!.on("data", stdout.take);
+  child.stderr!.on("data", stderr.take);
 
   let timedOut = false;
   let stopping: Promise<void> | undefined;

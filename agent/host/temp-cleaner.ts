@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { lstat, readdir, readlink, rmdir, unlink } from "node:fs/promises";
+import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isWithin } from "../../protocol/tier-policy.ts";
 
@@ -27,6 +27,8 @@ export interface CleanOptions {
   signal: AbortSignal;
   /** Stop after this moment and report what was done. */
   deadline: number;
+  /** Removes a file or an empty folder, true when done: with the action user's rights (agent/privilege/act-as.ts). */
+  remove(path: string, folder: boolean): Promise<boolean>;
 }
 
 export interface CleanReport {
@@ -105,7 +107,7 @@ export async function cleanTemporaryFiles(options: CleanOptions): Promise<CleanR
         const emptied = await cleanFolder(path, device, false);
         if (report.incomplete) return false;
         if (emptied && lastUse(info) < cutoff && !options.dryRun && (options.removeRootOwned || info.uid !== 0)) {
-          if (await rmdir(path).then(() => true, () => false)) {
+          if (await options.remove(path, true)) {
             report.removedFolders++;
             remaining--;
           }
@@ -126,7 +128,7 @@ export async function cleanTemporaryFiles(options: CleanOptions): Promise<CleanR
         noteRemoved(path, info);
         continue;
       }
-      if (await unlink(path).then(() => true, () => false)) {
+      if (await options.remove(path, false)) {
         noteRemoved(path, info);
         remaining--;
       } else {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { ResultData } from "../../protocol/directives.ts";
+import { ProcessTracking } from "../processes/tracked-processes.ts";
 
 /**
  * A long run lives in `<stateDir>/runs/<runId>/`. The agent writes the spec and the cancel marker; the watcher owns
@@ -22,6 +23,18 @@ export const RunSpec = z.object({
   stallTimeoutMs: z.number().int().positive(),
   killGraceMs: z.number().int().nonnegative(),
   createdAt: z.number(),
+  /** Who the command runs as (see agent/privilege/action-user.ts). */
+  user: z.object({
+    name: z.string(),
+    uid: z.number().int(),
+    gid: z.number().int(),
+    groups: z.array(z.number().int()),
+    home: z.string(),
+    shell: z.string(),
+    switched: z.boolean(),
+  }),
+  /** How the run's processes are found, by the watcher on a stall and by the agent on cancel. */
+  tracking: ProcessTracking,
 });
 export type RunSpec = z.infer<typeof RunSpec>;
 

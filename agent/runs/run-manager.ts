@@ -5,15 +5,24 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import type { RunCompleteMessage } from "../../protocol/node-messages.ts";
 import { ActionError } from "../actions/action-error.ts";
-import { requireDirectory } from "../actions/fs-checks.ts";
-import { isAlive, terminateGroup } from "../actions/process-group.ts";
+import { isAlive } from "../actions/process-group.ts";
+import type { ActionUser } from "../privilege/action-user.ts";
+import { newTracking, terminateTracked } from "../processes/tracked-processes.ts";
 import { RUN_ID, RunOutput, RunSpec, RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
 import { STARTUP_TIMEOUT_MS, startWatcher } from "./watcher-process.ts";
 
 const POLL_MS = 25;
+/** How often the watchers of runs started by an earlier agent process are looked at; they cannot call this one. */
+const ADOPTED_POLL_MS = 1_000;
 /** Finished, reported runs kept for `run.status`; older ones are deleted. */
 const KEEP_FINISHED_RUNS = 100;
 const MAX_REASON_CHARS = 4_096;
+
+export interface RunIdentity {
+  user: ActionUser;
+  /** Where run cgroups are created, or null (see agent/processes/cgroup.ts). */
+  cgroupParent: string | null;
+}
 
 export interface RunView {
   status: RunStatus;
@@ -34,24 +43,27 @@ function isFinished(status: RunStatus): boolean {
  */
 export class RunManager {
   private readonly root: string | null;
+  /** Runs whose watcher this agent process started: their exit is announced by `onWatcherExit`. */
+  private readonly ownRuns = new Set<string>();
+  private adoptedTimer: NodeJS.Timeout | null = null;
 
   constructor(
     stateDir: string | undefined,
     private readonly killGraceMs: number,
     /** Called when a watcher started by this agent exits, so its completion can be reported at once. */
     private readonly onWatcherExit: () => void,
+    private readonly identity: RunIdentity,
   ) {
     this.root = stateDir ? join(stateDir, "runs") : null;
   }
 
-  async launch(params: ActionParams<"run.launch">, directiveId: string): Promise<RunView> {
+  /** Starts a run in `cwd` (already checked by the caller's policy). */
+  async launch(params: ActionParams<"run.launch">, cwd: string, directiveId: string): Promise<RunView> {
     const root = this.requireRoot();
-    const cwd = params.cwd ?? process.cwd();
-    await requireDirectory(cwd, "working directory");
     const runId = newRunId();
     const dir = join(root, runId);
     const files = runFiles(dir);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const spec: RunSpec = {
       runId,
       directiveId,
@@ -61,10 +73,13 @@ export class RunManager {
       stallTimeoutMs: params.stallTimeoutMs,
       killGraceMs: this.killGraceMs,
       createdAt: Date.now(),
+      user: this.identity.user,
+      tracking: newTracking(this.identity.cgroupParent, "r"),
     };
     writeJsonAtomic(files.spec, spec);
 
     try {
+      this.ownRuns.add(runId);
       return { status: await startWatcher(dir, this.onWatcherExit), tail: "" };
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
@@ -77,7 +92,7 @@ export class RunManager {
     return this.view(dir, spec);
   }
 
-  /** Stops the run's process group and waits for its watcher to record the ending. */
+  /** Stops every process of the run (even those that left its process group) and waits for its watcher to record the ending. */
   async cancel(runId: string): Promise<RunView> {
     const { dir, spec } = this.open(runId);
     const files = runFiles(dir);
@@ -85,7 +100,7 @@ export class RunManager {
     if (isFinished(view.status)) return view;
     writeFileSync(files.cancelRequested, "");
     const pid = readJson(files.status, RunStatus)?.pid;
-    if (pid) await terminateGroup(pid, this.killGraceMs);
+    await terminateTracked(spec.tracking, this.killGraceMs, new Set(pid ? [pid] : []));
     const deadline = Date.now() + this.killGraceMs * 3 + 5_000;
     while (!isFinished(view.status) && Date.now() < deadline) {
       await sleep(POLL_MS);
@@ -118,6 +133,41 @@ export class RunManager {
       });
     }
     return messages;
+  }
+
+  /**
+   * Watches the runs an earlier agent process started (this one was restarted while they ran): their watchers exit
+   * unseen, so they are polled, and `onWatcherExit` is called as soon as one is gone, not at the next recheck.
+   */
+  watchAdopted(): void {
+    if (this.adoptedTimer || !this.root) return;
+    let watched = new Set<string>();
+    const tick = () => {
+      const adopted = this.runningStatuses().filter((status) => !this.ownRuns.has(status.runId));
+      const alive = new Set(adopted.filter((status) => status.watcherPid !== null && isAlive(status.watcherPid)).map((status) => status.runId));
+      // A run seen going last time that is not going now has ended (or lost its watcher): report it now.
+      if ([...watched].some((runId) => !alive.has(runId)) || alive.size < adopted.length) this.onWatcherExit();
+      watched = alive;
+      if (adopted.length === 0) this.close();
+    };
+    tick();
+    if (watched.size === 0) return;
+    this.adoptedTimer = setInterval(tick, ADOPTED_POLL_MS);
+    this.adoptedTimer.unref();
+  }
+
+  /** Stops watching adopted runs (the agent is shutting down). */
+  close(): void {
+    if (this.adoptedTimer) clearInterval(this.adoptedTimer);
+    this.adoptedTimer = null;
+  }
+
+  private runningStatuses(): RunStatus[] {
+    if (!this.root || !existsSync(this.root)) return [];
+    return readdirSync(this.root)
+      .filter((name) => RUN_ID.test(name))
+      .map((runId) => readJson(runFiles(join(this.root!, runId)).status, RunStatus))
+      .filter((status): status is RunStatus => status?.state === "running");
   }
 
   /** How many runs are going and how many finished ones the hub has not acknowledged, for `agent.health`. */

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
-import { terminateGroup, waitForExit, type ProcessExit } from "../actions/process-group.ts";
+import { waitForExit, type ProcessExit } from "../actions/process-group.ts";
 import { shellCommand } from "../actions/shell.ts";
+import { TrackedProcesses } from "../processes/tracked-processes.ts";
 import { RUN_TAIL_BYTES, RunSpec, type RunState, type RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
 import { TailBuffer } from "./tail-buffer.ts";
 
@@ -19,7 +19,7 @@ function ending(exit: ProcessExit, cancelled: boolean, stalled: boolean, spec: R
 
 /**
  * Runs one long command to its end inside the watcher process, apart from the agent so the run outlives it:
- * records status and the output's tail, kills the command's process group when it stays silent too long, and
+ * records status and the output's tail, stops every process of the run when it stays silent too long, and
  * leaves `callback.pending` for the agent to report the ending.
  */
 export async function superviseRun(dir: string): Promise<void> {
@@ -28,7 +28,8 @@ export async function superviseRun(dir: string): Promise<void> {
   if (!spec) throw new Error(`no valid run spec in ${dir}`);
 
   const { file, args } = shellCommand(spec.command);
-  const child = spawn(file, args, { cwd: spec.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
+  const processes = new TrackedProcesses(spec.tracking, spec.user);
+  const child = processes.spawn(file, args, { cwd: spec.cwd });
   const status: RunStatus = {
     runId: spec.runId,
     state: "running",
@@ -45,7 +46,7 @@ export async function superviseRun(dir: string): Promise<void> {
   let stalled = false;
   let stopping: Promise<void> | undefined;
   const stop = () => {
-    if (child.pid !== undefined) stopping = terminateGroup(child.pid, spec.killGraceMs);
+    stopping = processes.terminate(spec.killGraceMs);
   };
   // The agent writes the cancel marker before reading the status; we wrote the status before reading the marker.
   // So a cancel that races the start is seen by at least one of us.
@@ -72,13 +73,14 @@ export async function superviseRun(dir: string): Promise<void> {
     dirty = true;
     if (!stalled) stallTimer.refresh();
   };
-  child.stdout.on("data", collect(decoders[0]));
-  child.stderr.on("data", collect(decoders[1]));
+  child.stdout!.on("data", collect(decoders[0]));
+  child.stderr!.on("data", collect(decoders[1]));
 
   const exit = await waitForExit(child);
   clearTimeout(stallTimer);
   // Record the ending only once nothing the command started is left running.
   await stopping;
+  processes.release();
   clearInterval(flusher);
   for (const decoder of decoders) tail.push(decoder.end());
   Object.assign(status, ending(exit, existsSync(files.cancelRequested), stalled, spec), { endedAt: Date.now(), exitCode: exit.code });

@@ -1,30 +1,23 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { ActionError } from "../actions/action-error.ts";
-import { BUNDLE_FILE, RUN_WATCHER_FLAG } from "../bundle.ts";
+import { RUN_WATCHER_FLAG } from "../bundle.ts";
 import { utf8Tail } from "../directives/utf8.ts";
+import { agentScriptCommand, isAgentScriptArgv } from "../processes/agent-script.ts";
 import { RunStatus, readJson, runFiles } from "./run-files.ts";
 
 /** How long a new watcher has to write its first status before the launch counts as failed. */
 export const STARTUP_TIMEOUT_MS = 15_000;
 const POLL_MS = 25;
 
-const WATCHER_SCRIPT = fileURLToPath(new URL("./run-watcher.ts", import.meta.url));
-
-/** The watcher runs this same code in a process of its own: from the bundle the hub serves, or from a checkout. */
-function watcherArgs(dir: string): string[] {
-  if (BUNDLE_FILE !== undefined) return [BUNDLE_FILE, RUN_WATCHER_FLAG, dir];
-  // Resolved here rather than named as `--import tsx`, which Node would look up from the watcher's working directory.
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  return ["--import", tsx, WATCHER_SCRIPT, dir];
-}
+const WATCHER_SCRIPT = new URL("./run-watcher.ts", import.meta.url);
+/** The watcher needs nothing of the agent's environment, and must not hand its token on to the run. */
+const WATCHER_ENV_KEYS = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "SystemRoot"] as const;
 
 /** Whether a process's arguments are those of a long-run watcher, started from the bundle or from a checkout. */
 export function isWatcherArgv(argv: readonly string[]): boolean {
-  return argv.includes(WATCHER_SCRIPT) || (BUNDLE_FILE !== undefined && argv.includes(RUN_WATCHER_FLAG));
+  return isAgentScriptArgv(argv, WATCHER_SCRIPT, RUN_WATCHER_FLAG);
 }
 
 /**
@@ -35,8 +28,11 @@ export async function startWatcher(dir: string, onExit: () => void): Promise<Run
   const files = runFiles(dir);
   const logFd = openSync(files.watcherLog, "a");
   let exited = false;
-  const watcher = spawn(process.execPath, watcherArgs(dir), {
+  const command = agentScriptCommand(WATCHER_SCRIPT, RUN_WATCHER_FLAG, [dir]);
+  const env = Object.fromEntries(WATCHER_ENV_KEYS.filter((key) => process.env[key] !== undefined).map((key) => [key, process.env[key]]));
+  const watcher = spawn(command.file, command.args, {
     cwd: dir,
+    env,
     detached: true,
     stdio: ["ignore", "ignore", logFd],
     windowsHide: true,

@@ -3,6 +3,7 @@ import os from "node:os";
 import { join } from "node:path";
 import type { AgentOptions } from "../connection/agent-options.ts";
 import type { Logger } from "../connection/logger.ts";
+import type { ActionUser } from "../privilege/action-user.ts";
 import { ProcessSupervisor } from "./process-supervisor.ts";
 
 /**
@@ -10,7 +11,7 @@ import { ProcessSupervisor } from "./process-supervisor.ts";
  * unreachable. Its files live in `<state dir>/processes`; an agent without a state directory supervises from a fresh
  * temporary folder, which means it cannot adopt its processes after a restart (it says so).
  */
-export function startSupervisor(options: AgentOptions, log: Logger): ProcessSupervisor {
+export function startSupervisor(options: AgentOptions, log: Logger, user: ActionUser): ProcessSupervisor {
   let dir: string;
   if (options.stateDir) {
     dir = join(options.stateDir, "processes");
@@ -18,7 +19,14 @@ export function startSupervisor(options: AgentOptions, log: Logger): ProcessSupe
     dir = mkdtempSync(join(os.tmpdir(), "cortex-processes-"));
     log("warn", `no --state-dir: supervised processes are kept in ${dir} and will not be adopted after the agent restarts`);
   }
-  const supervisor = new ProcessSupervisor({ dir, tier: options.tier, sandboxRoot: options.sandboxRoot, log });
+  // Supervised processes run as the action user, like every action of a node below tier root.
+  const supervisor = new ProcessSupervisor({
+    dir,
+    tier: options.tier,
+    sandboxRoot: options.sandboxRoot,
+    log,
+    ...(user.switched && { user: { uid: user.uid, gid: user.gid, home: user.home } }),
+  });
   supervisor.start();
   return supervisor;
 }

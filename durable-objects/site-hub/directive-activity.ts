@@ -99,6 +99,21 @@ export function runEndedChange(launch: DirectiveView, nodeName: string, what: st
   };
 }
 
+/**
+ * A lost directive's entry once the agent's result arrives after all (the machine came back): still a warning, since
+ * nobody saw it end when it did, and now saying how it ended.
+ */
+export function lateResultChange(d: DirectiveView, nodeName: string, what: string, late: { success: boolean; exitCode?: number | null; error?: string }): ActivityChange {
+  const base = directiveChange(d, nodeName, what);
+  const exit = late.exitCode !== null && late.exitCode !== undefined ? ` (exit ${late.exitCode})` : "";
+  const how = late.success ? `succeeded${exit}` : `failed${exit}${late.error && late.error !== `exit code ${late.exitCode}` ? `: ${late.error}` : ""}`;
+  return {
+    level: "warn",
+    message: `${base.message}; it finished after all: ${how}`,
+    data: { ...base.data, late: true, lateSuccess: late.success, lateExitCode: late.exitCode ?? null },
+  };
+}
+
 /** A fan-out's entry: what ran on how many machines, then how it went on them. */
 export function fanOutChange(
   f: { fanoutId: string; actor: string; action: ActionName; what: string; total: number; skippedOffline: number },

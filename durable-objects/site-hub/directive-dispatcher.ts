@@ -1,12 +1,12 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView, RunRecord } from "../../protocol/api.ts";
-import { ActionCall, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import { ActionCall, ActionName, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
 import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
-import { directiveChange, fanOutChange, runEndedChange, whatRan } from "./directive-activity.ts";
+import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
@@ -52,6 +52,17 @@ function statusOfResult(msg: ResultMessage): DirectiveStatus {
 /** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
 function presenterFor(requester: Requester): Presenter | undefined {
   return requester.confined ? eventForConfined : undefined;
+}
+
+/**
+ * Whether the node's agent can run this action. Our agents list the actions they know in `capabilities`; one built
+ * before an action existed would drop the directive as an invalid message and leave it to time out, so it is
+ * refused here at once. A list that names no action at all (an agent that reports capabilities another way) says
+ * nothing either way, and the directive is sent.
+ */
+function knowsAction(node: NodeView, action: string): boolean {
+  const known = node.capabilities.filter((c) => (ActionName.options as readonly string[]).includes(c));
+  return known.length === 0 || known.includes(action);
 }
 
 function newId(prefix: string): string {
@@ -264,6 +275,9 @@ export class DirectiveDispatcher {
       this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
     } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
+    } else if (!knowsAction(node, call.action)) {
+      const error = `the agent on ${node.id} (version ${node.version ?? "unknown"}) does not know ${call.action}; update it to use it`;
+      this.store.insert({ ...base, status: "failed", errorCode: "unsupported", error }, now);
     } else {
       const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});
       if (!decision.allowed) {
@@ -342,6 +356,7 @@ export class DirectiveDispatcher {
 
   private result(nodeId: string, msg: ResultMessage): void {
     if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
+    if (this.store.get(msg.directiveId, false)?.view.status === "lost") return this.lateResult(nodeId, msg);
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
@@ -360,6 +375,24 @@ export class DirectiveDispatcher {
       return;
     }
     this.complete(msg.directiveId, nodeId, outcome);
+  }
+
+  /** The agent finished a directive the hub had already given up as lost: keep what it did, beside the record. */
+  private lateResult(nodeId: string, msg: ResultMessage): void {
+    const kept = this.store.recordLateResult(msg.directiveId, {
+      receivedAt: Date.now(),
+      success: msg.success,
+      exitCode: msg.exitCode ?? null,
+      output: msg.output,
+      truncated: msg.truncated ?? false,
+      error: msg.error ?? null,
+      errorCode: msg.errorCode ?? null,
+    });
+    if (!kept) return;
+    const rec = this.store.get(msg.directiveId, false)!;
+    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, rec.view), msg);
+    if (this.activity.updateDirective(msg.directiveId, change)) return;
+    this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: msg.directiveId, fanoutId: rec.view.fanoutId, ...change });
   }
 
   private runComplete(nodeId: string, msg: RunCompleteMessage): void {

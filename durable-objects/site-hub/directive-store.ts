@@ -1,4 +1,4 @@
-import type { DirectiveListQuery, DirectiveView, FanOutAggregate, RunRecord } from "../../protocol/api.ts";
+import { LateResult, type DirectiveListQuery, type DirectiveView, type FanOutAggregate, type RunRecord } from "../../protocol/api.ts";
 import { MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
 import { ResultData, type ActionName, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 
@@ -31,6 +31,7 @@ interface DirectiveRow {
   data: string | null;
   requested_by_user: string | null;
   confine_to: string | null;
+  late_result: string | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -57,6 +58,7 @@ function paramsForView(raw: string): Record<string, unknown> {
 
 function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
   const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
+  const late = row.late_result ? LateResult.safeParse(JSON.parse(row.late_result)) : null;
   return {
     seq: row.seq,
     requestedByUser: row.requested_by_user,
@@ -83,6 +85,7 @@ function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
       error: row.error,
       errorCode: row.error_code as ErrorCode | null,
       data: data?.success ? data.data : null,
+      lateResult: late?.success ? late.data : null,
     },
   };
 }
@@ -308,6 +311,17 @@ export class DirectiveStore {
       id,
     );
     return true;
+  }
+
+  /**
+   * Keeps the result of a directive already given up as lost, beside it: the first one only, its output bounded like
+   * any directive's. False when the directive is not lost or already has one.
+   */
+  recordLateResult(id: string, late: LateResult): boolean {
+    const bytes = new TextEncoder().encode(late.output);
+    const kept = bytes.byteLength <= MAX_STORED_OUTPUT_BYTES ? late : { ...late, output: new TextDecoder().decode(bytes.subarray(0, MAX_STORED_OUTPUT_BYTES)).replace(/\uFFFD$/, ""), truncated: true };
+    const cursor = this.sql.exec("UPDATE directives SET late_result = ? WHERE id = ? AND status = 'lost' AND late_result IS NULL", JSON.stringify(kept), id);
+    return cursor.rowsWritten > 0;
   }
 
   /** Directives in flight on a node, to be declared lost when it drops. */

@@ -8,7 +8,13 @@ export type Viewer = Pick<Requester, "userId" | "confined">;
 
 /** What a confined directive printed, as a confined viewer gets it: through the redactor. */
 function redactedOutcome(view: DirectiveView): DirectiveView {
-  return { ...view, output: view.output === null ? null : redactText(view.output), error: view.error === null ? null : redactText(view.error) };
+  const late = view.lateResult;
+  return {
+    ...view,
+    output: view.output === null ? null : redactText(view.output),
+    error: view.error === null ? null : redactText(view.error),
+    lateResult: late && { ...late, output: redactText(late.output), error: late.error === null ? null : redactText(late.error) },
+  };
 }
 
 /**
@@ -28,7 +34,8 @@ export function directiveFor(record: DirectiveRecord, viewer: Viewer): Directive
   const own = viewer.userId !== null && record.requestedByUser === viewer.userId;
   const redactedParams = redactValue(view.params) as Record<string, unknown>;
   if (record.confineTo !== null) return { ...redactedOutcome(view), params: own ? view.params : redactedParams };
-  const withheld = view.output !== null || view.data?.kind === "image";
+  const late = view.lateResult;
+  const withheld = view.output !== null || view.data?.kind === "image" || (late !== null && late.output !== "");
   return {
     ...view,
     params: redactedParams,
@@ -36,6 +43,7 @@ export function directiveFor(record: DirectiveRecord, viewer: Viewer): Directive
     output: null,
     outputWithheld: withheld,
     data: view.data?.kind === "image" ? null : view.data,
+    lateResult: late && { ...late, output: "", error: late.error === null ? null : redactText(late.error) },
   };
 }
 

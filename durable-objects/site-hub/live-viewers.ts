@@ -2,6 +2,7 @@ import type { NodeView } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import type { ActivityReader, StoredActivity } from "./activity-log.ts";
 import { activityFor } from "./directive-visibility.ts";
+import type { SupervisionStatus } from "../../protocol/processes.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
@@ -103,6 +104,13 @@ export class LiveViewers {
   /** Closes a person's viewers (their access changed); their dashboard reconnects with what they may now see. */
   closeFor(userId: string, why: string): void {
     for (const ws of this.ctx.getWebSockets(userTag(userId))) closeSocket(ws, 1008, why);
+  }
+
+  /** Pushes a node's supervised processes (status, list version) to every viewer. */
+  processesChanged(nodeId: string, live: { configVersion: number; supervision: SupervisionStatus | null }): void {
+    const viewers = this.ctx.getWebSockets(VIEWER_TAG);
+    if (!viewers.length) return;
+    broadcast(viewers, { type: "processes", at: Date.now(), nodeId, ...live });
   }
 
   closed(ws: WebSocket, code: number, reason: string): void {

@@ -38,6 +38,10 @@ export interface ConnectionEvents {
   nextDeadline(now: number): number | null;
   /** A heartbeat brought metrics (kept as history). */
   onMetrics(nodeId: string, metrics: Metrics, at: number): void;
+  /** A node registered on a new connection: what it must be told at once (its process list). */
+  onRegistered(nodeId: string): void;
+  /** A heartbeat brought the status of the node's supervised processes (already stored on its row). */
+  onSupervision(nodeId: string): void;
 }
 
 /** The close frame's reason, from the one table in protocol/. */
@@ -328,6 +332,7 @@ export class NodeConnections {
       message: `node ${nodeId} connected (tier ${tier}, agent ${msg.version}${msg.hostname ? `, host ${msg.hostname}` : ""})`,
     });
     sendJson(ws, { type: "registered", agentId: nodeId, tier, heartbeatMs: state.heartbeatMs });
+    this.events.onRegistered(nodeId);
     await this.scheduleSweep(livenessDeadline(state, null));
   }
 
@@ -339,8 +344,9 @@ export class NodeConnections {
     const now = Date.now();
     state.lastHeartbeatAt = now;
     writeState(ws, state);
-    this.registry.recordHeartbeat(state.nodeId, msg.metrics ? JSON.stringify(msg.metrics) : null, now);
+    this.registry.recordHeartbeat(state.nodeId, msg.metrics ? JSON.stringify(msg.metrics) : null, now, msg.supervision ? JSON.stringify(msg.supervision) : null);
     if (msg.metrics) this.events.onMetrics(state.nodeId, msg.metrics, now);
+    if (msg.supervision) this.events.onSupervision(state.nodeId);
     sendJson(ws, { type: "heartbeat_ack", agentId: state.nodeId });
   }
 

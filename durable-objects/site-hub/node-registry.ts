@@ -206,11 +206,17 @@ export class NodeRegistry {
     );
   }
 
-  recordHeartbeat(id: string, metrics: string | null, now: number): void {
+  /** One row written per heartbeat, whatever it carries (metrics, the supervised processes' status). */
+  recordHeartbeat(id: string, metrics: string | null, now: number, supervision: string | null = null): void {
     this.sql.exec(
-      "UPDATE nodes SET last_heartbeat_at = ?, metrics = COALESCE(?, metrics) WHERE id = ?",
+      `UPDATE nodes SET last_heartbeat_at = ?, metrics = COALESCE(?, metrics),
+         supervision = COALESCE(?, supervision), supervision_at = CASE WHEN ? IS NULL THEN supervision_at ELSE ? END
+       WHERE id = ?`,
       now,
       metrics,
+      supervision,
+      supervision,
+      now,
       id,
     );
     this.changed(id);

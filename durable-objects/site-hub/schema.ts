@@ -121,6 +121,34 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   `ALTER TABLE directives ADD COLUMN requested_by_user TEXT;
    ALTER TABLE directives ADD COLUMN confine_to TEXT;`,
+  `ALTER TABLE directives ADD COLUMN late_result TEXT;`,
+  // Supervised processes: each node's list (versioned as a whole), the events agents reported (kept to drop
+  // repeats by id), and the latest status, on the node's own row so a heartbeat still writes one row.
+  `CREATE TABLE processes (
+     node_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL,
+     PRIMARY KEY (node_id, name)
+   ) WITHOUT ROWID;
+   CREATE TABLE process_config (
+     node_id TEXT PRIMARY KEY,
+     version INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE process_events (
+     node_id TEXT NOT NULL,
+     id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     PRIMARY KEY (node_id, id)
+   ) WITHOUT ROWID;
+   CREATE INDEX process_events_by_received ON process_events(received_at);
+   ALTER TABLE nodes ADD COLUMN supervision TEXT;
+   ALTER TABLE nodes ADD COLUMN supervision_at INTEGER;`,
   // One activity entry per directive (and per fan-out), updated in place; access events read by admins only.
   `ALTER TABLE activity ADD COLUMN directive_id TEXT;
    ALTER TABLE activity ADD COLUMN fanout_id TEXT;

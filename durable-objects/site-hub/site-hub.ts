@@ -15,6 +15,9 @@ import { CloseCode } from "../../protocol/close-codes.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
 import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
+import type { ProcessEventsMessage } from "../../protocol/node-messages.ts";
+import type { ProcessEvent, ProcessListResponse, ProcessOperation, ProcessPatch, ProcessSpec, ProcessView } from "../../protocol/processes.ts";
+import type { z } from "zod";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
@@ -30,8 +33,11 @@ import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+import { processEventActivity } from "./process-activity.ts";
+import { ProcessStore } from "./process-store.ts";
 import type { Requester } from "./requester.ts";
 import { migrate } from "./schema.ts";
+import { SiteProcesses } from "./site-processes.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
 
 export interface IssuedToken {
@@ -59,6 +65,7 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  private readonly processes: SiteProcesses;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -72,10 +79,17 @@ export class SiteHub extends DurableObject<Env> {
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
     this.connections = new NodeConnections(ctx, this.registry, this.activity, {
-      onWorkMessage: (nodeId, msg) => this.directives.onWorkMessage(nodeId, msg),
+      onWorkMessage: (nodeId, msg) => (msg.type === "process_events" ? this.processEventsFrom(nodeId, msg) : this.directives.onWorkMessage(nodeId, msg)),
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => this.directives.nextDeadline(),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
+      onRegistered: (nodeId) => this.processes.pushConfig(nodeId),
+      onSupervision: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
+    });
+    this.processes = new SiteProcesses(new ProcessStore(ctx.storage.sql), this.registry, this.activity, {
+      send: (nodeId, msg) => this.connections.send(nodeId, msg),
+      changed: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
+      onProcessEvent: (nodeId, event) => this.onProcessEvent(nodeId, event),
     });
     this.directives = new DirectiveDispatcher(
       store,
@@ -224,6 +238,63 @@ export class SiteHub extends DurableObject<Env> {
       });
     }
     return this.settings.get();
+  }
+
+  // ---- supervised processes (RPC): the routes, the CLI (through them) and the chat's hub tools call these ----
+
+  listProcesses(nodeId: string, viewer: Viewer): HubResult<ProcessListResponse> {
+    return this.processes.list(nodeId, viewer);
+  }
+
+  /** Adds a process to a node's list (validated whole, and against the node's tier) and sends the agent the new list. */
+  addProcess(nodeId: string, spec: ProcessSpec, actor: string): HubResult<ProcessView> {
+    return this.processes.add(nodeId, spec, actor);
+  }
+
+  updateProcess(nodeId: string, name: string, patch: z.output<typeof ProcessPatch>, actor: string): HubResult<ProcessView> {
+    return this.processes.update(nodeId, name, patch, actor);
+  }
+
+  removeProcess(nodeId: string, name: string, actor: string): HubResult<{ name: string; removed: true }> {
+    return this.processes.remove(nodeId, name, actor);
+  }
+
+  /**
+   * Starts, stops or restarts a configured process, as a directive to its agent (recorded and tier-checked like any
+   * other). The stream ends with the directive's result; its data holds the process's state afterwards.
+   */
+  async controlProcess(
+    nodeId: string,
+    name: string,
+    operation: ProcessOperation,
+    requester: Requester,
+  ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+    const found = this.processes.get(nodeId, name);
+    if (!found.ok) return found;
+    // A stop may wait out the process's grace period before SIGKILL; the directive may take that long and a bit.
+    const timeoutMs = (operation === "start" ? 0 : found.value.spec.stopGraceSeconds * 1000) + 60_000;
+    return this.directives.runOne(nodeId, { action: `supervised.${operation}`, params: { name }, timeoutMs }, requester);
+  }
+
+  /** The last lines of a process's log on its machine, read by a directive to its agent. */
+  async processLogs(nodeId: string, name: string, lines: number, requester: Requester): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+    const found = this.processes.get(nodeId, name);
+    if (!found.ok) return found;
+    return this.directives.runOne(nodeId, { action: "supervised.logs", params: { name, lines } }, requester);
+  }
+
+  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): void {
+    const ids = this.processes.received(nodeId, msg.events);
+    this.connections.send(nodeId, { type: "process_events_ack", ids });
+  }
+
+  /**
+   * THE hook for process events: called once for each event an agent reports (repeats are dropped by id before it),
+   * in the order they happened, after the event is recorded. It writes the activity log entry; the live dashboards
+   * are updated once per batch. Autonomous investigations of crashes, failed starts and give-ups start here.
+   */
+  private onProcessEvent(nodeId: string, event: ProcessEvent): void {
+    this.activity.append(processEventActivity(nodeId, event));
   }
 
   // ---- directives (RPC) ----

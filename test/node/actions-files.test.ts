@@ -2,9 +2,9 @@ import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_READ_BYTES } from "../../protocol/limits.ts";
-import { FakeHub, directive, executor, removeTempDirs, run, tempDir } from "./executor-harness.ts";
+import { FakeHub, directive, executor, cleanUp, run, tempDir } from "./executor-harness.ts";
 
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 const call = (action: Parameters<typeof directive>[0], params: Record<string, unknown>) => run(executor(), new FakeHub(), directive(action, params));
 

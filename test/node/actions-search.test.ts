@@ -2,9 +2,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { findRipgrep } from "../../agent/actions/grep-ripgrep.ts";
-import { FakeHub, directive, executor, removeTempDirs, run, tempDir } from "./executor-harness.ts";
+import { FakeHub, directive, executor, cleanUp, run, tempDir } from "./executor-harness.ts";
 
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 function tree(files: Record<string, string | Buffer>): string {
   const root = tempDir();

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WebSocketServer } from "ws";
 import { RegisterMessage } from "../../protocol/node-messages.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
+import { IS_ROOT, NOT_ROOT_REASON, TEST_ACTION_USER, sharedTempRoot, testRunAs } from "../support/action-user.ts";
 import { emptyDir, runCli, spawnCli } from "./cli-run.ts";
 
 const TOKEN_CONFIG = `cxn_build-01_${"aa".repeat(32)}`;
@@ -18,6 +19,30 @@ interface Attempt {
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((resolve) => (server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve())));
+
+/** A sandbox path the agent may create for the test's action user. */
+function freshSandbox(): string {
+  return join(openTempDir(), "sandbox");
+}
+
+const openDirs: string[] = [];
+afterEach(() => {
+  for (const dir of openDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temp folder the action user may pass through, as a sandbox's parent must be. */
+function openTempDir(): string {
+  const dir = mkdtempSync(join(sharedTempRoot(), "cortex-cli-"));
+  chmodSync(dir, 0o755);
+  openDirs.push(dir);
+  return dir;
+}
+
+/** CORTEX_RUN_AS for an agent at a lower tier, when the test runs as root. */
+function runAsEnv(): Record<string, string> {
+  const runAs = testRunAs();
+  return runAs ? { CORTEX_RUN_AS: runAs } : {};
+}
 
 /** A hub that refuses the upgrade with `status`, or takes the register and closes with `closeCode`. */
 async function startHub(plan: { status: number } | { closeCode: number }): Promise<{ url: string; attempts: Attempt[] }> {
@@ -48,7 +73,7 @@ describe("cortex node connect", () => {
     const hub = await startHub({ closeCode: CloseCode.DEREGISTERED });
     const config = join(emptyDir(), "config.json");
     writeFileSync(config, JSON.stringify({ connect: { endpoint: hub.url, token: TOKEN_CONFIG, name: "from-config", group: "cfg", tier: "sudo", heartbeatMs: 2000 } }));
-    const child = spawnCli(["node", "connect", "--config", config, "--name", "from-flag", "--sandbox", "/tmp/cortex-cli-sandbox"], { CORTEX_NODE_TOKEN: TOKEN_ENV });
+    const child = spawnCli(["node", "connect", "--config", config, "--name", "from-flag", "--sandbox", freshSandbox()], { CORTEX_NODE_TOKEN: TOKEN_ENV, ...runAsEnv() });
     const r = await child.result;
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/this node was deregistered from the hub; register it again to reconnect/);
@@ -60,7 +85,7 @@ describe("cortex node connect", () => {
 
   it("a refused upgrade (401) ends the agent at once with the reason and exit 78", async () => {
     const hub = await startHub({ status: 401 });
-    const r = await spawnCli(["node", "connect", "--endpoint", hub.url, "--reconnect-ms", "100"], { CORTEX_NODE_TOKEN: TOKEN_ENV }).result;
+    const r = await spawnCli(["node", "connect", "--endpoint", hub.url, "--reconnect-ms", "100", "--sandbox", freshSandbox()], { CORTEX_NODE_TOKEN: TOKEN_ENV, ...runAsEnv() }).result;
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/the hub refused the token .*cortex node rekey.*HTTP 401: invalid or revoked token/);
     expect(hub.attempts).toHaveLength(1);
@@ -76,5 +101,33 @@ describe("cortex node connect", () => {
     const badTier = await runCli(["node", "connect", "--tier", "admin"]);
     expect(badTier.code).not.toBe(0);
     expect(badTier.stderr).toMatch(/--tier.*admin/);
+  });
+
+  it("refuses to start, in one line with exit 78, with a sandbox that is a symlink (even to /)", async () => {
+    const hub = await startHub({ status: 401 });
+    const link = join(openTempDir(), "sandbox");
+    symlinkSync("/", link);
+    const r = await spawnCli(["node", "connect", "--endpoint", hub.url, "--sandbox", link], { CORTEX_NODE_TOKEN: TOKEN_ENV, ...runAsEnv() }).result;
+    expect(r.code).toBe(78);
+    expect(r.stderr).toBe(`error: cannot start: sandbox ${link} is a symlink; give the real folder it points to, or a new path\n`);
+    expect(hub.attempts).toHaveLength(0);
+  });
+
+  it.skipIf(!IS_ROOT)("as root at a lower tier, refuses to start without a user to run actions as, or with root or a missing user (%s)".replace("%s", NOT_ROOT_REASON), async () => {
+    const hub = await startHub({ status: 401 });
+    const base = ["node", "connect", "--endpoint", hub.url, "--tier", "sudo", "--sandbox", freshSandbox()];
+    const none = await spawnCli(base, { CORTEX_NODE_TOKEN: TOKEN_ENV }).result;
+    expect(none).toMatchObject({ code: 78, stderr: "error: cannot start: an agent running as root at tier sudo needs --run-as <user> (CORTEX_RUN_AS): its actions never run as root\n" });
+    const asRoot = await spawnCli([...base, "--run-as", "root"], { CORTEX_NODE_TOKEN: TOKEN_ENV }).result;
+    expect(asRoot.code).toBe(78);
+    expect(asRoot.stderr).toMatch(/^error: cannot start: --run-as root: that user is root \(uid 0\)/);
+    const missing = await spawnCli(base, { CORTEX_NODE_TOKEN: TOKEN_ENV, CORTEX_RUN_AS: "cortex-no-such-user" }).result;
+    expect(missing).toMatchObject({ code: 78, stderr: "error: cannot start: --run-as cortex-no-such-user: no such user on this machine\n" });
+    const owned = join(openTempDir(), "sandbox");
+    mkdirSync(owned);
+    const someoneElses = await spawnCli([...base.slice(0, -1), owned, "--run-as", TEST_ACTION_USER], { CORTEX_NODE_TOKEN: TOKEN_ENV }).result;
+    expect(someoneElses.code).toBe(78);
+    expect(someoneElses.stderr).toMatch(/^error: cannot start: sandbox .* exists and belongs to uid 0, not to cortex-test/);
+    expect(hub.attempts).toHaveLength(0);
   });
 });

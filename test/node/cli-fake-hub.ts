@@ -157,6 +157,7 @@ export function directiveView(overrides: Partial<DirectiveView> = {}): Directive
     outputBytes: 3,
     output: "hi\n",
     outputWithheld: false,
+    lateResult: null,
     truncated: false,
     error: null,
     errorCode: null,

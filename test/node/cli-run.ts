@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../agent/cli/program.ts";
+import { sharedTempRoot, testRunAs } from "../support/action-user.ts";
 
 export const REPO = join(import.meta.dirname, "..", "..");
 
@@ -15,6 +16,17 @@ export interface CliResult {
 /** A home and working directory of their own, so no real config file or .dev.vars leaks into a test. */
 export function emptyDir(): string {
   return mkdtempSync(join(tmpdir(), "cortex-cli-"));
+}
+
+/**
+ * What `cortex node connect` at the default tier (unprivileged) needs in this test run: a sandbox path its action
+ * user can reach (the agent creates it) and, when the test runs as root, the user to run actions as.
+ */
+export function agentSetup(): { args: string[]; env: Record<string, string> } {
+  const parent = mkdtempSync(join(sharedTempRoot(), "cortex-cli-"));
+  chmodSync(parent, 0o755);
+  const runAs = testRunAs();
+  return { args: ["--sandbox", join(parent, "sandbox")], env: runAs ? { CORTEX_RUN_AS: runAs } : {} };
 }
 
 /** Runs the CLI in-process with only the given environment. */

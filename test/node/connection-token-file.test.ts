@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { readTokenFile } from "../../agent/connection/token-file.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
-import { emptyDir, runCli, spawnCli } from "./cli-run.ts";
+import { agentSetup, emptyDir, runCli, spawnCli } from "./cli-run.ts";
 
 const TOKEN = `cxn_build-01_${"cd".repeat(32)}`;
 const OTHER = `cxn_build-01_${"ef".repeat(32)}`;
@@ -78,13 +78,14 @@ describe("cortex node connect --token-file", () => {
   it("connects with the token from the file, named by flag, environment or config file", async () => {
     const hub = await recordingHub();
     const file = tokenFile(0o600);
-    const byFlag = await spawnCli(["node", "connect", "--endpoint", hub.url, "--token-file", file]).result;
+    const agent = agentSetup();
+    const byFlag = await spawnCli(["node", "connect", "--endpoint", hub.url, "--token-file", file, ...agent.args], agent.env).result;
     expect(byFlag.code).toBe(78);
-    const byEnv = await spawnCli(["node", "connect", "--endpoint", hub.url], { CORTEX_NODE_TOKEN_FILE: file }).result;
+    const byEnv = await spawnCli(["node", "connect", "--endpoint", hub.url, ...agent.args], { CORTEX_NODE_TOKEN_FILE: file, ...agent.env }).result;
     expect(byEnv.code).toBe(78);
     const config = join(emptyDir(), "config.json");
     writeFileSync(config, JSON.stringify({ connect: { endpoint: hub.url, tokenFile: file } }));
-    const byConfig = await spawnCli(["node", "connect", "--config", config]).result;
+    const byConfig = await spawnCli(["node", "connect", "--config", config, ...agent.args], agent.env).result;
     expect(byConfig.code).toBe(78);
     expect(hub.attempts.map((h) => h.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
     for (const r of [byFlag, byEnv, byConfig]) expect(r.stdout + r.stderr).not.toContain(TOKEN);
@@ -94,8 +95,9 @@ describe("cortex node connect --token-file", () => {
     const hub = await recordingHub();
     const config = join(emptyDir(), "config.json");
     writeFileSync(config, JSON.stringify({ connect: { endpoint: hub.url, token: OTHER } }));
-    await spawnCli(["node", "connect", "--config", config, "--token-file", tokenFile(0o600)], { CORTEX_NODE_TOKEN: OTHER }).result;
-    await spawnCli(["node", "connect", "--config", config], { CORTEX_NODE_TOKEN_FILE: tokenFile(0o600) }).result;
+    const agent = agentSetup();
+    await spawnCli(["node", "connect", "--config", config, "--token-file", tokenFile(0o600), ...agent.args], { CORTEX_NODE_TOKEN: OTHER, ...agent.env }).result;
+    await spawnCli(["node", "connect", "--config", config, ...agent.args], { CORTEX_NODE_TOKEN_FILE: tokenFile(0o600), ...agent.env }).result;
     expect(hub.attempts.map((h) => h.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
   });
 

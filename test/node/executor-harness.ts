@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -13,19 +13,46 @@ import {
   type StreamChunkMessage,
 } from "../../protocol/node-messages.ts";
 import { DirectiveExecutor, type DirectiveExecutorOptions } from "../../agent/directives/directive-executor.ts";
+import { resolveActionUser } from "../../agent/privilege/action-user.ts";
+import { sharedTempRoot, TEST_ACTION_USER, testRunAs } from "../support/action-user.ts";
 
 /** Shared by the executor, actions, sandbox and runs tests: a fake hub and throwaway folders. */
 
 const created: string[] = [];
+const executors: DirectiveExecutor[] = [];
 
-/** A fresh folder under the system temp dir, by its real path, removed by `removeTempDirs`. */
+/**
+ * A fresh folder under the system temp dir, by its real path, removed by `cleanUp`. Open to everyone for reading
+ * (mode 0755), so that when the test's action user is refused something, the agent's policy refused it, not the kernel.
+ */
 export function tempDir(prefix = "cortex-test-"): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  const dir = realpathSync(mkdtempSync(join(sharedTempRoot(), prefix)));
+  chmodSync(dir, 0o755);
   created.push(dir);
   return dir;
 }
 
-export function removeTempDirs(): void {
+/** A sandbox folder as the agent wants it: owned by the action user of this test run, mode 0700. */
+export function sandboxDir(): string {
+  const dir = join(tempDir("cortex-sandbox-"), "sandbox");
+  mkdirSync(dir, { mode: 0o700 });
+  return giveToActionUser(dir);
+}
+
+/** Makes an existing folder fit to be a sandbox: owned by the action user of this test run, mode 0700. */
+export function giveToActionUser(dir: string): string {
+  chmodSync(dir, 0o700);
+  const runAs = testRunAs();
+  if (runAs) {
+    const user = resolveActionUser({ tier: "unprivileged", runAs });
+    chownSync(dir, user.uid, user.gid);
+  }
+  return dir;
+}
+
+/** Stops every executor a test made (and its action worker), then removes the temp folders. */
+export async function cleanUp(): Promise<void> {
+  await Promise.all(executors.splice(0).map((agent) => agent.shutdown()));
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -93,8 +120,22 @@ export function directive(action: ActionName, params: Record<string, unknown>, e
 
 export const silentLog = (): void => {};
 
+/**
+ * An executor at tier root unless told otherwise; at a lower tier, when the test runs as root, its actions run as
+ * the test's action user (`${TEST_ACTION_USER}`), as they would for an installed agent.
+ */
 export function executor(options: Partial<DirectiveExecutorOptions> = {}): DirectiveExecutor {
-  return new DirectiveExecutor({ tier: "root", sandboxRoot: tempDir("cortex-sandbox-"), log: silentLog, killGraceMs: 100, ...options });
+  const tier = options.tier ?? "root";
+  const agent = new DirectiveExecutor({
+    tier,
+    sandboxRoot: join(tempDir("cortex-sandbox-"), "sandbox"),
+    log: silentLog,
+    killGraceMs: 100,
+    ...(tier !== "root" && { runAs: testRunAs() }),
+    ...options,
+  });
+  executors.push(agent);
+  return agent;
 }
 
 /** Runs one directive to its result. */

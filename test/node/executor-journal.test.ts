@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectiveJournal } from "../../agent/directives/directive-journal.ts";
 import type { ResultMessage } from "../../protocol/node-messages.ts";
-import { removeTempDirs, silentLog, tempDir } from "./executor-harness.ts";
+import { cleanUp, silentLog, tempDir } from "./executor-harness.ts";
 
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 function result(directiveId: string, output = "ok"): ResultMessage {
   return { type: "result", directiveId, success: true, output, durationMs: 1, exitCode: 0 };

@@ -2,10 +2,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DirectiveExecutor } from "../../agent/directives/directive-executor.ts";
-import { directive, executor, FakeHub, isolateHome, processAlive, removeTempDirs, run, tempDir, waitUntil } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, processAlive, cleanUp, run, tempDir, waitUntil } from "./executor-harness.ts";
 
 isolateHome();
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 /** Starts `sleep 30` in the background of a bash directive and returns the sleep's pid once it is printed. */
 async function startSleeper(agent: DirectiveExecutor, hub: FakeHub, extra = {}) {

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_CHUNK_BYTES, MAX_FRAME_BYTES, MAX_RESULT_OUTPUT_BYTES, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
-import { directive, executor, FakeHub, isolateHome, removeTempDirs, run } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, cleanUp, run } from "./executor-harness.ts";
 
 isolateHome();
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 describe("bash output streaming", () => {
   it("streams chunks numbered 0..n without gaps whose concatenation is the command's output, all before the result", async () => {

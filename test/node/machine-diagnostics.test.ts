@@ -6,10 +6,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { findProgram } from "../../agent/host/programs.ts";
 import { defaultBinDirs } from "../../agent/host/host-environment.ts";
 import { LOG_FILE_ROOT } from "../../protocol/machine-actions.ts";
-import { directive, executor, FakeHub, isolateHome, removeTempDirs, run, tempDir, waitUntil } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, cleanUp, run, tempDir, waitUntil, giveToActionUser } from "./executor-harness.ts";
 
 isolateHome();
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 const SYSTEMD = existsSync("/run/systemd/system");
 
@@ -133,6 +133,12 @@ describe("network.info", () => {
     const row = net.listening.rows.find((r: unknown[]) => r[2] === port);
     expect(row).toEqual(["tcp", "127.0.0.1", port, `node(${process.pid})`]);
   });
+
+  it("names no process behind a port below tier root, as the kernel would not to that user", async () => {
+    const net = json((await ask("network.info", {}, "unprivileged")).output);
+    expect(net.listening.rows.find((r: unknown[]) => r[2] === port)).toEqual(["tcp", "127.0.0.1", port, null]);
+    expect(net.listeningNote).toContain("tier root");
+  });
 });
 
 describe("service.status", () => {
@@ -195,6 +201,8 @@ describe("logs.read", () => {
   it("reads a log file at tier unprivileged only when it lies in the sandbox", async () => {
     const file = join(logDir, "app.log");
     expect(await ask("logs.read", { file }, "unprivileged")).toMatchObject({ errorCode: "tier_refused" });
+    // The sandbox belongs to the action user, who reads the file with its own rights.
+    giveToActionUser(logDir);
     expect(await ask("logs.read", { file }, "unprivileged", logDir)).toMatchObject({ success: true });
     expect(await ask("logs.read", {}, "unprivileged", logDir)).toMatchObject({ errorCode: "tier_refused" });
   });
@@ -233,7 +241,7 @@ describe("list", () => {
   });
 
   it("stays inside the sandbox at tier unprivileged", async () => {
-    const sandbox = tempDir();
+    const sandbox = giveToActionUser(tempDir());
     symlinkSync("/etc", join(sandbox, "etc-link"));
     expect(await ask("list", { path: sandbox }, "unprivileged", sandbox)).toMatchObject({ success: true });
     expect(await ask("list", { path: "/etc" }, "unprivileged", sandbox)).toMatchObject({ errorCode: "tier_refused" });

@@ -6,7 +6,7 @@ import { defaultBinDirs } from "../../agent/host/host-environment.ts";
 import { findProgram } from "../../agent/host/programs.ts";
 import { unitOfCgroup } from "../../agent/host/systemd.ts";
 import type { DirectiveExecutorOptions } from "../../agent/directives/directive-executor.ts";
-import { directive, executor, FakeHub, isolateHome, processAlive, removeTempDirs, run, tempDir, waitUntil } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, processAlive, cleanUp, run, tempDir, waitUntil, giveToActionUser } from "./executor-harness.ts";
 
 isolateHome();
 
@@ -15,7 +15,7 @@ const decoys: ChildProcess[] = [];
 
 afterEach(() => {
   for (const child of decoys.splice(0)) child.kill("SIGKILL");
-  removeTempDirs();
+  cleanUp();
 });
 
 async function ask(action: Parameters<typeof directive>[0], params: Record<string, unknown>, options: Partial<DirectiveExecutorOptions> = {}) {
@@ -184,7 +184,7 @@ describe("disk.clean", () => {
   function layout() {
     const root = tempDir("cortex-tmp-");
     const keep = join(root, "cortex-sandbox");
-    mkdirSync(keep);
+    mkdirSync(keep, { mode: 0o700 });
     mkdirSync(join(root, "olddir"));
     mkdirSync(join(root, ".X11-unix"));
     const files = {
@@ -237,6 +237,7 @@ describe("disk.clean", () => {
 
   it("leaves root's files alone at tier sudo", async () => {
     const { root, keep, files } = layout();
+    giveToActionUser(keep);
     const result = await ask("disk.clean", { tempOlderThanHours: 24 }, { tier: "sudo", tempRoots: [root], sandboxRoot: keep });
     const report = json(result.output);
     expect(report.temporaryFiles.removed).toBe(0);

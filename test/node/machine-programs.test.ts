@@ -3,9 +3,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ActionError } from "../../agent/actions/action-error.ts";
 import { findProgram, runProgram } from "../../agent/host/programs.ts";
-import { processAlive, removeTempDirs, tempDir, waitUntil } from "./executor-harness.ts";
+import { currentUser } from "../../agent/privilege/action-user.ts";
+import { newTracking, TrackedProcesses } from "../../agent/processes/tracked-processes.ts";
+import { processAlive, cleanUp, tempDir, waitUntil } from "./executor-harness.ts";
 
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 /** A folder holding stand-in programs, plus the real system folders after it for what the scripts call. */
 function binDir(scripts: Record<string, string>): string[] {
@@ -18,7 +20,13 @@ function binDir(scripts: Record<string, string>): string[] {
 }
 
 function runner(binDirs: string[], signal = new AbortController().signal) {
-  return { signal, killGraceMs: 100, host: { binDirs } };
+  return { signal, killGraceMs: 100, host: { binDirs }, processes: new TrackedProcesses(newTracking(null, "d"), currentUser()) };
+}
+
+/** The same, for an action user who is not root: programs still start here, but what needs root must ask sudo. */
+function nonRootRunner(binDirs: string[]) {
+  const processes = new TrackedProcesses(newTracking(null, "d"), currentUser());
+  return { ...runner(binDirs), processes: { spawn: processes.spawn.bind(processes), runsAsRoot: false } };
 }
 
 async function failure(promise: Promise<unknown>): Promise<ActionError> {
@@ -95,5 +103,24 @@ describe("running system programs", () => {
     expect(result.stdout).toHaveLength(1000);
     expect(result.truncated).toBe(true);
     expect(result.code).toBe(0);
+  });
+
+  it("asks sudo, never for a password, for what needs root when actions do not run as root", async () => {
+    const dir = tempDir();
+    const record = join(dir, "sudo-args");
+    const dirs = binDir({
+      sudo: `printf '%s\\n' "$@" > ${record}; shift 2; exec "$@"`,
+      systemctl: 'echo "systemctl $*"',
+    });
+    const result = await runProgram(nonRootRunner(dirs), "systemctl", ["restart", "--", "nginx.service"], { asRoot: true });
+    expect(result.stdout).toBe("systemctl restart -- nginx.service\n");
+    expect(readFileSync(record, "utf8").split("\n").slice(0, -1)).toEqual(["-n", "--", join(dirs[0]!, "systemctl"), "restart", "--", "nginx.service"]);
+  });
+
+  it("reports sudo's refusal as a tier refusal that names what was asked", async () => {
+    const dirs = binDir({ sudo: 'echo "sudo: a password is required" >&2; exit 1', systemctl: "exit 0" });
+    const err = await failure(runProgram(nonRootRunner(dirs), "systemctl", ["stop", "--", "nginx.service"], { asRoot: true }));
+    expect(err.code).toBe("tier_refused");
+    expect(err.message).toBe("sudoers on this machine does not let the agent's user run systemctl stop -- nginx.service without a password");
   });
 });

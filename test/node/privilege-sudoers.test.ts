@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { findAllowedCommands, installSudoersDropIn, sudoersDropIn, sudoersFileName, SudoersError } from "../../agent/privilege/sudoers.ts";
 import { sudoViolation } from "../../protocol/tier-policy.ts";
-import { removeTempDirs, tempDir } from "./executor-harness.ts";
+import { cleanUp, tempDir } from "./executor-harness.ts";
 
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 const hasVisudo = existsSync("/usr/sbin/visudo");
 

@@ -6,10 +6,10 @@ import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DirectiveExecutor } from "../../agent/directives/directive-executor.ts";
 import { runFiles, RunStatus, readJson } from "../../agent/runs/run-files.ts";
-import { directive, executor, FakeHub, isolateHome, processAlive, removeTempDirs, run, tempDir, waitUntil } from "./executor-harness.ts";
+import { directive, executor, FakeHub, isolateHome, processAlive, cleanUp, run, tempDir, waitUntil } from "./executor-harness.ts";
 
 isolateHome();
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 async function launch(agent: DirectiveExecutor, hub: FakeHub, params: Record<string, unknown>) {
   const result = await run(agent, hub, directive("run.launch", params));
@@ -114,12 +114,13 @@ describe("long runs", () => {
     process.kill(-pid!, "SIGKILL");
   });
 
-  it("keeps running after the agent process that launched it exits, and is reported by the next agent", async () => {
+  it("keeps running after the agent process that launched it exits, and is reported by the next agent as soon as it ends", async () => {
     const stateDir = tempDir();
+    const sandbox = join(tempDir(), "sandbox");
     const script = `
       import { DirectiveExecutor } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, "../../agent/directives/directive-executor.ts")).href)};
-      const agent = new DirectiveExecutor({ tier: "root", sandboxRoot: "/tmp", stateDir: ${JSON.stringify(stateDir)}, log: () => {} });
-      agent.run({ type: "directive", id: "launch-1", sessionId: "s", action: "run.launch", params: { command: "sleep 1; echo survived" } }, (m) => {
+      const agent = new DirectiveExecutor({ tier: "root", sandboxRoot: ${JSON.stringify(sandbox)}, stateDir: ${JSON.stringify(stateDir)}, log: () => {} });
+      agent.run({ type: "directive", id: "launch-1", sessionId: "s", action: "run.launch", params: { command: "sleep 3; echo survived" } }, (m) => {
         if (m.type === "result") { console.log(JSON.stringify(m)); process.exit(0); }
         return true;
       });`;
@@ -127,10 +128,12 @@ describe("long runs", () => {
     const launched = spawnSync(process.execPath, ["--import", tsx, "--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000 });
     expect(JSON.parse(launched.stdout)).toMatchObject({ success: true, data: { kind: "run" } });
 
+    // The run is still going when the next agent connects; it must not wait for the minute-long re-check.
     const hub = new FakeHub();
-    const agent = executor({ stateDir, runRecheckMs: 100 });
+    const agent = executor({ stateDir });
     agent.connected(hub.send);
-    await waitUntil(() => hub.runCompletions().length > 0, 10_000, "run_complete from the earlier agent's run");
+    expect(hub.runCompletions()).toHaveLength(0);
+    await waitUntil(() => hub.runCompletions().length > 0, 8_000, "run_complete from the earlier agent's run");
     expect(hub.runCompletions()[0]).toMatchObject({ directiveId: "launch-1", state: "done", outputTail: "survived\n" });
   });
 

@@ -2,14 +2,15 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
-import { directive, executor, FakeHub, isolateHome, removeTempDirs, run, tempDir } from "./executor-harness.ts";
+import { StartupError } from "../../agent/privilege/startup-error.ts";
+import { directive, executor, FakeHub, isolateHome, cleanUp, run, sandboxDir, tempDir } from "./executor-harness.ts";
 
 isolateHome();
-afterEach(removeTempDirs);
+afterEach(cleanUp);
 
 /** A sandbox with a file inside, a file outside, and symlinks inside pointing at both. */
 function layout() {
-  const sandbox = tempDir("cortex-sandbox-");
+  const sandbox = sandboxDir();
   const outside = tempDir("cortex-outside-");
   writeFileSync(join(sandbox, "inside.txt"), "needle inside\n");
   writeFileSync(join(outside, "secret.txt"), "needle secret\n");
@@ -79,17 +80,18 @@ describe("tier unprivileged, enforced by the agent", () => {
     expect(throughLink).toMatchObject({ errorCode: "tier_refused" });
   });
 
-  it("accepts a sandbox root that is itself a symlink", async () => {
+  it("refuses to start with a sandbox root that is a symlink, even to the real sandbox", async () => {
     const { sandbox } = layout();
     const alias = join(tempDir(), "alias");
     symlinkSync(sandbox, alias);
-    expect(await attempt("unprivileged", alias, "read", { path: join(alias, "inside.txt") })).toMatchObject({ success: true });
+    expect(() => executor({ tier: "unprivileged", sandboxRoot: alias })).toThrow(StartupError);
+    expect(() => executor({ tier: "unprivileged", sandboxRoot: alias })).toThrow(/is a symlink/);
   });
 });
 
 describe("tier sudo, enforced by the agent", () => {
   it("refuses a write under /etc, creating nothing", async () => {
-    const result = await attempt("sudo", tempDir(), "write", { path: "/etc/cortex-test-should-not-exist/x", content: "x" });
+    const result = await attempt("sudo", join(tempDir(), "sandbox"), "write", { path: "/etc/cortex-test-should-not-exist/x", content: "x" });
     expect(result).toMatchObject({ success: false, errorCode: "tier_refused" });
     expect(result.error).toContain("/etc");
     expect(existsSync("/etc/cortex-test-should-not-exist")).toBe(false);
@@ -98,32 +100,32 @@ describe("tier sudo, enforced by the agent", () => {
   it("refuses a write to a new file under a symlink that leads into /etc", async () => {
     const dir = tempDir();
     symlinkSync("/etc", join(dir, "etc-link"));
-    const result = await attempt("sudo", tempDir(), "write", { path: join(dir, "etc-link", "cortex-test-new", "x"), content: "x" });
+    const result = await attempt("sudo", join(tempDir(), "sandbox"), "write", { path: join(dir, "etc-link", "cortex-test-new", "x"), content: "x" });
     expect(result).toMatchObject({ errorCode: "tier_refused" });
     expect(existsSync("/etc/cortex-test-new")).toBe(false);
   });
 
   it("refuses sudo for anything but the package managers", async () => {
-    const result = await attempt("sudo", tempDir(), "bash", { command: "sudo rm -rf /tmp/nothing-here" });
+    const result = await attempt("sudo", join(tempDir(), "sandbox"), "bash", { command: "sudo rm -rf /tmp/nothing-here" });
     expect(result).toMatchObject({ success: false, errorCode: "tier_refused" });
     expect(result.error).toContain('got "sudo rm"');
-    expect(await attempt("sudo", tempDir(), "bash", { command: "su - root -c id" })).toMatchObject({ errorCode: "tier_refused" });
+    expect(await attempt("sudo", join(tempDir(), "sandbox"), "bash", { command: "su - root -c id" })).toMatchObject({ errorCode: "tier_refused" });
   });
 
   it("lets an allowed sudo apt-get through the policy (the shell never reaches it here)", async () => {
-    const result = await attempt("sudo", tempDir(), "bash", { command: "true || sudo apt-get install -y nothing; echo allowed" });
+    const result = await attempt("sudo", join(tempDir(), "sandbox"), "bash", { command: "true || sudo apt-get install -y nothing; echo allowed" });
     expect(result).toMatchObject({ success: true, output: "allowed\n" });
   });
 
   it("refuses a working directory under a forbidden root", async () => {
-    expect(await attempt("sudo", tempDir(), "bash", { command: "pwd", cwd: "/etc" })).toMatchObject({ errorCode: "tier_refused" });
+    expect(await attempt("sudo", join(tempDir(), "sandbox"), "bash", { command: "pwd", cwd: "/etc" })).toMatchObject({ errorCode: "tier_refused" });
   });
 });
 
 describe("tier root", () => {
   it("is allowed everything the lower tiers are refused", async () => {
-    expect(await attempt("root", tempDir(), "read", { path: "/etc/hostname" })).toMatchObject({ success: true });
-    expect(await attempt("root", tempDir(), "bash", { command: "true || sudo rm -rf /nothing; pwd", cwd: "/etc" })).toMatchObject({
+    expect(await attempt("root", join(tempDir(), "sandbox"), "read", { path: "/etc/hostname" })).toMatchObject({ success: true });
+    expect(await attempt("root", join(tempDir(), "sandbox"), "bash", { command: "true || sudo rm -rf /nothing; pwd", cwd: "/etc" })).toMatchObject({
       success: true,
       output: "/etc\n",
     });

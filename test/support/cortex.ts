@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
+import { testRunAs } from "./action-user.ts";
 import { ManagedProcess, type ProcessSet } from "./processes.ts";
 import type { TempDirs } from "./temp-dirs.ts";
 import { REPO_ROOT, type TestHub } from "./test-hub.ts";
@@ -22,6 +23,8 @@ export interface AgentSpec {
   sandbox: string;
   stateDir: string;
   group?: string;
+  /** The user its actions run as; by default the test user when the test runs as root (ignored at tier root). */
+  runAs?: string;
 }
 
 /**
@@ -82,7 +85,8 @@ export class Cortex {
       spec.sandbox,
       ...(spec.group ? ["--group", spec.group] : []),
     ];
-    const env = this.env({ CORTEX_NODE_TOKEN: spec.token });
+    const runAs = spec.runAs ?? testRunAs();
+    const env = this.env({ CORTEX_NODE_TOKEN: spec.token, ...(runAs && { CORTEX_RUN_AS: runAs }) });
     return this.procs.add(new ManagedProcess(`agent ${args.join(" ")}`, process.execPath, [CORTEX_BIN, ...args], { cwd: this.home, env }));
   }
 }

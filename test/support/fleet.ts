@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { NodeCredentials, NodeStatus, NodeView } from "../../protocol/api.ts";
-import { DEFAULT_SANDBOX_ROOT } from "../../protocol/tier-policy.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { Cortex, type AgentSpec } from "./cortex.ts";
 import { killMatching } from "./leftovers.ts";
@@ -60,10 +59,11 @@ export class Fleet {
 
   /**
    * Starts an agent with a fresh sandbox and state folder (or the ones given, to restart "the same machine"). The
-   * sandbox lies under the default sandbox root because that is where the hub's own tier check expects it.
+   * sandbox does not exist yet: the agent creates it for its action user, in a folder that user can reach. The hub
+   * checks paths against the sandbox the agent reports.
    */
   startAgent(spec: Omit<AgentSpec, "sandbox" | "stateDir"> & Partial<Pick<AgentSpec, "sandbox" | "stateDir">>): AgentHandle {
-    const sandbox = spec.sandbox ?? this.dirs.makeUnder(DEFAULT_SANDBOX_ROOT, "e2e-");
+    const sandbox = spec.sandbox ?? join(this.dirs.makeOpen("cortex-e2e-sandbox-"), "sandbox");
     const stateDir = spec.stateDir ?? join(this.dirs.make("cortex-agent-"), "state");
     mkdirSync(stateDir, { recursive: true });
     return { proc: this.cortex.agent({ ...spec, sandbox, stateDir }), sandbox, stateDir };

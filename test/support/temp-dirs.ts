@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sharedTempRoot } from "./action-user.ts";
 
 /** Temporary folders created by a test file, removed together when it ends. */
 export class TempDirs {
@@ -8,6 +9,13 @@ export class TempDirs {
 
   make(prefix = "cortex-e2e-"): string {
     return this.makeUnder(tmpdir(), prefix);
+  }
+
+  /** A folder other users (an agent's action user) may pass through, in a place they can reach. */
+  makeOpen(prefix: string): string {
+    const dir = this.makeUnder(sharedTempRoot(), prefix);
+    chmodSync(dir, 0o755);
+    return dir;
   }
 
   makeUnder(parent: string, prefix: string): string {

@@ -100,6 +100,18 @@ const ROWS: Record<string, Case[]> = {
   "POST /api/sites/:site/nodes/:id/rekey": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/rekey" }],
   "GET /api/sites/:site/nodes/:id/metrics": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/metrics" }],
   "GET /api/sites/:site/nodes/:id/runs/:runId": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/runs/run-ghost" }],
+  "GET /api/sites/:site/nodes/:id/processes": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/processes" }],
+  "POST /api/sites/:site/nodes/:id/processes": [{ label: "add (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes", body: { name: "web", command: "/bin/true" } }],
+  "PATCH /api/sites/:site/nodes/:id/processes/:name": [
+    { label: "launch mode (risk tier 2)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes/web", body: { launchMode: "off" } },
+    { label: "command (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes/web", body: { command: "/bin/sh" } },
+  ],
+  "DELETE /api/sites/:site/nodes/:id/processes/:name": [{ label: "remove (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes/web" }],
+  "POST /api/sites/:site/nodes/:id/processes/:name/:operation": [
+    { label: "start (risk tier 2)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes/web/start" },
+    { label: "stop (risk tier 2)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes/web/stop" },
+  ],
+  "GET /api/sites/:site/nodes/:id/processes/:name/logs": [{ label: "a tier-1 read, confined callers refused by the site", allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/processes/web/logs" }],
   "POST /api/sites/:site/nodes/:id/directives": [
     { label: "a read (risk tier 1)", allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/directives", body: READ_ACTION },
     { label: "a shell command (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/directives", body: SHELL_ACTION },

@@ -176,6 +176,50 @@ describe("directives", () => {
     expect(again.take("directive")).toHaveLength(0);
   });
 
+  it("keeps a result that arrives after its directive was marked lost, as a late result beside the lost record", async () => {
+    const site = freshSite();
+    const { creds, agent } = await nodeOnline(site, "late");
+    const pending = post(`/api/sites/${site}/nodes/late/directives`, { action: "bash", params: { command: "sleep 5; echo done" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "directive_ack", directiveId: d.id });
+    agent.ws.close(1001, "network gone");
+    expect(DirectiveView.parse(await (await pending).json())).toMatchObject({ status: "lost", lateResult: null });
+
+    // The agent kept running it; once back, it delivers the result it held.
+    const back = await connectNode(site, creds);
+    back.send({ type: "result", directiveId: d.id, success: true, output: "done\n", durationMs: 5000, exitCode: 0, chunks: 1 });
+    const seen = async () => DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json());
+    await vi.waitFor(async () => expect((await seen()).lateResult).not.toBeNull());
+    const view = await seen();
+    expect(view).toMatchObject({ status: "lost", errorCode: "lost", lateResult: { success: true, exitCode: 0, output: "done\n", truncated: false, error: null } });
+
+    // Only the first late result counts, and nobody else's node can write one.
+    back.send({ type: "result", directiveId: d.id, success: false, output: "second", durationMs: 1, exitCode: 9 });
+    const other = await nodeOnline(site, "other");
+    other.agent.send({ type: "result", directiveId: d.id, success: false, output: "forged", durationMs: 1, exitCode: 7 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await seen()).lateResult).toMatchObject({ output: "done\n", exitCode: 0 });
+    const activity = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?kind=directive`)).json());
+    // Its one entry in the log now says so, still a warning: nobody saw it end when it did.
+    const entries = activity.entries.filter((e) => e.directiveId === d.id);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ level: "warn", data: expect.objectContaining({ late: true, lateSuccess: true, lateExitCode: 0 }) });
+    expect(entries[0]!.message).toMatch(/: lost: .*; it finished after all: succeeded \(exit 0\)$/);
+  });
+
+  it("ignores a second result for a directive that already ended normally", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "twice");
+    const pending = post(`/api/sites/${site}/nodes/twice/directives`, { action: "bash", params: { command: "echo once" } });
+    const d = await agent.next("directive");
+    answer(agent, d, ["once\n"]);
+    expect(DirectiveView.parse(await (await pending).json())).toMatchObject({ status: "done", output: "once\n" });
+    agent.send({ type: "result", directiveId: d.id, success: false, output: "again", durationMs: 1, exitCode: 3 });
+    await new Promise((r) => setTimeout(r, 100));
+    const view = DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json());
+    expect(view).toMatchObject({ status: "done", output: "once\n", exitCode: 0, lateResult: null });
+  });
+
   it("times a directive out on the hub's deadline and tells the agent to cancel it", async () => {
     const site = freshSite();
     const { agent } = await nodeOnline(site, "slow");

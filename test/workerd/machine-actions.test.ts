@@ -66,6 +66,19 @@ describe("machine actions on the hub", () => {
     }
   });
 
+  it("fails at once, without sending, an action the node's agent is too old to know", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "old", tier: "root" });
+    const agent = await connectNode(site, creds, { capabilities: ["bash", "read", "write", "edit", "glob", "grep"], version: "0.0.9" });
+    const view = DirectiveView.parse(await (await post(`/api/sites/${site}/nodes/old/directives`, { action: "system.info", params: {} })).json());
+    expect(view).toMatchObject({ status: "failed", errorCode: "unsupported", error: "the agent on old (version 0.0.9) does not know system.info; update it to use it" });
+    expect(agent.take("directive")).toHaveLength(0);
+    const pending = post(`/api/sites/${site}/nodes/old/directives`, { action: "read", params: { path: "/etc/hostname" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "box", durationMs: 1 });
+    expect(DirectiveView.parse(await (await pending).json()).status).toBe("done");
+  });
+
   it("records an agent's refusal to touch a protected process as refused", async () => {
     const site = freshSite();
     const agent = await nodeOnline(site, "n1", "root");

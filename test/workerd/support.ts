@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { HubToNodeMessage, type HubToNodeMessage as HubMsg } from "../../protocol/node-messages.ts";
 import type { NodeCredentials } from "../../protocol/api.ts";
+import { ActionName } from "../../protocol/directives.ts";
 
 export const ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789abcdef";
 export const BASE = "http://hub.test";
@@ -73,7 +74,7 @@ export class FakeAgent {
   }
 
   register(agentId: string, extra: Record<string, unknown> = {}): void {
-    this.send({ type: "register", agentId, name: agentId, capabilities: ["bash", "read"], version: "test-1", ...extra });
+    this.send({ type: "register", agentId, name: agentId, capabilities: [...ActionName.options], version: "test-1", ...extra });
   }
 
   /** Waits for the first received message matching `pred` (already received ones count). */

@@ -42,8 +42,12 @@ function sortIds(): void {
   });
 }
 
+/** Listeners of the messages that are not about a node's row, so a page hears only what it asked for. */
 type ActivityListener = (entry: ActivityEntry) => void;
+type ProcessesMessage = Extract<LiveMessage, { type: "processes" }>;
+type ProcessesListener = (msg: ProcessesMessage) => void;
 const activityListeners = new Set<ActivityListener>();
+const processesListeners = new Set<ProcessesListener>();
 
 /** Hears every activity entry the hub pushes (new, or updated in place) for the site on screen; returns the unsubscribe. */
 export function onActivity(listener: ActivityListener): () => void {
@@ -51,9 +55,19 @@ export function onActivity(listener: ActivityListener): () => void {
   return () => activityListeners.delete(listener);
 }
 
+/** Hears every change of a node's supervised processes the hub pushes; returns the unsubscribe. */
+export function onProcesses(listener: ProcessesListener): () => void {
+  processesListeners.add(listener);
+  return () => processesListeners.delete(listener);
+}
+
 function apply(msg: LiveMessage): void {
   if (msg.type === "activity") {
     for (const listener of activityListeners) listener(msg.entry);
+    return;
+  }
+  if (msg.type === "processes") {
+    for (const listener of processesListeners) listener(msg);
     return;
   }
   batch(() => {

@@ -9,7 +9,7 @@ export interface SiteRef {
 
 export interface AccessRequest {
   permission: Permission;
-  /** For `directives.run`: the risk tier of the action. */
+  /** For `directives.run` and `processes.manage`: the risk tier of the action or the change. */
   tier?: RiskTier;
 }
 
@@ -35,7 +35,11 @@ const WHAT: Record<Permission, string> = {
   "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
   "activity.audit": "read the site's access events",
+  "processes.manage": "change supervised processes",
 };
+
+/** The least a change of supervised processes can be: when and how one runs (tier 2). */
+const PROCESS_CHANGE_RISK: RiskTier = 2;
 
 const allow: Decision = { allowed: true };
 
@@ -81,6 +85,11 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
     if (limit && tier > READ_ONLY_RISK) {
       return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); this one is tier ${tier}`);
     }
+    return allow;
+  }
+  if (permission === "processes.manage") {
+    const tier = Math.max(request.tier ?? PROCESS_CHANGE_RISK, PROCESS_CHANGE_RISK);
+    if (limit) return deny(403, "action_not_allowed", `${limit} may not ${WHAT[permission]} (this change is risk tier ${tier}; they may do tier ${READ_ONLY_RISK} only)`);
     return allow;
   }
   if (READ_PERMISSIONS.has(permission) || !limit) return allow;

@@ -46,6 +46,11 @@ export type Permission =
   /** Reading, finding and searching outside the site's readable paths: site admins (and admin keys of admins). */
   | "files.readAnywhere"
   | "activity.read"
+  /**
+   * Changing a node's supervised processes, with the risk tier of the change: 2 for when and how it runs, 3 for
+   * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
+   */
+  | "processes.manage"
   /** The site's access events (sign-ins, keys, roles, invites) in its activity log: admins, not members or read keys. */
   | "activity.audit";
 
@@ -60,5 +65,6 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "directives.run",
   "files.readAnywhere",
   "activity.read",
+  "processes.manage",
   "activity.audit",
 ]);

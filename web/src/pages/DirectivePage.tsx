@@ -75,6 +75,23 @@ function FanOutMembers({ site, d }: { site: string; d: DirectiveView }) {
   );
 }
 
+/** A directive given up as lost whose machine came back and reported how it ended after all. */
+function LateResult({ late, id }: { late: NonNullable<DirectiveView["lateResult"]>; id: string }) {
+  const renderer = new AnsiRenderer();
+  const segments = late.output ? [...renderer.push(late.output), ...renderer.flush()] : [];
+  return (
+    <section class="panel" aria-labelledby="late-title">
+      <h2 id="late-title">It finished after all</h2>
+      <p>
+        The machine reported on {dateTime(late.receivedAt)} that it {late.success ? "succeeded" : "failed"}
+        {late.exitCode !== null ? ` (exit ${late.exitCode})` : ""}
+        {late.error ? `: ${late.error}` : ""}.
+      </p>
+      {segments.length ? <Output segments={segments} label={`Late output of ${id}`} /> : null}
+    </section>
+  );
+}
+
 function Head({ title, children }: { title: string; children?: ComponentChildren }) {
   return (
     <div class="page-head">
@@ -182,10 +199,17 @@ export function DirectivePage({ site, id }: { site: string; id: string }) {
         <p class="muted small">
           {bytes(d.outputBytes)} {d.truncated ? "produced; the hub keeps the first 1 MiB" : "as stored by the hub"}
         </p>
-        {segments.length ? <Output segments={segments} label={`Output of ${d.id}`} /> : <p class="muted">No output.</p>}
+        {d.outputWithheld ? (
+          <p class="notice notice-info">Not shown to you: it came from outside the folders members may read, so only the site's admins see it.</p>
+        ) : segments.length ? (
+          <Output segments={segments} label={`Output of ${d.id}`} />
+        ) : (
+          <p class="muted">No output.</p>
+        )}
         {d.data?.kind === "run" ? <p>Started run <code>{d.data.runId}</code>.</p> : null}
         {d.data?.kind === "image" ? <p class="muted">A {d.data.mediaType} image, not shown here.</p> : null}
       </section>
+      {d.lateResult ? <LateResult late={d.lateResult} id={d.id} /> : null}
       {d.fanoutId ? (
         <section class="panel" aria-labelledby="fanout-title">
           <h2 id="fanout-title">The fan-out it belongs to</h2>

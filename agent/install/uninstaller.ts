@@ -1,0 +1,58 @@
+import { rmSync } from "node:fs";
+import { basename } from "node:path";
+import { sudoersFileName } from "../privilege/sudoers.ts";
+import { InstallError } from "./install-error.ts";
+import { SYSTEM, type InstallSystem } from "./installer.ts";
+import { installLayout } from "./install-layout.ts";
+import { readManifest } from "./install-manifest.ts";
+import { deleteUser, lookupUser } from "./os-accounts.ts";
+import { checkPrefix } from "./prefix-check.ts";
+import { processesOf, processesRunning } from "./running-processes.ts";
+import { serviceName, systemctl, systemdRunning } from "./systemd-unit.ts";
+
+/**
+ * Removes the install in `prefix` and everything it created: the service, the sudoers drop-in, the action user if
+ * this installer created it, and the folder. Only what the manifest records is touched, and only if the manifest is
+ * one nobody else could have written; an agent still running is a reason to stop before removing anything.
+ */
+export function uninstallAgent(prefix: string, system: InstallSystem = SYSTEM): string[] {
+  const { uid } = system;
+  const layout = installLayout(prefix);
+  if (!checkPrefix(prefix, uid).exists) throw new InstallError(`there is no ${prefix}: nothing to uninstall`);
+  const manifest = readManifest(layout.manifest, uid);
+  if (!manifest) throw new InstallError(`${prefix} holds no Cortex install (no install.json): nothing was removed`);
+  const outside = manifest.service || manifest.sudoers || manifest.actionUser?.created;
+  if (outside && uid !== 0) throw new InstallError("this install created a service, a user or a sudoers file: uninstall it as root (sudo)");
+  if (manifest.service && basename(manifest.service.file) !== serviceName(manifest.nodeId)) {
+    throw new InstallError(`${layout.manifest} names an unexpected unit file ${manifest.service.file}: nothing was removed`);
+  }
+  if (manifest.sudoers && basename(manifest.sudoers) !== sudoersFileName(manifest.nodeId)) {
+    throw new InstallError(`${layout.manifest} names an unexpected sudoers file ${manifest.sudoers}: nothing was removed`);
+  }
+  const user = manifest.actionUser?.created ? lookupUser(manifest.actionUser.name) : null;
+  const stillRunning = () => [...processesRunning(layout.bundle), ...(user ? processesOf(user.uid) : [])];
+  if (!manifest.service && stillRunning().length > 0) {
+    throw new InstallError(`the agent or its actions are still running (pids ${stillRunning().join(", ")}): stop them first; nothing was removed`);
+  }
+
+  const lines: string[] = [];
+  if (manifest.service) {
+    if (systemdRunning(system.systemdRuntimeDir)) systemctl(system.systemctl, ["disable", "--now", manifest.service.name]);
+    rmSync(manifest.service.file, { force: true });
+    if (systemdRunning(system.systemdRuntimeDir)) systemctl(system.systemctl, ["daemon-reload"]);
+    lines.push(`  stopped and removed the service ${manifest.service.name}`);
+    const left = stillRunning();
+    if (left.length > 0) throw new InstallError(`the service is gone but processes of the agent remain (pids ${left.join(", ")}): stop them and run uninstall again`);
+  }
+  if (manifest.sudoers) {
+    rmSync(manifest.sudoers, { force: true });
+    lines.push(`  removed ${manifest.sudoers}`);
+  }
+  if (user) {
+    deleteUser(user.name);
+    lines.push(`  removed the user ${user.name}`);
+  }
+  rmSync(prefix, { recursive: true, force: true });
+  lines.push(`  removed ${prefix}`);
+  return [`Uninstalled the Cortex agent of node ${manifest.nodeId}:`, ...lines];
+}

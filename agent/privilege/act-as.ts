@@ -1,0 +1,40 @@
+import { rmdir, unlink } from "node:fs/promises";
+import { waitForExit } from "../actions/process-group.ts";
+import type { TrackedProcesses } from "../processes/tracked-processes.ts";
+
+/**
+ * The few things machine actions do from the agent itself rather than through a program: signal a process, remove
+ * a temporary file. When actions run as another user than the agent, they are done by a small program started as
+ * that user, so the kernel decides whose processes and files they may touch, not the agent's checks.
+ */
+
+type Hands = Pick<TrackedProcesses, "spawn" | "switched">;
+
+async function asUser(hands: Hands, script: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
+  const child = hands.spawn("/bin/sh", ["-c", script, "cortex-act", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (data: Buffer) => (stderr += data.toString()));
+  const exit = await waitForExit(child);
+  return { ok: exit.code === 0, stderr };
+}
+
+/** Sends `signal` to `pid` with the action user's rights; null when sent, else ESRCH, EPERM or another code. */
+export async function signalAs(hands: Hands, pid: number, signal: NodeJS.Signals): Promise<string | null> {
+  if (!hands.switched) {
+    try {
+      process.kill(pid, signal);
+      return null;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? String(err);
+    }
+  }
+  const { ok, stderr } = await asUser(hands, 'kill -s "$1" "$2"', [signal.replace(/^SIG/, ""), String(pid)]);
+  if (ok) return null;
+  return /no such process/i.test(stderr) ? "ESRCH" : /not permitted/i.test(stderr) ? "EPERM" : stderr.trim() || "failed";
+}
+
+/** Removes a file (or an empty folder) with the action user's rights; true when it is gone. */
+export async function removeAs(hands: Hands, path: string, folder: boolean): Promise<boolean> {
+  if (!hands.switched) return (folder ? rmdir(path) : unlink(path)).then(() => true, () => false);
+  return (await asUser(hands, folder ? 'rmdir -- "$1"' : 'rm -- "$1"', [path])).ok;
+}

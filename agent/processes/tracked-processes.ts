@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { actionEnvironment } from "../privilege/action-environment.ts";
+import { actionCommand } from "../privilege/spawn-as.ts";
+import type { ActionUser } from "../privilege/action-user.ts";
+import { terminateGroup } from "../actions/process-group.ts";
+import { cgroupMembers, createCgroup, killCgroup, removeCgroup } from "./cgroup.ts";
+import { environmentHas, processTable } from "./proc-table.ts";
+
+/** Inherited by every process an action starts, whatever session or process group it moves to. */
+export const MARKER_VARIABLE = "CORTEX_ACTION_MARK";
+const POLL_MS = 25;
+/** How long SIGKILL may take to empty the set before giving up (a process stuck in the kernel cannot be killed). */
+const KILL_WAIT_MS = 5_000;
+
+/** How one directive's (or long run's) processes are found again; kept in the journal so a restarted agent can. */
+export const ProcessTracking = z.object({
+  marker: z.string().regex(/^[a-z0-9-]{1,80}$/),
+  /** Its own cgroup v2 folder, where the machine allows one; otherwise session, descendants and marker. */
+  cgroup: z.string().startsWith("/").nullable(),
+});
+export type ProcessTracking = z.infer<typeof ProcessTracking>;
+
+export function newTracking(cgroupParent: string | null, kind: "d" | "r"): ProcessTracking {
+  const marker = `${kind}-${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
+  return { marker, cgroup: cgroupParent ? join(cgroupParent, `cortex-${marker}`) : null };
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  stdio?: StdioOptions;
+  /** Replaces the action environment (the action user's HOME, USER, PATH...); the marker is added either way. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Every process one directive started, as a set the OS keeps track of: its cgroup where there is one, else the
+ * sessions it spawned, their descendants and every process carrying its marker. `terminate` reaches them all.
+ */
+export class TrackedProcesses {
+  private readonly sessions = new Set<number>();
+  private cgroupCreated = false;
+
+  constructor(
+    readonly tracking: ProcessTracking,
+    private readonly user: ActionUser,
+  ) {}
+
+  /** Whether programs started here run as another user than the agent. */
+  get switched(): boolean {
+    return this.user.switched;
+  }
+
+  /** Whether the programs started here run as root (tier root, or an agent that is root and does not switch). */
+  get runsAsRoot(): boolean {
+    return process.platform === "win32" || this.user.uid === 0;
+  }
+
+  /** Starts a program as the action user, with a clean environment, in a session of its own, inside this set. */
+  spawn(file: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    if (this.tracking.cgroup && !this.cgroupCreated) {
+      createCgroup(this.tracking.cgroup);
+      this.cgroupCreated = true;
+    }
+    const command = actionCommand(this.user, file, args, this.tracking.cgroup);
+    const child = spawn(command.file, command.args, {
+      cwd: options.cwd,
+      detached: true,
+      stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
+      env: { ...(options.env ?? actionEnvironment(this.user)), [MARKER_VARIABLE]: this.tracking.marker },
+      windowsHide: true,
+    });
+    if (child.pid !== undefined) this.sessions.add(child.pid);
+    return child;
+  }
+
+  /** The processes in the set now. */
+  members(): number[] {
+    return trackedMembers(this.tracking, this.sessions);
+  }
+
+  /** Stops every process in the set, escalating SIGINT → SIGTERM → SIGKILL, then removes its cgroup. */
+  async terminate(graceMs: number): Promise<void> {
+    if (process.platform === "win32") {
+      await Promise.all([...this.sessions].map((pid) => terminateGroup(pid, graceMs)));
+      return;
+    }
+    await terminateTracked(this.tracking, graceMs, this.sessions);
+  }
+
+  /** Forgets the cgroup once nothing is left in it; what a finished command left running keeps it alive. */
+  release(): boolean {
+    return !this.tracking.cgroup || !this.cgroupCreated || removeCgroup(this.tracking.cgroup);
+  }
+}
+
+/**
+ * The processes of a tracked set now. Without a cgroup: its sessions, the processes carrying its marker, their
+ * descendants, and every process found by an earlier call on the same `known` set that is still alive (a child
+ * whose parent was just killed is an orphan, no longer a descendant, but still ours).
+ */
+export function trackedMembers(tracking: ProcessTracking, sessions: ReadonlySet<number> = new Set(), known: Set<number> = new Set()): number[] {
+  if (tracking.cgroup) return cgroupMembers(tracking.cgroup);
+  const table = processTable();
+  const needle = `${MARKER_VARIABLE}=${tracking.marker}`;
+  const members = new Set(
+    table.filter((p) => p.pid !== process.pid && (known.has(p.pid) || sessions.has(p.sid) || environmentHas(p.pid, needle))).map((p) => p.pid),
+  );
+  // Descendants too: a child that cleared its environment and left the session is still a child until it is orphaned.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of table) {
+      if (!members.has(p.pid) && members.has(p.ppid)) {
+        members.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  for (const pid of members) known.add(pid);
+  return [...members];
+}
+
+function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+async function emptyWithin(tracking: ProcessTracking, sessions: ReadonlySet<number>, known: Set<number>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (trackedMembers(tracking, sessions, known).length === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Stops every process of a tracked set, whoever started it: used on cancel and timeout, and by a restarted agent on
+ * the directives its predecessor left running.
+ */
+export async function terminateTracked(tracking: ProcessTracking, graceMs: number, sessions: ReadonlySet<number> = new Set()): Promise<void> {
+  const known = new Set<number>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const members = trackedMembers(tracking, sessions, known);
+    if (members.length === 0) break;
+    signalAll(members, signal);
+    if (await emptyWithin(tracking, sessions, known, graceMs)) break;
+  }
+  const deadline = Date.now() + KILL_WAIT_MS;
+  for (;;) {
+    const members = trackedMembers(tracking, sessions, known);
+    if (members.length === 0 || Date.now() >= deadline) break;
+    if (!tracking.cgroup || !killCgroup(tracking.cgroup)) signalAll(members, "SIGKILL");
+    await sleep(POLL_MS);
+  }
+  if (tracking.cgroup) removeCgroup(tracking.cgroup);
+}

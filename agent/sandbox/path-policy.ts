@@ -1,0 +1,60 @@
+import { realpathSync } from "node:fs";
+import { z } from "zod";
+import { isWithin, pathDecision } from "../../protocol/tier-policy.ts";
+import { normalizePath } from "../../protocol/paths.ts";
+import { CapabilityTier } from "../../protocol/tiers.ts";
+import { ActionError } from "../actions/action-error.ts";
+
+/** What limits the paths of one directive: the node's tier and sandbox, and the caller's `confineTo` folders. */
+export const PolicySpec = z.object({
+  tier: CapabilityTier,
+  /** The sandbox's real path, checked at start. */
+  sandboxRoot: z.string(),
+  confineTo: z.array(z.string()).nullable(),
+});
+export type PolicySpec = z.infer<typeof PolicySpec>;
+
+/** A folder by its real path when it exists (what descriptors will be compared with), else as written. */
+function realFolder(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return normalizePath(path);
+  }
+}
+
+/**
+ * The judge of real paths: file actions ask it about what they actually opened (a descriptor's real path), never
+ * about the path string they were given.
+ */
+export class PathPolicy {
+  private readonly confineTo: string[] | null;
+
+  constructor(readonly spec: PolicySpec) {
+    this.confineTo = spec.confineTo?.map(realFolder) ?? null;
+  }
+
+  /** Nothing to check: tier root and no confinement. */
+  get unrestricted(): boolean {
+    return this.spec.tier === "root" && this.confineTo === null;
+  }
+
+  /** Why `real` may not be touched, or null. */
+  refusal(real: string): string | null {
+    const decision = pathDecision(this.spec.tier, real, { sandboxRoot: this.spec.sandboxRoot });
+    if (!decision.allowed) return decision.reason;
+    if (this.confineTo && !this.confineTo.some((folder) => isWithin(real, folder))) {
+      return `path ${real} is outside the folders this caller may use (${this.confineTo.join(", ")})`;
+    }
+    return null;
+  }
+
+  allows(real: string): boolean {
+    return this.refusal(real) === null;
+  }
+
+  check(real: string): void {
+    const reason = this.refusal(real);
+    if (reason) throw new ActionError("tier_refused", reason);
+  }
+}

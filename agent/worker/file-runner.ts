@@ -1,0 +1,185 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import type { ActionOutcome, OutputSink } from "../actions/action-context.ts";
+import { ActionError } from "../actions/action-error.ts";
+import { performFileAction } from "../actions/file-actions.ts";
+import type { FileActionCall } from "../actions/file-action-context.ts";
+import { actionEnvironment } from "../privilege/action-environment.ts";
+import type { ActionUser } from "../privilege/action-user.ts";
+import { StartupError } from "../privilege/startup-error.ts";
+import { ACTION_WORKER_FLAG } from "../bundle.ts";
+import { agentScriptCommand } from "../processes/agent-script.ts";
+import { PathPolicy, type PolicySpec } from "../sandbox/path-policy.ts";
+import { WorkerToAgent, type AgentToWorker, type WorkerIdentity } from "./worker-messages.ts";
+
+/** Runs file actions (read, write, edit, glob, grep) with the action user's rights. */
+export interface FileActionRunner {
+  run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome>;
+  /** Starts whatever the runner needs and proves it works, and that the action user can reach the sandbox; a StartupError says why not. */
+  check(sandboxRoot: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Actions run as the agent's own user: in the agent itself. */
+export class InProcessFileRunner implements FileActionRunner {
+  constructor(private readonly ripgrep: string | null) {}
+
+  run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome> {
+    return performFileAction(call, { signal, out, policy: new PathPolicy(policy), ripgrep: this.ripgrep });
+  }
+
+  async check(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+const WORKER_SCRIPT = new URL("./action-worker.ts", import.meta.url);
+const READY_TIMEOUT_MS = 30_000;
+
+interface Pending {
+  out: OutputSink;
+  resolve(outcome: ActionOutcome): void;
+  reject(err: unknown): void;
+}
+
+interface Worker {
+  child: ChildProcess;
+  ready: Promise<void>;
+}
+
+/**
+ * A long-lived child process that runs file actions as the action user (see action-worker.ts). Started on first use,
+ * started again if it dies; a request whose cancel it does not honour within the grace gets the worker killed.
+ */
+export class ActionWorker implements FileActionRunner {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(
+    private readonly user: ActionUser,
+    private readonly ripgrep: string | null,
+    private readonly killGraceMs: number,
+  ) {}
+
+  async check(sandboxRoot: string): Promise<void> {
+    const worker = this.started();
+    try {
+      await worker.ready;
+    } catch (err) {
+      throw new StartupError(`cannot run actions as ${this.user.name}: ${(err as Error).message}`);
+    }
+    try {
+      await this.request(worker, (id) => ({ type: "probe", id, path: sandboxRoot }), new AbortController().signal, { write: () => undefined });
+    } catch (err) {
+      throw new StartupError(`${this.user.name} cannot reach the sandbox ${sandboxRoot} (is a parent folder closed to it?): ${(err as Error).message}`);
+    }
+  }
+
+  async run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome> {
+    signal.throwIfAborted();
+    const worker = this.started();
+    await worker.ready;
+    signal.throwIfAborted();
+    return this.request(worker, (id) => ({ type: "run", id, call, policy, ripgrep: this.ripgrep }), signal, out);
+  }
+
+  private async request(worker: Worker, message: (id: number) => AgentToWorker, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome> {
+    const id = this.nextId++;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      this.send(worker, { type: "cancel", id });
+      killTimer = setTimeout(() => worker.child.kill("SIGKILL"), this.killGraceMs);
+    };
+    try {
+      return await new Promise<ActionOutcome>((resolve, reject) => {
+        this.pending.set(id, { out, resolve, reject });
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.send(worker, message(id));
+      });
+    } catch (err) {
+      throw signal.aborted ? signal.reason : err;
+    } finally {
+      clearTimeout(killTimer);
+      signal.removeEventListener("abort", onAbort);
+      this.pending.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    if (!worker || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => worker.child.once("exit", resolve));
+    worker.child.disconnect();
+    const timer = setTimeout(() => worker.child.kill("SIGKILL"), this.killGraceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private send(worker: Worker, message: AgentToWorker): void {
+    if (worker.child.connected) worker.child.send(message);
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    const identity: WorkerIdentity = { name: this.user.name, uid: this.user.uid, gid: this.user.gid, groups: this.user.groups };
+    const command = agentScriptCommand(WORKER_SCRIPT, ACTION_WORKER_FLAG, [JSON.stringify(identity)]);
+    const child = spawn(command.file, command.args, {
+      cwd: "/",
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      env: actionEnvironment(this.user),
+      windowsHide: true,
+    });
+    let stderr = "";
+    child.stderr?.on("data", (data: Buffer) => {
+      if (stderr.length < 4096) stderr += data.toString();
+    });
+    const worker: Worker = {
+      child,
+      ready: new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the action worker did not start in time")), READY_TIMEOUT_MS);
+        child.on("message", (raw: unknown) => {
+          const parsed = WorkerToAgent.safeParse(raw);
+          if (!parsed.success) return;
+          if (parsed.data.type === "ready") {
+            clearTimeout(timer);
+            resolve();
+          } else {
+            this.receive(parsed.data);
+          }
+        });
+        child.once("exit", (code, signal) => {
+          clearTimeout(timer);
+          if (this.worker === worker) this.worker = null;
+          const reason = new ActionError("exec_failed", `the action worker stopped (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim()}` : ""}`);
+          reject(reason);
+          for (const pending of this.pending.values()) pending.reject(reason);
+        });
+        child.once("error", (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      }),
+    };
+    // A rejection nobody awaits yet (the worker died while idle) must not crash the agent.
+    worker.ready.catch(() => undefined);
+    this.worker = worker;
+    return worker;
+  }
+
+  private receive(message: Exclude<WorkerToAgent, { type: "ready" }>): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    switch (message.type) {
+      case "out":
+        pending.out.write(message.data, message.stream);
+        return;
+      case "done":
+        pending.resolve(message.outcome);
+        return;
+      case "error":
+        pending.reject(new ActionError(message.code, message.message));
+        return;
+    }
+  }
+}

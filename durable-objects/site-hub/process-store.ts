@@ -1,0 +1,126 @@
+import { ProcessSpec, SupervisionStatus, type ProcessConfig, type ProcessEvent } from "../../protocol/processes.ts";
+
+/**
+ * The site's supervised processes in SQLite: each node's list (`processes`, one row per process), the version of
+ * that list as a whole (`process_config`), the ids of the events agents reported (`process_events`, to drop repeats),
+ * and the latest status, kept on the node's own row (`nodes.supervision`) where heartbeats write it.
+ */
+
+/** Event ids are kept this long to recognise a repeat; an agent resends within minutes, not weeks. */
+const EVENT_RETENTION_MS = 30 * 86_400_000;
+const PRUNE_EVERY = 500;
+
+export interface StoredProcess {
+  spec: ProcessSpec;
+  createdAt: number;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+interface ProcessRow {
+  name: string;
+  spec: string;
+  created_at: number;
+  updated_at: number;
+  updated_by: string;
+  [key: string]: SqlStorageValue;
+}
+
+function toStored(row: ProcessRow): StoredProcess | null {
+  const parsed = ProcessSpec.safeParse(JSON.parse(row.spec));
+  if (!parsed.success) {
+    console.warn(`stored process ${row.name} no longer fits its schema; left out`);
+    return null;
+  }
+  return { spec: parsed.data, createdAt: row.created_at, updatedAt: row.updated_at, updatedBy: row.updated_by };
+}
+
+export class ProcessStore {
+  private insertsSincePrune = 0;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  list(nodeId: string): StoredProcess[] {
+    return this.sql
+      .exec<ProcessRow>("SELECT name, spec, created_at, updated_at, updated_by FROM processes WHERE node_id = ? ORDER BY name", nodeId)
+      .toArray()
+      .flatMap((row) => toStored(row) ?? []);
+  }
+
+  get(nodeId: string, name: string): StoredProcess | null {
+    const row = this.sql.exec<ProcessRow>("SELECT name, spec, created_at, updated_at, updated_by FROM processes WHERE node_id = ? AND name = ?", nodeId, name).toArray()[0];
+    return row ? toStored(row) : null;
+  }
+
+  count(nodeId: string): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM processes WHERE node_id = ?", nodeId).one().n;
+  }
+
+  put(nodeId: string, spec: ProcessSpec, actor: string, now: number): void {
+    this.sql.exec(
+      `INSERT INTO processes (node_id, name, spec, created_at, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (node_id, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+      nodeId,
+      spec.name,
+      JSON.stringify(spec),
+      now,
+      now,
+      actor,
+    );
+  }
+
+  remove(nodeId: string, name: string): boolean {
+    return this.sql.exec("DELETE FROM processes WHERE node_id = ? AND name = ?", nodeId, name).rowsWritten > 0;
+  }
+
+  /** The version of the node's list; 0 while it never had one. */
+  version(nodeId: string): number {
+    return this.sql.exec<{ version: number }>("SELECT version FROM process_config WHERE node_id = ?", nodeId).toArray()[0]?.version ?? 0;
+  }
+
+  /**
+   * A new version for the node's list: above the last one, and at least the current time in ms, so that a hub whose
+   * storage was reset still issues versions newer than any an agent keeps from before.
+   */
+  bumpVersion(nodeId: string, now: number): number {
+    const version = Math.max(this.version(nodeId) + 1, now);
+    this.sql.exec("INSERT INTO process_config (node_id, version) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET version = excluded.version", nodeId, version);
+    return version;
+  }
+
+  /** What `config_update` carries for the node, or null when it never had a list (nothing to send). */
+  config(nodeId: string): ProcessConfig | null {
+    const version = this.version(nodeId);
+    return version === 0 ? null : { version, processes: this.list(nodeId).map((p) => p.spec) };
+  }
+
+  /** The node's latest reported status, or null before any report. */
+  supervision(nodeId: string): { status: SupervisionStatus; reportedAt: number } | null {
+    const row = this.sql.exec<{ supervision: string | null; supervision_at: number | null }>("SELECT supervision, supervision_at FROM nodes WHERE id = ?", nodeId).toArray()[0];
+    if (!row?.supervision || row.supervision_at === null) return null;
+    const parsed = SupervisionStatus.safeParse(JSON.parse(row.supervision));
+    return parsed.success ? { status: parsed.data, reportedAt: row.supervision_at } : null;
+  }
+
+  saveSupervision(nodeId: string, status: SupervisionStatus): void {
+    this.sql.exec("UPDATE nodes SET supervision = ? WHERE id = ?", JSON.stringify(status), nodeId);
+  }
+
+  /** Records an event's id; false when the node already reported it (a repeat, to acknowledge and drop). */
+  recordEvent(nodeId: string, event: ProcessEvent, now: number): boolean {
+    const written = this.sql.exec(
+      "INSERT INTO process_events (node_id, id, name, kind, at, received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      nodeId,
+      event.id,
+      event.name,
+      event.kind,
+      event.at,
+      now,
+    ).rowsWritten;
+    if (written > 0 && ++this.insertsSincePrune >= PRUNE_EVERY) {
+      this.insertsSincePrune = 0;
+      this.sql.exec("DELETE FROM process_events WHERE received_at < ?", now - EVENT_RETENTION_MS);
+    }
+    return written > 0;
+  }
+}

@@ -1,0 +1,345 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { ActivityPage, ApiError } from "../../protocol/api.ts";
+import { ProcessListResponse, ProcessView, type ProcessEvent, type SupervisionStatus } from "../../protocol/processes.ts";
+import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
+import { call, createKey, expectJson, join, newSite, refusal, rootSession } from "./accounts-support.ts";
+import { api, connectNode, freshSite, registerNode, type FakeAgent } from "./support.ts";
+
+function processesPath(site: string, node: string, rest = ""): string {
+  return `/api/sites/${site}/nodes/${node}/processes${rest}`;
+}
+
+async function add(site: string, node: string, body: unknown): Promise<Response> {
+  return api(processesPath(site, node), { method: "POST", body: JSON.stringify(body) });
+}
+
+async function list(site: string, node: string): Promise<ProcessListResponse> {
+  const res = await api(processesPath(site, node));
+  expect(res.status).toBe(200);
+  return ProcessListResponse.parse(await res.json());
+}
+
+async function processActivity(site: string): Promise<string[]> {
+  const page = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?kind=process&limit=100`)).json());
+  return page.entries.map((e) => e.message).reverse();
+}
+
+let eventCounter = 0;
+function event(name: string, kind: ProcessEvent["kind"], extra: Partial<ProcessEvent> = {}): ProcessEvent {
+  eventCounter += 1;
+  return { id: `pe-${crypto.randomUUID()}`, name, kind, at: Date.now() + eventCounter, ...extra };
+}
+
+function status(configVersion: number, processes: Partial<SupervisionStatus["processes"][number]>[]): SupervisionStatus {
+  return {
+    configVersion,
+    timeZone: "Europe/Paris",
+    processes: processes.map((p) => ({
+      name: "web",
+      state: "running",
+      pid: 100,
+      startedAt: Date.now() - 5_000,
+      restarts: 0,
+      lastExit: null,
+      cpuPercent: 1.5,
+      memoryBytes: 10_000_000,
+      held: null,
+      nextStartAt: null,
+      reason: null,
+      ...p,
+    })),
+  };
+}
+
+async function connected(site: string, tier: "root" | "sudo" | "unprivileged" = "root", extra: Record<string, unknown> = {}): Promise<{ id: string; agent: FakeAgent }> {
+  const creds = await registerNode(site, { name: `n-${crypto.randomUUID().slice(0, 6)}`, tier });
+  const agent = await connectNode(site, creds, { tier, ...extra });
+  return { id: creds.id, agent };
+}
+
+describe("a machine's process list on the hub", () => {
+  it("is stored with its defaults, listed, changed and removed, each change a new version in the activity log", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "box", tier: "root" });
+    const res = await add(site, creds.id, { name: "web", command: "/usr/bin/node", args: ["server.js"], env: { PORT: "8080" } });
+    expect(res.status).toBe(201);
+    const created = ProcessView.parse(await res.json());
+    expect(created.spec).toMatchObject({
+      name: "web",
+      launchMode: "always",
+      shell: false,
+      restart: { maxAttempts: 5, windowSeconds: 300, backoffSeconds: 1, maxBackoffSeconds: 60 },
+      startupSeconds: 1,
+      stopSignal: "SIGTERM",
+      stopGraceSeconds: 10,
+      log: { maxBytes: 10 * 1024 * 1024, keep: 3 },
+    });
+    expect(created.status).toBeNull();
+
+    const first = await list(site, creds.id);
+    expect(first.configVersion).toBeGreaterThanOrEqual(Date.now() - 60_000);
+    expect(first.processes.map((p) => p.name)).toEqual(["web"]);
+    expect(first.appliedVersion).toBeNull();
+
+    const patched = await api(processesPath(site, creds.id, "/web"), { method: "PATCH", body: JSON.stringify({ launchMode: "scheduled", schedule: [{ days: ["fri", "mon"], start: "08:00", end: "18:30" }] }) });
+    expect(patched.status).toBe(200);
+    expect(ProcessView.parse(await patched.json()).spec.schedule).toEqual([{ days: ["mon", "fri"], start: "08:00", end: "18:30" }]);
+    const second = await list(site, creds.id);
+    expect(second.configVersion).toBeGreaterThan(first.configVersion);
+
+    expect((await api(processesPath(site, creds.id, "/web"), { method: "DELETE" })).status).toBe(200);
+    expect((await list(site, creds.id)).processes).toEqual([]);
+    expect(await processActivity(site)).toEqual([
+      `process web added on node box by admin key: /usr/bin/node server.js (always)`,
+      `process web on node box changed by admin key (launchMode, schedule): /usr/bin/node server.js (scheduled mon,fri 08:00-18:30)`,
+      `process web removed from node box by admin key`,
+    ]);
+  });
+
+  it("refuses bad input with a clear error and changes nothing", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "box", tier: "root" });
+    expect((await add(site, creds.id, { name: "web", command: "/bin/true" })).status).toBe(201);
+    const before = await list(site, creds.id);
+    const cases: [unknown, number, string][] = [
+      [{ name: "web", command: "/bin/true" }, 409, "process_exists"],
+      [{ name: "../x", command: "/bin/true" }, 400, "invalid_body"],
+      [{ name: "Web", command: "/bin/true" }, 400, "invalid_body"],
+      [{ name: "a", command: "" }, 400, "invalid_body"],
+      [{ name: "a", command: "/bin/true", launchMode: "scheduled" }, 400, "invalid_body"],
+      [{ name: "a", command: "/bin/true", schedule: [{ days: ["mon"], start: "25:00", end: "26:00" }] }, 400, "invalid_body"],
+      [{ name: "a", command: "/bin/true", shell: true, args: ["x"] }, 400, "invalid_body"],
+      [{ name: "a", command: "/bin/true", restart: { backoffSeconds: 100, maxBackoffSeconds: 10 } }, 400, "invalid_body"],
+      [{ name: "a", command: "/bin/true", env: { "BAD-NAME": "x" } }, 400, "invalid_body"],
+      [{ name: "a", command: "/bin/true", env: { LD_PRELOAD: "/tmp/x.so" } }, 403, "tier_refused"],
+      [{ name: "a", command: "/bin/true", unknown: 1 }, 400, "invalid_body"],
+      [{ name: "a", command: "/bin/true", args: ["x".repeat(4000), "y".repeat(4000), "z".repeat(4000), "w".repeat(4000), "v".repeat(4000)] }, 400, "invalid_body"],
+    ];
+    for (const [body, statusCode, code] of cases) {
+      const res = await add(site, creds.id, body);
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(statusCode);
+      expect(ApiError.parse(await res.json()).error.code).toBe(code);
+    }
+    expect((await add(site, "ghost", { name: "a", command: "/bin/true" })).status).toBe(404);
+    const badJson = await api(processesPath(site, creds.id), { method: "POST", body: "{not json" });
+    expect(badJson.status).toBe(400);
+    expect((await api(processesPath(site, creds.id, "/nope"), { method: "PATCH", body: JSON.stringify({ launchMode: "off" }) })).status).toBe(404);
+    expect((await api(processesPath(site, creds.id, "/web"), { method: "PATCH", body: JSON.stringify({}) })).status).toBe(400);
+    expect((await api(processesPath(site, creds.id, "/web"), { method: "PATCH", body: JSON.stringify({ name: "other" }) })).status).toBe(400);
+    expect((await api(processesPath(site, creds.id, "/web"), { method: "PATCH", body: JSON.stringify({ launchMode: "scheduled" }) })).status).toBe(400);
+    expect((await api(processesPath(site, creds.id, "/..%2Fx"), { method: "DELETE" })).status).toBe(400);
+    const after = await list(site, creds.id);
+    expect(after.configVersion).toBe(before.configVersion);
+    expect(after.processes).toEqual(before.processes);
+  });
+
+  it("holds at most 32 processes per machine", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "box", tier: "root" });
+    for (let i = 0; i < 32; i++) expect((await add(site, creds.id, { name: `p${i}`, command: "/bin/true" })).status).toBe(201);
+    const res = await add(site, creds.id, { name: "p32", command: "/bin/true" });
+    expect(res.status).toBe(409);
+    expect(ApiError.parse(await res.json()).error.code).toBe("too_many_processes");
+  });
+
+  it("refuses, for an unprivileged machine, anything outside its sandbox", async () => {
+    const site = freshSite();
+    const { id } = await connected(site, "unprivileged", { sandboxRoot: "/srv/box-sandbox" });
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ command: "/bin/sleep", args: ["100"] }, /program \/bin\/sleep is outside the sandbox \/srv\/box-sandbox/],
+      [{ command: "/srv/box-sandbox/../../bin/sh" }, /program \/bin\/sh is outside the sandbox/],
+      [{ command: "sleep" }, /must be the absolute path of a program inside the sandbox/],
+      [{ command: "/srv/box-sandbox/app", shell: true }, /a shell command line is not allowed/],
+      [{ command: "/srv/box-sandbox/app", cwd: "/tmp" }, /working folder \/tmp is outside the sandbox/],
+    ];
+    for (const [body, reason] of refused) {
+      const res = await add(site, id, { name: "x", ...body });
+      expect(res.status).toBe(403);
+      expect(ApiError.parse(await res.json()).error.message).toMatch(reason);
+    }
+    expect((await add(site, id, { name: "x", command: "/srv/box-sandbox/bin/app", args: ["--data", "/srv/box-sandbox/data"] })).status).toBe(201);
+    // Moving it out afterwards is refused the same way.
+    const moved = await api(processesPath(site, id, "/x"), { method: "PATCH", body: JSON.stringify({ command: "/usr/bin/python3" }) });
+    expect(moved.status).toBe(403);
+    expect((await list(site, id)).processes[0]!.spec.command).toBe("/srv/box-sandbox/bin/app");
+  });
+});
+
+describe("the list's versions on the wire", () => {
+  it("reach the agent on connect and on every change, always newer; a reconnect gets the latest again", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "box", tier: "root" });
+    // Never configured: nothing is sent.
+    const quiet = await connectNode(site, creds);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(quiet.take("config_update")).toEqual([]);
+
+    expect((await add(site, creds.id, { name: "web", command: "/bin/true" })).status).toBe(201);
+    const v1 = await quiet.next("config_update");
+    expect(v1.processes!.processes.map((p) => p.name)).toEqual(["web"]);
+    quiet.take("config_update");
+    expect((await add(site, creds.id, { name: "api", command: "/bin/true" })).status).toBe(201);
+    const v2 = await quiet.next("config_update");
+    expect(v2.processes!.version).toBeGreaterThan(v1.processes!.version);
+    expect(v2.processes!.processes.map((p) => p.name)).toEqual(["api", "web"]);
+    quiet.ws.close(1000, "bye");
+
+    const again = await connectNode(site, creds);
+    const onConnect = await again.next("config_update");
+    expect(onConnect.processes).toEqual(v2.processes);
+    again.ws.close(1000, "bye");
+  });
+});
+
+describe("events from agents", () => {
+  it("are recorded once by id, acknowledged every time, and written to the activity log in order", async () => {
+    const site = freshSite();
+    const { id, agent } = await connected(site);
+    const crash = event("web", "crashed", { pid: 4242, exitCode: 3, uptimeMs: 12_300, attempt: 1, maxAttempts: 5, retryInMs: 1000 });
+    const restarted = event("web", "restarted", { pid: 4250 });
+    agent.send({ type: "process_events", events: [crash, restarted] });
+    expect((await agent.next("process_events_ack")).ids).toEqual([crash.id, restarted.id]);
+    agent.take("process_events_ack");
+
+    // The same events again (the agent did not get the ack): acknowledged, not recorded twice.
+    agent.send({ type: "process_events", events: [crash, restarted] });
+    expect((await agent.next("process_events_ack")).ids).toEqual([crash.id, restarted.id]);
+    const gaveUp = event("web", "gave_up", { maxAttempts: 5, reason: "5 relaunch(es) within 300 s, the most allowed; start it again by hand" });
+    agent.send({ type: "process_events", events: [gaveUp] });
+    await agent.next("process_events_ack");
+
+    expect(await processActivity(site)).toEqual([
+      `process web on node ${id} crashed (pid 4242) with exit code 3 after 12 s; relaunch 1 of 5 in 1.0 s`,
+      `process web on node ${id} restarted (pid 4250)`,
+      `process web on node ${id}: gave up relaunching; 5 relaunch(es) within 300 s, the most allowed; start it again by hand`,
+    ]);
+    const page = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?kind=process&limit=10`)).json());
+    expect(page.entries.map((e) => e.level)).toEqual(["error", "info", "warn"]);
+    expect(page.entries[2]!.data).toEqual({ event: crash });
+  });
+
+  it("are kept apart per node: the same id from another node is a different event", async () => {
+    const site = freshSite();
+    const a = await connected(site);
+    const b = await connected(site);
+    const shared = event("web", "started", { pid: 1 });
+    a.agent.send({ type: "process_events", events: [shared] });
+    await a.agent.next("process_events_ack");
+    b.agent.send({ type: "process_events", events: [shared] });
+    await b.agent.next("process_events_ack");
+    expect((await processActivity(site)).length).toBe(2);
+  });
+
+  it("refuses a malformed event frame without recording anything", async () => {
+    const site = freshSite();
+    const { agent } = await connected(site);
+    for (const events of [[{ ...event("web", "crashed"), id: "not-an-id" }], [{ ...event("../x", "crashed") }], [{ ...event("web", "crashed"), kind: "exploded" }], []]) {
+      agent.send({ type: "process_events", events });
+      const error = await agent.next("error");
+      expect(error.code).toBe("invalid_message");
+      agent.take("error");
+    }
+    expect(agent.take("process_events_ack")).toEqual([]);
+    expect(await processActivity(site)).toEqual([]);
+  });
+});
+
+describe("live status", () => {
+  it("comes with heartbeats, is shown with the list, and events update it at once", async () => {
+    const site = freshSite();
+    const { id, agent } = await connected(site);
+    expect((await add(site, id, { name: "web", command: "/bin/true" })).status).toBe(201);
+    const { processes: config } = await agent.next("config_update");
+    agent.send({ type: "heartbeat", agentId: id, supervision: status(config!.version, [{ name: "web", pid: 321 }]) });
+    await agent.next("heartbeat_ack");
+    const listed = await list(site, id);
+    expect(listed).toMatchObject({ appliedVersion: config!.version, configVersion: config!.version, timeZone: "Europe/Paris" });
+    expect(listed.processes[0]!.status).toMatchObject({ state: "running", pid: 321, cpuPercent: 1.5, memoryBytes: 10_000_000 });
+
+    agent.send({ type: "process_events", events: [event("web", "crashed", { pid: 321, exitCode: 1, uptimeMs: 900, attempt: 1, maxAttempts: 5, retryInMs: 2000 })] });
+    await agent.next("process_events_ack");
+    const after = (await list(site, id)).processes[0]!.status!;
+    expect(after).toMatchObject({ state: "waiting", pid: null, lastExit: { kind: "crashed", code: 1 } });
+    expect(after.nextStartAt).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("costs a heartbeat no more rows than one without it", async () => {
+    const site = freshSite();
+    const { id, agent } = await connected(site);
+    const metrics = { cpuPercent: 12.5, memoryMb: 900, memoryTotalMb: 4000, diskFreeMb: 100, diskTotalMb: 200, activeDirectives: 0, uptimeSeconds: 60 };
+    const rowsWrittenBy = async (message: unknown): Promise<number> => {
+      const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+      let rows = 0;
+      const restore = await runInDurableObject(stub, (_hub: SiteHub, state) => {
+        const sql = state.storage.sql;
+        const exec = sql.exec.bind(sql);
+        sql.exec = ((query: string, ...bindings: unknown[]) => {
+          const cursor = exec(query, ...(bindings as SqlStorageValue[]));
+          cursor.toArray();
+          rows += cursor.rowsWritten;
+          return cursor;
+        }) as typeof sql.exec;
+        return () => (sql.exec = exec);
+      });
+      agent.send(message);
+      await agent.next("heartbeat_ack");
+      agent.take("heartbeat_ack");
+      await runInDurableObject(stub, () => restore());
+      return rows;
+    };
+    // The metrics' first sample of a minute inserts its row; measure both kinds in the same minute after one warm-up.
+    await rowsWrittenBy({ type: "heartbeat", agentId: id, metrics });
+    const bare = await rowsWrittenBy({ type: "heartbeat", agentId: id, metrics });
+    const withProcesses = await rowsWrittenBy({ type: "heartbeat", agentId: id, metrics, supervision: status(1, Array.from({ length: 10 }, (_, i) => ({ name: `p${i}` }))) });
+    expect(bare).toBeGreaterThan(0);
+    expect(withProcesses).toBe(bare);
+  });
+});
+
+describe("who may do what to a machine's processes", () => {
+  it("lets members and read or chat keys look (redacted) but never add, change, remove, start, stop or read logs", async () => {
+    const root = await rootSession();
+    const site = await newSite();
+    const admin = await join(site, "admin", root);
+    const member = await join(site, "member", root);
+    const readKey = (await createKey(admin.caller, "read")).caller;
+    const chatKey = (await createKey(admin.caller, "chat")).caller;
+    const nodeRes = await call(admin.caller, `/api/sites/${site}/nodes`, { method: "POST", body: { name: "box", tier: "root" } });
+    expect(nodeRes.status).toBe(201);
+    const path = `/api/sites/${site}/nodes/box/processes`;
+    const spec = { name: "db", command: "/usr/bin/db", args: ["--password", "hunter2hunter2"], env: { DB_PASSWORD: "s3cret-value", MODE: "prod" } };
+    expect((await call(admin.caller, path, { method: "POST", body: spec })).status).toBe(201);
+
+    for (const caller of [member.caller, readKey, chatKey]) {
+      const listed = await expectJson(await call(caller, path), 200, ProcessListResponse);
+      expect(listed.redacted).toBe(true);
+      const shown = listed.processes[0]!.spec;
+      expect(JSON.stringify(shown)).not.toContain("hunter2hunter2");
+      expect(JSON.stringify(shown)).not.toContain("s3cret-value");
+      expect(JSON.stringify(shown)).not.toContain("prod");
+      expect(Object.keys(shown.env)).toEqual(["DB_PASSWORD", "MODE"]);
+
+      const attempts: [string, string, unknown?][] = [
+        ["POST", path, { name: "evil", command: "/bin/sh" }],
+        ["PATCH", `${path}/db`, { command: "/bin/sh" }],
+        ["PATCH", `${path}/db`, { launchMode: "off" }],
+        ["DELETE", `${path}/db`],
+        ["POST", `${path}/db/start`],
+        ["POST", `${path}/db/stop`],
+        ["POST", `${path}/db/restart`],
+      ];
+      for (const [method, target, body] of attempts) {
+        const error = await refusal(await call(caller, target, { method, body }), 403);
+        expect(error.code, `${method} ${target}`).toBe("action_not_allowed");
+      }
+      const logs = await refusal(await call(caller, `${path}/db/logs`), 403);
+      expect(logs.code).toBe("not_readable");
+    }
+    // The admin sees it whole, and nothing changed.
+    const whole = await expectJson(await call(admin.caller, path), 200, ProcessListResponse);
+    expect(whole.redacted).toBe(false);
+    expect(whole.processes[0]!.spec).toMatchObject(spec);
+    expect(whole.processes).toHaveLength(1);
+  });
+});
