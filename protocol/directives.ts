@@ -3,6 +3,7 @@ import {
   DEFAULT_BASH_TIMEOUT_MS,
   DEFAULT_STALL_TIMEOUT_MS,
   MAX_BASH_TIMEOUT_MS,
+  MAX_FRAME_BYTES,
   MAX_STALL_TIMEOUT_MS,
   MAX_WRITE_BYTES,
   MAX_GLOB_RESULTS,
@@ -190,14 +191,15 @@ export type ErrorCode = z.infer<typeof ErrorCode>;
 
 /** Structured payloads some actions return next to their text output. */
 export const ResultData = z.union([
-  z.object({ kind: z.literal("image"), mediaType: z.enum(["image/png", "image/jpeg", "image/webp", "image/gif"]), base64: z.string() }),
-  z.object({ kind: z.literal("run"), runId: z.string(), pid: z.number().int().optional() }),
+  // An image travels in one result frame, so its base64 text is bounded by the frame.
+  z.object({ kind: z.literal("image"), mediaType: z.enum(["image/png", "image/jpeg", "image/webp", "image/gif"]), base64: z.string().max(MAX_FRAME_BYTES) }),
+  z.object({ kind: z.literal("run"), runId: z.string().max(128), pid: z.number().int().optional() }),
   z.object({
     kind: z.literal("run_status"),
-    runId: z.string(),
+    runId: z.string().max(128),
     state: z.enum(["running", "done", "failed", "cancelled", "stalled", "lost"]),
     exitCode: z.number().int().nullable(),
-    reason: z.string().optional(),
+    reason: z.string().max(4096).optional(),
   }),
   /** A supervised process after a start, stop or restart. */
   z.object({ kind: z.literal("process"), status: ProcessStatus }),

@@ -5,8 +5,9 @@ import type { ProcessSpec } from "./processes.ts";
 import type { CapabilityTier } from "./tiers.ts";
 
 /**
- * The one policy that decides what a capability tier may do. The hub applies it to the paths as given (lexically
- * normalised) before sending; the agent applies it again to the paths with symlinks resolved before running.
+ * The one policy that states what a capability tier may do. The hub and the agent apply it to the paths as given
+ * (lexically normalised), to refuse early; the agent's file actions apply `pathDecision` to the real path of every
+ * descriptor they open, and the OS user the agent runs actions as bounds the rest (see docs/tiers.md).
  */
 
 export const DEFAULT_SANDBOX_ROOT = "/tmp/cortex-sandbox";

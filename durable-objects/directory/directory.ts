@@ -1,7 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ApiKeyView, AuditPage, AuditQuery, InviteView, MemberListResponse, MeResponse, MemberView, PasskeyView, SiteRole, SiteView } from "../../protocol/accounts.ts";
+import type {
+  ApiKeyView,
+  AuditPage,
+  AuditQuery,
+  InviteView,
+  MemberListResponse,
+  MeResponse,
+  MemberView,
+  PasskeyView,
+  SignedOut,
+  SiteRole,
+  SiteView,
+} from "../../protocol/accounts.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { closeSocketsAt } from "../shared/socket-holders.ts";
+import type { SocketHolder } from "../shared/user-sockets.ts";
 import { AccountKeys } from "./account-keys.ts";
 import type { NewApiKey } from "./api-keys.ts";
 import { DirectoryContext } from "./directory-context.ts";
@@ -12,7 +26,7 @@ import type { NewInvite } from "./invites.ts";
 import { PasskeyCeremonies } from "./passkey-ceremonies.ts";
 import type { StoredPasskey } from "./passkeys.ts";
 import { migrate } from "./schema.ts";
-import { SignIn, type NewSession, type PasswordCheck } from "./sign-in.ts";
+import { SignIn, type NewSession, type PasswordChange, type PasswordCheck } from "./sign-in.ts";
 import { SiteAdmin } from "./site-admin.ts";
 import type { SiteRecord } from "./sites.ts";
 
@@ -36,8 +50,10 @@ export class Directory extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
-    this.data = new DirectoryContext(ctx.storage.sql, (site, entry) =>
-      env.SITE_HUB.get(env.SITE_HUB.idFromName(site)).recordAccess(entry),
+    this.data = new DirectoryContext(
+      ctx.storage.sql,
+      (site, entry) => env.SITE_HUB.get(env.SITE_HUB.idFromName(site)).recordAccess(entry),
+      (holder, match, code, reason) => closeSocketsAt(env, holder, match, code, reason),
     );
     this.signIn = new SignIn(this.data);
     this.passkeyCeremonies = new PasskeyCeremonies(this.data);
@@ -50,6 +66,11 @@ export class Directory extends DurableObject<Env> {
 
   identify(credential: CredentialRef, site: string | null): HubResult<Identity> {
     return identify(this.data, credential, site);
+  }
+
+  /** Notes that a person opened a live socket held by `holder` (on `site`), so losing access can close it. */
+  notePresence(userId: string, holder: SocketHolder, site: string): void {
+    this.data.presence.note(userId, holder, site, Date.now());
   }
 
   me(userId: string): HubResult<MeResponse> {
@@ -83,13 +104,7 @@ export class Directory extends DurableObject<Env> {
     return this.signIn.beginPasswordChange(userId, ip);
   }
 
-  finishPasswordChange(input: {
-    check: PasswordCheck;
-    passwordOk: boolean;
-    newPasswordHash: string;
-    keepSessionId: string | null;
-    ip: string | null;
-  }): Promise<HubResult<{ signedOutSessions: number }>> {
+  finishPasswordChange(input: PasswordChange): Promise<HubResult<SignedOut>> {
     return this.signIn.finishPasswordChange(input);
   }
 
@@ -97,8 +112,8 @@ export class Directory extends DurableObject<Env> {
     return this.signIn.signOut(sessionId, who);
   }
 
-  signOutEverywhere(userId: string, who: Actor): Promise<{ signedOutSessions: number }> {
-    return this.signIn.signOutEverywhere(userId, who);
+  signOutEverywhere(userId: string, revokeApiKeys: boolean, who: Actor): Promise<SignedOut> {
+    return this.signIn.signOutEverywhere(userId, revokeApiKeys, who);
   }
 
   // ---- passkeys ----

@@ -42,6 +42,9 @@ export class SiteAdmin {
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     if (member.role === role) return ok(member);
     this.ctx.memberships.set(site, userId, role, member.addedAt);
+    // Open sockets on the site were opened with the old role's rights: a demoted admin must lose what they may no
+    // longer see, and a promoted member's live activity log must start showing the site's access events.
+    await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
     await this.ctx.record({
       kind: "member",
       ...who,
@@ -57,6 +60,7 @@ export class SiteAdmin {
     const member = this.ctx.memberships.get(site, userId);
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     this.ctx.memberships.remove(site, userId);
+    await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
     await this.ctx.record({ kind: "member", ...who, site, subject: userId, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
     return ok(member);
   }

@@ -49,6 +49,12 @@ function statusOfResult(msg: ResultMessage): DirectiveStatus {
   }
 }
 
+/** Why a node may not report on a directive, or null when it was sent to that node. */
+function notYours(directiveId: string, owner: string | null, nodeId: string): string | null {
+  if (owner === null) return `directive ${directiveId} does not exist`;
+  return owner === nodeId ? null : `directive ${directiveId} was not sent to this node`;
+}
+
 /** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
 function presenterFor(requester: Requester): Presenter | undefined {
   return requester.confined ? eventForConfined : undefined;
@@ -173,13 +179,18 @@ export class DirectiveDispatcher {
     return this.fanOutStatus(fanoutId);
   }
 
-  onWorkMessage(nodeId: string, msg: NodeToHubMessage): void {
+  /**
+   * A node's report about work. A node may report only on directives that were sent to it: a report about any
+   * other (unknown, or another node's) changes nothing and comes back as the reason it was refused.
+   */
+  onWorkMessage(nodeId: string, msg: NodeToHubMessage): string | null {
     switch (msg.type) {
-      case "directive_ack":
-        if (this.store.nodeOf(msg.directiveId) === nodeId && this.store.markRunning(msg.directiveId, Date.now())) {
-          this.emitStatus(msg.directiveId, nodeId, "running");
-        }
-        return;
+      case "directive_ack": {
+        const refused = notYours(msg.directiveId, this.store.nodeOf(msg.directiveId), nodeId);
+        if (refused) return refused;
+        if (this.store.markRunning(msg.directiveId, Date.now())) this.emitStatus(msg.directiveId, nodeId, "running");
+        return null;
+      }
       case "stream_chunk":
         return this.chunk(nodeId, msg);
       case "result":
@@ -187,7 +198,7 @@ export class DirectiveDispatcher {
       case "run_complete":
         return this.runComplete(nodeId, msg);
       default:
-        return;
+        return null;
     }
   }
 
@@ -341,22 +352,28 @@ export class DirectiveDispatcher {
   }
 
   /** The hot path of streaming: one read of the directive serves the ownership check, the fan-out and the held result. */
-  private chunk(nodeId: string, msg: StreamChunkMessage): void {
+  private chunk(nodeId: string, msg: StreamChunkMessage): string | null {
     const target = this.store.chunkTarget(msg.directiveId);
-    if (!target || target.nodeId !== nodeId) return;
+    const refused = notYours(msg.directiveId, target?.nodeId ?? null, nodeId);
+    if (refused || !target) return refused;
     if (target.status === "sent" && this.store.markRunning(target.id, Date.now())) {
       target.status = "running";
       this.emit(target.id, { event: "status", directiveId: target.id, nodeId, status: "running" }, target.fanoutId);
     }
-    if (!this.store.appendChunk(target, msg.seq, msg.chunk)) return;
+    if (!this.store.appendChunk(target, msg.seq, msg.chunk)) return null;
     const event: DirectiveEvent = { event: "chunk", directiveId: target.id, nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
     this.emit(target.id, event, target.fanoutId);
     if (target.pending && target.chunksReceived + 1 >= target.pending.chunks) this.complete(target.id, nodeId, target.pending);
+    return null;
   }
 
-  private result(nodeId: string, msg: ResultMessage): void {
-    if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
-    if (this.store.get(msg.directiveId, false)?.view.status === "lost") return this.lateResult(nodeId, msg);
+  private result(nodeId: string, msg: ResultMessage): string | null {
+    const refused = notYours(msg.directiveId, this.store.nodeOf(msg.directiveId), nodeId);
+    if (refused) return refused;
+    if (this.store.get(msg.directiveId, false)?.view.status === "lost") {
+      this.lateResult(nodeId, msg);
+      return null;
+    }
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
@@ -372,9 +389,10 @@ export class DirectiveDispatcher {
       const until = Date.now() + CHUNK_GRACE_MS;
       this.store.deferResult(msg.directiveId, { ...outcome, chunks: msg.chunks }, until);
       void this.link.scheduleSweep(until);
-      return;
+      return null;
     }
     this.complete(msg.directiveId, nodeId, outcome);
+    return null;
   }
 
   /** The agent finished a directive the hub had already given up as lost: keep what it did, beside the record. */
@@ -395,7 +413,17 @@ export class DirectiveDispatcher {
     this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: msg.directiveId, fanoutId: rec.view.fanoutId, ...change });
   }
 
-  private runComplete(nodeId: string, msg: RunCompleteMessage): void {
+  /**
+   * A long run ended. It is recorded only for a `run.launch` directive that was sent to this node, once per launch
+   * (so one node stores at most one run report per launch it was asked for, with a bounded tail). A refused report
+   * is acknowledged all the same: nothing will ever accept it, and an agent would otherwise repeat it forever.
+   */
+  private runComplete(nodeId: string, msg: RunCompleteMessage): string | null {
+    const refused = this.runRefusal(nodeId, msg);
+    if (refused) {
+      this.link.send(nodeId, { type: "run_complete_ack", runId: msg.runId });
+      return refused;
+    }
     const fresh = this.store.recordRun(
       {
         runId: msg.runId,
@@ -412,6 +440,18 @@ export class DirectiveDispatcher {
     );
     if (fresh) this.logRunEnd(nodeId, msg);
     this.link.send(nodeId, { type: "run_complete_ack", runId: msg.runId });
+    return null;
+  }
+
+  private runRefusal(nodeId: string, msg: RunCompleteMessage): string | null {
+    const launch = this.store.launchOf(msg.directiveId);
+    const refused = notYours(msg.directiveId, launch?.nodeId ?? null, nodeId);
+    if (refused || !launch) return refused;
+    if (launch.action !== "run.launch") return `directive ${msg.directiveId} is a ${launch.action}, which launches no run`;
+    if (launch.runId !== null && launch.runId !== msg.runId) return `directive ${msg.directiveId} launched run ${launch.runId}, not ${msg.runId}`;
+    const reported = this.store.runOfDirective(nodeId, msg.directiveId);
+    if (reported !== null && reported !== msg.runId) return `directive ${msg.directiveId} already reported run ${reported}`;
+    return null;
   }
 
   /**

@@ -1,8 +1,9 @@
 import type { NodeView } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
-import type { ActivityReader, StoredActivity } from "./activity-log.ts";
-import { activityFor } from "./directive-visibility.ts";
 import type { SupervisionStatus } from "../../protocol/processes.ts";
+import { ownerTags, userTag, type SocketOwner } from "../shared/user-sockets.ts";
+import type { StoredActivity } from "./activity-log.ts";
+import { activityFor } from "./directive-visibility.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
@@ -12,33 +13,39 @@ export const VIEWER_TAG = "viewer";
 const AUDIT_TAG = "viewer:audit";
 /** Viewers confined to reading get agent-written text redacted, as in `GET /activity`. */
 const CONFINED_TAG = "viewer:confined";
-/** And every viewer who is a person carries the tag of their user id, to get the access events about them. */
-const userTag = (userId: string) => `viewer:user:${userId}`;
 
 /** The Worker forwards an authorised dashboard upgrade to the object under this path; agents never reach it. */
 export const VIEWER_PATH = "/viewer";
-const READER_AUDIT_HEADER = "X-Cortex-Reader-Audit";
-const READER_USER_HEADER = "X-Cortex-Reader-User";
-const READER_CONFINED_HEADER = "X-Cortex-Reader-Confined";
 
-/** The request the Worker sends to open a viewer, saying who reads (only the Worker can reach the object). */
-export function viewerRequest(base: string, reader: ActivityReader): Request {
-  const headers: Record<string, string> = {
-    Upgrade: "websocket",
-    [READER_AUDIT_HEADER]: reader.audit ? "1" : "0",
-    [READER_CONFINED_HEADER]: reader.confined ? "1" : "0",
-  };
-  if (reader.userId) headers[READER_USER_HEADER] = reader.userId;
-  return new Request(new URL(VIEWER_PATH, base), { headers });
+/** What a viewer may read of the activity log, decided by the Worker's `authorize`. */
+export interface ViewerRights {
+  /** May read the site's access events (sign-ins, keys, roles): the site's admins. */
+  audit: boolean;
+  /** Confined to the readable paths: agent-written text reaches them redacted. */
+  confined: boolean;
 }
 
-export function readerOf(request: Request): ActivityReader {
-  return {
-    audit: request.headers.get(READER_AUDIT_HEADER) === "1",
-    userId: request.headers.get(READER_USER_HEADER),
-    // Anything but an explicit "0" confines: a request that says nothing gets the redacted view.
-    confined: request.headers.get(READER_CONFINED_HEADER) !== "0",
-  };
+/** The viewer's owner and rights travel in the forwarded request's query, set by the Worker after authentication. */
+export function viewerUrl(base: string, owner: SocketOwner | null, rights: ViewerRights): URL {
+  const url = new URL(VIEWER_PATH, base);
+  if (owner) {
+    url.searchParams.set("user", owner.userId);
+    if (owner.sessionId) url.searchParams.set("session", owner.sessionId);
+    if (owner.apiKeyId) url.searchParams.set("key", owner.apiKeyId);
+  }
+  url.searchParams.set("audit", rights.audit ? "1" : "0");
+  url.searchParams.set("confined", rights.confined ? "1" : "0");
+  return url;
+}
+
+export function viewerOwner(url: URL): SocketOwner | null {
+  const userId = url.searchParams.get("user");
+  return userId ? { userId, sessionId: url.searchParams.get("session"), apiKeyId: url.searchParams.get("key") } : null;
+}
+
+/** Anything but an explicit grant reads the least: no access events, agent-written text redacted. */
+export function viewerRights(url: URL): ViewerRights {
+  return { audit: url.searchParams.get("audit") === "1", confined: url.searchParams.get("confined") !== "0" };
 }
 
 export function isViewer(ctx: DurableObjectState, ws: WebSocket): boolean {
@@ -61,13 +68,16 @@ export class LiveViewers {
     private readonly registry: NodeRegistry,
   ) {}
 
-  accept(reader: ActivityReader): Response {
+  /**
+   * Accepts a viewer, tagged with who opened it (null for the admin key) so losing access can close it, and with
+   * what it may read of the activity log.
+   */
+  accept(owner: SocketOwner | null, rights: ViewerRights): Response {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    const tags = [VIEWER_TAG];
-    if (reader.audit) tags.push(AUDIT_TAG);
-    if (reader.confined) tags.push(CONFINED_TAG);
-    if (reader.userId) tags.push(userTag(reader.userId));
+    const tags = [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])];
+    if (rights.audit) tags.push(AUDIT_TAG);
+    if (rights.confined) tags.push(CONFINED_TAG);
     this.ctx.acceptWebSocket(server, tags);
     const snapshot: LiveMessage = { type: "snapshot", at: Date.now(), nodes: this.registry.list().map((r) => liveNode(r.view)) };
     sendJson(server, snapshot);
@@ -90,8 +100,9 @@ export class LiveViewers {
       viewers = this.ctx.getWebSockets(VIEWER_TAG);
     } else {
       const readers = new Set(this.ctx.getWebSockets(AUDIT_TAG));
+      // The person an access event is about reads it too: their viewers carry their user tag.
       if (stored.subject) for (const ws of this.ctx.getWebSockets(userTag(stored.subject))) readers.add(ws);
-      viewers = [...readers];
+      viewers = [...readers].filter((ws) => this.ctx.getTags(ws).includes(VIEWER_TAG));
     }
     if (!viewers.length) return;
     const at = Date.now();
@@ -99,11 +110,6 @@ export class LiveViewers {
     const whole = viewers.filter((ws) => !confined.includes(ws));
     if (whole.length) broadcast(whole, { type: "activity", at, entry: stored.entry });
     if (confined.length) broadcast(confined, { type: "activity", at, entry: activityFor(stored.entry, { confined: true, userId: null }) });
-  }
-
-  /** Closes a person's viewers (their access changed); their dashboard reconnects with what they may now see. */
-  closeFor(userId: string, why: string): void {
-    for (const ws of this.ctx.getWebSockets(userTag(userId))) closeSocket(ws, 1008, why);
   }
 
   /** Pushes a node's supervised processes (status, list version) to every viewer. */

@@ -149,6 +149,12 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX process_events_by_received ON process_events(received_at);
    ALTER TABLE nodes ADD COLUMN supervision TEXT;
    ALTER TABLE nodes ADD COLUMN supervision_at INTEGER;`,
+  `CREATE TABLE node_activity_quota (
+     node_id TEXT PRIMARY KEY,
+     window_start INTEGER NOT NULL,
+     used INTEGER NOT NULL,
+     noted INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
   // One activity entry per directive (and per fan-out), updated in place; access events read by admins only.
   `ALTER TABLE activity ADD COLUMN directive_id TEXT;
    ALTER TABLE activity ADD COLUMN fanout_id TEXT;

@@ -23,13 +23,15 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
+import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog, type ActivityReader } from "./activity-log.ts";
 import { DirectiveDispatcher } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, readerOf, VIEWER_PATH } from "./live-viewers.ts";
+import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner, viewerRights } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
+import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
@@ -65,6 +67,8 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  /** The activity log for entries a node causes by itself, within its hourly quota. */
+  private readonly nodeActivity: NodeActivityQuota;
   private readonly processes: SiteProcesses;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -78,7 +82,8 @@ export class SiteHub extends DurableObject<Env> {
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
-    this.connections = new NodeConnections(ctx, this.registry, this.activity, {
+    this.nodeActivity = new NodeActivityQuota(ctx.storage.sql, this.activity);
+    this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
       onWorkMessage: (nodeId, msg) => (msg.type === "process_events" ? this.processEventsFrom(nodeId, msg) : this.directives.onWorkMessage(nodeId, msg)),
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => this.directives.nextDeadline(),
@@ -110,8 +115,14 @@ export class SiteHub extends DurableObject<Env> {
   // ---- agent and dashboard sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept(readerOf(request));
+    const url = new URL(request.url);
+    if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url), viewerRights(url));
     return this.connections.accept(request);
+  }
+
+  /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */
+  closeUserSockets(match: SocketMatch, code: number, reason: string): number {
+    return closeMatchingSockets(this.ctx, match, code, reason);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -204,20 +215,10 @@ export class SiteHub extends DurableObject<Env> {
 
   /**
    * Access events that concern this site (sign-ins of its people, keys, invites, members, roles), recorded by the
-   * Directory. Only the site's admins and the person an event is about (`subject`) read them. A change of someone's
-   * role closes their live sockets, so the dashboard reconnects and gets what the new role may see.
+   * Directory. Only the site's admins and the person an event is about (`subject`) read them.
    */
-  recordAccess(entry: {
-    level?: "info" | "warn";
-    actor: string | null;
-    message: string;
-    data?: Record<string, unknown>;
-    subject?: string | null;
-    roleChanged?: boolean;
-  }): void {
-    const { roleChanged, ...rest } = entry;
-    this.activity.append({ kind: "access", audience: "admins", ...rest });
-    if (roleChanged && entry.subject) this.viewers.closeFor(entry.subject, "your role on this site changed");
+  recordAccess(entry: { level?: "info" | "warn"; actor: string | null; message: string; data?: Record<string, unknown>; subject?: string | null }): void {
+    this.activity.append({ kind: "access", audience: "admins", ...entry });
   }
 
   // ---- settings (RPC) ----
@@ -283,9 +284,10 @@ export class SiteHub extends DurableObject<Env> {
     return this.directives.runOne(nodeId, { action: "supervised.logs", params: { name, lines } }, requester);
   }
 
-  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): void {
+  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): null {
     const ids = this.processes.received(nodeId, msg.events);
     this.connections.send(nodeId, { type: "process_events_ack", ids });
+    return null;
   }
 
   /**
@@ -294,7 +296,8 @@ export class SiteHub extends DurableObject<Env> {
    * are updated once per batch. Autonomous investigations of crashes, failed starts and give-ups start here.
    */
   private onProcessEvent(nodeId: string, event: ProcessEvent): void {
-    this.activity.append(processEventActivity(nodeId, event));
+    // Reported by the node itself, so written within the node's hourly quota like its connection's entries.
+    this.nodeActivity.append(processEventActivity(nodeId, event));
   }
 
   // ---- directives (RPC) ----

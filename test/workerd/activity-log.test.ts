@@ -1,6 +1,7 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ActivityPage, DirectiveView, FanOutAggregate, RunRecord, type ActivityEntry } from "../../protocol/api.ts";
+import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
 import { call, expectJson, join, newSite, PASSWORD, rootSession, signIn, type Caller } from "./accounts-support.ts";
 import { watch } from "./live-viewer.ts";
@@ -258,7 +259,7 @@ describe("access events in a site's log", () => {
     const view = await watch(site, cookie(carol.caller), null);
     await view.snapshot();
     expect((await call(root, `/api/sites/${site}/members/${carol.userId}`, { method: "PATCH", body: { role: "member" } })).status).toBe(200);
-    expect((await view.waitClose()).code).toBe(1008);
+    expect((await view.waitClose()).code).toBe(LiveCloseCode.ACCESS_CHANGED);
     const after = await log(site, "&kind=access", carol.caller);
     expect(after.every((e) => e.message.includes(carol.email))).toBe(true);
     const members = await expectJson(await call(carol.caller, `/api/sites/${site}/members`), 200, { parse: (v: unknown) => v as { superadmins: { email: string }[] } });

@@ -6,6 +6,7 @@ export const AUTH = {
   me: "/api/auth/me",
   login: "/api/auth/login",
   logout: "/api/auth/logout",
+  logoutAll: "/api/auth/logout-all",
   password: "/api/auth/password",
   setup: "/api/setup",
   passkeys: "/api/auth/passkeys",
