@@ -42,9 +42,8 @@ export class SiteAdmin {
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     if (member.role === role) return ok(member);
     this.ctx.memberships.set(site, userId, role, member.addedAt);
-    // Open sockets on the site were opened with the old role's rights: a demoted admin must lose what they may no
-    // longer see, and a promoted member's live activity log must start showing the site's access events.
-    await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
+    // A demoted admin's open sockets on the site were opened with rights they no longer have.
+    if (role === "member") await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
     await this.ctx.record({
       kind: "member",
       ...who,

@@ -1,6 +1,7 @@
 import { batch, signal, type Signal } from "@preact/signals";
 import type { ActivityEntry } from "../../protocol/api.ts";
-import { LiveCloseCode, type LiveMessage, type LiveNode } from "../../protocol/live-messages.ts";
+import { LiveCloseCode } from "../../protocol/close-codes.ts";
+import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import { LIVE_KEEPALIVE_MS, PING_FRAME } from "../../protocol/limits.ts";
 import { loadMe } from "./session.ts";
 import { sitePaths } from "./paths.ts";
