@@ -358,7 +358,11 @@ describe("directives", () => {
     agent.send(report);
     await agent.next("run_complete_ack");
     const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=trainer&kind=directive`)).json());
-    expect(log.entries.filter((e) => e.message.startsWith("run run-abc"))).toHaveLength(1);
+    // The launch's one entry tells how the run ended: rewritten once, not again for the repeated report.
+    const ended = log.entries.filter((e) => e.data?.runId === "run-abc" && e.data?.runState !== undefined);
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({ directiveId: launch.id, level: "info" });
+    expect(ended[0]!.message).toMatch(/; run run-abc ended done \(exit 0\)/);
   });
 
   it("lists directive history with filters and paging, and logs every directive", async () => {
