@@ -182,4 +182,11 @@ describe("cortex directive", () => {
     const json = await runCli(["--hub", hub.url, "--api-key", "k", "directive", "show", "d-1", "--json"]);
     expect(DirectiveView.parse(JSON.parse(json.stdout))).toEqual(views[0]);
   });
+
+  it("show says which signal killed a command that has no exit code", async () => {
+    const killed = directiveView({ status: "failed", exitCode: null, signal: "SIGKILL", error: "killed by SIGKILL" });
+    hub = await startFakeHub({ "GET /api/sites/default/directives/d-1": (_req, res) => sendJson(res, 200, killed) });
+    const r = await runCli(["--hub", hub.url, "--api-key", "k", "directive", "show", "d-1"]);
+    expect(r.stdout).toMatch(/^exit code: +— \(killed by SIGKILL\)$/m);
+  });
 });
