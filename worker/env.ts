@@ -1,3 +1,4 @@
+import type { Conversation } from "../durable-objects/conversation/conversation.ts";
 import type { Directory } from "../durable-objects/directory/directory.ts";
 import type { SiteHub } from "../durable-objects/site-hub/site-hub.ts";
 
@@ -6,6 +7,10 @@ export interface Env {
   SITE_HUB: DurableObjectNamespace<SiteHub>;
   /** The one Directory (users, sessions, keys, sites, memberships, invites, audit), reached by idFromName("directory"). */
   DIRECTORY: DurableObjectNamespace<Directory>;
+  /** One AI chat conversation each, reached by idFromName("<site>/<conversation id>"). */
+  CONVERSATION: DurableObjectNamespace<Conversation>;
+  /** Roost storage: `sites/<site>/chunks/<sha256>` and `sites/<site>/roosts/<roost>/<version>.json` (see roost-keys.ts). */
+  ROOST: R2Bucket;
   /** The dashboard's static files (web/dist); Cloudflare serves them before the Worker except for /api and /healthz. */
   ASSETS: Fetcher;
   /**

@@ -1,12 +1,11 @@
 import type { Command } from "commander";
 import { RunRecord, type DirectiveView } from "../../protocol/api.ts";
 import { MAX_STALL_TIMEOUT_MS } from "../../protocol/limits.ts";
-import { HubRefusal } from "./cli-error.ts";
 import type { CliContext, JsonOption } from "./cli-context.ts";
 import { outputText, reportDirective } from "./directive-report.ts";
 import { failureLine, runDirective } from "./directive-requests.ts";
 import { asBlock, json, when } from "./format.ts";
-import type { HubClient } from "./hub-client.ts";
+import { HubError, type HubClient } from "./hub-client.ts";
 import { nodeId, seconds } from "./option-parsers.ts";
 
 export function addRunCommands(program: Command, cli: CliContext): void {
@@ -84,7 +83,7 @@ async function hubRecord(client: HubClient, node: string, runId: string): Promis
   try {
     return await client.request("GET", client.sitePath("nodes", node, "runs", runId), RunRecord);
   } catch (error) {
-    if (error instanceof HubRefusal && error.status === 404 && (error.code === "run_not_found" || error.code === "not_found")) return null;
+    if (error instanceof HubError && error.status === 404 && (error.code === "run_not_found" || error.code === "not_found")) return null;
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView, RunRecord } from "../../protocol/api.ts";
-import { ActionCall, ActionName, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import { ActionCall, ActionName, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
@@ -8,6 +8,7 @@ import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
+import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
 import type { NodeRegistry } from "./node-registry.ts";
@@ -55,6 +56,20 @@ function notYours(directiveId: string, owner: string | null, nodeId: string): st
   return owner === nodeId ? null : `directive ${directiveId} was not sent to this node`;
 }
 
+/** What a caller other than the API may ask of a directive or fan-out. */
+export interface DirectiveOptions {
+  /**
+   * The caller's own id for it (`d-<uuid>`, or `f-<uuid>` for a fan-out), recorded by the caller before asking:
+   * asking again with an id that exists follows the existing one and never runs it a second time.
+   */
+  id?: string;
+  /** A tool call of the AI chat: refused on machines whose "AI tools allowed" switch is off. */
+  viaChat?: boolean;
+}
+
+const CALLER_DIRECTIVE_ID = /^d-[0-9a-f-]{36}$/;
+const CALLER_FANOUT_ID = /^f-[0-9a-f-]{36}$/;
+
 /** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
 function presenterFor(requester: Requester): Presenter | undefined {
   return requester.confined ? eventForConfined : undefined;
@@ -88,9 +103,24 @@ export class DirectiveDispatcher {
     private readonly link: NodeLink,
     /** The site's readable paths as they are now, for callers who may only read. */
     private readonly readablePaths: () => readonly string[],
+    /** Told of every directive's end, whoever ended it (roost deployments follow their machines through it). */
+    private readonly onEnded: (view: DirectiveView) => void = () => undefined,
   ) {}
 
-  async runOne(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+  async runOne(
+    nodeId: string,
+    req: DirectiveRequest,
+    requester: Requester,
+    options: DirectiveOptions = {},
+  ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+    if (options.id !== undefined) {
+      if (!CALLER_DIRECTIVE_ID.test(options.id)) return fail(400, "invalid_directive_id", "a directive id is d-<uuid>");
+      const existing = this.store.get(options.id, false);
+      if (existing) {
+        if (existing.view.nodeId !== nodeId) return fail(409, "directive_exists", `directive ${options.id} exists on another node`);
+        return ok({ directiveId: options.id, stream: this.follow(options.id, requester) });
+      }
+    }
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
@@ -98,24 +128,43 @@ export class DirectiveDispatcher {
     // A single directive outside the readable paths is a plain refusal: nothing is recorded, nothing is sent.
     const refusal = requester.confined ? confinementRefusal(call.value, this.confinement(node)) : null;
     if (refusal) return fail(403, "not_readable", refusal);
-    const id = newId("d");
+    const id = options.id ?? newId("d");
     const stream = this.streams.open(id, presenterFor(requester));
-    this.admit(id, null, node, call.value, req, requester);
+    this.admit(id, null, node, call.value, req, requester, options);
     await this.afterAdmit([id]);
     return ok({ directiveId: id, stream });
+  }
+
+  /**
+   * Sends a directive whose id the caller chose and whose end it learns through `onEnded`, with no event stream:
+   * how a roost deployment starts each machine. An admission refusal (offline, tier) ends it before this returns.
+   */
+  async runDetached(id: string, nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<true>> {
+    const node = this.registry.get(nodeId)?.view;
+    if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
+    const call = this.parseCall(req);
+    if (!call.ok) return call;
+    this.admit(id, null, node, call.value, req, requester, {});
+    await this.afterAdmit([id]);
+    return ok(true);
   }
 
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     requester: Requester,
+    options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
+    if (options.id !== undefined) {
+      if (!CALLER_FANOUT_ID.test(options.id)) return fail(400, "invalid_fanout_id", "a fan-out id is f-<uuid>");
+      if (this.store.fanOutExists(options.id)) return ok({ fanoutId: options.id, stream: this.followFanOut(options.id, requester) });
+    }
     const actor = requester.actor;
     const call = this.parseCall(req);
     if (!call.ok) return call;
     const resolved = this.resolveTargets(req.target);
     if (!resolved.ok) return resolved;
     const { targets, skippedOffline } = resolved.value;
-    const fanoutId = newId("f");
+    const fanoutId = options.id ?? newId("f");
     const fanOut = {
       fanoutId,
       actor,
@@ -129,7 +178,7 @@ export class DirectiveDispatcher {
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
     const ids = targets.map((node) => {
       const id = newId("d");
-      this.admit(id, fanoutId, node, call.value, req, requester);
+      this.admit(id, fanoutId, node, call.value, req, requester, options);
       return id;
     });
     await this.afterAdmit(ids);
@@ -141,6 +190,25 @@ export class DirectiveDispatcher {
   run(nodeId: string, runId: string): HubResult<RunRecord> {
     const rec = this.store.runRecord(nodeId, runId);
     return rec ? ok(rec) : fail(404, "run_not_found", `the hub knows no run ${runId} on node ${nodeId}`);
+  }
+
+  /** The events of a directive that exists: its result at once when it has ended, else its live events. */
+  private follow(id: string, requester: Requester): ReadableStream<Uint8Array> {
+    const rec = this.store.get(id)!;
+    const present = presenterFor(requester);
+    if (!ACTIVE.includes(rec.view.status)) return this.streams.replay([{ event: "result", directive: rec.view }], present);
+    return this.streams.open(id, present);
+  }
+
+  /** The events of a fan-out that exists: the results of its finished members, then live ones and the aggregate. */
+  private followFanOut(fanoutId: string, requester: Requester): ReadableStream<Uint8Array> {
+    const ended = this.store
+      .memberIds(fanoutId, TERMINAL_STATUSES)
+      .map((id): DirectiveEvent => ({ event: "result", directive: this.store.get(id)!.view }));
+    const { pending, ...aggregate } = this.store.aggregate(fanoutId);
+    const present = presenterFor(requester);
+    if (pending === 0) return this.streams.replay([...ended, { event: "aggregate", aggregate }], present);
+    return this.streams.open(fanoutId, present, ended);
   }
 
   get(id: string): HubResult<DirectiveRecord> {
@@ -242,19 +310,13 @@ export class DirectiveDispatcher {
    * (`skippedOffline`), while a group or a list names its nodes, so an offline one among them is a member that failed.
    */
   private resolveTargets(target: FanOutTarget): HubResult<{ targets: NodeView[]; skippedOffline: number }> {
-    const nodes = this.registry.list().map((r) => r.view).filter((v) => v.status !== "deregistered");
-    if ("all" in target) {
-      const online = nodes.filter((n) => this.link.isOnline(n.id));
-      return ok({ targets: online, skippedOffline: nodes.length - online.length });
-    }
-    if ("group" in target) {
-      const members = nodes.filter((n) => n.group === target.group);
-      return members.length ? ok({ targets: members, skippedOffline: 0 }) : fail(404, "group_empty", `no registered nodes in group ${target.group}`);
-    }
-    const byId = new Map(nodes.map((n) => [n.id, n]));
-    const unknown = target.nodes.filter((id) => !byId.has(id));
-    if (unknown.length) return fail(404, "node_not_found", `unknown node(s): ${unknown.slice(0, 10).join(", ")}`);
-    return ok({ targets: [...new Set(target.nodes)].map((id) => byId.get(id)!), skippedOffline: 0 });
+    let skippedOffline = 0;
+    const resolved = resolveTargets(this.registry.list().map((r) => r.view), target, (all) => {
+      const online = all.filter((n) => this.link.isOnline(n.id));
+      skippedOffline = all.length - online.length;
+      return ok(online);
+    });
+    return resolved.ok ? ok({ targets: resolved.value, skippedOffline }) : resolved;
   }
 
   /** The folders a confined caller may read on this node. */
@@ -266,7 +328,15 @@ export class DirectiveDispatcher {
    * Records a directive and settles at once what can be settled without the node: offline, refused by tier,
    * outside the readable paths of a caller who may only read.
    */
-  private admit(id: string, fanoutId: string | null, node: NodeView, call: ActionCallType, req: DirectiveRequest, requester: Requester): void {
+  private admit(
+    id: string,
+    fanoutId: string | null,
+    node: NodeView,
+    call: ActionCallType,
+    req: DirectiveRequest,
+    requester: Requester,
+    options: DirectiveOptions,
+  ): void {
     const actor = requester.actor;
     const confineTo = requester.confined ? this.confinement(node) : null;
     const base = {
@@ -282,7 +352,9 @@ export class DirectiveDispatcher {
     };
     const now = Date.now();
     const refusal = confineTo ? confinementRefusal(call, confineTo) : null;
-    if (refusal) {
+    if (options.viaChat && !node.aiToolsAllowed) {
+      this.store.insert({ ...base, status: "refused", errorCode: "ai_tools_off", error: `AI tools are turned off on node ${node.id}` }, now);
+    } else if (refusal) {
       this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
     } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
@@ -506,9 +578,11 @@ export class DirectiveDispatcher {
   }
 
   private publishEnd(id: string, fanoutId: string | null): void {
-    const event: DirectiveEvent = { event: "result", directive: this.store.get(id)!.view };
+    const view = this.store.get(id)!.view;
+    const event: DirectiveEvent = { event: "result", directive: view };
     this.streams.end(id, event);
     if (fanoutId) this.streams.emit(fanoutId, event);
+    this.onEnded(view);
   }
 
   private finishFanOutIfDone(fanoutId: string): void {

@@ -25,16 +25,21 @@ export interface ViewerRights {
   confined: boolean;
 }
 
-/** The viewer's owner and rights travel in the forwarded request's query, set by the Worker after authentication. */
-export function viewerUrl(base: string, owner: SocketOwner | null, rights: ViewerRights): URL {
+/**
+ * The viewer's owner and rights travel in the forwarded request's query, set by the Worker after authentication.
+ * Without `rights` (a socket that only needs its owner, like a conversation's) the reader gets the least.
+ */
+export function viewerUrl(base: string, owner: SocketOwner | null, rights?: ViewerRights): URL {
   const url = new URL(VIEWER_PATH, base);
   if (owner) {
     url.searchParams.set("user", owner.userId);
     if (owner.sessionId) url.searchParams.set("session", owner.sessionId);
     if (owner.apiKeyId) url.searchParams.set("key", owner.apiKeyId);
   }
-  url.searchParams.set("audit", rights.audit ? "1" : "0");
-  url.searchParams.set("confined", rights.confined ? "1" : "0");
+  if (rights) {
+    url.searchParams.set("audit", rights.audit ? "1" : "0");
+    url.searchParams.set("confined", rights.confined ? "1" : "0");
+  }
   return url;
 }
 

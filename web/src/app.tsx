@@ -22,6 +22,7 @@ const RunMany = lazyPage(() => import("./pages/RunMany.tsx").then((m) => m.RunMa
 const AddMachine = lazyPage(() => import("./pages/AddMachine.tsx").then((m) => m.AddMachine));
 const Logs = lazyPage(() => import("./pages/Logs.tsx").then((m) => m.Logs));
 const Settings = lazyPage(() => import("./pages/Settings.tsx").then((m) => m.Settings));
+const Roosts = lazyPage(() => import("./pages/roosts/Roosts.tsx").then((m) => m.Roosts));
 
 const PUBLIC = ["/signin", "/setup"];
 
@@ -34,6 +35,9 @@ effect(() => {
 });
 
 const TITLES: [string, string][] = [
+  ["/roosts/deployment/:id", "Deployment"],
+  ["/roosts/:roost", "Roost"],
+  ["/roosts", "Roosts"],
   ["/machines/:id", "Machine"],
   ["/machines", "Machines"],
   ["/directives/:id", "Directive"],
@@ -67,6 +71,7 @@ function SitePage({ path, siteId }: { path: string; siteId: string }) {
   if (machine) return <MachineDetail site={siteId} id={machine.id!} />;
   const directive = match("/directives/:id", path);
   if (directive) return <DirectivePage site={siteId} id={directive.id!} />;
+  if (path === "/roosts" || path.startsWith("/roosts/")) return <Roosts site={siteId} path={path} />;
   const section = settingsSection(path);
   if (section) return <Settings section={section} />;
   switch (path) {

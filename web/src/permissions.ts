@@ -34,3 +34,8 @@ export function mayRun(role: Role | null, action: ActionName): boolean {
 export function runnableActions(role: Role | null): readonly ActionName[] {
   return CONSOLE_ACTIONS.filter((a) => mayRun(role, a));
 }
+
+/** Roost: push, deploy, promote, abort and roll back (site admins; members see roosts and deployments). */
+export function canDeploy(role: Role | null): boolean {
+  return isAdmin(role);
+}

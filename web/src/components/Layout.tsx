@@ -74,6 +74,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
                 Add a machine
               </Link>
             ) : null}
+            <Link href="/roosts" nav>
+              Roosts
+            </Link>
             <Link href="/directives" nav>
               Directives
             </Link>
