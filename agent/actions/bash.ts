@@ -25,5 +25,5 @@ export async function bash(params: ActionParams<"bash">, ctx: ActionContext): Pr
   if (exit.error) throw new ActionError("exec_failed", `could not start ${file}: ${exit.error.message}`);
   if (exit.code === 0) return { exitCode: 0 };
   const message = exit.code === null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-  return { exitCode: exit.code, failure: { message } };
+  return { exitCode: exit.code, ...(exit.signal && { signal: exit.signal }), failure: { message } };
 }

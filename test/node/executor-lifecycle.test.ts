@@ -50,6 +50,12 @@ describe("directive lifecycle", () => {
     const result = await run(executor(), hub, directive("bash", { command: "echo hi", login: "no" }));
     expect(result).toMatchObject({ success: false, errorCode: "invalid_params" });
     expect(result.output).toBe("");
+    });
+
+  it("reports the signal that killed a command, with no exit code, so callers can exit 128 + its number", async () => {
+    const hub = new FakeHub();
+    const result = await run(executor(), hub, directive("bash", { command: "kill -TERM $$" }));
+    expect(result).toMatchObject({ success: false, exitCode: null, signal: "SIGTERM", error: "killed by SIGTERM" });
   });
 
   it("refuses invalid params with invalid_params and a message naming the problem", async () => {
