@@ -18,6 +18,8 @@ export const AUTH = {
   apiKeys: "/api/auth/api-keys",
   apiKey: (id: string) => `/api/auth/api-keys/${enc(id)}`,
   acceptInvite: "/api/invites/accept",
+  /** The caller's own AI key. */
+  llmKey: "/api/account/llm-key",
 };
 
 export const SITES = "/api/sites";
@@ -32,13 +34,15 @@ export function sitePaths(site: string) {
     nodes: `${base}/nodes`,
     node: (id: string) => `${base}/nodes/${enc(id)}`,
     rekey: (id: string) => `${base}/nodes/${enc(id)}/rekey`,
-    metrics: (id: string, since?: number) => `${base}/nodes/${enc(id)}/metrics${since ? `?since=${since}` : ""}`,
+    metrics: (id: string, query: { range: string; since?: number }) => `${base}/nodes/${enc(id)}/metrics${qs(query)}`,
     run: (id: string) => `${base}/nodes/${enc(id)}/directives`,
     processes: (id: string) => `${base}/nodes/${enc(id)}/processes`,
     process: (id: string, name: string) => `${base}/nodes/${enc(id)}/processes/${enc(name)}`,
     processAction: (id: string, name: string, operation: string) => `${base}/nodes/${enc(id)}/processes/${enc(name)}/${enc(operation)}`,
     processLogs: (id: string, name: string, lines: number) => `${base}/nodes/${enc(id)}/processes/${enc(name)}/logs?lines=${lines}`,
     directives: (query: Record<string, string | number | undefined>) => `${base}/directives${qs(query)}`,
+    directive: (id: string) => `${base}/directives/${enc(id)}`,
+    fanout: (id: string) => `${base}/fanouts/${enc(id)}`,
     cancelDirective: (id: string) => `${base}/directives/${enc(id)}/cancel`,
     fanouts: `${base}/fanouts`,
     cancelFanOut: (id: string) => `${base}/fanouts/${enc(id)}/cancel`,
@@ -48,6 +52,9 @@ export function sitePaths(site: string) {
     member: (userId: string) => `${base}/members/${enc(userId)}`,
     invites: `${base}/invites`,
     invite: (id: string) => `${base}/invites/${enc(id)}`,
+    /** The site's AI key (site admins). */
+    llmKey: `${base}/llm-key`,
+    chat: chatPaths(base),
     roosts: `${base}/roosts`,
     roostVersions: (roost: string) => `${base}/roosts/${enc(roost)}/versions`,
     roostDiff: (roost: string, from: number, to: number) => `${base}/roosts/${enc(roost)}/diff${qs({ from, to })}`,
@@ -57,6 +64,21 @@ export function sitePaths(site: string) {
     deploymentEvents: (id: string) => `${base}/roost/deployments/${enc(id)}/events`,
     promote: (id: string) => `${base}/roost/deployments/${enc(id)}/promote`,
     abort: (id: string) => `${base}/roost/deployments/${enc(id)}/abort`,
+  };
+}
+
+/** The AI chat of one site. */
+function chatPaths(base: string) {
+  const conversation = (id: string) => `${base}/conversations/${enc(id)}`;
+  return {
+    setup: `${base}/chat`,
+    conversations: (query: Record<string, string | number | undefined> = {}) => `${base}/conversations${qs(query)}`,
+    conversation,
+    messages: (id: string) => `${conversation(id)}/messages`,
+    stop: (id: string) => `${conversation(id)}/stop`,
+    continue: (id: string) => `${conversation(id)}/continue`,
+    decide: (id: string, toolCallId: string) => `${conversation(id)}/confirmations/${enc(toolCallId)}`,
+    socket: (id: string) => `${conversation(id)}/socket`,
   };
 }
 
