@@ -54,6 +54,11 @@ export class UserStore {
     return this.byId(id)!.view;
   }
 
+  /** The user's single sign-on identity is in its credential shard now. */
+  markMoved(id: string): void {
+    this.sql.exec("UPDATE users SET moved = 1 WHERE id = ?", id);
+  }
+
   setPassword(id: string, passwordHash: string): void {
     this.sql.exec("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, id);
   }

@@ -1,3 +1,18 @@
+/** The site's own record of its existence and members, which every request on the site reads (see SiteAccess). */
+const SITE_ACCESS = `CREATE TABLE site_info (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_members (
+     user_id TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     added_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_access_state (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   ) WITHOUT ROWID;`;
+
 /**
  * The site's SQLite schema as an append-only list of migrations. A migration, once shipped, is never edited:
  * existing sites replay only the ones they have not applied yet.
@@ -155,9 +170,14 @@ const MIGRATIONS: readonly string[] = [
      used INTEGER NOT NULL,
      noted INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  SITE_ACCESS,
 ];
 
-export function migrate(sql: SqlStorage): void {
+/** The version that gave sites their own existence and members (see SiteAccess). */
+export const SITE_ACCESS_VERSION = MIGRATIONS.indexOf(SITE_ACCESS) + 1;
+
+/** Applies the migrations this object has not applied yet; returns the version it was at before. */
+export function migrate(sql: SqlStorage): number {
   sql.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
   const row = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one();
   const applied = row.v ?? 0;
@@ -167,4 +187,5 @@ export function migrate(sql: SqlStorage): void {
     sql.exec(statement);
     sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", version, Date.now());
   });
+  return applied;
 }

@@ -1,7 +1,7 @@
+import { credentialShard } from "../../durable-objects/credentials/shard-name.ts";
 import { viewerUrl } from "../../durable-objects/site-hub/live-viewers.ts";
 import type { SocketOwner } from "../../durable-objects/shared/user-sockets.ts";
 import { apiError } from "../http/api-error.ts";
-import { directory } from "./account-context.ts";
 import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
 /** Who opens the socket, for closing it when their access ends; the admin key belongs to nobody. */
@@ -29,8 +29,12 @@ export const liveRoutes: SiteRoute[] = [
         return apiError(c, 403, "cross_origin", `WebSocket upgrades from ${origin} are not accepted`);
       }
       const owner = ownerOf(c);
-      const site = c.get("site");
-      if (owner) await directory(c).notePresence(owner.userId, { kind: "site", name: site }, site);
+      const principal = c.get("principal");
+      // The credential's shard notes where its sockets are, so signing out or revoking it closes them at once;
+      // removal and demotion are the site's own business (its SiteHub closes the person's sockets).
+      if (principal.kind === "session" || principal.kind === "api_key") {
+        await credentialShard(c.env, principal.credentialHash).notePresence(principal.credentialHash, { kind: "site", name: c.get("site") });
+      }
       return siteHub(c).fetch(new Request(viewerUrl(c.req.url, owner), { headers: { Upgrade: "websocket" } }));
     },
   },
