@@ -73,7 +73,7 @@ describe("the dashboard", () => {
     await page.getByRole("button", { name: "Create administrator" }).click();
     await page.waitForURL(/\/machines$/);
 
-    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.waitForURL(/\/signin/);
     await page.getByLabel("Email").fill(ADMIN.email);
     await page.getByLabel("Password").fill(ADMIN.password);
@@ -233,7 +233,7 @@ describe("the dashboard", () => {
     await p.getByRole("button", { name: "Add a passkey" }).click();
     await eventually(() => p.locator(".plain-list").first().textContent()).toContain("test authenticator");
 
-    await p.getByRole("button", { name: "Sign out" }).click();
+    await p.getByRole("button", { name: "Sign out", exact: true }).click();
     await p.waitForURL(/\/signin/);
     await p.getByRole("button", { name: "Sign in with a passkey" }).click();
     await p.waitForURL(/\/machines$/);
