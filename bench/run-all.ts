@@ -1,5 +1,6 @@
 import os from "node:os";
 import { join } from "node:path";
+import { run as auth } from "./auth.bench.ts";
 import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
@@ -16,6 +17,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["directive round trip", directive],
   ["fan-out", fanout],
   ["streaming", streaming],
+  ["auth path", auth],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.
