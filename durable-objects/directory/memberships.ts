@@ -13,17 +13,12 @@ function view(r: MemberRow): MemberView {
   return { userId: r.user_id, email: r.email, name: r.name, role: r.role as SiteRole, addedAt: r.added_at };
 }
 
-/** Who belongs to which site, with which role. Read on every request, never cached, so changes apply at once. */
+/**
+ * Who belongs to which site, with which role, as people see it listed. Requests read each site's own copy in its
+ * SiteHub (SiteAccess), which AccessWrites updates before this list.
+ */
 export class MembershipStore {
   constructor(private readonly sql: SqlStorage) {}
-
-  rolesOf(userId: string): Record<string, SiteRole> {
-    const roles: Record<string, SiteRole> = {};
-    for (const r of this.sql.exec<{ site_id: string; role: string }>("SELECT site_id, role FROM memberships WHERE user_id = ?", userId)) {
-      roles[r.site_id] = r.role as SiteRole;
-    }
-    return roles;
-  }
 
   get(site: string, userId: string): MemberView | null {
     const row = this.sql
