@@ -147,7 +147,7 @@ export const PasskeyLoginVerifyRequest = z.object({ response: PasskeyAuthenticat
 
 // ---- audit trail (superadmins) ----
 
-export const AuditKind = z.enum(["setup", "sign_in", "sign_in_failed", "sign_out", "password", "passkey", "api_key", "site", "invite", "member"]);
+export const AuditKind = z.enum(["setup", "sign_in", "sign_in_failed", "sign_out", "password", "passkey", "api_key", "site", "invite", "member", "llm_key"]);
 export type AuditKind = z.infer<typeof AuditKind>;
 
 export const AuditEntry = z.object({

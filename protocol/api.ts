@@ -51,11 +51,17 @@ export const NodeView = z.object({
   lastError: z.string().nullable(),
   /** Prefix of the current token, enough to tell tokens apart, never enough to use one. */
   tokenPrefix: z.string(),
+  /** The AI chat may call tools on this machine (site admins turn it off; a chat tool call to it is refused). */
+  aiToolsAllowed: z.boolean().default(true),
 });
 export type NodeView = z.infer<typeof NodeView>;
 
 export const NodeListResponse = z.object({ nodes: z.array(NodeView) });
 export type NodeListResponse = z.infer<typeof NodeListResponse>;
+
+/** What a site admin may change on a registered node. */
+export const UpdateNodeRequest = z.object({ aiToolsAllowed: z.boolean() });
+export type UpdateNodeRequest = z.infer<typeof UpdateNodeRequest>;
 
 /** What `register` and `rekey` return: the token is shown here once and never again. */
 export const NodeCredentials = z.object({
@@ -75,7 +81,7 @@ export type NodeCredentials = z.infer<typeof NodeCredentials>;
 export const ActivityLevel = z.enum(["debug", "info", "warn", "error"]);
 export type ActivityLevel = z.infer<typeof ActivityLevel>;
 
-export const ActivityKind = z.enum(["node", "directive", "access", "settings", "process", "deployment"]);
+export const ActivityKind = z.enum(["node", "directive", "access", "settings", "process", "deployment", "chat"]);
 export type ActivityKind = z.infer<typeof ActivityKind>;
 
 export const ActivityEntry = z.object({

@@ -4,6 +4,7 @@ import { CapabilityTier } from "./tiers.ts";
 import { Metrics } from "./metrics.ts";
 import { ActionName, ErrorCode, ResultData } from "./directives.ts";
 import { MAX_CHUNK_BYTES, MAX_HEARTBEAT_MS, MAX_RESULT_TEXT_CHARS, MAX_RUN_TAIL_BYTES, MIN_HEARTBEAT_MS } from "./limits.ts";
+import { RoostProgress } from "./roost-api.ts";
 import { MAX_EVENTS_PER_FRAME, ProcessConfig, ProcessEvent, ProcessEventId, SupervisionStatus } from "./processes.ts";
 
 /**
@@ -102,6 +103,13 @@ export const ProcessEventsMessage = z.object({
   events: z.array(ProcessEvent).min(1).max(MAX_EVENTS_PER_FRAME),
 });
 
+/** Our addition: how far a long directive (a roost deployment) has come; sent a few times a second at most. */
+export const DirectiveProgressMessage = z.object({
+  type: z.literal("directive_progress"),
+  directiveId: DirectiveId,
+  progress: RoostProgress,
+});
+
 export const ErrorMessage = z.object({
   type: z.literal("error"),
   message: z.string().max(4096),
@@ -117,6 +125,7 @@ export const NodeToHubMessage = z.discriminatedUnion("type", [
   DirectiveAckMessage,
   RunCompleteMessage,
   ProcessEventsMessage,
+  DirectiveProgressMessage,
   ErrorMessage,
 ]);
 export type NodeToHubMessage = z.infer<typeof NodeToHubMessage>;
@@ -126,6 +135,7 @@ export type ResultMessage = z.infer<typeof ResultMessage>;
 export type StreamChunkMessage = z.infer<typeof StreamChunkMessage>;
 export type RunCompleteMessage = z.infer<typeof RunCompleteMessage>;
 export type ProcessEventsMessage = z.infer<typeof ProcessEventsMessage>;
+export type DirectiveProgressMessage = z.infer<typeof DirectiveProgressMessage>;
 
 // ---- hub -> node ----
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_STEP_LIMIT } from "./chat.ts";
 import { normalizePath } from "./paths.ts";
 
 /**
@@ -33,6 +34,8 @@ const SETTING_FIELDS = {
     .array(ReadablePath)
     .max(32)
     .transform((paths) => [...new Set(paths)]),
+  /** Model calls the AI chat makes for one message before it pauses and offers to continue. */
+  chatStepLimit: z.number().int().min(1).max(MAX_CHAT_STEP_LIMIT),
 };
 
 export const SiteSettings = z.object(SETTING_FIELDS);
@@ -41,6 +44,7 @@ export type SiteSettingName = keyof SiteSettings;
 
 export const DEFAULT_SITE_SETTINGS: SiteSettings = {
   readablePaths: [SANDBOX_PATH, "/var/log"],
+  chatStepLimit: DEFAULT_CHAT_STEP_LIMIT,
 };
 
 /** A change: any subset of the settings; an unknown name is refused rather than ignored. */

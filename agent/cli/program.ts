@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { addAgentCommands } from "./agent-commands.ts";
+import { addChatCommands, addLlmCommands } from "./chat-commands.ts";
 import { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
 import { defaultConfigPath } from "./config-file.ts";
@@ -12,6 +13,7 @@ import { addFileCommands } from "./file-commands.ts";
 import { addLoginCommands } from "./login-command.ts";
 import type { CliIo } from "./io.ts";
 import { addNodeCommands } from "./node-commands.ts";
+import { addRoostCommands } from "./roost-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
 import { DEFAULT_HUB } from "./settings.ts";
 
@@ -50,7 +52,10 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addDirectiveCommands(program, cli);
   addToolCommands(program, cli);
   addLoginCommands(program, cli);
+  addChatCommands(program, cli);
+  addLlmCommands(program, cli);
   addAgentCommands(program, cli);
+  addRoostCommands(program, cli);
   return { program, cli };
 }
 

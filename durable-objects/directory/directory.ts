@@ -15,6 +15,7 @@ import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { CredentialRecord } from "../credentials/credential.ts";
 import type { LegacySite } from "../site-hub/site-access.ts";
+import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { accessLinks } from "./access-links.ts";
 import { AccountKeys } from "./account-keys.ts";
 import type { NewApiKey } from "./api-keys.ts";
@@ -52,6 +53,7 @@ export class Directory extends DurableObject<Env> {
   private readonly invites: InviteAcceptance;
   private readonly keys: AccountKeys;
   private readonly legacy: LegacyCredentials;
+  private readonly llmKeys: LlmKeyRows;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,6 +72,7 @@ export class Directory extends DurableObject<Env> {
     this.siteAdmin = new SiteAdmin(this.data);
     this.invites = new InviteAcceptance(this.data);
     this.keys = new AccountKeys(this.data);
+    this.llmKeys = new LlmKeyRows(ctx.storage.sql, "llm_keys");
   }
 
   override async alarm(): Promise<void> {
@@ -223,6 +226,23 @@ export class Directory extends DurableObject<Env> {
 
   revokeApiKey(userId: string, id: string, who: Actor): Promise<HubResult<ApiKeyView>> {
     return this.keys.revoke(userId, id, who);
+  }
+
+  // ---- personal LLM keys (sealed by the Worker; opened only by the conversation that calls the provider) ----
+
+  personalLlmKey(userId: string): StoredLlmKey | null {
+    return this.llmKeys.get(userId);
+  }
+
+  async setPersonalLlmKey(userId: string, key: StoredLlmKey, actor: string): Promise<void> {
+    this.llmKeys.put(userId, key);
+    await this.data.record({ kind: "llm_key", actor, ip: null, message: `${actor} saved a personal ${key.provider} key (…${key.last4}, model ${key.model})` });
+  }
+
+  async clearPersonalLlmKey(userId: string, actor: string): Promise<boolean> {
+    const removed = this.llmKeys.remove(userId);
+    if (removed) await this.data.record({ kind: "llm_key", actor, ip: null, message: `${actor} removed their personal LLM key` });
+    return removed;
   }
 
   // ---- audit ----

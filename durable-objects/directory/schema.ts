@@ -1,3 +1,4 @@
+import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-keys.ts";
 import { applyMigrations } from "../shared/migrations.ts";
 
 /**
@@ -107,6 +108,10 @@ const MIGRATIONS: readonly string[] = [
      seen_at INTEGER NOT NULL,
      PRIMARY KEY (user_id, kind, name)
    ) WITHOUT ROWID;`,
+  // Personal LLM keys, sealed (AES-GCM); the owner is the user id.
+  `CREATE TABLE llm_keys (
+     ${LLM_KEY_TABLE_COLUMNS}
+   );`,
   // Sessions, API keys and single sign-on identities are checked in credential shards, memberships in each site's
   // SiteHub; these tables become the lists people see. Rows from before are marked not moved yet (moved = 0) and
   // are copied over by LegacyCredentials; live sockets are now found through the credential that opened them.

@@ -9,6 +9,9 @@ export function closeSocketsAt(env: Env, holder: SocketHolder, match: SocketMatc
   switch (holder.kind) {
     case "site":
       return env.SITE_HUB.get(env.SITE_HUB.idFromName(holder.name)).closeUserSockets(match, code, reason);
+    case "conversation":
+      // Named "<site>/<conversation id>", as the Conversation objects are.
+      return env.CONVERSATION.get(env.CONVERSATION.idFromName(holder.name)).closeUserSockets(match, code, reason);
     default:
       return Promise.reject(new Error(`no socket holder of kind ${holder.kind}`));
   }

@@ -1,5 +1,5 @@
-import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
-import { ActionCall, ActionName, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
+import { ActionCall, ActionName, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
@@ -7,6 +7,7 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
+import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
 import type { NodeRegistry } from "./node-registry.ts";
@@ -54,6 +55,20 @@ function notYours(directiveId: string, owner: string | null, nodeId: string): st
   return owner === nodeId ? null : `directive ${directiveId} was not sent to this node`;
 }
 
+/** What a caller other than the API may ask of a directive or fan-out. */
+export interface DirectiveOptions {
+  /**
+   * The caller's own id for it (`d-<uuid>`, or `f-<uuid>` for a fan-out), recorded by the caller before asking:
+   * asking again with an id that exists follows the existing one and never runs it a second time.
+   */
+  id?: string;
+  /** A tool call of the AI chat: refused on machines whose "AI tools allowed" switch is off. */
+  viaChat?: boolean;
+}
+
+const CALLER_DIRECTIVE_ID = /^d-[0-9a-f-]{36}$/;
+const CALLER_FANOUT_ID = /^f-[0-9a-f-]{36}$/;
+
 /** What the requester's own stream shows: everything, unless they may only read (then redacted, see visibility). */
 function presenterFor(requester: Requester): Presenter | undefined {
   return requester.confined ? eventForConfined : undefined;
@@ -87,9 +102,24 @@ export class DirectiveDispatcher {
     private readonly link: NodeLink,
     /** The site's readable paths as they are now, for callers who may only read. */
     private readonly readablePaths: () => readonly string[],
+    /** Told of every directive's end, whoever ended it (roost deployments follow their machines through it). */
+    private readonly onEnded: (view: DirectiveView) => void = () => undefined,
   ) {}
 
-  async runOne(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+  async runOne(
+    nodeId: string,
+    req: DirectiveRequest,
+    requester: Requester,
+    options: DirectiveOptions = {},
+  ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
+    if (options.id !== undefined) {
+      if (!CALLER_DIRECTIVE_ID.test(options.id)) return fail(400, "invalid_directive_id", "a directive id is d-<uuid>");
+      const existing = this.store.get(options.id, false);
+      if (existing) {
+        if (existing.view.nodeId !== nodeId) return fail(409, "directive_exists", `directive ${options.id} exists on another node`);
+        return ok({ directiveId: options.id, stream: this.follow(options.id, requester) });
+      }
+    }
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
@@ -97,23 +127,42 @@ export class DirectiveDispatcher {
     // A single directive outside the readable paths is a plain refusal: nothing is recorded, nothing is sent.
     const refusal = requester.confined ? confinementRefusal(call.value, this.confinement(node)) : null;
     if (refusal) return fail(403, "not_readable", refusal);
-    const id = newId("d");
+    const id = options.id ?? newId("d");
     const stream = this.streams.open(id, presenterFor(requester));
-    this.admit(id, null, node, call.value, req, requester);
+    this.admit(id, null, node, call.value, req, requester, options);
     await this.afterAdmit([id]);
     return ok({ directiveId: id, stream });
+  }
+
+  /**
+   * Sends a directive whose id the caller chose and whose end it learns through `onEnded`, with no event stream:
+   * how a roost deployment starts each machine. An admission refusal (offline, tier) ends it before this returns.
+   */
+  async runDetached(id: string, nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<true>> {
+    const node = this.registry.get(nodeId)?.view;
+    if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
+    const call = this.parseCall(req);
+    if (!call.ok) return call;
+    this.admit(id, null, node, call.value, req, requester, {});
+    await this.afterAdmit([id]);
+    return ok(true);
   }
 
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     requester: Requester,
+    options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
+    if (options.id !== undefined) {
+      if (!CALLER_FANOUT_ID.test(options.id)) return fail(400, "invalid_fanout_id", "a fan-out id is f-<uuid>");
+      if (this.store.fanOutExists(options.id)) return ok({ fanoutId: options.id, stream: this.followFanOut(options.id, requester) });
+    }
     const actor = requester.actor;
     const call = this.parseCall(req);
     if (!call.ok) return call;
     const targets = this.resolveTargets(req.target);
     if (!targets.ok) return targets;
-    const fanoutId = newId("f");
+    const fanoutId = options.id ?? newId("f");
     this.store.insertFanOut(fanoutId, actor, req.concurrency, targets.value.length, Date.now());
     const stream = this.streams.open(fanoutId, presenterFor(requester));
     this.activity.append({
@@ -124,13 +173,32 @@ export class DirectiveDispatcher {
     });
     const ids = targets.value.map((node) => {
       const id = newId("d");
-      this.admit(id, fanoutId, node, call.value, req, requester);
+      this.admit(id, fanoutId, node, call.value, req, requester, options);
       return id;
     });
     await this.afterAdmit(ids);
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
     return ok({ fanoutId, stream });
+  }
+
+  /** The events of a directive that exists: its result at once when it has ended, else its live events. */
+  private follow(id: string, requester: Requester): ReadableStream<Uint8Array> {
+    const rec = this.store.get(id)!;
+    const present = presenterFor(requester);
+    if (!ACTIVE.includes(rec.view.status)) return this.streams.replay([{ event: "result", directive: rec.view }], present);
+    return this.streams.open(id, present);
+  }
+
+  /** The events of a fan-out that exists: the results of its finished members, then live ones and the aggregate. */
+  private followFanOut(fanoutId: string, requester: Requester): ReadableStream<Uint8Array> {
+    const ended = this.store
+      .memberIds(fanoutId, TERMINAL_STATUSES)
+      .map((id): DirectiveEvent => ({ event: "result", directive: this.store.get(id)!.view }));
+    const { pending, ...aggregate } = this.store.aggregate(fanoutId);
+    const present = presenterFor(requester);
+    if (pending === 0) return this.streams.replay([...ended, { event: "aggregate", aggregate }], present);
+    return this.streams.open(fanoutId, present, ended);
   }
 
   get(id: string): HubResult<DirectiveRecord> {
@@ -229,17 +297,10 @@ export class DirectiveDispatcher {
     return fail(400, "invalid_params", `invalid params for ${req.action}: ${issue?.path.join(".") || "params"}: ${issue?.message ?? "invalid"}`);
   }
 
+  /** A fan-out to `all` means the nodes online now: one cannot run a command on a machine that is away. */
   private resolveTargets(target: FanOutTarget): HubResult<NodeView[]> {
-    const nodes = this.registry.list().map((r) => r.view).filter((v) => v.status !== "deregistered");
-    if ("all" in target) return ok(nodes.filter((n) => this.link.isOnline(n.id)));
-    if ("group" in target) {
-      const members = nodes.filter((n) => n.group === target.group);
-      return members.length ? ok(members) : fail(404, "group_empty", `no registered nodes in group ${target.group}`);
-    }
-    const byId = new Map(nodes.map((n) => [n.id, n]));
-    const unknown = target.nodes.filter((id) => !byId.has(id));
-    if (unknown.length) return fail(404, "node_not_found", `unknown node(s): ${unknown.slice(0, 10).join(", ")}`);
-    return ok([...new Set(target.nodes)].map((id) => byId.get(id)!));
+    const nodes = this.registry.list().map((r) => r.view);
+    return resolveTargets(nodes, target, (all) => ok(all.filter((n) => this.link.isOnline(n.id))));
   }
 
   /** The folders a confined caller may read on this node. */
@@ -251,7 +312,15 @@ export class DirectiveDispatcher {
    * Records a directive and settles at once what can be settled without the node: offline, refused by tier,
    * outside the readable paths of a caller who may only read.
    */
-  private admit(id: string, fanoutId: string | null, node: NodeView, call: ActionCallType, req: DirectiveRequest, requester: Requester): void {
+  private admit(
+    id: string,
+    fanoutId: string | null,
+    node: NodeView,
+    call: ActionCallType,
+    req: DirectiveRequest,
+    requester: Requester,
+    options: DirectiveOptions,
+  ): void {
     const actor = requester.actor;
     const confineTo = requester.confined ? this.confinement(node) : null;
     const base = {
@@ -267,7 +336,9 @@ export class DirectiveDispatcher {
     };
     const now = Date.now();
     const refusal = confineTo ? confinementRefusal(call, confineTo) : null;
-    if (refusal) {
+    if (options.viaChat && !node.aiToolsAllowed) {
+      this.store.insert({ ...base, status: "refused", errorCode: "ai_tools_off", error: `AI tools are turned off on node ${node.id}` }, now);
+    } else if (refusal) {
       this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
     } else if (!this.link.isOnline(node.id)) {
       this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
@@ -482,9 +553,11 @@ export class DirectiveDispatcher {
   }
 
   private publishEnd(id: string, fanoutId: string | null): void {
-    const event: DirectiveEvent = { event: "result", directive: this.store.get(id)!.view };
+    const view = this.store.get(id)!.view;
+    const event: DirectiveEvent = { event: "result", directive: view };
     this.streams.end(id, event);
     if (fanoutId) this.streams.emit(fanoutId, event);
+    this.onEnded(view);
   }
 
   private finishFanOutIfDone(fanoutId: string): void {

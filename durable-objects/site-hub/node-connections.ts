@@ -41,7 +41,7 @@ export interface ConnectionEvents {
   nextDeadline(now: number): number | null;
   /** A heartbeat brought metrics (kept as history). */
   onMetrics(nodeId: string, metrics: Metrics, at: number): void;
-  /** A node registered on a new connection: what it must be told at once (its process list). */
+  /** A node registered on a new connection: what it must be told at once (its process list), what may start now (deployments waiting for it). */
   onRegistered(nodeId: string): void;
   /** A heartbeat brought the status of the node's supervised processes (already stored on its row). */
   onSupervision(nodeId: string): void;

@@ -27,6 +27,7 @@ interface NodeRow {
   sandbox_root: string | null;
   capabilities: string;
   last_error: string | null;
+  ai_tools: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -67,6 +68,7 @@ function toRecord(row: NodeRow): NodeRecord {
       capabilities: JSON.parse(row.capabilities) as string[],
       lastError: row.last_error,
       tokenPrefix: row.token_prefix,
+      aiToolsAllowed: row.ai_tools === 1,
     },
   };
 }
@@ -136,6 +138,11 @@ export class NodeRegistry {
       now,
     );
     this.changed(node.id);
+  }
+
+  setAiTools(id: string, allowed: boolean): void {
+    this.sql.exec("UPDATE nodes SET ai_tools = ? WHERE id = ?", allowed ? 1 : 0, id);
+    this.changed(id);
   }
 
   setToken(id: string, tokenHash: string, tokenPrefix: string): void {

@@ -1,5 +1,6 @@
 import type { SiteRole } from "../../protocol/accounts.ts";
 import { DEFAULT_SITE } from "../../protocol/identifiers.ts";
+import type { SocketHolder } from "../shared/user-sockets.ts";
 
 /** A member of the site, as the site's own object keeps it. */
 export interface SiteMember {
@@ -20,8 +21,11 @@ export type LegacySite = { createdAt: number | null; members: SiteMember[] };
 export interface SiteAccessLinks {
   /** Asks the Directory for what it knew of this site (once, for a site from before the move). */
   legacy(site: string): Promise<LegacySite>;
-  /** Closes a person's live sockets on this site: they were removed or demoted. */
-  accessChanged(userId: string): void;
+  /**
+   * Closes a person's live sockets on this site: they were removed or demoted. `holders` are the other objects of
+   * the site that noted holding some (the chat's conversations); the site's own sockets are closed too.
+   */
+  accessChanged(userId: string, holders: SocketHolder[]): Promise<void>;
 }
 
 interface StateRow {
@@ -74,13 +78,33 @@ export class SiteAccess {
       member.addedAt,
     );
     // A demoted admin's open sockets were opened with rights they no longer have.
-    if (before === "admin" && member.role === "member") this.links.accessChanged(member.userId);
+    if (before === "admin" && member.role === "member") await this.accessChanged(member.userId);
   }
 
   async removeMember(site: string, userId: string): Promise<void> {
     await this.settle(site);
     this.sql.exec("DELETE FROM site_members WHERE user_id = ?", userId);
-    this.links.accessChanged(userId);
+    await this.accessChanged(userId);
+  }
+
+  /** Notes that another object of the site holds a live socket of this person (the chat's conversations). */
+  noteHolder(userId: string, holder: SocketHolder, now: number): void {
+    this.sql.exec(
+      "INSERT INTO site_socket_holders (user_id, kind, name, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, kind, name) DO UPDATE SET seen_at = excluded.seen_at",
+      userId,
+      holder.kind,
+      holder.name,
+      now,
+    );
+  }
+
+  private async accessChanged(userId: string): Promise<void> {
+    const holders = this.sql
+      .exec<{ kind: string; name: string }>("SELECT kind, name FROM site_socket_holders WHERE user_id = ?", userId)
+      .toArray()
+      .map((h) => ({ kind: h.kind, name: h.name }));
+    this.sql.exec("DELETE FROM site_socket_holders WHERE user_id = ?", userId);
+    await this.links.accessChanged(userId, holders);
   }
 
   /** The Directory's hand-over of a site from before the move; ignored once the site knows its own. */

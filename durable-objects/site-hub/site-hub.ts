@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { ConversationListResponse, ConversationSummary } from "../../protocol/chat.ts";
 import type {
   ActivityPage,
   ActivityQuery,
@@ -11,9 +12,20 @@ import type {
   NodeView,
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
+import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
 import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
+import type {
+  CommitRequest,
+  DeploymentKind,
+  DeploymentListQuery,
+  DeploymentSpec,
+  DeploymentView,
+  RoostView,
+  VersionView,
+} from "../../protocol/roost-api.ts";
+import type { ManifestEntry } from "../../protocol/roost-manifest.ts";
 import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
 import type { ProcessEventsMessage } from "../../protocol/node-messages.ts";
 import type { ProcessEvent, ProcessListResponse, ProcessOperation, ProcessPatch, ProcessSpec, ProcessView } from "../../protocol/processes.ts";
@@ -23,10 +35,13 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { DIRECTORY_NAME } from "../directory/directory.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
-import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
+import { closeSocketsAt } from "../shared/socket-holders.ts";
+import { closeMatchingSockets, type SocketHolder, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog } from "./activity-log.ts";
-import { DirectiveDispatcher } from "./directive-dispatcher.ts";
+import { ConversationIndex } from "./conversation-index.ts";
+import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
@@ -39,10 +54,17 @@ import { NodeRegistry } from "./node-registry.ts";
 import { processEventActivity } from "./process-activity.ts";
 import { ProcessStore } from "./process-store.ts";
 import type { Requester } from "./requester.ts";
+import { DeploymentStore } from "./roost-deployment-store.ts";
+import { RoostDeployments } from "./roost-deployments.ts";
+import { RoostVersions } from "./roost-versions.ts";
 import { migrate, SITE_ACCESS_VERSION } from "./schema.ts";
 import { SiteAccess, type LegacySite, type SiteAccessInfo, type SiteMember } from "./site-access.ts";
 import { SiteProcesses } from "./site-processes.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
+import { checkNodeToken } from "./token-check.ts";
+
+/** The site's LLM key is the one row of its table. */
+const SITE_KEY_OWNER = "site";
 
 export interface IssuedToken {
   node: NodeView;
@@ -73,13 +95,27 @@ export class SiteHub extends DurableObject<Env> {
   /** The activity log for entries a node causes by itself, within its hourly quota. */
   private readonly nodeActivity: NodeActivityQuota;
   private readonly processes: SiteProcesses;
+  private readonly roosts: RoostVersions;
+  private readonly deployments: RoostDeployments;
+  private readonly siteKey: LlmKeyRows;
+  private readonly conversations: ConversationIndex;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const before = ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
     this.siteAccess = new SiteAccess(ctx.storage.sql, {
       legacy: (site) => env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME)).legacySite(site),
-      accessChanged: (userId) => closeMatchingSockets(ctx, { userId }, LiveCloseCode.ACCESS_CHANGED, "access changed"),
+      accessChanged: async (userId, holders) => {
+        const match = { userId };
+        closeMatchingSockets(ctx, match, LiveCloseCode.ACCESS_CHANGED, "access changed");
+        await Promise.all(
+          holders.map((holder) =>
+            closeSocketsAt(env, holder, match, LiveCloseCode.ACCESS_CHANGED, "access changed").catch((err: unknown) =>
+              console.error("could not close live sockets", holder.kind, holder.name, err instanceof Error ? err.message : String(err)),
+            ),
+          ),
+        );
+      },
     });
     // An object whose storage predates sites keeping their own members learns them from the Directory.
     if (before > 0 && before < SITE_ACCESS_VERSION) this.siteAccess.markPending();
@@ -88,16 +124,28 @@ export class SiteHub extends DurableObject<Env> {
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql);
     this.settings = new SiteSettingsStore(ctx.storage.sql);
+    this.siteKey = new LlmKeyRows(ctx.storage.sql, "site_llm_key");
+    this.conversations = new ConversationIndex(ctx.storage.sql);
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
     this.nodeActivity = new NodeActivityQuota(ctx.storage.sql, this.activity);
     this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
-      onWorkMessage: (nodeId, msg) => (msg.type === "process_events" ? this.processEventsFrom(nodeId, msg) : this.directives.onWorkMessage(nodeId, msg)),
+      onWorkMessage: (nodeId, msg) => {
+        if (msg.type === "process_events") return this.processEventsFrom(nodeId, msg);
+        if (msg.type === "directive_progress") {
+          this.deployments.progress(nodeId, msg);
+          return null;
+        }
+        return this.directives.onWorkMessage(nodeId, msg);
+      },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => this.directives.nextDeadline(),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
-      onRegistered: (nodeId) => this.processes.pushConfig(nodeId),
+      onRegistered: (nodeId) => {
+        this.processes.pushConfig(nodeId);
+        this.deployments.nodeConnected(nodeId);
+      },
       onSupervision: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
     });
     this.processes = new SiteProcesses(new ProcessStore(ctx.storage.sql), this.registry, this.activity, {
@@ -116,7 +164,13 @@ export class SiteHub extends DurableObject<Env> {
         scheduleSweep: (at) => this.connections.scheduleSweep(at),
       },
       () => this.settings.get().readablePaths,
+      (view) => this.deployments.directiveEnded(view),
     );
+    this.roosts = new RoostVersions(ctx.storage.sql, env.ROOST, this.activity);
+    this.deployments = new RoostDeployments(new DeploymentStore(ctx.storage.sql), this.roosts, this.registry, this.activity, {
+      isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
+      start: (directiveId, nodeId, req, requester) => this.directives.runDetached(directiveId, nodeId, req, requester),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
   }
@@ -151,6 +205,11 @@ export class SiteHub extends DurableObject<Env> {
   importSite(site: string, createdAt: number, members: SiteMember[]): void {
     const legacy: LegacySite = { createdAt, members };
     this.siteAccess.import(site, legacy);
+  }
+
+  /** Notes that another object of the site (a conversation) holds a live socket of this person. */
+  noteSocketHolder(userId: string, holder: SocketHolder): void {
+    this.siteAccess.noteHolder(userId, holder, Date.now());
   }
 
   /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */
@@ -235,6 +294,17 @@ export class SiteHub extends DurableObject<Env> {
     return ok({ node: this.registry.get(id)!.view, token });
   }
 
+  /** The per-machine "AI tools allowed" switch: off refuses every chat tool call to the machine. */
+  setAiTools(id: string, allowed: boolean, actor: string): HubResult<NodeView> {
+    const rec = this.registry.get(id);
+    if (!rec || rec.view.status === "deregistered") return fail(404, "node_not_found", `node ${id} not found`);
+    if (rec.view.aiToolsAllowed !== allowed) {
+      this.registry.setAiTools(id, allowed);
+      this.activity.append({ kind: "chat", actor, nodeId: id, message: `AI tools ${allowed ? "allowed" : "turned off"} on node ${id} by ${actor}` });
+    }
+    return ok(this.registry.get(id)!.view);
+  }
+
   metricsHistory(id: string, query: MetricsHistoryQuery): HubResult<MetricsHistory> {
     if (!this.registry.exists(id)) return fail(404, "node_not_found", `node ${id} not found`);
     return ok(this.metrics.history(id, query.since, Date.now()));
@@ -268,6 +338,40 @@ export class SiteHub extends DurableObject<Env> {
       });
     }
     return this.settings.get();
+  }
+
+  /** What the AI chat did on this site that is not a directive: confirmations, denials, hub-side tools. */
+  recordChat(entry: { actor: string | null; nodeId?: string | null; level?: "info" | "warn"; message: string; data?: Record<string, unknown> }): void {
+    this.activity.append({ kind: "chat", ...entry });
+  }
+
+  // ---- the AI chat: the site's LLM key and the index of its conversations (RPC) ----
+
+  siteLlmKey(): StoredLlmKey | null {
+    return this.siteKey.get(SITE_KEY_OWNER);
+  }
+
+  setSiteLlmKey(key: StoredLlmKey, actor: string): void {
+    this.siteKey.put(SITE_KEY_OWNER, key);
+    this.activity.append({ kind: "chat", actor, message: `site ${key.provider} key saved by ${actor} (…${key.last4}, model ${key.model})` });
+  }
+
+  clearSiteLlmKey(actor: string): boolean {
+    const removed = this.siteKey.remove(SITE_KEY_OWNER);
+    if (removed) this.activity.append({ kind: "chat", actor, message: `site LLM key removed by ${actor}` });
+    return removed;
+  }
+
+  indexConversation(summary: ConversationSummary): void {
+    this.conversations.put(summary);
+  }
+
+  unindexConversation(id: string): void {
+    this.conversations.remove(id);
+  }
+
+  listConversations(query: { ownerId: string | null; before?: number; limit: number }): ConversationListResponse {
+    return this.conversations.list(query);
   }
 
   // ---- supervised processes (RPC): the routes, the CLI (through them) and the chat's hub tools call these ----
@@ -331,20 +435,25 @@ export class SiteHub extends DurableObject<Env> {
 
   // ---- directives (RPC) ----
 
-  /** Runs one action on one node for `requester`, who may be confined to the site's readable paths. */
-  runDirective(
+  /**
+   * Runs one action on one node for `requester`, who may be confined to the site's readable paths. `options` is for
+   * callers inside the hub (the chat): their own directive id, and the AI tools switch.
+   */
+  async runDirective(
     nodeId: string,
     req: DirectiveRequest,
     requester: Requester,
+    options: DirectiveOptions = {},
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.runOne(nodeId, req, requester);
+    return hubOnly(req) ?? this.directives.runOne(nodeId, req, requester, options);
   }
 
-  fanOut(
+  async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     requester: Requester,
+    options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.fanOut(req, requester);
+    return hubOnly(req) ?? this.directives.fanOut(req, requester, options);
   }
 
   getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {
@@ -368,4 +477,91 @@ export class SiteHub extends DurableObject<Env> {
   cancelFanOut(id: string, actor: string): HubResult<FanOutAggregate> {
     return this.directives.cancelFanOut(id, actor);
   }
+
+  // ---- roost (RPC) ----
+
+  roostMissing(hashes: string[]): string[] {
+    return this.roosts.missing(hashes);
+  }
+
+  roostHasChunk(hash: string): boolean {
+    return this.roosts.hasChunk(hash);
+  }
+
+  /** Called by the Worker once a chunk's bytes are verified and in R2. */
+  roostRecordChunk(hash: string, size: number): boolean {
+    return this.roosts.recordChunk(hash, size);
+  }
+
+  roostCommit(site: string, roost: string, input: CommitRequest & { files: ManifestEntry[] }, actor: string): Promise<HubResult<VersionView>> {
+    return this.roosts.commit(site, roost, input, actor);
+  }
+
+  roostList(): RoostView[] {
+    return this.roosts.listRoosts();
+  }
+
+  roostVersions(roost: string): HubResult<VersionView[]> {
+    return this.roosts.listVersions(roost);
+  }
+
+  roostVersion(roost: string, version: number): HubResult<VersionView> {
+    return this.roosts.version(roost, version);
+  }
+
+  roostDeploy(
+    kind: DeploymentKind,
+    roost: string,
+    spec: DeploymentSpec,
+    requester: Requester,
+    watch: boolean,
+  ): Promise<HubResult<{ deploymentId: string; stream: ReadableStream<Uint8Array> | null }>> {
+    return this.deployments.create(kind, roost, spec, requester, watch);
+  }
+
+  roostDeployment(id: string): HubResult<DeploymentView> {
+    return this.deployments.view(id);
+  }
+
+  roostDeployments(query: DeploymentListQuery): DeploymentView[] {
+    return this.deployments.list(query);
+  }
+
+  roostFollow(id: string): HubResult<ReadableStream<Uint8Array>> {
+    return this.deployments.follow(id);
+  }
+
+  roostPromote(id: string, actor: string): Promise<HubResult<DeploymentView>> {
+    return this.deployments.promote(id, actor);
+  }
+
+  roostAbort(id: string, actor: string): HubResult<DeploymentView> {
+    return this.deployments.abort(id, actor);
+  }
+
+  /**
+   * Whether the node holding `token` may download a manifest or a chunk: only one of a version that a deployment
+   * has sent to that very node. 401 for a bad token, 403 for anything else the node was not sent.
+   */
+  async roostNodeAccess(token: string, what: { hash: string } | { roost: string; version: number }): Promise<HubResult<{ nodeId: string; manifestSha256?: string }>> {
+    const check = await checkNodeToken(this.registry, token);
+    if (!check.ok) return fail(check.status, check.code, check.message);
+    const nodeId = check.record.view.id;
+    if ("hash" in what) {
+      return this.deployments.nodeMayFetchChunk(nodeId, what.hash)
+        ? ok({ nodeId })
+        : fail(403, "not_deployed", `chunk ${what.hash} is not part of any version deployed to node ${nodeId}`);
+    }
+    const version = this.roosts.version(what.roost, what.version);
+    if (!version.ok || !this.deployments.nodeMayFetchManifest(nodeId, what.roost, what.version)) {
+      return fail(403, "not_deployed", `${what.roost}@${what.version} has not been deployed to node ${nodeId}`);
+    }
+    return ok({ nodeId, manifestSha256: version.value.manifestSha256 });
+  }
+}
+
+/** Roost actions go out only as part of a deployment, which decides what the node may download. */
+function hubOnly(req: DirectiveRequest): HubResult<never> | null {
+  if (!HUB_ONLY_ACTIONS.has(req.action)) return null;
+  return fail(400, "hub_only_action", `${req.action} is sent by roost deployments only; use cortex roost deploy (POST /roost/...)`);
 }

@@ -46,15 +46,15 @@ export class Cortex {
     return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: this.home, ...extra };
   }
 
-  /** Starts a CLI command against the hub and returns the running process. */
-  spawn(args: string[]): ManagedProcess {
-    const env = this.env({ CORTEX_HUB: this.hub.url, CORTEX_API_KEY: this.hub.adminKey });
+  /** Starts a CLI command against the hub and returns the running process; `extra` overrides the environment. */
+  spawn(args: string[], extra: Record<string, string> = {}): ManagedProcess {
+    const env = this.env({ CORTEX_HUB: this.hub.url, CORTEX_API_KEY: this.hub.adminKey, ...extra });
     return this.procs.add(new ManagedProcess(`cortex ${args.join(" ")}`, process.execPath, [CORTEX_BIN, ...args], { cwd: this.home, env }));
   }
 
   /** Runs a CLI command to its end. */
-  async run(args: string[], timeoutMs = 60_000): Promise<CliOutcome> {
-    const proc = this.spawn(args);
+  async run(args: string[], timeoutMs = 60_000, extra: Record<string, string> = {}): Promise<CliOutcome> {
+    const proc = this.spawn(args, extra);
     const exit = await proc.waitForExit(timeoutMs);
     return { code: exit.code, stdout: proc.stdout, stderr: proc.stderr };
   }

@@ -32,6 +32,8 @@ const SUPERADMINS: Who[] = ["superadmin", "bootstrapKey"];
 const SITE_READERS: Who[] = ["member", "siteAdmin", "superadmin", "bootstrapKey", "readKey", "chatKey", "adminKeyOfMember", "adminKeyOfAdmin"];
 const SITE_ADMINS: Who[] = ["siteAdmin", "superadmin", "bootstrapKey", "adminKeyOfAdmin"];
 const NOBODY: Who[] = [];
+/** Who may keep a personal AI key: people, and their admin-scoped API keys (the CLI); never read or chat keys. */
+const KEY_KEEPERS: Who[] = [...PEOPLE, "adminKeyOfMember", "adminKeyOfAdmin"];
 
 const GHOST = "00000000-0000-0000-0000-000000000000";
 
@@ -50,6 +52,8 @@ interface Case {
    * has to show a node token and is closed as unauthorized without one).
    */
   agentSocket?: boolean;
+  /** A route for agents with a node token (roost downloads): every person's credential is a 401. */
+  nodeToken?: boolean;
   label?: string;
 }
 
@@ -81,6 +85,9 @@ const ROWS: Record<string, Case[]> = {
   "POST /api/sites": [{ allowed: SUPERADMINS, body: {} }],
   "POST /api/invites/accept": [{ allowed: EVERYONE, body: {} }],
   "GET /api/audit": [{ allowed: SUPERADMINS }],
+  "GET /api/account/llm-key": [{ allowed: KEY_KEEPERS }],
+  "PUT /api/account/llm-key": [{ allowed: KEY_KEEPERS, body: {} }],
+  "DELETE /api/account/llm-key": [{ allowed: KEY_KEEPERS }],
 
   "PATCH /api/sites/:site": [{ allowed: SITE_ADMINS, body: {} }],
   "GET /api/sites/:site/members": [{ allowed: SITE_READERS }],
@@ -96,6 +103,7 @@ const ROWS: Record<string, Case[]> = {
   "POST /api/sites/:site/nodes": [{ allowed: SITE_ADMINS, body: {} }],
   "GET /api/sites/:site/nodes": [{ allowed: SITE_READERS }],
   "GET /api/sites/:site/nodes/:id": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost" }],
+  "PATCH /api/sites/:site/nodes/:id": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost", body: { aiToolsAllowed: false } }],
   "DELETE /api/sites/:site/nodes/:id": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost" }],
   "POST /api/sites/:site/nodes/:id/rekey": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/rekey" }],
   "GET /api/sites/:site/nodes/:id/metrics": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/metrics" }],
@@ -126,6 +134,40 @@ const ROWS: Record<string, Case[]> = {
   "POST /api/sites/:site/directives/:id/cancel": [{ allowed: SITE_READERS, path: `/api/sites/:site/directives/d-${GHOST}/cancel` }],
   "GET /api/sites/:site/activity": [{ allowed: SITE_READERS }],
   "GET /api/sites/:site/live": [{ allowed: SITE_READERS, label: "without an upgrade" }],
+
+  "POST /api/sites/:site/roost/chunks/missing": [{ allowed: SITE_ADMINS, body: {} }],
+  "PUT /api/sites/:site/roost/chunks/:hash": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/roost/chunks/${"0".repeat(64)}`, body: "" }],
+  "POST /api/sites/:site/roosts/:roost/versions": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/roosts/ghost/versions", body: {} }],
+  "GET /api/sites/:site/roosts": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/roosts/:roost/versions": [{ allowed: SITE_READERS, path: "/api/sites/:site/roosts/ghost/versions" }],
+  "GET /api/sites/:site/roosts/:roost/versions/:version": [{ allowed: SITE_READERS, path: "/api/sites/:site/roosts/ghost/versions/1" }],
+  "GET /api/sites/:site/roosts/:roost/diff": [{ allowed: SITE_READERS, path: "/api/sites/:site/roosts/ghost/diff?from=1&to=2" }],
+  "GET /api/sites/:site/roost/deployments": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/roost/deployments/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/roost/deployments/r-${GHOST}` }],
+  "GET /api/sites/:site/roost/deployments/:id/events": [{ allowed: SITE_READERS, path: `/api/sites/:site/roost/deployments/r-${GHOST}/events` }],
+  "POST /api/sites/:site/roosts/:roost/deployments": [{ label: "deploying (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/roosts/ghost/deployments", body: {} }],
+  "POST /api/sites/:site/roosts/:roost/rollbacks": [{ label: "rolling back (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/roosts/ghost/rollbacks", body: {} }],
+  "POST /api/sites/:site/roost/deployments/:id/promote": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/roost/deployments/r-${GHOST}/promote` }],
+  "POST /api/sites/:site/roost/deployments/:id/abort": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/roost/deployments/r-${GHOST}/abort` }],
+  "GET /api/sites/:site/roost/node/chunks/:hash": [{ allowed: NOBODY, nodeToken: true, path: `/api/sites/:site/roost/node/chunks/${"0".repeat(64)}`, label: "agents only, with a node token" }],
+  "GET /api/sites/:site/roost/node/manifests/:roost/:version": [{ allowed: NOBODY, nodeToken: true, path: "/api/sites/:site/roost/node/manifests/ghost/1", label: "agents only, with a node token" }],
+  "GET /api/sites/:site/llm-key": [{ allowed: SITE_ADMINS }],
+  "PUT /api/sites/:site/llm-key": [{ allowed: SITE_ADMINS, body: {} }],
+  "DELETE /api/sites/:site/llm-key": [{ allowed: SITE_ADMINS }],
+  "GET /api/sites/:site/chat": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/conversations": [{ allowed: SITE_READERS }],
+  "POST /api/sites/:site/conversations": [{ allowed: SITE_READERS, body: {} }],
+  "GET /api/sites/:site/conversations/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}` }],
+  "PATCH /api/sites/:site/conversations/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}`, body: { title: "x" } }],
+  "DELETE /api/sites/:site/conversations/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}` }],
+  "POST /api/sites/:site/conversations/:id/messages": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/messages`, body: { text: "hi" } }],
+  "POST /api/sites/:site/conversations/:id/stop": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/stop` }],
+  "POST /api/sites/:site/conversations/:id/continue": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/continue` }],
+  "POST /api/sites/:site/conversations/:id/confirmations/:toolCallId": [
+    { allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/confirmations/t-${GHOST}`, body: { approve: true } },
+  ],
+  "GET /api/sites/:site/conversations/:id/events": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/events` }],
+  "GET /api/sites/:site/conversations/:id/socket": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/socket`, label: "without an upgrade" }],
 };
 
 /** Every `METHOD path` the app answers, from its own route table (middleware excluded). */
@@ -194,7 +236,7 @@ describe("the permission table", () => {
           if (res.status === 401 || res.status === 403) outcomes.push(`${who}: expected to get through, got ${res.status} ${text}`);
           continue;
         }
-        const expected = who === "anonymous" ? 401 : 403;
+        const expected = who === "anonymous" || row.nodeToken ? 401 : 403;
         const body = ApiError.safeParse(safeJson(text));
         if (res.status !== expected) {
           outcomes.push(`${who}: expected ${expected}, got ${res.status} ${text}`);

@@ -1,5 +1,5 @@
-import { READ_ONLY_RISK, type RiskTier } from "../../protocol/action-risk.ts";
-import { SITE_PERMISSIONS, type Permission, type Principal } from "./principal.ts";
+import { ACTION_RISK, READ_ONLY_RISK, type RiskTier } from "../../protocol/action-risk.ts";
+import { principalId, SITE_PERMISSIONS, type Permission, type Principal } from "./principal.ts";
 
 /** The site a request is about, and whether it exists. */
 export interface SiteRef {
@@ -11,17 +11,26 @@ export interface AccessRequest {
   permission: Permission;
   /** For `directives.run` and `processes.manage`: the risk tier of the action or the change. */
   tier?: RiskTier;
+  /** For `chat.use` and `chat.review` on one conversation: who owns it. */
+  owner?: string;
 }
 
 export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
 
 /** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
-const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read"]);
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read", "roost.read", "chat.use"]);
+
+/** Permissions that make machines act, with the risk tier of what they make them do. */
+const PERMISSION_RISK: Partial<Record<Permission, RiskTier>> = {
+  "roost.deploy": ACTION_RISK["roost.deploy"],
+  "roost.rollback": ACTION_RISK["roost.activate"],
+};
 
 const WHAT: Record<Permission, string> = {
   public: "do this",
   "account.read": "see this account",
   "account.manage": "manage an account",
+  "account.llm": "change the account's AI key",
   "sites.create": "create sites",
   "audit.read": "read the audit trail",
   "settings.read": "see the site's settings",
@@ -35,6 +44,12 @@ const WHAT: Record<Permission, string> = {
   "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
   "processes.manage": "change supervised processes",
+  "roost.read": "see roosts and deployments",
+  "roost.push": "push roost versions",
+  "roost.deploy": "deploy roost versions",
+  "roost.rollback": "roll roost deployments back",
+  "chat.use": "chat",
+  "chat.review": "see other people's conversations",
 };
 
 /** The least a change of supervised processes can be: when and how one runs (tier 2). */
@@ -67,6 +82,11 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
   const scope = principal.kind === "api_key" ? principal.apiKey!.scope : null;
   const keyLimit = scope === "read" || scope === "chat" ? `a ${scope} API key` : null;
 
+  if (permission === "account.llm") {
+    if (principal.kind === "admin_key") return deny(403, "account_required", "the admin key belongs to no account: sign in as a person, or use --site-key");
+    return keyLimit ? deny(403, "forbidden", `${keyLimit} may not ${WHAT[permission]}`) : allow;
+  }
+
   if (!SITE_PERMISSIONS.has(permission)) {
     if (!superadmin) return deny(403, "forbidden", `only superadmins may ${WHAT[permission]}`);
     if (keyLimit) return deny(403, "forbidden", `${keyLimit} may not ${WHAT[permission]}`);
@@ -79,10 +99,11 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
   if (!site.exists) return deny(404, "site_not_found", `site ${site.id} not found`);
 
   const limit = role === "member" ? `members of site ${site.id}` : keyLimit;
-  if (permission === "directives.run") {
-    const tier = request.tier ?? READ_ONLY_RISK;
-    if (limit && tier > READ_ONLY_RISK) {
-      return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); this one is tier ${tier}`);
+  const risk = permission === "directives.run" ? (request.tier ?? READ_ONLY_RISK) : PERMISSION_RISK[permission];
+  if (risk !== undefined) {
+    if (limit && risk > READ_ONLY_RISK) {
+      const what = permission === "directives.run" ? "this one" : `to ${WHAT[permission]}`;
+      return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); ${what} is tier ${risk}`);
     }
     return allow;
   }
@@ -90,6 +111,12 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
     const tier = Math.max(request.tier ?? PROCESS_CHANGE_RISK, PROCESS_CHANGE_RISK);
     if (limit) return deny(403, "action_not_allowed", `${limit} may not ${WHAT[permission]} (this change is risk tier ${tier}; they may do tier ${READ_ONLY_RISK} only)`);
     return allow;
+  }
+  if (request.owner !== undefined && request.owner === principalId(principal)) return allow;
+  if (permission === "chat.use" && request.owner !== undefined) return deny(403, "not_owner", "only the conversation's owner may do this");
+  if (permission === "chat.review" && limit) {
+    // Whether a conversation exists is itself someone else's business.
+    return request.owner !== undefined ? deny(404, "conversation_not_found", "conversation not found") : deny(403, "forbidden", `${limit} may not ${WHAT[permission]}`);
   }
   if (READ_PERMISSIONS.has(permission) || !limit) return allow;
   return deny(403, "forbidden", `${limit} may not ${WHAT[permission]}`);

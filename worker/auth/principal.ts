@@ -32,6 +32,8 @@ export type Permission =
   | "account.read"
   /** Password, passkeys, API keys, sessions: a signed-in person (session or SSO), never a key. */
   | "account.manage"
+  /** The caller's personal LLM key: a signed-in person, or their admin-scoped API key (the CLI); never a read or chat key. */
+  | "account.llm"
   /** Hub-wide administration: superadmins. */
   | "sites.create"
   | "audit.read"
@@ -52,7 +54,16 @@ export type Permission =
    * Changing a node's supervised processes, with the risk tier of the change: 2 for when and how it runs, 3 for
    * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
    */
-  | "processes.manage";
+  | "processes.manage"
+  /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
+  | "roost.read"
+  | "roost.push"
+  | "roost.deploy"
+  | "roost.rollback"
+  /** The AI chat: anyone on the site may chat (tools capped by role); a conversation's owner alone writes in it. */
+  | "chat.use"
+  /** Reading, stopping and deleting other people's conversations: site admins. */
+  | "chat.review";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "settings.read",
@@ -66,4 +77,16 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "files.readAnywhere",
   "activity.read",
   "processes.manage",
+  "roost.read",
+  "roost.push",
+  "roost.deploy",
+  "roost.rollback",
+  "chat.use",
+  "chat.review",
 ]);
+
+/** How a principal is named as the owner of a conversation: the user's id, or "admin-key" for the bootstrap key. */
+export function principalId(principal: Principal): string | null {
+  if (principal.kind === "anonymous") return null;
+  return principal.kind === "admin_key" ? "admin-key" : principal.user.id;
+}

@@ -1,10 +1,11 @@
+import type { z } from "zod";
 import { DirectiveEvent, type DirectiveView, type FanOutAggregate } from "../../protocol/api.ts";
 
 /** Keeps proxies (Cloudflare drops idle connections at 100 s) from closing a quiet event stream. */
 const KEEPALIVE_MS = 20_000;
 
-/** Reads newline-delimited JSON events from a Durable Object stream. */
-async function* events(stream: ReadableStream<Uint8Array>): AsyncGenerator<DirectiveEvent> {
+/** Reads newline-delimited JSON events from a Durable Object stream, each checked with its protocol schema. */
+async function* events<E = DirectiveEvent>(stream: ReadableStream<Uint8Array>, schema: z.ZodType<E> = DirectiveEvent as unknown as z.ZodType<E>): AsyncGenerator<E> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -15,16 +16,16 @@ async function* events(stream: ReadableStream<Uint8Array>): AsyncGenerator<Direc
     while ((nl = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      if (line) yield DirectiveEvent.parse(JSON.parse(line));
+      if (line) yield schema.parse(JSON.parse(line));
     }
   }
 }
 
 /** Relays the events as server-sent events, one JSON object per `data:` line, with keep-alive comments. */
-export function toEventStream(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}): Response {
+export function toEventStream<E = DirectiveEvent>(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}, schema?: z.ZodType<E>): Response {
   const encoder = new TextEncoder();
-  const source = events(stream);
-  let timer: ReturnType<typeof setInterval> | null = null;
+  const source = events(stream, schema);
+  let timer: ReturnType<typeof setInterval> | undefined;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(": stream open\n\n"));

@@ -1,6 +1,6 @@
 import { installCommand } from "../../protocol/agent-release.ts";
 import { NodeId } from "../../protocol/identifiers.ts";
-import { RegisterNodeRequest, type NodeCredentials } from "../../protocol/api.ts";
+import { RegisterNodeRequest, UpdateNodeRequest, type NodeCredentials } from "../../protocol/api.ts";
 import type { IssuedToken } from "../../durable-objects/site-hub/site-hub.ts";
 import { failure, respond } from "../http/api-error.ts";
 import { parseBody, parseParam } from "../http/validate.ts";
@@ -54,6 +54,18 @@ export const nodeRoutes: SiteRoute[] = [
       const id = parseParam(c, NodeId, "id");
       if (!id.ok) return id.response;
       return respond(c, await siteHub(c).getNode(id.value));
+    },
+  },
+  {
+    method: "patch",
+    path: "/nodes/:id",
+    permission: "nodes.manage",
+    handler: async (c) => {
+      const id = parseParam(c, NodeId, "id");
+      if (!id.ok) return id.response;
+      const body = await parseBody(c, UpdateNodeRequest);
+      if (!body.ok) return body.response;
+      return respond(c, await siteHub(c).setAiTools(id.value, body.value.aiToolsAllowed, actorOf(c)));
     },
   },
   {

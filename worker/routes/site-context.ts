@@ -7,10 +7,12 @@ export type AppContext = Context<AppEnv>;
 
 /** One API route under `/api/sites/:site`, with the permission it needs. The table of these is the API. */
 export interface SiteRoute {
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   path: string;
   permission: Permission;
   handler: (c: AppContext) => Promise<Response> | Response;
+  /** Largest request body the route accepts; MAX_API_BODY_BYTES when absent. */
+  maxBodyBytes?: number;
 }
 
 /** An API route about the hub or the caller's account rather than one site; `path` is the full path. */

@@ -1,0 +1,101 @@
+import type { ChatEvent } from "../../protocol/chat.ts";
+import { closeMatchingSockets, ownerTags, type SocketMatch, type SocketOwner } from "../shared/user-sockets.ts";
+
+/** Tag of every client socket of a conversation; `ownerTags` add who opened it, so theirs can be closed. */
+export const VIEWER_TAG = "chat-viewer";
+
+function streamMatches(owner: SocketOwner | null, match: SocketMatch): boolean {
+  if (!owner) return false;
+  if ("userId" in match) return owner.userId === match.userId;
+  if ("sessionIds" in match) return owner.sessionId !== null && match.sessionIds.includes(owner.sessionId);
+  return owner.apiKeyId !== null && match.apiKeyIds.includes(owner.apiKeyId);
+}
+
+/**
+ * The conversation's listeners: hibernatable WebSockets (the dashboard) and event streams returned over RPC (the
+ * Worker relays them as server-sent events to the CLI). Both get the same JSON objects: on attach, the replay the
+ * caller built (snapshot, transcript, text streamed so far), then every live event.
+ */
+export class ChatEvents {
+  /** Each open stream with who opened it (null for the bootstrap admin key, which belongs to nobody). */
+  private readonly streams = new Map<ReadableStreamDefaultController<Uint8Array>, SocketOwner | null>();
+  private readonly encoder = new TextEncoder();
+
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  acceptSocket(owner: SocketOwner | null, replay: ChatEvent[]): Response {
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])]);
+    for (const event of replay) server.send(JSON.stringify(event));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  openStream(owner: SocketOwner | null, replay: ChatEvent[]): ReadableStream<Uint8Array> {
+    let ctrl: ReadableStreamDefaultController<Uint8Array>;
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        ctrl = controller;
+        for (const event of replay) controller.enqueue(this.line(event));
+        this.streams.set(controller, owner);
+      },
+      cancel: () => void this.streams.delete(ctrl),
+    });
+  }
+
+  emit(event: ChatEvent): void {
+    const json = JSON.stringify(event);
+    for (const ws of this.ctx.getWebSockets(VIEWER_TAG)) {
+      try {
+        ws.send(json);
+      } catch {
+        // A socket that went away is cleaned up by its close event.
+      }
+    }
+    if (!this.streams.size) return;
+    const bytes = this.line(event);
+    for (const c of this.streams.keys()) {
+      try {
+        c.enqueue(bytes);
+      } catch {
+        this.streams.delete(c);
+      }
+    }
+  }
+
+  /** Ends every listener (the conversation was deleted). */
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets(VIEWER_TAG)) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // Already closed.
+      }
+    }
+    for (const c of [...this.streams.keys()]) this.end(c);
+  }
+
+  /** Ends the listeners of a person, a session or an API key whose access ended; returns how many. */
+  closeMatching(match: SocketMatch, code: number, reason: string): number {
+    let closed = closeMatchingSockets(this.ctx, match, code, reason);
+    for (const [c, owner] of [...this.streams]) {
+      if (!streamMatches(owner, match)) continue;
+      this.end(c);
+      closed += 1;
+    }
+    return closed;
+  }
+
+  private end(c: ReadableStreamDefaultController<Uint8Array>): void {
+    try {
+      c.close();
+    } catch {
+      // The reader left first.
+    }
+    this.streams.delete(c);
+  }
+
+  private line(event: ChatEvent): Uint8Array {
+    return this.encoder.encode(JSON.stringify(event) + "\n");
+  }
+}

@@ -1,0 +1,377 @@
+import { DurableObject } from "cloudflare:workers";
+import type { RiskTier } from "../../protocol/action-risk.ts";
+import {
+  CHAT_PING,
+  type ChatEvent,
+  type ChatTarget,
+  type ConversationSummary,
+  type ConversationView,
+  type SendMessageResponse,
+  type ToolCallView,
+  type TurnView,
+} from "../../protocol/chat.ts";
+import { NO_LLM_KEY_HELP } from "../../protocol/llm.ts";
+import type { Env } from "../../worker/env.ts";
+import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
+import type { SocketMatch, SocketOwner } from "../shared/user-sockets.ts";
+import { viewerOwner } from "../site-hub/live-viewers.ts";
+import { ChatEvents } from "./chat-events.ts";
+import { migrate } from "./schema.ts";
+import { toolCallView, Transcript, type Meta } from "./transcript.ts";
+import type { Requester } from "../site-hub/requester.ts";
+import { chatActor, chatRequester, newId, publicTurn, TurnRunner, type RunnerHost } from "./turn-runner.ts";
+
+/** The Worker forwards an authorised socket upgrade here, with who opens it in the query (see `viewerUrl`). */
+export const CHAT_SOCKET_PATH = "/socket";
+
+/** While an answer runs, an alarm this often resumes it if the object was evicted mid-way. */
+const WATCHDOG_MS = 30_000;
+
+/** Who is asking, as the Worker established and authorised them. */
+export interface ChatCaller {
+  /** `principalId`: the user's id, or "admin-key". */
+  id: string;
+  label: string;
+  /** May only read inside the site's readable paths (`authorize` refused them `files.readAnywhere`). */
+  confined: boolean;
+}
+
+export interface NewConversation {
+  id: string;
+  site: string;
+  owner: ChatCaller;
+  target: ChatTarget;
+  title?: string;
+  model?: string;
+}
+
+/**
+ * One conversation of the AI chat, in its own SQLite storage: the transcript, every tool call with its directive and
+ * outcome, pending confirmations, token usage. The tool loop runs here, not in a request, so a closed browser does
+ * not stop it; clients attach over a hibernatable socket (or an event stream for the CLI) and get what was already
+ * streamed, then the live events. The Worker authorises every call; the methods here check the conversation's state.
+ */
+export class Conversation extends DurableObject<Env> implements RunnerHost {
+  readonly transcript: Transcript;
+  readonly events: ChatEvents;
+  private readonly runner: TurnRunner;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+    this.transcript = new Transcript(ctx.storage.sql);
+    this.events = new ChatEvents(ctx);
+    this.runner = new TurnRunner(this);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(CHAT_PING, "pong"));
+    // An answer that was running when the object went away carries on from what is stored.
+    if (this.transcript.latestTurn()?.status === "running") this.runner.kick();
+  }
+
+  // ---- RunnerHost ----
+
+  hub() {
+    const site = this.transcript.meta()!.site;
+    return this.env.SITE_HUB.get(this.env.SITE_HUB.idFromName(site));
+  }
+
+  async resolveKey(meta: Meta): Promise<{ key: UsableLlmKey } | { missing: string }> {
+    const home = llmKeyHome(this.env);
+    if (meta.ownerId !== "admin-key") {
+      const personal = await home.personal(meta.ownerId);
+      if (personal) {
+        const key = await openLlmKey(this.env, "personal", meta.ownerId, personal);
+        if (key) return { key };
+        return { missing: "Your saved AI key can no longer be read (the hub's encryption key changed). Save it again in Account settings → AI key, or with `cortex llm set`." };
+      }
+    }
+    const site = await home.site(meta.site);
+    if (site) {
+      const key = await openLlmKey(this.env, "site", meta.site, site);
+      if (key) return { key };
+      return { missing: "The site's AI key can no longer be read (the hub's encryption key changed). A site admin must save it again." };
+    }
+    return { missing: NO_LLM_KEY_HELP };
+  }
+
+  async changed(): Promise<void> {
+    const summary = this.transcript.summary();
+    if (summary) await this.hub().indexConversation(summary);
+  }
+
+  async scheduleAlarm(): Promise<void> {
+    const expiry = this.transcript.nextConfirmationExpiry();
+    const running = this.transcript.latestTurn()?.status === "running" ? Date.now() + WATCHDOG_MS : null;
+    const next = Math.min(expiry ?? Number.POSITIVE_INFINITY, running ?? Number.POSITIVE_INFINITY);
+    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  // ---- the conversation (RPC) ----
+
+  async create(input: NewConversation): Promise<HubResult<ConversationSummary>> {
+    if (this.transcript.meta()) return fail(409, "conversation_exists", `conversation ${input.id} exists`);
+    const now = Date.now();
+    this.transcript.createMeta({
+      id: input.id,
+      site: input.site,
+      ownerId: input.owner.id,
+      ownerLabel: input.owner.label,
+      title: input.title ?? "New conversation",
+      target: input.target,
+      model: input.model ?? null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.changed();
+    return ok(this.transcript.summary()!);
+  }
+
+  summary(): ConversationSummary | null {
+    return this.transcript.summary();
+  }
+
+  view(): HubResult<ConversationView> {
+    const conversation = this.transcript.summary();
+    if (!conversation) return notFound();
+    const turn = this.transcript.latestTurn();
+    return ok({ conversation, messages: this.transcript.messages(), turn: turn ? publicTurn(turn) : null });
+  }
+
+  async update(change: { title?: string; model?: string | null; target?: ChatTarget }): Promise<HubResult<ConversationSummary>> {
+    if (!this.transcript.meta()) return notFound();
+    this.transcript.updateMeta(change, Date.now());
+    const conversation = this.transcript.summary()!;
+    this.events.emit({ type: "conversation", conversation });
+    await this.changed();
+    return ok(conversation);
+  }
+
+  /** A user message starts an answer; the loop runs on after this returns. */
+  async send(input: { text: string; asker: ChatCaller; toolTier: RiskTier; stepLimit: number }): Promise<HubResult<SendMessageResponse>> {
+    const meta = this.transcript.meta();
+    if (!meta) return notFound();
+    const latest = this.transcript.latestTurn();
+    if (latest && (latest.status === "running" || latest.status === "waiting")) {
+      return fail(409, "answer_running", "an answer is still running in this conversation: wait for it, or stop it first");
+    }
+    const key = await this.resolveKey(meta);
+    if ("missing" in key) return fail(409, "no_llm_key", key.missing);
+    const now = Date.now();
+    const turnId = newId("r");
+    const messageId = newId("m");
+    this.transcript.startTurn(
+      { id: turnId, stepLimit: input.stepLimit, toolTier: input.toolTier, askerId: input.asker.id, askerLabel: input.asker.label, confined: input.asker.confined },
+      now,
+    );
+    this.transcript.addMessage({ id: messageId, turnId, role: "user", text: input.text, author: input.asker.label }, now);
+    if (meta.title === "New conversation") this.transcript.updateMeta({ title: titleFrom(input.text) }, now);
+    this.events.emit({ type: "message", message: this.transcript.message(messageId)! });
+    this.emitTurn();
+    this.runner.useKey(turnId, key.key);
+    this.runner.kick();
+    await this.scheduleAlarm();
+    await this.changed();
+    return ok({ turnId, messageId });
+  }
+
+  /** Stop: the model stream is aborted, directives under way are cancelled, pending confirmations are dropped. */
+  async stop(actor: ChatCaller): Promise<HubResult<TurnView>> {
+    const meta = this.transcript.meta();
+    if (!meta) return notFound();
+    const turn = this.transcript.latestTurn();
+    if (!turn || (turn.status !== "running" && turn.status !== "waiting")) return fail(409, "not_running", "no answer is running in this conversation");
+    this.transcript.requestStop(turn.id);
+    if (turn.status === "waiting") this.transcript.setTurnStatus(turn.id, "running", Date.now());
+    await this.cancelUnderWay(turn.id, chatRequester(actor, meta.id));
+    this.runner.interrupt();
+    this.runner.kick();
+    return ok(publicTurn(this.transcript.turn(turn.id)!));
+  }
+
+  /** After the step limit: another round of model calls for the same answer. */
+  async continueTurn(input: { stepLimit: number }): Promise<HubResult<TurnView>> {
+    if (!this.transcript.meta()) return notFound();
+    const turn = this.transcript.latestTurn();
+    if (!turn || turn.status !== "step_limit") return fail(409, "cannot_continue", "only an answer paused at the step limit can be continued");
+    this.transcript.extendTurn(turn.id, input.stepLimit, Date.now());
+    this.emitTurn();
+    await this.scheduleAlarm();
+    await this.changed();
+    this.runner.kick();
+    return ok(publicTurn(this.transcript.turn(turn.id)!));
+  }
+
+  /**
+   * Approve or deny a tier-3 tool call. The Worker lets only the conversation's owner get here; `deciderTier` is the
+   * highest risk tier the decider may use now, so an owner who lost the right since cannot approve.
+   */
+  async decide(input: { toolCallId: string; approve: boolean; decider: ChatCaller; deciderTier: RiskTier }): Promise<HubResult<ToolCallView>> {
+    const meta = this.transcript.meta();
+    if (!meta) return notFound();
+    const call = this.transcript.toolCall(input.toolCallId);
+    // Only the latest answer can wait for a decision: ending an answer closes its pending calls.
+    const turn = this.transcript.latestTurn();
+    if (!call || !turn) return fail(404, "tool_call_not_found", `tool call ${input.toolCallId} not found`);
+    if (call.status !== "awaiting_confirmation") return fail(409, "already_decided", `tool call ${call.id} is ${call.status}, not waiting for a decision`);
+    const now = Date.now();
+    if (call.expiresAt !== null && call.expiresAt <= now) {
+      await this.expire(now);
+      return fail(409, "expired", "the confirmation expired and counts as denied");
+    }
+    if (input.approve && input.deciderTier < call.tier) {
+      return fail(403, "action_not_allowed", `approving ${call.name} needs risk tier ${call.tier}; you may use up to tier ${input.deciderTier}`);
+    }
+    const who = chatActor(input.decider.label, meta.id);
+    const where = targetText(call.target);
+    if (input.approve) {
+      this.transcript.updateToolCall(call.id, { status: "approved", decidedBy: input.decider.label, decidedAt: now });
+    } else {
+      const denial = "The user denied this tool call, so it was not run. Do not try to reach the same result another way; ask the user what to do instead.";
+      this.transcript.updateToolCall(call.id, { status: "denied", decidedBy: input.decider.label, decidedAt: now, modelResult: denial, error: `denied by ${input.decider.label}`, endedAt: now });
+    }
+    await this.hub().recordChat({
+      actor: who,
+      level: input.approve ? "info" : "warn",
+      message: `chat ${meta.id}: ${input.decider.label} ${input.approve ? "approved" : "denied"} ${call.name} on ${where}`,
+      data: { conversationId: meta.id, toolCallId: call.id, tool: call.name, approved: input.approve, input: call.input },
+    });
+    const view = toolCallView(this.transcript.toolCall(call.id)!);
+    this.events.emit({ type: input.approve ? "tool_call" : "tool_result", toolCall: view });
+    this.transcript.setTurnStatus(turn.id, "running", now);
+    this.emitTurn();
+    await this.scheduleAlarm();
+    this.runner.kick();
+    return ok(view);
+  }
+
+  async remove(actor: ChatCaller): Promise<HubResult<{ deleted: true }>> {
+    const meta = this.transcript.meta();
+    if (!meta) return notFound();
+    const turn = this.transcript.latestTurn();
+    if (turn && (turn.status === "running" || turn.status === "waiting")) {
+      this.transcript.requestStop(turn.id);
+      await this.cancelUnderWay(turn.id, chatRequester(actor, meta.id));
+      this.runner.interrupt();
+    }
+    const hub = this.hub();
+    this.events.emit({ type: "deleted" });
+    this.events.closeAll(1000, "conversation deleted");
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
+    await hub.unindexConversation(meta.id);
+    return ok({ deleted: true });
+  }
+
+  /** The conversation's events for the Worker to relay as server-sent events: the replay, then live. */
+  openEvents(owner: SocketOwner | null): HubResult<ReadableStream<Uint8Array>> {
+    if (!this.transcript.meta()) return notFound();
+    return ok(this.events.openStream(owner, this.replay()));
+  }
+
+  /**
+   * Closes the sockets and event streams of a person, a session or an API key whose access ended (signed out,
+   * revoked, removed from the site, demoted), as every holder of people's sockets does (`socket-holders.ts`).
+   */
+  closeUserSockets(match: SocketMatch, code: number, reason: string): number {
+    return this.events.closeMatching(match, code, reason);
+  }
+
+  // ---- sockets (hibernation API) ----
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname !== CHAT_SOCKET_PATH) return new Response("not found", { status: 404 });
+    if (!this.transcript.meta()) return new Response("conversation not found", { status: 404 });
+    return this.events.acceptSocket(viewerOwner(url), this.replay());
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Clients only listen (and ping, which the runtime answers); everything else goes through the HTTP API.
+    const reply: ChatEvent = { type: "error", code: "listen_only", message: `this socket only carries events; send "${CHAT_PING}" to keep it open and use the HTTP API to act` };
+    if (message !== CHAT_PING) ws.send(JSON.stringify(reply));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    await this.expire(Date.now());
+    const turn = this.transcript.latestTurn();
+    if (turn?.status === "running" && !this.runner.busy) this.runner.kick();
+    await this.scheduleAlarm();
+    // The alarm event stays open while the answer it woke runs, so nothing depends on work outliving its event.
+    await this.runner.idle();
+  }
+
+  /** Confirmations nobody decided in time count as denied. */
+  private async expire(now: number): Promise<void> {
+    const meta = this.transcript.meta();
+    const expired = this.transcript.expiredConfirmations(now);
+    if (!meta || !expired.length) return;
+    for (const call of expired) {
+      const text = "Nobody approved this tool call within 10 minutes, so it was not run (it counts as denied).";
+      this.transcript.updateToolCall(call.id, { status: "expired", decidedBy: "nobody (expired)", decidedAt: now, modelResult: text, error: "expired: nobody decided in time", endedAt: now });
+      this.events.emit({ type: "tool_result", toolCall: toolCallView(this.transcript.toolCall(call.id)!) });
+      await this.hub().recordChat({
+        actor: null,
+        level: "warn",
+        message: `chat ${meta.id}: ${call.name} on ${targetText(call.target)} expired without a decision and counts as denied`,
+        data: { conversationId: meta.id, toolCallId: call.id, tool: call.name },
+      });
+    }
+    const turn = this.transcript.latestTurn();
+    if (turn?.status === "waiting") {
+      this.transcript.setTurnStatus(turn.id, "running", now);
+      this.emitTurn();
+      this.runner.kick();
+    }
+  }
+
+  /** Cancels the directives and fan-outs the answer's tool calls are waiting on. */
+  private async cancelUnderWay(turnId: string, requester: Requester): Promise<void> {
+    for (const call of this.transcript.unresolvedOf(turnId)) {
+      if (call.status !== "running") continue;
+      if (call.directiveId) await this.hub().cancelDirective(call.directiveId, requester);
+      if (call.fanoutId) await this.hub().cancelFanOut(call.fanoutId, requester.actor);
+    }
+  }
+
+  private emitTurn(): void {
+    const turn = this.transcript.latestTurn();
+    if (turn) this.events.emit({ type: "turn", turn: publicTurn(turn) });
+  }
+
+  /** What an attaching client gets first: the header, the transcript, and the text streamed so far. */
+  private replay(): ChatEvent[] {
+    const conversation = this.transcript.summary()!;
+    const turn = this.transcript.latestTurn();
+    const messages = this.transcript.messages();
+    return [
+      { type: "snapshot", conversation, turn: turn ? publicTurn(turn) : null, messages: messages.length },
+      ...messages.map((message): ChatEvent => ({ type: "message", message })),
+      { type: "synced", partial: this.runner.partial ? { ...this.runner.partial } : null },
+    ];
+  }
+}
+
+function notFound<T>(): HubResult<T> {
+  return fail(404, "conversation_not_found", "conversation not found");
+}
+
+function titleFrom(text: string): string {
+  const line = text.split("\n")[0]!.replace(/[\u0000-\u001f\u007f]/g, " ").trim();
+  return line.length > 80 ? `${line.slice(0, 77)}…` : line || "New conversation";
+}
+
+function targetText(target: ToolCallView["target"]): string {
+  if ("node" in target) return `machine ${target.node}`;
+  if ("all" in target) return target.machines === null ? "every online machine" : `all ${target.machines} online machine(s)`;
+  return "the hub";
+}

@@ -1,0 +1,88 @@
+import type { ActivityEntry, ActivityLevel, ActivityPage, ActivityQuery, NodeView } from "../../protocol/api.ts";
+import { redactText } from "../../protocol/redaction.ts";
+import type { HubToolHandler, HubToolInput } from "../../protocol/tools/hub-tools.ts";
+import { cut, MODEL_OUTPUT_CHARS } from "./tool-output.ts";
+
+/** What the hub-side tools read: the site's own records, through its SiteHub. */
+export interface SiteRecords {
+  activity(query: ActivityQuery): Promise<ActivityPage>;
+  nodes(): Promise<NodeView[]>;
+}
+
+const SEVERITY: Record<ActivityLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** Entries read per page when filtering by level, and pages at most. */
+const LOG_PAGE = 200;
+const LOG_PAGES = 5;
+
+function when(at: number): string {
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function mb(value: number): string {
+  return value >= 1024 ? `${(value / 1024).toFixed(1)} GB` : `${Math.round(value)} MB`;
+}
+
+async function siteLogs(records: SiteRecords, input: HubToolInput<"site_logs">, now: number): Promise<string> {
+  const since = input.sinceMinutes === undefined ? undefined : now - input.sinceMinutes * 60_000;
+  const minimum = input.level === undefined ? 0 : SEVERITY[input.level];
+  const found: ActivityEntry[] = [];
+  let before: number | undefined;
+  // The log is filtered by level here, so a rare level may take a few pages to fill `limit`.
+  for (let page = 0; page < LOG_PAGES && found.length < input.limit; page++) {
+    const result = await records.activity({
+      ...(input.machine ? { node: input.machine } : {}),
+      ...(input.kind ? { kind: input.kind } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(before !== undefined ? { before } : {}),
+      limit: LOG_PAGE,
+    });
+    found.push(...result.entries.filter((e) => SEVERITY[e.level] >= minimum));
+    if (result.nextBefore === null) break;
+    before = result.nextBefore;
+  }
+  const entries = found.slice(0, input.limit);
+  if (!entries.length) return "No activity log entries match.";
+  const lines = entries.map((e) => `${when(e.at)} [${e.level}] ${e.kind}${e.nodeId ? ` ${e.nodeId}` : ""}${e.actor ? ` (${e.actor})` : ""}: ${e.message}`);
+  return cut(redactText(`${entries.length} entr${entries.length === 1 ? "y" : "ies"}, newest first:\n${lines.join("\n")}`), MODEL_OUTPUT_CHARS).text;
+}
+
+function machineLine(n: NodeView): string {
+  const facts = [`status ${n.status}`, `tier ${n.runningTier ?? n.tier}`];
+  if (n.group) facts.push(`group ${n.group}`);
+  if (n.os) facts.push(`os ${n.os}${n.arch ? `/${n.arch}` : ""}`);
+  if (n.version) facts.push(`agent ${n.version}`);
+  if (n.lastHeartbeatAt) facts.push(`last heartbeat ${when(n.lastHeartbeatAt)}`);
+  if (!n.aiToolsAllowed) facts.push("AI tools off");
+  const m = n.metrics;
+  if (m) {
+    facts.push(`cpu ${m.cpuPercent.toFixed(0)}%${m.cpuCount ? ` of ${m.cpuCount} cores` : ""}`);
+    facts.push(`memory ${mb(m.memoryMb)} / ${mb(m.memoryTotalMb)}`);
+    facts.push(`disk free ${mb(m.diskFreeMb)} / ${mb(m.diskTotalMb)}`);
+    if (m.loadAverage) facts.push(`load ${m.loadAverage.map((l) => l.toFixed(2)).join(" ")}`);
+    for (const g of m.gpus ?? []) facts.push(`gpu ${g.name} ${g.utilizationPercent}% (${mb(g.memoryUsedMb)} / ${mb(g.memoryTotalMb)})`);
+  }
+  if (n.lastError) facts.push(`last error: ${n.lastError}`);
+  return `${n.id} "${n.name}": ${facts.join(", ")}`;
+}
+
+async function listMachines(records: SiteRecords, input: HubToolInput<"list_machines">): Promise<string> {
+  const nodes = (await records.nodes()).filter((n) => {
+    if (n.status === "deregistered") return false;
+    if (input.group !== undefined && n.group !== input.group) return false;
+    if (input.status === "online") return n.status === "connected";
+    if (input.status === "offline") return n.status !== "connected";
+    return true;
+  });
+  if (!nodes.length) return "No machines match.";
+  return cut(redactText(`${nodes.length} machine(s):\n${nodes.map(machineLine).join("\n")}`), MODEL_OUTPUT_CHARS).text;
+}
+
+/** One function per hub handler of the catalog: a handler added there without one here fails the build. */
+export const HUB_TOOLS: { [H in HubToolHandler]: (records: SiteRecords, input: HubToolInput<H>, now: number) => Promise<string> } = {
+  site_logs: siteLogs,
+  list_machines: (records, input) => listMachines(records, input),
+};
+
+export function runHubTool(handler: HubToolHandler, records: SiteRecords, input: Record<string, unknown>, now: number): Promise<string> {
+  return (HUB_TOOLS[handler] as (r: SiteRecords, i: Record<string, unknown>, n: number) => Promise<string>)(records, input, now);
+}

@@ -1,0 +1,436 @@
+import type { RiskTier } from "../../protocol/action-risk.ts";
+import type { NodeView } from "../../protocol/api.ts";
+import { CONFIRMATION_TIMEOUT_MS, type ChatEvent, type NoteKind, type TurnStatus } from "../../protocol/chat.ts";
+import { costMicroUsd } from "../../protocol/llm.ts";
+import { TOOL_CATALOG, TOOL_NAMES } from "../../protocol/tools/catalog.ts";
+import { prepareToolCall, toolsToOffer, type PreparedToolCall } from "../../protocol/tools/offer.ts";
+import { toolInputSchema } from "../../protocol/tools/provider-schemas.ts";
+import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/tool.ts";
+import type { UsableLlmKey } from "../shared/llm-keys.ts";
+import type { Requester } from "../site-hub/requester.ts";
+import type { SiteHub } from "../site-hub/site-hub.ts";
+import type { ChatEvents } from "./chat-events.ts";
+import { runHubTool } from "./hub-tools.ts";
+import type { ModelClient, ModelReply, ModelRequest } from "./model/model-client.ts";
+import { modelClientFor } from "./model/model-factory.ts";
+import { classify, DEFAULT_RETRY_BUDGET, explain, nextDelay } from "./model/provider-errors.ts";
+import { modelMessages } from "./model-transcript.ts";
+import { systemPrompt } from "./system-prompt.ts";
+import { notRun, runOnAll, runOnNode, type ToolOutcome } from "./tool-runner.ts";
+import { toolCallView, type Meta, type ToolCallRecord, type ToolTarget, type Transcript, type TurnRecord } from "./transcript.ts";
+
+/** Tokens a model may write in one call. */
+const MAX_OUTPUT_TOKENS = 4_096;
+
+/** What the runner needs from the conversation object around it. */
+export interface RunnerHost {
+  readonly transcript: Transcript;
+  readonly events: ChatEvents;
+  hub(): DurableObjectStub<SiteHub>;
+  /** The key this conversation's owner chats with (personal, else the site's), or why there is none. */
+  resolveKey(meta: Meta): Promise<{ key: UsableLlmKey } | { missing: string }>;
+  /** The conversation's summary changed (usage, status, update time): refresh the site's index. */
+  changed(): Promise<void>;
+  scheduleAlarm(): Promise<void>;
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID()}`;
+}
+
+/** How a tool call's directives name who asked: the person, and the conversation it came from. */
+export function chatActor(label: string, conversationId: string): string {
+  return `${label} via chat ${conversationId}`;
+}
+
+/** Who the site sees asking for a tool call: the asker, through the conversation, confined as the asker is. */
+export function chatRequester(caller: { id: string; label: string; confined: boolean }, conversationId: string): Requester {
+  return { actor: chatActor(caller.label, conversationId), userId: caller.id === "admin-key" ? null : caller.id, confined: caller.confined };
+}
+
+function isAgentTool(tool: Tool): boolean {
+  return tool.runs.on === "agent";
+}
+
+/** What the model is told of a tool call that ended without running, by why the answer ended. */
+const UNRUN: Partial<Record<TurnStatus, string>> = {
+  stopped: "Not run: the user stopped the answer.",
+  error: "Not run: the answer ended with an error.",
+};
+
+/**
+ * The tool loop of one conversation, run inside its object (never in a request), as a state machine over what is
+ * stored: every step it takes is written before the next begins, so a restarted object picks up where the stored
+ * state says and nothing is done twice. A model call in progress at a restart is made again (it changes nothing);
+ * a tool call in progress is followed by its recorded directive id, never sent again.
+ */
+export class TurnRunner {
+  private loop: Promise<void> | null = null;
+  private again = false;
+  private model: AbortController | null = null;
+  private wakeFromPause: (() => void) | null = null;
+  private cachedKey: { turnId: string; key: UsableLlmKey; client: ModelClient } | null = null;
+  /** The text of the model call under way, for clients that attach in the middle of it. */
+  partial: { messageId: string; text: string } | null = null;
+
+  constructor(private readonly host: RunnerHost) {}
+
+  get busy(): boolean {
+    return this.loop !== null;
+  }
+
+  /** Resolves when the loop has stopped (paused for a decision, or the answer ended). */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  /** Makes the loop look at the stored state again, starting it if it is not running. */
+  kick(): void {
+    if (this.loop) {
+      this.again = true;
+      return;
+    }
+    this.loop = (async () => {
+      do {
+        this.again = false;
+        await this.advance();
+      } while (this.again);
+    })()
+      .catch((error: unknown) => this.crashed(error))
+      .finally(() => {
+        this.loop = null;
+      });
+  }
+
+  /** Stop: abort the model stream and any back-off pause; the loop then sees the stop request. */
+  interrupt(): void {
+    this.model?.abort();
+    this.wakeFromPause?.();
+  }
+
+  private get t(): Transcript {
+    return this.host.transcript;
+  }
+
+  private emit(event: ChatEvent): void {
+    this.host.events.emit(event);
+  }
+
+  private emitCall(type: "tool_call" | "tool_result" | "confirmation", id: string): void {
+    const rec = this.t.toolCall(id);
+    if (rec) this.emit({ type, toolCall: toolCallView(rec) });
+  }
+
+  private async advance(): Promise<void> {
+    for (;;) {
+      const meta = this.t.meta();
+      const turn = this.t.latestTurn();
+      if (!meta || !turn || turn.status !== "running") return;
+      if (turn.stopRequested) return this.finish(turn, "stopped", { kind: "stopped", text: "Stopped." });
+
+      const pending = this.t.unresolvedOf(turn.id);
+      if (pending.length) {
+        for (const call of pending) {
+          if ((await this.resolve(call, turn, meta)) === "wait") {
+            this.t.setTurnStatus(turn.id, "waiting", Date.now());
+            this.emitTurn(turn.id);
+            await this.host.scheduleAlarm();
+            await this.host.changed();
+            return;
+          }
+          if (this.t.turn(turn.id)?.stopRequested) break;
+        }
+        continue;
+      }
+      if (turn.stepsUsed >= turn.stepLimit) {
+        return this.finish(turn, "step_limit", {
+          kind: "step_limit",
+          text: `Paused after ${turn.stepsUsed} model calls, the limit for one message on this site. Continue to let the assistant go on.`,
+        });
+      }
+      if (!(await this.modelStep(turn, meta))) return;
+    }
+  }
+
+  // ---- tool calls ----
+
+  private prepare(call: ToolCallRecord, turn: TurnRecord): PreparedToolCall {
+    return prepareToolCall(call.name, call.input, { riskCap: turn.toolTier as RiskTier });
+  }
+
+  /** Moves a tool call on by one state; "wait" when it needs a person's decision first. */
+  private async resolve(call: ToolCallRecord, turn: TurnRecord, meta: Meta): Promise<"wait" | "next"> {
+    if (call.status === "awaiting_confirmation") return "wait";
+    const prepared = this.prepare(call, turn);
+    if (!prepared.ok) {
+      await this.refuse(call, prepared.message, turn, meta, prepared.code !== "invalid_input");
+      return "next";
+    }
+    if (call.status === "proposed") {
+      const target = await this.targetOf(prepared.tool, call, meta);
+      if (needsConfirmation(prepared.tool)) {
+        this.t.updateToolCall(call.id, { status: "awaiting_confirmation", target, expiresAt: Date.now() + CONFIRMATION_TIMEOUT_MS });
+        this.emitCall("confirmation", call.id);
+        return "wait";
+      }
+      this.t.updateToolCall(call.id, { status: "approved", target });
+    }
+    await this.execute(this.t.toolCall(call.id)!, prepared, turn, meta);
+    return "next";
+  }
+
+  private async refuse(call: ToolCallRecord, reason: string, turn: TurnRecord, meta: Meta, audit: boolean): Promise<void> {
+    this.store(call.id, notRun("refused", reason));
+    if (audit) {
+      // A model naming a tool it was not offered is worth a line in the site's log: it may be a prompt injection.
+      await this.host.hub().recordChat({
+        actor: chatActor(turn.askerLabel, meta.id),
+        level: "warn",
+        message: `chat ${meta.id}: the model asked for tool ${call.name.slice(0, 64)}, which was not offered; refused without running`,
+        data: { conversationId: meta.id, tool: call.name.slice(0, 64) },
+      });
+    }
+  }
+
+  /** Where a tool call will run, as the confirmation card and the transcript show it. */
+  private async targetOf(tool: Tool, call: ToolCallRecord, meta: Meta): Promise<ToolTarget> {
+    if (!isAgentTool(tool)) return { hub: true };
+    if ("node" in call.target) return call.target;
+    if ("node" in meta.target) return { node: meta.target.node };
+    return { all: true, machines: (await this.onlineNodes()).length };
+  }
+
+  private async onlineNodes(): Promise<NodeView[]> {
+    return ((await this.host.hub().listNodes()) as NodeView[]).filter((n) => n.status === "connected");
+  }
+
+  private store(id: string, outcome: ToolOutcome): void {
+    this.t.updateToolCall(id, { status: outcome.status, modelResult: outcome.modelResult, results: outcome.results, error: outcome.error, endedAt: Date.now() });
+    this.emitCall("tool_result", id);
+  }
+
+  private async execute(call: ToolCallRecord, prepared: Extract<PreparedToolCall, { ok: true }>, turn: TurnRecord, meta: Meta): Promise<void> {
+    const requester = chatRequester({ id: turn.askerId, label: turn.askerLabel, confined: turn.confined }, meta.id);
+    const actor = requester.actor;
+    const stopped = () => this.t.turn(turn.id)?.stopRequested === true;
+    const hub = this.host.hub();
+    if (prepared.run.on === "hub") {
+      this.t.updateToolCall(call.id, { status: "running", startedAt: Date.now() });
+      this.emitCall("tool_call", call.id);
+      const records = {
+        activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
+        nodes: async () => (await hub.listNodes()) as NodeView[],
+      };
+      const text = await runHubTool(prepared.run.handler, records, prepared.run.input, Date.now());
+      await hub.recordChat({ actor, message: `chat ${meta.id}: ${call.name} answered by the hub`, data: { conversationId: meta.id, tool: call.name } });
+      this.store(call.id, { status: "done", modelResult: text, results: [], error: null });
+      return;
+    }
+    const action = prepared.run.call;
+    let target = call.target;
+    if (call.status !== "running") {
+      // The directive's id is stored before the directive is asked for: after a restart the same id is followed.
+      if ("node" in target) {
+        this.t.updateToolCall(call.id, { status: "running", directiveId: newId("d"), startedAt: Date.now() });
+      } else {
+        const online = (await this.onlineNodes()).length;
+        if (online === 0) return this.store(call.id, notRun("refused", "no machine of the site is online; nothing was run"));
+        target = { all: true, machines: online };
+        this.t.updateToolCall(call.id, { status: "running", target, fanoutId: newId("f"), startedAt: Date.now() });
+      }
+      this.emitCall("tool_call", call.id);
+    }
+    const running = this.t.toolCall(call.id)!;
+    const outcome =
+      "node" in target
+        ? await runOnNode(hub, target.node, action, running.directiveId!, requester, stopped)
+        : await runOnAll(hub, action, running.fanoutId!, requester, stopped);
+    this.store(call.id, outcome);
+  }
+
+  // ---- model calls ----
+
+  /**
+   * The key (and a client for it) an answer uses, looked up once per answer and kept in memory only: a key changed
+   * meanwhile applies from the next message.
+   */
+  useKey(turnId: string, key: UsableLlmKey): { key: UsableLlmKey; client: ModelClient } {
+    this.cachedKey = { turnId, key, client: modelClientFor(key) };
+    this.t.setKeySource(turnId, key.scope);
+    return this.cachedKey;
+  }
+
+  private async key(turn: TurnRecord, meta: Meta): Promise<{ key: UsableLlmKey; client: ModelClient } | string> {
+    if (this.cachedKey?.turnId === turn.id) return this.cachedKey;
+    const found = await this.host.resolveKey(meta);
+    if ("missing" in found) return found.missing;
+    return this.useKey(turn.id, found.key);
+  }
+
+  /** One model call, retried while the provider is busy; false when the turn ended instead. */
+  private async modelStep(turn: TurnRecord, meta: Meta): Promise<boolean> {
+    const found = await this.key(turn, meta);
+    if (typeof found === "string") {
+      await this.finish(turn, "error", { kind: "error", text: found });
+      return false;
+    }
+    const { key, client } = found;
+    const model = meta.model ?? key.model;
+    const nodes = (await this.host.hub().listNodes()) as NodeView[];
+    const tools = toolsToOffer({ riskCap: turn.toolTier as RiskTier });
+    const request: ModelRequest = {
+      model,
+      system: systemPrompt({ site: meta.site, target: meta.target, nodes, toolTier: turn.toolTier, now: Date.now() }),
+      messages: modelMessages(this.t),
+      tools: tools.map((tool) => ({ name: tool.name, description: tool.description, inputSchema: toolInputSchema(tool) })),
+      maxTokens: MAX_OUTPUT_TOKENS,
+    };
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      const messageId = newId("m");
+      this.partial = { messageId, text: "" };
+      this.emit({ type: "step", turnId: turn.id, messageId, model, provider: key.provider });
+      const controller = new AbortController();
+      this.model = controller;
+      try {
+        const reply = await client.complete(
+          request,
+          (delta) => {
+            if (this.partial?.messageId !== messageId) return;
+            this.partial.text += delta;
+            this.emit({ type: "text", messageId, delta });
+          },
+          controller.signal,
+        );
+        this.partial = null;
+        await this.recordReply(turn, messageId, model, key, reply);
+        return true;
+      } catch (error) {
+        const failure = classify(error, key.apiKey);
+        const streamed = this.partial?.text ?? "";
+        this.partial = null;
+        // The conversation was deleted meanwhile: there is nothing left to write to.
+        if (!this.t.turn(turn.id)) return false;
+        if (failure.kind === "aborted" || this.t.turn(turn.id)?.stopRequested) {
+          // What was already shown stays in the transcript; the tool calls the model had begun are dropped.
+          if (streamed) {
+            this.t.addMessage({ id: messageId, turnId: turn.id, role: "assistant", text: streamed, model, provider: key.provider }, Date.now());
+            this.emitMessage(messageId);
+          }
+          await this.finish(this.t.turn(turn.id)!, "stopped", { kind: "stopped", text: "Stopped." });
+          return false;
+        }
+        if (streamed) this.emit({ type: "step_reset", messageId, reason: failure.detail });
+        const delay = nextDelay(failure, attempt, waited, DEFAULT_RETRY_BUDGET);
+        if (delay === null) {
+          await this.finish(turn, "error", { kind: "error", text: explain(failure, key.provider, model, key.scope, attempt) });
+          return false;
+        }
+        this.emit({ type: "retry", attempt, waitMs: delay, reason: `${failure.status ?? "network"}: ${failure.detail}`.slice(0, 300) });
+        await this.pause(delay);
+        waited += delay;
+      } finally {
+        this.model = null;
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeFromPause = () => {
+        this.wakeFromPause = null;
+        done();
+      };
+    });
+  }
+
+  private async recordReply(turn: TurnRecord, messageId: string, model: string, key: UsableLlmKey, reply: ModelReply): Promise<void> {
+    const now = Date.now();
+    const usage = { inputTokens: reply.inputTokens, outputTokens: reply.outputTokens, costMicroUsd: costMicroUsd(key.provider, model, reply.inputTokens, reply.outputTokens) };
+    const meta = this.t.meta()!;
+    this.t.countStep(turn.id);
+    this.t.addMessage({ id: messageId, turnId: turn.id, role: "assistant", text: reply.text, model, provider: key.provider, usage }, now);
+    reply.toolCalls.forEach((call, position) => {
+      const tool = TOOL_NAMES.includes(call.name as (typeof TOOL_NAMES)[number]) ? TOOL_CATALOG[call.name as (typeof TOOL_NAMES)[number]] : null;
+      const target: ToolTarget = tool && !isAgentTool(tool) ? { hub: true } : "node" in meta.target ? { node: meta.target.node } : { all: true, machines: null };
+      const invalid = call.input === null ? `the input was not a JSON object: ${call.rawInput.slice(0, 200)}` : null;
+      this.t.addToolCall(
+        {
+          id: newId("t"),
+          messageId,
+          position,
+          providerCallId: call.id,
+          name: call.name.slice(0, 200),
+          input: call.input ?? {},
+          tier: tool ? toolTier(tool) : 3,
+          runsOn: tool && !isAgentTool(tool) ? "hub" : "agent",
+          target,
+          status: invalid ? "refused" : "proposed",
+          error: invalid,
+          modelResult: invalid ? `Not run: ${invalid}` : null,
+        },
+        now,
+      );
+    });
+    this.emitMessage(messageId);
+    this.emit({ type: "usage", messageId, model, usage, total: this.t.totals() });
+    await this.host.changed();
+    if (!reply.toolCalls.length) {
+      const cut = reply.stopReason === "max_tokens" || reply.stopReason === "length";
+      await this.finish(turn, "done", cut ? { kind: "info", text: "The answer reached the model's output limit and was cut. Ask it to continue." } : null);
+    }
+  }
+
+  // ---- the end of an answer ----
+
+  private emitMessage(id: string): void {
+    const message = this.t.message(id);
+    if (message) this.emit({ type: "message", message });
+  }
+
+  private emitTurn(turnId: string): void {
+    const turn = this.t.turn(turnId);
+    if (turn) this.emit({ type: "turn", turn: publicTurn(turn) });
+  }
+
+  /** Ends the answer: tool calls left unresolved are closed, a note says why it ended, clients hear `done`. */
+  async finish(turn: TurnRecord, status: TurnStatus, note: { kind: NoteKind; text: string } | null): Promise<void> {
+    const now = Date.now();
+    for (const call of this.t.unresolvedOf(turn.id)) {
+      const why = UNRUN[status] ?? "Not run.";
+      this.t.updateToolCall(call.id, { status: "cancelled", modelResult: why, error: why, endedAt: now });
+      this.emitCall("tool_result", call.id);
+    }
+    if (note) {
+      const id = newId("m");
+      this.t.addMessage({ id, turnId: turn.id, role: "note", text: note.text, noteKind: note.kind }, now);
+      this.emitMessage(id);
+    }
+    this.t.setTurnStatus(turn.id, status, now);
+    this.cachedKey = null;
+    this.emitTurn(turn.id);
+    this.emit({ type: "done", turnId: turn.id, status, canContinue: status === "step_limit", note: note?.text ?? null });
+    await this.host.scheduleAlarm();
+    await this.host.changed();
+  }
+
+  private async crashed(error: unknown): Promise<void> {
+    console.error("chat turn failed", error instanceof Error ? (error.stack ?? error.message) : String(error));
+    const turn = this.t.latestTurn();
+    if (!turn || (turn.status !== "running" && turn.status !== "waiting")) return;
+    await this.finish(turn, "error", { kind: "error", text: "The hub hit an internal error while answering; the answer stopped. Send the message again." }).catch(
+      () => undefined,
+    );
+  }
+}
+
+/** A turn as clients see it. */
+export function publicTurn(turn: TurnRecord) {
+  const { askerId: _a, askerLabel: _l, stopRequested: _s, confined: _c, ...view } = turn;
+  return view;
+}
