@@ -1,5 +1,6 @@
 import type { SiteRole } from "../../protocol/accounts.ts";
 import { DEFAULT_SITE } from "../../protocol/identifiers.ts";
+import { SESSION_MAX_MS } from "../directory/sessions.ts";
 import type { SocketHolder } from "../shared/user-sockets.ts";
 
 /** A member of the site, as the site's own object keeps it. */
@@ -87,8 +88,13 @@ export class SiteAccess {
     await this.accessChanged(userId);
   }
 
-  /** Notes that another object of the site holds a live socket of this person (the chat's conversations). */
+  /**
+   * Notes that another object of the site holds a live socket of this person (the chat's conversations). A note
+   * older than the longest session is forgotten: a socket open that long has since reconnected (and been noted
+   * again), as every deploy and network change makes it.
+   */
   noteHolder(userId: string, holder: SocketHolder, now: number): void {
+    this.sql.exec("DELETE FROM site_socket_holders WHERE user_id = ? AND seen_at <= ?", userId, now - SESSION_MAX_MS);
     this.sql.exec(
       "INSERT INTO site_socket_holders (user_id, kind, name, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, kind, name) DO UPDATE SET seen_at = excluded.seen_at",
       userId,
