@@ -7,6 +7,7 @@ import { prepareToolCall, toolsToOffer, type PreparedToolCall } from "../../prot
 import { toolInputSchema } from "../../protocol/tools/provider-schemas.ts";
 import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/tool.ts";
 import type { UsableLlmKey } from "../shared/llm-keys.ts";
+import { isProcessTool, runProcessTool, type ProcessToolHub } from "../site-hub/process-tools.ts";
 import type { Requester } from "../site-hub/requester.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
 import type { ChatEvents } from "./chat-events.ts";
@@ -217,13 +218,20 @@ export class TurnRunner {
     if (prepared.run.on === "hub") {
       this.t.updateToolCall(call.id, { status: "running", startedAt: Date.now() });
       this.emitCall("tool_call", call.id);
-      const records = {
-        activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
-        nodes: async () => (await hub.listNodes()) as NodeView[],
-      };
-      const text = await runHubTool(prepared.run.handler, records, prepared.run.input, Date.now());
+      const { handler, input } = prepared.run;
+      let outcome: { ok: boolean; text: string };
+      if (isProcessTool(handler)) {
+        // The stub's methods are the SiteHub's, their results wrapped for RPC: the same values the tools read.
+        outcome = await runProcessTool(handler, hub as unknown as ProcessToolHub, input, requester);
+      } else {
+        const records = {
+          activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
+          nodes: async () => (await hub.listNodes()) as NodeView[],
+        };
+        outcome = { ok: true, text: await runHubTool(handler, records, input, Date.now()) };
+      }
       await hub.recordChat({ actor, message: `chat ${meta.id}: ${call.name} answered by the hub`, data: { conversationId: meta.id, tool: call.name } });
-      this.store(call.id, { status: "done", modelResult: text, results: [], error: null });
+      this.store(call.id, { status: outcome.ok ? "done" : "failed", modelResult: outcome.text, results: [], error: outcome.ok ? null : outcome.text });
       return;
     }
     const action = prepared.run.call;

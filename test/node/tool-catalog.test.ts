@@ -32,9 +32,12 @@ const TIER_1 = [
   "get_agent_health",
   "get_site_logs",
   "list_machines",
+  "get_process_list",
+  "get_process_logs",
 ];
-const TIER_2 = ["manage_service", "signal_processes", "clean_disk_space"];
-const TIER_3 = ["run_command", "read_file", "list_directory", "write_file", "reboot_machine", "shutdown_machine", "cancel_shutdown"];
+const TIER_2 = ["start_process", "stop_process", "restart_process", "set_launch_mode", "manage_service", "signal_processes", "clean_disk_space"];
+// A new command line is as strong as a shell: adding, changing and removing supervised processes asks a person first.
+const TIER_3 = ["add_process", "update_process", "delete_process", "run_command", "read_file", "list_directory", "write_file", "reboot_machine", "shutdown_machine", "cancel_shutdown"];
 
 /** Every keyword used anywhere in a schema, walking nested property and item schemas. */
 function keywordsOf(schema: JsonSchema, found = new Set<string>()): Set<string> {
