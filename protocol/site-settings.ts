@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_STEP_LIMIT } from "./chat.ts";
+import { DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_STEP_LIMIT } from "./chat-constants.ts";
 import { normalizePath } from "./paths.ts";
 
 /**
