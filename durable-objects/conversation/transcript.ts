@@ -330,8 +330,17 @@ export class Transcript {
   }
 
   /** Continue after the step limit: another `steps` model calls, and stop requests from before are forgotten. */
-  extendTurn(id: string, steps: number, now: number): void {
-    this.sql.exec("UPDATE turns SET step_limit = steps_used + ?, status = 'running', stop_requested = 0, ended_at = NULL WHERE id = ?", steps, id);
+  /** Another round of model calls, asked for by `asker`: from now on the answer runs with their rights. */
+  extendTurn(id: string, steps: number, asker: { toolTier: number; askerId: string; askerLabel: string; confined: boolean }, now: number): void {
+    this.sql.exec(
+      "UPDATE turns SET step_limit = steps_used + ?, tool_tier = ?, asker_id = ?, asker_label = ?, confined = ?, status = 'running', stop_requested = 0, ended_at = NULL WHERE id = ?",
+      steps,
+      asker.toolTier,
+      asker.askerId,
+      asker.askerLabel,
+      asker.confined ? 1 : 0,
+      id,
+    );
     this.touch(now);
   }
 

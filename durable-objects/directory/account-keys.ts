@@ -18,7 +18,7 @@ export class AccountKeys {
     const user = this.ctx.users.byId(input.userId);
     if (!user) return fail(404, "user_not_found", "no such user");
     const key = await this.ctx.access.issueApiKey(user.view, input, now);
-    await this.ctx.record({ kind: "api_key", ...who, message: `${who.actor} created the ${key.scope} API key "${key.name}" (${key.prefix}…)`, data: { keyId: key.id } }, now);
+    await this.ctx.record({ kind: "api_key", ...who, subject: input.userId, message: `${who.actor} created the ${key.scope} API key "${key.name}" (${key.prefix}…)`, data: { keyId: key.id } }, now);
     return ok(key);
   }
 
@@ -35,7 +35,7 @@ export class AccountKeys {
     if (!key) return fail(404, "key_not_found", `API key ${id} not found`);
     if (key.revokedAt !== null) return fail(409, "already_revoked", `API key ${id} is already revoked`);
     await this.ctx.access.revokeApiKeys([{ id, keyHash: this.ctx.apiKeys.hashOf(userId, id)! }], now);
-    await this.ctx.record({ kind: "api_key", ...who, message: `${who.actor} revoked the API key "${key.name}" (${key.prefix}…)`, data: { keyId: id } }, now);
+    await this.ctx.record({ kind: "api_key", ...who, subject: userId, message: `${who.actor} revoked the API key "${key.name}" (${key.prefix}…)`, data: { keyId: id } }, now);
     return ok(this.ctx.apiKeys.get(userId, id)!);
   }
 }

@@ -20,6 +20,11 @@ function view(r: MemberRow): MemberView {
 export class MembershipStore {
   constructor(private readonly sql: SqlStorage) {}
 
+  /** The sites a person belongs to: where an access event about them is mirrored (never used to authorise). */
+  sitesOf(userId: string): string[] {
+    return this.sql.exec<{ site_id: string }>("SELECT site_id FROM memberships WHERE user_id = ?", userId).toArray().map((r) => r.site_id);
+  }
+
   get(site: string, userId: string): MemberView | null {
     const row = this.sql
       .exec<MemberRow>(

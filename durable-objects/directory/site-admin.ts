@@ -1,4 +1,4 @@
-import type { InviteView, MemberView, SiteRole, SiteView } from "../../protocol/accounts.ts";
+import type { InviteView, MemberListResponse, MemberView, SiteRole, SiteView } from "../../protocol/accounts.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
 import type { Actor } from "./actor.ts";
@@ -33,8 +33,9 @@ export class SiteAdmin {
     return ok({ ...site, name });
   }
 
-  listMembers(site: string): MemberView[] {
-    return this.ctx.memberships.list(site);
+  listMembers(site: string): MemberListResponse {
+    const superadmins = this.ctx.users.superadmins().map((u) => ({ userId: u.id, email: u.email, name: u.name }));
+    return { members: this.ctx.memberships.list(site), superadmins };
   }
 
   async changeRole(site: string, userId: string, role: SiteRole, who: Actor): Promise<HubResult<MemberView>> {
@@ -46,6 +47,7 @@ export class SiteAdmin {
       kind: "member",
       ...who,
       site,
+      subject: userId,
       message: `${member.email} is now ${role} of site ${site} (was ${member.role}), changed by ${who.actor}`,
       data: { userId, from: member.role, to: role },
     });
@@ -56,7 +58,7 @@ export class SiteAdmin {
     const member = this.ctx.memberships.get(site, userId);
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     await this.ctx.access.removeMembership(site, userId);
-    await this.ctx.record({ kind: "member", ...who, site, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
+    await this.ctx.record({ kind: "member", ...who, site, subject: userId, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
     return ok(member);
   }
 

@@ -1,5 +1,6 @@
 import { viewerUrl } from "../../durable-objects/site-hub/live-viewers.ts";
 import { openingOwner } from "../auth/socket-presence.ts";
+import { activityReaderOf } from "../auth/requester.ts";
 import { apiError } from "../http/api-error.ts";
 import { siteHub, type SiteRoute } from "./site-context.ts";
 
@@ -21,7 +22,9 @@ export const liveRoutes: SiteRoute[] = [
         return apiError(c, 403, "cross_origin", `WebSocket upgrades from ${origin} are not accepted`);
       }
       const owner = await openingOwner(c, { kind: "site", name: c.get("site") });
-      return siteHub(c).fetch(new Request(viewerUrl(c.req.url, owner), { headers: { Upgrade: "websocket" } }));
+      // What the socket may read of the activity log is decided here, like every other right, and travels with it.
+      const { audit, confined } = activityReaderOf(c);
+      return siteHub(c).fetch(new Request(viewerUrl(c.req.url, owner, { audit, confined }), { headers: { Upgrade: "websocket" } }));
     },
   },
 ];
