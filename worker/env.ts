@@ -1,16 +1,22 @@
 import type { Conversation } from "../durable-objects/conversation/conversation.ts";
+import type { CredentialShard } from "../durable-objects/credentials/credential-shard.ts";
 import type { Directory } from "../durable-objects/directory/directory.ts";
 import type { SiteHub } from "../durable-objects/site-hub/site-hub.ts";
 
 /** Bindings and secrets the Worker and its Durable Objects run with (see wrangler.toml and `.dev.vars`). */
 export interface Env {
   SITE_HUB: DurableObjectNamespace<SiteHub>;
-  /** The one Directory (users, sessions, keys, sites, memberships, invites, audit), reached by idFromName("directory"). */
+  /**
+   * The one Directory (people, passwords, passkeys, invites, audit, and the lists of sessions, keys, sites and
+   * members), reached by idFromName("directory"); signing in and account pages use it, ordinary requests do not.
+   */
   DIRECTORY: DurableObjectNamespace<Directory>;
   /** One AI chat conversation each, reached by idFromName("<site>/<conversation id>"). */
   CONVERSATION: DurableObjectNamespace<Conversation>;
   /** Roost storage: `sites/<site>/chunks/<sha256>` and `sites/<site>/roosts/<roost>/<version>.json` (see roost-keys.ts). */
   ROOST: R2Bucket;
+  /** The credential shards every request is authenticated against, by the hash of its credential (shard-name.ts). */
+  CREDENTIALS: DurableObjectNamespace<CredentialShard>;
   /** The dashboard's static files (web/dist); Cloudflare serves them before the Worker except for /api and /healthz. */
   ASSETS: Fetcher;
   /**

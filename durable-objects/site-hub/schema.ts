@@ -1,5 +1,27 @@
 import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-keys.ts";
 
+/** The site's own record of its existence and members, which every request on the site reads (see SiteAccess). */
+const SITE_ACCESS = `CREATE TABLE site_info (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_members (
+     user_id TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     added_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_access_state (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_socket_holders (
+     user_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     seen_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, kind, name)
+   ) WITHOUT ROWID;`;
+
 /**
  * The site's SQLite schema as an append-only list of migrations. A migration, once shipped, is never edited:
  * existing sites replay only the ones they have not applied yet.
@@ -273,9 +295,14 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX metrics_by_quarter ON metrics_quarters(quarter);
    CREATE TABLE metrics_folded (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);`,
+  SITE_ACCESS,
 ];
 
-export function migrate(sql: SqlStorage): void {
+/** The version that gave sites their own existence and members (see SiteAccess). */
+export const SITE_ACCESS_VERSION = MIGRATIONS.indexOf(SITE_ACCESS) + 1;
+
+/** Applies the migrations this object has not applied yet; returns the version it was at before. */
+export function migrate(sql: SqlStorage): number {
   sql.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
   const row = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one();
   const applied = row.v ?? 0;
@@ -285,4 +312,5 @@ export function migrate(sql: SqlStorage): void {
     sql.exec(statement);
     sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", version, Date.now());
   });
+  return applied;
 }

@@ -14,6 +14,7 @@ import type {
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
+import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
 import type {
@@ -33,10 +34,12 @@ import type { z } from "zod";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
+import { DIRECTORY_NAME } from "../directory/directory.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
-import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
+import { closeSocketsAt } from "../shared/socket-holders.ts";
+import { closeMatchingSockets, type SocketHolder, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog, type ActivityReader } from "./activity-log.ts";
 import { ConversationIndex } from "./conversation-index.ts";
 import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
@@ -55,7 +58,8 @@ import type { Requester } from "./requester.ts";
 import { DeploymentStore } from "./roost-deployment-store.ts";
 import { RoostDeployments } from "./roost-deployments.ts";
 import { RoostVersions } from "./roost-versions.ts";
-import { migrate } from "./schema.ts";
+import { migrate, SITE_ACCESS_VERSION } from "./schema.ts";
+import { SiteAccess, type LegacySite, type SiteAccessInfo, type SiteMember } from "./site-access.ts";
 import { SiteProcesses } from "./site-processes.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
 import { checkNodeToken } from "./token-check.ts";
@@ -88,6 +92,7 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  private readonly siteAccess: SiteAccess;
   /** The activity log for entries a node causes by itself, within its hourly quota. */
   private readonly nodeActivity: NodeActivityQuota;
   private readonly processes: SiteProcesses;
@@ -98,7 +103,23 @@ export class SiteHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+    const before = ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+    this.siteAccess = new SiteAccess(ctx.storage.sql, {
+      legacy: (site) => env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME)).legacySite(site),
+      accessChanged: async (userId, holders) => {
+        const match = { userId };
+        closeMatchingSockets(ctx, match, LiveCloseCode.ACCESS_CHANGED, "access changed");
+        await Promise.all(
+          holders.map((holder) =>
+            closeSocketsAt(env, holder, match, LiveCloseCode.ACCESS_CHANGED, "access changed").catch((err: unknown) =>
+              console.error("could not close live sockets", holder.kind, holder.name, err instanceof Error ? err.message : String(err)),
+            ),
+          ),
+        );
+      },
+    });
+    // An object whose storage predates sites keeping their own members learns them from the Directory.
+    if (before > 0 && before < SITE_ACCESS_VERSION) this.siteAccess.markPending();
     this.registry = new NodeRegistry(ctx.storage.sql, (id) => this.viewers.nodeChanged(id));
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
@@ -161,6 +182,35 @@ export class SiteHub extends DurableObject<Env> {
     const url = new URL(request.url);
     if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url), viewerRights(url));
     return this.connections.accept(request);
+  }
+
+  // ---- who may reach the site (RPC; see SiteAccess) ----
+
+  /** Whether the site exists and the caller's role on it: read by every authorised request on the site. */
+  access(site: string, userId: string | null): Promise<SiteAccessInfo> {
+    return this.siteAccess.access(site, userId);
+  }
+
+  siteCreated(site: string, createdAt: number): Promise<void> {
+    return this.siteAccess.created(site, createdAt);
+  }
+
+  setMember(site: string, member: SiteMember): Promise<void> {
+    return this.siteAccess.setMember(site, member);
+  }
+
+  removeMember(site: string, userId: string): Promise<void> {
+    return this.siteAccess.removeMember(site, userId);
+  }
+
+  importSite(site: string, createdAt: number, members: SiteMember[]): void {
+    const legacy: LegacySite = { createdAt, members };
+    this.siteAccess.import(site, legacy);
+  }
+
+  /** Notes that another object of the site (a conversation) holds a live socket of this person. */
+  noteSocketHolder(userId: string, holder: SocketHolder): void {
+    this.siteAccess.noteHolder(userId, holder, Date.now());
   }
 
   /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */

@@ -6,10 +6,12 @@ export interface UserPrincipal {
   /** How the caller is named in records and logs: the email, and the key's name for an API key. */
   label: string;
   user: UserView;
-  /** Their role on each site they belong to, as it is at this request. */
+  /** Their role on the request's site, as that site's object has it at this request (the only site looked up). */
   roles: Record<string, SiteRole>;
   sessionId: string | null;
   apiKey: { id: string; name: string; scope: ApiKeyScope } | null;
+  /** The SHA-256 of the credential the request came with, to reach its shard (live sockets note themselves there). */
+  credentialHash: string;
 }
 
 /** Who is making a request, as established by authentication. */

@@ -1,4 +1,4 @@
-import type { Actor } from "../../durable-objects/directory/identity.ts";
+import type { Actor } from "../../durable-objects/directory/actor.ts";
 import { directoryOf } from "../auth/directory-stub.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import type { AppContext } from "./site-context.ts";
