@@ -75,7 +75,10 @@ function section(tool: Tool): string {
       `Example input \`${JSON.stringify(tool.example)}\` becomes the directive \`${JSON.stringify({ action: call.action, params: call.params })}\`.`,
     );
   } else {
-    lines.push(`- **Risk tier ${tier}** — runs without asking; answered by the hub (handler \`${prepared.run.handler}\`), no machine is asked`, "", parameters(tool), "", `Example input: \`${JSON.stringify(tool.example)}\`.`);
+    const asks = tier >= CONFIRMATION_TIER ? "asks for confirmation" : "runs without asking";
+    // Process tools are answered by the hub from its own records, and send the agent a directive where they must.
+    const where = prepared.run.handler.startsWith("process_") ? "the site's supervised processes, through the same validated code as the API" : "no machine is asked";
+    lines.push(`- **Risk tier ${tier}** — ${asks}; answered by the hub (handler \`${prepared.run.handler}\`), ${where}`, "", parameters(tool), "", `Example input: \`${JSON.stringify(tool.example)}\`.`);
   }
   return lines.join("\n");
 }

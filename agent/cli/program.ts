@@ -13,6 +13,7 @@ import { addFileCommands } from "./file-commands.ts";
 import { addLoginCommands } from "./login-command.ts";
 import type { CliIo } from "./io.ts";
 import { addNodeCommands } from "./node-commands.ts";
+import { addProcessCommands } from "./process-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
 import { DEFAULT_HUB } from "./settings.ts";
 
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addExecCommand(program, cli);
   addFileCommands(program, cli);
   addRunCommands(program, cli);
+  addProcessCommands(program, cli);
   addDirectiveCommands(program, cli);
   addToolCommands(program, cli);
   addLoginCommands(program, cli);

@@ -1,6 +1,7 @@
 import type { ActivityEntry, ActivityLevel, ActivityPage, ActivityQuery, NodeView } from "../../protocol/api.ts";
 import { redactText } from "../../protocol/redaction.ts";
 import type { HubToolHandler, HubToolInput } from "../../protocol/tools/hub-tools.ts";
+import type { ProcessToolHandler } from "../site-hub/process-tools.ts";
 import { cut, MODEL_OUTPUT_CHARS } from "./tool-output.ts";
 
 /** What the hub-side tools read: the site's own records, through its SiteHub. */
@@ -77,12 +78,15 @@ async function listMachines(records: SiteRecords, input: HubToolInput<"list_mach
   return cut(redactText(`${nodes.length} machine(s):\n${nodes.map(machineLine).join("\n")}`), MODEL_OUTPUT_CHARS).text;
 }
 
-/** One function per hub handler of the catalog: a handler added there without one here fails the build. */
-export const HUB_TOOLS: { [H in HubToolHandler]: (records: SiteRecords, input: HubToolInput<H>, now: number) => Promise<string> } = {
+/** The hub handlers answered from the site's records; the process tools run through the SiteHub (process-tools.ts). */
+export type RecordsToolHandler = Exclude<HubToolHandler, ProcessToolHandler>;
+
+/** One function per records handler of the catalog: a handler added there without one here fails the build. */
+export const HUB_TOOLS: { [H in RecordsToolHandler]: (records: SiteRecords, input: HubToolInput<H>, now: number) => Promise<string> } = {
   site_logs: siteLogs,
   list_machines: (records, input) => listMachines(records, input),
 };
 
-export function runHubTool(handler: HubToolHandler, records: SiteRecords, input: Record<string, unknown>, now: number): Promise<string> {
+export function runHubTool(handler: RecordsToolHandler, records: SiteRecords, input: Record<string, unknown>, now: number): Promise<string> {
   return (HUB_TOOLS[handler] as (r: SiteRecords, i: Record<string, unknown>, n: number) => Promise<string>)(records, input, now);
 }

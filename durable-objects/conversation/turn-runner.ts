@@ -8,7 +8,9 @@ import { toolInputSchema } from "../../protocol/tools/provider-schemas.ts";
 import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/tool.ts";
 import type { UsableLlmKey } from "../shared/llm-keys.ts";
 import type { Requester } from "../site-hub/requester.ts";
+import { isProcessTool, runProcessTool, type ProcessToolHandler, type ProcessToolHub } from "../site-hub/process-tools.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
+import type { HubResult } from "../shared/hub-result.ts";
 import type { ChatEvents } from "./chat-events.ts";
 import { runHubTool } from "./hub-tools.ts";
 import type { ModelClient, ModelReply, ModelRequest } from "./model/model-client.ts";
@@ -212,11 +214,13 @@ export class TurnRunner {
     if (prepared.run.on === "hub") {
       this.t.updateToolCall(call.id, { status: "running", startedAt: Date.now() });
       this.emitCall("tool_call", call.id);
+      const { handler, input } = prepared.run;
+      if (isProcessTool(handler)) return this.store(call.id, await this.processTool(handler, input, requester));
       const records = {
         activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
         nodes: async () => (await hub.listNodes()) as NodeView[],
       };
-      const text = await runHubTool(prepared.run.handler, records, prepared.run.input, Date.now());
+      const text = await runHubTool(handler, records, input, Date.now());
       await hub.recordChat({ actor, message: `chat ${meta.id}: ${call.name} answered by the hub`, data: { conversationId: meta.id, tool: call.name } });
       this.store(call.id, { status: "done", modelResult: text, results: [], error: null });
       return;
@@ -241,6 +245,19 @@ export class TurnRunner {
         ? await runOnNode(hub, target.node, action, running.directiveId!, requester, stopped)
         : await runOnAll(hub, action, running.fanoutId!, requester, stopped);
     this.store(call.id, outcome);
+  }
+
+  /**
+   * A supervised-process tool, through the SiteHub's own validated methods (they record who asked). Every one names a
+   * machine, so the machine's AI tools switch is checked here as the directive dispatcher checks it for agent tools.
+   */
+  private async processTool(handler: ProcessToolHandler, input: Record<string, unknown>, requester: Requester): Promise<ToolOutcome> {
+    const hub = this.host.hub();
+    const machine = String(input.machine);
+    const node = (await hub.getNode(machine)) as HubResult<NodeView>;
+    if (node.ok && !node.value.aiToolsAllowed) return notRun("refused", `AI tools are turned off on machine ${machine}`);
+    const outcome = await runProcessTool(handler, hub as unknown as ProcessToolHub, input, requester);
+    return outcome.ok ? { status: "done", modelResult: outcome.text, results: [], error: null } : { status: "failed", modelResult: outcome.text, results: [], error: outcome.text.slice(0, 500) };
   }
 
   // ---- model calls ----

@@ -141,6 +141,62 @@ const DEFINITIONS = {
     example: { status: "online" },
   }),
 
+  get_process_list: hubTool("process_list", {
+    description:
+      "The supervised processes configured on a machine (kept running by its Cortex agent): each one's command, launch mode and schedule, and its live state as the agent last reported it: running or not, PID, uptime, restarts, last exit (code or signal), CPU and memory. Answered by the hub.",
+    tier: 1,
+    example: { machine: "web-1" },
+  }),
+
+  get_process_logs: hubTool("process_logs", {
+    description: "The latest lines a supervised process wrote (stdout and stderr together, oldest first), read from its log on the machine. Use it to see why a process crashed.",
+    tier: 1,
+    example: { machine: "web-1", name: "api", lines: 50 },
+  }),
+
+  start_process: hubTool("process_start", {
+    description: "Start a supervised process now (no start delay). It then stays running, relaunched after crashes, until stopped, whatever its launch mode says.",
+    tier: 2,
+    example: { machine: "web-1", name: "api" },
+  }),
+
+  stop_process: hubTool("process_stop", {
+    description: "Stop a supervised process (its stop signal, then SIGKILL after its grace period) and keep it stopped until started again, whatever its launch mode says.",
+    tier: 2,
+    example: { machine: "web-1", name: "api" },
+  }),
+
+  restart_process: hubTool("process_restart", {
+    description: "Restart a supervised process: stop the running instance and start a new one at once. Also starts one that gave up after too many crashes.",
+    tier: 2,
+    example: { machine: "web-1", name: "api" },
+  }),
+
+  set_launch_mode: hubTool("process_launch_mode", {
+    description: "Change when a supervised process runs: always, on a schedule (days and hours in the machine's time zone), or off (only by hand). Does not change what it runs.",
+    tier: 2,
+    example: { machine: "web-1", name: "api", launchMode: "scheduled", schedule: [{ days: ["mon", "tue", "wed", "thu", "fri"], start: "08:00", end: "18:00" }] },
+  }),
+
+  add_process: hubTool("process_add", {
+    description:
+      "Add a process for the machine's Cortex agent to keep running: program and arguments (no shell unless asked), folder, environment, launch mode and schedule, relaunch policy, stop signal. A new command line is as strong as a shell, so this asks a person first.",
+    tier: 3,
+    example: { machine: "web-1", name: "api", command: "/usr/bin/node", args: ["server.js"], cwd: "/srv/api", env: [{ name: "PORT", value: "8080" }] },
+  }),
+
+  update_process: hubTool("process_update", {
+    description: "Change a supervised process's configuration: only the fields given change. A running process whose command, arguments, folder or environment change is restarted with them.",
+    tier: 3,
+    example: { machine: "web-1", name: "api", args: ["server.js", "--workers", "4"] },
+  }),
+
+  delete_process: hubTool("process_remove", {
+    description: "Remove a supervised process from the machine's list: the agent stops it and no longer keeps it running.",
+    tier: 3,
+    example: { machine: "web-1", name: "api" },
+  }),
+
   manage_service: agentTool({
     description:
       "Start, stop or restart a systemd service (or socket, timer, path unit). Units that keep the machine reachable or running (systemd's own, ssh, dbus, logins, the Cortex agent) are refused. Returns the unit's state afterwards.",
