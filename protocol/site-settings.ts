@@ -1,11 +1,13 @@
 import { z } from "zod";
+import { ADMIN_ONLY_SETTINGS, AUTONOMY_SETTING_FIELDS, DEFAULT_AUTONOMY_SETTINGS } from "./autonomy.ts";
 import { DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_STEP_LIMIT } from "./chat.ts";
 import { normalizePath } from "./paths.ts";
 
 /**
  * A site's settings, kept by its SiteHub and changed by its admins (`PATCH /api/sites/:site/settings`). Every member
  * may read them, so a field that holds a secret (an LLM key) never belongs here in the clear: store it encrypted
- * elsewhere and add a field that only says whether it is set.
+ * elsewhere and add a field that only says whether it is set. A field that may carry a token (the escalation webhook
+ * URL) is shown in full to site admins only (`ADMIN_ONLY_SETTINGS`).
  */
 
 /** In `readablePaths`, the word that stands for each node's own sandbox folder (the one its agent reports). */
@@ -36,6 +38,8 @@ const SETTING_FIELDS = {
     .transform((paths) => [...new Set(paths)]),
   /** Model calls the AI chat makes for one message before it pauses and offers to continue. */
   chatStepLimit: z.number().int().min(1).max(MAX_CHAT_STEP_LIMIT),
+  /** Autonomous investigations and escalation (protocol/autonomy.ts). */
+  ...AUTONOMY_SETTING_FIELDS,
 };
 
 export const SiteSettings = z.object(SETTING_FIELDS);
@@ -45,6 +49,7 @@ export type SiteSettingName = keyof SiteSettings;
 export const DEFAULT_SITE_SETTINGS: SiteSettings = {
   readablePaths: [SANDBOX_PATH, "/var/log"],
   chatStepLimit: DEFAULT_CHAT_STEP_LIMIT,
+  ...DEFAULT_AUTONOMY_SETTINGS,
 };
 
 /** A change: any subset of the settings; an unknown name is refused rather than ignored. */
@@ -64,6 +69,12 @@ export function isSettingName(name: string): name is SiteSettingName {
   return Object.hasOwn(SETTING_FIELDS, name);
 }
 
-/** The answer of `GET` and `PATCH /api/sites/:site/settings`. */
-export const SiteSettingsResponse = z.object({ settings: SiteSettings });
+/**
+ * The answer of `GET` and `PATCH /api/sites/:site/settings`. `redacted` names the settings shown in part because the
+ * reader is not a site admin.
+ */
+export const SiteSettingsResponse = z.object({
+  settings: SiteSettings,
+  redacted: z.array(z.enum(ADMIN_ONLY_SETTINGS)).default([]),
+});
 export type SiteSettingsResponse = z.infer<typeof SiteSettingsResponse>;

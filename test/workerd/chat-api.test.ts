@@ -109,7 +109,7 @@ describe("who may do what", () => {
     await ask(member.caller, site, conv.id, "run id");
     expect((await stream.done()).status).toBe("done");
     const offered = toolNames((await recorded(key))[0]!.body);
-    expect(offered).toEqual(["get_agent_health", "get_disk_usage", "get_logs", "get_network_info", "get_running_processes", "get_service_status", "get_site_logs", "get_system_info", "list_machines"]);
+    expect(offered).toEqual(["get_agent_health", "get_disk_usage", "get_logs", "get_network_info", "get_process_list", "get_process_logs", "get_running_processes", "get_service_status", "get_site_logs", "get_system_info", "list_machines"]);
     const calls = (await view(member.caller, site, conv.id)).messages[1]!.toolCalls;
     expect(calls.map((c) => c.status)).toEqual(["refused", "refused"]);
     expect(calls[0]!.error).toContain("not available in this conversation");

@@ -1,3 +1,4 @@
+import { siteOfAlertToken } from "../../protocol/alert-token.ts";
 import type { CredentialRef, Identity } from "../../durable-objects/directory/identity.ts";
 import type { HubResult } from "../../durable-objects/shared/hub-result.ts";
 import { secretsEqual } from "../../durable-objects/shared/secrets.ts";
@@ -59,6 +60,14 @@ export async function authenticate(
       const known = site ? await lookUp(env, { kind: "admin_key" }, site) : null;
       if (known && !known.ok) return refuse(known.error.code, known.error.message);
       return { ok: true, principal: { kind: "admin_key", label: "admin key" }, site: known?.value.site ?? null, ambient: false };
+    }
+    const alertSite = siteOfAlertToken(key);
+    if (alertSite) {
+      // The site's own object holds the token's hash: a token is checked where it belongs, whatever the URL says.
+      const matches = await env.SITE_HUB.get(env.SITE_HUB.idFromName(alertSite)).checkAlertToken(key);
+      if (!matches) return refuse("unauthorized", "invalid or revoked Alertmanager token");
+      const principal: Principal = { kind: "alert_webhook", label: `Alertmanager (site ${alertSite})`, site: alertSite };
+      return { ok: true, principal, site: site === null ? null : { id: site, exists: true }, ambient: false };
     }
     const found = await lookUp(env, { kind: "api_key", keyHash: await hashToken(key) }, site);
     if (!found.ok) return refuse(found.error.code, found.error.message);

@@ -9,6 +9,6 @@ import { authorize } from "./authorize.ts";
 export function requesterOf(c: AppContext): Requester {
   const principal = c.get("principal");
   const anywhere = authorize(principal, { id: c.get("site"), exists: true }, { permission: "files.readAnywhere" });
-  const userId = principal.kind === "anonymous" || principal.kind === "admin_key" ? null : principal.user.id;
+  const userId = principal.kind === "anonymous" || principal.kind === "admin_key" || principal.kind === "alert_webhook" ? null : principal.user.id;
   return { actor: principal.label, userId, confined: !anywhere.allowed };
 }

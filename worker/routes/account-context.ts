@@ -27,6 +27,6 @@ export function who(c: AppContext): Actor {
  */
 export function signedInUser(c: AppContext): UserPrincipal {
   const principal = c.get("principal");
-  if (principal.kind === "anonymous" || principal.kind === "admin_key") throw new Error(`route needs a user, got ${principal.kind}`);
+  if (principal.kind === "anonymous" || principal.kind === "admin_key" || principal.kind === "alert_webhook") throw new Error(`route needs a user, got ${principal.kind}`);
   return principal;
 }
