@@ -16,10 +16,10 @@ import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
 import type { SocketMatch, SocketOwner } from "../shared/user-sockets.ts";
 import { viewerOwner } from "../site-hub/live-viewers.ts";
+import type { Requester } from "../site-hub/requester.ts";
 import { ChatEvents } from "./chat-events.ts";
 import { migrate } from "./schema.ts";
 import { toolCallView, Transcript, type Meta } from "./transcript.ts";
-import type { Requester } from "../site-hub/requester.ts";
 import { chatActor, chatRequester, newId, publicTurn, TurnRunner, type RunnerHost } from "./turn-runner.ts";
 
 /** The Worker forwards an authorised socket upgrade here, with who opens it in the query (see `viewerUrl`). */
