@@ -1,11 +1,13 @@
 import os from "node:os";
 import { join } from "node:path";
+import { run as actionUser } from "./action-worker.bench.ts";
 import { run as chat } from "./chat.bench.ts";
 import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
 import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
 import { elapsedMs } from "./lib/stats.ts";
+import { run as roost } from "./roost.bench.ts";
 import { run as streaming } from "./streaming.bench.ts";
 
 /**
@@ -17,6 +19,8 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["directive round trip", directive],
   ["fan-out", fanout],
   ["streaming", streaming],
+  ["action user", actionUser],
+  ["roost", roost],
   ["chat", chat],
 ];
 

@@ -39,7 +39,13 @@ export type MeResponse = z.infer<typeof MeResponse>;
 /** First superadmin: the setup code is the local admin key, or the CORTEX_SETUP_CODE secret on a deployed hub. */
 export const SetupRequest = z.object({ setupCode: z.string().min(1).max(512), email: Email, name: Label, password: Password });
 export const LoginRequest = z.object({ email: Email, password: z.string().min(1).max(1024) });
-export const ChangePasswordRequest = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: Password });
+/** Changing the password signs out the other sessions; `revokeApiKeys` also revokes every API key of the account. */
+export const ChangePasswordRequest = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: Password, revokeApiKeys: z.boolean().default(false) });
+/** "Sign out everywhere", optionally revoking every API key of the account too. The body may be left out. */
+export const SignOutEverywhereRequest = z.object({ revokeApiKeys: z.boolean().default(false) }).strict();
+/** What a password change or "sign out everywhere" ended. */
+export const SignedOut = z.object({ signedOutSessions: z.number().int(), revokedApiKeys: z.number().int() });
+export type SignedOut = z.infer<typeof SignedOut>;
 
 export const SiteView = z.object({ id: SiteId, name: z.string(), createdAt: z.number(), role: Membership.shape.role });
 export type SiteView = z.infer<typeof SiteView>;

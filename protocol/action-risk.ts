@@ -37,6 +37,8 @@ export const ACTION_RISK: Readonly<Record<ActionName, RiskTier>> = {
   "run.launch": 3,
   "system.reboot": 3,
   "system.shutdown": 3,
+  "roost.deploy": 3,
+  "roost.activate": 3,
 };
 
 /** The highest risk tier a caller who may only read can still run. */

@@ -2,7 +2,8 @@ import type { ActionCall } from "./directives.ts";
 
 /**
  * How long an action may take on the agent when it needs a budget of its own: a command its timeout, machine
- * actions what their slowest step may take (du over a big tree, a service's start, a kill's grace). Null means
+ * actions what their slowest step may take (du over a big tree, a service's start, a kill's grace), a roost
+ * deployment its whole download and assembly and then its `after` command. Null means
  * the default for quick actions. The hub waits this long plus a margin, so the agent's own timeout result comes
  * first.
  */
@@ -22,6 +23,9 @@ export function actionTimeoutMs(call: ActionCall): number | null {
     case "supervised.stop":
     case "supervised.restart":
       return 660_000;
+    case "roost.deploy":
+    case "roost.activate":
+      return call.params.timeoutMs + call.params.afterTimeoutMs;
     default:
       return null;
   }

@@ -3,6 +3,7 @@ import {
   DEFAULT_BASH_TIMEOUT_MS,
   DEFAULT_STALL_TIMEOUT_MS,
   MAX_BASH_TIMEOUT_MS,
+  MAX_FRAME_BYTES,
   MAX_WRITE_BYTES,
   MAX_GLOB_RESULTS,
 } from "./limits.ts";
@@ -22,6 +23,7 @@ import {
   SystemInfoParams,
 } from "./machine-actions.ts";
 import { AbsolutePath } from "./paths.ts";
+import { ChunkHash, RoostName, VersionNumber } from "./roost-manifest.ts";
 import { MAX_PROCESS_LOG_LINES, ProcessName, ProcessStatus } from "./processes.ts";
 
 export const BashParams = z.object({
@@ -82,6 +84,23 @@ export const SupervisedLogsParams = z.object({
   lines: z.number().int().min(1).max(MAX_PROCESS_LOG_LINES).default(200),
 });
 
+/**
+ * Puts a roost version in place under `path` (the hub sends it for a deployment; it is not for the directive API).
+ * `roost.deploy` fetches what the machine lacks; `roost.activate` switches to a version already on the machine.
+ */
+export const RoostSwitchParams = z.object({
+  deploymentId: z.string().min(1).max(64),
+  roost: RoostName,
+  version: VersionNumber,
+  /** The hash of the manifest as the hub stored it; the agent refuses any other. */
+  manifestSha256: ChunkHash,
+  path: AbsolutePath,
+  keep: z.number().int().min(0).max(50).default(3),
+  after: z.string().min(1).max(64 * 1024).optional(),
+  afterTimeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
+  timeoutMs: z.number().int().positive().max(24 * 3600_000).default(3600_000),
+});
+
 /** Every action, with the schema of its params. The one place an action name is defined. */
 export const ACTION_PARAMS = {
   bash: BashParams,
@@ -111,11 +130,19 @@ export const ACTION_PARAMS = {
   "supervised.stop": SupervisedRefParams,
   "supervised.restart": SupervisedRefParams,
   "supervised.logs": SupervisedLogsParams,
+  "roost.deploy": RoostSwitchParams,
+  "roost.activate": RoostSwitchParams,
 } as const;
 
 export const ActionName = z.enum(Object.keys(ACTION_PARAMS) as [keyof typeof ACTION_PARAMS, ...(keyof typeof ACTION_PARAMS)[]]);
 export type ActionName = z.infer<typeof ActionName>;
 export type ActionParams<A extends ActionName> = z.output<(typeof ACTION_PARAMS)[A]>;
+
+/**
+ * Actions only the hub itself sends, as one machine's part of a roost deployment: a node may fetch a version's
+ * chunks only while a deployment names it, so these cannot be asked for through the directive API.
+ */
+export const HUB_ONLY_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(["roost.deploy", "roost.activate"]);
 
 /** An action with its params, validated together. */
 export const ActionCall = z.discriminatedUnion("action", [
@@ -146,6 +173,8 @@ export const ActionCall = z.discriminatedUnion("action", [
   z.object({ action: z.literal("supervised.stop"), params: SupervisedRefParams }),
   z.object({ action: z.literal("supervised.restart"), params: SupervisedRefParams }),
   z.object({ action: z.literal("supervised.logs"), params: SupervisedLogsParams }),
+  z.object({ action: z.literal("roost.deploy"), params: RoostSwitchParams }),
+  z.object({ action: z.literal("roost.activate"), params: RoostSwitchParams }),
 ]);
 export type ActionCall = z.output<typeof ActionCall>;
 
@@ -191,16 +220,29 @@ export type ErrorCode = z.infer<typeof ErrorCode>;
 
 /** Structured payloads some actions return next to their text output. */
 export const ResultData = z.union([
-  z.object({ kind: z.literal("image"), mediaType: z.enum(["image/png", "image/jpeg", "image/webp", "image/gif"]), base64: z.string() }),
-  z.object({ kind: z.literal("run"), runId: z.string(), pid: z.number().int().optional() }),
+  // An image travels in one result frame, so its base64 text is bounded by the frame.
+  z.object({ kind: z.literal("image"), mediaType: z.enum(["image/png", "image/jpeg", "image/webp", "image/gif"]), base64: z.string().max(MAX_FRAME_BYTES) }),
+  z.object({ kind: z.literal("run"), runId: z.string().max(128), pid: z.number().int().optional() }),
   z.object({
     kind: z.literal("run_status"),
-    runId: z.string(),
+    runId: z.string().max(128),
     state: z.enum(["running", "done", "failed", "cancelled", "stalled", "lost"]),
     exitCode: z.number().int().nullable(),
-    reason: z.string().optional(),
+    reason: z.string().max(4096).optional(),
   }),
   /** A supervised process after a start, stop or restart. */
   z.object({ kind: z.literal("process"), status: ProcessStatus }),
+  z.object({
+    kind: z.literal("roost"),
+    roost: RoostName,
+    version: VersionNumber,
+    /** The version's folder on the machine, which `current` now points to. */
+    folder: z.string(),
+    downloadedBytes: z.number().int().nonnegative(),
+    downloadedChunks: z.number().int().nonnegative(),
+    /** Chunks taken from what the machine already had (its kept versions, an interrupted earlier download). */
+    reusedChunks: z.number().int().nonnegative(),
+    previousVersion: VersionNumber.nullable(),
+  }),
 ]);
 export type ResultData = z.infer<typeof ResultData>;

@@ -5,11 +5,13 @@ const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const SiteId = z
   .string()
+  .max(63)
   .regex(SLUG, "site id must be 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
 export type SiteId = z.infer<typeof SiteId>;
 
 export const NodeId = z
   .string()
+  .max(63)
   .regex(SLUG, "node id must be 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
 export type NodeId = z.infer<typeof NodeId>;
 

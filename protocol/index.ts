@@ -18,3 +18,5 @@ export * from "./machine-actions.ts";
 export * from "./processes.ts";
 export * from "./tools/index.ts";
 export * from "./action-timeouts.ts";
+export * from "./roost-manifest.ts";
+export * from "./roost-api.ts";

@@ -4,8 +4,14 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 export const MAX_RESULT_OUTPUT_BYTES = 512 * 1024;
 /** Output kept per directive on the hub, assembled from stream chunks. */
 export const MAX_STORED_OUTPUT_BYTES = 1024 * 1024;
+/** Stream chunks stored per directive: many tiny chunks must not cost more rows than the output cap is worth. */
+export const MAX_STORED_CHUNKS = 16_384;
 /** One stream chunk carries at most this much text. */
 export const MAX_CHUNK_BYTES = 64 * 1024;
+/** A result's text: its output cap plus room for the note that says it was truncated. */
+export const MAX_RESULT_TEXT_CHARS = MAX_RESULT_OUTPUT_BYTES + 1024;
+/** The tail of a long run's output the agent keeps and reports when the run ends. */
+export const MAX_RUN_TAIL_BYTES = 64 * 1024;
 
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 export const MIN_HEARTBEAT_MS = 1_000;

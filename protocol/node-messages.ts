@@ -3,15 +3,20 @@ import { NodeId, Label } from "./identifiers.ts";
 import { CapabilityTier } from "./tiers.ts";
 import { Metrics } from "./metrics.ts";
 import { ActionName, ErrorCode, ResultData } from "./directives.ts";
-import { MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from "./limits.ts";
+import { MAX_CHUNK_BYTES, MAX_HEARTBEAT_MS, MAX_RESULT_TEXT_CHARS, MAX_RUN_TAIL_BYTES, MIN_HEARTBEAT_MS } from "./limits.ts";
+import { RoostProgress } from "./roost-api.ts";
 import { MAX_EVENTS_PER_FRAME, ProcessConfig, ProcessEvent, ProcessEventId, SupervisionStatus } from "./processes.ts";
 
 /**
  * The node <-> hub wire protocol: JSON text frames with a `type`. The fields named in the original Cortex
  * protocol are required; every addition of ours is optional so agents already in the field keep working.
+ * Every string and every list a node sends has a bound (test/node/protocol-bounds.test.ts checks that none is
+ * missing): a node token lets a machine report on its own work, not make the hub store whatever it likes.
  */
 
 const DirectiveId = z.string().min(1).max(128);
+/** A moment in milliseconds since the epoch, as agents report them. */
+const Timestamp = z.number().int().nonnegative().max(8.64e15);
 
 // ---- node -> hub ----
 
@@ -45,7 +50,7 @@ export const ResultMessage = z.object({
   type: z.literal("result"),
   directiveId: DirectiveId,
   success: z.boolean(),
-  output: z.string(),
+  output: z.string().max(MAX_RESULT_TEXT_CHARS),
   error: z.string().max(16 * 1024).optional(),
   durationMs: z.number().nonnegative(),
   exitCode: z.number().int().nullable().optional(),
@@ -59,8 +64,8 @@ export const ResultMessage = z.object({
 export const StreamChunkMessage = z.object({
   type: z.literal("stream_chunk"),
   directiveId: DirectiveId,
-  seq: z.number().int().nonnegative(),
-  chunk: z.string(),
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  chunk: z.string().max(MAX_CHUNK_BYTES),
   stream: z.enum(["stdout", "stderr"]).optional(),
 });
 
@@ -84,9 +89,9 @@ export const RunCompleteMessage = z.object({
   state: z.enum(["done", "failed", "cancelled", "stalled", "lost"]),
   exitCode: z.number().int().nullable(),
   reason: z.string().max(4096).optional(),
-  outputTail: z.string(),
-  startedAt: z.number(),
-  endedAt: z.number(),
+  outputTail: z.string().max(MAX_RUN_TAIL_BYTES),
+  startedAt: Timestamp,
+  endedAt: Timestamp,
 });
 
 /**
@@ -96,6 +101,13 @@ export const RunCompleteMessage = z.object({
 export const ProcessEventsMessage = z.object({
   type: z.literal("process_events"),
   events: z.array(ProcessEvent).min(1).max(MAX_EVENTS_PER_FRAME),
+});
+
+/** Our addition: how far a long directive (a roost deployment) has come; sent a few times a second at most. */
+export const DirectiveProgressMessage = z.object({
+  type: z.literal("directive_progress"),
+  directiveId: DirectiveId,
+  progress: RoostProgress,
 });
 
 export const ErrorMessage = z.object({
@@ -113,6 +125,7 @@ export const NodeToHubMessage = z.discriminatedUnion("type", [
   DirectiveAckMessage,
   RunCompleteMessage,
   ProcessEventsMessage,
+  DirectiveProgressMessage,
   ErrorMessage,
 ]);
 export type NodeToHubMessage = z.infer<typeof NodeToHubMessage>;
@@ -122,6 +135,7 @@ export type ResultMessage = z.infer<typeof ResultMessage>;
 export type StreamChunkMessage = z.infer<typeof StreamChunkMessage>;
 export type RunCompleteMessage = z.infer<typeof RunCompleteMessage>;
 export type ProcessEventsMessage = z.infer<typeof ProcessEventsMessage>;
+export type DirectiveProgressMessage = z.infer<typeof DirectiveProgressMessage>;
 
 // ---- hub -> node ----
 
@@ -174,7 +188,10 @@ export const RekeyMessage = z.object({
   newToken: z.string().min(1).max(512),
 });
 
-/** Our addition: the hub has recorded a `run_complete`; the agent may forget it. */
+/**
+ * Our addition: the hub has settled a `run_complete` (recorded it, or refused it for good with an `error`, when it
+ * names a directive that launched no such run on this node); the agent may forget it.
+ */
 export const RunCompleteAckMessage = z.object({
   type: z.literal("run_complete_ack"),
   runId: z.string().min(1).max(128),

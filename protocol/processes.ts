@@ -22,6 +22,7 @@ export const MAX_PROCESS_LOG_LINES = 5_000;
  */
 export const ProcessName = z
   .string()
+  .max(63)
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, "a process name is 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit");
 export type ProcessName = z.infer<typeof ProcessName>;
 
@@ -202,7 +203,7 @@ export type ProcessEventKind = z.infer<typeof ProcessEventKind>;
 
 /** Exit codes are 0-255; a signal is named like SIGTERM. */
 const ExitCode = z.number().int().min(0).max(255).nullable();
-const SignalName = z.string().regex(/^SIG[A-Z0-9+-]{1,12}$/).nullable();
+const SignalName = z.string().max(15).regex(/^SIG[A-Z0-9+-]{1,12}$/).nullable();
 
 export const ProcessExit = z.object({
   at: z.number(),
@@ -244,7 +245,7 @@ export const SupervisionStatus = z.object({
 });
 export type SupervisionStatus = z.infer<typeof SupervisionStatus>;
 
-export const ProcessEventId = z.string().regex(/^pe-[0-9a-f-]{36}$/, "not a process event id");
+export const ProcessEventId = z.string().max(39).regex(/^pe-[0-9a-f-]{36}$/, "not a process event id");
 
 /**
  * Something that happened to a supervised process. Every exit is exactly one of exited (ended on its own with code

@@ -4,8 +4,9 @@ import type { ProcessSpec } from "./processes.ts";
 import type { CapabilityTier } from "./tiers.ts";
 
 /**
- * The one policy that decides what a capability tier may do. The hub applies it to the paths as given (lexically
- * normalised) before sending; the agent applies it again to the paths with symlinks resolved before running.
+ * The one policy that states what a capability tier may do. The hub and the agent apply it to the paths as given
+ * (lexically normalised), to refuse early; the agent's file actions apply `pathDecision` to the real path of every
+ * descriptor they open, and the OS user the agent runs actions as bounds the rest (see docs/tiers.md).
  */
 
 export const DEFAULT_SANDBOX_ROOT = "/tmp/cortex-sandbox";
@@ -91,6 +92,9 @@ export function pathsOfCall(call: ActionCall): string[] {
       return call.params.file === undefined ? [] : [call.params.file];
     case "disk.usage":
       return call.params.path === undefined ? [] : [call.params.path];
+    case "roost.deploy":
+    case "roost.activate":
+      return [call.params.path];
     case "run.status":
     case "run.cancel":
     case "system.info":
@@ -125,6 +129,20 @@ export function actsOnRootOwned(tier: CapabilityTier): boolean {
 export function globPatternsOfCall(call: ActionCall): string[] {
   if (call.action === "glob") return [call.params.pattern];
   return call.action === "grep" && call.params.glob ? [call.params.glob] : [];
+}
+
+/** The shell command an action runs, if any: it is judged like a `bash` directive's. */
+export function commandOfCall(call: ActionCall): string | null {
+  switch (call.action) {
+    case "bash":
+    case "run.launch":
+      return call.params.command;
+    case "roost.deploy":
+    case "roost.activate":
+      return call.params.after ?? null;
+    default:
+      return null;
+  }
 }
 
 export function isWithin(path: string, root: string): boolean {
@@ -272,8 +290,9 @@ export function evaluateTier(tier: CapabilityTier, call: ActionCall, options: Ti
     const decision = pathDecision(tier, p, options);
     if (!decision.allowed) return decision;
   }
-  if (tier === "sudo" && (call.action === "bash" || call.action === "run.launch")) {
-    const violation = sudoViolation(call.params.command);
+  const command = tier === "sudo" ? commandOfCall(call) : null;
+  if (command !== null) {
+    const violation = sudoViolation(command);
     if (violation) return { allowed: false, reason: violation };
   }
   return { allowed: true };

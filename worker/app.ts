@@ -21,6 +21,10 @@ import { memberRoutes } from "./routes/member-routes.ts";
 import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { nodeRoutes } from "./routes/node-routes.ts";
 import { passkeyRoutes } from "./routes/passkey-routes.ts";
+import { roostDeployRoutes } from "./routes/roost-deploy-routes.ts";
+import { roostNodeRoutes } from "./routes/roost-node-routes.ts";
+import { roostPushRoutes } from "./routes/roost-push-routes.ts";
+import { roostReadRoutes } from "./routes/roost-read-routes.ts";
 import { processRoutes } from "./routes/process-routes.ts";
 import { settingsRoutes } from "./routes/settings-routes.ts";
 import type { AccountRoute, AppEnv, SiteRoute } from "./routes/site-context.ts";
@@ -34,7 +38,11 @@ export const SITE_ROUTES: readonly SiteRoute[] = [
   ...liveRoutes,
   ...metricsRoutes,
   ...memberRoutes,
-  ...settingsRoutes, ...processRoutes,
+  ...roostPushRoutes,
+  ...roostReadRoutes,
+  ...roostDeployRoutes,
+  ...settingsRoutes,
+  ...processRoutes,
   ...agentRoutes,
   ...chatRoutes,
   ...siteKeyRoutes,
@@ -51,6 +59,12 @@ export const ACCOUNT_ROUTES: readonly AccountRoute[] = [
   ...auditRoutes,
   ...personalKeyRoutes,
 ];
+
+/** Refuses a body over the route's limit before anything reads it (413); most routes take at most MAX_API_BODY_BYTES. */
+function limitBody(route: SiteRoute) {
+  const maxSize = route.maxBodyBytes ?? MAX_API_BODY_BYTES;
+  return bodyLimit({ maxSize, onError: (c) => apiError(c, 413, "body_too_large", `request body over ${maxSize} bytes`) });
+}
 
 export interface AppOptions {
   /** Where Cloudflare Access signing keys come from; tests pass local keys. */
@@ -80,11 +94,12 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     return c.env.SITE_HUB.get(c.env.SITE_HUB.idFromName(site.data)).fetch(c.req.raw);
   });
 
-  app.use("/api/*", bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: (c) => apiError(c, 413, "body_too_large", `request body over ${MAX_API_BODY_BYTES} bytes`) }));
+  // Nodes download roost manifests and chunks with their node token, checked inside the Durable Object.
+  for (const route of roostNodeRoutes) app.get(`/api/sites/:site${route.path}`, route.handler);
 
-  // Every route goes through the same guard: authenticate, check the origin of a state change, authorise.
-  for (const route of ACCOUNT_ROUTES) app.on(route.method.toUpperCase(), route.path, guardRoute(route, "hub", guard));
-  for (const route of SITE_ROUTES) app.on(route.method.toUpperCase(), `/api/sites/:site${route.path}`, guardRoute(route, "site", guard));
+  // Every route goes through the same guard: body size, authenticate, check the origin of a state change, authorise.
+  for (const route of ACCOUNT_ROUTES) app.on(route.method.toUpperCase(), route.path, limitBody(route), guardRoute(route, "hub", guard));
+  for (const route of SITE_ROUTES) app.on(route.method.toUpperCase(), `/api/sites/:site${route.path}`, limitBody(route), guardRoute(route, "site", guard));
 
   return app;
 }

@@ -9,6 +9,8 @@ export interface Env {
   DIRECTORY: DurableObjectNamespace<Directory>;
   /** One AI chat conversation each, reached by idFromName("<site>/<conversation id>"). */
   CONVERSATION: DurableObjectNamespace<Conversation>;
+  /** Roost storage: `sites/<site>/chunks/<sha256>` and `sites/<site>/roosts/<roost>/<version>.json` (see roost-keys.ts). */
+  ROOST: R2Bucket;
   /** The dashboard's static files (web/dist); Cloudflare serves them before the Worker except for /api and /healthz. */
   ASSETS: Fetcher;
   /**

@@ -1,4 +1,6 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
+import type { RoostProgress } from "../../protocol/roost-api.ts";
+import type { HubAccess } from "../roost/hub-chunk-source.ts";
 import type { HostEnvironment } from "../host/host-environment.ts";
 import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 import type { RunManager } from "../runs/run-manager.ts";
@@ -33,6 +35,10 @@ export interface ActionContext {
   killGraceMs: number;
   /** The supervisor of this machine's processes, for the `supervised.*` actions; null when there is none. */
   supervisor: ProcessSupervisor | null;
+  /** The hub's HTTP side with this node's token, for actions that download (roost deployments); null when unknown. */
+  hub: HubAccess | null;
+  /** Reports how far a long action has come (sent to the hub as `directive_progress`). */
+  progress: (progress: RoostProgress) => void;
   /** The machine as the machine actions see it: tier, system programs, temporary folders, the agent's status. */
   host: HostEnvironment;
 }

@@ -9,6 +9,7 @@ import { networkInfo } from "./network-info.ts";
 import { cancelShutdown, reboot, shutdown } from "./power.ts";
 import { processList } from "./process-list.ts";
 import { processSignal } from "./process-signal.ts";
+import { roostActivate, roostDeploy } from "./roost-switch.ts";
 import { runCancel } from "./run-cancel.ts";
 import { runLaunch } from "./run-launch.ts";
 import { runStatus } from "./run-status.ts";
@@ -72,5 +73,9 @@ export function performAction(call: ActionCall, ctx: ActionContext): Promise<Act
       return shutdown(call.params, ctx);
     case "system.cancel_shutdown":
       return cancelShutdown(call.params, ctx);
+    case "roost.deploy":
+      return roostDeploy(call.params, ctx);
+    case "roost.activate":
+      return roostActivate(call.params, ctx);
   }
 }

@@ -67,7 +67,7 @@ export async function runChat(cli: CliContext, client: HubClient, question: stri
     });
   });
   try {
-    const stream = await client.streamEvents("GET", path("events"), ChatEvent, { signal: controller.signal });
+    const stream = await client.openStream("GET", path("events"), undefined, ChatEvent, controller.signal);
     const events = stream.events;
     for (;;) {
       const next = await events.next();

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { Option, type Command } from "commander";
+import { nodeIdOfToken } from "../../protocol/node-token.ts";
 import { CapabilityTier } from "../../protocol/tiers.ts";
 import { AgentOptions } from "../connection/agent-options.ts";
 import { guardedLogger, stderrLogger } from "../connection/logger.ts";
@@ -70,18 +71,22 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
       cli.action(async (flags: ConnectFlags, command: Command) => {
         const options = agentOptions(cli, flags, command.optsWithGlobals<GlobalOptions>().config);
         // Loaded here: the agent brings ws, metrics and the action runners, which no other command needs.
-        const [{ runAgent }, { DirectiveExecutor }, { startSupervisor }] = await Promise.all([
+        const [{ runAgent, initialSettings }, { DirectiveExecutor }, { startSupervisor }, { connectUrl }, { siteUrlOf }] = await Promise.all([
           import("../connection/run-agent.ts"),
           import("../directives/directive-executor.ts"),
           import("../supervisor/start-supervisor.ts"),
+          import("../connection/endpoint.ts"),
+          import("../roost/hub-chunk-source.ts"),
         ]);
         const { StartupError } = await import("../privilege/startup-error.ts");
         // Nothing the agent starts gets its environment, but nothing needs the token there either.
         delete process.env.CORTEX_NODE_TOKEN;
-        const log = guardedLogger(stderrLogger(), () => [options.token]);
+        const settings = initialSettings(options, options.id ?? nodeIdOfToken(options.token) ?? "");
+        const log = guardedLogger(stderrLogger(), () => [options.token, settings.token]);
+        const hub = { siteUrl: siteUrlOf(connectUrl(options.endpoint)), token: () => settings.token };
         let handler: InstanceType<typeof DirectiveExecutor> | undefined;
         try {
-          handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, runAs: options.runAs, stateDir: options.stateDir, log });
+          handler = new DirectiveExecutor({ tier: options.tier, sandboxRoot: options.sandboxRoot, runAs: options.runAs, stateDir: options.stateDir, log, hub });
           await handler.check();
         } catch (err) {
           await handler?.shutdown();
@@ -93,7 +98,7 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
         const supervisor = startSupervisor({ ...options, sandboxRoot: handler.sandboxRoot }, log, handler.user);
         handler.attachSupervisor(supervisor);
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
-        const exit = await runAgent({ ...options, sandboxRoot: handler.sandboxRoot }, handler, { log, supervisor });
+        const exit = await runAgent({ ...options, sandboxRoot: handler.sandboxRoot }, handler, { log, supervisor, settings });
         return exit.code;
       }),
     );

@@ -1,6 +1,22 @@
 import type { z } from "zod";
 import { ApiError, DirectiveEvent } from "../../protocol/api.ts";
 import { CliError, issuesLine } from "./cli-error.ts";
+
+/** A request the hub refused or could not be reached for (status 0), so a caller can tell passing trouble from a refusal. */
+export class HubError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = "HubError";
+  }
+
+  /** Worth trying again: the hub was unreachable or failed on its side. */
+  get transient(): boolean {
+    return this.status === 0 || this.status >= 500;
+  }
+}
 import type { HubSettings } from "./settings.ts";
 import { sseData } from "./sse.ts";
 
@@ -8,6 +24,8 @@ type Query = Record<string, string | number | undefined>;
 
 interface RequestOptions {
   body?: unknown;
+  /** Bytes sent as they are (application/octet-stream) instead of a JSON body. */
+  raw?: Uint8Array;
   query?: Query;
   signal?: AbortSignal;
 }
@@ -47,23 +65,18 @@ export class HubClient {
    * headers (the hub names a fan-out in one) and the DirectiveEvents as they arrive.
    */
   async openEvents(path: string, body: unknown, signal: AbortSignal): Promise<EventStream> {
-    return this.streamEvents("POST", path, DirectiveEvent, { body, signal });
+    return this.openStream("POST", path, body, DirectiveEvent, signal);
   }
 
-  /** Any server-sent event stream of the hub, each event's data parsed with `schema`. */
-  async streamEvents<S extends z.ZodType>(
-    method: string,
-    path: string,
-    schema: S,
-    options: { body?: unknown; signal: AbortSignal },
-  ): Promise<{ headers: Headers; events: AsyncGenerator<z.output<S>> }> {
-    const response = await this.send(method, path, "text/event-stream", options);
+  /** Any event stream of the hub (GET when `body` is undefined), each event parsed with `schema`. */
+  async openStream<S extends z.ZodType>(method: string, path: string, body: unknown, schema: S, signal: AbortSignal): Promise<EventStream<z.output<S>>> {
+    const response = await this.send(method, path, "text/event-stream", { body, signal });
     const type = response.headers.get("content-type") ?? "";
     if (!type.startsWith("text/event-stream") || !response.body) {
       await response.body?.cancel();
       throw new CliError(`the hub answered ${method} ${path} with ${type || "no content type"} instead of an event stream`);
     }
-    return { headers: response.headers, events: parsedEvents(response.body, schema, options.signal) };
+    return { headers: response.headers, events: parsedEvents(response.body, schema, signal) };
   }
 
   private async send(method: string, path: string, accept: string, options: RequestOptions): Promise<Response> {
@@ -73,27 +86,28 @@ export class HubClient {
     }
     const headers: Record<string, string> = { accept, authorization: `Bearer ${this.settings.apiKey}` };
     if (options.body !== undefined) headers["content-type"] = "application/json";
+    if (options.raw !== undefined) headers["content-type"] = "application/octet-stream";
     let response: Response;
     try {
       response = await fetch(url, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
         signal: options.signal,
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new CliError(`cannot reach the hub at ${url.origin}: ${networkReason(error)}`);
+      throw new HubError(`cannot reach the hub at ${url.origin}: ${networkReason(error)}`, 0);
     }
     // A hub that echoes what it was sent must not make the key show up in a terminal or a CI log.
-    if (!response.ok) throw new CliError((await failureLine(response)).replaceAll(this.settings.apiKey, "[api key]"));
+    if (!response.ok) throw new HubError((await failureLine(response)).replaceAll(this.settings.apiKey, "[api key]"), response.status);
     return response;
   }
 }
 
-export interface EventStream {
+export interface EventStream<E = DirectiveEvent> {
   headers: Headers;
-  events: AsyncGenerator<DirectiveEvent>;
+  events: AsyncGenerator<E>;
 }
 
 async function* parsedEvents<S extends z.ZodType>(body: ReadableStream<Uint8Array>, schema: S, signal: AbortSignal): AsyncGenerator<z.output<S>> {

@@ -8,6 +8,8 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   homedir: string;
+  /** Whether stderr is a terminal, where progress is redrawn in place; in a pipe or a log it is printed line by line. */
+  stderrIsTTY?: boolean;
   /**
    * Runs `handler` on the first Ctrl-C instead of letting it kill the process; a second Ctrl-C kills as usual.
    * Returns a function that removes the handler.
@@ -24,6 +26,7 @@ export function processIo(): CliIo {
     env: process.env,
     cwd: process.cwd(),
     homedir: homedir(),
+    stderrIsTTY: process.stderr.isTTY === true,
     onInterrupt(handler) {
       process.once("SIGINT", handler);
       return () => void process.off("SIGINT", handler);

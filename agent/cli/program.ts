@@ -14,6 +14,7 @@ import { addLoginCommands } from "./login-command.ts";
 import type { CliIo } from "./io.ts";
 import { addNodeCommands } from "./node-commands.ts";
 import { addProcessCommands } from "./process-commands.ts";
+import { addRoostCommands } from "./roost-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
 import { DEFAULT_HUB } from "./settings.ts";
 
@@ -56,6 +57,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addChatCommands(program, cli);
   addLlmCommands(program, cli);
   addAgentCommands(program, cli);
+  addRoostCommands(program, cli);
   return { program, cli };
 }
 

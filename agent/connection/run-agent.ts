@@ -30,6 +30,8 @@ export interface AgentDeps {
   signals?: SignalSource;
   /** Supervises the machine's processes while the agent runs, connected or not; closed (not stopped) at exit. */
   supervisor?: ProcessSupervisor;
+  /** The settings the hub may change (token, name, heartbeat), when the caller needs to see the changes too. */
+  settings?: LiveSettings;
 }
 
 export interface AgentExit {
@@ -49,12 +51,7 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
   const url = connectUrl(options.endpoint);
   const agentId = options.id ?? nodeIdOfToken(options.token);
   if (agentId === null) throw new Error("the token does not carry a node id (cxn_<node>_<secret>); pass --id");
-  const settings: LiveSettings = {
-    token: options.token,
-    name: options.name ?? (os.hostname().trim().slice(0, 100) || agentId),
-    group: options.group,
-    heartbeatMs: options.heartbeatMs,
-  };
+  const settings = deps.settings ?? initialSettings(options, agentId);
   const log = guardedLogger(deps.log ?? stderrLogger(), () => [options.token, settings.token]);
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms, signal) => wait(ms, undefined, { signal }).catch(() => undefined));
@@ -126,6 +123,16 @@ export async function runAgent(options: AgentOptions, handler: DirectiveHandler,
   } finally {
     stop.dispose();
   }
+}
+
+/** The settings an agent starts with; the hub may change them later (rekey, config_update). */
+export function initialSettings(options: AgentOptions, agentId: string): LiveSettings {
+  return {
+    token: options.token,
+    name: options.name ?? (os.hostname().trim().slice(0, 100) || agentId),
+    group: options.group,
+    heartbeatMs: options.heartbeatMs,
+  };
 }
 
 /**

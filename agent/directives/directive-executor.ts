@@ -26,6 +26,7 @@ import type { DirectiveHandler, SendToHub } from "./directive-handler.ts";
 import { DirectiveJournal } from "./directive-journal.ts";
 import { DirectiveOutput } from "./directive-output.ts";
 import type { Logger } from "../connection/logger.ts";
+import type { HubAccess } from "../roost/hub-chunk-source.ts";
 import { fitResultFrame } from "./result-frame.ts";
 
 const DEFAULT_KILL_GRACE_MS = 2_000;
@@ -52,6 +53,8 @@ export interface DirectiveExecutorOptions {
   cgroupParent?: string | null;
   /** The machine's process supervisor, for the `supervised.*` actions. */
   supervisor?: ProcessSupervisor;
+  /** The hub's HTTP side, for roost deployments to download from; without it they fail. */
+  hub?: HubAccess;
   /** Where machine actions find system programs and which temporary folders `disk.clean` cleans. */
   binDirs?: readonly string[];
   tempRoots?: readonly string[];
@@ -107,6 +110,7 @@ export class DirectiveExecutor implements DirectiveHandler {
   readonly sandboxRoot: string;
   /** Stopping what a previous agent process left running; awaited by `check`. */
   private readonly recovered: Promise<void>;
+  private readonly hub: HubAccess | null;
   private readonly host: HostEnvironment;
   private connections = 0;
   private lastConnectedAt: number | null = null;
@@ -131,6 +135,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.files = this.user.switched ? new ActionWorker(this.user, ripgrep, this.killGraceMs) : new InProcessFileRunner(ripgrep);
     this.recovered = this.stopLeftOver();
     this.supervisor = options.supervisor ?? null;
+    this.hub = options.hub ?? null;
     const startedAt = Date.now() - Math.round(process.uptime() * 1000);
     this.host = {
       tier: options.tier,
@@ -276,6 +281,8 @@ export class DirectiveExecutor implements DirectiveHandler {
         killGraceMs: this.killGraceMs,
         host: this.host,
         supervisor: this.supervisor,
+        hub: this.hub,
+        progress: (progress) => void this.send({ type: "directive_progress", directiveId: directive.id, progress }),
       });
     } catch (err) {
       outcome = { failure: failureOf(controller.signal.aborted ? controller.signal.reason : err) };

@@ -72,8 +72,9 @@ export function renderUnit(spec: UnitSpec): string {
     "RestartSec=5",
     // The hub refused this node for good (bad token, deregistered, unsafe token file): restarting cannot help.
     `RestartPreventExitStatus=${EXIT_REFUSED}`,
-    // Every process a directive started goes with the agent, and the agent may give each directive its own cgroup.
-    "KillMode=control-group",
+    // Only the agent is stopped: long runs and supervised processes are meant to outlive it, and the next agent
+    // adopts them (or, for directives it was running, stops them). Delegate gives each directive its own cgroup.
+    "KillMode=process",
     "Delegate=yes",
     "TimeoutStopSec=30",
     ...HARDENING[spec.tier],

@@ -11,9 +11,6 @@ import { ProcessTracking } from "../processes/tracked-processes.ts";
  */
 
 export const RUN_ID = /^run-[a-z0-9-]{1,64}$/;
-/** The end of a run's output kept for status and completion reports. */
-export const RUN_TAIL_BYTES = 64 * 1024;
-
 export const RunSpec = z.object({
   runId: z.string().regex(RUN_ID),
   directiveId: z.string(),

@@ -3,8 +3,9 @@ import { StringDecoder } from "node:string_decoder";
 import { waitForExit, type ProcessExit } from "../actions/process-group.ts";
 import { shellCommand } from "../actions/shell.ts";
 import { TrackedProcesses } from "../processes/tracked-processes.ts";
-import { RUN_TAIL_BYTES, RunSpec, type RunState, type RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
+import { RunSpec, type RunState, type RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
 import { TailBuffer } from "./tail-buffer.ts";
+import { MAX_RUN_TAIL_BYTES } from "../../protocol/limits.ts";
 
 /** Output and status reach disk at most this often, so a chatty run does not turn into a stream of file writes. */
 const FLUSH_MS = 1_000;
@@ -56,7 +57,7 @@ export async function superviseRun(dir: string): Promise<void> {
     stop();
   }, spec.stallTimeoutMs);
 
-  const tail = new TailBuffer(RUN_TAIL_BYTES);
+  const tail = new TailBuffer(MAX_RUN_TAIL_BYTES);
   let dirty = false;
   const flush = () => {
     if (!dirty) return;

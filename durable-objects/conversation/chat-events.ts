@@ -1,10 +1,14 @@
 import type { ChatEvent } from "../../protocol/chat.ts";
+import { closeMatchingSockets, ownerTags, type SocketMatch, type SocketOwner } from "../shared/user-sockets.ts";
 
-/** Tag of every client socket of a conversation; a second tag names the user (`user:<id>`) so theirs can be closed. */
+/** Tag of every client socket of a conversation; `ownerTags` add who opened it, so theirs can be closed. */
 export const VIEWER_TAG = "chat-viewer";
 
-export function userTag(userId: string): string {
-  return `user:${userId}`;
+function streamMatches(owner: SocketOwner | null, match: SocketMatch): boolean {
+  if (!owner) return false;
+  if ("userId" in match) return owner.userId === match.userId;
+  if ("sessionIds" in match) return owner.sessionId !== null && match.sessionIds.includes(owner.sessionId);
+  return owner.apiKeyId !== null && match.apiKeyIds.includes(owner.apiKeyId);
 }
 
 /**
@@ -13,35 +17,30 @@ export function userTag(userId: string): string {
  * caller built (snapshot, transcript, text streamed so far), then every live event.
  */
 export class ChatEvents {
-  /** Each open stream with the user it was opened for. */
-  private readonly streams = new Map<ReadableStreamDefaultController<Uint8Array>, string>();
+  /** Each open stream with who opened it (null for the bootstrap admin key, which belongs to nobody). */
+  private readonly streams = new Map<ReadableStreamDefaultController<Uint8Array>, SocketOwner | null>();
   private readonly encoder = new TextEncoder();
 
   constructor(private readonly ctx: DurableObjectState) {}
 
-  acceptSocket(userId: string, replay: ChatEvent[]): Response {
+  acceptSocket(owner: SocketOwner | null, replay: ChatEvent[]): Response {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [VIEWER_TAG, userTag(userId)]);
+    this.ctx.acceptWebSocket(server, [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])]);
     for (const event of replay) server.send(JSON.stringify(event));
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  openStream(userId: string, replay: ChatEvent[]): ReadableStream<Uint8Array> {
+  openStream(owner: SocketOwner | null, replay: ChatEvent[]): ReadableStream<Uint8Array> {
     let ctrl: ReadableStreamDefaultController<Uint8Array>;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         ctrl = controller;
         for (const event of replay) controller.enqueue(this.line(event));
-        this.streams.set(controller, userId);
+        this.streams.set(controller, owner);
       },
       cancel: () => void this.streams.delete(ctrl),
     });
-  }
-
-  /** Whether anyone is attached (an open socket or stream). */
-  watched(): boolean {
-    return this.streams.size > 0 || this.ctx.getWebSockets(VIEWER_TAG).length > 0;
   }
 
   emit(event: ChatEvent): void {
@@ -64,24 +63,36 @@ export class ChatEvents {
     }
   }
 
-  /** Ends every listener, or only one user's (their session ended, or they lost access to the site). */
-  close(code: number, reason: string, userId?: string): void {
-    for (const ws of this.ctx.getWebSockets(userId === undefined ? VIEWER_TAG : userTag(userId))) {
+  /** Ends every listener (the conversation was deleted). */
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets(VIEWER_TAG)) {
       try {
         ws.close(code, reason);
       } catch {
         // Already closed.
       }
     }
-    for (const [c, owner] of this.streams) {
-      if (userId !== undefined && owner !== userId) continue;
-      try {
-        c.close();
-      } catch {
-        // The reader left first.
-      }
-      this.streams.delete(c);
+    for (const c of [...this.streams.keys()]) this.end(c);
+  }
+
+  /** Ends the listeners of a person, a session or an API key whose access ended; returns how many. */
+  closeMatching(match: SocketMatch, code: number, reason: string): number {
+    let closed = closeMatchingSockets(this.ctx, match, code, reason);
+    for (const [c, owner] of [...this.streams]) {
+      if (!streamMatches(owner, match)) continue;
+      this.end(c);
+      closed += 1;
     }
+    return closed;
+  }
+
+  private end(c: ReadableStreamDefaultController<Uint8Array>): void {
+    try {
+      c.close();
+    } catch {
+      // The reader left first.
+    }
+    this.streams.delete(c);
   }
 
   private line(event: ChatEvent): Uint8Array {

@@ -15,6 +15,9 @@ import { NO_LLM_KEY_HELP } from "../../protocol/llm.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
+import type { SocketMatch, SocketOwner } from "../shared/user-sockets.ts";
+import { viewerOwner } from "../site-hub/live-viewers.ts";
+import type { Requester } from "../site-hub/requester.ts";
 import { ChatEvents } from "./chat-events.ts";
 import {
   actionsOf,
@@ -27,12 +30,10 @@ import {
 } from "./investigation.ts";
 import { migrate } from "./schema.ts";
 import { toolCallView, Transcript, type Meta } from "./transcript.ts";
-import type { Requester } from "../site-hub/requester.ts";
 import { chatActor, chatRequester, newId, publicTurn, TurnRunner, type RunnerHost } from "./turn-runner.ts";
 
-/** The Worker forwards an authorised socket upgrade here, naming the viewer in this header. */
+/** The Worker forwards an authorised socket upgrade here, with who opens it in the query (see `viewerUrl`). */
 export const CHAT_SOCKET_PATH = "/socket";
-export const CHAT_VIEWER_HEADER = "X-Cortex-Viewer";
 
 /** While an answer runs, an alarm this often resumes it if the object was evicted mid-way. */
 const WATCHDOG_MS = 30_000;
@@ -365,7 +366,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     }
     const hub = this.hub();
     this.events.emit({ type: "deleted" });
-    this.events.close(1000, "conversation deleted");
+    this.events.closeAll(1000, "conversation deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
@@ -374,23 +375,26 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   }
 
   /** The conversation's events for the Worker to relay as server-sent events: the replay, then live. */
-  openEvents(viewer: string): HubResult<ReadableStream<Uint8Array>> {
+  openEvents(owner: SocketOwner | null): HubResult<ReadableStream<Uint8Array>> {
     if (!this.transcript.meta()) return notFound();
-    return ok(this.events.openStream(viewer, this.replay()));
+    return ok(this.events.openStream(owner, this.replay()));
   }
 
-  /** Ends one user's sockets and streams here (their session ended or their access was taken away). */
-  closeViewer(userId: string, code: number, reason: string): void {
-    this.events.close(code, reason, userId);
+  /**
+   * Closes the sockets and event streams of a person, a session or an API key whose access ended (signed out,
+   * revoked, removed from the site, demoted), as every holder of people's sockets does (`socket-holders.ts`).
+   */
+  closeUserSockets(match: SocketMatch, code: number, reason: string): number {
+    return this.events.closeMatching(match, code, reason);
   }
 
   // ---- sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
-    const viewer = request.headers.get(CHAT_VIEWER_HEADER);
-    if (new URL(request.url).pathname !== CHAT_SOCKET_PATH || !viewer) return new Response("not found", { status: 404 });
+    const url = new URL(request.url);
+    if (url.pathname !== CHAT_SOCKET_PATH) return new Response("not found", { status: 404 });
     if (!this.transcript.meta()) return new Response("conversation not found", { status: 404 });
-    return this.events.acceptSocket(viewer, this.replay());
+    return this.events.acceptSocket(viewerOwner(url), this.replay());
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -412,6 +416,8 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     const turn = this.transcript.latestTurn();
     if (turn?.status === "running" && !this.runner.busy) this.runner.kick();
     await this.scheduleAlarm();
+    // The alarm event stays open while the answer it woke runs, so nothing depends on work outliving its event.
+    await this.runner.idle();
   }
 
   /** Confirmations nobody decided in time count as denied. */

@@ -45,7 +45,7 @@ export interface ToolCallRecord extends ToolCallView {
 }
 
 /** Statuses in which a tool call still has to be resolved before the model may be called again. */
-export const UNRESOLVED: readonly ToolCallStatus[] = ["proposed", "awaiting_confirmation", "approved", "running"];
+const UNRESOLVED: readonly ToolCallStatus[] = ["proposed", "awaiting_confirmation", "approved", "running"];
 
 interface MetaRow {
   id: string;
@@ -375,10 +375,6 @@ export class Transcript {
     this.touch(now);
   }
 
-  messageCount(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
-  }
-
   /** The whole transcript in order, each message with its tool calls. */
   messages(): ChatMessage[] {
     const calls = new Map<string, ToolCallView[]>();
@@ -408,11 +404,6 @@ export class Transcript {
         const calls = this.toolCallsOf(r.id);
         return { message: this.messageOf(r, calls.map(toolCallView)), calls };
       });
-  }
-
-  lastAssistantMessage(turnId: string): ChatMessage | null {
-    const r = this.sql.exec<MessageRow>("SELECT * FROM messages WHERE turn_id = ? AND role = 'assistant' ORDER BY seq DESC LIMIT 1", turnId).toArray()[0];
-    return r ? this.messageOf(r, this.toolCallsOf(r.id).map(toolCallView)) : null;
   }
 
   private messageOf(r: MessageRow, toolCalls: ToolCallView[]): ChatMessage {

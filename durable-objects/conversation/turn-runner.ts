@@ -88,6 +88,11 @@ export class TurnRunner {
     return this.loop !== null;
   }
 
+  /** Resolves when the loop has stopped (paused for a decision, or the answer ended). */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
   /** Makes the loop look at the stored state again, starting it if it is not running. */
   kick(): void {
     if (this.loop) {
@@ -358,6 +363,8 @@ export class TurnRunner {
         const failure = classify(error, key.apiKey);
         const streamed = this.partial?.text ?? "";
         this.partial = null;
+        // The conversation was deleted meanwhile: there is nothing left to write to.
+        if (!this.t.turn(turn.id)) return false;
         if (failure.kind === "aborted" || this.t.turn(turn.id)?.stopRequested) {
           // What was already shown stays in the transcript; the tool calls the model had begun are dropped.
           if (streamed) {

@@ -30,6 +30,7 @@ export class AccountKeys {
     if (key.revokedAt !== null) return fail(409, "already_revoked", `API key ${id} is already revoked`);
     this.ctx.apiKeys.revoke(userId, id, now);
     await this.ctx.record({ kind: "api_key", ...who, message: `${who.actor} revoked the API key "${key.name}" (${key.prefix}…)`, data: { keyId: id } }, now);
+    await this.ctx.closeSockets(userId, { apiKeyIds: [id] }, "signed_out");
     return ok(this.ctx.apiKeys.get(userId, id)!);
   }
 }

@@ -78,6 +78,14 @@ export class ApiKeyStore {
     this.sql.exec("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL", now, id, userId);
   }
 
+  /** Revokes every live key of the user; returns their ids. */
+  revokeAllOf(userId: string, now: number): string[] {
+    return this.sql
+      .exec<{ id: string }>("UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id", now, userId)
+      .toArray()
+      .map((r) => r.id);
+  }
+
   /** The key with this hash if it is neither revoked nor expired; its last use is recorded. */
   resolve(keyHash: string, now: number): ActiveApiKey | null {
     const row = this.sql.exec<ApiKeyRow>("SELECT * FROM api_keys WHERE key_hash = ?", keyHash).toArray()[0];

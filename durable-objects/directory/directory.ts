@@ -1,7 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ApiKeyView, AuditPage, AuditQuery, InviteView, MeResponse, MemberView, PasskeyView, SiteRole, SiteView } from "../../protocol/accounts.ts";
+import type {
+  ApiKeyView,
+  AuditPage,
+  AuditQuery,
+  InviteView,
+  MeResponse,
+  MemberView,
+  PasskeyView,
+  SignedOut,
+  SiteRole,
+  SiteView,
+} from "../../protocol/accounts.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { closeSocketsAt } from "../shared/socket-holders.ts";
+import type { SocketHolder } from "../shared/user-sockets.ts";
 import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { AccountKeys } from "./account-keys.ts";
 import type { NewApiKey } from "./api-keys.ts";
@@ -13,7 +26,7 @@ import type { NewInvite } from "./invites.ts";
 import { PasskeyCeremonies } from "./passkey-ceremonies.ts";
 import type { StoredPasskey } from "./passkeys.ts";
 import { migrate } from "./schema.ts";
-import { SignIn, type NewSession, type PasswordCheck } from "./sign-in.ts";
+import { SignIn, type NewSession, type PasswordChange, type PasswordCheck } from "./sign-in.ts";
 import { SiteAdmin } from "./site-admin.ts";
 import type { SiteRecord } from "./sites.ts";
 
@@ -38,8 +51,10 @@ export class Directory extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
-    this.data = new DirectoryContext(ctx.storage.sql, (site, entry) =>
-      env.SITE_HUB.get(env.SITE_HUB.idFromName(site)).recordAccess(entry),
+    this.data = new DirectoryContext(
+      ctx.storage.sql,
+      (site, entry) => env.SITE_HUB.get(env.SITE_HUB.idFromName(site)).recordAccess(entry),
+      (holder, match, code, reason) => closeSocketsAt(env, holder, match, code, reason),
     );
     this.signIn = new SignIn(this.data);
     this.passkeyCeremonies = new PasskeyCeremonies(this.data);
@@ -53,6 +68,11 @@ export class Directory extends DurableObject<Env> {
 
   identify(credential: CredentialRef, site: string | null): HubResult<Identity> {
     return identify(this.data, credential, site);
+  }
+
+  /** Notes that a person opened a live socket held by `holder` (on `site`), so losing access can close it. */
+  notePresence(userId: string, holder: SocketHolder, site: string): void {
+    this.data.presence.note(userId, holder, site, Date.now());
   }
 
   me(userId: string): HubResult<MeResponse> {
@@ -86,13 +106,7 @@ export class Directory extends DurableObject<Env> {
     return this.signIn.beginPasswordChange(userId, ip);
   }
 
-  finishPasswordChange(input: {
-    check: PasswordCheck;
-    passwordOk: boolean;
-    newPasswordHash: string;
-    keepSessionId: string | null;
-    ip: string | null;
-  }): Promise<HubResult<{ signedOutSessions: number }>> {
+  finishPasswordChange(input: PasswordChange): Promise<HubResult<SignedOut>> {
     return this.signIn.finishPasswordChange(input);
   }
 
@@ -100,8 +114,8 @@ export class Directory extends DurableObject<Env> {
     return this.signIn.signOut(sessionId, who);
   }
 
-  signOutEverywhere(userId: string, who: Actor): Promise<{ signedOutSessions: number }> {
-    return this.signIn.signOutEverywhere(userId, who);
+  signOutEverywhere(userId: string, revokeApiKeys: boolean, who: Actor): Promise<SignedOut> {
+    return this.signIn.signOutEverywhere(userId, revokeApiKeys, who);
   }
 
   // ---- passkeys ----

@@ -100,6 +100,14 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_by_site ON audit(site_id, id);
    CREATE INDEX audit_by_kind ON audit(kind, id);
    INSERT INTO sites (id, name, created_at) VALUES ('default', 'Default', 0);`,
+  `CREATE TABLE live_presence (
+     user_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     site_id TEXT NOT NULL,
+     seen_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, kind, name)
+   ) WITHOUT ROWID;`,
   // Personal LLM keys, sealed (AES-GCM); the owner is the user id.
   `CREATE TABLE llm_keys (
      ${LLM_KEY_TABLE_COLUMNS}

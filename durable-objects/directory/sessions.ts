@@ -49,12 +49,16 @@ export class SessionStore {
     return { id: row.id, userId: row.user_id };
   }
 
-  revoke(id: string): boolean {
-    return this.sql.exec("DELETE FROM sessions WHERE id = ? RETURNING id", id).toArray().length > 0;
+  /** Ends a session; returns whose it was, or null when it had ended already. */
+  revoke(id: string): string | null {
+    return this.sql.exec<{ user_id: string }>("DELETE FROM sessions WHERE id = ? RETURNING user_id", id).toArray()[0]?.user_id ?? null;
   }
 
-  /** Ends every session of the user but `keep` (the one asking, when it should stay signed in). */
-  revokeAllOf(userId: string, keep: string | null = null): number {
-    return this.sql.exec("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ? RETURNING id", userId, keep).toArray().length;
+  /** Ends every session of the user but `keep` (the one asking, when it should stay signed in); returns their ids. */
+  revokeAllOf(userId: string, keep: string | null = null): string[] {
+    return this.sql
+      .exec<{ id: string }>("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ? RETURNING id", userId, keep)
+      .toArray()
+      .map((r) => r.id);
   }
 }

@@ -1,4 +1,4 @@
-import type { MeResponse } from "../../protocol/accounts.ts";
+import type { MeResponse, SignedOut } from "../../protocol/accounts.ts";
 import { fail, ok, throttled, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
 import type { Actor } from "./identity.ts";
@@ -16,6 +16,17 @@ export interface PasswordCheck {
   userId: string | null;
   email: string;
   passwordHash: string | null;
+}
+
+/** A checked password change: the Worker's verdict on the current password, and what else to end with it. */
+export interface PasswordChange {
+  check: PasswordCheck;
+  passwordOk: boolean;
+  newPasswordHash: string;
+  /** The session that asked, which stays signed in (null for single sign-on). */
+  keepSessionId: string | null;
+  revokeApiKeys: boolean;
+  ip: string | null;
 }
 
 /**
@@ -83,11 +94,11 @@ export class SignIn {
     });
   }
 
-  /** A new password ends every other session of the user: whoever else knew the old one is signed out. */
-  async finishPasswordChange(
-    input: { check: PasswordCheck; passwordOk: boolean; newPasswordHash: string; keepSessionId: string | null; ip: string | null },
-    now = Date.now(),
-  ): Promise<HubResult<{ signedOutSessions: number }>> {
+  /**
+   * A new password ends every other session of the user (whoever else knew the old one is signed out, and their
+   * live sockets close), and, when asked, revokes the user's API keys too.
+   */
+  async finishPasswordChange(input: PasswordChange, now = Date.now()): Promise<HubResult<SignedOut>> {
     const { check } = input;
     if (!check.userId || !input.passwordOk) {
       await this.ctx.record({ kind: "password", actor: check.email, ip: input.ip, message: `${check.email} gave a wrong current password` }, now);
@@ -95,22 +106,46 @@ export class SignIn {
     }
     this.ctx.users.setPassword(check.userId, input.newPasswordHash);
     this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, input.ip, now));
-    const signedOutSessions = this.ctx.sessions.revokeAllOf(check.userId, input.keepSessionId);
+    const sessions = this.ctx.sessions.revokeAllOf(check.userId, input.keepSessionId);
+    const keys = input.revokeApiKeys ? this.ctx.apiKeys.revokeAllOf(check.userId, now) : [];
     await this.ctx.record(
-      { kind: "password", actor: check.email, ip: input.ip, message: `${check.email} changed their password (${signedOutSessions} other sessions signed out)` },
+      {
+        kind: "password",
+        actor: check.email,
+        ip: input.ip,
+        message: `${check.email} changed their password (${sessions.length} other sessions signed out${input.revokeApiKeys ? `, ${keys.length} API keys revoked` : ""})`,
+      },
       now,
     );
-    return ok({ signedOutSessions });
+    await this.closeSocketsOf(check.userId, sessions, keys);
+    return ok({ signedOutSessions: sessions.length, revokedApiKeys: keys.length });
   }
 
   async signOut(sessionId: string, who: Actor): Promise<void> {
-    if (this.ctx.sessions.revoke(sessionId)) await this.ctx.record({ kind: "sign_out", ...who, message: `${who.actor} signed out` });
+    const userId = this.ctx.sessions.revoke(sessionId);
+    if (!userId) return;
+    await this.ctx.record({ kind: "sign_out", ...who, message: `${who.actor} signed out` });
+    await this.ctx.closeSockets(userId, { sessionIds: [sessionId] }, "signed_out");
   }
 
-  async signOutEverywhere(userId: string, who: Actor): Promise<{ signedOutSessions: number }> {
-    const signedOutSessions = this.ctx.sessions.revokeAllOf(userId);
-    await this.ctx.record({ kind: "sign_out", ...who, message: `${who.actor} signed out everywhere (${signedOutSessions} sessions)` });
-    return { signedOutSessions };
+  async signOutEverywhere(userId: string, revokeApiKeys: boolean, who: Actor, now = Date.now()): Promise<SignedOut> {
+    const sessions = this.ctx.sessions.revokeAllOf(userId);
+    const keys = revokeApiKeys ? this.ctx.apiKeys.revokeAllOf(userId, now) : [];
+    await this.ctx.record(
+      {
+        kind: "sign_out",
+        ...who,
+        message: `${who.actor} signed out everywhere (${sessions.length} sessions${revokeApiKeys ? `, ${keys.length} API keys revoked` : ""})`,
+      },
+      now,
+    );
+    await this.ctx.closeSockets(userId, revokeApiKeys ? { userId } : { sessionIds: sessions }, "signed_out");
+    return { signedOutSessions: sessions.length, revokedApiKeys: keys.length };
+  }
+
+  private async closeSocketsOf(userId: string, sessionIds: string[], apiKeyIds: string[]): Promise<void> {
+    if (sessionIds.length) await this.ctx.closeSockets(userId, { sessionIds }, "signed_out");
+    if (apiKeyIds.length) await this.ctx.closeSockets(userId, { apiKeyIds }, "signed_out");
   }
 
   private reserve<T>(keys: ThrottleKey[], now: number, what: string, value: T): HubResult<T> {

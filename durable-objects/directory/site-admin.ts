@@ -41,6 +41,8 @@ export class SiteAdmin {
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     if (member.role === role) return ok(member);
     this.ctx.memberships.set(site, userId, role, member.addedAt);
+    // A demoted admin's open sockets on the site were opened with rights they no longer have.
+    if (role === "member") await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
     await this.ctx.record({
       kind: "member",
       ...who,
@@ -55,6 +57,7 @@ export class SiteAdmin {
     const member = this.ctx.memberships.get(site, userId);
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     this.ctx.memberships.remove(site, userId);
+    await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
     await this.ctx.record({ kind: "member", ...who, site, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
     return ok(member);
   }

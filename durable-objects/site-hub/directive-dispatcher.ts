@@ -1,4 +1,4 @@
-import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
+import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
 import { ActionCall, ActionName, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
@@ -7,6 +7,7 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
+import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
 import type { NodeRegistry } from "./node-registry.ts";
@@ -46,6 +47,12 @@ function statusOfResult(msg: ResultMessage): DirectiveStatus {
     default:
       return "failed";
   }
+}
+
+/** Why a node may not report on a directive, or null when it was sent to that node. */
+function notYours(directiveId: string, owner: string | null, nodeId: string): string | null {
+  if (owner === null) return `directive ${directiveId} does not exist`;
+  return owner === nodeId ? null : `directive ${directiveId} was not sent to this node`;
 }
 
 /** What a caller other than the API may ask of a directive or fan-out. */
@@ -95,6 +102,8 @@ export class DirectiveDispatcher {
     private readonly link: NodeLink,
     /** The site's readable paths as they are now, for callers who may only read. */
     private readonly readablePaths: () => readonly string[],
+    /** Told of every directive's end, whoever ended it (roost deployments follow their machines through it). */
+    private readonly onEnded: (view: DirectiveView) => void = () => undefined,
   ) {}
 
   async runOne(
@@ -123,6 +132,20 @@ export class DirectiveDispatcher {
     this.admit(id, null, node, call.value, req, requester, options);
     await this.afterAdmit([id]);
     return ok({ directiveId: id, stream });
+  }
+
+  /**
+   * Sends a directive whose id the caller chose and whose end it learns through `onEnded`, with no event stream:
+   * how a roost deployment starts each machine. An admission refusal (offline, tier) ends it before this returns.
+   */
+  async runDetached(id: string, nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<true>> {
+    const node = this.registry.get(nodeId)?.view;
+    if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
+    const call = this.parseCall(req);
+    if (!call.ok) return call;
+    this.admit(id, null, node, call.value, req, requester, {});
+    await this.afterAdmit([id]);
+    return ok(true);
   }
 
   async fanOut(
@@ -216,13 +239,18 @@ export class DirectiveDispatcher {
     return this.fanOutStatus(fanoutId);
   }
 
-  onWorkMessage(nodeId: string, msg: NodeToHubMessage): void {
+  /**
+   * A node's report about work. A node may report only on directives that were sent to it: a report about any
+   * other (unknown, or another node's) changes nothing and comes back as the reason it was refused.
+   */
+  onWorkMessage(nodeId: string, msg: NodeToHubMessage): string | null {
     switch (msg.type) {
-      case "directive_ack":
-        if (this.store.nodeOf(msg.directiveId) === nodeId && this.store.markRunning(msg.directiveId, Date.now())) {
-          this.emitStatus(msg.directiveId, nodeId, "running");
-        }
-        return;
+      case "directive_ack": {
+        const refused = notYours(msg.directiveId, this.store.nodeOf(msg.directiveId), nodeId);
+        if (refused) return refused;
+        if (this.store.markRunning(msg.directiveId, Date.now())) this.emitStatus(msg.directiveId, nodeId, "running");
+        return null;
+      }
       case "stream_chunk":
         return this.chunk(nodeId, msg);
       case "result":
@@ -230,7 +258,7 @@ export class DirectiveDispatcher {
       case "run_complete":
         return this.runComplete(nodeId, msg);
       default:
-        return;
+        return null;
     }
   }
 
@@ -269,17 +297,10 @@ export class DirectiveDispatcher {
     return fail(400, "invalid_params", `invalid params for ${req.action}: ${issue?.path.join(".") || "params"}: ${issue?.message ?? "invalid"}`);
   }
 
+  /** A fan-out to `all` means the nodes online now: one cannot run a command on a machine that is away. */
   private resolveTargets(target: FanOutTarget): HubResult<NodeView[]> {
-    const nodes = this.registry.list().map((r) => r.view).filter((v) => v.status !== "deregistered");
-    if ("all" in target) return ok(nodes.filter((n) => this.link.isOnline(n.id)));
-    if ("group" in target) {
-      const members = nodes.filter((n) => n.group === target.group);
-      return members.length ? ok(members) : fail(404, "group_empty", `no registered nodes in group ${target.group}`);
-    }
-    const byId = new Map(nodes.map((n) => [n.id, n]));
-    const unknown = target.nodes.filter((id) => !byId.has(id));
-    if (unknown.length) return fail(404, "node_not_found", `unknown node(s): ${unknown.slice(0, 10).join(", ")}`);
-    return ok([...new Set(target.nodes)].map((id) => byId.get(id)!));
+    const nodes = this.registry.list().map((r) => r.view);
+    return resolveTargets(nodes, target, (all) => ok(all.filter((n) => this.link.isOnline(n.id))));
   }
 
   /** The folders a confined caller may read on this node. */
@@ -396,22 +417,28 @@ export class DirectiveDispatcher {
   }
 
   /** The hot path of streaming: one read of the directive serves the ownership check, the fan-out and the held result. */
-  private chunk(nodeId: string, msg: StreamChunkMessage): void {
+  private chunk(nodeId: string, msg: StreamChunkMessage): string | null {
     const target = this.store.chunkTarget(msg.directiveId);
-    if (!target || target.nodeId !== nodeId) return;
+    const refused = notYours(msg.directiveId, target?.nodeId ?? null, nodeId);
+    if (refused || !target) return refused;
     if (target.status === "sent" && this.store.markRunning(target.id, Date.now())) {
       target.status = "running";
       this.emit(target.id, { event: "status", directiveId: target.id, nodeId, status: "running" }, target.fanoutId);
     }
-    if (!this.store.appendChunk(target, msg.seq, msg.chunk)) return;
+    if (!this.store.appendChunk(target, msg.seq, msg.chunk)) return null;
     const event: DirectiveEvent = { event: "chunk", directiveId: target.id, nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
     this.emit(target.id, event, target.fanoutId);
     if (target.pending && target.chunksReceived + 1 >= target.pending.chunks) this.complete(target.id, nodeId, target.pending);
+    return null;
   }
 
-  private result(nodeId: string, msg: ResultMessage): void {
-    if (this.store.nodeOf(msg.directiveId) !== nodeId) return;
-    if (this.store.get(msg.directiveId, false)?.view.status === "lost") return this.lateResult(nodeId, msg);
+  private result(nodeId: string, msg: ResultMessage): string | null {
+    const refused = notYours(msg.directiveId, this.store.nodeOf(msg.directiveId), nodeId);
+    if (refused) return refused;
+    if (this.store.get(msg.directiveId, false)?.view.status === "lost") {
+      this.lateResult(nodeId, msg);
+      return null;
+    }
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
@@ -426,9 +453,10 @@ export class DirectiveDispatcher {
       const until = Date.now() + CHUNK_GRACE_MS;
       this.store.deferResult(msg.directiveId, { ...outcome, chunks: msg.chunks }, until);
       void this.link.scheduleSweep(until);
-      return;
+      return null;
     }
     this.complete(msg.directiveId, nodeId, outcome);
+    return null;
   }
 
   /** The agent finished a directive the hub had already given up as lost: keep what it did, beside the record. */
@@ -452,7 +480,17 @@ export class DirectiveDispatcher {
     });
   }
 
-  private runComplete(nodeId: string, msg: RunCompleteMessage): void {
+  /**
+   * A long run ended. It is recorded only for a `run.launch` directive that was sent to this node, once per launch
+   * (so one node stores at most one run report per launch it was asked for, with a bounded tail). A refused report
+   * is acknowledged all the same: nothing will ever accept it, and an agent would otherwise repeat it forever.
+   */
+  private runComplete(nodeId: string, msg: RunCompleteMessage): string | null {
+    const refused = this.runRefusal(nodeId, msg);
+    if (refused) {
+      this.link.send(nodeId, { type: "run_complete_ack", runId: msg.runId });
+      return refused;
+    }
     const fresh = this.store.recordRun(
       {
         runId: msg.runId,
@@ -477,6 +515,18 @@ export class DirectiveDispatcher {
       });
     }
     this.link.send(nodeId, { type: "run_complete_ack", runId: msg.runId });
+    return null;
+  }
+
+  private runRefusal(nodeId: string, msg: RunCompleteMessage): string | null {
+    const launch = this.store.launchOf(msg.directiveId);
+    const refused = notYours(msg.directiveId, launch?.nodeId ?? null, nodeId);
+    if (refused || !launch) return refused;
+    if (launch.action !== "run.launch") return `directive ${msg.directiveId} is a ${launch.action}, which launches no run`;
+    if (launch.runId !== null && launch.runId !== msg.runId) return `directive ${msg.directiveId} launched run ${launch.runId}, not ${msg.runId}`;
+    const reported = this.store.runOfDirective(nodeId, msg.directiveId);
+    if (reported !== null && reported !== msg.runId) return `directive ${msg.directiveId} already reported run ${reported}`;
+    return null;
   }
 
   /** Stops a directive on the hub's side, telling the agent when it may be running there. */
@@ -503,9 +553,11 @@ export class DirectiveDispatcher {
   }
 
   private publishEnd(id: string, fanoutId: string | null): void {
-    const event: DirectiveEvent = { event: "result", directive: this.store.get(id)!.view };
+    const view = this.store.get(id)!.view;
+    const event: DirectiveEvent = { event: "result", directive: view };
     this.streams.end(id, event);
     if (fanoutId) this.streams.emit(fanoutId, event);
+    this.onEnded(view);
   }
 
   private finishFanOutIfDone(fanoutId: string): void {

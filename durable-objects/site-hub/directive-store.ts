@@ -1,5 +1,5 @@
 import { LateResult, type DirectiveListQuery, type DirectiveView, type FanOutAggregate } from "../../protocol/api.ts";
-import { MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
+import { MAX_STORED_CHUNKS, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
 import { ResultData, type ActionName, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 
 /** The `directives` and `fanouts` tables: every directive ever asked for, with its outcome. */
@@ -175,6 +175,22 @@ export class DirectiveStore {
     return this.sql.exec<{ node_id: string }>("SELECT node_id FROM directives WHERE id = ?", id).toArray()[0]?.node_id ?? null;
   }
 
+  /** What a run report needs to know about the directive it names: whose it is, its action, the run it started. */
+  launchOf(id: string): { nodeId: string; action: ActionName; runId: string | null } | null {
+    const row = this.sql.exec<{ node_id: string; action: string; data: string | null }>("SELECT node_id, action, data FROM directives WHERE id = ?", id).toArray()[0];
+    if (!row) return null;
+    const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
+    const runId = data?.success && data.data.kind === "run" ? data.data.runId : null;
+    return { nodeId: row.node_id, action: row.action as ActionName, runId };
+  }
+
+  /** The run already reported for a launch directive, if any. */
+  runOfDirective(nodeId: string, directiveId: string): string | null {
+    return (
+      this.sql.exec<{ run_id: string }>("SELECT run_id FROM runs WHERE node_id = ? AND directive_id = ? LIMIT 1", nodeId, directiveId).toArray()[0]?.run_id ?? null
+    );
+  }
+
   fanoutOf(id: string): string | null {
     return this.sql.exec<{ fanout_id: string | null }>("SELECT fanout_id FROM directives WHERE id = ?", id).toArray()[0]?.fanout_id ?? null;
   }
@@ -232,20 +248,18 @@ export class DirectiveStore {
 
   /**
    * Stores a streamed chunk. Chunks are keyed by sequence number, so a repeat is ignored and one that arrives out
-   * of order still lands in place. Output beyond the stored cap is counted but not kept. Returns whether it was new.
+   * of order still lands in place. Past the stored caps (bytes, and rows per directive) a chunk is counted but
+   * not kept, and the directive is marked truncated: whatever a node sends, one directive costs at most
+   * MAX_STORED_OUTPUT_BYTES of text in MAX_STORED_CHUNKS rows. Returns whether it was new.
    */
   appendChunk(target: ChunkTarget, seq: number, chunk: string): boolean {
     if (target.status !== "sent" && target.status !== "running") return false;
     const id = target.id;
     const bytes = new TextEncoder().encode(chunk).byteLength;
-    const keep = target.outputBytes + bytes <= MAX_STORED_OUTPUT_BYTES;
-    const inserted = this.sql.exec(
-      "INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)",
-      id,
-      seq,
-      keep ? chunk : "",
-    ).rowsWritten;
-    if (inserted === 0) return false;
+    const keep = target.outputBytes + bytes <= MAX_STORED_OUTPUT_BYTES && target.chunksReceived < MAX_STORED_CHUNKS;
+    if (keep && this.sql.exec("INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)", id, seq, chunk).rowsWritten === 0) {
+      return false;
+    }
     this.sql.exec(
       "UPDATE directives SET chunks_received = chunks_received + 1, output_bytes = output_bytes + ?, truncated = MAX(truncated, ?) WHERE id = ?",
       bytes,

@@ -1,24 +1,27 @@
 import type { DirectiveEvent } from "../../protocol/api.ts";
 
-/**
- * Live listeners for directives and fan-outs. Each listener is a byte stream of newline-delimited JSON events
- * returned over RPC to the Worker, which turns it into server-sent events or waits for the final one.
- * Listeners live in memory only: an open stream keeps the object awake, and the stored records are the truth.
- */
 /** What one listener gets of an event: the event, a changed copy, or nothing (null). */
-export type Presenter = (event: DirectiveEvent) => DirectiveEvent | null;
+export type Presenter<E = DirectiveEvent> = (event: E) => E | null;
 
-const AS_IS: Presenter = (event) => event;
+function asIs<E>(event: E): E {
+  return event;
+}
 
-export class EventStreams {
-  private readonly listeners = new Map<string, Map<ReadableStreamDefaultController<Uint8Array>, Presenter>>();
+/**
+ * Live listeners for directives and fan-outs (and, with their own event type, roost deployments). Each listener is
+ * a byte stream of newline-delimited JSON events returned over RPC to the Worker, which turns it into server-sent
+ * events or waits for the final one. Listeners live in memory only: an open stream keeps the object awake, and the
+ * stored records are the truth.
+ */
+export class EventStreams<E = DirectiveEvent> {
+  private readonly listeners = new Map<string, Map<ReadableStreamDefaultController<Uint8Array>, Presenter<E>>>();
   private readonly encoder = new TextEncoder();
 
   /**
    * Opens a stream on `key` (a directive or fan-out id); `first` events are queued before anything live, and
    * `present` decides what this listener gets of each event (everything, unless said otherwise).
    */
-  open(key: string, present: Presenter = AS_IS, first: DirectiveEvent[] = []): ReadableStream<Uint8Array> {
+  open(key: string, present: Presenter<E> = asIs, first: E[] = []): ReadableStream<Uint8Array> {
     let ctrl: ReadableStreamDefaultController<Uint8Array>;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -34,7 +37,7 @@ export class EventStreams {
   }
 
   /** A stream of events that already happened, closed after them: for following something that has ended. */
-  replay(events: DirectiveEvent[], present: Presenter = AS_IS): ReadableStream<Uint8Array> {
+  replay(events: E[], present: Presenter<E> = asIs): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         for (const e of events) {
@@ -50,13 +53,13 @@ export class EventStreams {
     return (this.listeners.get(key)?.size ?? 0) > 0;
   }
 
-  emit(key: string, event: DirectiveEvent): void {
+  emit(key: string, event: E): void {
     const set = this.listeners.get(key);
     if (!set) return;
     let plain: Uint8Array | null = null;
     for (const [c, present] of set) {
       let bytes: Uint8Array;
-      if (present === AS_IS) bytes = plain ??= this.encode(event);
+      if (present === asIs) bytes = plain ??= this.encode(event);
       else {
         const shown = present(event);
         if (!shown) continue;
@@ -71,7 +74,7 @@ export class EventStreams {
   }
 
   /** Ends every stream on `key`, after an optional last event. */
-  end(key: string, last?: DirectiveEvent): void {
+  end(key: string, last?: E): void {
     if (last) this.emit(key, last);
     const set = this.listeners.get(key);
     if (!set) return;
@@ -85,7 +88,7 @@ export class EventStreams {
     this.listeners.delete(key);
   }
 
-  private set(key: string): Map<ReadableStreamDefaultController<Uint8Array>, Presenter> {
+  private set(key: string): Map<ReadableStreamDefaultController<Uint8Array>, Presenter<E>> {
     let s = this.listeners.get(key);
     if (!s) this.listeners.set(key, (s = new Map()));
     return s;
@@ -97,7 +100,7 @@ export class EventStreams {
     if (s && s.size === 0) this.listeners.delete(key);
   }
 
-  private encode(e: DirectiveEvent): Uint8Array {
+  private encode(e: E): Uint8Array {
     return this.encoder.encode(JSON.stringify(e) + "\n");
   }
 }

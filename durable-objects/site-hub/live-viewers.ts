@@ -2,6 +2,7 @@ import type { NodeView } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import type { SupervisionStatus } from "../../protocol/processes.ts";
 import type { NodeRegistry } from "./node-registry.ts";
+import { ownerTags, type SocketOwner } from "../shared/user-sockets.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
 /** Tag of dashboard sockets. Node sockets are tagged with their connection id (a UUID), so the two never meet. */
@@ -9,6 +10,22 @@ export const VIEWER_TAG = "viewer";
 
 /** The Worker forwards an authorised dashboard upgrade to the object under this path; agents never reach it. */
 export const VIEWER_PATH = "/viewer";
+
+/** The viewer's owner travels in the forwarded request's query, set by the Worker after authentication. */
+export function viewerUrl(base: string, owner: SocketOwner | null): URL {
+  const url = new URL(VIEWER_PATH, base);
+  if (owner) {
+    url.searchParams.set("user", owner.userId);
+    if (owner.sessionId) url.searchParams.set("session", owner.sessionId);
+    if (owner.apiKeyId) url.searchParams.set("key", owner.apiKeyId);
+  }
+  return url;
+}
+
+export function viewerOwner(url: URL): SocketOwner | null {
+  const userId = url.searchParams.get("user");
+  return userId ? { userId, sessionId: url.searchParams.get("session"), apiKeyId: url.searchParams.get("key") } : null;
+}
 
 export function isViewer(ctx: DurableObjectState, ws: WebSocket): boolean {
   return ctx.getTags(ws).includes(VIEWER_TAG);
@@ -30,10 +47,11 @@ export class LiveViewers {
     private readonly registry: NodeRegistry,
   ) {}
 
-  accept(): Response {
+  /** Accepts a viewer, tagged with who opened it (null for the admin key) so losing access can close it. */
+  accept(owner: SocketOwner | null): Response {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [VIEWER_TAG]);
+    this.ctx.acceptWebSocket(server, [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])]);
     const snapshot: LiveMessage = { type: "snapshot", at: Date.now(), nodes: this.registry.list().map((r) => liveNode(r.view)) };
     sendJson(server, snapshot);
     return new Response(null, { status: 101, webSocket: client });

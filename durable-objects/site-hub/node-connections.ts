@@ -15,7 +15,7 @@ import {
 import { tierWithin } from "../../protocol/tiers.ts";
 import type { Metrics } from "../../protocol/metrics.ts";
 import type { ApiError } from "../../protocol/api.ts";
-import type { ActivityLog } from "./activity-log.ts";
+import type { NodeActivityQuota } from "./node-activity-quota.ts";
 import { isViewer } from "./live-viewers.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { checkNodeToken } from "./token-check.ts";
@@ -30,15 +30,18 @@ import {
 
 /** Hooks into the rest of the site for messages that are not about the connection itself. */
 export interface ConnectionEvents {
-  /** A registered node sent a message about work (results, chunks, acks, run completions). */
-  onWorkMessage(nodeId: string, message: NodeToHubMessageType, ws: WebSocket): void;
+  /**
+   * A registered node sent a message about work (results, chunks, acks, run completions); the answer is why it
+   * was refused (it is about work that is not the node's), or null.
+   */
+  onWorkMessage(nodeId: string, message: NodeToHubMessageType): string | null;
   /** A node's live connection ended, for whatever reason. */
   onNodeGone(nodeId: string, reason: string): void;
   /** The earliest moment something outside the connections needs the alarm (directive timeouts), or null. */
   nextDeadline(now: number): number | null;
   /** A heartbeat brought metrics (kept as history). */
   onMetrics(nodeId: string, metrics: Metrics, at: number): void;
-  /** A node registered on a new connection: what it must be told at once (its process list). */
+  /** A node registered on a new connection: what it must be told at once (its process list), what may start now (deployments waiting for it). */
   onRegistered(nodeId: string): void;
   /** A heartbeat brought the status of the node's supervised processes (already stored on its row). */
   onSupervision(nodeId: string): void;
@@ -69,7 +72,8 @@ export class NodeConnections {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly registry: NodeRegistry,
-    private readonly activity: ActivityLog,
+    /** Everything a connection logs is something its node caused, so it goes through the node's quota. */
+    private readonly activity: NodeActivityQuota,
     private readonly events: ConnectionEvents,
   ) {}
 
@@ -144,8 +148,10 @@ export class NodeConnections {
       case "error":
         this.activity.append({ kind: "node", level: "warn", nodeId: state.nodeId, message: `node ${state.nodeId} reported: ${msg.message}` });
         return;
-      default:
-        this.events.onWorkMessage(state.nodeId!, msg, ws);
+      default: {
+        const refused = this.events.onWorkMessage(state.nodeId!, msg);
+        if (refused) this.invalid(ws, state, refused, "not_yours");
+      }
     }
   }
 
@@ -242,11 +248,12 @@ export class NodeConnections {
     return { ok: true, message: result.data };
   }
 
-  private invalid(ws: WebSocket, state: NodeSocketState, why: string): void {
+  /** Answers a message the hub refuses; too many of them on one connection close it. */
+  private invalid(ws: WebSocket, state: NodeSocketState, why: string, code = "invalid_message"): void {
     if (!state.registered) return this.close(ws, state, CloseCode.REGISTER_INVALID, why);
     state.invalidMessages += 1;
     writeState(ws, state);
-    sendJson(ws, { type: "error", message: why, code: "invalid_message" });
+    sendJson(ws, { type: "error", message: why, code });
     if (state.invalidMessages > MAX_INVALID_MESSAGES) {
       this.activity.append({ kind: "node", level: "warn", nodeId: state.nodeId, message: `node ${state.nodeId} sent too many invalid messages` });
       this.dropConnection(state, "protocol violation");

@@ -9,6 +9,11 @@ import { ProcessSpec, SupervisionStatus, type ProcessConfig, type ProcessEvent }
 /** Event ids are kept this long to recognise a repeat; an agent resends within minutes, not weeks. */
 const EVENT_RETENTION_MS = 30 * 86_400_000;
 const PRUNE_EVERY = 500;
+/**
+ * Event ids kept per node to drop repeats: a node reporting new events without end must not grow the site's storage
+ * without end (its activity entries are bounded by the node's hourly quota).
+ */
+export const MAX_EVENT_IDS_PER_NODE = 5_000;
 
 export interface StoredProcess {
   spec: ProcessSpec;
@@ -120,6 +125,12 @@ export class ProcessStore {
     if (written > 0 && ++this.insertsSincePrune >= PRUNE_EVERY) {
       this.insertsSincePrune = 0;
       this.sql.exec("DELETE FROM process_events WHERE received_at < ?", now - EVENT_RETENTION_MS);
+      this.sql.exec(
+        "DELETE FROM process_events WHERE node_id = ? AND id NOT IN (SELECT id FROM process_events WHERE node_id = ? ORDER BY received_at DESC, id LIMIT ?)",
+        nodeId,
+        nodeId,
+        MAX_EVENT_IDS_PER_NODE,
+      );
     }
     return written > 0;
   }

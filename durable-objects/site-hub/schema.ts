@@ -151,6 +151,80 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX process_events_by_received ON process_events(received_at);
    ALTER TABLE nodes ADD COLUMN supervision TEXT;
    ALTER TABLE nodes ADD COLUMN supervision_at INTEGER;`,
+  `CREATE TABLE node_activity_quota (
+     node_id TEXT PRIMARY KEY,
+     window_start INTEGER NOT NULL,
+     used INTEGER NOT NULL,
+     noted INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
+  `CREATE TABLE roosts (
+     name TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     created_by TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     latest_version INTEGER
+   ) WITHOUT ROWID;
+   CREATE TABLE roost_versions (
+     roost TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     created_by TEXT NOT NULL,
+     message TEXT NOT NULL,
+     files INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     chunks INTEGER NOT NULL,
+     unique_chunks INTEGER NOT NULL,
+     new_chunks INTEGER NOT NULL,
+     new_bytes INTEGER NOT NULL,
+     added INTEGER NOT NULL,
+     changed INTEGER NOT NULL,
+     removed INTEGER NOT NULL,
+     manifest_sha256 TEXT NOT NULL,
+     PRIMARY KEY (roost, version)
+   ) WITHOUT ROWID;
+   CREATE TABLE roost_chunks (
+     hash TEXT PRIMARY KEY,
+     size INTEGER NOT NULL,
+     stored_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE roost_version_chunks (
+     hash TEXT NOT NULL,
+     roost TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     PRIMARY KEY (hash, roost, version)
+   ) WITHOUT ROWID;
+   CREATE TABLE roost_deployments (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL,
+     roost TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     path TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     state TEXT NOT NULL,
+     reason TEXT,
+     requested_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX roost_deployments_by_roost ON roost_deployments(roost, version);
+   CREATE INDEX roost_deployments_active ON roost_deployments(state);
+   CREATE TABLE roost_targets (
+     deployment_id TEXT NOT NULL,
+     node_id TEXT NOT NULL,
+     position INTEGER NOT NULL,
+     wave TEXT NOT NULL,
+     status TEXT NOT NULL,
+     directive_id TEXT,
+     progress TEXT,
+     error TEXT,
+     started_at INTEGER,
+     ended_at INTEGER,
+     PRIMARY KEY (deployment_id, node_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX roost_targets_by_directive ON roost_targets(directive_id);
+   CREATE INDEX roost_targets_by_node ON roost_targets(node_id, status);`,
   // The AI chat: the per-machine "AI tools allowed" switch, the site's LLM key (owner = the site id), and the index
   // of the site's conversations (each conversation's own object holds its transcript).
   `ALTER TABLE nodes ADD COLUMN ai_tools INTEGER NOT NULL DEFAULT 1;

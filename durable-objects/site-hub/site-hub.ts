@@ -12,9 +12,30 @@ import type {
   NodeView,
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
+import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
-import { ADMIN_ONLY_SETTINGS, redactedWebhookUrl, type AlertmanagerPayload, type AlertmanagerResponse, type AlertTokenView, type AutonomyEventListQuery, type AutonomyEventListResponse, type AutonomyEventView, type CreatedAlertToken } from "../../protocol/autonomy.ts";
+import {
+  ADMIN_ONLY_SETTINGS,
+  redactedWebhookUrl,
+  type AlertmanagerPayload,
+  type AlertmanagerResponse,
+  type AlertTokenView,
+  type AutonomyEventListQuery,
+  type AutonomyEventListResponse,
+  type AutonomyEventView,
+  type CreatedAlertToken,
+} from "../../protocol/autonomy.ts";
+import type {
+  CommitRequest,
+  DeploymentKind,
+  DeploymentListQuery,
+  DeploymentSpec,
+  DeploymentView,
+  RoostView,
+  VersionView,
+} from "../../protocol/roost-api.ts";
+import type { ManifestEntry } from "../../protocol/roost-manifest.ts";
 import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
 import { isLoopbackWebhook } from "../../protocol/webhook-url.ts";
 import type { ProcessEventsMessage } from "../../protocol/node-messages.ts";
@@ -27,6 +48,7 @@ import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import type { InvestigationReport } from "../conversation/investigation.ts";
+import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog } from "./activity-log.ts";
 import { AlertTokens } from "./autonomy/alert-tokens.ts";
 import { Autonomy } from "./autonomy/autonomy.ts";
@@ -38,18 +60,23 @@ import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatch
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, VIEWER_PATH } from "./live-viewers.ts";
+import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
+import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
 import { processEventActivity } from "./process-activity.ts";
 import { ProcessStore } from "./process-store.ts";
 import type { Requester } from "./requester.ts";
+import { DeploymentStore } from "./roost-deployment-store.ts";
+import { RoostDeployments } from "./roost-deployments.ts";
+import { RoostVersions } from "./roost-versions.ts";
 import { migrate } from "./schema.ts";
 import { SiteProcesses } from "./site-processes.ts";
 import { SiteFacts } from "./site-facts.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
+import { checkNodeToken } from "./token-check.ts";
 
 /** The site's LLM key is the one row of its table. */
 const SITE_KEY_OWNER = "site";
@@ -79,7 +106,11 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  /** The activity log for entries a node causes by itself, within its hourly quota. */
+  private readonly nodeActivity: NodeActivityQuota;
   private readonly processes: SiteProcesses;
+  private readonly roosts: RoostVersions;
+  private readonly deployments: RoostDeployments;
   private readonly siteKey: LlmKeyRows;
   private readonly conversations: ConversationIndex;
   private readonly facts: SiteFacts;
@@ -126,12 +157,23 @@ export class SiteHub extends DurableObject<Env> {
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
-    this.connections = new NodeConnections(ctx, this.registry, this.activity, {
-      onWorkMessage: (nodeId, msg) => (msg.type === "process_events" ? this.processEventsFrom(nodeId, msg) : this.directives.onWorkMessage(nodeId, msg)),
+    this.nodeActivity = new NodeActivityQuota(ctx.storage.sql, this.activity);
+    this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
+      onWorkMessage: (nodeId, msg) => {
+        if (msg.type === "process_events") return this.processEventsFrom(nodeId, msg);
+        if (msg.type === "directive_progress") {
+          this.deployments.progress(nodeId, msg);
+          return null;
+        }
+        return this.directives.onWorkMessage(nodeId, msg);
+      },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => earliest(this.directives.nextDeadline(), this.autonomy.nextCheck()),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
-      onRegistered: (nodeId) => this.processes.pushConfig(nodeId),
+      onRegistered: (nodeId) => {
+        this.processes.pushConfig(nodeId);
+        this.deployments.nodeConnected(nodeId);
+      },
       onSupervision: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
     });
     this.processes = new SiteProcesses(new ProcessStore(ctx.storage.sql), this.registry, this.activity, {
@@ -150,7 +192,13 @@ export class SiteHub extends DurableObject<Env> {
         scheduleSweep: (at) => this.connections.scheduleSweep(at),
       },
       () => this.settings.get().readablePaths,
+      (view) => this.deployments.directiveEnded(view),
     );
+    this.roosts = new RoostVersions(ctx.storage.sql, env.ROOST, this.activity);
+    this.deployments = new RoostDeployments(new DeploymentStore(ctx.storage.sql), this.roosts, this.registry, this.activity, {
+      isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
+      start: (directiveId, nodeId, req, requester) => this.directives.runDetached(directiveId, nodeId, req, requester),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
     this.autonomy.recoverAfterRestart();
@@ -166,8 +214,14 @@ export class SiteHub extends DurableObject<Env> {
   // ---- agent and dashboard sockets (hibernation API) ----
 
   override async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname === VIEWER_PATH) return this.viewers.accept();
+    const url = new URL(request.url);
+    if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url));
     return this.connections.accept(request);
+  }
+
+  /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */
+  closeUserSockets(match: SocketMatch, code: number, reason: string): number {
+    return closeMatchingSockets(this.ctx, match, code, reason);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -431,9 +485,10 @@ export class SiteHub extends DurableObject<Env> {
     return this.directives.runOne(nodeId, { action: "supervised.logs", params: { name, lines } }, requester);
   }
 
-  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): void {
+  private processEventsFrom(nodeId: string, msg: ProcessEventsMessage): null {
     const ids = this.processes.received(nodeId, msg.events);
     this.connections.send(nodeId, { type: "process_events_ack", ids });
+    return null;
   }
 
   /**
@@ -442,8 +497,11 @@ export class SiteHub extends DurableObject<Env> {
    * are updated once per batch. Autonomous investigations of crashes, failed starts and give-ups start here.
    */
   private onProcessEvent(nodeId: string, event: ProcessEvent): void {
-    this.activity.append(processEventActivity(nodeId, event));
-    const trigger = processTrigger(nodeId, event);
+    // Reported by the node itself, so written within the node's hourly quota like its connection's entries.
+    this.nodeActivity.append(processEventActivity(nodeId, event));
+    // Only a process the hub configured can start an investigation: an agent cannot invent subjects to get past the
+    // cooldown (and page people once per made-up name).
+    const trigger = this.processes.get(nodeId, event.name).ok ? processTrigger(nodeId, event) : null;
     if (trigger) this.autonomy.consider(trigger);
   }
 
@@ -453,21 +511,21 @@ export class SiteHub extends DurableObject<Env> {
    * Runs one action on one node for `requester`, who may be confined to the site's readable paths. `options` is for
    * callers inside the hub (the chat): their own directive id, and the AI tools switch.
    */
-  runDirective(
+  async runDirective(
     nodeId: string,
     req: DirectiveRequest,
     requester: Requester,
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.runOne(nodeId, req, requester, options);
+    return hubOnly(req) ?? this.directives.runOne(nodeId, req, requester, options);
   }
 
-  fanOut(
+  async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     requester: Requester,
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
-    return this.directives.fanOut(req, requester, options);
+    return hubOnly(req) ?? this.directives.fanOut(req, requester, options);
   }
 
   getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {
@@ -491,6 +549,93 @@ export class SiteHub extends DurableObject<Env> {
   cancelFanOut(id: string, actor: string): HubResult<FanOutAggregate> {
     return this.directives.cancelFanOut(id, actor);
   }
+
+  // ---- roost (RPC) ----
+
+  roostMissing(hashes: string[]): string[] {
+    return this.roosts.missing(hashes);
+  }
+
+  roostHasChunk(hash: string): boolean {
+    return this.roosts.hasChunk(hash);
+  }
+
+  /** Called by the Worker once a chunk's bytes are verified and in R2. */
+  roostRecordChunk(hash: string, size: number): boolean {
+    return this.roosts.recordChunk(hash, size);
+  }
+
+  roostCommit(site: string, roost: string, input: CommitRequest & { files: ManifestEntry[] }, actor: string): Promise<HubResult<VersionView>> {
+    return this.roosts.commit(site, roost, input, actor);
+  }
+
+  roostList(): RoostView[] {
+    return this.roosts.listRoosts();
+  }
+
+  roostVersions(roost: string): HubResult<VersionView[]> {
+    return this.roosts.listVersions(roost);
+  }
+
+  roostVersion(roost: string, version: number): HubResult<VersionView> {
+    return this.roosts.version(roost, version);
+  }
+
+  roostDeploy(
+    kind: DeploymentKind,
+    roost: string,
+    spec: DeploymentSpec,
+    requester: Requester,
+    watch: boolean,
+  ): Promise<HubResult<{ deploymentId: string; stream: ReadableStream<Uint8Array> | null }>> {
+    return this.deployments.create(kind, roost, spec, requester, watch);
+  }
+
+  roostDeployment(id: string): HubResult<DeploymentView> {
+    return this.deployments.view(id);
+  }
+
+  roostDeployments(query: DeploymentListQuery): DeploymentView[] {
+    return this.deployments.list(query);
+  }
+
+  roostFollow(id: string): HubResult<ReadableStream<Uint8Array>> {
+    return this.deployments.follow(id);
+  }
+
+  roostPromote(id: string, actor: string): Promise<HubResult<DeploymentView>> {
+    return this.deployments.promote(id, actor);
+  }
+
+  roostAbort(id: string, actor: string): HubResult<DeploymentView> {
+    return this.deployments.abort(id, actor);
+  }
+
+  /**
+   * Whether the node holding `token` may download a manifest or a chunk: only one of a version that a deployment
+   * has sent to that very node. 401 for a bad token, 403 for anything else the node was not sent.
+   */
+  async roostNodeAccess(token: string, what: { hash: string } | { roost: string; version: number }): Promise<HubResult<{ nodeId: string; manifestSha256?: string }>> {
+    const check = await checkNodeToken(this.registry, token);
+    if (!check.ok) return fail(check.status, check.code, check.message);
+    const nodeId = check.record.view.id;
+    if ("hash" in what) {
+      return this.deployments.nodeMayFetchChunk(nodeId, what.hash)
+        ? ok({ nodeId })
+        : fail(403, "not_deployed", `chunk ${what.hash} is not part of any version deployed to node ${nodeId}`);
+    }
+    const version = this.roosts.version(what.roost, what.version);
+    if (!version.ok || !this.deployments.nodeMayFetchManifest(nodeId, what.roost, what.version)) {
+      return fail(403, "not_deployed", `${what.roost}@${what.version} has not been deployed to node ${nodeId}`);
+    }
+    return ok({ nodeId, manifestSha256: version.value.manifestSha256 });
+  }
+}
+
+/** Roost actions go out only as part of a deployment, which decides what the node may download. */
+function hubOnly(req: DirectiveRequest): HubResult<never> | null {
+  if (!HUB_ONLY_ACTIONS.has(req.action)) return null;
+  return fail(400, "hub_only_action", `${req.action} is sent by roost deployments only; use cortex roost deploy (POST /roost/...)`);
 }
 
 function earliest(a: number | null, b: number | null): number | null {

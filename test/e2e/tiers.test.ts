@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { IS_ROOT, NOT_ROOT_REASON, TEST_ACTION_USER } from "../support/action-us
 import { EventCollector } from "../support/event-collector.ts";
 import { Fleet, type AgentHandle } from "../support/fleet.ts";
 import { pidsMatching } from "../support/leftovers.ts";
+import { swapSymlink } from "../support/symlink-swapper.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 /**
@@ -67,19 +68,8 @@ describe("file actions check what they open", () => {
   it("leaks nothing from a symlink swapped between a file and /etc/shadow 3,000 times while reads run", async () => {
     const swap = join(reader.sandbox, "swap");
     writeFileSync(swap, "harmless text\n");
-    const script = `
-      const fs = require("fs");
-      const dir = process.argv[1];
-      for (let i = 0; i < 3000; i++) {
-        fs.writeFileSync(dir + "/next-file", "harmless text\\n");
-        fs.renameSync(dir + "/next-file", dir + "/swap");
-        try { fs.unlinkSync(dir + "/next-link"); } catch {}
-        fs.symlinkSync("/etc/shadow", dir + "/next-link");
-        fs.renameSync(dir + "/next-link", dir + "/swap");
-      }`;
-    const swapper = spawn(process.execPath, ["-e", script, reader.sandbox], { stdio: "ignore" });
     let done = false;
-    swapper.once("exit", () => (done = true));
+    const swapping = swapSymlink(reader.sandbox, 3_000).then(() => (done = true));
     let leaks = 0;
     let reads = 0;
     while (!done) {
@@ -89,6 +79,7 @@ describe("file actions check what they open", () => {
         if (view.status === "done") reads++;
       }
     }
+    await swapping;
     expect(leaks).toBe(0);
     expect(reads).toBeGreaterThan(0);
   });

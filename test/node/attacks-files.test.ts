@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { StartupError } from "../../agent/privilege/startup-error.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { IS_ROOT, NOT_ROOT_REASON } from "../support/action-user.ts";
+import { swapSymlink } from "../support/symlink-swapper.ts";
 import { cleanUp, directive, executor, FakeHub, run, sandboxDir, tempDir } from "./executor-harness.ts";
 
 /**
@@ -84,28 +84,12 @@ describe("writes on a sudo node", () => {
   });
 });
 
-/** Swaps `path` between a regular file and a symlink to /etc/shadow `times` times, in another process. */
-function swapper(dir: string, times: number) {
-  const script = `
-    const fs = require("fs");
-    const [dir, times] = [process.argv[1], Number(process.argv[2])];
-    for (let i = 0; i < times; i++) {
-      fs.writeFileSync(dir + "/next-file", "harmless text\\n");
-      fs.renameSync(dir + "/next-file", dir + "/swap");
-      try { fs.unlinkSync(dir + "/next-link"); } catch {}
-      fs.symlinkSync("/etc/shadow", dir + "/next-link");
-      fs.renameSync(dir + "/next-link", dir + "/swap");
-    }`;
-  const child = spawn(process.execPath, ["-e", script, dir, String(times)], { stdio: "ignore" });
-  return new Promise<void>((resolve) => child.once("exit", () => resolve()));
-}
-
 async function raceReads(tier: CapabilityTier, sandbox: string, dir: string, extra = {}) {
   writeFileSync(join(dir, "swap"), "harmless text\n");
   const agent = executor({ tier, sandboxRoot: sandbox });
   const hub = new FakeHub();
   let done = false;
-  const swapping = swapper(dir, 3_000).then(() => (done = true));
+  const swapping = swapSymlink(dir, 3_000).then(() => (done = true));
   const outcomes = { leaks: 0, read: 0, refused: 0 };
   while (!done) {
     const results = await Promise.all(Array.from({ length: 4 }, () => run(agent, hub, directive("read", { path: join(dir, "swap") }, extra))));

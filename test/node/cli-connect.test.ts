@@ -113,6 +113,7 @@ describe("cortex node connect", () => {
     expect(hub.attempts).toHaveLength(0);
   });
 
+  // Four real CLI processes, one after the other: slow on a loaded machine.
   it.skipIf(!IS_ROOT)("as root at a lower tier, refuses to start without a user to run actions as, or with root or a missing user (%s)".replace("%s", NOT_ROOT_REASON), async () => {
     const hub = await startHub({ status: 401 });
     const base = ["node", "connect", "--endpoint", hub.url, "--tier", "sudo", "--sandbox", freshSandbox()];
@@ -129,5 +130,5 @@ describe("cortex node connect", () => {
     expect(someoneElses.code).toBe(78);
     expect(someoneElses.stderr).toMatch(/^error: cannot start: sandbox .* exists and belongs to uid 0, not to cortex-test/);
     expect(hub.attempts).toHaveLength(0);
-  });
+  }, 60_000);
 });

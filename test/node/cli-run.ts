@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../agent/cli/program.ts";
@@ -18,12 +18,20 @@ export function emptyDir(): string {
   return mkdtempSync(join(tmpdir(), "cortex-cli-"));
 }
 
+const agentFolders: string[] = [];
+
+/** Removes the sandbox folders `agentSetup` made. */
+export function removeAgentSetups(): void {
+  for (const dir of agentFolders.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /**
  * What `cortex node connect` at the default tier (unprivileged) needs in this test run: a sandbox path its action
  * user can reach (the agent creates it) and, when the test runs as root, the user to run actions as.
  */
 export function agentSetup(): { args: string[]; env: Record<string, string> } {
   const parent = mkdtempSync(join(sharedTempRoot(), "cortex-cli-"));
+  agentFolders.push(parent);
   chmodSync(parent, 0o755);
   const runAs = testRunAs();
   return { args: ["--sandbox", join(parent, "sandbox")], env: runAs ? { CORTEX_RUN_AS: runAs } : {} };

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { readTokenFile } from "../../agent/connection/token-file.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
-import { agentSetup, emptyDir, runCli, spawnCli } from "./cli-run.ts";
+import { agentSetup, emptyDir, removeAgentSetups, runCli, spawnCli } from "./cli-run.ts";
 
 const TOKEN = `cxn_build-01_${"cd".repeat(32)}`;
 const OTHER = `cxn_build-01_${"ef".repeat(32)}`;
@@ -60,6 +60,7 @@ describe("readTokenFile", () => {
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((resolve) => (server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve())));
+afterEach(removeAgentSetups);
 
 /** A hub that records the bearer token of each attempt and closes it as deregistered, so the agent exits. */
 async function recordingHub(): Promise<{ url: string; attempts: IncomingHttpHeaders[] }> {
@@ -75,6 +76,7 @@ async function recordingHub(): Promise<{ url: string; attempts: IncomingHttpHead
 }
 
 describe("cortex node connect --token-file", () => {
+  // Each spawn starts a real agent and its action worker: slow on a loaded machine.
   it("connects with the token from the file, named by flag, environment or config file", async () => {
     const hub = await recordingHub();
     const file = tokenFile(0o600);
@@ -89,8 +91,9 @@ describe("cortex node connect --token-file", () => {
     expect(byConfig.code).toBe(78);
     expect(hub.attempts.map((h) => h.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
     for (const r of [byFlag, byEnv, byConfig]) expect(r.stdout + r.stderr).not.toContain(TOKEN);
-  });
+  }, 60_000);
 
+  // Each spawn starts a real agent and its action worker: slow on a loaded machine.
   it("a flag's token file wins over the environment's token, which wins over the config file's", async () => {
     const hub = await recordingHub();
     const config = join(emptyDir(), "config.json");
@@ -99,7 +102,7 @@ describe("cortex node connect --token-file", () => {
     await spawnCli(["node", "connect", "--config", config, "--token-file", tokenFile(0o600), ...agent.args], { CORTEX_NODE_TOKEN: OTHER, ...agent.env }).result;
     await spawnCli(["node", "connect", "--config", config, ...agent.args], { CORTEX_NODE_TOKEN_FILE: tokenFile(0o600), ...agent.env }).result;
     expect(hub.attempts.map((h) => h.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
-  });
+  }, 60_000);
 
   it("refuses a loose token file before connecting, with exit 78 so systemd does not restart it in a loop", async () => {
     const hub = await recordingHub();

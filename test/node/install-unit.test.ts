@@ -24,13 +24,13 @@ function directives(unit: string): Map<string, string[]> {
 }
 
 describe("the systemd unit", () => {
-  it("runs the bundle with its config file (no token), restarts unless refused for good, and stops every process it started", () => {
+  it("runs the bundle with its config file (no token), restarts unless refused for good, and stops only the agent", () => {
     const s = spec("sudo");
     const unit = directives(renderUnit(s));
     expect(unit.get("ExecStart")).toEqual([`${process.execPath} ${s.bundle} node connect --config ${s.config}`]);
     expect(unit.get("RestartPreventExitStatus")).toEqual(["78"]);
     expect(unit.get("Restart")).toEqual(["always"]);
-    expect(unit.get("KillMode")).toEqual(["control-group"]);
+    expect(unit.get("KillMode")).toEqual(["process"]);
     expect(unit.get("Delegate")).toEqual(["yes"]);
     expect(renderUnit(s)).not.toMatch(/cxn_|Environment=/);
     expect(serviceName("build-01")).toBe("cortex-build-01.service");

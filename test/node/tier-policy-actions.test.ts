@@ -4,6 +4,7 @@ import { actsOnRootOwned, evaluateTier } from "../../protocol/tier-policy.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 
 const SANDBOX = "/tmp/cortex-sandbox";
+const ROOST = { deploymentId: "r-1", roost: "app", version: 1, manifestSha256: "0".repeat(64), path: "/srv/app" };
 
 /** A typical call of every action, and what tiers sudo and unprivileged decide for it (root may run them all). */
 const TABLE: Record<ActionName, { params: Record<string, unknown>; sudo: boolean; unprivileged: boolean }> = {
@@ -34,6 +35,8 @@ const TABLE: Record<ActionName, { params: Record<string, unknown>; sudo: boolean
   "supervised.stop": { params: { name: "web" }, sudo: true, unprivileged: true },
   "supervised.restart": { params: { name: "web" }, sudo: true, unprivileged: true },
   "supervised.logs": { params: { name: "web" }, sudo: true, unprivileged: true },
+  "roost.deploy": { params: ROOST, sudo: true, unprivileged: false },
+  "roost.activate": { params: ROOST, sudo: true, unprivileged: false },
 };
 
 function call(action: ActionName, params: Record<string, unknown>): ActionCall {
@@ -57,6 +60,14 @@ describe("the tier policy for every action", () => {
       expect(allowed("unprivileged", action, row.params)).toBe(row.unprivileged);
     });
   }
+
+  it("judges a roost deployment's folder like a file action's path and its after command like a bash command", () => {
+    expect(allowed("sudo", "roost.deploy", { ...ROOST, path: "/etc/app" })).toBe(false);
+    expect(allowed("sudo", "roost.deploy", { ...ROOST, path: "/srv/../etc/app" })).toBe(false);
+    expect(allowed("sudo", "roost.activate", { ...ROOST, after: "sudo systemctl restart app" })).toBe(false);
+    expect(allowed("sudo", "roost.deploy", { ...ROOST, after: "sudo apt-get install -y nginx" })).toBe(true);
+    expect(allowed("unprivileged", "roost.deploy", { ...ROOST, path: `${SANDBOX}/app` })).toBe(false);
+  });
 
   it("says why power actions are root's", () => {
     const decision = evaluateTier("sudo", call("system.reboot", {}));

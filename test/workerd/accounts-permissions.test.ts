@@ -57,6 +57,8 @@ interface Case {
    * has to show a node token and is closed as unauthorized without one).
    */
   agentSocket?: boolean;
+  /** A route for agents with a node token (roost downloads): every person's credential is a 401. */
+  nodeToken?: boolean;
   label?: string;
 }
 
@@ -138,6 +140,22 @@ const ROWS: Record<string, Case[]> = {
   "GET /api/sites/:site/activity": [{ allowed: SITE_READERS }],
   "GET /api/sites/:site/live": [{ allowed: SITE_READERS, label: "without an upgrade" }],
 
+  "POST /api/sites/:site/roost/chunks/missing": [{ allowed: SITE_ADMINS, body: {} }],
+  "PUT /api/sites/:site/roost/chunks/:hash": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/roost/chunks/${"0".repeat(64)}`, body: "" }],
+  "POST /api/sites/:site/roosts/:roost/versions": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/roosts/ghost/versions", body: {} }],
+  "GET /api/sites/:site/roosts": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/roosts/:roost/versions": [{ allowed: SITE_READERS, path: "/api/sites/:site/roosts/ghost/versions" }],
+  "GET /api/sites/:site/roosts/:roost/versions/:version": [{ allowed: SITE_READERS, path: "/api/sites/:site/roosts/ghost/versions/1" }],
+  "GET /api/sites/:site/roosts/:roost/diff": [{ allowed: SITE_READERS, path: "/api/sites/:site/roosts/ghost/diff?from=1&to=2" }],
+  "GET /api/sites/:site/roost/deployments": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/roost/deployments/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/roost/deployments/r-${GHOST}` }],
+  "GET /api/sites/:site/roost/deployments/:id/events": [{ allowed: SITE_READERS, path: `/api/sites/:site/roost/deployments/r-${GHOST}/events` }],
+  "POST /api/sites/:site/roosts/:roost/deployments": [{ label: "deploying (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/roosts/ghost/deployments", body: {} }],
+  "POST /api/sites/:site/roosts/:roost/rollbacks": [{ label: "rolling back (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/roosts/ghost/rollbacks", body: {} }],
+  "POST /api/sites/:site/roost/deployments/:id/promote": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/roost/deployments/r-${GHOST}/promote` }],
+  "POST /api/sites/:site/roost/deployments/:id/abort": [{ allowed: SITE_ADMINS, path: `/api/sites/:site/roost/deployments/r-${GHOST}/abort` }],
+  "GET /api/sites/:site/roost/node/chunks/:hash": [{ allowed: NOBODY, nodeToken: true, path: `/api/sites/:site/roost/node/chunks/${"0".repeat(64)}`, label: "agents only, with a node token" }],
+  "GET /api/sites/:site/roost/node/manifests/:roost/:version": [{ allowed: NOBODY, nodeToken: true, path: "/api/sites/:site/roost/node/manifests/ghost/1", label: "agents only, with a node token" }],
   "GET /api/sites/:site/llm-key": [{ allowed: SITE_ADMINS }],
   "PUT /api/sites/:site/llm-key": [{ allowed: SITE_ADMINS, body: {} }],
   "DELETE /api/sites/:site/llm-key": [{ allowed: SITE_ADMINS }],
@@ -232,7 +250,7 @@ describe("the permission table", () => {
           if (res.status === 401 || res.status === 403) outcomes.push(`${who}: expected to get through, got ${res.status} ${text}`);
           continue;
         }
-        const expected = who === "anonymous" ? 401 : 403;
+        const expected = who === "anonymous" || row.nodeToken ? 401 : 403;
         const body = ApiError.safeParse(safeJson(text));
         if (res.status !== expected) {
           outcomes.push(`${who}: expected ${expected}, got ${res.status} ${text}`);

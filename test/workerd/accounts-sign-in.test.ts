@@ -193,7 +193,7 @@ describe("sessions", () => {
     const person = await join("default", "member", root);
     const second = await signIn(person.email, PASSWORD);
     const done = await call(person.caller, "/api/auth/logout-all", { method: "POST" });
-    expect(await done.json()).toEqual({ signedOutSessions: 2 });
+    expect(await done.json()).toEqual({ signedOutSessions: 2, revokedApiKeys: 0 });
     expect((await call(person.caller, "/api/auth/me")).status).toBe(401);
     expect((await call(second, "/api/auth/me")).status).toBe(401);
     expect((await call(root, "/api/auth/me")).status).toBe(200);
@@ -254,7 +254,7 @@ describe("passwords", () => {
     const weak = await call(person.caller, "/api/auth/password", { body: { currentPassword: PASSWORD, newPassword: "short" } });
     expect((await refusal(weak, 400)).issues?.[0]?.path).toBe("newPassword");
     const changed = await call(person.caller, "/api/auth/password", { body: { currentPassword: PASSWORD, newPassword: "a brand new password" } });
-    expect(await changed.json()).toEqual({ signedOutSessions: 1 });
+    expect(await changed.json()).toEqual({ signedOutSessions: 1, revokedApiKeys: 0 });
     expect((await call(person.caller, "/api/auth/me")).status).toBe(200);
     expect((await call(other, "/api/auth/me")).status).toBe(401);
     expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD } })).status).toBe(401);

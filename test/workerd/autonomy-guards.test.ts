@@ -32,7 +32,7 @@ describe("the guards of autonomous investigations", () => {
   });
 
   it("investigate the same machine and process once within the cooldown; another process or machine is its own", async () => {
-    const { site, key, agents } = await autonomySite(["web-1", "web-2"]);
+    const { site, key, agents } = await autonomySite(["web-1", "web-2"], {}, ["api", "worker"]);
     await script(key, HANGING, HANGING, HANGING);
     const first = processEvent("api", "crashed");
     await report(agents["web-1"]!, first);
@@ -51,7 +51,7 @@ describe("the guards of autonomous investigations", () => {
   });
 
   it("skip the fourth of four crashes that arrive together as busy: the decision is atomic", async () => {
-    const { site, key, agents } = await autonomySite(["web-1", "web-2", "web-3", "web-4"]);
+    const { site, key, agents } = await autonomySite(["web-1", "web-2", "web-3", "web-4"], {}, ["svc-0", "svc-1", "svc-2", "svc-3"]);
     await script(key, HANGING, HANGING, HANGING, HANGING);
     // Four machines report at the same moment, each on its own socket.
     await Promise.all(Object.values(agents).map((agent, i) => report(agent, processEvent(`svc-${i}`, "crashed"))));
@@ -65,7 +65,7 @@ describe("the guards of autonomous investigations", () => {
   });
 
   it("decide the events of one frame in order against the same limit", async () => {
-    const { site, key, agents } = await autonomySite(["web-1"], { autonomyMaxActive: 2 });
+    const { site, key, agents } = await autonomySite(["web-1"], { autonomyMaxActive: 2 }, ["a", "b", "c"]);
     await script(key, HANGING, HANGING, HANGING);
     await report(agents["web-1"]!, processEvent("a", "crashed"), processEvent("b", "crashed"), processEvent("c", "crashed"));
     const list = (await events(site)).events.reverse();
@@ -74,6 +74,15 @@ describe("the guards of autonomous investigations", () => {
       ["b", "investigating", null],
       ["c", "skipped", "busy"],
     ]);
+    await release(key);
+  });
+
+  it("ignore a crash of a process the hub never configured: an agent cannot invent subjects to get past the cooldown", async () => {
+    const { site, key, agents } = await autonomySite(["web-1"]);
+    await script(key, HANGING);
+    await report(agents["web-1"]!, processEvent("made-up-1", "crashed"), processEvent("made-up-2", "gave_up"));
+    expect((await events(site)).events).toEqual([]);
+    expect(await recorded(key)).toEqual([]);
     await release(key);
   });
 

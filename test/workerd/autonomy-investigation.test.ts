@@ -33,12 +33,7 @@ function verdict(resolved: boolean, summary = resolved ? "api crashed on a lost 
 /** A site whose machine web-1 supervises `api`, so the process tools have something to act on. */
 async function siteWithProcess(patch: Parameters<typeof autonomySite>[1] = {}): Promise<AutonomySite & { agent: FakeAgent }> {
   const s = await autonomySite(["web-1"], patch);
-  const agent = s.agents["web-1"]!;
-  const added = await call(BOOTSTRAP, `/api/sites/${s.site}/nodes/web-1/processes`, { body: { name: "api", command: "/usr/local/bin/api" } });
-  if (added.status !== 201) throw new Error(`adding api: ${added.status} ${await added.text()}`);
-  await agent.next("config_update");
-  agent.take("config_update");
-  return { ...s, agent };
+  return { ...s, agent: s.agents["web-1"]! };
 }
 
 /** Plays the agent's side of the next directive. */

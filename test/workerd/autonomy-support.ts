@@ -30,13 +30,23 @@ export interface AutonomySite {
 }
 
 /**
- * A site with connected machines (ids as given), a site key on the mock LLM, autonomy on (unless the patch says
- * otherwise) and escalation to the local receiver at a path of its own, and to one email address.
+ * A site with connected machines (ids as given), each supervising `processes` (only a process the hub configured can
+ * start an investigation), a site key on the mock LLM, autonomy on (unless the patch says otherwise) and escalation
+ * to the local receiver at a path of its own, and to one email address.
  */
-export async function autonomySite(machines: string[], patch: SiteSettingsPatch = {}): Promise<AutonomySite> {
+export async function autonomySite(machines: string[], patch: SiteSettingsPatch = {}, processes: string[] = ["api"]): Promise<AutonomySite> {
   const site = await newSite();
   const agents: Record<string, FakeAgent> = {};
-  for (const id of machines) agents[id] = await connectNode(site, await registerNode(site, { name: id, id, tier: "root" }));
+  for (const id of machines) {
+    const agent = await connectNode(site, await registerNode(site, { name: id, id, tier: "root" }));
+    for (const name of processes) {
+      const added = await call(BOOTSTRAP, `/api/sites/${site}/nodes/${id}/processes`, { body: { name, command: `/usr/local/bin/${name}` } });
+      if (added.status !== 201) throw new Error(`adding ${name} on ${id}: ${added.status} ${await added.text()}`);
+      await agent.next("config_update");
+    }
+    agent.take("config_update");
+    agents[id] = agent;
+  }
   const key = mockKey("auto");
   await setSiteKey(BOOTSTRAP, site, key);
   const hookPath = `/hooks/${site}`;

@@ -3,8 +3,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DIRECTORY_NAME, type Directory } from "../../durable-objects/directory/directory.ts";
 import { ActivityPage, DirectiveListResponse, NodeView } from "../../protocol/api.ts";
 import { ChatEvent, ChatSetupResponse, ConversationListResponse, ConversationSummary } from "../../protocol/chat.ts";
+import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import { LlmKeyResponse } from "../../protocol/llm.ts";
-import { BOOTSTRAP, call, createKey, expectJson, join, newSite, refusal, rootSession, type Caller, type Person } from "./accounts-support.ts";
+import { BOOTSTRAP, call, createKey, expectJson, join, newSite, PASSWORD, refusal, rootSession, signIn, type Caller, type Person } from "./accounts-support.ts";
 import { ask, mockKey, mockKeyBody, newConversation, openChatStream, recorded, script, setSiteKey, view } from "./chat-support.ts";
 import { BASE, connectNode, registerNode, type FakeAgent } from "./support.ts";
 
@@ -163,8 +164,12 @@ describe("who may do what", () => {
     // Demoted to member: the owner can no longer approve a tier-3 call.
     expect((await call(root, `/api/sites/${site}/members/${owner.userId}`, { method: "PATCH", body: { role: "member" } })).status).toBe(200);
     expect((await refusal(await call(owner.caller, path, { body: { approve: true } }), 403)).code).toBe("action_not_allowed");
+    // The demotion closed the owner's event stream (their access changed); they attach again as a member.
+    await stream.until((e) => e.type === "deleted", "the stream's end").catch((error: Error) => expect(error.message).toContain("ended"));
+    const again = await openChatStream(owner.caller, site, conv.id);
     expect((await call(owner.caller, path, { body: { approve: false } })).status).toBe(200);
-    expect((await stream.done()).status).toBe("done");
+    expect((await again.done()).status).toBe("done");
+    await again.close();
     expect(agent.take("directive")).toEqual([]);
     await stream.close();
   });
@@ -221,6 +226,48 @@ describe("conversations", () => {
     expect((await call(admin.caller, `/api/sites/${site}/conversations/${conv.id}`, { method: "DELETE" })).status).toBe(200);
     expect(await closed).toBe(1000);
     expect(received.at(-1)).toEqual({ type: "deleted" });
+  });
+});
+
+describe("access that ends closes the chat's sockets and streams", () => {
+  async function socketOf(caller: Caller, at: string, id: string) {
+    const headers: Record<string, string> = { Upgrade: "websocket", Origin: BASE };
+    if (caller.kind === "cookie") headers.Cookie = `cortex_session=${caller.cookie}`;
+    const res = await SELF.fetch(`${BASE}/api/sites/${at}/conversations/${id}/socket`, { headers });
+    const ws = res.webSocket!;
+    const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+    const synced = new Promise<void>((resolve) =>
+      ws.addEventListener("message", (e) => {
+        if (String(e.data).includes('"synced"')) resolve();
+      }),
+    );
+    ws.accept();
+    await synced;
+    // Wrapped: an async function returning the promise itself would wait for the close.
+    return { closed };
+  }
+
+  it("signing out closes them (4401); removal from the site closes them (4403); an admin's own stay open", async () => {
+    const own = await newSite();
+    const person = await join(own, "member", root);
+    const boss = await join(own, "admin", root);
+    await registerNode(own, { name: "db-1", id: "db-1", tier: "root" });
+    const mine = await newConversation(person.caller, own, { node: "db-1" });
+    const bosses = await newConversation(boss.caller, own, { node: "db-1" });
+    const { closed: socketClosed } = await socketOf(person.caller, own, mine.id);
+    const stream = await openChatStream(person.caller, own, mine.id);
+    await stream.until((e) => e.type === "synced", "the replay");
+    const { closed: bossSocket } = await socketOf(boss.caller, own, bosses.id);
+    expect((await call(person.caller, "/api/auth/logout", { body: {} })).status).toBe(204);
+    expect(await socketClosed).toBe(LiveCloseCode.SIGNED_OUT);
+    await stream.until((e) => e.type === "deleted", "the end of the stream").catch((error: Error) => expect(error.message).toContain("ended"));
+
+    const again = await signIn(person.email, PASSWORD);
+    const { closed: reopened } = await socketOf(again, own, mine.id);
+    expect((await call(root, `/api/sites/${own}/members/${person.userId}`, { method: "DELETE" })).status).toBe(200);
+    expect(await reopened).toBe(LiveCloseCode.ACCESS_CHANGED);
+    expect(await Promise.race([bossSocket, new Promise((r) => setTimeout(() => r("still open"), 300))])).toBe("still open");
+    expect((await call(again, `/api/sites/${own}/conversations/${mine.id}/events`)).status).toBe(403);
   });
 });
 

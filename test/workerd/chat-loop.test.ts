@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ActivityPage, DirectiveListResponse, DirectiveView } from "../../protocol/api.ts";
-import type { ChatEvent } from "../../protocol/chat.ts";
+import { ConversationListResponse, type ChatEvent } from "../../protocol/chat.ts";
 import { BOOTSTRAP, call, expectJson, newSite } from "./accounts-support.ts";
 import { ask, mockKey, newConversation, openChatStream, recorded, release, script, setSiteKey, view } from "./chat-support.ts";
 import { connectNode, registerNode, type FakeAgent } from "./support.ts";
@@ -165,6 +165,28 @@ describe("tier 3 asks first", () => {
   });
 });
 
+describe("the machine's own tier still applies", () => {
+  it("an approved tier-3 call that the node's capability tier forbids is refused by the hub and never sent", async () => {
+    const site = await newSite();
+    const agent = await connectNode(site, await registerNode(site, { name: "kiosk", id: "kiosk", tier: "unprivileged" }));
+    const key = mockKey();
+    await setSiteKey(BOOTSTRAP, site, key);
+    await script(key, { toolCalls: [{ name: "run_command", input: { command: "reboot" } }] }, { text: "Refused by the machine." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "kiosk" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "reboot the kiosk");
+    const asked = await stream.until((e): e is Extract<ChatEvent, { type: "confirmation" }> => e.type === "confirmation", "a confirmation");
+    expect((await decide(site, conv.id, asked.toolCall.id, true)).status).toBe(200);
+    expect((await stream.done()).status).toBe("done");
+    const toolCall = (await view(BOOTSTRAP, site, conv.id)).messages[1]!.toolCalls[0]!;
+    expect(toolCall.status).toBe("refused");
+    expect(toolCall.results[0]!.error).toContain("not allowed at tier unprivileged");
+    expect(agent.take("directive")).toEqual([]);
+    expect(toolResultsShown((await recorded(key))[1]!.body)[0]).toContain("refused");
+    await stream.close();
+  });
+});
+
 describe("every online machine", () => {
   it("sends one fan-out, gives the model one line for identical answers and the UI each machine", async () => {
     const site = await newSite();
@@ -254,6 +276,25 @@ describe("limits and stopping", () => {
       ["note", "Stopped."],
     ]);
     expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}/stop`, { body: {} })).status).toBe(409);
+    await stream.close();
+  });
+
+  it("deleting a conversation mid-answer stops it and leaves nothing behind", async () => {
+    const { site, key } = await siteWithMachine();
+    await script(key, { text: ["Still ", "going"], hang: true });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "keep going");
+    await stream.until((e) => e.type === "text" && e.delta === "going", "the streamed text");
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}`, { method: "DELETE" })).status).toBe(200);
+    await waitUntil(async () => (await recorded(key))[0]!.aborted, "the model's request to be aborted");
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}`)).status).toBe(404);
+    const left = await runInDurableObject(conversationObject(site, conv.id), (_instance, state) =>
+      ["meta", "turns", "messages", "tool_calls"].map((table) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n),
+    );
+    expect(left).toEqual([0, 0, 0, 0]);
+    const listed = await expectJson(await call(BOOTSTRAP, `/api/sites/${site}/conversations`), 200, ConversationListResponse);
+    expect(listed.conversations.map((c) => c.id)).not.toContain(conv.id);
     await stream.close();
   });
 
@@ -404,6 +445,40 @@ describe("restarts and re-attaching", () => {
     expect(toolCall.results[0]!.output).toBe("active (running)");
     const listed = await expectJson(await call(BOOTSTRAP, `/api/sites/${site}/directives`), 200, DirectiveListResponse);
     expect(listed.directives).toHaveLength(1);
+    await stream.close();
+    await after.close();
+  });
+
+  it("a restart mid-model-call makes the call again when the object wakes; nothing half-written is kept", async () => {
+    const { site, key } = await siteWithMachine();
+    await script(key, { text: ["Thinking"], hang: true }, { text: "Answer after the restart." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "think");
+    await stream.until((e) => e.type === "text" && e.delta === "Thinking", "the streamed text");
+    const object = conversationObject(site, conv.id);
+    // While an answer runs, a watchdog alarm is always set: it is what wakes an object that was evicted mid-answer.
+    const alarm = await runInDurableObject(object, (_instance, state) => state.storage.getAlarm());
+    expect(alarm! - Date.now()).toBeGreaterThan(20_000);
+    await runInDurableObject(object, (_instance, state) => {
+      try {
+        state.abort("test restart");
+      } catch {
+        // abort() throws in the caller's context once the object is reset.
+      }
+    }).catch(() => undefined);
+    // Any event wakes it (the alarm, or as here a client attaching); it carries on from what is stored.
+    const after = await openChatStream(BOOTSTRAP, site, conv.id);
+    expect((await after.done(15_000)).status).toBe("done");
+    const requests = await recorded(key);
+    expect(requests).toHaveLength(2);
+    const v = await view(BOOTSTRAP, site, conv.id);
+    expect(v.messages.map((m) => [m.role, m.text])).toEqual([
+      ["user", "think"],
+      ["assistant", "Answer after the restart."],
+    ]);
+    expect(v.turn).toMatchObject({ status: "done", stepsUsed: 1 });
+    await release(key);
     await stream.close();
     await after.close();
   });

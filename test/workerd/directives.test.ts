@@ -334,10 +334,14 @@ describe("directives", () => {
   it("records a finished long run once, however often the agent reports it, and acks every report", async () => {
     const site = freshSite();
     const { agent } = await nodeOnline(site, "trainer");
+    const launching = post(`/api/sites/${site}/nodes/trainer/directives`, { action: "run.launch", params: { command: "train" } });
+    const launch = await agent.next("directive");
+    agent.send({ type: "result", directiveId: launch.id, success: true, output: "", durationMs: 1, exitCode: null, data: { kind: "run", runId: "run-abc" } });
+    await launching;
     const report = {
       type: "run_complete",
       runId: "run-abc",
-      directiveId: "d-launch",
+      directiveId: launch.id,
       state: "done",
       exitCode: 0,
       outputTail: "epoch 10\n",

@@ -245,6 +245,30 @@ describe("what a member sees of other people's directives", () => {
     expect(text).toContain("[REDACTED:");
   });
 
+  it("an admin's directive that finished late: its late output is withheld from members too", async () => {
+    const creds = await registerNode(site, { name: "flaky", tier: "root" });
+    let agent = await connectNode(site, creds);
+    const pending = call(admin.caller, `/api/sites/${site}/nodes/flaky/directives`, { body: { action: "bash", params: { command: "cat secrets" } } });
+    const d = await agent.next("directive");
+    agent.ws.close(1000, "gone");
+    await agent.waitClose();
+    expect((await expectJson(await pending, 200, DirectiveView)).status).toBe("lost");
+    agent = await connectNode(site, creds);
+    agent.send({ type: "result", directiveId: d.id, success: true, output: SECRET_OUTPUT, durationMs: 1, exitCode: 0 });
+    const late = async (caller: Caller) => {
+      for (let i = 0; i < 50; i++) {
+        const seen = await asSeenBy(caller, d.id);
+        if (seen.lateResult) return seen;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error("no late result");
+    };
+    expect((await late(admin.caller)).lateResult!.output).toBe(SECRET_OUTPUT);
+    const seen = await late(member.caller);
+    expect(seen.lateResult!.output).toBe("");
+    expect(seen.outputWithheld).toBe(true);
+  });
+
   it("the activity log: what agents reported is redacted for members", async () => {
     const pending = call(admin.caller, `/api/sites/${site}/nodes/box/directives`, { body: { action: "bash", params: { command: "deploy" } } });
     const d = await box.next("directive");

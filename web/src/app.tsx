@@ -1,5 +1,5 @@
 import { effect } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { loadServedAgent } from "./agent-release.ts";
 import { watchSite } from "./live.ts";
 import { location, match, navigate, queryParam } from "./router.ts";
@@ -27,6 +27,9 @@ effect(() => {
 });
 
 const TITLES: [string, string][] = [
+  ["/roosts/deployment/:id", "Deployment"],
+  ["/roosts/:roost", "Roost"],
+  ["/roosts", "Roosts"],
   ["/machines/:id", "Machine"],
   ["/machines", "Machines"],
   ["/run", "Run on many"],
@@ -37,9 +40,23 @@ const TITLES: [string, string][] = [
   ["/setup", "Set up"],
 ];
 
+type RoostsModule = typeof import("./pages/roosts/Roosts.tsx");
+
+/** The roost pages are a chunk of their own, fetched the first time one is opened. */
+function LazyRoosts({ site, path }: { site: string; path: string }) {
+  const [mod, setMod] = useState<RoostsModule | null>(null);
+  const [failed, setFailed] = useState("");
+  useEffect(() => {
+    import("./pages/roosts/Roosts.tsx").then(setMod, (err: Error) => setFailed(err.message));
+  }, []);
+  if (failed) return <p class="notice notice-error">Could not load this page: {failed}</p>;
+  return mod ? <mod.Roosts site={site} path={path} /> : <p class="loading">Loading…</p>;
+}
+
 function SitePage({ path, siteId }: { path: string; siteId: string }) {
   const detail = match("/machines/:id", path);
   if (detail) return <MachineDetail site={siteId} id={detail.id!} />;
+  if (path === "/roosts" || path.startsWith("/roosts/")) return <LazyRoosts site={siteId} path={path} />;
   switch (path) {
     case "/machines":
       return <Machines />;

@@ -1,5 +1,5 @@
 import { batch, signal, type Signal } from "@preact/signals";
-import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
+import { LiveCloseCode, type LiveMessage, type LiveNode } from "../../protocol/live-messages.ts";
 import { LIVE_KEEPALIVE_MS, PING_FRAME } from "../../protocol/limits.ts";
 import { loadMe } from "./session.ts";
 import { sitePaths } from "./paths.ts";
@@ -91,14 +91,16 @@ function open(site: string): void {
       liveState.value = "open";
     }
   });
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (e) => {
     window.clearInterval(state.keepalive);
     if (current !== state) return;
     state.ws = null;
     state.attempts += 1;
     liveState.value = "retrying";
-    // A refused upgrade looks like any other close from here; asking who we are finds an expired session.
-    if (state.attempts % 3 === 0) void loadMe().catch(() => undefined);
+    // The hub closed it because our access ended or changed: ask who we are now (signed out goes to sign-in).
+    // A refused upgrade looks like any other close from here; asking who we are now and then finds an expired session.
+    const accessEnded = e.code === LiveCloseCode.SIGNED_OUT || e.code === LiveCloseCode.ACCESS_CHANGED;
+    if (accessEnded || state.attempts % 3 === 0) void loadMe().catch(() => undefined);
     const delay = Math.min(MAX_RETRY_MS, 1000 * 2 ** Math.min(state.attempts - 1, 5)) * (0.5 + Math.random() / 2);
     state.retry = window.setTimeout(() => open(site), delay);
   });

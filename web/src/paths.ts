@@ -6,6 +6,7 @@ export const AUTH = {
   me: "/api/auth/me",
   login: "/api/auth/login",
   logout: "/api/auth/logout",
+  logoutAll: "/api/auth/logout-all",
   password: "/api/auth/password",
   setup: "/api/setup",
   passkeys: "/api/auth/passkeys",
@@ -43,6 +44,15 @@ export function sitePaths(site: string) {
     member: (userId: string) => `${base}/members/${enc(userId)}`,
     invites: `${base}/invites`,
     invite: (id: string) => `${base}/invites/${enc(id)}`,
+    roosts: `${base}/roosts`,
+    roostVersions: (roost: string) => `${base}/roosts/${enc(roost)}/versions`,
+    roostDiff: (roost: string, from: number, to: number) => `${base}/roosts/${enc(roost)}/diff${qs({ from, to })}`,
+    rollbacks: (roost: string) => `${base}/roosts/${enc(roost)}/rollbacks`,
+    deployments: (roost?: string) => `${base}/roost/deployments${qs({ roost })}`,
+    deployment: (id: string) => `${base}/roost/deployments/${enc(id)}`,
+    deploymentEvents: (id: string) => `${base}/roost/deployments/${enc(id)}/events`,
+    promote: (id: string) => `${base}/roost/deployments/${enc(id)}/promote`,
+    abort: (id: string) => `${base}/roost/deployments/${enc(id)}/abort`,
   };
 }
 

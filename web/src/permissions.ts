@@ -29,3 +29,8 @@ export function runnableActions(role: Role | null): readonly ActionName[] {
   if (isAdmin(role)) return CONSOLE_ACTIONS;
   return role === "member" ? CONSOLE_ACTIONS.filter((a) => ACTION_RISK[a] <= READ_ONLY_RISK) : [];
 }
+
+/** Roost: push, deploy, promote, abort and roll back (site admins; members see roosts and deployments). */
+export function canDeploy(role: Role | null): boolean {
+  return isAdmin(role);
+}

@@ -1,10 +1,10 @@
 import type { DirectiveEvent } from "../../protocol/api.ts";
 import { send } from "./api.ts";
 
-export interface EventStream {
+export interface EventStream<E = DirectiveEvent> {
   /** The `X-Cortex-Directive` or `X-Cortex-Fanout` header: what to cancel. */
   id: string | null;
-  events: AsyncGenerator<DirectiveEvent>;
+  events: AsyncGenerator<E>;
 }
 
 /**
@@ -16,7 +16,13 @@ export async function postForEvents(path: string, body: unknown, idHeader: strin
   return { id: res.headers.get(idHeader), events: read(res, signal) };
 }
 
-async function* read(res: Response, signal: AbortSignal): AsyncGenerator<DirectiveEvent> {
+/** GETs an event stream (a roost deployment's) and yields each event as it arrives. */
+export async function getEvents<E>(path: string, signal: AbortSignal): Promise<AsyncGenerator<E>> {
+  const res = await send(path, { signal, headers: { Accept: "text/event-stream" } });
+  return read<E>(res, signal);
+}
+
+async function* read<E = DirectiveEvent>(res: Response, signal: AbortSignal): AsyncGenerator<E> {
   if (!res.body) return;
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   const abort = () => void reader.cancel().catch(() => undefined);
@@ -36,7 +42,7 @@ async function* read(res: Response, signal: AbortSignal): AsyncGenerator<Directi
           .filter((line) => line.startsWith("data:"))
           .map((line) => line.slice(5).trimStart())
           .join("\n");
-        if (data) yield JSON.parse(data) as DirectiveEvent;
+        if (data) yield JSON.parse(data) as E;
       }
     }
   } finally {

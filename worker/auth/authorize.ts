@@ -1,4 +1,4 @@
-import { READ_ONLY_RISK, type RiskTier } from "../../protocol/action-risk.ts";
+import { ACTION_RISK, READ_ONLY_RISK, type RiskTier } from "../../protocol/action-risk.ts";
 import { principalId, SITE_PERMISSIONS, type Permission, type Principal } from "./principal.ts";
 
 /** The site a request is about, and whether it exists. */
@@ -18,7 +18,13 @@ export interface AccessRequest {
 export type Decision = { allowed: true } | { allowed: false; status: 401 | 403 | 404; code: string; message: string };
 
 /** Permissions a member (or a read or chat key) has on a site: looking, never changing. */
-const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read", "chat.use"]);
+const READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(["settings.read", "members.read", "nodes.read", "directives.read", "activity.read", "roost.read", "chat.use"]);
+
+/** Permissions that make machines act, with the risk tier of what they make them do. */
+const PERMISSION_RISK: Partial<Record<Permission, RiskTier>> = {
+  "roost.deploy": ACTION_RISK["roost.deploy"],
+  "roost.rollback": ACTION_RISK["roost.activate"],
+};
 
 const WHAT: Record<Permission, string> = {
   public: "do this",
@@ -38,6 +44,10 @@ const WHAT: Record<Permission, string> = {
   "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
   "processes.manage": "change supervised processes",
+  "roost.read": "see roosts and deployments",
+  "roost.push": "push roost versions",
+  "roost.deploy": "deploy roost versions",
+  "roost.rollback": "roll roost deployments back",
   "chat.use": "chat",
   "chat.review": "see other people's conversations",
   "alerts.post": "post Alertmanager alerts",
@@ -96,10 +106,11 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
   if (!site.exists) return deny(404, "site_not_found", `site ${site.id} not found`);
 
   const limit = role === "member" ? `members of site ${site.id}` : keyLimit;
-  if (permission === "directives.run") {
-    const tier = request.tier ?? READ_ONLY_RISK;
-    if (limit && tier > READ_ONLY_RISK) {
-      return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); this one is tier ${tier}`);
+  const risk = permission === "directives.run" ? (request.tier ?? READ_ONLY_RISK) : PERMISSION_RISK[permission];
+  if (risk !== undefined) {
+    if (limit && risk > READ_ONLY_RISK) {
+      const what = permission === "directives.run" ? "this one" : `to ${WHAT[permission]}`;
+      return deny(403, "action_not_allowed", `${limit} may run only read-only actions (risk tier ${READ_ONLY_RISK}); ${what} is tier ${risk}`);
     }
     return allow;
   }

@@ -55,6 +55,11 @@ export type Permission =
    * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
    */
   | "processes.manage"
+  /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
+  | "roost.read"
+  | "roost.push"
+  | "roost.deploy"
+  | "roost.rollback"
   /** The AI chat: anyone on the site may chat (tools capped by role); a conversation's owner alone writes in it. */
   | "chat.use"
   /** Reading, stopping and deleting other people's conversations: site admins. */
@@ -74,10 +79,19 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "files.readAnywhere",
   "activity.read",
   "processes.manage",
+  "roost.read",
+  "roost.push",
+  "roost.deploy",
+  "roost.rollback",
   "chat.use",
   "chat.review",
   "alerts.post",
 ]);
+
+/** The signed-in person behind a principal, or null for the anonymous caller and the tokens that belong to nobody. */
+export function userOf(principal: Principal): UserPrincipal | null {
+  return principal.kind === "anonymous" || principal.kind === "admin_key" || principal.kind === "alert_webhook" ? null : principal;
+}
 
 /** How a principal is named as the owner of a conversation: the user's id, or "admin-key" for the bootstrap key. */
 export function principalId(principal: Principal): string | null {

@@ -4,8 +4,8 @@ import { DirectiveEvent, type DirectiveView, type FanOutAggregate } from "../../
 /** Keeps proxies (Cloudflare drops idle connections at 100 s) from closing a quiet event stream. */
 const KEEPALIVE_MS = 20_000;
 
-/** Reads newline-delimited JSON events from a Durable Object stream, each parsed with `schema`. */
-export async function* ndjsonEvents<S extends z.ZodType>(stream: ReadableStream<Uint8Array>, schema: S): AsyncGenerator<z.output<S>> {
+/** Reads newline-delimited JSON events from a Durable Object stream, each checked with its protocol schema. */
+async function* events<E = DirectiveEvent>(stream: ReadableStream<Uint8Array>, schema: z.ZodType<E> = DirectiveEvent as unknown as z.ZodType<E>): AsyncGenerator<E> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -21,17 +21,10 @@ export async function* ndjsonEvents<S extends z.ZodType>(stream: ReadableStream<
   }
 }
 
-function events(stream: ReadableStream<Uint8Array>): AsyncGenerator<DirectiveEvent> {
-  return ndjsonEvents(stream, DirectiveEvent);
-}
-
-/**
- * Relays a Durable Object's newline-delimited JSON events (directive events unless another schema is given) as
- * server-sent events, one JSON object per `data:` line, with keep-alive comments.
- */
-export function toEventStream(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}, schema: z.ZodType = DirectiveEvent): Response {
+/** Relays the events as server-sent events, one JSON object per `data:` line, with keep-alive comments. */
+export function toEventStream<E = DirectiveEvent>(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}, schema?: z.ZodType<E>): Response {
   const encoder = new TextEncoder();
-  const source = ndjsonEvents(stream, schema);
+  const source = events(stream, schema);
   let timer: ReturnType<typeof setInterval> | undefined;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {

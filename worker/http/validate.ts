@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { apiError, zodIssues } from "./api-error.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "./json-depth.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; response: Response };
 
@@ -12,11 +13,31 @@ export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Pro
   } catch {
     return { ok: false, response: apiError(c, 400, "invalid_json", "request body must be valid JSON") };
   }
+  return checkBody(c, schema, json);
+}
+
+function checkBody<S extends z.ZodType>(c: Context, schema: S, json: unknown): Parsed<z.output<S>> {
+  if (nestedDeeperThan(json, MAX_JSON_DEPTH)) {
+    return { ok: false, response: apiError(c, 400, "too_deep", `request body nests deeper than ${MAX_JSON_DEPTH} levels`) };
+  }
   const result = schema.safeParse(json);
   if (!result.success) {
     return { ok: false, response: apiError(c, 400, "invalid_body", "request body does not match the expected shape", zodIssues(result.error)) };
   }
   return { ok: true, value: result.data };
+}
+
+/** Like `parseBody`, for routes whose body may be left out: an empty body reads as `{}`. */
+export async function parseOptionalBody<S extends z.ZodType>(c: Context, schema: S): Promise<Parsed<z.output<S>>> {
+  const text = await c.req.text();
+  if (text.trim() === "") return checkBody(c, schema, {});
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, response: apiError(c, 400, "invalid_json", "request body must be valid JSON") };
+  }
+  return checkBody(c, schema, json);
 }
 
 export function parseQuery<S extends z.ZodType>(c: Context, schema: S): Parsed<z.output<S>> {

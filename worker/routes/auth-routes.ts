@@ -1,10 +1,10 @@
-import { ChangePasswordRequest, LoginRequest, SetupRequest, type MeResponse } from "../../protocol/accounts.ts";
+import { ChangePasswordRequest, LoginRequest, SetupRequest, SignOutEverywhereRequest, type MeResponse } from "../../protocol/accounts.ts";
 import { secretsEqual } from "../../durable-objects/shared/secrets.ts";
 import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { clearSessionCookie, setSessionCookie } from "../auth/session-cookie.ts";
 import { hashToken, newSessionToken } from "../auth/tokens.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
-import { parseBody } from "../http/validate.ts";
+import { parseBody, parseOptionalBody } from "../http/validate.ts";
 import { clientIp, directory, signedInUser, userAgent, who } from "./account-context.ts";
 import type { AccountRoute, AppContext } from "./site-context.ts";
 
@@ -103,7 +103,9 @@ export const authRoutes: AccountRoute[] = [
     path: "/api/auth/logout-all",
     permission: "account.manage",
     handler: async (c) => {
-      const done = await directory(c).signOutEverywhere(signedInUser(c).user.id, who(c));
+      const body = await parseOptionalBody(c, SignOutEverywhereRequest);
+      if (!body.ok) return body.response;
+      const done = await directory(c).signOutEverywhere(signedInUser(c).user.id, body.value.revokeApiKeys, who(c));
       clearSessionCookie(c);
       return c.json(done);
     },
@@ -127,7 +129,17 @@ export const authRoutes: AccountRoute[] = [
       if (!check.ok) return failure(c, check.error);
       const passwordOk = await verifyPassword(body.value.currentPassword, check.value.passwordHash);
       const newPasswordHash = passwordOk ? await hashPassword(body.value.newPassword) : "";
-      return respond(c, await dir.finishPasswordChange({ check: check.value, passwordOk, newPasswordHash, keepSessionId: user.sessionId, ip: clientIp(c) }));
+      return respond(
+        c,
+        await dir.finishPasswordChange({
+          check: check.value,
+          passwordOk,
+          newPasswordHash,
+          keepSessionId: user.sessionId,
+          revokeApiKeys: body.value.revokeApiKeys,
+          ip: clientIp(c),
+        }),
+      );
     },
   },
 ];

@@ -11,14 +11,17 @@ import {
   type ConversationSummary,
 } from "../../protocol/chat.ts";
 import { NO_LLM_KEY_HELP, SUGGESTED_MODELS } from "../../protocol/llm.ts";
-import { CHAT_SOCKET_PATH, CHAT_VIEWER_HEADER } from "../../durable-objects/conversation/conversation.ts";
+import { CHAT_SOCKET_PATH } from "../../durable-objects/conversation/conversation.ts";
+import type { SocketOwner } from "../../durable-objects/shared/user-sockets.ts";
+import { viewerUrl } from "../../durable-objects/site-hub/live-viewers.ts";
 import { llmKeyHome } from "../../durable-objects/shared/llm-keys.ts";
 import { authorize } from "../auth/authorize.ts";
 import { chatCaller, chatToolTier } from "../auth/chat-access.ts";
-import type { Permission } from "../auth/principal.ts";
+import { userOf, type Permission } from "../auth/principal.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
 import { toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
+import { directory } from "./account-context.ts";
 import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
 /**
@@ -50,6 +53,18 @@ async function load(c: AppContext, permission: Extract<Permission, "chat.use" | 
   const decision = authorize(principal, site, { permission, owner: summary.ownerId });
   if (!decision.allowed) return { response: apiError(c, decision.status, decision.code, decision.message) };
   return { stub, summary, response: null };
+}
+
+/**
+ * Who opens an event stream or socket, noted with the Directory as holding it, so that signing out, a revoked key,
+ * removal or demotion closes it (`closeUserSockets`); the admin key belongs to nobody and opens none such.
+ */
+async function attachingOwner(c: AppContext, conversationId: string): Promise<SocketOwner | null> {
+  const principal = userOf(c.get("principal"));
+  if (!principal) return null;
+  const site = c.get("site");
+  await directory(c).notePresence(principal.user.id, { kind: "conversation", name: `${site}/${conversationId}` }, site);
+  return { userId: principal.user.id, sessionId: principal.sessionId, apiKeyId: principal.apiKey?.id ?? null };
 }
 
 async function stepLimit(c: AppContext): Promise<number> {
@@ -223,7 +238,7 @@ export const chatRoutes: SiteRoute[] = [
     handler: async (c) => {
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
-      const opened = await found.stub.openEvents(chatCaller(c).id);
+      const opened = await found.stub.openEvents(await attachingOwner(c, found.summary.id));
       if (!opened.ok) return failure(c, opened.error);
       return toEventStream(opened.value, {}, ChatEvent);
     },
@@ -237,8 +252,10 @@ export const chatRoutes: SiteRoute[] = [
       if (refused) return refused;
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
-      const headers = { Upgrade: "websocket", [CHAT_VIEWER_HEADER]: chatCaller(c).id };
-      return found.stub.fetch(new Request(new URL(CHAT_SOCKET_PATH, c.req.url), { headers }));
+      const owner = await attachingOwner(c, found.summary.id);
+      const url = viewerUrl(c.req.url, owner);
+      url.pathname = CHAT_SOCKET_PATH;
+      return found.stub.fetch(new Request(url, { headers: { Upgrade: "websocket" } }));
     },
   },
 ];

@@ -1,6 +1,16 @@
-import { VIEWER_PATH } from "../../durable-objects/site-hub/live-viewers.ts";
+import { viewerUrl } from "../../durable-objects/site-hub/live-viewers.ts";
+import type { SocketOwner } from "../../durable-objects/shared/user-sockets.ts";
+import { userOf } from "../auth/principal.ts";
 import { apiError } from "../http/api-error.ts";
-import { siteHub, type SiteRoute } from "./site-context.ts";
+import { directory } from "./account-context.ts";
+import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
+
+/** Who opens the socket, for closing it when their access ends; the admin key belongs to nobody. */
+function ownerOf(c: AppContext): SocketOwner | null {
+  const principal = userOf(c.get("principal"));
+  if (!principal) return null;
+  return { userId: principal.user.id, sessionId: principal.sessionId, apiKeyId: principal.apiKey?.id ?? null };
+}
 
 /**
  * The dashboard's live socket. Browsers send cookies with a WebSocket upgrade from any page, so besides the
@@ -19,7 +29,10 @@ export const liveRoutes: SiteRoute[] = [
       if (origin && origin !== new URL(c.req.url).origin) {
         return apiError(c, 403, "cross_origin", `WebSocket upgrades from ${origin} are not accepted`);
       }
-      return siteHub(c).fetch(new Request(new URL(VIEWER_PATH, c.req.url), { headers: { Upgrade: "websocket" } }));
+      const owner = ownerOf(c);
+      const site = c.get("site");
+      if (owner) await directory(c).notePresence(owner.userId, { kind: "site", name: site }, site);
+      return siteHub(c).fetch(new Request(viewerUrl(c.req.url, owner), { headers: { Upgrade: "websocket" } }));
     },
   },
 ];

@@ -11,6 +11,8 @@ export interface SiteRoute {
   path: string;
   permission: Permission;
   handler: (c: AppContext) => Promise<Response> | Response;
+  /** Largest request body the route accepts; MAX_API_BODY_BYTES when absent. */
+  maxBodyBytes?: number;
 }
 
 /** An API route about the hub or the caller's account rather than one site; `path` is the full path. */

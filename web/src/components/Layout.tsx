@@ -59,6 +59,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
               Add a machine
             </Link>
           ) : null}
+          <Link href="/roosts" nav>
+            Roosts
+          </Link>
           <Link href="/logs" nav>
             Logs
           </Link>

@@ -1,26 +1,43 @@
 import { useState } from "preact/hooks";
-import type { ApiKeyScope, ApiKeyView, PasskeyView } from "../../../../protocol/accounts.ts";
+import type { ApiKeyScope, ApiKeyView, PasskeyView, SignedOut } from "../../../../protocol/accounts.ts";
 import { messageOf, request } from "../../api.ts";
+import { navigate } from "../../router.ts";
 import { dateTime } from "../../format.ts";
 import { addPasskey, passkeysSupported } from "../../passkeys.ts";
 import { AUTH } from "../../paths.ts";
 import { isAdmin } from "../../permissions.ts";
-import { me, role } from "../../session.ts";
+import { me, role, signedOut } from "../../session.ts";
 import { CopyField } from "../../components/CopyField.tsx";
 import { Notice } from "../../components/Notice.tsx";
 import { Section } from "./Section.tsx";
 import { useList } from "./useList.ts";
 
+function revokedText(done: SignedOut): string {
+  return `${done.signedOutSessions} other session${done.signedOutSessions === 1 ? "" : "s"} signed out${done.revokedApiKeys ? `, ${done.revokedApiKeys} API key${done.revokedApiKeys === 1 ? "" : "s"} revoked` : ""}.`;
+}
+
+/** The offer to revoke API keys too, for when a password or a session may have leaked. */
+function RevokeKeysBox({ id, checked, onChange }: { id: string; checked: boolean; onChange: (v: boolean) => void }) {
+  return (
+    <label for={id} class="check">
+      <input id={id} type="checkbox" checked={checked} onChange={(e) => onChange(e.currentTarget.checked)} />
+      Also revoke all my API keys (programs using them stop working)
+    </label>
+  );
+}
+
 function PasswordForm() {
   const [form, setForm] = useState({ currentPassword: "", newPassword: "", again: "" });
+  const [revokeApiKeys, setRevokeApiKeys] = useState(false);
   const [note, setNote] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
   async function submit(e: Event) {
     e.preventDefault();
     if (form.newPassword !== form.again) return setNote({ tone: "error", text: "The two new passwords differ." });
     try {
-      await request(AUTH.password, { body: { currentPassword: form.currentPassword, newPassword: form.newPassword } });
+      const done = await request<SignedOut>(AUTH.password, { body: { currentPassword: form.currentPassword, newPassword: form.newPassword, revokeApiKeys } });
       setForm({ currentPassword: "", newPassword: "", again: "" });
-      setNote({ tone: "ok", text: "Password changed." });
+      setRevokeApiKeys(false);
+      setNote({ tone: "ok", text: `Password changed; ${revokedText(done)}` });
     } catch (err) {
       setNote({ tone: "error", text: messageOf(err) });
     }
@@ -44,9 +61,38 @@ function PasswordForm() {
         New password again
         <input id="pw-again" type="password" autocomplete="new-password" minLength={12} required {...field("again")} />
       </label>
+      <RevokeKeysBox id="pw-revoke-keys" checked={revokeApiKeys} onChange={setRevokeApiKeys} />
       {note ? <Notice tone={note.tone}>{note.text}</Notice> : null}
       <div class="form-actions">
         <button type="submit">Change password</button>
+      </div>
+    </form>
+  );
+}
+
+function SignOutEverywhere() {
+  const [revokeApiKeys, setRevokeApiKeys] = useState(false);
+  const [error, setError] = useState("");
+  async function submit(e: Event) {
+    e.preventDefault();
+    if (!confirm(revokeApiKeys ? "Sign out of every browser and revoke all your API keys?" : "Sign out of every browser, this one included?")) return;
+    try {
+      await request<SignedOut>(AUTH.logoutAll, { body: { revokeApiKeys } });
+      signedOut();
+      navigate("/signin");
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+  return (
+    <form class="stack narrow" onSubmit={submit}>
+      <p class="muted small">Ends every session of your account, this one included, and closes their open pages at once.</p>
+      <RevokeKeysBox id="all-revoke-keys" checked={revokeApiKeys} onChange={setRevokeApiKeys} />
+      <Notice>{error}</Notice>
+      <div class="form-actions">
+        <button type="submit" class="danger">
+          Sign out everywhere
+        </button>
       </div>
     </form>
   );
@@ -235,6 +281,9 @@ export function AccountSettings() {
       </Section>
       <Section id="keys-title" title="API keys">
         <ApiKeys />
+      </Section>
+      <Section id="everywhere-title" title="Sign out everywhere">
+        <SignOutEverywhere />
       </Section>
     </>
   );
