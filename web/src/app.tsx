@@ -8,6 +8,7 @@ import { Layout } from "./components/Layout.tsx";
 import { Link } from "./components/Link.tsx";
 import { AcceptInvite } from "./pages/AcceptInvite.tsx";
 import { AddMachine } from "./pages/AddMachine.tsx";
+import { Autonomy } from "./pages/Autonomy.tsx";
 import { Logs } from "./pages/Logs.tsx";
 import { MachineDetail } from "./pages/MachineDetail.tsx";
 import { Machines } from "./pages/Machines.tsx";
@@ -35,6 +36,7 @@ const TITLES: [string, string][] = [
   ["/run", "Run on many"],
   ["/add", "Add a machine"],
   ["/logs", "Activity"],
+  ["/autonomy", "Autonomous investigations"],
   ["/settings", "Settings"],
   ["/signin", "Sign in"],
   ["/setup", "Set up"],
@@ -66,6 +68,8 @@ function SitePage({ path, siteId }: { path: string; siteId: string }) {
       return <AddMachine site={siteId} />;
     case "/logs":
       return <Logs site={siteId} />;
+    case "/autonomy":
+      return <Autonomy site={siteId} />;
     case "/settings":
       return <Settings />;
     default:

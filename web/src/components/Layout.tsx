@@ -62,6 +62,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
           <Link href="/roosts" nav>
             Roosts
           </Link>
+          <Link href="/autonomy" nav>
+            Autonomy
+          </Link>
           <Link href="/logs" nav>
             Logs
           </Link>

@@ -2,13 +2,13 @@ import { useEffect, useState } from "preact/hooks";
 import type { ActivityEntry, ActivityKind, ActivityLevel, ActivityPage } from "../../../protocol/api.ts";
 import { messageOf, request } from "../api.ts";
 import { dateTime } from "../format.ts";
-import { nodeIds } from "../live.ts";
 import { sitePaths } from "../paths.ts";
-import { location, navigate, queryParam } from "../router.ts";
+import { queryParam } from "../router.ts";
+import { FilterSelect, MachineFilter, setQueryFilter } from "../components/Filters.tsx";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
 
-const KINDS: ActivityKind[] = ["node", "directive", "access", "settings", "process", "deployment"];
+const KINDS: ActivityKind[] = ["node", "directive", "access", "settings", "process", "deployment", "chat", "autonomy"];
 const LEVELS: ActivityLevel[] = ["debug", "info", "warn", "error"];
 const RANGES: [string, string, number][] = [
   ["", "any time", 0],
@@ -19,11 +19,7 @@ const RANGES: [string, string, number][] = [
 const DEFAULT_PAGE = 100;
 
 function setFilter(name: string, value: string): void {
-  const params = new URLSearchParams(location.value.search);
-  if (value) params.set(name, value);
-  else params.delete(name);
-  const q = params.toString();
-  navigate(`/logs${q ? `?${q}` : ""}`, { replace: true });
+  setQueryFilter("/logs", name, value);
 }
 
 /** `until` comes from a datetime-local field, in the browser's time zone. */
@@ -87,39 +83,9 @@ export function Logs({ site }: { site: string }) {
         </button>
       </div>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Kind
-          <select value={kind} onChange={(e) => setFilter("kind", e.currentTarget.value)}>
-            <option value="">all kinds</option>
-            {KINDS.map((k) => (
-              <option key={k} value={k}>
-                {k}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Level
-          <select value={level} onChange={(e) => setFilter("level", e.currentTarget.value)}>
-            <option value="">all levels</option>
-            {LEVELS.map((l) => (
-              <option key={l} value={l}>
-                {l}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Machine
-          <select value={node} onChange={(e) => setFilter("node", e.currentTarget.value)}>
-            <option value="">all machines</option>
-            {(nodeIds.value.includes(node) || !node ? nodeIds.value : [node, ...nodeIds.value]).map((id) => (
-              <option key={id} value={id}>
-                {id}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect label="Kind" value={kind} all="all kinds" options={KINDS} onChange={(v) => setFilter("kind", v)} />
+        <FilterSelect label="Level" value={level} all="all levels" options={LEVELS} onChange={(v) => setFilter("level", v)} />
+        <MachineFilter value={node} onChange={(v) => setFilter("node", v)} />
         <label>
           Period
           <select value={range} onChange={(e) => setFilter("range", e.currentTarget.value)}>

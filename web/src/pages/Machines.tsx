@@ -5,7 +5,8 @@ import { ago } from "../format.ts";
 import { allNodes, liveState, nodeIds, nodeSignal } from "../live.ts";
 import { figuresOf } from "../node-figures.ts";
 import { canManageNodes } from "../permissions.ts";
-import { location, navigate, queryParam } from "../router.ts";
+import { location, queryParam } from "../router.ts";
+import { setQueryFilter } from "../components/Filters.tsx";
 import { role } from "../session.ts";
 import { AgentVersion } from "../components/AgentVersion.tsx";
 import { Link } from "../components/Link.tsx";
@@ -43,11 +44,7 @@ const shown = computed(() => {
 });
 
 function setFilter(name: string, value: string): void {
-  const params = new URLSearchParams(location.value.search);
-  if (value) params.set(name, value);
-  else params.delete(name);
-  const q = params.toString();
-  navigate(`/machines${q ? `?${q}` : ""}`, { replace: true });
+  setQueryFilter("/machines", name, value);
 }
 
 function Row({ id }: { id: string }) {

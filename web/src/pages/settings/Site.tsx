@@ -8,6 +8,7 @@ import { canManageSite } from "../../permissions.ts";
 import { chooseSite, loadMe, me, role, site } from "../../session.ts";
 import { CopyField } from "../../components/CopyField.tsx";
 import { Notice } from "../../components/Notice.tsx";
+import { AutonomySettings } from "./Autonomy.tsx";
 import { Section } from "./Section.tsx";
 import { useList } from "./useList.ts";
 
@@ -290,6 +291,9 @@ export function SiteSettings() {
           </Section>
           <Section id="readable-title" title="What members may read">
             <ReadablePaths siteId={current.site} manage={manage} />
+          </Section>
+          <Section id="autonomy-title" title="Autonomous investigations">
+            <AutonomySettings siteId={current.site} manage={manage} />
           </Section>
           {manage ? (
             <Section id="invites-title" title="Invites">
