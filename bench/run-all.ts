@@ -6,6 +6,7 @@ import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
 import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
+import { run as processRestart } from "./process-restart.bench.ts";
 import { elapsedMs } from "./lib/stats.ts";
 import { run as roost } from "./roost.bench.ts";
 import { run as streaming } from "./streaming.bench.ts";
@@ -20,6 +21,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["fan-out", fanout],
   ["streaming", streaming],
   ["action user", actionUser],
+  ["process restart", processRestart],
   ["roost", roost],
   ["chat", chat],
 ];

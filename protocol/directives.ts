@@ -237,7 +237,7 @@ export const ResultData = z.union([
     roost: RoostName,
     version: VersionNumber,
     /** The version's folder on the machine, which `current` now points to. */
-    folder: z.string(),
+    folder: AbsolutePath,
     downloadedBytes: z.number().int().nonnegative(),
     downloadedChunks: z.number().int().nonnegative(),
     /** Chunks taken from what the machine already had (its kept versions, an interrupted earlier download). */

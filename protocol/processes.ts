@@ -51,6 +51,50 @@ export const ScheduleWindow = z
   .refine((w) => w.start !== w.end, "start and end must differ (use launch mode always to run all day)");
 export type ScheduleWindow = z.infer<typeof ScheduleWindow>;
 
+const DAY_WORDS: Record<string, readonly Weekday[]> = {
+  daily: Weekday.options,
+  weekdays: ["mon", "tue", "wed", "thu", "fri"],
+  weekends: ["sat", "sun"],
+};
+
+/**
+ * A schedule window as people type it: `mon-fri 08:00-18:00`, `daily 22:00-06:00`, `sat,sun 10:00-16:00` (a day
+ * range wraps around the week: fri-mon). Returns the window, or why the text is not one; the times are checked by
+ * `ScheduleWindow` afterwards.
+ */
+export function parseScheduleWindow(text: string): { days: Weekday[]; start: string; end: string } | string {
+  const match = /^\s*(\S+)\s+(\d{1,2}:\d{2})-(\d{1,2}:\d{2})\s*$/.exec(text);
+  if (!match) return `expected "DAYS HH:MM-HH:MM" (e.g. "mon-fri 08:00-18:00"), got "${text}"`;
+  const days: Weekday[] = [];
+  for (const part of match[1]!.toLowerCase().split(",")) {
+    const word = DAY_WORDS[part];
+    if (word) {
+      days.push(...word);
+      continue;
+    }
+    const [from, to] = part.split("-");
+    const a = Weekday.options.indexOf(from as Weekday);
+    const b = to === undefined ? a : Weekday.options.indexOf(to as Weekday);
+    if (a < 0 || b < 0) return `unknown day "${part}": use mon..sun, a range like mon-fri, daily, weekdays or weekends`;
+    for (let i = a; ; i = (i + 1) % 7) {
+      days.push(Weekday.options[i]!);
+      if (i === b) break;
+    }
+  }
+  const pad = (t: string) => t.padStart(5, "0");
+  return { days: [...new Set(days)], start: pad(match[2]!), end: pad(match[3]!) };
+}
+
+/** A window as `parseScheduleWindow` reads it back. */
+export function scheduleWindowText(w: { days: readonly Weekday[]; start: string; end: string }): string {
+  return `${w.days.join(",")} ${w.start}-${w.end}`;
+}
+
+/** When a process runs, in a few words: `always`, `off`, or `scheduled mon-fri ...`. */
+export function launchText(spec: { launchMode: LaunchMode; schedule: readonly { days: readonly Weekday[]; start: string; end: string }[] }): string {
+  return spec.launchMode === "scheduled" ? `scheduled ${spec.schedule.map(scheduleWindowText).join("; ")}` : spec.launchMode;
+}
+
 /** off: never started by the agent; always: kept running; scheduled: kept running inside its windows only. */
 export const LaunchMode = z.enum(["off", "always", "scheduled"]);
 export type LaunchMode = z.infer<typeof LaunchMode>;
@@ -317,8 +361,3 @@ export const ProcessActionResponse = z.object({
   status: ProcessStatus.nullable(),
 });
 export type ProcessActionResponse = z.infer<typeof ProcessActionResponse>;
-
-export const LaunchModeChange = z
-  .strictObject({ launchMode: LaunchMode, schedule: z.array(ScheduleWindow).max(32).optional() })
-  .refine((c) => c.launchMode !== "scheduled" || (c.schedule?.length ?? 0) > 0, { path: ["schedule"], message: "launch mode scheduled needs at least one window" });
-export type LaunchModeChange = z.infer<typeof LaunchModeChange>;

@@ -26,6 +26,7 @@ export type ChunkHash = z.infer<typeof ChunkHash>;
 /** Roost names appear in URLs, storage keys and folder names: the same small alphabet as node ids. */
 export const RoostName = z
   .string()
+  .max(63)
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "roost name must be 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
 export type RoostName = z.infer<typeof RoostName>;
 

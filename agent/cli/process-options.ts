@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { ProcessName, StopSignal, Weekday, type ProcessSpecInput, type ScheduleWindow } from "../../protocol/processes.ts";
+import { parseScheduleWindow, ProcessName, StopSignal, type ProcessSpecInput, type ScheduleWindow } from "../../protocol/processes.ts";
 import { CliError } from "./cli-error.ts";
 
 /**
@@ -23,38 +23,11 @@ export function envPair(value: string, previous: Record<string, string> = {}): R
   return { ...previous, [name]: value.slice(eq + 1) };
 }
 
-const DAY_WORDS: Record<string, Weekday[]> = {
-  daily: [...Weekday.options],
-  weekdays: ["mon", "tue", "wed", "thu", "fri"],
-  weekends: ["sat", "sun"],
-};
-
-function days(spec: string): Weekday[] {
-  const out: Weekday[] = [];
-  for (const part of spec.toLowerCase().split(",")) {
-    if (DAY_WORDS[part]) {
-      out.push(...DAY_WORDS[part]);
-      continue;
-    }
-    const [from, to] = part.split("-");
-    const a = Weekday.options.indexOf(from as Weekday);
-    const b = to === undefined ? a : Weekday.options.indexOf(to as Weekday);
-    if (a < 0 || b < 0) throw new InvalidArgumentError(`unknown day "${part}": use mon..sun, a range like mon-fri, daily, weekdays or weekends`);
-    // A range wraps around the week: fri-mon is fri, sat, sun, mon.
-    for (let i = a; ; i = (i + 1) % 7) {
-      out.push(Weekday.options[i]!);
-      if (i === b) break;
-    }
-  }
-  return [...new Set(out)];
-}
-
-/** `mon-fri 08:00-18:00`, `daily 22:00-06:00`, `sat,sun 10:00-16:00`: one window, collected into a schedule. */
+/** `mon-fri 08:00-18:00` and the like, collected into a schedule. */
 export function scheduleWindow(value: string, previous: ScheduleWindow[] = []): ScheduleWindow[] {
-  const match = /^\s*(\S+)\s+(\d{1,2}:\d{2})-(\d{1,2}:\d{2})\s*$/.exec(value);
-  if (!match) throw new InvalidArgumentError(`expected "DAYS HH:MM-HH:MM" (e.g. "mon-fri 08:00-18:00"), got "${value}"`);
-  const pad = (t: string) => t.padStart(5, "0");
-  return [...previous, { days: days(match[1]!), start: pad(match[2]!), end: pad(match[3]!) }];
+  const window = parseScheduleWindow(value);
+  if (typeof window === "string") throw new InvalidArgumentError(window);
+  return [...previous, window];
 }
 
 function seconds(value: string): number {

@@ -1,25 +1,21 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import os from "node:os";
 import type { ProcessSpec } from "../../protocol/processes.ts";
 import { defaultProcessCwd, evaluateProcess } from "../../protocol/tier-policy.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
+import { actionEnvironment } from "../privilege/action-environment.ts";
+import type { ActionUser } from "../privilege/action-user.ts";
+import { actionCommand } from "../privilege/spawn-as.ts";
 import { resolveRealPath } from "../sandbox/real-path.ts";
 import { openLogForProcess, rotateIfFull } from "./process-log.ts";
-
-/** The operating-system user a supervised process runs as, when it is not the agent's own. */
-export interface ProcessUser {
-  uid: number;
-  gid: number;
-  home?: string;
-}
 
 export interface LaunchContext {
   tier: CapabilityTier;
   sandboxRoot: string;
   logDir: string;
-  user?: ProcessUser;
+  /** Who processes run as: the node's action user, as every action of the node. */
+  user: ActionUser;
 }
 
 /** What the supervisor starts: the program and its arguments, where, with what environment. */
@@ -32,20 +28,13 @@ export interface LaunchPlan {
 
 export type Admission = { ok: true; plan: LaunchPlan } | { ok: false; refused: boolean; reason: string };
 
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /**
- * The environment a process starts with: a fixed base (PATH, HOME, the locale and time zone the agent has) and the
- * configured variables on top. Nothing else of the agent's own environment is passed on, so no token or key the agent
- * was started with can reach a supervised program.
+ * The environment a process starts with: the action user's own (HOME, USER, LOGNAME, SHELL, PATH, and the locale and
+ * time zone the agent has), as every action gets it, and the configured variables on top. Nothing else of the
+ * agent's environment is passed on, so no token or key the agent was started with can reach a supervised program.
  */
-function environment(spec: ProcessSpec, user: ProcessUser | undefined): Record<string, string> {
-  const base: Record<string, string> = { PATH: DEFAULT_PATH, HOME: user?.home ?? os.homedir() };
-  for (const name of ["LANG", "LC_ALL", "TZ"]) {
-    const value = process.env[name];
-    if (value) base[name] = value;
-  }
-  return { ...base, ...spec.env };
+function environment(spec: ProcessSpec, user: ActionUser): Record<string, string> {
+  return { ...(actionEnvironment(user) as Record<string, string>), ...spec.env };
 }
 
 /**
@@ -81,21 +70,17 @@ export type Spawned = { ok: true; child: ChildProcess & { pid: number } } | { ok
 
 /**
  * Starts the process in its own process group, its output appended to its log, detached from the agent so it goes on
- * running when the agent stops. Resolves once the kernel has started it, or with the reason it could not.
+ * running when the agent stops. It starts as the action user the way every program of an action does (setpriv sets
+ * the user's ids and groups, then execs the program, which keeps the PID). Resolves once the kernel has started it,
+ * or with the reason it could not.
  */
 export function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, ctx: LaunchContext): Promise<Spawned> {
   rotateIfFull(ctx.logDir, name, spec.log);
   const fd = openLogForProcess(ctx.logDir, name);
   let child: ChildProcess;
   try {
-    child = spawn(plan.file, plan.args, {
-      cwd: plan.cwd,
-      env: plan.env,
-      detached: true,
-      stdio: ["ignore", fd, fd],
-      windowsHide: true,
-      ...(ctx.user ? { uid: ctx.user.uid, gid: ctx.user.gid } : {}),
-    });
+    const { file, args } = actionCommand(ctx.user, plan.file, plan.args, null);
+    child = spawn(file, args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ["ignore", fd, fd], windowsHide: true });
   } catch (err) {
     closeSync(fd);
     return Promise.resolve({ ok: false, reason: (err as Error).message });

@@ -17,7 +17,8 @@ import {
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { errorText, type Logger } from "../connection/logger.ts";
 import { EventQueue } from "./event-queue.ts";
-import { admit, spawnProcess, type LaunchContext, type ProcessUser } from "./launch.ts";
+import { currentUser, type ActionUser } from "../privilege/action-user.ts";
+import { admit, spawnProcess, type LaunchContext } from "./launch.ts";
 import { bootId, groupExists, groupUsage, identityOf, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
 import { removeLogs, rotateIfFull, tailLines } from "./process-log.ts";
 import { nextScheduleChange, machineTimeZone, withinSchedule } from "./schedule.ts";
@@ -36,8 +37,8 @@ export interface SupervisorOptions {
   tickMs?: number;
   /** While connected, events the hub has not acknowledged are sent again this often. */
   resendMs?: number;
-  /** The operating-system user processes run as; the agent's own when absent. */
-  user?: ProcessUser;
+  /** The node's action user, whom processes run as; the agent's own user when absent. */
+  user?: ActionUser;
 }
 
 type Cause = NonNullable<ProcessEvent["cause"]>;
@@ -151,7 +152,7 @@ export class ProcessSupervisor {
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.resendMs = options.resendMs ?? DEFAULT_RESEND_MS;
     this.timeZone = options.timeZone ?? machineTimeZone();
-    this.launchCtx = { tier: options.tier, sandboxRoot: options.sandboxRoot, logDir: this.files.logs, user: options.user };
+    this.launchCtx = { tier: options.tier, sandboxRoot: options.sandboxRoot, logDir: this.files.logs, user: options.user ?? currentUser() };
   }
 
   /** Loads the last configuration and state from disk, adopts what still runs, and starts supervising. */
@@ -206,7 +207,11 @@ export class ProcessSupervisor {
     for (const rt of this.runtimes.values()) {
       if (names.has(rt.name) || rt.removed) continue;
       rt.removed = true;
-      void this.stopInstance(rt, "config").then(() => this.forget(rt));
+      // A launch in flight finishes first, so the instance it starts is stopped too rather than left unsupervised.
+      // Added back meanwhile, it stays.
+      void this.settle(rt)
+        .then(() => (rt.removed ? this.stopInstance(rt, "config") : undefined))
+        .then(() => this.forget(rt));
     }
     for (const spec of config.processes) {
       const rt = this.runtimes.get(spec.name);
@@ -265,11 +270,6 @@ export class ProcessSupervisor {
   }
 
   // ---- by hand (directives) ----
-
-  has(name: string): boolean {
-    const rt = this.runtimes.get(name);
-    return rt !== undefined && !rt.removed;
-  }
 
   /** Starts the process now (no start delay), and keeps it running until stopped, whatever its launch mode says. */
   async startByHand(name: string): Promise<ControlOutcome> {

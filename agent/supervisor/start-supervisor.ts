@@ -20,13 +20,7 @@ export function startSupervisor(options: AgentOptions, log: Logger, user: Action
     log("warn", `no --state-dir: supervised processes are kept in ${dir} and will not be adopted after the agent restarts`);
   }
   // Supervised processes run as the action user, like every action of a node below tier root.
-  const supervisor = new ProcessSupervisor({
-    dir,
-    tier: options.tier,
-    sandboxRoot: options.sandboxRoot,
-    log,
-    ...(user.switched && { user: { uid: user.uid, gid: user.gid, home: user.home } }),
-  });
+  const supervisor = new ProcessSupervisor({ dir, tier: options.tier, sandboxRoot: options.sandboxRoot, log, user });
   supervisor.start();
   return supervisor;
 }

@@ -78,15 +78,15 @@ async function listMachines(records: SiteRecords, input: HubToolInput<"list_mach
   return cut(redactText(`${nodes.length} machine(s):\n${nodes.map(machineLine).join("\n")}`), MODEL_OUTPUT_CHARS).text;
 }
 
-/** The hub handlers answered from the site's records; the process tools run through the SiteHub (process-tools.ts). */
-export type RecordsToolHandler = Exclude<HubToolHandler, ProcessToolHandler>;
+/** The hub handlers answered from the site's records; the process tools act through the SiteHub (`process-tools.ts`). */
+export type RecordToolHandler = Exclude<HubToolHandler, ProcessToolHandler>;
 
-/** One function per records handler of the catalog: a handler added there without one here fails the build. */
-export const HUB_TOOLS: { [H in RecordsToolHandler]: (records: SiteRecords, input: HubToolInput<H>, now: number) => Promise<string> } = {
+/** One function per record handler of the catalog: a handler added there without one here fails the build. */
+export const HUB_TOOLS: { [H in RecordToolHandler]: (records: SiteRecords, input: HubToolInput<H>, now: number) => Promise<string> } = {
   site_logs: siteLogs,
   list_machines: (records, input) => listMachines(records, input),
 };
 
-export function runHubTool(handler: RecordsToolHandler, records: SiteRecords, input: Record<string, unknown>, now: number): Promise<string> {
+export function runHubTool(handler: RecordToolHandler, records: SiteRecords, input: Record<string, unknown>, now: number): Promise<string> {
   return (HUB_TOOLS[handler] as (r: SiteRecords, i: Record<string, unknown>, n: number) => Promise<string>)(records, input, now);
 }

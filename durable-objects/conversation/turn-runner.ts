@@ -8,8 +8,8 @@ import { prepareToolCall, toolsToOffer, type PreparedToolCall } from "../../prot
 import { toolInputSchema } from "../../protocol/tools/provider-schemas.ts";
 import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/tool.ts";
 import type { UsableLlmKey } from "../shared/llm-keys.ts";
-import type { Requester } from "../site-hub/requester.ts";
 import { isProcessTool, runProcessTool, type ProcessToolHandler, type ProcessToolHub } from "../site-hub/process-tools.ts";
+import type { Requester } from "../site-hub/requester.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
 import type { HubResult } from "../shared/hub-result.ts";
 import type { ChatEvents } from "./chat-events.ts";
@@ -254,14 +254,18 @@ export class TurnRunner {
       this.t.updateToolCall(call.id, { status: "running", startedAt: Date.now() });
       this.emitCall("tool_call", call.id);
       const { handler, input } = prepared.run;
-      if (isProcessTool(handler)) return this.store(call.id, await this.processTool(handler, input, requester));
-      const records = {
-        activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
-        nodes: async () => (await hub.listNodes()) as NodeView[],
-      };
-      const text = await runHubTool(handler, records, input, Date.now());
+      let outcome: ToolOutcome;
+      if (isProcessTool(handler)) {
+        outcome = await this.processTool(handler, input, requester);
+      } else {
+        const records = {
+          activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
+          nodes: async () => (await hub.listNodes()) as NodeView[],
+        };
+        outcome = { status: "done", modelResult: await runHubTool(handler, records, input, Date.now()), results: [], error: null };
+      }
       await hub.recordChat({ actor, message: `chat ${meta.id}: ${call.name} answered by the hub`, data: { conversationId: meta.id, tool: call.name } });
-      this.store(call.id, { status: "done", modelResult: text, results: [], error: null });
+      this.store(call.id, outcome);
       return;
     }
     const action = prepared.run.call;
@@ -295,6 +299,7 @@ export class TurnRunner {
     const machine = String(input.machine);
     const node = (await hub.getNode(machine)) as HubResult<NodeView>;
     if (node.ok && !node.value.aiToolsAllowed) return notRun("refused", `AI tools are turned off on machine ${machine}`);
+    // The stub's methods are the SiteHub's, their results wrapped for RPC: the same values the tools read.
     const outcome = await runProcessTool(handler, hub as unknown as ProcessToolHub, input, requester);
     return outcome.ok ? { status: "done", modelResult: outcome.text, results: [], error: null } : { status: "failed", modelResult: outcome.text, results: [], error: outcome.text.slice(0, 500) };
   }

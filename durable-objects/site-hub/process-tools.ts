@@ -1,5 +1,6 @@
 import type { DirectiveView } from "../../protocol/api.ts";
 import {
+  launchText,
   ProcessPatch,
   ProcessSpec,
   type ProcessListResponse,
@@ -10,6 +11,7 @@ import {
 import { redactText } from "../../protocol/redaction.ts";
 import type { HubToolHandler, HubToolInput } from "../../protocol/tools/hub-tools.ts";
 import { awaitResult } from "../../worker/http/directive-stream.ts";
+import { MODEL_OUTPUT_CHARS } from "../conversation/tool-output.ts";
 import type { z } from "zod";
 import type { HubResult } from "../shared/hub-result.ts";
 import type { Requester } from "./requester.ts";
@@ -42,12 +44,13 @@ export interface ProcessToolOutcome {
   text: string;
 }
 
-/** Tool answers longer than this are cut (from the start, keeping the latest lines of a log). */
-const MAX_TEXT = 32_000;
-
+/** Answers longer than the model's share of tool output are cut from the start, keeping the latest lines of a log. */
 function answer(ok: boolean, text: string): ProcessToolOutcome {
   const redacted = redactText(text);
-  return { ok, text: redacted.length > MAX_TEXT ? `[… cut to the last ${MAX_TEXT} characters]\n${redacted.slice(-MAX_TEXT)}` : redacted };
+  return {
+    ok,
+    text: redacted.length > MODEL_OUTPUT_CHARS ? `[… cut to the last ${MODEL_OUTPUT_CHARS} characters]\n${redacted.slice(-MODEL_OUTPUT_CHARS)}` : redacted,
+  };
 }
 
 function refused<T>(result: HubResult<T>): ProcessToolOutcome | null {
@@ -83,8 +86,7 @@ function statusLine(s: ProcessStatus | null, now: number): string {
 }
 
 function processLine(p: ProcessView, now: number): string {
-  const launch = p.spec.launchMode === "scheduled" ? `scheduled ${p.spec.schedule.map((w) => `${w.days.join(",")} ${w.start}-${w.end}`).join("; ")}` : p.spec.launchMode;
-  return `- ${p.name}: ${statusLine(p.status, now)}\n  runs ${commandText(p.spec)}${p.spec.cwd ? ` in ${p.spec.cwd}` : ""}; launch ${launch}`;
+  return `- ${p.name}: ${statusLine(p.status, now)}\n  runs ${commandText(p.spec)}${p.spec.cwd ? ` in ${p.spec.cwd}` : ""}; launch ${launchText(p.spec)}`;
 }
 
 async function list(hub: ProcessToolHub, input: HubToolInput<"process_list">, requester: Requester): Promise<ProcessToolOutcome> {
@@ -167,7 +169,7 @@ async function launchMode(hub: ProcessToolHub, input: HubToolInput<"process_laun
   if (!patch.success) return answer(false, `Not done: ${issues(patch.error)}`);
   const result = await hub.updateProcess(input.machine, input.name, patch.data, requester.actor);
   if (!result.ok) return refused(result)!;
-  return answer(true, `${input.name} on ${input.machine} now has launch mode ${result.value.spec.launchMode}${result.value.spec.launchMode === "scheduled" ? ` (${result.value.spec.schedule.map((w) => `${w.days.join(",")} ${w.start}-${w.end}`).join("; ")})` : ""}.`);
+  return answer(true, `${input.name} on ${input.machine} now runs: ${launchText(result.value.spec)}.`);
 }
 
 async function remove(hub: ProcessToolHub, input: HubToolInput<"process_remove">, requester: Requester): Promise<ProcessToolOutcome> {

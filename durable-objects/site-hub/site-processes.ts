@@ -1,5 +1,6 @@
 import type { HubToNodeMessage } from "../../protocol/node-messages.ts";
 import {
+  launchText,
   MAX_PROCESSES_PER_NODE,
   patchedSpec,
   type ProcessEvent,
@@ -32,11 +33,6 @@ export interface ProcessHooks {
 /** How the command line reads in the activity log and in refusals. */
 export function commandText(spec: Pick<ProcessSpec, "command" | "args" | "shell">): string {
   return spec.shell ? `sh -c ${JSON.stringify(spec.command)}` : [spec.command, ...spec.args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
-}
-
-function launchText(spec: ProcessSpec): string {
-  if (spec.launchMode !== "scheduled") return spec.launchMode;
-  return `scheduled ${spec.schedule.map((w) => `${w.days.join(",")} ${w.start}-${w.end}`).join("; ")}`;
 }
 
 /**

@@ -178,25 +178,6 @@ const DEFINITIONS = {
     example: { machine: "web-1", name: "api", launchMode: "scheduled", schedule: [{ days: ["mon", "tue", "wed", "thu", "fri"], start: "08:00", end: "18:00" }] },
   }),
 
-  add_process: hubTool("process_add", {
-    description:
-      "Add a process for the machine's Cortex agent to keep running: program and arguments (no shell unless asked), folder, environment, launch mode and schedule, relaunch policy, stop signal. A new command line is as strong as a shell, so this asks a person first.",
-    tier: 3,
-    example: { machine: "web-1", name: "api", command: "/usr/bin/node", args: ["server.js"], cwd: "/srv/api", env: [{ name: "PORT", value: "8080" }] },
-  }),
-
-  update_process: hubTool("process_update", {
-    description: "Change a supervised process's configuration: only the fields given change. A running process whose command, arguments, folder or environment change is restarted with them.",
-    tier: 3,
-    example: { machine: "web-1", name: "api", args: ["server.js", "--workers", "4"] },
-  }),
-
-  delete_process: hubTool("process_remove", {
-    description: "Remove a supervised process from the machine's list: the agent stops it and no longer keeps it running.",
-    tier: 3,
-    example: { machine: "web-1", name: "api" },
-  }),
-
   manage_service: agentTool({
     description:
       "Start, stop or restart a systemd service (or socket, timer, path unit). Units that keep the machine reachable or running (systemd's own, ssh, dbus, logins, the Cortex agent) are refused. Returns the unit's state afterwards.",
@@ -242,6 +223,25 @@ const DEFINITIONS = {
     action: "disk.clean",
     platforms: LINUX,
     params: (input) => input,
+  }),
+
+  add_process: hubTool("process_add", {
+    description:
+      "Add a process for the machine's Cortex agent to keep running: program and arguments (no shell unless asked), folder, environment, launch mode and schedule, relaunch policy, stop signal. A new command line is as strong as a shell, so this asks a person first.",
+    tier: 3,
+    example: { machine: "web-1", name: "api", command: "/usr/bin/node", args: ["server.js"], cwd: "/srv/api", env: [{ name: "PORT", value: "8080" }] },
+  }),
+
+  update_process: hubTool("process_update", {
+    description: "Change a supervised process's configuration: only the fields given change. A running process whose command, arguments, folder or environment change is restarted with them.",
+    tier: 3,
+    example: { machine: "web-1", name: "api", args: ["server.js", "--workers", "4"] },
+  }),
+
+  delete_process: hubTool("process_remove", {
+    description: "Remove a supervised process from the machine's list: the agent stops it and no longer keeps it running.",
+    tier: 3,
+    example: { machine: "web-1", name: "api" },
   }),
 
   run_command: agentTool({

@@ -141,7 +141,7 @@ describe("roles and limits", () => {
     const out = await fleet.cortex.run(["chat", "--node", "web-1", "--yes", "--json", "run id"], 60_000, { CORTEX_API_KEY: memberKey });
     expect(out.code, out.stderr).toBe(0);
     const offered = ((mock.requests(key)[0]!.body.tools as { name: string }[]) ?? []).map((t) => t.name).sort();
-    expect(offered).toEqual(["get_agent_health", "get_disk_usage", "get_logs", "get_network_info", "get_running_processes", "get_service_status", "get_site_logs", "get_system_info", "list_machines"]);
+    expect(offered).toEqual(["get_agent_health", "get_disk_usage", "get_logs", "get_network_info", "get_process_list", "get_process_logs", "get_running_processes", "get_service_status", "get_site_logs", "get_system_info", "list_machines"]);
     expect(jsonLines(out.stdout).find((l) => l.type === "tool_result")).toMatchObject({ toolCall: { name: "run_command", status: "refused" } });
     expect(jsonLines(out.stdout).some((l) => l.type === "confirmation")).toBe(false);
   });

@@ -136,6 +136,19 @@ describe("keeping a process running", () => {
     expect(s.status().processes).toEqual([]);
   });
 
+  it("stops a process removed while it was being started, instead of leaving it running unsupervised", async () => {
+    const m = mark();
+    const s = supervisor();
+    s.start();
+    s.applyConfig(config({ name: "racer", ...sh("sleep 30", m), startupSeconds: 0 }));
+    // The list is applied and the launch begun in the same turn; the removal comes before the spawn is done.
+    s.applyConfig(config());
+    await waitFor("the status gone", () => s.status().processes.length === 0);
+    await waitFor("no instance left", () => pidsWith(m).length === 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pidsWith(m)).toEqual([]);
+  });
+
   it("ignores a process list older than the one in force", () => {
     const s = supervisor();
     s.start();

@@ -1,10 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { resolveActionUser } from "../../agent/privilege/action-user.ts";
 import { logPath } from "../../agent/supervisor/process-log.ts";
 import { HubToNodeMessage } from "../../protocol/node-messages.ts";
 import { ProcessConfig, ProcessSpec } from "../../protocol/processes.ts";
 import { evaluateProcess } from "../../protocol/tier-policy.ts";
+import { IS_ROOT, sharedTempRoot, TEST_ACTION_USER } from "../support/action-user.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { cleanUp, config, FakeLink, marker, pidsWith, supervisor, tempDir, waitForKinds } from "./supervisor-harness.ts";
 
@@ -112,14 +114,49 @@ describe("the agent's own check, on real paths", () => {
       s.start();
       s.applyConfig(config({ name: "env", command: "/bin/sh", args: ["-c", `env > ${out}`], env: { GREETING: "hello" }, launchMode: "always", restart: { maxAttempts: 0 } }));
       await waitFor("env written", () => existsSync(out) && s.status().processes[0]?.state === "gave_up");
-      const { readFileSync } = await import("node:fs");
       const env = readFileSync(out, "utf8");
       expect(env).toContain("GREETING=hello");
-      expect(env).toContain("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+      expect(env).toMatch(/^PATH=/m);
+      expect(env).toMatch(/^HOME=/m);
       expect(env).not.toContain("cxn_leak_test");
       expect(env).not.toContain("CORTEX_");
     } finally {
       delete process.env.CORTEX_NODE_TOKEN;
+    }
+  });
+});
+
+describe.skipIf(!IS_ROOT)("the action user", () => {
+  it.each(["unprivileged", "sudo"] as const)("runs a process of a node at tier %s as the action user, never as root", async (tier) => {
+    const user = resolveActionUser({ tier, runAs: TEST_ACTION_USER });
+    expect(user).toMatchObject({ switched: true, name: TEST_ACTION_USER });
+    const sandbox = join(sharedTempRoot(), `cortex-sv-sandbox-${process.pid}-${tier}`);
+    mkdirSync(sandbox, { mode: 0o700 });
+    try {
+      chownSync(sandbox, user.uid, user.gid);
+      const program = join(sandbox, "app");
+      writeFileSync(program, "#!/bin/sh\nexec sleep 30\n", { mode: 0o755 });
+      chownSync(program, user.uid, user.gid);
+      const m = marker();
+      marks.push(m);
+      const link = new FakeLink();
+      const s = supervisor({ tier, sandboxRoot: sandbox, user });
+      s.connected(link.send);
+      s.start();
+      s.applyConfig(config({ name: "app", command: program, args: [m], startupSeconds: 0.1 }));
+      await waitForKinds(link, ["started"], "app");
+      const pid = s.status().processes[0]!.pid!;
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const ids = (field: string) => status.match(new RegExp(`^${field}:\\s+(.*)$`, "m"))![1]!.trim().split(/\s+/).map(Number);
+      expect(ids("Uid")).toEqual([user.uid, user.uid, user.uid, user.uid]);
+      expect(ids("Gid")).toEqual([user.gid, user.gid, user.gid, user.gid]);
+      expect(ids("Groups")).not.toContain(0);
+      expect(status).toMatch(/^CapEff:\s+0+$/m);
+      // Its output still reaches the log the agent (root) keeps, through the descriptor it was given.
+      expect(s.logs("app", 5)).toBe("");
+      await s.stopByHand("app");
+    } finally {
+      rmSync(sandbox, { recursive: true, force: true });
     }
   });
 });

@@ -21,6 +21,24 @@ import {
 const tools: Tool[] = TOOL_NAMES.map((name) => TOOL_CATALOG[name]);
 const ADMIN = { riskCap: 3 } as const;
 
+/** The tools the issue promises, by tier, in the order they are offered. */
+const TIER_1 = [
+  "get_system_info",
+  "get_running_processes",
+  "get_disk_usage",
+  "get_network_info",
+  "get_service_status",
+  "get_logs",
+  "get_agent_health",
+  "get_site_logs",
+  "list_machines",
+  "get_process_list",
+  "get_process_logs",
+];
+const TIER_2 = ["start_process", "stop_process", "restart_process", "set_launch_mode", "manage_service", "signal_processes", "clean_disk_space"];
+// A new command line is as strong as a shell: adding, changing and removing supervised processes asks a person first.
+const TIER_3 = ["add_process", "update_process", "delete_process", "run_command", "read_file", "list_directory", "write_file", "reboot_machine", "shutdown_machine", "cancel_shutdown"];
+
 /** Every keyword used anywhere in a schema, walking nested property and item schemas. */
 function keywordsOf(schema: JsonSchema, found = new Set<string>()): Set<string> {
   for (const [key, value] of Object.entries(schema)) {
@@ -33,36 +51,7 @@ function keywordsOf(schema: JsonSchema, found = new Set<string>()): Set<string> 
 
 describe("the tool catalog", () => {
   it("holds the tools the chat promises, each under its own name", () => {
-    expect(TOOL_NAMES).toEqual([
-      "get_system_info",
-      "get_running_processes",
-      "get_disk_usage",
-      "get_network_info",
-      "get_service_status",
-      "get_logs",
-      "get_agent_health",
-      "get_site_logs",
-      "list_machines",
-      "get_process_list",
-      "get_process_logs",
-      "start_process",
-      "stop_process",
-      "restart_process",
-      "set_launch_mode",
-      "add_process",
-      "update_process",
-      "delete_process",
-      "manage_service",
-      "signal_processes",
-      "clean_disk_space",
-      "run_command",
-      "read_file",
-      "list_directory",
-      "write_file",
-      "reboot_machine",
-      "shutdown_machine",
-      "cancel_shutdown",
-    ]);
+    expect(TOOL_NAMES).toEqual([...TIER_1, ...TIER_2, ...TIER_3]);
     for (const name of TOOL_NAMES) expect(TOOL_CATALOG[name].name).toBe(name);
   });
 
@@ -98,22 +87,7 @@ describe("the tool catalog", () => {
 
   it("places each tool at the tier the chat documents", () => {
     const byTier = (tier: RiskTier) => tools.filter((t) => toolTier(t) === tier).map((t) => t.name);
-    expect(byTier(1)).toEqual([
-      "get_system_info",
-      "get_running_processes",
-      "get_disk_usage",
-      "get_network_info",
-      "get_service_status",
-      "get_logs",
-      "get_agent_health",
-      "get_site_logs",
-      "list_machines",
-      "get_process_list",
-      "get_process_logs",
-    ]);
-    expect(byTier(2)).toEqual(["start_process", "stop_process", "restart_process", "set_launch_mode", "manage_service", "signal_processes", "clean_disk_space"]);
-    // A new command line is as strong as a shell: adding, changing and removing processes asks a person first.
-    expect(byTier(3)).toEqual(["add_process", "update_process", "delete_process", "run_command", "read_file", "list_directory", "write_file", "reboot_machine", "shutdown_machine", "cancel_shutdown"]);
+    expect([byTier(1), byTier(2), byTier(3)]).toEqual([TIER_1, TIER_2, TIER_3]);
   });
 
   it("has examples that parse and become valid directives or hub calls", () => {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { runProcessTool, type ProcessToolHub } from "../../durable-objects/site-hub/process-tools.ts";
+import { isProcessTool, runProcessTool, type ProcessToolHub } from "../../durable-objects/site-hub/process-tools.ts";
 import type { Requester } from "../../durable-objects/site-hub/requester.ts";
 import { ProcessListResponse, type ProcessStatus } from "../../protocol/processes.ts";
 import { prepareToolCall } from "../../protocol/tools/index.ts";
@@ -19,8 +19,8 @@ async function hubOf(site: string): Promise<ProcessToolHub> {
 async function tool(hub: ProcessToolHub, name: string, input: unknown, requester = ADMIN) {
   const prepared = prepareToolCall(name, input, { riskCap: 3 });
   if (!prepared.ok) return { ok: false, text: `invalid: ${prepared.message}` };
-  if (prepared.run.on !== "hub" || !prepared.run.handler.startsWith("process_")) throw new Error(`${name} is not a process tool`);
-  return runProcessTool(prepared.run.handler as Parameters<typeof runProcessTool>[0], hub, prepared.run.input, requester);
+  if (prepared.run.on !== "hub" || !isProcessTool(prepared.run.handler)) throw new Error(`${name} is not a process tool`);
+  return runProcessTool(prepared.run.handler, hub, prepared.run.input, requester);
 }
 
 const RUNNING: ProcessStatus = {
@@ -71,7 +71,7 @@ describe("the chat's process tools", () => {
     expect((await tool(hub, "set_launch_mode", { machine: creds.id, name: "api", launchMode: "scheduled" })).text).toBe("Not done: schedule: launch mode scheduled needs at least one window");
     expect(await tool(hub, "set_launch_mode", { machine: creds.id, name: "api", launchMode: "scheduled", schedule: [{ days: ["mon"], start: "22:00", end: "06:00" }] })).toEqual({
       ok: true,
-      text: "api on web-1 now has launch mode scheduled (mon 22:00-06:00).",
+      text: "api on web-1 now runs: scheduled mon 22:00-06:00.",
     });
     const updated = await tool(hub, "update_process", { machine: creds.id, name: "api", args: ["server.js", "--workers", "4"] });
     expect(updated).toEqual({ ok: true, text: "Updated api on web-1 (args); now: /usr/bin/node server.js --workers 4, launch scheduled." });

@@ -332,6 +332,8 @@ describe("who may do what to a machine's processes", () => {
       for (const [method, target, body] of attempts) {
         const error = await refusal(await call(caller, target, { method, body }), 403);
         expect(error.code, `${method} ${target}`).toBe("action_not_allowed");
+        // Never a tier lower than the change's: adding or changing a command is tier 3.
+        expect(error.message, `${method} ${target}`).not.toMatch(/risk tier 2;/);
       }
       const logs = await refusal(await call(caller, `${path}/db/logs`), 403);
       expect(logs.code).toBe("not_readable");

@@ -115,7 +115,8 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
     return allow;
   }
   if (permission === "processes.manage") {
-    const tier = Math.max(request.tier ?? PROCESS_CHANGE_RISK, PROCESS_CHANGE_RISK);
+    // The route's own guard runs before the body says which change it is: then only the lower bound is known.
+    const tier = request.tier === undefined ? `${PROCESS_CHANGE_RISK} or more` : String(Math.max(request.tier, PROCESS_CHANGE_RISK));
     if (limit) return deny(403, "action_not_allowed", `${limit} may not ${WHAT[permission]} (this change is risk tier ${tier}; they may do tier ${READ_ONLY_RISK} only)`);
     return allow;
   }

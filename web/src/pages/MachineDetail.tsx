@@ -18,6 +18,7 @@ import { Link } from "../components/Link.tsx";
 import { Meter } from "../components/Meter.tsx";
 import { NodeAdmin } from "../components/NodeAdmin.tsx";
 import { NodeCharts } from "../components/NodeCharts.tsx";
+import { Processes } from "../components/Processes.tsx";
 import { RecentDirectives } from "../components/RecentDirectives.tsx";
 import { NodeStatusBadge } from "../components/StatusBadge.tsx";
 
@@ -142,6 +143,7 @@ export function MachineDetail({ site, id }: { site: string; id: string }) {
         </section>
         <TierLimits node={node} />
       </div>
+      <Processes site={site} node={node} admin={canManageNodes(role.value)} />
       <Console site={site} node={node} onFinished={() => setRuns((n) => n + 1)} />
       <section class="panel" aria-labelledby="history-title">
         <h2 id="history-title">Last 24 hours</h2>
