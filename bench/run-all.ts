@@ -1,6 +1,7 @@
 import os from "node:os";
 import { join } from "node:path";
 import { run as actionUser } from "./action-worker.bench.ts";
+import { run as autonomy } from "./autonomy.bench.ts";
 import { run as chat } from "./chat.bench.ts";
 import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
@@ -24,6 +25,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["process restart", processRestart],
   ["roost", roost],
   ["chat", chat],
+  ["autonomy", autonomy],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.
