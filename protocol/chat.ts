@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_CHAT_MESSAGE_CHARS } from "./chat-constants.ts";
 import { NodeId } from "./identifiers.ts";
 import { LlmKeyScope, LlmProvider, ModelName } from "./llm.ts";
 
@@ -7,13 +8,8 @@ import { LlmKeyScope, LlmProvider, ModelName } from "./llm.ts";
  * conversation's socket (or its server-sent event stream). docs/chat.md describes the flow.
  */
 
-/** Model calls per user message before the answer pauses with a Continue action (a site setting). */
-export const DEFAULT_CHAT_STEP_LIMIT = 15;
-export const MAX_CHAT_STEP_LIMIT = 100;
 /** A tier-3 tool call nobody approves within this time counts as denied. */
 export const CONFIRMATION_TIMEOUT_MS = 10 * 60_000;
-/** A user message, at most. */
-export const MAX_CHAT_MESSAGE_CHARS = 32_000;
 
 export const ConversationId = z.string().regex(/^c-[0-9a-f-]{36}$/, "not a conversation id");
 export const ToolCallId = z.string().regex(/^t-[0-9a-f-]{36}$/, "not a tool call id");
@@ -155,6 +151,8 @@ export const ToolCallView = z.object({
   fanoutId: z.string().nullable(),
   /** Per machine (identical results grouped), redacted and cut. */
   results: z.array(MachineResult),
+  /** A tool the hub runs itself, once done: its answer as the model got it (redacted and cut the same way). */
+  hubAnswer: z.string().nullable(),
   /** Why it was refused, denied or failed. */
   error: z.string().nullable(),
   /** For a confirmation: until when it may be decided. */
@@ -264,5 +262,4 @@ export const ChatEvent = z.discriminatedUnion("type", [
 ]);
 export type ChatEvent = z.infer<typeof ChatEvent>;
 
-/** The text frame a client may send on the socket to keep proxies from closing it (answered "pong"). */
-export const CHAT_PING = "ping";
+export { CHAT_PING, DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_MESSAGE_CHARS, MAX_CHAT_STEP_LIMIT } from "./chat-constants.ts";

@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { LLM_PROVIDERS, SUGGESTED_MODELS } from "./chat-constants.ts";
 
 /** LLM providers, keys and prices: what the chat needs to know about the model it talks to. */
 
-export const LlmProvider = z.enum(["anthropic", "openai", "openai-compatible"]);
+export const LlmProvider = z.enum(LLM_PROVIDERS);
 export type LlmProvider = z.infer<typeof LlmProvider>;
 
 /** Where a key is kept: the caller's own account, or the site (the fallback, set by site admins). */
@@ -87,12 +88,7 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   "gpt-4o-mini": { inputPerMTok: 0.15, outputPerMTok: 0.6 },
 };
 
-/** Models offered in the model picker for each provider; a key's own model is always offered too. */
-export const SUGGESTED_MODELS: Readonly<Record<LlmProvider, readonly string[]>> = {
-  anthropic: ["claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-fable-5-1"],
-  openai: ["gpt-5.4", "gpt-5.4-mini", "gpt-5.2", "gpt-5", "gpt-4.1"],
-  "openai-compatible": [],
-};
+export { SUGGESTED_MODELS };
 
 const SNAPSHOT_SUFFIX = /-(?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$/;
 

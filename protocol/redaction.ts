@@ -20,14 +20,25 @@ interface Rule {
 
 /**
  * Names of settings whose value is a secret, in `KEY=value`, `key: value` and JSON `"key": "value"` forms: any name
- * containing a secret word, and any name that ends in `key` (`CORTEX_ADMIN_KEY`, `signing_key`, `encryptionKey`).
+ * containing a secret word, any name that ends in `key` (`CORTEX_ADMIN_KEY`, `signing_key`, `encryptionKey`), and
+ * the short password names of .env files and containers (`pass`, `DB_PASS`, `MYSQL_PWD`; not `bypass` or the
+ * shell's `PWD`).
  */
-const SECRET_NAME = String.raw`(?:[A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth|setup[_-]?code)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*key)`;
+const SECRET_NAME = String.raw`(?:[A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth|setup[_-]?code)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*key|(?:[A-Za-z0-9_.-]*[_.-])?pass|[A-Za-z0-9_.-]*[_.-]pwd)`;
+
+/** Authorization schemes whose next word is the credential: `Authorization: Token 9944b…` hides the token. */
+const AUTH_SCHEME = "(?:Bearer|Basic|Token)";
 
 const RULES: readonly Rule[] = [
   {
     kind: "private key",
     pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+  },
+  {
+    kind: "private key",
+    // An END line left after the rule above had no BEGIN: the text starts inside a key (a log's tail, a file read
+    // from an offset), so everything up to that line is the key's body.
+    pattern: /^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/g,
   },
   { kind: "cortex token", pattern: /\bcx(?:[nksia]|_admin)_[A-Za-z0-9_-]{16,}/g },
   { kind: "aws access key", pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g },
@@ -48,7 +59,7 @@ const RULES: readonly Rule[] = [
     kind: "secret setting",
     // KEY=value, KEY: value, "key": "value", with optional quotes; the value ends at the line or the closing quote.
     // A value already redacted by an earlier rule ("Authorization: Bearer [REDACTED:...]") is left as it is.
-    pattern: new RegExp(String.raw`(["']?\b${SECRET_NAME}["']?\s*[:=]\s*)(?!(?:Bearer|Basic)\s+\[REDACTED)(?!\[REDACTED)((?:(?:Bearer|Basic)\s+)?(?:"[^"\n]*"|'[^'\n]*'|[^\s"',;}{]+))`, "gi"),
+    pattern: new RegExp(String.raw`(["']?\b${SECRET_NAME}["']?\s*[:=]\s*)(?!${AUTH_SCHEME}\s+\[REDACTED)(?!\[REDACTED)((?:${AUTH_SCHEME}\s+)?(?:"[^"\n]*"|'[^'\n]*'|[^\s"',;}{]+))`, "gi"),
     group: 2,
   },
 ];

@@ -2,16 +2,12 @@ import { build } from "esbuild";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
-/**
- * The dashboard's files, by path under the assets folder: hashed script and style bundles, index.html pointing at
- * them, and the static files from web/public. `scripts/build.ts` writes them.
- */
-export async function webFiles(root: string): Promise<{ files: Map<string, Uint8Array>; summary: string }> {
-  const web = join(root, "web");
-  const result = await build({
+/** The dashboard's scripts and style, in memory, with the metafile that says what is in each. */
+export function bundleDashboard(root: string) {
+  return build({
     absWorkingDir: root,
     entryPoints: { app: "web/src/main.tsx", style: "web/src/styles/app.css" },
-    outdir: join(web, "dist", "assets"),
+    outdir: join(root, "web", "dist", "assets"),
     entryNames: "[name]-[hash]",
     chunkNames: "chunk-[hash]",
     bundle: true,
@@ -23,8 +19,18 @@ export async function webFiles(root: string): Promise<{ files: Map<string, Uint8
     jsxImportSource: "preact",
     legalComments: "eof",
     write: false,
+    metafile: true,
     logLevel: "warning",
   });
+}
+
+/**
+ * The dashboard's files, by path under the assets folder: hashed script and style bundles, index.html pointing at
+ * them, and the static files from web/public. `scripts/build.ts` writes them.
+ */
+export async function webFiles(root: string): Promise<{ files: Map<string, Uint8Array>; summary: string }> {
+  const web = join(root, "web");
+  const result = await bundleDashboard(root);
 
   const files = new Map(result.outputFiles.map((f) => [relative(join(web, "dist"), f.path), f.contents]));
   const find = (re: RegExp) => [...files.keys()].find((p) => re.test(p));

@@ -1,6 +1,7 @@
 import type { ActionCall, ActionName } from "../../protocol/directives.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";
 import type { ActionOutcome, OutputSink } from "./action-context.ts";
+import type { AgentHelp } from "./agent-help.ts";
 
 /**
  * What a file action gets. File actions run where the action user's rights apply: in the action worker (a process
@@ -13,10 +14,15 @@ export interface FileActionContext {
   policy: PathPolicy;
   /** The ripgrep binary, or null to use the built-in search. */
   ripgrep: string | null;
+  /** What the action may ask of the agent (downloads, the deployment's `after` command). */
+  agent: AgentHelp;
 }
 
-/** Actions that only read or change files: they run where the action user's rights apply. */
-export const FILE_ACTION_NAMES = ["read", "write", "edit", "glob", "grep", "list", "logs.read"] as const satisfies readonly ActionName[];
+/**
+ * Actions that only read or change files: they run where the action user's rights apply. A roost deployment is one:
+ * all its file work happens here, and it asks the agent (`agent`) for its downloads and its `after` command.
+ */
+export const FILE_ACTION_NAMES = ["read", "write", "edit", "glob", "grep", "list", "logs.read", "roost.deploy", "roost.activate"] as const satisfies readonly ActionName[];
 export type FileActionName = (typeof FILE_ACTION_NAMES)[number];
 export type FileActionCall = Extract<ActionCall, { action: FileActionName }>;
 export type FileAction<N extends FileActionName> = (params: Extract<ActionCall, { action: N }>["params"], ctx: FileActionContext) => Promise<ActionOutcome>;

@@ -6,10 +6,21 @@ import { grep } from "./grep.ts";
 import { list } from "./list.ts";
 import { logsReadFile } from "./logs-read.ts";
 import { read } from "./read.ts";
+import { roostActivateFiles, roostDeployFiles } from "./roost-files.ts";
 import { write } from "./write.ts";
 
 /** The actions that run inside the action worker. A new file action is added here and to `FILE_ACTION_NAMES`. */
-const FILE_ACTIONS: { [N in FileActionName]: FileAction<N> } = { read, write, edit, glob: globFiles, grep, list, "logs.read": logsReadFile };
+const FILE_ACTIONS: { [N in FileActionName]: FileAction<N> } = {
+  read,
+  write,
+  edit,
+  glob: globFiles,
+  grep,
+  list,
+  "logs.read": logsReadFile,
+  "roost.deploy": roostDeployFiles,
+  "roost.activate": roostActivateFiles,
+};
 
 export function performFileAction(call: FileActionCall, ctx: FileActionContext): Promise<ActionOutcome> {
   const action = FILE_ACTIONS[call.action] as FileAction<typeof call.action>;

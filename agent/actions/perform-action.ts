@@ -20,8 +20,9 @@ import { systemInfo } from "./system-info.ts";
 
 /**
  * Runs a validated, tier-checked call. File actions (agent/actions/file-actions.ts) go to the action user's file
- * runner; the others run here, and start programs only through `ctx.processes` (directly or via `runProgram`), so
- * those programs run as the action user too.
+ * runner, roost deployments too (their agent side only downloads and runs `after`, see roost-switch.ts); the others
+ * run here, and start programs only through `ctx.processes` (directly or via `runProgram`), so those programs run as
+ * the action user too.
  */
 export function performAction(call: ActionCall, ctx: ActionContext): Promise<ActionOutcome> {
   switch (call.action) {

@@ -1,61 +1,101 @@
+import { join } from "node:path";
 import type { ActionParams } from "../../protocol/directives.ts";
-import type { RoostProgress } from "../../protocol/roost-api.ts";
+import { RoostManifest } from "../../protocol/roost-manifest.ts";
+import { sha256Hex } from "../roost/chunk-hash.ts";
 import { HubChunkSource } from "../roost/hub-chunk-source.ts";
-import { activateVersion, deployVersion, type RoostDeps } from "../roost/deploy-version.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 import { ActionError } from "./action-error.ts";
+import { throttledProgress, type AgentHelp, type HelpRequest } from "./agent-help.ts";
 import { bash } from "./bash.ts";
 
-/** Progress goes to the hub at most this often, besides every change of phase. */
-const PROGRESS_EVERY_MS = 250;
+type RoostParams = ActionParams<"roost.deploy">;
 
-function throttled(report: (p: RoostProgress) => void): (p: RoostProgress) => void {
-  let last = 0;
-  let phase = "";
-  return (p) => {
-    const now = Date.now();
-    if (p.phase === phase && now - last < PROGRESS_EVERY_MS && p.bytesDone < p.bytesTotal) return;
-    phase = p.phase;
-    last = now;
-    report(p);
-  };
-}
+/**
+ * The agent's side of a roost deployment. The file work runs where file actions run (agent/actions/roost-files.ts:
+ * the action worker, as the action user); the agent keeps what the action user must not have, and answers that side's
+ * requests for one directive only: the manifest the hub recorded for this deployment, only chunks that manifest
+ * names, and the `after` command once, in `<path>/current`, through bash as the action user.
+ */
+class DeploymentHelp implements AgentHelp {
+  private manifest: Promise<Uint8Array> | null = null;
+  private chunks: Promise<Set<string>> | null = null;
+  private afterRan = false;
+  readonly progress: AgentHelp["progress"];
 
-/** The deployment's `after` command: a bash directive of its own in the new folder, with its own time limit. */
-function afterCommand(params: ActionParams<"roost.deploy">, ctx: ActionContext): RoostDeps["after"] {
-  const command = params.after;
-  if (!command) return null;
-  return async (cwd) => {
+  constructor(
+    private readonly params: RoostParams,
+    private readonly ctx: ActionContext,
+    private readonly source: HubChunkSource | null,
+  ) {
+    this.progress = throttledProgress(ctx.progress);
+  }
+
+  async ask(request: HelpRequest, signal: AbortSignal): Promise<Uint8Array | null> {
+    switch (request.kind) {
+      case "manifest":
+        return this.manifestBytes();
+      case "chunk":
+        if (!(await this.chunkSet()).has(request.hash)) {
+          throw new ActionError("invalid_params", `chunk ${request.hash.slice(0, 12)}… is not part of ${this.params.roost}@${this.params.version}`);
+        }
+        return this.download().chunk(request.hash, signal);
+      case "after":
+        await this.after();
+        return null;
+    }
+  }
+
+  private download(): HubChunkSource {
+    if (!this.source) throw new ActionError("invalid_params", "a rollback does not download");
+    return this.source;
+  }
+
+  private manifestBytes(): Promise<Uint8Array> {
+    this.manifest ??= this.download().manifest(this.params.roost, this.params.version, this.ctx.signal);
+    return this.manifest;
+  }
+
+  private chunkSet(): Promise<Set<string>> {
+    this.chunks ??= this.manifestBytes().then((bytes) => {
+      const parsed = sha256Hex(bytes) === this.params.manifestSha256 ? RoostManifest.safeParse(JSON.parse(new TextDecoder().decode(bytes))) : null;
+      if (!parsed?.success) throw new ActionError("exec_failed", `the manifest of ${this.params.roost}@${this.params.version} is not the one the hub stored`);
+      return new Set(parsed.data.files.flatMap((f) => (f.type === "file" ? f.chunks : [])));
+    });
+    return this.chunks;
+  }
+
+  /** The deployment's `after` command: a bash run of its own in the new `current`, with its own time limit. */
+  private async after(): Promise<void> {
+    const { after: command, afterTimeoutMs } = this.params;
+    if (!command) throw new ActionError("invalid_params", "this deployment has no after command");
+    if (this.afterRan) throw new ActionError("conflict", "the after command has run already");
+    this.afterRan = true;
     const limit = new AbortController();
-    const timer = setTimeout(() => limit.abort(new ActionError("timeout", `the after command timed out after ${params.afterTimeoutMs} ms`)), params.afterTimeoutMs);
-    const stop = () => limit.abort(ctx.signal.reason);
-    ctx.signal.addEventListener("abort", stop, { once: true });
-    ctx.out.write(`$ ${command}\n`);
+    const timer = setTimeout(() => limit.abort(new ActionError("timeout", `the after command timed out after ${afterTimeoutMs} ms`)), afterTimeoutMs);
+    const stop = () => limit.abort(this.ctx.signal.reason);
+    this.ctx.signal.addEventListener("abort", stop, { once: true });
+    this.ctx.out.write(`$ ${command}\n`);
     try {
-      const outcome = await bash({ command, cwd, timeoutMs: params.afterTimeoutMs }, { ...ctx, signal: limit.signal });
+      const cwd = join(this.params.path, "current");
+      const outcome = await bash({ command, cwd, timeoutMs: afterTimeoutMs }, { ...this.ctx, signal: limit.signal });
       if (outcome.failure) throw new ActionError("exec_failed", `the version is in place but the after command failed: ${outcome.failure.message}`);
     } finally {
       clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", stop);
+      this.ctx.signal.removeEventListener("abort", stop);
     }
-  };
+  }
 }
 
-function deps(params: ActionParams<"roost.deploy">, ctx: ActionContext, download: boolean): RoostDeps {
+async function run(call: { action: "roost.deploy" | "roost.activate"; params: RoostParams }, ctx: ActionContext, download: boolean): Promise<ActionOutcome> {
   if (download && !ctx.hub) throw new ActionError("exec_failed", "this agent does not know its hub's address, so it cannot download");
-  return {
-    source: download && ctx.hub ? new HubChunkSource(ctx.hub) : null,
-    progress: throttled(ctx.progress),
-    say: (line) => ctx.out.write(`${line}\n`),
-    after: afterCommand(params, ctx),
-    signal: ctx.signal,
-  };
+  const help = new DeploymentHelp(call.params, ctx, download && ctx.hub ? new HubChunkSource(ctx.hub) : null);
+  return ctx.files.run(call, ctx.policy.spec, ctx.signal, ctx.out, help);
 }
 
-export async function roostDeploy(params: ActionParams<"roost.deploy">, ctx: ActionContext): Promise<ActionOutcome> {
-  return { data: await deployVersion(params, deps(params, ctx, true)) };
+export function roostDeploy(params: ActionParams<"roost.deploy">, ctx: ActionContext): Promise<ActionOutcome> {
+  return run({ action: "roost.deploy", params }, ctx, true);
 }
 
-export async function roostActivate(params: ActionParams<"roost.activate">, ctx: ActionContext): Promise<ActionOutcome> {
-  return { data: await activateVersion(params, deps(params, ctx, false)) };
+export function roostActivate(params: ActionParams<"roost.activate">, ctx: ActionContext): Promise<ActionOutcome> {
+  return run({ action: "roost.activate", params }, ctx, false);
 }

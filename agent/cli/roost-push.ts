@@ -4,6 +4,7 @@ import { setTimeout as wait } from "node:timers/promises";
 import { ChunkUploadResponse, MissingChunksResponse, VersionView } from "../../protocol/roost-api.ts";
 import { MAX_CHUNK_QUERY, type ManifestEntry } from "../../protocol/roost-manifest.ts";
 import { readRange, sha256Hex } from "../roost/chunk-hash.ts";
+import { eachLimited } from "../roost/each-limited.ts";
 import { HashCache } from "../roost/hash-cache.ts";
 import { scanFolder, ScanError, type ScanResult } from "../roost/scan-folder.ts";
 import type { CliContext } from "./cli-context.ts";
@@ -46,22 +47,6 @@ async function retrying<T>(task: () => Promise<T>): Promise<T> {
       await wait(RETRY_BASE_MS * 2 ** (attempt - 1));
     }
   }
-}
-
-async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await task(items[next++]!);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Reads a chunk again for upload, checking it is still what was hashed (the folder may have changed since). */

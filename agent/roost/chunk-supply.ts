@@ -1,10 +1,11 @@
 import { constants } from "node:fs";
-import { open, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import type { FileHandle } from "node:fs/promises";
 import { ROOST_CHUNK_BYTES, RoostManifest } from "../../protocol/roost-manifest.ts";
 import { ActionError } from "../actions/action-error.ts";
+import { FolderWalker, openIn, readFileIn, replaceFileIn, splitRelative } from "../sandbox/verified-dir.ts";
+import type { VerifiedDir } from "../sandbox/verified-fs.ts";
 import { readRange, sha256Hex } from "./chunk-hash.ts";
-import type { DeployLayout } from "./deploy-layout.ts";
+import type { DeployFolders } from "./deploy-layout.ts";
 import type { KeptVersion } from "./deploy-state.ts";
 
 /** Where chunks and manifests come from when the machine lacks them: the hub, with the node's own token. */
@@ -13,41 +14,47 @@ export interface ChunkSource {
   chunk(hash: string, signal: AbortSignal): Promise<Uint8Array>;
 }
 
+/** O_NONBLOCK: a FIFO put where a chunk should be must not hang the deployment on open. */
+const READ_ONLY = constants.O_RDONLY | constants.O_NONBLOCK;
+
 interface LocalCopy {
+  /** The file's path relative to versions/, starting with its version folder. */
   file: string;
   offset: number;
 }
 
-/** Opened without following a symlink in the last component: a swapped-in link is not read through. */
-const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
-
 /**
  * Every chunk a deployment needs, from the cheapest place that has it: the download cache (chunks fetched by an
- * earlier, interrupted attempt), the files of the versions already on the machine, and only then the hub. Whatever
- * the place, the bytes are hashed before they are used; a local copy that does not match is passed over.
+ * earlier, interrupted attempt), the files of the versions already on the machine, and only then the source.
+ * Whatever the place, the bytes are hashed before they are used; a local copy that does not match is passed over.
+ * The cache is a folder of the deployment (`.roost/cache`), owned by the user deployments run as and closed to
+ * others; since nothing read from it is used unhashed, whatever that user (or a crash) leaves there can cost a
+ * download, never a wrong byte.
  */
 export class ChunkSupply {
   downloadedBytes = 0;
   downloadedChunks = 0;
   private readonly local = new Map<string, LocalCopy[]>();
+  private readonly kept: FolderWalker;
 
   constructor(
-    private readonly layout: DeployLayout,
+    private readonly folders: DeployFolders,
     private readonly source: ChunkSource | null,
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.kept = new FolderWalker(folders.versions);
+  }
 
   /** Learns which chunks the kept versions hold, from their manifests; a manifest that cannot be read is skipped. */
   async indexKept(kept: readonly KeptVersion[]): Promise<void> {
     for (const k of kept) {
-      const manifest = await readKeptManifest(this.layout, k);
+      const manifest = await readKeptManifest(this.folders, k);
       if (!manifest) continue;
-      const base = this.layout.folder(k.folder);
       for (const entry of manifest.files) {
         if (entry.type !== "file") continue;
         entry.chunks.forEach((hash, i) => {
           const copies = this.local.get(hash) ?? [];
-          copies.push({ file: join(base, entry.path), offset: i * ROOST_CHUNK_BYTES });
+          copies.push({ file: `${k.folder}/${entry.path}`, offset: i * ROOST_CHUNK_BYTES });
           this.local.set(hash, copies);
         });
       }
@@ -64,9 +71,7 @@ export class ChunkSupply {
   async prefetch(hash: string, size: number): Promise<number> {
     if ((await this.fromCache(hash, size)) !== null) return 0;
     const data = await this.download(hash, size);
-    const temp = `${this.layout.cached(hash)}.${process.pid}.tmp`;
-    await writeFile(temp, data, { mode: 0o600 });
-    await rename(temp, this.layout.cached(hash));
+    await replaceFileIn(this.folders.cache, hash, data, 0o600);
     return data.byteLength;
   }
 
@@ -75,14 +80,19 @@ export class ChunkSupply {
     const cached = await this.fromCache(hash, size);
     if (cached) return cached;
     for (const copy of this.local.get(hash) ?? []) {
-      const data = await readVerified(copy.file, copy.offset, size, hash);
+      const { folder, name } = splitRelative(copy.file);
+      const data = await this.kept.within(folder, (dir) => readVerified(dir, name, copy.offset, size, hash)).catch(() => null);
       if (data) return data;
     }
     return this.download(hash, size);
   }
 
+  async close(): Promise<void> {
+    await this.kept.close();
+  }
+
   private fromCache(hash: string, size: number): Promise<Uint8Array | null> {
-    return readVerified(this.layout.cached(hash), 0, size, hash);
+    return readVerified(this.folders.cache, hash, 0, size, hash);
   }
 
   private async download(hash: string, size: number): Promise<Uint8Array> {
@@ -97,15 +107,16 @@ export class ChunkSupply {
   }
 }
 
-/** The bytes at `offset` if they are exactly `size` long and hash to `hash`; null otherwise (missing, changed, a link). */
-async function readVerified(file: string, offset: number, size: number, hash: string): Promise<Uint8Array | null> {
-  let handle;
+/** The bytes at `offset` of `name` in `dir` if they are exactly `size` long and hash to `hash`; null otherwise (missing, changed, a link). */
+async function readVerified(dir: VerifiedDir, name: string, offset: number, size: number, hash: string): Promise<Uint8Array | null> {
+  let handle: FileHandle;
   try {
-    handle = await open(file, READ_NO_FOLLOW);
+    handle = await openIn(dir, name, READ_ONLY);
   } catch {
     return null;
   }
   try {
+    if (!(await handle.stat()).isFile()) return null;
     const data = await readRange(handle, offset, size);
     return data.byteLength === size && sha256Hex(data) === hash ? data : null;
   } catch {
@@ -116,16 +127,15 @@ async function readVerified(file: string, offset: number, size: number, hash: st
 }
 
 /** The manifest kept for a version folder, if it is there and still the one the state file names. */
-export async function readKeptManifest(layout: DeployLayout, kept: KeptVersion): Promise<RoostManifest | null> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(layout.manifestOf(kept.folder));
-  } catch {
-    return null;
-  }
-  if (sha256Hex(bytes) !== kept.manifestSha256) return null;
+export async function readKeptManifest(folders: DeployFolders, kept: KeptVersion): Promise<RoostManifest | null> {
+  const bytes = await readFileIn(folders.manifests, manifestName(kept.folder)).catch(() => null);
+  if (!bytes || sha256Hex(bytes) !== kept.manifestSha256) return null;
   const parsed = RoostManifest.safeParse(safeJson(bytes.toString("utf8")));
   return parsed.success ? parsed.data : null;
+}
+
+export function manifestName(folder: string): string {
+  return `${folder}.json`;
 }
 
 function safeJson(text: string): unknown {

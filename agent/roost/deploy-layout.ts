@@ -1,4 +1,8 @@
 import { join } from "node:path";
+import { ActionError } from "../actions/action-error.ts";
+import type { PathPolicy } from "../sandbox/path-policy.ts";
+import { openSubdir } from "../sandbox/verified-dir.ts";
+import { openDirectoryForCreate, type VerifiedDir } from "../sandbox/verified-fs.ts";
 
 /**
  * What a roost deployment keeps under its folder on a machine:
@@ -9,56 +13,75 @@ import { join } from "node:path";
  *   <path>/.roost/manifests/  the manifest of each kept folder: what its files hold, chunk by chunk
  *   <path>/.roost/cache/      downloaded chunks by hash, until they are part of a version (survives an interruption)
  *   <path>/.roost/staging-*   a version being assembled; never pointed to by `current`
+ *
+ * Everything is reached through the descriptors of these folders, opened once per deployment: `<path>` through a
+ * verified parent (its real path judged by the policy), the others inside it without following any symlink.
  */
-export class DeployLayout {
-  constructor(readonly root: string) {}
+export const CURRENT = "current";
+export const STATE_FILE = "state.json";
+export const LOCK_FILE = "lock";
+export const STAGING_PREFIX = "staging-";
+/** Where `current` points: relative, so the whole folder can be moved. */
+export const CURRENT_TARGET = /^versions\/([^/]+)$/;
 
-  get current(): string {
-    return join(this.root, "current");
+export function linkTarget(folder: string): string {
+  return `versions/${folder}`;
+}
+
+export class DeployFolders {
+  private constructor(
+    readonly root: VerifiedDir,
+    readonly meta: VerifiedDir,
+    readonly manifests: VerifiedDir,
+    readonly cache: VerifiedDir,
+    readonly versions: VerifiedDir,
+  ) {}
+
+  /**
+   * Opens (and creates, when missing) the folders of a deployment into `path`. `.roost` and what is in it must belong
+   * to the user the deployment runs as and be closed to others: the state, the manifests and the cache decide what a
+   * deployment trusts, so no other user may have put them there.
+   */
+  static async open(path: string, policy: PathPolicy): Promise<DeployFolders> {
+    const opened: VerifiedDir[] = [];
+    const keep = (dir: VerifiedDir) => {
+      opened.push(dir);
+      return dir;
+    };
+    try {
+      const root = keep(await openDirectoryForCreate(path, policy));
+      const meta = keep(await ownFolder(root, ".roost"));
+      const manifests = keep(await ownFolder(meta, "manifests"));
+      const cache = keep(await ownFolder(meta, "cache"));
+      const versions = keep(await openSubdir(root, "versions", { create: 0o755 }));
+      return new DeployFolders(root, meta, manifests, cache, versions);
+    } catch (err) {
+      for (const dir of opened.reverse()) await dir.handle.close();
+      throw err;
+    }
   }
 
-  get versions(): string {
-    return join(this.root, "versions");
+  versionPath(folder: string): string {
+    return join(this.versions.real, folder);
   }
 
-  get meta(): string {
-    return join(this.root, ".roost");
+  async close(): Promise<void> {
+    for (const dir of [this.versions, this.cache, this.manifests, this.meta, this.root]) await dir.handle.close();
   }
+}
 
-  get state(): string {
-    return join(this.meta, "state.json");
-  }
-
-  get manifests(): string {
-    return join(this.meta, "manifests");
-  }
-
-  get cache(): string {
-    return join(this.meta, "cache");
-  }
-
-  get lock(): string {
-    return join(this.meta, "lock");
-  }
-
-  folder(name: string): string {
-    return join(this.versions, name);
-  }
-
-  manifestOf(folder: string): string {
-    return join(this.manifests, `${folder}.json`);
-  }
-
-  cached(hash: string): string {
-    return join(this.cache, hash);
-  }
-
-  staging(id: string): string {
-    return join(this.meta, `staging-${id}`);
-  }
-
-  /** What `current` points to, relative so the whole folder can be moved. */
-  link(folder: string): string {
-    return join("versions", folder);
+async function ownFolder(parent: VerifiedDir, name: string): Promise<VerifiedDir> {
+  const dir = await openSubdir(parent, name, { create: 0o700 });
+  try {
+    const info = await dir.handle.stat();
+    const self = process.geteuid?.();
+    if (self !== undefined && info.uid !== self) {
+      throw new ActionError("conflict", `${dir.real} belongs to uid ${info.uid}, not to uid ${self} that deployments here run as; give it to that user (chown -R) or deploy elsewhere`);
+    }
+    if ((info.mode & 0o022) !== 0) throw new ActionError("conflict", `${dir.real} is writable by other users; roost keeps it mode 0700 (chmod 700 it)`);
+    return dir;
+  } catch (err) {
+    await dir.handle.close();
+    throw err;
   }
 }

@@ -1,8 +1,9 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
 import { ChunkHash, RoostName, VersionNumber } from "../../protocol/roost-manifest.ts";
 import { ActionError } from "../actions/action-error.ts";
-import type { DeployLayout } from "./deploy-layout.ts";
+import { readFileIn, replaceFileIn } from "../sandbox/verified-dir.ts";
+import { STATE_FILE, type DeployFolders } from "./deploy-layout.ts";
 
 /** A version folder kept on the machine. */
 export const KeptVersion = z.object({
@@ -16,29 +17,22 @@ export type KeptVersion = z.infer<typeof KeptVersion>;
 
 export const DeployState = z.object({
   roost: RoostName,
-  current: z.string().nullable(),
+  current: KeptVersion.shape.folder.nullable(),
   kept: z.array(KeptVersion),
 });
 export type DeployState = z.infer<typeof DeployState>;
 
-export async function readDeployState(layout: DeployLayout): Promise<DeployState | null> {
-  let text: string;
-  try {
-    text = await readFile(layout.state, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
-  }
-  const parsed = DeployState.safeParse(safeJson(text));
-  if (!parsed.success) throw new ActionError("conflict", `${layout.state} is not a roost state file; move it away or deploy elsewhere`);
+export async function readDeployState(folders: DeployFolders): Promise<DeployState | null> {
+  const bytes = await readFileIn(folders.meta, STATE_FILE);
+  if (bytes === null) return null;
+  const parsed = DeployState.safeParse(safeJson(bytes.toString("utf8")));
+  if (!parsed.success) throw new ActionError("conflict", `${join(folders.meta.real, STATE_FILE)} is not a roost state file; move it away or deploy elsewhere`);
   return parsed.data;
 }
 
 /** Written to a temporary file and renamed over the old one, so a crash leaves the old state or the new, never half. */
-export async function writeDeployState(layout: DeployLayout, state: DeployState): Promise<void> {
-  const temp = `${layout.state}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(temp, layout.state);
+export async function writeDeployState(folders: DeployFolders, state: DeployState): Promise<void> {
+  await replaceFileIn(folders.meta, STATE_FILE, `${JSON.stringify(state, null, 2)}\n`, 0o600);
 }
 
 function safeJson(text: string): unknown {

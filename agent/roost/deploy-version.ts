@@ -1,16 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readlink, rename, writeFile } from "node:fs/promises";
-import { basename } from "node:path";
 import type { ActionParams, ResultData } from "../../protocol/directives.ts";
 import type { RoostPhase, RoostProgress } from "../../protocol/roost-api.ts";
 import { chunkSizes, RoostManifest } from "../../protocol/roost-manifest.ts";
 import { ActionError } from "../actions/action-error.ts";
+import type { PathPolicy } from "../sandbox/path-policy.ts";
+import { listIn, mkdirIn, openSubdir, removeIn, renameIn, replaceFileIn } from "../sandbox/verified-dir.ts";
 import { sha256Hex } from "./chunk-hash.ts";
-import { ChunkSupply, readKeptManifest, type ChunkSource } from "./chunk-supply.ts";
-import { assemble, freshFolderName, removeTree, requireReplaceableCurrent, switchCurrent } from "./deploy-files.ts";
-import { DeployLayout } from "./deploy-layout.ts";
+import { ChunkSupply, manifestName, readKeptManifest, type ChunkSource } from "./chunk-supply.ts";
+import { assemble, currentFolder, freshFolderName, requireReplaceableCurrent, switchCurrent } from "./deploy-files.ts";
+import { CURRENT, DeployFolders, STAGING_PREFIX } from "./deploy-layout.ts";
 import { lockFolder } from "./deploy-lock.ts";
 import { readDeployState, writeDeployState, type DeployState, type KeptVersion } from "./deploy-state.ts";
+import { eachLimited } from "./each-limited.ts";
 import { verifyFolder } from "./verify-folder.ts";
 
 /** Chunks downloaded at the same time. */
@@ -22,7 +23,7 @@ export type RoostOutcome = Extract<ResultData, { kind: "roost" }>;
 /**
  * What a deployment needs from the agent around it. This module does all of a deployment's file work and nothing
  * else: no process is started here (the `after` command comes in as a function), no socket is used (chunks come
- * from `source`), so it can run in whatever process and as whatever user the agent gives a file action.
+ * from `source`), so it runs where the agent runs file actions: in the action worker, as the action user.
  */
 export interface RoostDeps {
   /** Null for a switch to a version already on the machine: nothing may be downloaded then. */
@@ -30,8 +31,8 @@ export interface RoostDeps {
   progress(progress: RoostProgress): void;
   /** A line of the directive's output. */
   say(line: string): void;
-  /** Runs the deployment's `after` command in the new `current` folder; throws when it fails. */
-  after: ((cwd: string) => Promise<void>) | null;
+  /** Runs the deployment's `after` command in the new `current` folder (the agent knows where); throws when it fails. */
+  after: (() => Promise<void>) | null;
   signal: AbortSignal;
 }
 
@@ -56,38 +57,22 @@ class Progress {
   }
 }
 
-/** Runs `task` over `items`, `limit` at a time, stopping at the first failure. */
-async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+/** Names a crash can leave behind: a temporary file of an atomic replace, or a link `current` was about to become. */
+function isLeftover(name: string): boolean {
+  return (name.startsWith(".") && name.endsWith(".tmp")) || name.startsWith(`.${CURRENT}-`);
 }
 
-async function prepare(layout: DeployLayout): Promise<void> {
-  await mkdir(layout.root, { recursive: true });
-  await mkdir(layout.meta, { recursive: true, mode: 0o700 });
-  await mkdir(layout.manifests, { recursive: true, mode: 0o700 });
-  await mkdir(layout.cache, { recursive: true, mode: 0o700 });
-  await mkdir(layout.versions, { recursive: true, mode: 0o755 });
-}
-
-/** The folder `current` points to now, if it points into versions/. */
-async function currentFolder(layout: DeployLayout): Promise<string | null> {
-  const target = await readlink(layout.current).catch(() => null);
-  return target && target.startsWith("versions/") ? basename(target) : null;
-}
-
-/** Removes what an interrupted deployment left: staging folders, and version folders the state never took in. */
-async function tidy(layout: DeployLayout, state: DeployState | null): Promise<void> {
-  for (const name of await readdir(layout.meta)) {
-    if (name.startsWith("staging-")) await removeTree(`${layout.meta}/${name}`);
+/** Removes what an interrupted deployment left: staging folders, temporary files, version folders the state never took in. */
+async function tidy(folders: DeployFolders, state: DeployState | null): Promise<void> {
+  for (const name of await listIn(folders.meta)) {
+    if (name.startsWith(STAGING_PREFIX) || isLeftover(name)) await removeIn(folders.meta, name);
   }
+  for (const name of await listIn(folders.manifests)) if (isLeftover(name)) await removeIn(folders.manifests, name);
+  for (const name of await listIn(folders.root)) if (isLeftover(name)) await removeIn(folders.root, name);
   const known = new Set(state?.kept.map((k) => k.folder) ?? []);
-  const live = await currentFolder(layout);
-  for (const name of await readdir(layout.versions)) {
-    if (!known.has(name) && name !== live) await removeTree(layout.folder(name));
+  const live = await currentFolder(folders.root);
+  for (const name of await listIn(folders.versions)) {
+    if (!known.has(name) && name !== live) await removeIn(folders.versions, name);
   }
 }
 
@@ -111,30 +96,34 @@ function outcome(
   return { kind: "roost", roost: req.roost, version: req.version, folder, previousVersion, ...counts };
 }
 
-async function withLock<T>(layout: DeployLayout, work: () => Promise<T>): Promise<T> {
-  await prepare(layout);
-  const unlock = await lockFolder(layout.lock, layout.root);
+async function withLock<T>(path: string, policy: PathPolicy, work: (folders: DeployFolders) => Promise<T>): Promise<T> {
+  const folders = await DeployFolders.open(path, policy);
   try {
-    return await work();
+    const unlock = await lockFolder(folders);
+    try {
+      return await work(folders);
+    } finally {
+      await unlock();
+    }
   } finally {
-    await unlock();
+    await folders.close();
   }
 }
 
 /**
  * Makes `req.version` current under `req.path`: fetch and check the manifest, work out which chunks the machine
  * lacks, download only those (verified, into the cache), assemble the version in a staging folder, move it under
- * versions/, switch `current` in one rename, keep `req.keep` earlier versions, then run the `after` command.
+ * versions/, switch `current` in one rename, keep `req.keep` earlier versions, then run the `after` command. Every
+ * path is reached through verified descriptors and judged by `policy` (see deploy-layout.ts).
  */
-export function deployVersion(req: RoostRequest, deps: RoostDeps): Promise<RoostOutcome> {
-  const layout = new DeployLayout(req.path);
-  return withLock(layout, async () => {
+export function deployVersion(req: RoostRequest, policy: PathPolicy, deps: RoostDeps): Promise<RoostOutcome> {
+  return withLock(req.path, policy, async (folders) => {
     if (!deps.source) throw new ActionError("invalid_params", "a deployment needs a chunk source");
     const progress = new Progress(deps.progress);
-    await requireReplaceableCurrent(layout);
-    const state = await readDeployState(layout);
+    await requireReplaceableCurrent(folders.root);
+    const state = await readDeployState(folders);
     if (state && state.roost !== req.roost) throw new ActionError("conflict", `${req.path} holds roost ${state.roost}, not ${req.roost}`);
-    await tidy(layout, state);
+    await tidy(folders, state);
 
     progress.phase("manifest");
     const bytes = await deps.source.manifest(req.roost, req.version, deps.signal);
@@ -147,58 +136,64 @@ export function deployVersion(req: RoostRequest, deps: RoostDeps): Promise<Roost
     deps.say(`${req.roost}@${req.version}: ${manifest.totals.files} files, ${mib(manifest.totals.bytes)}`);
 
     progress.phase("plan");
-    const supply = new ChunkSupply(layout, deps.source, deps.signal);
-    await supply.indexKept(state?.kept ?? []);
-    const missing: [string, number][] = [];
-    for (const [hash, size] of chunkSizes(manifest.files)) if (!(await supply.isLocal(hash, size))) missing.push([hash, size]);
-    const missingBytes = missing.reduce((sum, [, size]) => sum + size, 0);
-    deps.say(`${missing.length} of ${manifest.totals.uniqueChunks} chunks to download (${mib(missingBytes)})`);
-
-    progress.phase("download", missingBytes, missing.length);
-    await eachLimited(missing, DOWNLOAD_CONCURRENCY, async ([hash, size]) => {
-      await supply.prefetch(hash, size);
-      progress.step(size);
-    });
-
-    progress.phase("assemble", manifest.totals.bytes, manifest.totals.chunks);
-    const staging = layout.staging(randomBytes(6).toString("hex"));
+    const supply = new ChunkSupply(folders, deps.source, deps.signal);
+    const staging = `${STAGING_PREFIX}${randomBytes(6).toString("hex")}`;
     try {
-      await assemble(staging, manifest.files, supply, (size) => progress.step(size), deps.signal);
-      const folder = await freshFolderName(layout, req.version);
+      await supply.indexKept(state?.kept ?? []);
+      const missing: [string, number][] = [];
+      for (const [hash, size] of chunkSizes(manifest.files)) if (!(await supply.isLocal(hash, size))) missing.push([hash, size]);
+      const missingBytes = missing.reduce((sum, [, size]) => sum + size, 0);
+      deps.say(`${missing.length} of ${manifest.totals.uniqueChunks} chunks to download (${mib(missingBytes)})`);
+
+      progress.phase("download", missingBytes, missing.length);
+      await eachLimited(missing, DOWNLOAD_CONCURRENCY, async ([hash, size]) => {
+        await supply.prefetch(hash, size);
+        progress.step(size);
+      });
+
+      progress.phase("assemble", manifest.totals.bytes, manifest.totals.chunks);
+      await mkdirIn(folders.meta, staging, 0o700);
+      const stagingDir = await openSubdir(folders.meta, staging);
+      try {
+        await assemble(stagingDir, manifest.files, supply, (size) => progress.step(size), deps.signal);
+      } finally {
+        await stagingDir.handle.close();
+      }
+      const folder = await freshFolderName(folders.versions, req.version);
       // The manifest goes first: a folder is only ever indexed through its manifest.
-      await writeFile(layout.manifestOf(folder), bytes, { mode: 0o600 });
-      await rename(staging, layout.folder(folder));
+      await replaceFileIn(folders.manifests, manifestName(folder), bytes, 0o600);
+      await renameIn(folders.meta, staging, folders.versions, folder);
       const entry: KeptVersion = { version: req.version, folder, manifestSha256: req.manifestSha256, deployedAt: Date.now() };
-      const before = state?.current ?? (await currentFolder(layout));
+      const before = state?.current ?? (await currentFolder(folders.root));
       // Recorded before the switch, so a crash in between leaves a folder the state knows (and later prunes).
-      await writeDeployState(layout, { roost: req.roost, current: before, kept: [...(state?.kept ?? []), entry] });
+      await writeDeployState(folders, { roost: req.roost, current: before, kept: [...(state?.kept ?? []), entry] });
 
       progress.phase("switch");
-      await switchCurrent(layout, folder);
+      await switchCurrent(folders.root, folder);
       const switched: DeployState = { roost: req.roost, current: folder, kept: [...(state?.kept ?? []), entry] };
       const { kept, dropped } = split(switched, req.keep);
-      await writeDeployState(layout, { ...switched, kept });
+      await writeDeployState(folders, { ...switched, kept });
       for (const old of dropped) {
-        await removeTree(layout.folder(old.folder));
-        await removeTree(layout.manifestOf(old.folder));
+        await removeIn(folders.versions, old.folder);
+        await removeIn(folders.manifests, manifestName(old.folder));
       }
-      await removeTree(layout.cache);
-      await mkdir(layout.cache, { mode: 0o700 });
+      for (const name of await listIn(folders.cache)) await removeIn(folders.cache, name);
       const previous = versionOf(state, before);
       deps.say(`current: ${previous ?? "none"} -> ${req.version}${dropped.length ? `; removed ${dropped.map((d) => d.version).join(", ")}` : ""}`);
 
       if (deps.after) {
         progress.phase("after");
-        await deps.after(layout.current);
+        await deps.after();
       }
       progress.phase("done");
-      return outcome(req, layout.folder(folder), previous, {
+      return outcome(req, folders.versionPath(folder), previous, {
         downloadedBytes: supply.downloadedBytes,
         downloadedChunks: supply.downloadedChunks,
         reusedChunks: Math.max(0, manifest.totals.uniqueChunks - supply.downloadedChunks),
       });
     } finally {
-      await removeTree(staging);
+      await supply.close();
+      await removeIn(folders.meta, staging);
     }
   });
 }
@@ -207,12 +202,11 @@ export function deployVersion(req: RoostRequest, deps: RoostDeps): Promise<Roost
  * Switches `current` back (or forward) to a version still kept on the machine, without any download: the kept
  * folder is checked against its manifest first, and a folder changed on the machine is refused, not switched to.
  */
-export function activateVersion(req: RoostRequest, deps: RoostDeps): Promise<RoostOutcome> {
-  const layout = new DeployLayout(req.path);
-  return withLock(layout, async () => {
+export function activateVersion(req: RoostRequest, policy: PathPolicy, deps: RoostDeps): Promise<RoostOutcome> {
+  return withLock(req.path, policy, async (folders) => {
     const progress = new Progress(deps.progress);
-    await requireReplaceableCurrent(layout);
-    const state = await readDeployState(layout);
+    await requireReplaceableCurrent(folders.root);
+    const state = await readDeployState(folders);
     if (!state) throw new ActionError("not_found", `no roost has been deployed to ${req.path}`);
     if (state.roost !== req.roost) throw new ActionError("conflict", `${req.path} holds roost ${state.roost}, not ${req.roost}`);
     const candidates = state.kept.filter((k) => k.version === req.version).sort((a, b) => b.deployedAt - a.deployedAt);
@@ -222,24 +216,39 @@ export function activateVersion(req: RoostRequest, deps: RoostDeps): Promise<Roo
       throw new ActionError("not_found", `version ${req.version} is not on this machine (kept: ${here}); deploy it instead`);
     }
     if (kept.manifestSha256 !== req.manifestSha256) throw new ActionError("conflict", `the copy of version ${req.version} here is not the hub's version ${req.version}`);
-    const manifest = await readKeptManifest(layout, kept);
+    const manifest = await readKeptManifest(folders, kept);
     if (!manifest) throw new ActionError("exec_failed", `the manifest kept for version ${req.version} is missing or changed; deploy it instead`);
 
     progress.phase("verify", manifest.totals.bytes, manifest.totals.chunks);
-    const problems = await verifyFolder(layout.folder(kept.folder), manifest.files, (size) => progress.step(size), deps.signal);
+    const problems = await verifyKept(folders, kept.folder, manifest, (size) => progress.step(size), deps.signal);
     if (problems.length) {
       throw new ActionError("exec_failed", `version ${req.version} on this machine is not intact (${problems.join("; ")}); deploy it instead to repair it`);
     }
     progress.phase("switch");
     const previous = versionOf(state, state.current);
-    await switchCurrent(layout, kept.folder);
-    await writeDeployState(layout, { ...state, current: kept.folder });
+    await switchCurrent(folders.root, kept.folder);
+    await writeDeployState(folders, { ...state, current: kept.folder });
     deps.say(`current: ${previous ?? "none"} -> ${req.version} (no download)`);
     if (deps.after) {
       progress.phase("after");
-      await deps.after(layout.current);
+      await deps.after();
     }
     progress.phase("done");
-    return outcome(req, layout.folder(kept.folder), previous, { downloadedBytes: 0, downloadedChunks: 0, reusedChunks: 0 });
+    return outcome(req, folders.versionPath(kept.folder), previous, { downloadedBytes: 0, downloadedChunks: 0, reusedChunks: 0 });
   });
+}
+
+async function verifyKept(folders: DeployFolders, folder: string, manifest: RoostManifest, onChunk: (bytes: number) => void, signal: AbortSignal): Promise<string[]> {
+  let dir;
+  try {
+    dir = await openSubdir(folders.versions, folder);
+  } catch (err) {
+    if (err instanceof ActionError) return [`${folders.versionPath(folder)}: ${err.message}`];
+    throw err;
+  }
+  try {
+    return await verifyFolder(dir, manifest.files, onChunk, signal);
+  } finally {
+    await dir.handle.close();
+  }
 }

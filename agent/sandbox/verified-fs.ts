@@ -24,6 +24,12 @@ const MAX_LINKS = 40;
 
 const SEPARATORS = sep === "\\" ? /[\\/]/ : /\//;
 
+/** A folder held open by a descriptor (O_PATH on Linux), with the real path it had when it was opened. */
+export interface VerifiedDir {
+  handle: FileHandle;
+  real: string;
+}
+
 export interface Opened {
   handle: FileHandle;
   /** The real path of what was opened. */
@@ -31,16 +37,16 @@ export interface Opened {
   stats: Stats;
 }
 
-function fdPath(handle: FileHandle): string {
+export function fdPath(handle: FileHandle): string {
   return `/proc/self/fd/${handle.fd}`;
 }
 
 /** The real path of an open descriptor. */
-async function realPathOf(handle: FileHandle, openedAs: string): Promise<string> {
+export async function realPathOf(handle: FileHandle, openedAs: string): Promise<string> {
   return LINUX ? readlink(fdPath(handle)) : realpath(openedAs);
 }
 
-async function openOrFail(path: string, flags: number, shownAs: string, mode?: number): Promise<FileHandle> {
+export async function openOrFail(path: string, flags: number, shownAs: string, mode?: number): Promise<FileHandle> {
   try {
     return await open(path, flags, mode);
   } catch (err) {
@@ -63,7 +69,7 @@ async function openPathVerified(path: string, policy: PathPolicy): Promise<{ han
 }
 
 /** The same file again, opened for real I/O through the verified descriptor. */
-async function reopen(verified: { handle: FileHandle; real: string }, flags: number, shownAs: string): Promise<FileHandle> {
+async function reopen(verified: VerifiedDir, flags: number, shownAs: string): Promise<FileHandle> {
   if (!LINUX) return openOrFail(verified.real, flags, shownAs);
   return openOrFail(fdPath(verified.handle), flags | O_NOCTTY, shownAs);
 }
@@ -83,7 +89,7 @@ export async function openFileVerified(path: string, policy: PathPolicy, mode: "
 }
 
 /** A directory, held open by an O_PATH descriptor, after its real path passed the policy. */
-export async function openDirectoryVerified(path: string, policy: PathPolicy): Promise<{ handle: FileHandle; real: string }> {
+export async function openDirectoryVerified(path: string, policy: PathPolicy): Promise<VerifiedDir> {
   const verified = await openPathVerified(path, policy);
   if (!verified.stats.isDirectory()) {
     await verified.handle.close();
@@ -100,7 +106,7 @@ export async function statVerified(path: string, policy: PathPolicy): Promise<{ 
 }
 
 /** The path of an entry inside a verified directory, resolved by the kernel from the descriptor, not from a name. */
-export function childPath(dir: { handle: FileHandle; real: string }, name: string): string {
+export function childPath(dir: VerifiedDir, name: string): string {
   return LINUX ? `${fdPath(dir.handle)}/${name}` : join(dir.real, name);
 }
 
@@ -115,11 +121,11 @@ function components(path: string): { root: string; parts: string[] } {
  * symlinks). `..` after a missing folder is refused: the kernel cannot climb out of a folder that does not exist,
  * and a lexical guess at what it meant is exactly how writes used to escape.
  */
-async function parentForCreate(path: string, policy: PathPolicy): Promise<{ dir: { handle: FileHandle; real: string }; name: string }> {
+async function parentForCreate(path: string, policy: PathPolicy): Promise<{ dir: VerifiedDir; name: string }> {
   const { root, parts } = components(path);
   const name = parts.pop();
   if (name === undefined || name === "..") throw new ActionError("invalid_params", `${path} does not name a file`);
-  let dir = { handle: await openOrFail(root, LINUX ? O_PATH | O_DIRECTORY : O_RDONLY, root), real: root };
+  let dir: VerifiedDir = { handle: await openOrFail(root, LINUX ? O_PATH | O_DIRECTORY : O_RDONLY, root), real: root };
   try {
     let missing: string[] = [];
     for (let i = 0; i < parts.length; i++) {
@@ -192,3 +198,45 @@ export async function openFileForWrite(path: string, policy: PathPolicy, links =
   }
 }
 
+
+/**
+ * A folder opened for work inside it, created (with its missing parents) when missing, every step through a
+ * verified parent as for a new file. An existing symlink at the end is followed (`/srv/app -> /data/app` is a
+ * common layout) and what it reaches is judged by its real path; a dangling one is refused, never created through.
+ */
+export async function openDirectoryForCreate(path: string, policy: PathPolicy): Promise<VerifiedDir> {
+  const absolute = isAbsolute(path) ? path : resolve(path);
+  const { dir, name } = await parentForCreate(absolute, policy);
+  const shownAs = join(dir.real, name);
+  try {
+    let created: boolean;
+    try {
+      await mkdir(childPath(dir, name));
+      created = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw fsFailure(err, shownAs);
+      created = false;
+    }
+    let handle: FileHandle;
+    try {
+      // Just made by this call: never a link, so it is not followed either.
+      handle = await open(childPath(dir, name), (LINUX ? O_PATH : O_RDONLY) | O_DIRECTORY | (created ? O_NOFOLLOW : 0));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw new ActionError("not_found", `${shownAs} is a symlink to something that does not exist`);
+      if (code === "ENOTDIR") throw new ActionError("invalid_params", `${shownAs} is not a folder`);
+      throw fsFailure(err, shownAs);
+    }
+    try {
+      const real = await realPathOf(handle, shownAs);
+      policy.check(real);
+      if (created && real !== shownAs) throw new ActionError("tier_refused", `${shownAs} changed while it was being created`);
+      return { handle, real };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  } finally {
+    await dir.handle.close();
+  }
+}

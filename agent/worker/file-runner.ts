@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { ActionOutcome, OutputSink } from "../actions/action-context.ts";
 import { ActionError } from "../actions/action-error.ts";
+import { NO_HELP, type AgentHelp, type HelpRequest } from "../actions/agent-help.ts";
 import { performFileAction } from "../actions/file-actions.ts";
 import type { FileActionCall } from "../actions/file-action-context.ts";
 import { actionEnvironment } from "../privilege/action-environment.ts";
@@ -11,9 +12,10 @@ import { agentScriptCommand } from "../processes/agent-script.ts";
 import { PathPolicy, type PolicySpec } from "../sandbox/path-policy.ts";
 import { WorkerToAgent, type AgentToWorker, type WorkerIdentity } from "./worker-messages.ts";
 
-/** Runs file actions (read, write, edit, glob, grep) with the action user's rights. */
+/** Runs file actions (read, write, edit, glob, grep, roost deployments) with the action user's rights. */
 export interface FileActionRunner {
-  run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome>;
+  /** `help` answers what the action asks of the agent while it runs (see agent-help.ts). */
+  run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink, help?: AgentHelp): Promise<ActionOutcome>;
   /** Starts whatever the runner needs and proves it works, and that the action user can reach the sandbox; a StartupError says why not. */
   check(sandboxRoot: string): Promise<void>;
   close(): Promise<void>;
@@ -23,8 +25,8 @@ export interface FileActionRunner {
 export class InProcessFileRunner implements FileActionRunner {
   constructor(private readonly ripgrep: string | null) {}
 
-  run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome> {
-    return performFileAction(call, { signal, out, policy: new PathPolicy(policy), ripgrep: this.ripgrep });
+  run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink, help: AgentHelp = NO_HELP): Promise<ActionOutcome> {
+    return performFileAction(call, { signal, out, policy: new PathPolicy(policy), ripgrep: this.ripgrep, agent: help });
   }
 
   async check(): Promise<void> {}
@@ -37,6 +39,9 @@ const READY_TIMEOUT_MS = 30_000;
 
 interface Pending {
   out: OutputSink;
+  help: AgentHelp;
+  signal: AbortSignal;
+  worker: Worker;
   resolve(outcome: ActionOutcome): void;
   reject(err: unknown): void;
 }
@@ -69,21 +74,21 @@ export class ActionWorker implements FileActionRunner {
       throw new StartupError(`cannot run actions as ${this.user.name}: ${(err as Error).message}`);
     }
     try {
-      await this.request(worker, (id) => ({ type: "probe", id, path: sandboxRoot }), new AbortController().signal, { write: () => undefined });
+      await this.request(worker, (id) => ({ type: "probe", id, path: sandboxRoot }), new AbortController().signal, { write: () => undefined }, NO_HELP);
     } catch (err) {
       throw new StartupError(`${this.user.name} cannot reach the sandbox ${sandboxRoot} (is a parent folder closed to it?): ${(err as Error).message}`);
     }
   }
 
-  async run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome> {
+  async run(call: FileActionCall, policy: PolicySpec, signal: AbortSignal, out: OutputSink, help: AgentHelp = NO_HELP): Promise<ActionOutcome> {
     signal.throwIfAborted();
     const worker = this.started();
     await worker.ready;
     signal.throwIfAborted();
-    return this.request(worker, (id) => ({ type: "run", id, call, policy, ripgrep: this.ripgrep }), signal, out);
+    return this.request(worker, (id) => ({ type: "run", id, call, policy, ripgrep: this.ripgrep }), signal, out, help);
   }
 
-  private async request(worker: Worker, message: (id: number) => AgentToWorker, signal: AbortSignal, out: OutputSink): Promise<ActionOutcome> {
+  private async request(worker: Worker, message: (id: number) => AgentToWorker, signal: AbortSignal, out: OutputSink, help: AgentHelp): Promise<ActionOutcome> {
     const id = this.nextId++;
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -92,7 +97,7 @@ export class ActionWorker implements FileActionRunner {
     };
     try {
       return await new Promise<ActionOutcome>((resolve, reject) => {
-        this.pending.set(id, { out, resolve, reject });
+        this.pending.set(id, { out, help, signal, worker, resolve, reject });
         signal.addEventListener("abort", onAbort, { once: true });
         this.send(worker, message(id));
       });
@@ -127,6 +132,7 @@ export class ActionWorker implements FileActionRunner {
     const child = spawn(command.file, command.args, {
       cwd: "/",
       stdio: ["ignore", "ignore", "pipe", "ipc"],
+      serialization: "advanced",
       env: actionEnvironment(this.user),
       windowsHide: true,
     });
@@ -180,6 +186,23 @@ export class ActionWorker implements FileActionRunner {
       case "error":
         pending.reject(new ActionError(message.code, message.message));
         return;
+      case "progress":
+        pending.help.progress(message.progress);
+        return;
+      case "ask":
+        void this.answer(pending, message.id, message.askId, message.request);
+        return;
     }
+  }
+
+  private async answer(pending: Pending, id: number, askId: number, request: HelpRequest): Promise<void> {
+    let answer: AgentToWorker;
+    try {
+      answer = { type: "answer", id, askId, bytes: await pending.help.ask(request, pending.signal) };
+    } catch (err) {
+      const failure = err instanceof ActionError ? err : new ActionError("exec_failed", err instanceof Error ? err.message : String(err));
+      answer = { type: "answer", id, askId, error: { code: failure.code, message: failure.message } };
+    }
+    if (this.pending.get(id) === pending) this.send(pending.worker, answer);
   }
 }

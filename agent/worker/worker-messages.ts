@@ -1,8 +1,13 @@
 import { z } from "zod";
 import { ErrorCode, ResultData } from "../../protocol/directives.ts";
+import { RoostProgress } from "../../protocol/roost-api.ts";
+import { HelpRequest } from "../actions/agent-help.ts";
 import { PolicySpec } from "../sandbox/path-policy.ts";
 
-/** Messages between the agent and its action worker, over the worker's IPC pipe. */
+/**
+ * Messages between the agent and its action worker, over the worker's IPC pipe (Node's "advanced" serialization, so
+ * a chunk's bytes travel as bytes).
+ */
 
 export interface WorkerRequest {
   type: "run";
@@ -25,7 +30,12 @@ export interface WorkerCancel {
   id: number;
 }
 
-export type AgentToWorker = WorkerRequest | WorkerProbe | WorkerCancel;
+/** The agent's answer to a request's `ask`: the bytes asked for (none for `after`), or why not. */
+export type WorkerAnswer =
+  | { type: "answer"; id: number; askId: number; bytes: Uint8Array | null }
+  | { type: "answer"; id: number; askId: number; error: { code: ErrorCode; message: string } };
+
+export type AgentToWorker = WorkerRequest | WorkerProbe | WorkerCancel | WorkerAnswer;
 
 /**
  * The worker runs as the action user, whose other processes could tamper with it: the agent parses everything it
@@ -44,6 +54,9 @@ export const WorkerToAgent = z.discriminatedUnion("type", [
     }),
   }),
   z.object({ type: z.literal("error"), id: z.number().int(), code: ErrorCode, message: z.string() }),
+  /** A running request asks the agent for something (agent/actions/agent-help.ts). */
+  z.object({ type: z.literal("ask"), id: z.number().int(), askId: z.number().int(), request: HelpRequest }),
+  z.object({ type: z.literal("progress"), id: z.number().int(), progress: RoostProgress }),
 ]);
 export type WorkerToAgent = z.infer<typeof WorkerToAgent>;
 

@@ -256,6 +256,11 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
 
   /** A user message starts an answer; the loop runs on after this returns. */
   async send(input: { text: string; asker: ChatCaller; toolTier: RiskTier; stepLimit: number }): Promise<HubResult<SendMessageResponse>> {
+    const before = this.transcript.meta();
+    if (!before) return notFound();
+    const key = await this.resolveKey(before);
+    // Checked after the key is looked up, with nothing awaited between the checks and the new turn: other calls run
+    // while this one waits on another object, and a second message sent at once (or a deletion) must be seen.
     const meta = this.transcript.meta();
     if (!meta) return notFound();
     if (this.investigation.get()) return autonomous();
@@ -263,7 +268,6 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     if (latest && (latest.status === "running" || latest.status === "waiting")) {
       return fail(409, "answer_running", "an answer is still running in this conversation: wait for it, or stop it first");
     }
-    const key = await this.resolveKey(meta);
     if ("missing" in key) return fail(409, "no_llm_key", key.missing);
     const now = Date.now();
     const turnId = newId("r");
@@ -297,13 +301,18 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     return ok(publicTurn(this.transcript.turn(turn.id)!));
   }
 
-  /** After the step limit: another round of model calls for the same answer. */
-  async continueTurn(input: { stepLimit: number }): Promise<HubResult<TurnView>> {
+  /**
+   * After the step limit: another round of model calls for the same answer. Whoever continues it is its asker from
+   * now on: the tools offered, the cap and the confinement are theirs as they are now (the owner's read key, or an
+   * owner demoted since, does not go on with the rights the answer started with).
+   */
+  async continueTurn(input: { stepLimit: number; asker: ChatCaller; toolTier: RiskTier }): Promise<HubResult<TurnView>> {
     if (!this.transcript.meta()) return notFound();
     if (this.investigation.get()) return autonomous();
     const turn = this.transcript.latestTurn();
     if (!turn || turn.status !== "step_limit") return fail(409, "cannot_continue", "only an answer paused at the step limit can be continued");
-    this.transcript.extendTurn(turn.id, input.stepLimit, Date.now());
+    const asker = { toolTier: input.toolTier, askerId: input.asker.id, askerLabel: input.asker.label, confined: input.asker.confined };
+    this.transcript.extendTurn(turn.id, input.stepLimit, asker, Date.now());
     this.emitTurn();
     await this.scheduleAlarm();
     await this.changed();

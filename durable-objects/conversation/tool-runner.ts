@@ -1,6 +1,7 @@
 import type { DirectiveView, FanOutAggregate } from "../../protocol/api.ts";
 import type { MachineResult, ToolCallStatus } from "../../protocol/chat.ts";
 import type { ActionCall } from "../../protocol/directives.ts";
+import { redactText } from "../../protocol/redaction.ts";
 import { awaitFanOut, awaitResult } from "../../worker/http/directive-stream.ts";
 import type { HubResult } from "../shared/hub-result.ts";
 import type { Requester } from "../site-hub/requester.ts";
@@ -57,7 +58,9 @@ export async function runOnNode(hub: Hub, nodeId: string, call: ActionCall, dire
     if (!opened.ok) return notRun(opened.error.status === 403 || opened.error.status === 404 ? "refused" : "failed", opened.error.message);
     const view = await awaitResult(opened.value.stream);
     if (view) {
-      return { status: statusOf(view), modelResult: singleForModel(view), results: machineResults([view]), error: view.status === "done" ? null : view.error };
+      // The agent's error quotes what programs printed: it passes the redactor like the output does.
+      const error = view.status === "done" || view.error === null ? null : redactText(view.error);
+      return { status: statusOf(view), modelResult: singleForModel(view), results: machineResults([view]), error };
     }
     if (stopped()) break;
     await sleep(FOLLOW_PAUSE_MS);

@@ -37,7 +37,7 @@ export interface TurnRecord extends TurnView {
 
 export type ToolTarget = ToolCallView["target"];
 
-export interface ToolCallRecord extends ToolCallView {
+export interface ToolCallRecord extends Omit<ToolCallView, "hubAnswer"> {
   providerCallId: string;
   position: number;
   /** What the model is told of the outcome; set once the call is resolved. */
@@ -163,8 +163,9 @@ function toolCallOf(r: ToolCallRow): ToolCallRecord {
 
 /** The view of a tool call a client sees: the record without what only the loop needs. */
 export function toolCallView(rec: ToolCallRecord): ToolCallView {
-  const { providerCallId: _p, position: _i, modelResult: _m, ...view } = rec;
-  return view;
+  const { providerCallId: _p, position: _i, modelResult, ...view } = rec;
+  // An agent tool's output is in its per-machine results; a hub tool has none, so its answer is shown as the model got it.
+  return { ...view, hubAnswer: rec.runsOn === "hub" && rec.status === "done" ? modelResult : null };
 }
 
 function usageOf(input: number | null, output: number | null, cost: number | null, known: boolean): Usage | null {
@@ -338,8 +339,17 @@ export class Transcript {
   }
 
   /** Continue after the step limit: another `steps` model calls, and stop requests from before are forgotten. */
-  extendTurn(id: string, steps: number, now: number): void {
-    this.sql.exec("UPDATE turns SET step_limit = steps_used + ?, status = 'running', stop_requested = 0, ended_at = NULL WHERE id = ?", steps, id);
+  /** Another round of model calls, asked for by `asker`: from now on the answer runs with their rights. */
+  extendTurn(id: string, steps: number, asker: { toolTier: number; askerId: string; askerLabel: string; confined: boolean }, now: number): void {
+    this.sql.exec(
+      "UPDATE turns SET step_limit = steps_used + ?, tool_tier = ?, asker_id = ?, asker_label = ?, confined = ?, status = 'running', stop_requested = 0, ended_at = NULL WHERE id = ?",
+      steps,
+      asker.toolTier,
+      asker.askerId,
+      asker.askerLabel,
+      asker.confined ? 1 : 0,
+      id,
+    );
     this.touch(now);
   }
 

@@ -4,14 +4,14 @@ import { Verdict, VERDICT_TOOL, VERDICT_TOOL_NAME } from "../../protocol/autonom
 import { CONFIRMATION_TIMEOUT_MS, type ChatEvent, type NoteKind, type TurnStatus } from "../../protocol/chat.ts";
 import { costMicroUsd } from "../../protocol/llm.ts";
 import { TOOL_CATALOG, TOOL_NAMES } from "../../protocol/tools/catalog.ts";
-import { prepareToolCall, toolsToOffer, type PreparedToolCall } from "../../protocol/tools/offer.ts";
+import { prepareToolCall, toolsToOffer, type PreparedToolCall, type ToolRun } from "../../protocol/tools/offer.ts";
 import { toolInputSchema } from "../../protocol/tools/provider-schemas.ts";
 import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/tool.ts";
+import type { HubResult } from "../shared/hub-result.ts";
 import type { UsableLlmKey } from "../shared/llm-keys.ts";
-import { isProcessTool, runProcessTool, type ProcessToolHandler, type ProcessToolHub } from "../site-hub/process-tools.ts";
+import { isProcessTool, runProcessTool, type ProcessToolHub } from "../site-hub/process-tools.ts";
 import type { Requester } from "../site-hub/requester.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
-import type { HubResult } from "../shared/hub-result.ts";
 import type { ChatEvents } from "./chat-events.ts";
 import { runHubTool } from "./hub-tools.ts";
 import type { ModelClient, ModelReply, ModelRequest } from "./model/model-client.ts";
@@ -25,6 +25,11 @@ import { toolCallView, type Meta, type ToolCallRecord, type ToolTarget, type Tra
 
 /** Tokens a model may write in one call. */
 const MAX_OUTPUT_TOKENS = 4_096;
+/**
+ * A tool call's input, as JSON, at most: room for the largest input a tool takes (write_file's content), and well
+ * under what one stored row may hold. A model server under someone's control may send any size.
+ */
+const MAX_TOOL_INPUT_BYTES = 1_500_000;
 
 /** What the runner needs from the conversation object around it. */
 export interface RunnerHost {
@@ -59,6 +64,11 @@ export function chatRequester(caller: { id: string; label: string; confined: boo
 
 function isAgentTool(tool: Tool): boolean {
   return tool.runs.on === "agent";
+}
+
+/** The machine a hub-side tool acts on (the process tools name one), or null when it reads the site's records. */
+function machineOf(run: ToolRun): string | null {
+  return run.on === "hub" && isProcessTool(run.handler) ? String(run.input.machine) : null;
 }
 
 /** What the model is told of a tool call that ended without running, by why the answer ended. */
@@ -182,8 +192,14 @@ export class TurnRunner {
       await this.refuse(call, prepared.message, turn, meta, prepared.code !== "invalid_input");
       return "next";
     }
+    // Checked before asking anyone and again before running (the switch may be turned off in between).
+    const offLimits = await this.machineRefusal(prepared.run, meta);
+    if (offLimits) {
+      this.store(call.id, notRun("refused", offLimits));
+      return "next";
+    }
     if (call.status === "proposed") {
-      const target = await this.targetOf(prepared.tool, call, meta);
+      const target = await this.targetOf(prepared, call, meta);
       // An investigation has nobody to ask: it is offered tier 3 only when the site's maxTier is 3, and then it runs.
       if (needsConfirmation(prepared.tool) && !investigation) {
         this.t.updateToolCall(call.id, { status: "awaiting_confirmation", target, expiresAt: Date.now() + CONFIRMATION_TIMEOUT_MS });
@@ -228,8 +244,23 @@ export class TurnRunner {
     }
   }
 
+  /**
+   * Why a hub-side tool that acts on a machine (the process tools name one) may not act on this one: a single-machine
+   * conversation reaches only its machine, and the machine's "AI tools allowed" switch holds as for agent tools.
+   */
+  private async machineRefusal(run: ToolRun, meta: Meta): Promise<string | null> {
+    const machine = machineOf(run);
+    if (machine === null) return null;
+    if ("node" in meta.target && meta.target.node !== machine) return `this conversation is about machine ${meta.target.node}; ${machine} is outside it`;
+    const node = (await this.host.hub().getNode(machine)) as HubResult<NodeView>;
+    return node.ok && !node.value.aiToolsAllowed ? `AI tools are turned off on node ${machine}` : null;
+  }
+
   /** Where a tool call will run, as the confirmation card and the transcript show it. */
-  private async targetOf(tool: Tool, call: ToolCallRecord, meta: Meta): Promise<ToolTarget> {
+  private async targetOf(prepared: Extract<PreparedToolCall, { ok: true }>, call: ToolCallRecord, meta: Meta): Promise<ToolTarget> {
+    const machine = machineOf(prepared.run);
+    if (machine !== null) return { node: machine };
+    const tool = prepared.tool;
     if (!isAgentTool(tool)) return { hub: true };
     if ("node" in call.target) return call.target;
     if ("node" in meta.target) return { node: meta.target.node };
@@ -254,18 +285,19 @@ export class TurnRunner {
       this.t.updateToolCall(call.id, { status: "running", startedAt: Date.now() });
       this.emitCall("tool_call", call.id);
       const { handler, input } = prepared.run;
-      let outcome: ToolOutcome;
+      let outcome: { ok: boolean; text: string };
       if (isProcessTool(handler)) {
-        outcome = await this.processTool(handler, input, requester);
+        // The stub's methods are the SiteHub's, their results wrapped for RPC: the same values the tools read.
+        outcome = await runProcessTool(handler, hub as unknown as ProcessToolHub, input, requester);
       } else {
         const records = {
           activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
           nodes: async () => (await hub.listNodes()) as NodeView[],
         };
-        outcome = { status: "done", modelResult: await runHubTool(handler, records, input, Date.now()), results: [], error: null };
+        outcome = { ok: true, text: await runHubTool(handler, records, input, Date.now()) };
       }
       await hub.recordChat({ actor, message: `chat ${meta.id}: ${call.name} answered by the hub`, data: { conversationId: meta.id, tool: call.name } });
-      this.store(call.id, outcome);
+      this.store(call.id, { status: outcome.ok ? "done" : "failed", modelResult: outcome.text, results: [], error: outcome.ok ? null : outcome.text });
       return;
     }
     const action = prepared.run.call;
@@ -294,16 +326,6 @@ export class TurnRunner {
    * A supervised-process tool, through the SiteHub's own validated methods (they record who asked). Every one names a
    * machine, so the machine's AI tools switch is checked here as the directive dispatcher checks it for agent tools.
    */
-  private async processTool(handler: ProcessToolHandler, input: Record<string, unknown>, requester: Requester): Promise<ToolOutcome> {
-    const hub = this.host.hub();
-    const machine = String(input.machine);
-    const node = (await hub.getNode(machine)) as HubResult<NodeView>;
-    if (node.ok && !node.value.aiToolsAllowed) return notRun("refused", `AI tools are turned off on machine ${machine}`);
-    // The stub's methods are the SiteHub's, their results wrapped for RPC: the same values the tools read.
-    const outcome = await runProcessTool(handler, hub as unknown as ProcessToolHub, input, requester);
-    return outcome.ok ? { status: "done", modelResult: outcome.text, results: [], error: null } : { status: "failed", modelResult: outcome.text, results: [], error: outcome.text.slice(0, 500) };
-  }
-
   // ---- model calls ----
 
   /**
@@ -351,8 +373,9 @@ export class TurnRunner {
       this.emit({ type: "step", turnId: turn.id, messageId, model, provider: key.provider });
       const controller = new AbortController();
       this.model = controller;
+      let reply: ModelReply;
       try {
-        const reply = await client.complete(
+        reply = await client.complete(
           request,
           (delta) => {
             if (this.partial?.messageId !== messageId) return;
@@ -361,9 +384,6 @@ export class TurnRunner {
           },
           controller.signal,
         );
-        this.partial = null;
-        await this.recordReply(turn, messageId, model, key, reply);
-        return true;
       } catch (error) {
         const failure = classify(error, key.apiKey);
         const streamed = this.partial?.text ?? "";
@@ -388,9 +408,15 @@ export class TurnRunner {
         this.emit({ type: "retry", attempt, waitMs: delay, reason: `${failure.status ?? "network"}: ${failure.detail}`.slice(0, 300) });
         await this.pause(delay);
         waited += delay;
+        continue;
       } finally {
         this.model = null;
       }
+      // Outside the try: a failure to record the reply is the hub's, not the provider's, and is never retried (a
+      // second call would record the model's tool calls twice).
+      this.partial = null;
+      await this.recordReply(turn, messageId, model, key, reply);
+      return true;
     }
   }
 
@@ -420,7 +446,13 @@ export class TurnRunner {
       const verdict = investigation !== null && call.name === VERDICT_TOOL_NAME;
       const tool = catalogued ?? (verdict ? { tier: 1 as const, runs: { on: "hub" as const } } : null);
       const target: ToolTarget = tool && tool.runs.on === "hub" ? { hub: true } : "node" in meta.target ? { node: meta.target.node } : { all: true, machines: null };
-      const invalid = call.input === null ? `the input was not a JSON object: ${call.rawInput.slice(0, 200)}` : null;
+      const size = call.input === null ? 0 : new TextEncoder().encode(JSON.stringify(call.input)).length;
+      const invalid =
+        call.input === null
+          ? `the input was not a JSON object: ${call.rawInput.slice(0, 200)}`
+          : size > MAX_TOOL_INPUT_BYTES
+            ? `the input is too large (${size} bytes of JSON; at most ${MAX_TOOL_INPUT_BYTES})`
+            : null;
       this.t.addToolCall(
         {
           id: newId("t"),
@@ -428,7 +460,7 @@ export class TurnRunner {
           position,
           providerCallId: call.id,
           name: call.name.slice(0, 200),
-          input: call.input ?? {},
+          input: invalid ? {} : call.input!,
           tier: tool ? toolTier(tool) : 3,
           runsOn: tool && tool.runs.on === "hub" ? "hub" : "agent",
           target,

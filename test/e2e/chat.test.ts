@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConversationSummary, ConversationView, SendMessageResponse, ToolCallView, type ChatEvent } from "../../protocol/chat.ts";
 import { ChatStream } from "../support/chat-stream.ts";
 import { Fleet, type AgentHandle } from "../support/fleet.ts";
-import { MockLlm, type RecordedRequest } from "../support/mock-llm.ts";
+import { MockLlm, toolResults } from "../support/mock-llm.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 /**
@@ -38,16 +38,6 @@ async function freshSiteKey(provider: "anthropic" | "openai" = "anthropic"): Pro
   expect(out.code, out.stderr).toBe(0);
   expect(out.stdout).not.toContain(key);
   return key;
-}
-
-/** Text of every tool result the model was shown in a request. */
-function toolResults(request: RecordedRequest): string[] {
-  const messages = (request.body.messages as { role: string; content: unknown }[]) ?? [];
-  return messages.flatMap((m) => {
-    if (m.role === "tool") return [String(m.content)];
-    if (m.role === "user" && Array.isArray(m.content)) return (m.content as { type: string; content?: unknown }[]).filter((b) => b.type === "tool_result").map((b) => String(b.content));
-    return [];
-  });
 }
 
 function conversationIdOf(stderr: string): string {

@@ -38,6 +38,7 @@ function toolCall(over: Partial<ToolCallView> = {}): ToolCallView {
     directiveId: null,
     fanoutId: null,
     results: [],
+    hubAnswer: null,
     error: null,
     expiresAt: Date.now() + 600_000,
     decidedBy: null,

@@ -28,6 +28,16 @@ describe("redactText", () => {
     expectGone(`tail of a log:\n${cut}`, [PEM.split("\n")[1]!]);
   });
 
+  it("removes the body of a private key whose BEGIN line was cut off (a log's tail, a file read from an offset)", () => {
+    const tail = PEM.split("\n").slice(1).join("\n");
+    const out = expectGone(`${tail}\nafter`, [PEM.split("\n")[1]!, PEM.split("\n")[2]!]);
+    expect(out).toBe("[REDACTED:private key]\nafter");
+    // A whole key further on is still removed on its own, and the text between is kept.
+    expect(redactText(`${tail}\nbetween\n${PEM}`)).toBe("[REDACTED:private key]\nbetween\n[REDACTED:private key]");
+    const encrypted = ["Proc-Type: 4,ENCRYPTED", "DEK-Info: AES-128-CBC,3F17F5316E2BAC89", "", "MIIEowIBAAKCAQEAvJ3l0Wq9m8sY1", "-----END RSA PRIVATE KEY-----"].join("\n");
+    expectGone(encrypted, ["3F17F5316E2BAC89", "MIIEowIBAAKCAQEAvJ3l0Wq9m8sY1"]);
+  });
+
   it("removes our own node, API, session and invite tokens", () => {
     const session = `cxs_${"0a".repeat(32)}`;
     const invite = `cxi_${"7c".repeat(32)}`;
@@ -99,6 +109,20 @@ describe("redactText", () => {
 
   it("removes a short token after an Authorization scheme too", () => {
     expectGone("Authorization: Bearer s3cr3tT0k", ["s3cr3tT0k"]);
+  });
+
+  it("removes the token after any Authorization scheme, not the scheme's name in its place", () => {
+    const out = expectGone("Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b\nAccept: */*", ["9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"]);
+    expect(out).toBe("Authorization: [REDACTED:secret setting]\nAccept: */*");
+  });
+
+  it("removes passwords in settings named *_PASS and *_PWD, as .env files and containers name them", () => {
+    const text = ["DB_PASS=correct-horse-battery", "SMTP_PASS: 'mail-pass-value'", "MYSQL_PWD=mysql-pwd-value", '{"pass": "json-pass-value"}'].join("\n");
+    const out = expectGone(text, ["correct-horse-battery", "mail-pass-value", "mysql-pwd-value", "json-pass-value"]);
+    expect(out).toContain("DB_PASS=[REDACTED:secret setting]");
+    // Words that merely end in "pass", and the shell's working directory, are not secrets.
+    const plain = "bypass=on\nPWD=/home/alice\nOLDPWD=/tmp";
+    expect(redactText(plain)).toBe(plain);
   });
 
   it("leaves ordinary text alone", () => {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ActionError } from "../../agent/actions/action-error.ts";
 import { activateVersion, deployVersion, type RoostDeps, type RoostRequest } from "../../agent/roost/deploy-version.ts";
+import { PathPolicy } from "../../agent/sandbox/path-policy.ts";
 import type { RoostProgress } from "../../protocol/roost-api.ts";
 import { buildVersion, bytesOf, MemorySource, MiB, Scratch, writeFiles, type BuiltVersion } from "./roost-fixtures.ts";
 
@@ -22,6 +23,11 @@ function request(built: BuiltVersion, path: string, extra: Partial<RoostRequest>
     ...extra,
   };
 }
+
+/** Tier root, no confinement: these tests are about what a deployment does; the policy's part is in roost-deploy-as-user.test.ts. */
+const POLICY = new PathPolicy({ tier: "root", sandboxRoot: "/tmp/cortex-sandbox", confineTo: null });
+const deploy = (req: RoostRequest, d: RoostDeps) => deployVersion(req, POLICY, d);
+const activate = (req: RoostRequest, d: RoostDeps) => activateVersion(req, POLICY, d);
 
 function deps(source: MemorySource | null, progress: RoostProgress[] = [], after: RoostDeps["after"] = null): RoostDeps {
   return { source, progress: (p) => progress.push(p), say: () => undefined, after, signal: new AbortController().signal };
@@ -75,7 +81,7 @@ describe("deploying a version on a machine", () => {
     const v1 = await source.push(folder, "app", 1);
     const target = join(scratch.dir(), "srv");
     const progress: RoostProgress[] = [];
-    const outcome = await deployVersion(request(v1, target), deps(source, progress));
+    const outcome = await deploy(request(v1, target), deps(source, progress));
 
     expect(readlinkSync(join(target, "current"))).toBe("versions/1");
     expect(tree(join(target, "current"))).toEqual(tree(folder));
@@ -95,12 +101,12 @@ describe("deploying a version on a machine", () => {
     const source = new MemorySource();
     const v1 = await source.push(folder, "app", 1);
     const target = join(scratch.dir(), "srv");
-    await deployVersion(request(v1, target), deps(source));
+    await deploy(request(v1, target), deps(source));
 
     writeFiles(folder, { "big/exact.bin": bytesOf(4 * MiB, 99) });
     const v2 = await source.push(folder, "app", 2);
     source.requested.length = 0;
-    const outcome = await deployVersion(request(v2, target), deps(source));
+    const outcome = await deploy(request(v2, target), deps(source));
     expect(source.requested).toHaveLength(1);
     expect(outcome).toMatchObject({ downloadedChunks: 1, downloadedBytes: 4 * MiB, previousVersion: 1 });
     expect(readlinkSync(join(target, "current"))).toBe("versions/2");
@@ -114,7 +120,7 @@ describe("deploying a version on a machine", () => {
     const target = join(scratch.dir(), "srv");
     for (let v = 1; v <= 4; v++) {
       writeFiles(folder, { "one.txt": `version ${v}` });
-      await deployVersion(request(await source.push(folder, "app", v), target, { keep: 1 }), deps(source));
+      await deploy(request(await source.push(folder, "app", v), target, { keep: 1 }), deps(source));
     }
     expect(readdirSync(join(target, "versions")).sort()).toEqual(["3", "4"]);
     expect(readdirSync(join(target, ".roost/manifests")).sort()).toEqual(["3.json", "4.json"]);
@@ -125,11 +131,11 @@ describe("deploying a version on a machine", () => {
     const source = new MemorySource();
     const target = join(scratch.dir(), "srv");
     const v1 = await source.push(folder, "app", 1);
-    await deployVersion(request(v1, target), deps(source));
+    await deploy(request(v1, target), deps(source));
     writeFiles(folder, { "one.txt": "two" });
-    await deployVersion(request(await source.push(folder, "app", 2), target), deps(source));
+    await deploy(request(await source.push(folder, "app", 2), target), deps(source));
 
-    const outcome = await activateVersion(request(v1, target), deps(null));
+    const outcome = await activate(request(v1, target), deps(null));
     expect(outcome).toMatchObject({ version: 1, previousVersion: 2, downloadedBytes: 0 });
     expect(readlinkSync(join(target, "current"))).toBe("versions/1");
     expect(readFileSync(join(target, "current/one.txt"), "utf8")).toBe("1");
@@ -140,16 +146,16 @@ describe("deploying a version on a machine", () => {
     const source = new MemorySource();
     const target = join(scratch.dir(), "srv");
     const v1 = await source.push(folder, "app", 1);
-    await deployVersion(request(v1, target), deps(source));
+    await deploy(request(v1, target), deps(source));
     writeFiles(folder, { "one.txt": "two" });
     const v2 = await source.push(folder, "app", 2);
-    await deployVersion(request(v2, target), deps(source));
+    await deploy(request(v2, target), deps(source));
 
     const absent = buildVersion("app", 7, v1.manifest.files);
-    expect((await failure(activateVersion(request(absent, target), deps(null)))).code).toBe("not_found");
+    expect((await failure(activate(request(absent, target), deps(null)))).code).toBe("not_found");
 
     writeFileSync(join(target, "versions/1/one.txt"), "tampered");
-    const changed = await failure(activateVersion(request(v1, target), deps(null)));
+    const changed = await failure(activate(request(v1, target), deps(null)));
     expect(changed.message).toMatch(/one\.txt/);
     expect(readlinkSync(join(target, "current"))).toBe("versions/2");
   });
@@ -159,12 +165,12 @@ describe("deploying a version on a machine", () => {
     const source = new MemorySource();
     const target = join(scratch.dir(), "srv");
     const v1 = await source.push(folder, "app", 1);
-    await deployVersion(request(v1, target), deps(source));
+    await deploy(request(v1, target), deps(source));
     writeFiles(folder, { "one.txt": "changed" });
     const v2 = await source.push(folder, "app", 2);
     const changed = v2.manifest.files.find((f) => f.path === "one.txt")!;
     source.corrupt.add(changed.type === "file" ? changed.chunks[0]! : "");
-    const error = await failure(deployVersion(request(v2, target), deps(source)));
+    const error = await failure(deploy(request(v2, target), deps(source)));
     expect(error.message).toMatch(/other bytes than its hash names/);
     expect(readlinkSync(join(target, "current"))).toBe("versions/1");
     expect(readdirSync(join(target, "versions"))).toEqual(["1"]);
@@ -175,7 +181,7 @@ describe("deploying a version on a machine", () => {
     const source = new MemorySource();
     const v1 = await source.push(project(), "app", 1);
     const target = join(scratch.dir(), "srv");
-    const error = await failure(deployVersion({ ...request(v1, target), manifestSha256: "0".repeat(64) }, deps(source)));
+    const error = await failure(deploy({ ...request(v1, target), manifestSha256: "0".repeat(64) }, deps(source)));
     expect(error.message).toMatch(/not the one the hub stored/);
     expect(existsSync(join(target, "current"))).toBe(false);
   });
@@ -186,13 +192,13 @@ describe("deploying a version on a machine", () => {
     const v1 = await source.push(folder, "app", 1);
     const target = join(scratch.dir(), "srv");
     source.failAfter = 2;
-    await failure(deployVersion(request(v1, target), deps(source))).catch(() => undefined);
+    await failure(deploy(request(v1, target), deps(source))).catch(() => undefined);
     expect(existsSync(join(target, "current"))).toBe(false);
     const fetchedBefore = new Set(source.requested);
     expect(fetchedBefore.size).toBeGreaterThan(0);
     source.failAfter = Number.POSITIVE_INFINITY;
     source.requested.length = 0;
-    await deployVersion(request(v1, target), deps(source));
+    await deploy(request(v1, target), deps(source));
     expect(source.requested.filter((h) => fetchedBefore.has(h))).toEqual([]);
     expect(source.requested.length + fetchedBefore.size).toBe(v1.manifest.totals.uniqueChunks);
     expect(tree(join(target, "current"))).toEqual(tree(folder));
@@ -202,25 +208,25 @@ describe("deploying a version on a machine", () => {
     const folder = project();
     const source = new MemorySource();
     const target = join(scratch.dir(), "srv");
-    await deployVersion(request(await source.push(folder, "app", 1), target), deps(source));
+    await deploy(request(await source.push(folder, "app", 1), target), deps(source));
     writeFileSync(join(target, "versions/1/big/below.bin"), bytesOf(4 * MiB - 1, 50));
     writeFiles(folder, { "one.txt": "v2" });
     const v2 = await source.push(folder, "app", 2);
     source.requested.length = 0;
-    await deployVersion(request(v2, target), deps(source));
+    await deploy(request(v2, target), deps(source));
     expect(source.requested).toHaveLength(2);
     expect(tree(join(target, "current"))).toEqual(tree(folder));
   });
 
-  it("runs the after command in the new current folder, and reports its failure", async () => {
+  it("runs the after command once the new version is current, and reports its failure", async () => {
     const source = new MemorySource();
     const v1 = await source.push(project(), "app", 1);
     const target = join(scratch.dir(), "srv");
     const seen: string[] = [];
-    await deployVersion(request(v1, target), deps(source, [], async (cwd) => void seen.push(cwd)));
-    expect(seen).toEqual([join(target, "current")]);
+    await deploy(request(v1, target), deps(source, [], async () => void seen.push(readlinkSync(join(target, "current")))));
+    expect(seen).toEqual(["versions/1"]);
     const error = await failure(
-      deployVersion(request(v1, target), deps(source, [], async () => {
+      deploy(request(v1, target), deps(source, [], async () => {
         throw new ActionError("exec_failed", "the after command failed: exit code 3");
       })),
     );
@@ -240,7 +246,7 @@ describe("what a deployment refuses to touch", () => {
     const source = new MemorySource();
     const built = source.add(buildVersion("app", 1, files as never));
     const target = join(scratch.dir(), "srv");
-    const error = await failure(deployVersion(request(built, target), deps(source)));
+    const error = await failure(deploy(request(built, target), deps(source)));
     expect(error.message).toMatch(/not valid/);
     expect(existsSync(join(target, "current"))).toBe(false);
     expect(readdirSync(join(target, "versions"))).toEqual([]);
@@ -253,7 +259,7 @@ describe("what a deployment refuses to touch", () => {
     const target = join(scratch.dir(), "srv");
     mkdirSync(join(target, "current"), { recursive: true });
     writeFileSync(join(target, "current/precious"), "data");
-    const error = await failure(deployVersion(request(v1, target), deps(source)));
+    const error = await failure(deploy(request(v1, target), deps(source)));
     expect(error.code).toBe("conflict");
     expect(readFileSync(join(target, "current/precious"), "utf8")).toBe("data");
   });
@@ -261,9 +267,9 @@ describe("what a deployment refuses to touch", () => {
   it("refuses to deploy another roost into a folder that holds one", async () => {
     const source = new MemorySource();
     const target = join(scratch.dir(), "srv");
-    await deployVersion(request(await source.push(project(), "app", 1), target), deps(source));
+    await deploy(request(await source.push(project(), "app", 1), target), deps(source));
     const other = await source.push(project(), "other", 1);
-    expect((await failure(deployVersion(request(other, target), deps(source)))).code).toBe("conflict");
+    expect((await failure(deploy(request(other, target), deps(source)))).code).toBe("conflict");
     expect(readlinkSync(join(target, "current"))).toBe("versions/1");
   });
 
@@ -274,7 +280,7 @@ describe("what a deployment refuses to touch", () => {
     const v1 = await source.push(folder, "app", 1);
     expect(v1.manifest.files.find((f) => f.path === "bin/start")).toMatchObject({ mode: 0o755 });
     const target = join(scratch.dir(), "srv");
-    await deployVersion(request(v1, target), deps(source));
+    await deploy(request(v1, target), deps(source));
     expect(statSync(join(target, "current/bin/start")).mode & 0o7777).toBe(0o755);
     expect(statSync(join(target, ".roost")).mode & 0o777).toBe(0o700);
   });

@@ -229,6 +229,16 @@ export class MockLlm {
   }
 }
 
+/** Text of every tool result a recorded request showed the model, in either provider's format. */
+export function toolResults(request: RecordedRequest): string[] {
+  const messages = (request.body.messages as { role: string; content: unknown }[]) ?? [];
+  return messages.flatMap((m) => {
+    if (m.role === "tool") return [String(m.content)];
+    if (m.role === "user" && Array.isArray(m.content)) return (m.content as { type: string; content?: unknown }[]).filter((b) => b.type === "tool_result").map((b) => String(b.content));
+    return [];
+  });
+}
+
 function keyOf(req: IncomingMessage, provider: Provider): string | null {
   if (provider === "anthropic") {
     const key = req.headers["x-api-key"];

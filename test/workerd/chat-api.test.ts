@@ -150,6 +150,42 @@ describe("who may do what", () => {
     expect((await call(admin.caller, `/api/sites/${otherSite}/conversations/${theirs.id}`)).status).toBe(403);
   });
 
+  it("an answer continued after the step limit runs with the rights of who continues it, not of who started it", async () => {
+    const own = await newSite();
+    const boss = await join(own, "admin", root);
+    const machine = await connectNode(own, await registerNode(own, { name: "db-1", id: "db-1", tier: "root" }));
+    expect((await call(boss.caller, `/api/sites/${own}/settings`, { method: "PATCH", body: { chatStepLimit: 1 } })).status).toBe(200);
+    const key = mockKey();
+    await setSiteKey(boss.caller, own, key);
+    await script(
+      key,
+      { toolCalls: [{ name: "get_agent_health", input: {} }] },
+      { toolCalls: [{ name: "manage_service", input: { unit: "nginx", operation: "stop" } }, { name: "get_disk_usage", input: { path: "/root" } }] },
+    );
+    const conv = await newConversation(boss.caller, own, { node: "db-1" });
+    const stream = await openChatStream(boss.caller, own, conv.id);
+    await ask(boss.caller, own, conv.id, "check the agent");
+    const first = await machine.next("directive");
+    machine.take("directive");
+    machine.send({ type: "result", directiveId: first.id, success: true, output: "healthy", durationMs: 1, exitCode: 0 });
+    expect((await stream.done()).status).toBe("step_limit");
+
+    // The admin's own read key owns the conversation too, and may continue it; but only with a read key's rights.
+    const readKey = await createKey(boss.caller, "read");
+    expect((await call(readKey.caller, `/api/sites/${own}/conversations/${conv.id}/continue`, { body: {} })).status).toBe(200);
+    expect((await stream.done()).status).toBe("step_limit");
+    expect(toolNames((await recorded(key))[1]!.body)).not.toContain("manage_service");
+    const v = await view(boss.caller, own, conv.id);
+    expect(v.turn?.toolTier).toBe(1);
+    const [stop, disk] = v.messages.find((m) => m.toolCalls.some((c) => c.name === "manage_service"))!.toolCalls;
+    expect(stop).toMatchObject({ status: "refused" });
+    expect(stop!.error).toContain("not available in this conversation");
+    // Confined as the read key is: /root is outside the site's readable paths, so the hub refuses to send it.
+    expect(disk).toMatchObject({ status: "refused" });
+    expect(machine.take("directive")).toEqual([]);
+    await stream.close();
+  });
+
   it("only the owner decides a confirmation, and only while still allowed tier 3", async () => {
     const owner = await join(site, "admin", root, "owner");
     const key = mockKey();

@@ -187,6 +187,44 @@ describe("the machine's own tier still applies", () => {
   });
 });
 
+describe("hub-side tools that act on a machine", () => {
+  it("act only on the conversation's machine, never on one whose AI tools are off, and show that machine for approval", async () => {
+    const { site, key } = await siteWithMachine();
+    const other = await connectNode(site, await registerNode(site, { name: "db-9", id: "db-9", tier: "root" }));
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/nodes/db-9`, { method: "PATCH", body: { aiToolsAllowed: false } })).status).toBe(200);
+    const restart = { toolCalls: [{ name: "restart_process", input: { machine: "db-9", name: "app" } }] };
+    await script(key, restart, { text: "Refused." }, restart, { text: "Refused again." });
+
+    const single = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    let stream = await openChatStream(BOOTSTRAP, site, single.id);
+    await ask(BOOTSTRAP, site, single.id, "restart app on db-9");
+    expect((await stream.done()).status).toBe("done");
+    const offTarget = (await view(BOOTSTRAP, site, single.id)).messages[1]!.toolCalls[0]!;
+    expect(offTarget).toMatchObject({ status: "refused" });
+    expect(offTarget.error).toContain("this conversation is about machine web-1");
+    await stream.close();
+
+    const everywhere = await newConversation(BOOTSTRAP, site, { all: true });
+    stream = await openChatStream(BOOTSTRAP, site, everywhere.id);
+    await ask(BOOTSTRAP, site, everywhere.id, "restart app on db-9");
+    expect((await stream.done()).status).toBe("done");
+    const switchedOff = (await view(BOOTSTRAP, site, everywhere.id)).messages[1]!.toolCalls[0]!;
+    expect(switchedOff).toMatchObject({ status: "refused" });
+    expect(switchedOff.error).toContain("AI tools are turned off on node db-9");
+    expect(other.take("directive")).toEqual([]);
+    await stream.close();
+
+    await script(key, { toolCalls: [{ name: "add_process", input: { machine: "web-1", name: "worker", command: "/usr/bin/worker" } }] });
+    stream = await openChatStream(BOOTSTRAP, site, single.id);
+    await ask(BOOTSTRAP, site, single.id, "add a worker");
+    const asked = await stream.until((e): e is Extract<ChatEvent, { type: "confirmation" }> => e.type === "confirmation", "a confirmation");
+    expect(asked.toolCall.target).toEqual({ node: "web-1" });
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${single.id}/stop`, { body: {} })).status).toBe(200);
+    expect((await stream.done()).status).toBe("stopped");
+    await stream.close();
+  });
+});
+
 describe("every online machine", () => {
   it("sends one fan-out, gives the model one line for identical answers and the UI each machine", async () => {
     const site = await newSite();
@@ -256,6 +294,23 @@ describe("limits and stopping", () => {
     expect(v.turn).toMatchObject({ status: "done", stepsUsed: 3, stepLimit: 4 });
     expect(v.messages.filter((m) => m.role === "note").map((m) => m.noteKind)).toEqual(["step_limit"]);
     expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}/continue`, { body: {} })).status).toBe(409);
+    await stream.close();
+  });
+
+  it("of two messages sent at once, one starts an answer and the other is refused while it runs", async () => {
+    const { site, key } = await siteWithMachine();
+    await script(key, { text: ["Working ", "on it"], hang: true }, { text: "A second answer." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    const path = `/api/sites/${site}/conversations/${conv.id}/messages`;
+    const sent = await Promise.all([call(BOOTSTRAP, path, { body: { text: "first" } }), call(BOOTSTRAP, path, { body: { text: "second" } })]);
+    expect(sent.map((r) => r.status).sort()).toEqual([202, 409]);
+    await stream.until((e) => e.type === "text" && e.delta === "on it", "the streamed text");
+    await release(key);
+    expect((await stream.done()).status).toBe("done");
+    const v = await view(BOOTSTRAP, site, conv.id);
+    expect(v.messages.filter((m) => m.role === "user")).toHaveLength(1);
+    expect(await recorded(key)).toHaveLength(1);
     await stream.close();
   });
 
@@ -341,6 +396,27 @@ describe("what the model sees", () => {
     await stream.close();
   });
 
+  it("gets a failed tool's error redacted too, and so does the transcript", async () => {
+    const { site, agent, key } = await siteWithMachine();
+    await script(key, { toolCalls: [{ name: "get_service_status", input: { unit: "app" } }] }, { text: "It failed." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "how is the app?");
+    const d = await agent.next("directive");
+    agent.take("directive");
+    // An agent's error quotes what the program printed (`programFailure`): here a secret from the unit's environment.
+    const error = "systemctl: app.service: Environment DB_PASSWORD=hunter2-in-an-error is invalid";
+    agent.send({ type: "result", directiveId: d.id, success: false, output: "", durationMs: 2, exitCode: 1, error, errorCode: "exec_failed" });
+    expect((await stream.done()).status).toBe("done");
+    expect(JSON.stringify(await recorded(key))).not.toContain("hunter2-in-an-error");
+    const toolCall = (await view(BOOTSTRAP, site, conv.id)).messages[1]!.toolCalls[0]!;
+    expect(toolCall.status).toBe("failed");
+    expect(toolCall.error).toContain("[REDACTED:");
+    expect(JSON.stringify(toolCall)).not.toContain("hunter2-in-an-error");
+    expect(JSON.stringify(stream.of("tool_result"))).not.toContain("hunter2-in-an-error");
+    await stream.close();
+  });
+
   it("instructions inside tool output change nothing: the tier-3 call it provokes still waits for approval", async () => {
     const { site, agent, key } = await siteWithMachine();
     await script(key, { toolCalls: [{ name: "get_logs", input: { unit: "app" } }] }, { toolCalls: [{ name: "run_command", input: { command: "rm -rf /" } }] });
@@ -354,6 +430,38 @@ describe("what the model sees", () => {
     expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${conv.id}/stop`, { body: {} })).status).toBe(200);
     expect((await stream.done()).status).toBe("stopped");
     expect((await view(BOOTSTRAP, site, conv.id)).messages[2]!.toolCalls[0]!.status).toBe("cancelled");
+    await stream.close();
+  });
+
+  it("a tool call with an oversized input is refused and reported to it, and nothing runs", async () => {
+    const { site, agent, key } = await siteWithMachine();
+    const huge = "x".repeat(3_000_000);
+    await script(key, { toolCalls: [{ name: "get_system_info", input: {} }, { name: "write_file", input: { path: "/tmp/x", content: huge } }] }, { text: "Too big." });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "write a big file");
+    await answer(agent, "hostname: web-1");
+    expect((await stream.done()).status).toBe("done");
+    const requests = await recorded(key);
+    expect(requests).toHaveLength(2);
+    expect(toolResultsShown(requests[1]!.body)[1]).toContain("too large");
+    const v = await view(BOOTSTRAP, site, conv.id);
+    expect(v.messages.map((m) => m.role)).toEqual(["user", "assistant", "assistant"]);
+    expect(v.messages[1]!.toolCalls.map((c) => c.status)).toEqual(["done", "refused"]);
+    expect(JSON.stringify(v).length).toBeLessThan(100_000);
+    expect(agent.take("directive")).toEqual([]);
+    await stream.close();
+  });
+
+  it("a reply the hub cannot store ends the answer with an error, and is not asked for again", async () => {
+    const { site, key } = await siteWithMachine();
+    await script(key, { text: "y".repeat(3_000_000) }, { text: "asked twice" });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "say a lot");
+    expect((await stream.done()).status).toBe("error");
+    expect(stream.of("retry")).toEqual([]);
+    expect(await recorded(key)).toHaveLength(1);
     await stream.close();
   });
 
@@ -386,6 +494,21 @@ describe("provider errors", () => {
     expect(done.note).toContain("Anthropic refused the site key (401): invalid x-api-key");
     expect(done.note).toContain("Site settings → AI key");
     expect((await recorded(key))).toHaveLength(1);
+    await stream.close();
+  });
+
+  it("a provider error that echoes the key shows it nowhere: not in the note, a retry, the transcript or the log", async () => {
+    const { site, key } = await siteWithMachine("openai");
+    await script(key, { error: { status: 429, message: `slow down, ${key}`, retryAfterSeconds: 0 } }, { error: { status: 401, message: `Incorrect API key provided: ${key}` } });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "hello");
+    const done = await stream.done();
+    expect(done.note).toContain("Incorrect API key provided: [key]");
+    expect(stream.of("retry")[0]!.reason).toContain("slow down, [key]");
+    expect(JSON.stringify(stream.events)).not.toContain(key);
+    expect(JSON.stringify(await view(BOOTSTRAP, site, conv.id))).not.toContain(key);
+    expect(JSON.stringify(await activity(site))).not.toContain(key);
     await stream.close();
   });
 

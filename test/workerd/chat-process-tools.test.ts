@@ -52,8 +52,8 @@ describe("process tools in a conversation", () => {
 
     const calls = (await view(BOOTSTRAP, site, conv.id)).messages.flatMap((m) => m.toolCalls);
     expect(calls.map((c) => [c.name, c.tier, c.status, c.target])).toEqual([
-      ["restart_process", 2, "done", { hub: true }],
-      ["start_process", 2, "failed", { hub: true }],
+      ["restart_process", 2, "done", { node: "web-1" }],
+      ["start_process", 2, "failed", { node: "web-1" }],
     ]);
     const shown = toolResultsShown((await recorded(key))[2]!.body);
     expect(shown[0]).toMatch(/^restarted api \(pid 4242\)\nNow: running, pid 4242, up \d+s, 1 restart\(s\)$/);

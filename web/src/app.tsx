@@ -1,6 +1,7 @@
 import { effect } from "@preact/signals";
 import { useEffect, useState } from "preact/hooks";
 import { loadServedAgent } from "./agent-release.ts";
+import { lazyPage } from "./lazy.tsx";
 import { watchSite } from "./live.ts";
 import { location, match, navigate, queryParam } from "./router.ts";
 import { me, site } from "./session.ts";
@@ -16,6 +17,9 @@ import { RunMany } from "./pages/RunMany.tsx";
 import { Settings } from "./pages/Settings.tsx";
 import { SignIn } from "./pages/SignIn.tsx";
 import { Setup } from "./pages/Setup.tsx";
+
+// The chat (and the markdown code it loads) comes only when first opened, so the first page does not grow.
+const Chat = lazyPage(() => import("./pages/Chat.tsx").then((m) => m.Chat));
 
 const PUBLIC = ["/signin", "/setup"];
 
@@ -33,6 +37,8 @@ const TITLES: [string, string][] = [
   ["/roosts", "Roosts"],
   ["/machines/:id", "Machine"],
   ["/machines", "Machines"],
+  ["/chat/:id", "Chat"],
+  ["/chat", "Chat"],
   ["/run", "Run on many"],
   ["/add", "Add a machine"],
   ["/logs", "Activity"],
@@ -58,6 +64,8 @@ function LazyRoosts({ site, path }: { site: string; path: string }) {
 function SitePage({ path, siteId }: { path: string; siteId: string }) {
   const detail = match("/machines/:id", path);
   if (detail) return <MachineDetail site={siteId} id={detail.id!} />;
+  const chat = match("/chat/:id", path);
+  if (chat || path === "/chat") return <Chat site={siteId} id={chat?.id ?? null} />;
   if (path === "/roosts" || path.startsWith("/roosts/")) return <LazyRoosts site={siteId} path={path} />;
   switch (path) {
     case "/machines":

@@ -18,6 +18,8 @@ export const AUTH = {
   apiKeys: "/api/auth/api-keys",
   apiKey: (id: string) => `/api/auth/api-keys/${enc(id)}`,
   acceptInvite: "/api/invites/accept",
+  /** The caller's own AI key. */
+  llmKey: "/api/account/llm-key",
 };
 
 export const SITES = "/api/sites";
@@ -50,6 +52,9 @@ export function sitePaths(site: string) {
     member: (userId: string) => `${base}/members/${enc(userId)}`,
     invites: `${base}/invites`,
     invite: (id: string) => `${base}/invites/${enc(id)}`,
+    /** The site's AI key (site admins). */
+    llmKey: `${base}/llm-key`,
+    chat: chatPaths(base),
     roosts: `${base}/roosts`,
     roostVersions: (roost: string) => `${base}/roosts/${enc(roost)}/versions`,
     roostDiff: (roost: string, from: number, to: number) => `${base}/roosts/${enc(roost)}/diff${qs({ from, to })}`,
@@ -59,6 +64,21 @@ export function sitePaths(site: string) {
     deploymentEvents: (id: string) => `${base}/roost/deployments/${enc(id)}/events`,
     promote: (id: string) => `${base}/roost/deployments/${enc(id)}/promote`,
     abort: (id: string) => `${base}/roost/deployments/${enc(id)}/abort`,
+  };
+}
+
+/** The AI chat of one site. */
+function chatPaths(base: string) {
+  const conversation = (id: string) => `${base}/conversations/${enc(id)}`;
+  return {
+    setup: `${base}/chat`,
+    conversations: (query: Record<string, string | number | undefined> = {}) => `${base}/conversations${qs(query)}`,
+    conversation,
+    messages: (id: string) => `${conversation(id)}/messages`,
+    stop: (id: string) => `${conversation(id)}/stop`,
+    continue: (id: string) => `${conversation(id)}/continue`,
+    decide: (id: string, toolCallId: string) => `${conversation(id)}/confirmations/${enc(toolCallId)}`,
+    socket: (id: string) => `${conversation(id)}/socket`,
   };
 }
 

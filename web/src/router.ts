@@ -13,7 +13,15 @@ export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   if (opts.replace) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
   location.value = { path: url.pathname, search: url.search };
-  window.scrollTo(0, 0);
+  if (url.hash) reveal(decodeURIComponent(url.hash.slice(1)));
+  else window.scrollTo(0, 0);
+}
+
+/** Scrolls to the element a link's #fragment names once the new page has drawn it (pages load their parts later). */
+function reveal(id: string, framesLeft = 120): void {
+  const target = document.getElementById(id);
+  if (target) target.scrollIntoView({ block: "start" });
+  else if (framesLeft > 0) requestAnimationFrame(() => reveal(id, framesLeft - 1));
 }
 
 /** Lets an anchor navigate inside the app unless the user asked for a new tab or window. */
@@ -22,7 +30,7 @@ export function followLink(e: MouseEvent): void {
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || a.target) return;
   if (a.origin !== window.location.origin) return;
   e.preventDefault();
-  navigate(a.pathname + a.search);
+  navigate(a.pathname + a.search + a.hash);
 }
 
 /** Matches "/machines/:id" against a path; returns the decoded params or null. */

@@ -210,7 +210,8 @@ export const chatRoutes: SiteRoute[] = [
     handler: async (c) => {
       const found = await load(c, "chat.use");
       if (found.response) return found.response;
-      return respond(c, await found.stub.continueTurn({ stepLimit: await stepLimit(c) }));
+      const toolTier = chatToolTier(c.get("principal"), c.get("site"));
+      return respond(c, await found.stub.continueTurn({ stepLimit: await stepLimit(c), asker: chatCaller(c), toolTier }));
     },
   },
   {

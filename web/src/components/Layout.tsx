@@ -51,6 +51,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
           <Link href="/machines" nav>
             Machines
           </Link>
+          <Link href="/chat" nav>
+            Chat
+          </Link>
           <Link href="/run" nav>
             Run on many
           </Link>

@@ -8,7 +8,9 @@ import { FilterSelect, MachineFilter, setQueryFilter } from "../components/Filte
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
 
-const KINDS: ActivityKind[] = ["node", "directive", "access", "settings", "process", "deployment", "chat", "autonomy"];
+// A record, so a kind added to the protocol fails the typecheck until it can be picked here.
+const KIND_SET: Record<ActivityKind, true> = { node: true, directive: true, access: true, settings: true, process: true, deployment: true, chat: true, autonomy: true };
+const KINDS = Object.keys(KIND_SET) as ActivityKind[];
 const LEVELS: ActivityLevel[] = ["debug", "info", "warn", "error"];
 const RANGES: [string, string, number][] = [
   ["", "any time", 0],

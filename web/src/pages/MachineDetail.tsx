@@ -14,6 +14,7 @@ import { canManageNodes } from "../permissions.ts";
 import { role } from "../session.ts";
 import { Console } from "../components/Console.tsx";
 import { AgentVersion } from "../components/AgentVersion.tsx";
+import { AiToolsSwitch } from "../components/AiToolsSwitch.tsx";
 import { Link } from "../components/Link.tsx";
 import { Meter } from "../components/Meter.tsx";
 import { NodeAdmin } from "../components/NodeAdmin.tsx";
@@ -129,6 +130,9 @@ export function MachineDetail({ site, id }: { site: string; id: string }) {
         </p>
         <h1 id="machine-title">{node.name}</h1>
         <NodeStatusBadge status={node.status} />
+        <Link href={`/chat?node=${encodeURIComponent(node.id)}`} class="button ask-button">
+          Ask about this machine
+        </Link>
       </div>
       <div class="gauges" aria-label="Live usage">
         <Meter label="CPU" value={f.cpu} />
@@ -153,6 +157,7 @@ export function MachineDetail({ site, id }: { site: string; id: string }) {
         <h2 id="recent-title">Recent directives</h2>
         <RecentDirectives site={site} nodeId={node.id} version={runs} />
       </section>
+      {canManageNodes(role.value) && full ? <AiToolsSwitch site={site} node={full} changed={setFull} /> : null}
       {canManageNodes(role.value) ? <NodeAdmin site={site} node={node} /> : null}
     </section>
   );

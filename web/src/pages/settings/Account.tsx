@@ -9,6 +9,7 @@ import { isAdmin } from "../../permissions.ts";
 import { me, role, signedOut } from "../../session.ts";
 import { CopyField } from "../../components/CopyField.tsx";
 import { Notice } from "../../components/Notice.tsx";
+import { PersonalAiKey } from "./ChatSettings.tsx";
 import { Section } from "./Section.tsx";
 import { useList } from "./useList.ts";
 
@@ -282,6 +283,7 @@ export function AccountSettings() {
       <Section id="keys-title" title="API keys">
         <ApiKeys />
       </Section>
+      <PersonalAiKey />
       <Section id="everywhere-title" title="Sign out everywhere">
         <SignOutEverywhere />
       </Section>

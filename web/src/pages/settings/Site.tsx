@@ -9,6 +9,7 @@ import { chooseSite, loadMe, me, role, site } from "../../session.ts";
 import { CopyField } from "../../components/CopyField.tsx";
 import { Notice } from "../../components/Notice.tsx";
 import { AutonomySettings } from "./Autonomy.tsx";
+import { SiteChatSettings } from "./ChatSettings.tsx";
 import { Section } from "./Section.tsx";
 import { useList } from "./useList.ts";
 
@@ -300,6 +301,7 @@ export function SiteSettings() {
               <Invites siteId={current.site} />
             </Section>
           ) : null}
+          {manage ? <SiteChatSettings siteId={current.site} siteName={current.siteName} /> : null}
         </>
       ) : null}
       {me.value?.user.superadmin ? (
