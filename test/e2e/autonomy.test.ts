@@ -464,6 +464,14 @@ describe("the dashboard", () => {
     expect(await row.getByRole("link", { name: "Open the conversation" }).getAttribute("href")).toBe(`/chat/${escalated.conversationId}`);
     await expect.poll(() => page.locator('tr:has-text("svc-4") .badge').textContent(), POLL).toBe("skipped: busy");
 
+    // The investigation opens in the chat, whose list marks it "auto".
+    await row.getByRole("link", { name: "Open the conversation" }).click();
+    await page.waitForURL(new RegExp(`/chat/${escalated.conversationId}$`));
+    const listed = page.locator(`.conversation-list a[href="/chat/${escalated.conversationId}"]`);
+    await expect.poll(() => listed.locator(".badge").first().textContent(), POLL).toBe("auto");
+    await page.goBack();
+    await page.waitForURL(/\/autonomy$/);
+
     await page.getByLabel("Outcome").selectOption("escalated");
     await page.waitForURL(/status=escalated/);
     await expect.poll(async () => new Set(await rows.locator(".badge").allTextContents()), POLL).toEqual(new Set(["escalated"]));
