@@ -1,11 +1,13 @@
 import os from "node:os";
 import { join } from "node:path";
 import { run as actionUser } from "./action-worker.bench.ts";
+import { run as agentIdle } from "./agent-idle.bench.ts";
 import { run as autonomy } from "./autonomy.bench.ts";
 import { run as chat } from "./chat.bench.ts";
 import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
+import { run as noopDirective } from "./noop-directive.bench.ts";
 import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
 import { run as processRestart } from "./process-restart.bench.ts";
 import { elapsedMs } from "./lib/stats.ts";
@@ -19,9 +21,11 @@ import { run as streaming } from "./streaming.bench.ts";
 const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["connect", connect],
   ["directive round trip", directive],
+  ["no-op directive", noopDirective],
   ["fan-out", fanout],
   ["streaming", streaming],
   ["action user", actionUser],
+  ["agent idle", agentIdle],
   ["process restart", processRestart],
   ["roost", roost],
   ["chat", chat],

@@ -106,7 +106,12 @@ export type PasskeyView = z.infer<typeof PasskeyView>;
 // ---- lists: each collection is answered as an object, so fields can be added later ----
 
 export const SiteListResponse = z.object({ sites: z.array(SiteView) });
-export const MemberListResponse = z.object({ members: z.array(MemberView) });
+/** Someone with access to every site: a superadmin, listed with each site's members though not one of them. */
+export const SuperadminView = z.object({ userId: z.string(), email: z.string(), name: z.string() });
+export type SuperadminView = z.infer<typeof SuperadminView>;
+/** Everyone with access to a site: its members with their roles, and the hub's superadmins. */
+export const MemberListResponse = z.object({ members: z.array(MemberView), superadmins: z.array(SuperadminView).default([]) });
+export type MemberListResponse = z.infer<typeof MemberListResponse>;
 export const InviteListResponse = z.object({ invites: z.array(InviteView) });
 export const ApiKeyListResponse = z.object({ apiKeys: z.array(ApiKeyView) });
 export const PasskeyListResponse = z.object({ passkeys: z.array(PasskeyView) });

@@ -1,5 +1,7 @@
 import type { ActionName } from "./directives.ts";
-import { COMMAND_FIELDS } from "./processes.ts";
+
+/** Fields of a supervised process that decide what runs: changing one is as strong as running a shell command (risk tier 3). */
+export const COMMAND_FIELDS = ["command", "args", "shell", "cwd", "env"] as const;
 
 /**
  * How much harm an action can do, whatever the node's capability tier: 1 reads, 2 manages something bounded,

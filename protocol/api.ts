@@ -86,6 +86,7 @@ export type ActivityKind = z.infer<typeof ActivityKind>;
 
 export const ActivityEntry = z.object({
   id: z.number().int(),
+  /** When the entry was made: for a directive, when it was asked for. */
   at: z.number(),
   kind: ActivityKind,
   level: ActivityLevel,
@@ -93,6 +94,12 @@ export const ActivityEntry = z.object({
   actor: z.string().nullable(),
   message: z.string(),
   data: z.record(z.string(), z.unknown()).nullable(),
+  /** The directive this entry tells about: one entry per directive, updated in place until it ends. */
+  directiveId: z.string().nullable(),
+  /** The fan-out the directive belongs to, or that this entry sums up. */
+  fanoutId: z.string().nullable(),
+  /** When the entry last changed (a directive's entry changes when it ends); null if never. */
+  updatedAt: z.number().nullable(),
 });
 export type ActivityEntry = z.infer<typeof ActivityEntry>;
 
@@ -166,6 +173,8 @@ export const DirectiveView = z.object({
   endedAt: z.number().nullable(),
   timeoutMs: z.number(),
   exitCode: z.number().int().nullable(),
+  /** The signal that killed the command (e.g. "SIGKILL"), when one did; `exitCode` is then null. */
+  signal: z.string().nullable().default(null),
   outputBytes: z.number().int(),
   output: z.string().nullable(),
   /**
@@ -191,6 +200,8 @@ export const FanOutAggregate = z.object({
   cancelled: z.number().int(),
   timedOut: z.number().int(),
   lost: z.number().int(),
+  /** For a fan-out to all nodes: the registered nodes that were offline, so not asked (they are not in `total`). */
+  skippedOffline: z.number().int().default(0),
 });
 export type FanOutAggregate = z.infer<typeof FanOutAggregate>;
 
@@ -217,6 +228,30 @@ export const DirectiveEvent = z.discriminatedUnion("event", [
   z.object({ event: z.literal("aggregate"), aggregate: FanOutAggregate }),
 ]);
 export type DirectiveEvent = z.infer<typeof DirectiveEvent>;
+
+/**
+ * What the hub knows of a long run on a node: who launched it and when, and how it ended once the agent reported
+ * the end (kept by the hub, so it can be read while the node is offline). `ended` is null while no end was reported.
+ */
+export const RunRecord = z.object({
+  runId: z.string(),
+  nodeId: z.string(),
+  directiveId: z.string().nullable(),
+  launchedBy: z.string().nullable(),
+  launchedAt: z.number().nullable(),
+  ended: z
+    .object({
+      state: z.enum(["done", "failed", "cancelled", "stalled", "lost"]),
+      exitCode: z.number().int().nullable(),
+      reason: z.string().nullable(),
+      outputTail: z.string(),
+      startedAt: z.number(),
+      endedAt: z.number(),
+      reportedAt: z.number(),
+    })
+    .nullable(),
+});
+export type RunRecord = z.infer<typeof RunRecord>;
 
 export const DirectiveListQuery = z.object({
   node: NodeId.optional(),

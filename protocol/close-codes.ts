@@ -128,3 +128,14 @@ export const UPGRADE_REFUSALS: Record<number, CloseCodeValue> = {
   401: CloseCode.UNAUTHORIZED,
   410: CloseCode.DEREGISTERED,
 };
+
+/**
+ * Why the hub closed a live socket (the dashboard's, and the chat's): the person's access ended or changed. The page
+ * asks who it is at once on either, which sends a signed-out person to the sign-in page and redraws for a new role.
+ */
+export const LiveCloseCode = {
+  /** The session or API key that opened the socket was signed out or revoked. */
+  SIGNED_OUT: 4401,
+  /** The person was removed from the site or their role changed. */
+  ACCESS_CHANGED: 4403,
+} as const;

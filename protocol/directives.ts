@@ -4,6 +4,7 @@ import {
   DEFAULT_STALL_TIMEOUT_MS,
   MAX_BASH_TIMEOUT_MS,
   MAX_FRAME_BYTES,
+  MAX_STALL_TIMEOUT_MS,
   MAX_WRITE_BYTES,
   MAX_GLOB_RESULTS,
 } from "./limits.ts";
@@ -30,6 +31,11 @@ export const BashParams = z.object({
   command: z.string().min(1).max(64 * 1024),
   cwd: AbsolutePath.optional(),
   timeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
+  /**
+   * A login shell (`bash -l`) by default, so PATH and environment match a terminal of the machine's user; false
+   * starts a plain non-login shell, which skips the profile scripts (over 100 ms on machines with a real profile).
+   */
+  login: z.boolean().default(true),
 });
 
 export const ReadParams = z.object({
@@ -72,7 +78,7 @@ export const RunLaunchParams = z.object({
   command: z.string().min(1).max(64 * 1024),
   cwd: AbsolutePath.optional(),
   name: z.string().max(100).optional(),
-  stallTimeoutMs: z.number().int().positive().max(7 * 24 * 3600_000).default(DEFAULT_STALL_TIMEOUT_MS),
+  stallTimeoutMs: z.number().int().positive().max(MAX_STALL_TIMEOUT_MS).default(DEFAULT_STALL_TIMEOUT_MS),
 });
 
 export const RunRefParams = z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) });

@@ -38,6 +38,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_BASH_TIMEOUT_MS = 120_000;
 export const MAX_BASH_TIMEOUT_MS = 600_000;
 export const DEFAULT_STALL_TIMEOUT_MS = 10 * 60_000;
+export const MAX_STALL_TIMEOUT_MS = 7 * 24 * 3600_000;
 export const MAX_GLOB_RESULTS = 500;
 export const MAX_READ_BYTES = 10 * 1024 * 1024;
 export const MAX_WRITE_BYTES = 768 * 1024;

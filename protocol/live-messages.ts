@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NodeView } from "./api.ts";
+import { ActivityEntry, NodeView } from "./api.ts";
 import { SupervisionStatus } from "./processes.ts";
 
 /**
@@ -17,6 +17,11 @@ export const LiveMessage = z.discriminatedUnion("type", [
   /** A node's row changed (registered, connecting, connected, metrics, disconnected, error, deregistered, rekeyed). */
   z.object({ type: z.literal("node"), at: z.number(), node: LiveNode }),
   /**
+   * An activity entry was added, or changed in place (a directive's entry when it ends). Each viewer gets only the
+   * entries its reader may see in `GET /activity`.
+   */
+  z.object({ type: z.literal("activity"), at: z.number(), entry: ActivityEntry }),
+  /**
    * A node's supervised processes changed: their state as its agent last reported it (a heartbeat), with the events
    * since applied (a crash shows at once). Configuration changes are read with `GET /nodes/:id/processes`.
    */
@@ -24,13 +29,5 @@ export const LiveMessage = z.discriminatedUnion("type", [
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;
 
-/**
- * Why the hub closed a live socket (the dashboard's, and the chat's): the person's access ended or changed. The page
- * asks who it is at once on either, which sends a signed-out person to the sign-in page and redraws for a new role.
- */
-export const LiveCloseCode = {
-  /** The session or API key that opened the socket was signed out or revoked. */
-  SIGNED_OUT: 4401,
-  /** The person was removed from the site or their role changed. */
-  ACCESS_CHANGED: 4403,
-} as const;
+// Kept with the node close codes, in a module without zod, since the dashboard reads it on its first page.
+export { LiveCloseCode } from "./close-codes.ts";

@@ -1,15 +1,20 @@
 import { z } from "zod";
+import { METRICS_RANGES } from "./metrics-ranges.ts";
 
 /**
- * Per-node metrics history, kept by the site's hub from heartbeats: one bucket per node per minute holding the
- * average and the maximum of what arrived in it, for the last 24 hours.
+ * Per-node metrics history, kept by the site's hub from heartbeats (the spans and bucket widths are in
+ * metrics-ranges.ts, which the dashboard reads without zod).
  */
 
-export const METRICS_BUCKET_MS = 60_000;
-export const METRICS_RETENTION_MS = 24 * 3600_000;
+export * from "./metrics-ranges.ts";
+type RangeName = keyof typeof METRICS_RANGES;
+export const MetricsRange = z.enum(Object.keys(METRICS_RANGES) as [RangeName, ...RangeName[]]);
+export type MetricsRange = z.infer<typeof MetricsRange>;
 
 export const MetricsHistoryQuery = z.object({
-  /** Buckets starting at or after this time (ms since the epoch); defaults to the whole retention window. */
+  /** How far back to go; 24 hours when absent. */
+  range: MetricsRange.default("24h"),
+  /** Only buckets starting at or after this time (ms since the epoch), to top up a chart already drawn. */
   since: z.coerce.number().int().nonnegative().optional(),
 });
 export type MetricsHistoryQuery = z.output<typeof MetricsHistoryQuery>;
@@ -36,8 +41,13 @@ export type MetricsPoint = z.infer<typeof MetricsPoint>;
 
 export const MetricsHistory = z.object({
   nodeId: z.string(),
+  /** The width of each point: a minute, or a quarter of an hour for 7 days. */
   bucketMs: z.number().int(),
+  /** How far back the hub keeps buckets of this width. */
   retentionMs: z.number().int(),
+  /** The range asked for, and its span. */
+  range: MetricsRange,
+  windowMs: z.number().int(),
   points: z.array(MetricsPoint),
 });
 export type MetricsHistory = z.infer<typeof MetricsHistory>;

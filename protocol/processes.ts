@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { AbsolutePath } from "./paths.ts";
 
+export { launchText, scheduleWindowText } from "./process-text.ts";
+
 /**
  * Supervised processes: programs the agent keeps running on its machine, configured from the hub. The hub keeps each
  * machine's list and sends it whole, versioned, in `config_update`; the agent keeps it on disk so supervision goes on
@@ -83,16 +85,6 @@ export function parseScheduleWindow(text: string): { days: Weekday[]; start: str
   }
   const pad = (t: string) => t.padStart(5, "0");
   return { days: [...new Set(days)], start: pad(match[2]!), end: pad(match[3]!) };
-}
-
-/** A window as `parseScheduleWindow` reads it back. */
-export function scheduleWindowText(w: { days: readonly Weekday[]; start: string; end: string }): string {
-  return `${w.days.join(",")} ${w.start}-${w.end}`;
-}
-
-/** When a process runs, in a few words: `always`, `off`, or `scheduled mon-fri ...`. */
-export function launchText(spec: { launchMode: LaunchMode; schedule: readonly { days: readonly Weekday[]; start: string; end: string }[] }): string {
-  return spec.launchMode === "scheduled" ? `scheduled ${spec.schedule.map(scheduleWindowText).join("; ")}` : spec.launchMode;
 }
 
 /** off: never started by the agent; always: kept running; scheduled: kept running inside its windows only. */
@@ -211,8 +203,8 @@ export const ProcessPatch = z
   .refine((patch) => Object.keys(patch).length > 0, "name at least one field to change");
 export type ProcessPatch = z.input<typeof ProcessPatch>;
 
-/** Fields that decide what runs: changing one is as strong as running a shell command (risk tier 3). */
-export const COMMAND_FIELDS = ["command", "args", "shell", "cwd", "env"] as const;
+// Defined with the risk tiers, which the dashboard reads without zod.
+export { COMMAND_FIELDS } from "./action-risk.ts";
 
 /** A process's configuration with a patch applied, validated whole; the patch's fields replace the old ones. */
 export function patchedSpec(current: ProcessSpec, patch: z.output<typeof ProcessPatch>): z.ZodSafeParseResult<ProcessSpec> {

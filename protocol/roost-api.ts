@@ -81,6 +81,9 @@ export const DiffQuery = z.object({ from: z.coerce.number().pipe(VersionNumber),
 
 const Percent = z.number().min(0).max(100);
 
+/** The longest one machine's whole deployment may take: a day. */
+export const MAX_DEPLOYMENT_TIMEOUT_MS = 24 * 3600_000;
+
 /** Deploying a version, or rolling back to one: the same targets and the same canary rules. */
 export const DeploymentRequest = z.object({
   version: VersionNumber,
@@ -102,7 +105,7 @@ export const DeploymentRequest = z.object({
   /** Machines offline now get the version when they connect again (unless a later deployment replaced it). */
   catchUp: z.boolean().default(false),
   /** Limit for one machine's whole deployment (download, assembly, switch, command). */
-  timeoutMs: z.number().int().positive().max(24 * 3600_000).default(3600_000),
+  timeoutMs: z.number().int().positive().max(MAX_DEPLOYMENT_TIMEOUT_MS).default(3600_000),
 });
 export type DeploymentRequest = z.input<typeof DeploymentRequest>;
 export type DeploymentSpec = z.output<typeof DeploymentRequest>;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ADMIN_ONLY_SETTINGS, AUTONOMY_SETTING_FIELDS, DEFAULT_AUTONOMY_SETTINGS } from "./autonomy.ts";
 import { DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_STEP_LIMIT } from "./chat-constants.ts";
 import { normalizePath } from "./paths.ts";
+import { SANDBOX_PATH } from "./tier-policy.ts";
 
 /**
  * A site's settings, kept by its SiteHub and changed by its admins (`PATCH /api/sites/:site/settings`). Every member
@@ -10,8 +11,8 @@ import { normalizePath } from "./paths.ts";
  * URL) is shown in full to site admins only (`ADMIN_ONLY_SETTINGS`).
  */
 
-/** In `readablePaths`, the word that stands for each node's own sandbox folder (the one its agent reports). */
-export const SANDBOX_PATH = "sandbox";
+/** In `readablePaths`, the word that stands for each node's own sandbox folder (kept with the tier policy). */
+export { SANDBOX_PATH };
 
 /** A folder given by an admin: absolute, without `.` or `..` steps (which would read as one path and mean another). */
 const ReadableFolder = z

@@ -1,4 +1,5 @@
-import { normalizePath } from "./paths.ts";
+import { normalizePath } from "./path-normalize.ts";
+import { ACTION_RISK } from "./action-risk.ts";
 import type { ActionCall, ActionName } from "./directives.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { CapabilityTier } from "./tiers.ts";
@@ -10,6 +11,8 @@ import type { CapabilityTier } from "./tiers.ts";
  */
 
 export const DEFAULT_SANDBOX_ROOT = "/tmp/cortex-sandbox";
+/** In a site's `readablePaths`, the word that stands for each node's own sandbox folder (the one its agent reports). */
+export const SANDBOX_PATH = "sandbox";
 export const SUDO_FORBIDDEN_ROOTS = ["/etc", "/root", "/proc", "/sys"] as const;
 export const SUDO_ALLOWED_COMMANDS = ["apt", "apt-get", "npm", "pip", "pip3"] as const;
 
@@ -62,6 +65,18 @@ const SUDO_REFUSED: Readonly<Partial<Record<ActionName, string>>> = {
 };
 
 export type TierDecision = { allowed: true } | { allowed: false; reason: string };
+
+/**
+ * The actions a tier may run at all, from the least risky up. Each call is still checked by `evaluateTier` (paths,
+ * commands); this is what a console should offer and what a machine's page lists as what it permits.
+ */
+export function actionsAllowedAt(tier: CapabilityTier): ActionName[] {
+  // Every action has a risk tier, so this is the whole catalog, without pulling zod into the dashboard.
+  const all = Object.keys(ACTION_RISK) as ActionName[];
+  if (tier === "root") return all;
+  if (tier === "unprivileged") return all.filter((a) => UNPRIVILEGED_ACTIONS.has(a));
+  return all.filter((a) => !SUDO_REFUSED[a]);
+}
 
 export interface TierPolicyOptions {
   sandboxRoot?: string;

@@ -3,6 +3,7 @@ import { chmodSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { ensureSystemUser } from "../agent/privilege/system-user.ts";
 import { DEFAULT_SANDBOX_ROOT } from "../protocol/tier-policy.ts";
+import { dashboardUrl } from "./dev/dashboard-url.ts";
 import { ensureDevVars } from "./dev/dev-vars.ts";
 import { ensureLocalNode } from "./dev/local-node.ts";
 import { startDevHub } from "./dev/wrangler-dev.ts";
@@ -40,7 +41,8 @@ hub.process.once("exit", (code) => {
 });
 
 console.log(`
-Cortex hub is running at ${hub.url}
+Cortex hub is running at ${dashboardUrl(host, port)}
+  (open it by that name: passkeys work on a host name such as localhost, never on an IP address)
   admin API key:  ${adminKey}   (CORTEX_ADMIN_KEY in .dev.vars; the CLI finds it there when run from this folder)
   try:            npx cortex node list
   add a machine:  npx cortex node register --name <name> --tier sudo   (prints its token and the line that installs it)

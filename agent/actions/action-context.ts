@@ -46,6 +46,8 @@ export interface ActionContext {
 /** How an action ended; its text output has already gone to the sink. */
 export interface ActionOutcome {
   exitCode?: number | null;
+  /** The signal that ended the command, when one did. */
+  signal?: NodeJS.Signals;
   data?: ResultData;
   /** Set when the action ran but did not succeed, e.g. a command exiting non-zero. */
   failure?: { message: string; errorCode?: ErrorCode };

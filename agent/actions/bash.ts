@@ -8,7 +8,7 @@ import { shellCommand } from "./shell.ts";
 export async function bash(params: ActionParams<"bash">, ctx: ActionContext): Promise<ActionOutcome> {
   const cwd = params.cwd ? await verifiedDirectory(params.cwd, ctx.policy, "working directory") : undefined;
   ctx.signal.throwIfAborted();
-  const { file, args } = shellCommand(params.command);
+  const { file, args } = shellCommand(params.command, params.login);
   const child = ctx.processes.spawn(file, args, { cwd });
   child.stdout!.on("data", (data: Buffer) => ctx.out.write(data, "stdout"));
   child.stderr!.on("data", (data: Buffer) => ctx.out.write(data, "stderr"));
@@ -25,5 +25,5 @@ export async function bash(params: ActionParams<"bash">, ctx: ActionContext): Pr
   if (exit.error) throw new ActionError("exec_failed", `could not start ${file}: ${exit.error.message}`);
   if (exit.code === 0) return { exitCode: 0 };
   const message = exit.code === null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-  return { exitCode: exit.code, failure: { message } };
+  return { exitCode: exit.code, ...(exit.signal && { signal: exit.signal }), failure: { message } };
 }

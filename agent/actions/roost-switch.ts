@@ -77,7 +77,7 @@ class DeploymentHelp implements AgentHelp {
     this.ctx.out.write(`$ ${command}\n`);
     try {
       const cwd = join(this.params.path, "current");
-      const outcome = await bash({ command, cwd, timeoutMs: afterTimeoutMs }, { ...this.ctx, signal: limit.signal });
+      const outcome = await bash({ command, cwd, timeoutMs: afterTimeoutMs, login: true }, { ...this.ctx, signal: limit.signal });
       if (outcome.failure) throw new ActionError("exec_failed", `the version is in place but the after command failed: ${outcome.failure.message}`);
     } finally {
       clearTimeout(timer);

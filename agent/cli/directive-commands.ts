@@ -72,7 +72,7 @@ function directiveFacts(view: DirectiveView): [string, string][] {
     ["action", view.action],
     ["params", JSON.stringify(view.params)],
     ["status", view.status],
-    ["exit code", view.exitCode === null ? "—" : String(view.exitCode)],
+    ["exit code", view.exitCode === null ? (view.signal ? `— (killed by ${view.signal})` : "—") : String(view.exitCode)],
     ["requested by", view.requestedBy],
     ["created", when(view.createdAt)],
     ["sent", when(view.sentAt)],

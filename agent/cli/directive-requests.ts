@@ -1,4 +1,5 @@
 import { DirectiveView } from "../../protocol/api.ts";
+import { clip, summarizeCall } from "../../protocol/directive-summary.ts";
 import { ACTION_PARAMS, type ActionName } from "../../protocol/directives.ts";
 import { CliError, issuesLine } from "./cli-error.ts";
 import type { HubClient } from "./hub-client.ts";
@@ -28,8 +29,5 @@ export function failureLine(view: DirectiveView, label = view.nodeId): string {
 
 /** The few words that identify what a directive did, for tables. */
 export function directiveSubject(view: DirectiveView): string {
-  const p = view.params;
-  const subject = [p.command, p.path, p.file, p.unit, p.pattern, p.runId].find((value) => typeof value === "string") as string | undefined;
-  const text = (subject ?? "").replace(/\s+/g, " ");
-  return text.length > 48 ? `${text.slice(0, 47)}…` : text;
+  return clip(summarizeCall(view.action, view.params), 48);
 }

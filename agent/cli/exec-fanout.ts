@@ -1,4 +1,5 @@
 import { FanOutAggregate, NodeListResponse, type DirectiveView, type FanOutTarget } from "../../protocol/api.ts";
+import { counted, outcomeCounts } from "../../protocol/directive-summary.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliContext } from "./cli-context.ts";
 import { failureLine } from "./directive-requests.ts";
@@ -72,18 +73,10 @@ async function nodeLabels(client: HubClient, target: FanOutTarget): Promise<(id:
   return (id) => (names.get(id) ?? id).padEnd(width);
 }
 
-const COUNTS: [keyof FanOutAggregate, string][] = [
-  ["failed", "failed"],
-  ["offline", "offline"],
-  ["refused", "refused by tier"],
-  ["cancelled", "cancelled"],
-  ["timedOut", "timed out"],
-  ["lost", "lost"],
-];
-
+/** `3 nodes: 2 succeeded, 1 failed; 2 offline nodes not asked`, then one line per node that did not succeed. */
 function summary(aggregate: FanOutAggregate, results: DirectiveView[], label: (id: string) => string): string {
-  const counts = COUNTS.filter(([key]) => aggregate[key] !== 0).map(([key, words]) => `${aggregate[key]} ${words}`);
-  const head = `${aggregate.total} node${aggregate.total === 1 ? "" : "s"}: ${[`${aggregate.succeeded} succeeded`, ...counts].join(", ")}\n`;
+  const skipped = aggregate.skippedOffline ? `; ${counted(aggregate.skippedOffline, "offline node")} not asked` : "";
+  const head = `${counted(aggregate.total, "node")}: ${outcomeCounts(aggregate).join(", ")}${skipped}\n`;
   const failures = results.filter((view) => view.status !== "done").map((view) => `  ${failureLine(view, label(view.nodeId))}\n`);
   return head + failures.join("");
 }

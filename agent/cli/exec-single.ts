@@ -1,3 +1,4 @@
+import { constants } from "node:os";
 import { DirectiveView } from "../../protocol/api.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliContext } from "./cli-context.ts";
@@ -44,10 +45,20 @@ export async function execOnNode(cli: CliContext, client: HubClient, node: strin
   return exitCodeOf(cli, result);
 }
 
-/** The command's own exit code when it ran; otherwise 1 and the reason (offline, refused, timed out...) on stderr. */
+/**
+ * The command's own exit code when it ran, and 128 + the signal's number when a signal killed it, as a shell would
+ * report it; otherwise 1 and the reason (offline, refused, timed out...) on stderr.
+ */
 function exitCodeOf(cli: CliContext, result: DirectiveView): number {
   if (result.status === "done") return result.exitCode ?? 0;
   if (result.status === "failed" && result.exitCode) return result.exitCode;
   cli.err(`error: ${failureLine(result)}\n`);
+  const signal = result.signal ? signalNumber(result.signal) : undefined;
+  if (result.status === "failed" && signal !== undefined) return 128 + signal;
   return result.exitCode || 1;
+}
+
+/** The number of a signal by its name, as this system numbers it (the POSIX ones agree everywhere that matters). */
+function signalNumber(name: string): number | undefined {
+  return (constants.signals as Record<string, number | undefined>)[name];
 }

@@ -1,12 +1,18 @@
 import type { z } from "zod";
 import { ApiError, DirectiveEvent } from "../../protocol/api.ts";
 import { CliError, issuesLine } from "./cli-error.ts";
+import type { HubSettings } from "./settings.ts";
+import { sseData } from "./sse.ts";
 
-/** A request the hub refused or could not be reached for (status 0), so a caller can tell passing trouble from a refusal. */
+/**
+ * A request the hub refused or could not be reached for (status 0), so a caller can tell passing trouble from a
+ * refusal; `code` is the ApiError code when the hub said one.
+ */
 export class HubError extends CliError {
   constructor(
     message: string,
     readonly status: number,
+    readonly code: string | null = null,
   ) {
     super(message);
     this.name = "HubError";
@@ -17,8 +23,6 @@ export class HubError extends CliError {
     return this.status === 0 || this.status >= 500;
   }
 }
-import type { HubSettings } from "./settings.ts";
-import { sseData } from "./sse.ts";
 
 type Query = Record<string, string | number | undefined>;
 
@@ -100,7 +104,10 @@ export class HubClient {
       throw new HubError(`cannot reach the hub at ${url.origin}: ${networkReason(error)}`, 0);
     }
     // A hub that echoes what it was sent must not make the key show up in a terminal or a CI log.
-    if (!response.ok) throw new HubError((await failureLine(response)).replaceAll(this.settings.apiKey, "[api key]"), response.status);
+    if (!response.ok) {
+      const { line, code } = await failureOf(response);
+      throw new HubError(line.replaceAll(this.settings.apiKey, "[api key]"), response.status, code);
+    }
     return response;
   }
 }
@@ -147,11 +154,11 @@ function apiErrorOf(text: string): ApiError | undefined {
   }
 }
 
-async function failureLine(response: Response): Promise<string> {
+async function failureOf(response: Response): Promise<{ line: string; code: string | null }> {
   const body = apiErrorOf(await response.text().catch(() => ""));
   const status = response.status;
-  if (!body) return `the hub answered ${status} ${response.statusText}`.trimEnd();
+  if (!body) return { line: `the hub answered ${status} ${response.statusText}`.trimEnd(), code: null };
   const issues = body.error.issues?.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join("; ");
   const hint = status === 401 ? "; check --api-key, CORTEX_API_KEY or the config file" : "";
-  return `${body.error.message}${issues ? `: ${issues}` : ""} (${status})${hint}`;
+  return { line: `${body.error.message}${issues ? `: ${issues}` : ""} (${status})${hint}`, code: body.error.code };
 }

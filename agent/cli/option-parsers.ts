@@ -15,11 +15,17 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
-/** Seconds as typed (fractions allowed), returned in milliseconds. */
-export function secondsToMs(value: string): number {
-  const s = Number(value);
-  if (!Number.isFinite(s) || s <= 0) throw new InvalidArgumentError("expected a number of seconds above 0");
-  return Math.round(s * 1000);
+/**
+ * A parser for a duration typed in seconds (fractions allowed) and returned in milliseconds, refusing anything
+ * above `maxMs` with a message in seconds: every time option of the CLI is in seconds, and so are its errors.
+ */
+export function seconds(maxMs: number): (value: string) => number {
+  return (value) => {
+    const s = Number(value);
+    if (value.trim() === "" || !Number.isFinite(s) || s < 0.001) throw new InvalidArgumentError("expected a number of seconds above 0");
+    if (s * 1000 > maxMs) throw new InvalidArgumentError(`at most ${maxMs / 1000} seconds`);
+    return Math.round(s * 1000);
+  };
 }
 
 export function nodeId(value: string): string {

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { FanOutTarget } from "../../protocol/api.ts";
 import { NodeId } from "../../protocol/identifiers.ts";
+import { MAX_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import {
   DeploymentEvent,
   DeploymentListResponse,
@@ -8,6 +9,7 @@ import {
   RoostDiffResponse,
   RoostListResponse,
   VersionDetail,
+  MAX_DEPLOYMENT_TIMEOUT_MS,
   VersionListResponse,
   type DeploymentRequest,
 } from "../../protocol/roost-api.ts";
@@ -16,7 +18,7 @@ import type { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
 import { ago, bytes, json, table } from "./format.ts";
 import type { HubClient } from "./hub-client.ts";
-import { nonNegativeInt, positiveInt, secondsToMs } from "./option-parsers.ts";
+import { nonNegativeInt, positiveInt, seconds } from "./option-parsers.ts";
 import { countsLine, followDeployment } from "./roost-follow.ts";
 import { pushFolder } from "./roost-push.ts";
 
@@ -115,8 +117,8 @@ function addDeployOptions(command: Command, versionFlag: boolean): Command {
     .option("--concurrency <n>", "machines at work at once (default 50)", positiveInt)
     .option("--keep <n>", "earlier versions kept on each machine for rollbacks (default 3)", nonNegativeInt)
     .option("--after <command>", "run this in the new current folder on each machine (tier rules apply)")
-    .option("--after-timeout <s>", "time limit of the --after command (default 120)", secondsToMs)
-    .option("--timeout <s>", "time limit of one machine's whole deployment (default 3600)", secondsToMs)
+    .option("--after-timeout <s>", "time limit of the --after command (default 120)", seconds(MAX_BASH_TIMEOUT_MS))
+    .option("--timeout <s>", "time limit of one machine's whole deployment (default 3600)", seconds(MAX_DEPLOYMENT_TIMEOUT_MS))
     .option("--catch-up", "machines offline now get it when they connect again")
     .option("--no-wait", "start it and print its id instead of following it")
     .option("--json", "print the deployment as JSON at the end");

@@ -298,6 +298,7 @@ export class DirectiveExecutor implements DirectiveHandler {
       output: out.text(),
       durationMs: Date.now() - startedAt,
       exitCode: outcome.exitCode ?? null,
+      ...(outcome.signal && { signal: outcome.signal }),
       ...(failure && { error: failure.message.slice(0, MAX_ERROR_CHARS) }),
       ...(failure?.errorCode && { errorCode: failure.errorCode }),
       ...(out.truncated && { truncated: true }),

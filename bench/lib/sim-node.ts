@@ -94,7 +94,7 @@ export class SimNode {
             type: "register",
             agentId: options.nodeId,
             name: options.nodeId,
-            capabilities: ["bash"],
+            capabilities: ["bash", "read"],
             version: "0.0.0-bench",
             tier: "root",
             heartbeatMs: options.heartbeatMs,

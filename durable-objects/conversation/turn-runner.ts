@@ -291,7 +291,8 @@ export class TurnRunner {
         outcome = await runProcessTool(handler, hub as unknown as ProcessToolHub, input, requester);
       } else {
         const records = {
-          activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, requester),
+          // The model never reads other people's access events (sign-ins, failed attempts, keys): only the asker's own.
+          activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, { ...requester, audit: false }),
           nodes: async () => (await hub.listNodes()) as NodeView[],
         };
         outcome = { ok: true, text: await runHubTool(handler, records, input, Date.now()) };

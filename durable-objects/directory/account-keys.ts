@@ -16,7 +16,10 @@ export class AccountKeys {
     const live = this.ctx.apiKeys.list(input.userId).filter((k) => k.revokedAt === null && (k.expiresAt === null || k.expiresAt > now)).length;
     if (live >= MAX_LIVE_KEYS_PER_USER) return fail(409, "too_many_keys", `at most ${MAX_LIVE_KEYS_PER_USER} live API keys per account; revoke some first`);
     const key = this.ctx.apiKeys.create(input, now);
-    await this.ctx.record({ kind: "api_key", ...who, message: `${who.actor} created the ${key.scope} API key "${key.name}" (${key.prefix}…)`, data: { keyId: key.id } }, now);
+    await this.ctx.record(
+      { kind: "api_key", ...who, subject: input.userId, message: `${who.actor} created the ${key.scope} API key "${key.name}" (${key.prefix}…)`, data: { keyId: key.id } },
+      now,
+    );
     return ok(key);
   }
 
@@ -29,7 +32,7 @@ export class AccountKeys {
     if (!key) return fail(404, "key_not_found", `API key ${id} not found`);
     if (key.revokedAt !== null) return fail(409, "already_revoked", `API key ${id} is already revoked`);
     this.ctx.apiKeys.revoke(userId, id, now);
-    await this.ctx.record({ kind: "api_key", ...who, message: `${who.actor} revoked the API key "${key.name}" (${key.prefix}…)`, data: { keyId: id } }, now);
+    await this.ctx.record({ kind: "api_key", ...who, subject: userId, message: `${who.actor} revoked the API key "${key.name}" (${key.prefix}…)`, data: { keyId: id } }, now);
     await this.ctx.closeSockets(userId, { apiKeyIds: [id] }, "signed_out");
     return ok(this.ctx.apiKeys.get(userId, id)!);
   }

@@ -22,6 +22,13 @@ export interface NewAuditEntry {
   site?: string | null;
   /** Whether the site's own activity log gets it too (when `site` is set); yes unless said otherwise. */
   siteLog?: boolean;
+  /**
+   * The user (id) the event is about. They read it in the activity logs it goes to, and an event about a person
+   * that names no site (a sign-in, a key) goes to the log of every site they are a member of.
+   */
+  subject?: string | null;
+  /** How it reads in a site's log: a failed attempt to get in is a warning, the rest is information. */
+  level?: "info" | "warn";
   ip: string | null;
   message: string;
   data?: Record<string, unknown>;

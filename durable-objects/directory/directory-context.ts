@@ -14,7 +14,11 @@ import { SiteStore } from "./sites.ts";
 import { UserStore } from "./users.ts";
 
 /** Where a site's access events are mirrored: its SiteHub's activity log. */
-export type SiteActivitySink = (site: string, entry: { actor: string | null; message: string; data?: Record<string, unknown> }) => Promise<void>;
+export type SiteActivitySink = (
+  site: string,
+  entry: { level: "info" | "warn"; actor: string | null; message: string; data?: Record<string, unknown>; subject?: string | null },
+) => Promise<void>;
+
 
 /** Closes the matching sockets a holder has; resolves to how many it closed. */
 export type SocketCloser = (holder: SocketHolder, match: SocketMatch, code: number, reason: string) => Promise<number>;
@@ -73,16 +77,32 @@ export class DirectoryContext {
     );
   }
 
-  /** Appends to the audit trail and, for an event of one site, to that site's activity log (kind "access"). */
+  /**
+   * Appends to the audit trail and mirrors the event (kind "access") to the activity log of the site it concerns:
+   * the site it names, or else every site of the person it is about. A superadmin's own sign-ins concern no site in
+   * particular and stay in the hub's audit trail.
+   */
   async record(entry: NewAuditEntry, now = Date.now()): Promise<void> {
     this.audit.append(entry, now);
-    if (!entry.site || entry.siteLog === false) return;
-    try {
-      await this.siteActivity(entry.site, { actor: entry.actor, message: entry.message, ...(entry.data ? { data: entry.data } : {}) });
-    } catch (err) {
-      // The audit trail has the event; a site's log missing one line must not undo the change it describes.
-      console.error("could not mirror an access event to the site log", entry.site, err instanceof Error ? err.message : String(err));
-    }
+    if (entry.siteLog === false) return;
+    const sites = entry.site ? [entry.site] : entry.subject ? Object.keys(this.memberships.rolesOf(entry.subject)) : [];
+    const mirrored = {
+      level: entry.level ?? (entry.kind === "sign_in_failed" ? ("warn" as const) : ("info" as const)),
+      actor: entry.actor,
+      message: entry.message,
+      ...(entry.data ? { data: entry.data } : {}),
+      subject: entry.subject ?? null,
+    };
+    await Promise.all(
+      sites.map(async (site) => {
+        try {
+          await this.siteActivity(site, mirrored);
+        } catch (err) {
+          // The audit trail has the event; a site's log missing one line must not undo the change it describes.
+          console.error("could not mirror an access event to the site log", site, err instanceof Error ? err.message : String(err));
+        }
+      }),
+    );
   }
 
   me(user: UserView): MeResponse {

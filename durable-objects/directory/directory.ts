@@ -4,6 +4,7 @@ import type {
   AuditPage,
   AuditQuery,
   InviteView,
+  MemberListResponse,
   MeResponse,
   MemberView,
   PasskeyView,
@@ -165,7 +166,7 @@ export class Directory extends DurableObject<Env> {
     return this.siteAdmin.renameSite(id, name, who);
   }
 
-  listMembers(site: string): MemberView[] {
+  listMembers(site: string): MemberListResponse {
     return this.siteAdmin.listMembers(site);
   }
 

@@ -52,6 +52,7 @@ export class InviteAcceptance {
         actor: user.email,
         ip: who.as === "user" ? who.ip : who.session.ip,
         site: invite.site,
+        subject: user.id,
         message: `${user.email} accepted an invite to site ${invite.site} as ${invite.role}${who.as === "new" ? " (new account)" : ""}`,
         data: { inviteId: invite.id, userId: user.id },
       },

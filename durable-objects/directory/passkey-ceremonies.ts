@@ -42,7 +42,7 @@ export class PasskeyCeremonies {
     if (this.ctx.passkeys.exists(input.credentialId)) return fail(409, "passkey_exists", "this passkey is already registered");
     const { challenge: _challenge, ...passkey } = input;
     const view = this.ctx.passkeys.add(passkey, now);
-    await this.ctx.record({ kind: "passkey", ...who, message: `${who.actor} added the passkey "${view.name}"` }, now);
+    await this.ctx.record({ kind: "passkey", ...who, subject: input.userId, message: `${who.actor} added the passkey "${view.name}"` }, now);
     return ok(view);
   }
 
@@ -53,7 +53,7 @@ export class PasskeyCeremonies {
   async remove(userId: string, id: string, who: Actor): Promise<HubResult<PasskeyView>> {
     const removed = this.ctx.passkeys.remove(userId, id);
     if (!removed) return fail(404, "passkey_not_found", `passkey ${id} not found`);
-    await this.ctx.record({ kind: "passkey", ...who, message: `${who.actor} removed the passkey "${removed.name}"` });
+    await this.ctx.record({ kind: "passkey", ...who, subject: userId, message: `${who.actor} removed the passkey "${removed.name}"` });
     return ok(removed);
   }
 
@@ -87,13 +87,16 @@ export class PasskeyCeremonies {
     const fresh = this.ctx.challenges.consume(input.challenge, "login", null, now);
     if (!passkey || !user || !fresh || !input.verified) {
       const reason = !fresh ? "the challenge expired or was already used" : "the passkey's signature did not verify";
-      await this.ctx.record({ kind: "sign_in_failed", actor: user?.view.email ?? null, ip: input.session.ip, message: `failed passkey sign-in: ${reason}` }, now);
+      await this.ctx.record(
+        { kind: "sign_in_failed", actor: user?.view.email ?? null, ip: input.session.ip, subject: user?.view.id ?? null, message: `failed passkey sign-in: ${reason}` },
+        now,
+      );
       return fail(401, "passkey_rejected", `passkey sign-in failed: ${reason}`);
     }
     this.ctx.passkeys.used(passkey.id, input.newCounter, now);
     this.ctx.throttle.succeeded([passkeyAddressKey(input.session.ip)]);
     this.ctx.sessions.create({ userId: user.view.id, ...input.session }, now);
-    await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: input.session.ip, message: `${user.view.email} signed in with a passkey` }, now);
+    await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: input.session.ip, subject: user.view.id, message: `${user.view.email} signed in with a passkey` }, now);
     return ok(this.ctx.me(user.view));
   }
 }

@@ -75,12 +75,15 @@ export class SignIn {
     const { check, session } = input;
     const user = check.userId ? this.ctx.users.byId(check.userId) : null;
     if (!user || !input.passwordOk) {
-      await this.ctx.record({ kind: "sign_in_failed", actor: check.email, ip: session.ip, message: `failed sign-in as ${check.email}: wrong email or password` }, now);
+      await this.ctx.record(
+        { kind: "sign_in_failed", actor: check.email, ip: session.ip, subject: user?.view.id ?? null, message: `failed sign-in as ${check.email}: wrong email or password` },
+        now,
+      );
       return fail(401, "wrong_credentials", "wrong email or password");
     }
     this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, session.ip, now));
     this.ctx.sessions.create({ userId: user.view.id, ...session }, now);
-    await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, message: `${user.view.email} signed in with a password` }, now);
+    await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, subject: user.view.id, message: `${user.view.email} signed in with a password` }, now);
     return ok(this.ctx.me(user.view));
   }
 
@@ -101,7 +104,10 @@ export class SignIn {
   async finishPasswordChange(input: PasswordChange, now = Date.now()): Promise<HubResult<SignedOut>> {
     const { check } = input;
     if (!check.userId || !input.passwordOk) {
-      await this.ctx.record({ kind: "password", actor: check.email, ip: input.ip, message: `${check.email} gave a wrong current password` }, now);
+      await this.ctx.record(
+        { kind: "password", level: "warn", actor: check.email, ip: input.ip, subject: check.userId, message: `${check.email} gave a wrong current password` },
+        now,
+      );
       return fail(403, "wrong_password", "the current password is wrong");
     }
     this.ctx.users.setPassword(check.userId, input.newPasswordHash);
@@ -113,6 +119,7 @@ export class SignIn {
         kind: "password",
         actor: check.email,
         ip: input.ip,
+        subject: check.userId,
         message: `${check.email} changed their password (${sessions.length} other sessions signed out${input.revokeApiKeys ? `, ${keys.length} API keys revoked` : ""})`,
       },
       now,

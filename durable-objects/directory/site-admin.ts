@@ -1,4 +1,4 @@
-import type { InviteView, MemberView, SiteRole, SiteView } from "../../protocol/accounts.ts";
+import type { InviteView, MemberListResponse, MemberView, SiteRole, SiteView } from "../../protocol/accounts.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
 import type { Actor } from "./identity.ts";
@@ -32,8 +32,9 @@ export class SiteAdmin {
     return ok({ ...site, name });
   }
 
-  listMembers(site: string): MemberView[] {
-    return this.ctx.memberships.list(site);
+  listMembers(site: string): MemberListResponse {
+    const superadmins = this.ctx.users.superadmins().map((u) => ({ userId: u.id, email: u.email, name: u.name }));
+    return { members: this.ctx.memberships.list(site), superadmins };
   }
 
   async changeRole(site: string, userId: string, role: SiteRole, who: Actor): Promise<HubResult<MemberView>> {
@@ -47,6 +48,7 @@ export class SiteAdmin {
       kind: "member",
       ...who,
       site,
+      subject: userId,
       message: `${member.email} is now ${role} of site ${site} (was ${member.role}), changed by ${who.actor}`,
       data: { userId, from: member.role, to: role },
     });
@@ -58,7 +60,7 @@ export class SiteAdmin {
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     this.ctx.memberships.remove(site, userId);
     await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
-    await this.ctx.record({ kind: "member", ...who, site, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
+    await this.ctx.record({ kind: "member", ...who, site, subject: userId, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
     return ok(member);
   }
 

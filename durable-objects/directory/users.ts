@@ -54,6 +54,11 @@ export class UserStore {
     return this.byId(id)!.view;
   }
 
+  /** Everyone with access to every site. */
+  superadmins(): UserView[] {
+    return this.sql.exec<UserRow>("SELECT * FROM users WHERE superadmin = 1 ORDER BY created_at, email").toArray().map((r) => record(r).view);
+  }
+
   setPassword(id: string, passwordHash: string): void {
     this.sql.exec("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, id);
   }

@@ -22,15 +22,20 @@ export interface SocketHolder {
   name: string;
 }
 
+/** The tag every socket a person opened carries, whichever session or key they used. */
+export function userTag(userId: string): string {
+  return `user:${userId}`;
+}
+
 export function ownerTags(owner: SocketOwner): string[] {
-  const tags = [`user:${owner.userId}`];
+  const tags = [userTag(owner.userId)];
   if (owner.sessionId) tags.push(`session:${owner.sessionId}`);
   if (owner.apiKeyId) tags.push(`key:${owner.apiKeyId}`);
   return tags;
 }
 
 function matchTags(match: SocketMatch): string[] {
-  if ("userId" in match) return [`user:${match.userId}`];
+  if ("userId" in match) return [userTag(match.userId)];
   if ("sessionIds" in match) return match.sessionIds.map((id) => `session:${id}`);
   return match.apiKeyIds.map((id) => `key:${id}`);
 }

@@ -1,4 +1,4 @@
-import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView } from "../../protocol/api.ts";
+import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView, RunRecord } from "../../protocol/api.ts";
 import { ActionCall, ActionName, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
@@ -6,6 +6,7 @@ import { confinementRefusal, readableRoots } from "../../protocol/read-confineme
 import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
+import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
 import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
@@ -160,18 +161,22 @@ export class DirectiveDispatcher {
     const actor = requester.actor;
     const call = this.parseCall(req);
     if (!call.ok) return call;
-    const targets = this.resolveTargets(req.target);
-    if (!targets.ok) return targets;
+    const resolved = this.resolveTargets(req.target);
+    if (!resolved.ok) return resolved;
+    const { targets, skippedOffline } = resolved.value;
     const fanoutId = options.id ?? newId("f");
-    this.store.insertFanOut(fanoutId, actor, req.concurrency, targets.value.length, Date.now());
-    const stream = this.streams.open(fanoutId, presenterFor(requester));
-    this.activity.append({
-      kind: "directive",
+    const fanOut = {
+      fanoutId,
       actor,
-      message: `fan-out ${fanoutId}: ${call.value.action} on ${targets.value.length} node(s), concurrency ${req.concurrency}`,
-      data: { fanoutId, nodes: targets.value.length },
-    });
-    const ids = targets.value.map((node) => {
+      action: call.value.action,
+      what: whatRan(call.value.action, call.value.params as Record<string, unknown>),
+      total: targets.length,
+      skippedOffline,
+    };
+    this.store.insertFanOut(fanOut, req.concurrency, Date.now());
+    const stream = this.streams.open(fanoutId, presenterFor(requester));
+    this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
+    const ids = targets.map((node) => {
       const id = newId("d");
       this.admit(id, fanoutId, node, call.value, req, requester, options);
       return id;
@@ -180,6 +185,11 @@ export class DirectiveDispatcher {
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
     return ok({ fanoutId, stream });
+  }
+
+  run(nodeId: string, runId: string): HubResult<RunRecord> {
+    const rec = this.store.runRecord(nodeId, runId);
+    return rec ? ok(rec) : fail(404, "run_not_found", `the hub knows no run ${runId} on node ${nodeId}`);
   }
 
   /** The events of a directive that exists: its result at once when it has ended, else its live events. */
@@ -221,8 +231,7 @@ export class DirectiveDispatcher {
     const rec = this.store.get(id, false);
     if (!rec) return fail(404, "directive_not_found", `directive ${id} not found`);
     if (!ACTIVE.includes(rec.view.status)) return fail(409, "already_finished", `directive ${id} already ended as ${rec.view.status}`);
-    this.stop(id, rec.view.nodeId, rec.view.status, { status: "cancelled", errorCode: "cancelled", error: `cancelled by ${actor}` });
-    this.activity.append({ kind: "directive", actor, nodeId: rec.view.nodeId, message: `directive ${id} cancelled by ${actor}` });
+    this.stop(id, rec.view.nodeId, rec.view.status, { status: "cancelled", errorCode: "cancelled", error: `cancelled by ${actor}` }, actor);
     return ok(true);
   }
 
@@ -232,10 +241,9 @@ export class DirectiveDispatcher {
     for (const status of ["queued", "sent", "running"] as const) {
       for (const id of this.store.memberIds(fanoutId, [status])) {
         const nodeId = this.store.nodeOf(id)!;
-        this.stop(id, nodeId, status, { status: "cancelled", errorCode: "cancelled", error: `cancelled by ${actor}` });
+        this.stop(id, nodeId, status, { status: "cancelled", errorCode: "cancelled", error: `cancelled by ${actor}` }, actor);
       }
     }
-    this.activity.append({ kind: "directive", actor, message: `fan-out ${fanoutId} cancelled by ${actor}` });
     return this.fanOutStatus(fanoutId);
   }
 
@@ -297,10 +305,18 @@ export class DirectiveDispatcher {
     return fail(400, "invalid_params", `invalid params for ${req.action}: ${issue?.path.join(".") || "params"}: ${issue?.message ?? "invalid"}`);
   }
 
-  /** A fan-out to `all` means the nodes online now: one cannot run a command on a machine that is away. */
-  private resolveTargets(target: FanOutTarget): HubResult<NodeView[]> {
-    const nodes = this.registry.list().map((r) => r.view);
-    return resolveTargets(nodes, target, (all) => ok(all.filter((n) => this.link.isOnline(n.id))));
+  /**
+   * The nodes a fan-out goes to. "All" means every node online now; the ones offline are not asked, only counted
+   * (`skippedOffline`), while a group or a list names its nodes, so an offline one among them is a member that failed.
+   */
+  private resolveTargets(target: FanOutTarget): HubResult<{ targets: NodeView[]; skippedOffline: number }> {
+    let skippedOffline = 0;
+    const resolved = resolveTargets(this.registry.list().map((r) => r.view), target, (all) => {
+      const online = all.filter((n) => this.link.isOnline(n.id));
+      skippedOffline = all.length - online.length;
+      return ok(online);
+    });
+    return resolved.ok ? ok({ targets: resolved.value, skippedOffline }) : resolved;
   }
 
   /** The folders a confined caller may read on this node. */
@@ -354,17 +370,8 @@ export class DirectiveDispatcher {
       }
     }
     const rec = this.store.get(id, false)!;
-    this.activity.append({
-      kind: "directive",
-      level: rec.view.status === "queued" ? "info" : "warn",
-      actor,
-      nodeId: node.id,
-      message:
-        rec.view.status === "queued"
-          ? `directive ${id}: ${call.action} on ${node.id} by ${actor}`
-          : `directive ${id}: ${call.action} on ${node.id} by ${actor} not sent: ${rec.view.error}`,
-      data: { directiveId: id, action: call.action, fanoutId },
-    });
+    const change = directiveChange(rec.view, node.name, whatRan(call.action, call.params as Record<string, unknown>));
+    this.activity.append({ kind: "directive", actor, nodeId: node.id, directiveId: id, fanoutId, ...change });
   }
 
   /** Sends single directives and reports the ones settled at admission. */
@@ -442,6 +449,7 @@ export class DirectiveDispatcher {
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,
+      signal: msg.signal ?? null,
       output: msg.output,
       truncated: msg.truncated ?? false,
       error: msg.error ?? null,
@@ -471,13 +479,10 @@ export class DirectiveDispatcher {
       errorCode: msg.errorCode ?? null,
     });
     if (!kept) return;
-    this.activity.append({
-      kind: "directive",
-      level: "warn",
-      nodeId,
-      message: `directive ${msg.directiveId} on ${nodeId}, lost earlier, finished after all: ${msg.success ? "succeeded" : `failed${msg.error ? `: ${msg.error}` : ""}`}${msg.exitCode != null ? ` (exit ${msg.exitCode})` : ""}`,
-      data: { directiveId: msg.directiveId, late: true, success: msg.success, exitCode: msg.exitCode ?? null },
-    });
+    const rec = this.store.get(msg.directiveId, false)!;
+    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, rec.view), msg);
+    if (this.activity.updateDirective(msg.directiveId, change)) return;
+    this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: msg.directiveId, fanoutId: rec.view.fanoutId, ...change });
   }
 
   /**
@@ -505,15 +510,7 @@ export class DirectiveDispatcher {
       },
       Date.now(),
     );
-    if (fresh) {
-      this.activity.append({
-        kind: "directive",
-        level: msg.state === "done" ? "info" : "warn",
-        nodeId,
-        message: `run ${msg.runId} on ${nodeId} ended: ${msg.state}${msg.exitCode !== null ? ` (exit ${msg.exitCode})` : ""}${msg.reason ? `: ${msg.reason}` : ""}`,
-        data: { runId: msg.runId, directiveId: msg.directiveId, state: msg.state, exitCode: msg.exitCode },
-      });
-    }
+    if (fresh) this.logRunEnd(nodeId, msg);
     this.link.send(nodeId, { type: "run_complete_ack", runId: msg.runId });
     return null;
   }
@@ -529,22 +526,50 @@ export class DirectiveDispatcher {
     return null;
   }
 
-  /** Stops a directive on the hub's side, telling the agent when it may be running there. */
-  private stop(id: string, nodeId: string, status: DirectiveStatus, outcome: Outcome): void {
-    if (status === "sent" || status === "running") this.link.send(nodeId, { type: "cancel", directiveId: id });
-    this.complete(id, nodeId, outcome);
-  }
-
-  private complete(id: string, nodeId: string, outcome: Outcome): void {
-    if (!this.store.finish(id, outcome, Date.now())) return;
-    const rec = this.store.get(id, false)!;
+  /**
+   * A long run ended on its machine: its launch directive's entry tells how (the run may end days after the launch);
+   * a launch whose entry is gone, or unknown to this hub, gets an entry of its own.
+   */
+  private logRunEnd(nodeId: string, msg: RunCompleteMessage): void {
+    const launch = this.store.nodeOf(msg.directiveId) === nodeId ? this.store.get(msg.directiveId, false) : null;
+    if (launch) {
+      const change = runEndedChange(launch.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, launch.view), msg);
+      if (this.activity.updateDirective(msg.directiveId, change)) return;
+      this.activity.append({ kind: "directive", actor: launch.view.requestedBy, nodeId, directiveId: msg.directiveId, ...change });
+      return;
+    }
+    const exit = msg.exitCode !== null ? ` (exit ${msg.exitCode})` : "";
     this.activity.append({
       kind: "directive",
-      level: rec.view.status === "done" ? "info" : "warn",
+      level: msg.state === "done" || msg.state === "cancelled" ? "info" : "warn",
       nodeId,
-      message: `directive ${id} on ${nodeId} ended: ${rec.view.status}${rec.view.exitCode !== null ? ` (exit ${rec.view.exitCode})` : ""}${rec.view.error ? `: ${rec.view.error}` : ""}`,
-      data: { directiveId: id, status: rec.view.status, durationMs: rec.view.startedAt ? Date.now() - rec.view.startedAt : null },
+      message: `run ${msg.runId} on ${this.nodeName(nodeId)} ended ${msg.state}${exit}${msg.reason ? `: ${msg.reason}` : ""}`,
+      data: { runId: msg.runId, directiveId: msg.directiveId, runState: msg.state, runExitCode: msg.exitCode },
     });
+  }
+
+  private nodeName(nodeId: string): string {
+    return this.registry.get(nodeId)?.view.name ?? nodeId;
+  }
+
+  /** What a directive ran, from its params as stored (whole, so the redactor sees every secret before it is cut). */
+  private whatOf(id: string, view: DirectiveView): string {
+    return whatRan(view.action, this.store.rawParams(id) ?? view.params);
+  }
+
+  /** Stops a directive on the hub's side, telling the agent when it may be running there. */
+  private stop(id: string, nodeId: string, status: DirectiveStatus, outcome: Outcome, cancelledBy: string | null = null): void {
+    if (status === "sent" || status === "running") this.link.send(nodeId, { type: "cancel", directiveId: id });
+    this.complete(id, nodeId, outcome, cancelledBy);
+  }
+
+  private complete(id: string, nodeId: string, outcome: Outcome, cancelledBy: string | null = null): void {
+    if (!this.store.finish(id, outcome, Date.now())) return;
+    const rec = this.store.get(id, false)!;
+    const change = directiveChange(rec.view, this.nodeName(nodeId), this.whatOf(id, rec.view), cancelledBy);
+    if (!this.activity.updateDirective(id, change)) {
+      this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: id, fanoutId: rec.view.fanoutId, ...change });
+    }
     this.publishEnd(id, rec.view.fanoutId);
     if (rec.view.fanoutId) {
       this.pump(rec.view.fanoutId);
@@ -563,7 +588,13 @@ export class DirectiveDispatcher {
   private finishFanOutIfDone(fanoutId: string): void {
     const { pending, ...aggregate } = this.store.aggregate(fanoutId);
     if (pending > 0) return;
+    this.logFanOutEnd(fanoutId, aggregate);
     if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
+  }
+
+  private logFanOutEnd(fanoutId: string, aggregate: FanOutAggregate): void {
+    const fanOut = this.store.fanOut(fanoutId);
+    if (fanOut) this.activity.updateFanOut(fanoutId, fanOutChange(fanOut, aggregate));
   }
 
   private emitStatus(id: string, nodeId: string, status: DirectiveStatus): void {

@@ -1,4 +1,4 @@
-import { LateResult, type DirectiveListQuery, type DirectiveView, type FanOutAggregate } from "../../protocol/api.ts";
+import { LateResult, type DirectiveListQuery, type DirectiveView, type FanOutAggregate, type RunRecord } from "../../protocol/api.ts";
 import { MAX_STORED_CHUNKS, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
 import { ResultData, type ActionName, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 
@@ -20,6 +20,7 @@ interface DirectiveRow {
   timeout_ms: number;
   deadline_at: number | null;
   exit_code: number | null;
+  signal: string | null;
   output: string | null;
   output_bytes: number;
   chunks_received: number;
@@ -76,6 +77,7 @@ function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
       endedAt: row.ended_at,
       timeoutMs: row.timeout_ms,
       exitCode: row.exit_code,
+      signal: row.signal,
       outputBytes: row.output_bytes,
       output,
       outputWithheld: false,
@@ -103,9 +105,20 @@ export interface NewDirective {
   errorCode?: ErrorCode;
 }
 
+/** A fan-out as asked for: who, what (already redacted for the log), on how many nodes, and how many were offline. */
+export interface FanOutRecord {
+  fanoutId: string;
+  actor: string;
+  action: ActionName;
+  what: string;
+  total: number;
+  skippedOffline: number;
+}
+
 export interface Outcome {
   status: DirectiveStatus;
   exitCode?: number | null;
+  signal?: string | null;
   output?: string;
   truncated?: boolean;
   error?: string | null;
@@ -294,13 +307,14 @@ export class DirectiveStore {
     const useResultOutput = row.chunks_received === 0 && outcome.output !== undefined;
     const output = useResultOutput ? outcome.output! : null;
     this.sql.exec(
-      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, exit_code = ?, error = ?,
+      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, exit_code = ?, signal = ?, error = ?,
          error_code = ?, data = ?, truncated = MAX(truncated, ?), output = COALESCE(?, output),
          output_bytes = CASE WHEN ? IS NULL THEN output_bytes ELSE ? END
        WHERE id = ?`,
       outcome.status,
       now,
       outcome.exitCode ?? null,
+      outcome.signal ?? null,
       outcome.error ?? null,
       outcome.errorCode ?? null,
       outcome.data === undefined ? null : JSON.stringify(outcome.data),
@@ -345,8 +359,31 @@ export class DirectiveStore {
 
   // ---- fan-outs ----
 
-  insertFanOut(id: string, requestedBy: string, concurrency: number, total: number, now: number): void {
-    this.sql.exec("INSERT INTO fanouts (id, created_at, requested_by, concurrency, total) VALUES (?, ?, ?, ?, ?)", id, now, requestedBy, concurrency, total);
+  insertFanOut(f: FanOutRecord, concurrency: number, now: number): void {
+    this.sql.exec(
+      "INSERT INTO fanouts (id, created_at, requested_by, concurrency, total, skipped_offline, action, what) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      f.fanoutId,
+      now,
+      f.actor,
+      concurrency,
+      f.total,
+      f.skippedOffline,
+      f.action,
+      f.what,
+    );
+  }
+
+  fanOut(id: string): FanOutRecord | null {
+    const row = this.sql
+      .exec<{ requested_by: string; total: number; skipped_offline: number; action: string | null; what: string | null }>(
+        "SELECT requested_by, total, skipped_offline, action, what FROM fanouts WHERE id = ?",
+        id,
+      )
+      .toArray()[0];
+    if (!row) return null;
+    // Fan-outs from before these columns existed name their action through a member.
+    const action = (row.action ?? this.sql.exec<{ action: string }>("SELECT action FROM directives WHERE fanout_id = ? LIMIT 1", id).toArray()[0]?.action ?? "bash") as ActionName;
+    return { fanoutId: id, actor: row.requested_by, total: row.total, skippedOffline: row.skipped_offline, action, what: row.what ?? "" };
   }
 
   fanOutExists(id: string): boolean {
@@ -383,7 +420,8 @@ export class DirectiveStore {
         fanoutId,
       )
       .toArray();
-    const agg = { fanoutId, total: 0, succeeded: 0, failed: 0, offline: 0, refused: 0, cancelled: 0, timedOut: 0, lost: 0, pending: 0 };
+    const skippedOffline = this.sql.exec<{ n: number }>("SELECT skipped_offline AS n FROM fanouts WHERE id = ?", fanoutId).toArray()[0]?.n ?? 0;
+    const agg = { fanoutId, total: 0, succeeded: 0, failed: 0, offline: 0, refused: 0, cancelled: 0, timedOut: 0, lost: 0, skippedOffline, pending: 0 };
     for (const r of rows) {
       agg.total += r.n;
       if (r.status === "done") agg.succeeded += r.n;
@@ -399,6 +437,43 @@ export class DirectiveStore {
   }
 
   // ---- long runs ----
+
+  /** The launch of a run on a node and its reported end, whichever the hub has; null when it knows neither. */
+  runRecord(nodeId: string, runId: string): RunRecord | null {
+    const launch = this.sql
+      .exec<{ id: string; requested_by: string; created_at: number }>(
+        "SELECT id, requested_by, created_at FROM directives WHERE node_id = ? AND action = 'run.launch' AND json_extract(data, '$.runId') = ? ORDER BY seq DESC LIMIT 1",
+        nodeId,
+        runId,
+      )
+      .toArray()[0];
+    const end = this.sql
+      .exec<{ directive_id: string; state: string; exit_code: number | null; reason: string | null; output_tail: string; started_at: number; ended_at: number; reported_at: number }>(
+        "SELECT * FROM runs WHERE node_id = ? AND run_id = ?",
+        nodeId,
+        runId,
+      )
+      .toArray()[0];
+    if (!launch && !end) return null;
+    return {
+      runId,
+      nodeId,
+      directiveId: launch?.id ?? end?.directive_id ?? null,
+      launchedBy: launch?.requested_by ?? null,
+      launchedAt: launch?.created_at ?? null,
+      ended: end
+        ? {
+            state: end.state as NonNullable<RunRecord["ended"]>["state"],
+            exitCode: end.exit_code,
+            reason: end.reason,
+            outputTail: end.output_tail,
+            startedAt: end.started_at,
+            endedAt: end.ended_at,
+            reportedAt: end.reported_at,
+          }
+        : null,
+    };
+  }
 
   /** Records a finished long run once; a repeat report of the same run returns false. */
   recordRun(run: {

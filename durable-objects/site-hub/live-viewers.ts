@@ -1,23 +1,44 @@
 import type { NodeView } from "../../protocol/api.ts";
 import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import type { SupervisionStatus } from "../../protocol/processes.ts";
+import { ownerTags, userTag, type SocketOwner } from "../shared/user-sockets.ts";
+import type { StoredActivity } from "./activity-log.ts";
+import { activityFor } from "./directive-visibility.ts";
 import type { NodeRegistry } from "./node-registry.ts";
-import { ownerTags, type SocketOwner } from "../shared/user-sockets.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
 /** Tag of dashboard sockets. Node sockets are tagged with their connection id (a UUID), so the two never meet. */
 export const VIEWER_TAG = "viewer";
+/** Viewers who may read the site's access events carry this tag too. */
+const AUDIT_TAG = "viewer:audit";
+/** Viewers confined to reading get agent-written text redacted, as in `GET /activity`. */
+const CONFINED_TAG = "viewer:confined";
 
 /** The Worker forwards an authorised dashboard upgrade to the object under this path; agents never reach it. */
 export const VIEWER_PATH = "/viewer";
 
-/** The viewer's owner travels in the forwarded request's query, set by the Worker after authentication. */
-export function viewerUrl(base: string, owner: SocketOwner | null): URL {
+/** What a viewer may read of the activity log, decided by the Worker's `authorize`. */
+export interface ViewerRights {
+  /** May read the site's access events (sign-ins, keys, roles): the site's admins. */
+  audit: boolean;
+  /** Confined to the readable paths: agent-written text reaches them redacted. */
+  confined: boolean;
+}
+
+/**
+ * The viewer's owner and rights travel in the forwarded request's query, set by the Worker after authentication.
+ * Without `rights` (a socket that only needs its owner, like a conversation's) the reader gets the least.
+ */
+export function viewerUrl(base: string, owner: SocketOwner | null, rights?: ViewerRights): URL {
   const url = new URL(VIEWER_PATH, base);
   if (owner) {
     url.searchParams.set("user", owner.userId);
     if (owner.sessionId) url.searchParams.set("session", owner.sessionId);
     if (owner.apiKeyId) url.searchParams.set("key", owner.apiKeyId);
+  }
+  if (rights) {
+    url.searchParams.set("audit", rights.audit ? "1" : "0");
+    url.searchParams.set("confined", rights.confined ? "1" : "0");
   }
   return url;
 }
@@ -25,6 +46,11 @@ export function viewerUrl(base: string, owner: SocketOwner | null): URL {
 export function viewerOwner(url: URL): SocketOwner | null {
   const userId = url.searchParams.get("user");
   return userId ? { userId, sessionId: url.searchParams.get("session"), apiKeyId: url.searchParams.get("key") } : null;
+}
+
+/** Anything but an explicit grant reads the least: no access events, agent-written text redacted. */
+export function viewerRights(url: URL): ViewerRights {
+  return { audit: url.searchParams.get("audit") === "1", confined: url.searchParams.get("confined") !== "0" };
 }
 
 export function isViewer(ctx: DurableObjectState, ws: WebSocket): boolean {
@@ -38,8 +64,8 @@ function liveNode(view: NodeView): LiveNode {
 
 /**
  * Dashboards watching the site: hibernatable sockets that get every node on connect and then one message per
- * change of a node's row. Viewers only listen; a "ping" they send is answered by the runtime without waking the
- * object, and anything else they send is ignored.
+ * change of a node's row, and each activity entry (new or updated) their reader may see. Viewers only listen; a
+ * "ping" they send is answered by the runtime without waking the object, and anything else they send is ignored.
  */
 export class LiveViewers {
   constructor(
@@ -47,11 +73,17 @@ export class LiveViewers {
     private readonly registry: NodeRegistry,
   ) {}
 
-  /** Accepts a viewer, tagged with who opened it (null for the admin key) so losing access can close it. */
-  accept(owner: SocketOwner | null): Response {
+  /**
+   * Accepts a viewer, tagged with who opened it (null for the admin key) so losing access can close it, and with
+   * what it may read of the activity log.
+   */
+  accept(owner: SocketOwner | null, rights: ViewerRights): Response {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])]);
+    const tags = [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])];
+    if (rights.audit) tags.push(AUDIT_TAG);
+    if (rights.confined) tags.push(CONFINED_TAG);
+    this.ctx.acceptWebSocket(server, tags);
     const snapshot: LiveMessage = { type: "snapshot", at: Date.now(), nodes: this.registry.list().map((r) => liveNode(r.view)) };
     sendJson(server, snapshot);
     return new Response(null, { status: 101, webSocket: client });
@@ -63,31 +95,47 @@ export class LiveViewers {
     if (!viewers.length) return;
     const rec = this.registry.get(nodeId);
     if (!rec) return;
-    const frame = JSON.stringify({ type: "node", at: Date.now(), node: liveNode(rec.view) } satisfies LiveMessage);
-    for (const ws of viewers) {
-      try {
-        ws.send(frame);
-      } catch {
-        // A viewer that went away is cleaned up by its close event.
-      }
+    broadcast(viewers, { type: "node", at: Date.now(), node: liveNode(rec.view) });
+  }
+
+  /** Pushes an activity entry to the viewers who may read it (the rule of `mayRead`, by socket tags). */
+  activityChanged(stored: StoredActivity): void {
+    let viewers: WebSocket[];
+    if (stored.audience === "site") {
+      viewers = this.ctx.getWebSockets(VIEWER_TAG);
+    } else {
+      const readers = new Set(this.ctx.getWebSockets(AUDIT_TAG));
+      // The person an access event is about reads it too: their viewers carry their user tag.
+      if (stored.subject) for (const ws of this.ctx.getWebSockets(userTag(stored.subject))) readers.add(ws);
+      viewers = [...readers].filter((ws) => this.ctx.getTags(ws).includes(VIEWER_TAG));
     }
+    if (!viewers.length) return;
+    const at = Date.now();
+    const confined = viewers.filter((ws) => this.ctx.getTags(ws).includes(CONFINED_TAG));
+    const whole = viewers.filter((ws) => !confined.includes(ws));
+    if (whole.length) broadcast(whole, { type: "activity", at, entry: stored.entry });
+    if (confined.length) broadcast(confined, { type: "activity", at, entry: activityFor(stored.entry, { confined: true, userId: null }) });
   }
 
   /** Pushes a node's supervised processes (status, list version) to every viewer. */
   processesChanged(nodeId: string, live: { configVersion: number; supervision: SupervisionStatus | null }): void {
     const viewers = this.ctx.getWebSockets(VIEWER_TAG);
     if (!viewers.length) return;
-    const frame = JSON.stringify({ type: "processes", at: Date.now(), nodeId, ...live } satisfies LiveMessage);
-    for (const ws of viewers) {
-      try {
-        ws.send(frame);
-      } catch {
-        // A viewer that went away is cleaned up by its close event.
-      }
-    }
+    broadcast(viewers, { type: "processes", at: Date.now(), nodeId, ...live });
   }
 
   closed(ws: WebSocket, code: number, reason: string): void {
     closeSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+  }
+}
+
+function broadcast(viewers: WebSocket[], message: LiveMessage): void {
+  const frame = JSON.stringify(message);
+  for (const ws of viewers) {
+    try {
+      ws.send(frame);
+    } catch {
+      // A viewer that went away is cleaned up by its close event.
+    }
   }
 }

@@ -1,12 +1,19 @@
 import type { Metrics } from "../../protocol/metrics.ts";
 import {
   METRICS_BUCKET_MS,
+  METRICS_COARSE_BUCKET_MS,
+  METRICS_COARSE_RETENTION_MS,
+  METRICS_RANGES,
   METRICS_RETENTION_MS,
   type MetricsHistory,
+  type MetricsHistoryQuery,
   type MetricsPoint,
 } from "../../protocol/metrics-history.ts";
 
-/** How often, at most, buckets past the retention window are deleted (it runs while heartbeats are recorded). */
+/**
+ * How often, at most, minutes are folded into quarter hours and buckets past their retention are deleted (it runs
+ * while heartbeats are recorded, so a site without heartbeats does nothing).
+ */
 const PRUNE_EVERY_MS = 10 * 60_000;
 
 interface BucketRow {
@@ -28,9 +35,16 @@ interface BucketRow {
   [key: string]: SqlStorageValue;
 }
 
-function bucketOf(at: number): number {
-  return at - (at % METRICS_BUCKET_MS);
+function bucketOf(at: number, width = METRICS_BUCKET_MS): number {
+  return at - (at % width);
 }
+
+/** The columns of a bucket folded from finer ones: sums add up, maxima and totals take the largest. */
+const FOLDED = `SUM(samples), SUM(cpu_sum), MAX(cpu_max), SUM(mem_sum), MAX(mem_max), MAX(mem_total),
+  SUM(disk_used_sum), MAX(disk_used_max), MAX(disk_total), SUM(gpu_samples), SUM(gpu_sum), MAX(gpu_max),
+  SUM(gpu_mem_sum), MAX(gpu_mem_total)`;
+const COLUMNS = `samples, cpu_sum, cpu_max, mem_sum, mem_max, mem_total, disk_used_sum, disk_used_max, disk_total,
+  gpu_samples, gpu_sum, gpu_max, gpu_mem_sum, gpu_mem_total`;
 
 function toPoint(r: BucketRow): MetricsPoint {
   const gpu = r.gpu_samples > 0;
@@ -54,8 +68,8 @@ function toPoint(r: BucketRow): MetricsPoint {
 
 /**
  * Heartbeat metrics folded into one row per node per minute (sums and maxima, so averages come out exact however
- * many heartbeats landed in the minute), kept for the retention window. A site's storage grows with its nodes, not
- * with its heartbeat rate: 1,440 rows per node at most.
+ * many heartbeats landed in the minute), kept for a day, and folded again into one row per quarter hour, kept for a
+ * week. A site's storage grows with its nodes, not with its heartbeat rate: at most 1,440 + 672 rows per node.
  */
 export class MetricsHistoryStore {
   private lastPruneAt = 0;
@@ -101,17 +115,69 @@ export class MetricsHistoryStore {
     if (now - this.lastPruneAt >= PRUNE_EVERY_MS) this.prune(now);
   }
 
-  /** Deletes every bucket that ended before the retention window; returns how many went. */
+  /**
+   * Folds the minutes of every quarter hour that is over into its quarter-hour row, then deletes every bucket that
+   * ended before its retention window; returns how many minute buckets went.
+   */
   prune(now: number): number {
     this.lastPruneAt = now;
+    this.fold(bucketOf(now, METRICS_COARSE_BUCKET_MS));
+    this.sql.exec("DELETE FROM metrics_quarters WHERE quarter < ?", bucketOf(now - METRICS_COARSE_RETENTION_MS, METRICS_COARSE_BUCKET_MS));
     return this.sql.exec("DELETE FROM metrics_minutes WHERE minute < ?", bucketOf(now - METRICS_RETENTION_MS)).rowsWritten;
   }
 
-  history(nodeId: string, since: number | undefined, now: number): MetricsHistory {
-    const from = Math.max(bucketOf(since ?? 0), bucketOf(now - METRICS_RETENTION_MS));
+  /** Minutes before this time have been folded into quarter hours (always the start of a quarter). */
+  private foldedUpTo(): number {
+    return this.sql.exec<{ upto: number }>("SELECT upto FROM metrics_folded WHERE id = 1").toArray()[0]?.upto ?? 0;
+  }
+
+  private fold(upTo: number): void {
+    const from = this.foldedUpTo();
+    if (upTo <= from) return;
+    this.sql.exec(
+      `INSERT INTO metrics_quarters (node_id, quarter, ${COLUMNS})
+       SELECT node_id, minute - minute % ?, ${FOLDED} FROM metrics_minutes WHERE minute >= ? AND minute < ? GROUP BY node_id, minute - minute % ?
+       ON CONFLICT (node_id, quarter) DO NOTHING`,
+      METRICS_COARSE_BUCKET_MS,
+      from,
+      upTo,
+      METRICS_COARSE_BUCKET_MS,
+    );
+    this.sql.exec("INSERT INTO metrics_folded (id, upto) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET upto = excluded.upto", upTo);
+  }
+
+  history(nodeId: string, query: Partial<MetricsHistoryQuery>, now: number): MetricsHistory {
+    const range = query.range ?? "24h";
+    const windowMs = METRICS_RANGES[range];
+    if (windowMs > METRICS_RETENTION_MS) return this.coarseHistory(nodeId, query.since, now, range, windowMs);
+    const from = Math.max(bucketOf(query.since ?? 0), bucketOf(now - windowMs));
     const rows = this.sql
       .exec<BucketRow>("SELECT * FROM metrics_minutes WHERE node_id = ? AND minute >= ? ORDER BY minute", nodeId, from)
       .toArray();
-    return { nodeId, bucketMs: METRICS_BUCKET_MS, retentionMs: METRICS_RETENTION_MS, points: rows.map(toPoint) };
+    return { nodeId, bucketMs: METRICS_BUCKET_MS, retentionMs: METRICS_RETENTION_MS, range, windowMs, points: rows.map(toPoint) };
+  }
+
+  /** Quarter hours: the folded ones, then the minutes not folded yet, grouped the same way on the fly. */
+  private coarseHistory(nodeId: string, since: number | undefined, now: number, range: MetricsHistory["range"], windowMs: number): MetricsHistory {
+    const width = METRICS_COARSE_BUCKET_MS;
+    const from = Math.max(bucketOf(since ?? 0, width), bucketOf(now - windowMs, width));
+    const folded = this.foldedUpTo();
+    const rows = this.sql
+      .exec<BucketRow>(
+        `SELECT quarter AS minute, ${COLUMNS} FROM metrics_quarters WHERE node_id = ? AND quarter >= ? AND quarter < ?
+         UNION ALL
+         SELECT minute - minute % ? AS minute, ${FOLDED} FROM metrics_minutes WHERE node_id = ? AND minute >= ?
+           GROUP BY minute - minute % ?
+         ORDER BY minute`,
+        nodeId,
+        from,
+        folded,
+        width,
+        nodeId,
+        Math.max(from, folded),
+        width,
+      )
+      .toArray();
+    return { nodeId, bucketMs: width, retentionMs: METRICS_COARSE_RETENTION_MS, range, windowMs, points: rows.map(toPoint) };
   }
 }

@@ -141,8 +141,7 @@ export class NodeConnections {
       case "heartbeat":
         return this.heartbeat(ws, state, msg);
       case "disconnect":
-        this.activity.append({ kind: "node", nodeId: state.nodeId, message: `node ${state.nodeId} disconnecting: ${msg.reason}` });
-        this.dropConnection(state, `agent disconnected: ${msg.reason}`);
+        this.dropConnection(state, `the agent said goodbye (${msg.reason})`, "info");
         closeSocket(ws, 1000, "bye");
         return;
       case "error":
@@ -157,7 +156,8 @@ export class NodeConnections {
 
   closed(ws: WebSocket, code: number, reason: string): void {
     const state = readState(ws);
-    if (state.registered) this.dropConnection(state, `connection closed (${code}${reason ? ` ${reason}` : ""})`);
+    // A normal closure without a goodbye is still an orderly end; any other close is the unexpected kind.
+    if (state.registered) this.dropConnection(state, `connection closed (${code}${reason ? ` ${reason}` : ""})`, code === 1000 ? "info" : "warn");
     else if (state.nodeId) this.registry.markConnectAbandoned(state.nodeId);
     // Completes the closing handshake on runtimes that do not reply to close frames on their own.
     closeSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -168,7 +168,7 @@ export class NodeConnections {
     const ws = this.socketOf(nodeId);
     if (!ws) return;
     const state = readState(ws);
-    this.dropConnection(state, why);
+    this.dropConnection(state, why, "info");
     closeSocket(ws, code, reasonOf(code));
   }
 
@@ -191,8 +191,7 @@ export class NodeConnections {
       }
       const deadline = livenessDeadline(state, this.ctx.getWebSocketAutoResponseTimestamp(ws));
       if (now >= deadline) {
-        this.activity.append({ kind: "node", level: "warn", nodeId: state.nodeId, message: `node ${state.nodeId} missed its heartbeats` });
-        this.dropConnection(state, "heartbeat timeout");
+        this.dropConnection(state, "it missed its heartbeats", "warn");
         closeSocket(ws, CloseCode.HEARTBEAT_TIMEOUT, reasonOf(CloseCode.HEARTBEAT_TIMEOUT));
         continue;
       }
@@ -218,7 +217,7 @@ export class NodeConnections {
     for (const id of this.registry.liveIds()) {
       if (live.has(id)) continue;
       if (this.registry.markDisconnected(id, null, now)) {
-        this.activity.append({ kind: "node", nodeId: id, message: `node ${id} has no live connection (hub restarted?)` });
+        this.activity.append({ kind: "node", level: "warn", nodeId: id, message: `node ${id} disconnected: it has no live connection (hub restarted?)` });
         this.events.onNodeGone(id, "hub lost the connection");
       }
     }
@@ -255,8 +254,7 @@ export class NodeConnections {
     writeState(ws, state);
     sendJson(ws, { type: "error", message: why, code });
     if (state.invalidMessages > MAX_INVALID_MESSAGES) {
-      this.activity.append({ kind: "node", level: "warn", nodeId: state.nodeId, message: `node ${state.nodeId} sent too many invalid messages` });
-      this.dropConnection(state, "protocol violation");
+      this.dropConnection(state, "it sent too many invalid messages", "warn");
       closeSocket(ws, CloseCode.PROTOCOL_VIOLATION, reasonOf(CloseCode.PROTOCOL_VIOLATION));
     }
   }
@@ -303,8 +301,7 @@ export class NodeConnections {
         closeSocket(ws, CloseCode.ALREADY_CONNECTED, reasonOf(CloseCode.ALREADY_CONNECTED));
         return;
       }
-      this.activity.append({ kind: "node", level: "warn", nodeId, message: `node ${nodeId} reconnected; replacing its silent connection` });
-      this.dropConnection(prevState, "replaced by a newer connection");
+      this.dropConnection(prevState, "it reconnected while its old connection was silent; the new one replaces it", "warn");
       closeSocket(previous, CloseCode.REPLACED, reasonOf(CloseCode.REPLACED));
     }
     Object.assign(state, {
@@ -360,11 +357,14 @@ export class NodeConnections {
     sendJson(ws, { type: "heartbeat_ack", agentId: state.nodeId });
   }
 
-  /** Records that a registered connection is over, if it is still the node's current one. */
-  private dropConnection(state: NodeSocketState, why: string): void {
+  /**
+   * Records that a registered connection is over, if it is still the node's current one: info when it ended in
+   * order (a goodbye, a person's deregister or rekey), a warning when it broke.
+   */
+  private dropConnection(state: NodeSocketState, why: string, level: "info" | "warn"): void {
     if (!state.nodeId) return;
     if (this.registry.markDisconnected(state.nodeId, state.connId, Date.now())) {
-      this.activity.append({ kind: "node", nodeId: state.nodeId, message: `node ${state.nodeId} disconnected: ${why}` });
+      this.activity.append({ kind: "node", level, nodeId: state.nodeId, message: `node ${state.nodeId} disconnected: ${why}` });
       this.events.onNodeGone(state.nodeId, why);
     }
   }

@@ -239,6 +239,40 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX conversations_by_update ON conversations(updated_at, id);
    CREATE INDEX conversations_by_owner ON conversations(owner_id, updated_at, id);`,
+  // One activity entry per directive (and per fan-out), updated in place; access events read by admins only.
+  `ALTER TABLE activity ADD COLUMN directive_id TEXT;
+   ALTER TABLE activity ADD COLUMN fanout_id TEXT;
+   ALTER TABLE activity ADD COLUMN audience TEXT NOT NULL DEFAULT 'site';
+   ALTER TABLE activity ADD COLUMN subject TEXT;
+   ALTER TABLE activity ADD COLUMN updated_at INTEGER;
+   UPDATE activity SET audience = 'admins' WHERE kind = 'access';
+   CREATE INDEX activity_by_directive ON activity(directive_id) WHERE directive_id IS NOT NULL;
+   CREATE INDEX activity_by_fanout ON activity(fanout_id) WHERE fanout_id IS NOT NULL;
+   ALTER TABLE fanouts ADD COLUMN skipped_offline INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE fanouts ADD COLUMN action TEXT;
+   ALTER TABLE fanouts ADD COLUMN what TEXT;
+   ALTER TABLE directives ADD COLUMN signal TEXT;
+   CREATE TABLE metrics_quarters (
+     node_id TEXT NOT NULL,
+     quarter INTEGER NOT NULL,
+     samples INTEGER NOT NULL,
+     cpu_sum REAL NOT NULL,
+     cpu_max REAL NOT NULL,
+     mem_sum REAL NOT NULL,
+     mem_max REAL NOT NULL,
+     mem_total REAL NOT NULL,
+     disk_used_sum REAL NOT NULL,
+     disk_used_max REAL NOT NULL,
+     disk_total REAL NOT NULL,
+     gpu_samples INTEGER NOT NULL,
+     gpu_sum REAL NOT NULL,
+     gpu_max REAL,
+     gpu_mem_sum REAL NOT NULL,
+     gpu_mem_total REAL,
+     PRIMARY KEY (node_id, quarter)
+   ) WITHOUT ROWID;
+   CREATE INDEX metrics_by_quarter ON metrics_quarters(quarter);
+   CREATE TABLE metrics_folded (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);`,
   // Autonomous investigations: one row per event that reached the guards (process events and alerts), keyed by the
   // event's own id so a repeat is a duplicate; the site's Alertmanager token (its hash); small facts about the site.
   `CREATE TABLE autonomy_events (

@@ -10,6 +10,7 @@ import type {
   FanOutAggregate,
   FanOutTarget,
   NodeView,
+  RunRecord,
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
@@ -49,7 +50,7 @@ import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import type { InvestigationReport } from "../conversation/investigation.ts";
 import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
-import { ActivityLog } from "./activity-log.ts";
+import { ActivityLog, type ActivityReader } from "./activity-log.ts";
 import { AlertTokens } from "./autonomy/alert-tokens.ts";
 import { Autonomy } from "./autonomy/autonomy.ts";
 import { AutonomyStore } from "./autonomy/autonomy-store.ts";
@@ -60,7 +61,7 @@ import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatch
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner } from "./live-viewers.ts";
+import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner, viewerRights } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
@@ -123,7 +124,7 @@ export class SiteHub extends DurableObject<Env> {
     this.registry = new NodeRegistry(ctx.storage.sql, (id) => this.viewers.nodeChanged(id));
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
-    this.activity = new ActivityLog(ctx.storage.sql);
+    this.activity = new ActivityLog(ctx.storage.sql, (stored) => this.viewers.activityChanged(stored));
     this.settings = new SiteSettingsStore(ctx.storage.sql);
     this.siteKey = new LlmKeyRows(ctx.storage.sql, "site_llm_key");
     this.conversations = new ConversationIndex(ctx.storage.sql);
@@ -215,7 +216,7 @@ export class SiteHub extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url));
+    if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url), viewerRights(url));
     return this.connections.accept(request);
   }
 
@@ -315,17 +316,21 @@ export class SiteHub extends DurableObject<Env> {
 
   metricsHistory(id: string, query: MetricsHistoryQuery): HubResult<MetricsHistory> {
     if (!this.registry.exists(id)) return fail(404, "node_not_found", `node ${id} not found`);
-    return ok(this.metrics.history(id, query.since, Date.now()));
+    return ok(this.metrics.history(id, query, Date.now()));
   }
 
-  queryActivity(query: ActivityQuery, viewer: Viewer): ActivityPage {
-    const page = this.activity.query(query);
-    return { ...page, entries: page.entries.map((e) => activityFor(e, viewer)) };
+  /** The page `reader` may see: access events only for admins and their subject, agent-written text redacted for the confined. */
+  queryActivity(query: ActivityQuery, reader: ActivityReader): ActivityPage {
+    const page = this.activity.query(query, reader);
+    return { ...page, entries: page.entries.map((e) => activityFor(e, reader)) };
   }
 
-  /** Access events of this site (invites, members, roles), recorded by the Directory. */
-  recordAccess(entry: { actor: string | null; message: string; data?: Record<string, unknown> }): void {
-    this.activity.append({ kind: "access", ...entry });
+  /**
+   * Access events that concern this site (sign-ins of its people, keys, invites, members, roles), recorded by the
+   * Directory. Only the site's admins and the person an event is about (`subject`) read them.
+   */
+  recordAccess(entry: { level?: "info" | "warn"; actor: string | null; message: string; data?: Record<string, unknown>; subject?: string | null }): void {
+    this.activity.append({ kind: "access", audience: "admins", ...entry });
   }
 
   // ---- settings (RPC) ----
@@ -540,6 +545,11 @@ export class SiteHub extends DurableObject<Env> {
   cancelDirective(id: string, requester: Requester): HubResult<DirectiveView> {
     const done = this.directives.cancel(id, requester.actor);
     return done.ok ? this.getDirective(id, requester) : done;
+  }
+
+  getRun(nodeId: string, runId: string): HubResult<RunRecord> {
+    if (!this.registry.exists(nodeId)) return fail(404, "node_not_found", `node ${nodeId} not found`);
+    return this.directives.run(nodeId, runId);
   }
 
   getFanOut(id: string): HubResult<FanOutAggregate> {

@@ -257,12 +257,16 @@ const DEFINITIONS = {
         .max(MAX_BASH_TIMEOUT_MS / 1000)
         .default(DEFAULT_BASH_TIMEOUT_MS / 1000)
         .describe("Stop the command after this many seconds."),
+      loginShell: z
+        .boolean()
+        .default(true)
+        .describe("Run in a login shell (the user's profile: PATH and environment as in a terminal). false starts a plain shell, faster but without the profile."),
     }),
     tier: 3,
     example: { command: "ip -brief addr", timeoutSeconds: 30 },
     action: "bash",
     platforms: BOTH,
-    params: ({ command, cwd, timeoutSeconds }) => ({ command, cwd, timeoutMs: timeoutSeconds * 1000 }),
+    params: ({ command, cwd, timeoutSeconds, loginShell }) => ({ command, cwd, timeoutMs: timeoutSeconds * 1000, login: loginShell }),
   }),
 
   read_file: agentTool({

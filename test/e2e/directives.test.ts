@@ -64,6 +64,13 @@ describe("directives through the real CLI, hub and agent", () => {
     expect(out.stderr).toContain("to-err\n");
   });
 
+  it("exits 128 + the signal's number when a signal kills the remote command, as a shell would", async () => {
+    const out = await fleet.cortex.run(["exec", "worker", "--", "echo before; kill -KILL $$"]);
+    expect(out.code).toBe(137);
+    expect(out.stdout).toBe("before\n");
+    expect(out.stderr).toContain("killed by SIGKILL");
+  });
+
   it("cancels a running command through the API and leaves no process of it behind on the node", async () => {
     const marker = fleet.marker("api-cancel");
     const events = new EventCollector(fleet.api.streamDirective("worker", { action: "bash", params: { command: markedSleep(marker) } }));

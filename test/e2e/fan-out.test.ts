@@ -51,9 +51,11 @@ describe("fan-out over several real agents", () => {
     expect(byNode["fan-reader"]!.status).toBe("refused");
   });
 
-  it("targets only connected nodes with --all and succeeds when every one of them does", async () => {
+  it("targets only connected nodes with --all, counts the offline one apart, and succeeds when every one it ran on does", async () => {
     const all = await fleet.cortex.run(["exec", "--all", "--json", "--", "echo everyone"]);
-    expect(FanOutAggregate.parse(JSON.parse(all.stdout).aggregate)).toMatchObject({ total: 3, succeeded: 2, refused: 1, offline: 0 });
+    expect(FanOutAggregate.parse(JSON.parse(all.stdout).aggregate)).toMatchObject({ total: 3, succeeded: 2, refused: 1, offline: 0, skippedOffline: 1 });
+    const summary = await fleet.cortex.run(["exec", "--all", "--", "echo everyone"]);
+    expect(summary.stderr).toContain("3 nodes: 2 succeeded, 1 refused by tier; 1 offline node not asked");
 
     const readable = await fleet.cortex.run(["exec", "fan-alpha,fb", "--", "echo both"]);
     expect(readable.code).toBe(0);

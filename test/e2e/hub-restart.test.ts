@@ -70,13 +70,16 @@ describe("restarting the hub", () => {
     await waitFor("the run to end while the hub is down", () => existsSync(pending), { timeoutMs: 30_000 });
     await fleet.hub.start();
 
-    const ended = async () => (await fleet.api.activity({ kind: "directive", limit: 500 })).entries.filter((e) => e.message.startsWith(`run ${runId} `) && e.message.includes(" ended"));
+    const ended = async () =>
+      (await fleet.api.activity({ kind: "directive", limit: 500 })).entries.filter((e) => e.data?.runId === runId && e.data?.runState !== undefined);
     const first = await waitFor("the run's completion in the activity log", async () => {
       const entries = await ended();
       return entries.length ? entries : undefined;
     }, { timeoutMs: 60_000 });
     expect(first).toHaveLength(1);
-    expect(first[0]!.message).toContain("ended: done (exit 0)");
+    // The launch's own entry tells how the run ended.
+    expect(first[0]!.directiveId).toBe(view.id);
+    expect(first[0]!.message).toMatch(new RegExp(`run ${runId} ended done \\(exit 0\\)`));
     await waitFor("the agent to forget the acknowledged run", () => !existsSync(pending), { timeoutMs: 20_000 });
 
     // A second reconnect of the same machine (same state folder) must not report it again.
@@ -87,11 +90,21 @@ describe("restarting the hub", () => {
     const downAt = await restartHub();
     await fleet.waitForConnectionSince("runner", downAt, 60_000, again.proc);
     await new Promise((r) => setTimeout(r, 3_000));
-    expect(await ended()).toHaveLength(1);
+    expect(await ended()).toEqual(first);
 
     const status = await fleet.cortex.run(["run", "status", "runner", runId]);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`run ${runId}: done, exit 0`);
     expect(status.stdout).toContain(`${marker}-finished`);
+
+    // The machine goes away; the hub still answers with the run's end.
+    again.proc.signal("SIGTERM");
+    expect((await again.proc.waitForExit(30_000)).code).toBe(0);
+    await fleet.waitForStatus("runner", "disconnected", 30_000);
+    const offline = await fleet.cortex.run(["run", "status", "runner", runId]);
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toContain(`run ${runId}: done, exit 0`);
+    expect(offline.stdout).toContain(`${marker}-finished`);
+    expect(offline.stderr).toContain("from the hub's record");
   });
 });

@@ -80,7 +80,7 @@ describe("a node's life through the real CLI, agent and hub", () => {
       const limit = MISSED_HEARTBEATS_ALLOWED * HEARTBEAT_MS + SWEEP_SLACK_MS;
       await fleet.waitForStatus("frozen", "disconnected", limit);
       expect(Date.now() - frozenAt).toBeLessThanOrEqual(limit);
-      expect((await fleet.api.activity({ kind: "node", node: "frozen" })).entries.map((e) => e.message)).toContain("node frozen missed its heartbeats");
+      expect((await fleet.api.activity({ kind: "node", node: "frozen" })).entries.map((e) => e.message)).toContain("node frozen disconnected: it missed its heartbeats");
     } finally {
       node.proc.killGroup("SIGCONT");
     }

@@ -179,7 +179,8 @@ describe("cancel, timeouts and restarts reach every process a directive started"
     const connectedAt = Date.now();
     await waitFor(
       "the run's completion in the activity log",
-      async () => ((await fleet.api.activity({ kind: "directive", node: "os-runner" })).entries.some((e) => e.message.includes(`run ${runId} on os-runner ended: done`)) ? true : undefined),
+      // The launch's own entry says how the run ended.
+      async () => ((await fleet.api.activity({ kind: "directive", node: "os-runner" })).entries.some((e) => e.data?.runId === runId && e.data?.runState === "done") ? true : undefined),
       { timeoutMs: 10_000 },
     );
     expect(Date.now() - connectedAt).toBeLessThan(10_000);

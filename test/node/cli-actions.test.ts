@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DirectiveListResponse, DirectiveView, type DirectiveRequest } from "../../protocol/api.ts";
+import { DirectiveListResponse, DirectiveView, RunRecord, type DirectiveRequest } from "../../protocol/api.ts";
 import { directiveView, sendJson, startFakeHub, type FakeHub } from "./cli-fake-hub.ts";
 import { emptyDir, runCli } from "./cli-run.ts";
 
@@ -109,6 +109,55 @@ describe("file and run commands", () => {
     expect(status.stdout).toBe("run run-abc: running\nepoch 3/10\n");
     expect(sent()).toEqual({ action: "run.status", params: { runId: "run-abc" } });
   });
+
+  it("run status of a run that ended is read from the hub's record, without asking the node (which may be offline)", async () => {
+    const ended = { state: "failed", exitCode: 3, reason: "exit code 3", outputTail: "loss: nan\n", startedAt: 1_000, endedAt: Date.UTC(2026, 0, 5), reportedAt: Date.UTC(2026, 0, 6) };
+    const record = { runId: "run-abc", nodeId: "build-01", directiveId: "d-1", launchedBy: "ada@example.com", launchedAt: 500, ended };
+    hub = await startFakeHub({ "GET /api/sites/default/nodes/build-01/runs/run-abc": (_req, res) => sendJson(res, 200, record) });
+    const r = await runCli(["--hub", hub.url, "--api-key", "k", "run", "status", "build-01", "run-abc"]);
+    expect(r).toMatchObject({ code: 0, stdout: "run run-abc: failed, exit 3 (exit code 3)\nloss: nan\n" });
+    expect(r.stderr).toMatch(/^note: from the hub's record; the run ended /);
+    expect(hub.requests.map((q) => q.method)).toEqual(["GET"]);
+    const json = await runCli(["--hub", hub.url, "--api-key", "k", "run", "status", "build-01", "run-abc", "--json"]);
+    expect(RunRecord.parse(JSON.parse(json.stdout))).toEqual(record);
+  });
+
+  it("run status of a run with no end on record, on an offline node, says the state is unknown and exits 1", async () => {
+    const record = { runId: "run-abc", nodeId: "build-01", directiveId: "d-1", launchedBy: "ada@example.com", launchedAt: Date.UTC(2026, 0, 5), ended: null };
+    hub = await startFakeHub({
+      "GET /api/sites/default/nodes/build-01/runs/run-abc": (_req, res) => sendJson(res, 200, record),
+      [`POST ${PATH}`]: (_req, res) =>
+        sendJson(res, 200, directiveView({ action: "run.status", status: "failed", exitCode: null, errorCode: "offline", error: "node build-01 is not connected", output: null })),
+    });
+    const r = await runCli(["--hub", hub.url, "--api-key", "k", "run", "status", "build-01", "run-abc"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^error: build-01 is offline and the hub has no report of the run ending, so its state now is unknown\. It was launched .* by ada@example\.com\.\n$/);
+  });
+
+  it("run status surfaces a hub refusal other than an unknown run, such as an unknown node", async () => {
+    hub = await startFakeHub({
+      "GET /api/sites/default/nodes/build-01/runs/run-abc": (_req, res) => sendJson(res, 404, { error: { code: "node_not_found", message: "node build-01 not found" } }),
+    });
+    const r = await runCli(["--hub", hub.url, "--api-key", "k", "run", "status", "build-01", "run-abc"]);
+    expect(r).toMatchObject({ code: 1, stdout: "", stderr: "error: node build-01 not found (404)\n" });
+  });
+
+  it("run cancel prints its outcome once", async () => {
+    const cortex = await withDirectives(() => ({ output: "run run-abc is cancelled", data: { kind: "run_status", runId: "run-abc", state: "cancelled", exitCode: null } }));
+    const r = await cortex(["run", "cancel", "build-01", "run-abc"]);
+    expect(r).toEqual({ code: 0, stdout: "run run-abc: cancelled\n", stderr: "" });
+    const failing = await withDirectives(() => ({
+      status: "failed",
+      exitCode: null,
+      output: "run run-abc is running",
+      errorCode: "exec_failed",
+      error: "run run-abc did not stop",
+      data: { kind: "run_status", runId: "run-abc", state: "running", exitCode: null },
+    }));
+    const stuck = await failing(["run", "cancel", "build-01", "run-abc"]);
+    expect(stuck).toEqual({ code: 1, stdout: "", stderr: "error: build-01: failed (exec_failed): run run-abc did not stop\n" });
+  });
 });
 
 describe("cortex directive", () => {
@@ -132,5 +181,12 @@ describe("cortex directive", () => {
     expect(r.stdout.endsWith("\nhi\n")).toBe(true);
     const json = await runCli(["--hub", hub.url, "--api-key", "k", "directive", "show", "d-1", "--json"]);
     expect(DirectiveView.parse(JSON.parse(json.stdout))).toEqual(views[0]);
+  });
+
+  it("show says which signal killed a command that has no exit code", async () => {
+    const killed = directiveView({ status: "failed", exitCode: null, signal: "SIGKILL", error: "killed by SIGKILL" });
+    hub = await startFakeHub({ "GET /api/sites/default/directives/d-1": (_req, res) => sendJson(res, 200, killed) });
+    const r = await runCli(["--hub", hub.url, "--api-key", "k", "directive", "show", "d-1"]);
+    expect(r.stdout).toMatch(/^exit code: +— \(killed by SIGKILL\)$/m);
   });
 });

@@ -51,6 +51,22 @@ describe("cortex exec on one node", () => {
     expect(req.body).toEqual({ action: "bash", params: { command: "echo one; exit 3", timeoutMs: 30_000 } });
   });
 
+  it("--no-login-shell asks for a plain non-login shell; without it the hub's default (a login shell) applies", async () => {
+    const cortex = await withHub({
+      "POST /api/sites/default/nodes/build-01/directives": (_req, res) => {
+        const sse = openEvents(res);
+        sse.send({ event: "result", directive: directiveView({ output: "" }) });
+        sse.end();
+      },
+    });
+    expect((await cortex("exec", "build-01", "--no-login-shell", "--", "true")).code).toBe(0);
+    expect((await cortex("exec", "build-01", "--", "true")).code).toBe(0);
+    expect(hub!.requests.map((r) => r.body)).toEqual([
+      { action: "bash", params: { command: "true", login: false } },
+      { action: "bash", params: { command: "true" } },
+    ]);
+  });
+
   it("a directive that could not run (node offline) prints why on one line and exits 1", async () => {
     const cortex = await withHub({
       "POST /api/sites/default/nodes/build-01/directives": (_req, res) => {
@@ -102,11 +118,33 @@ describe("cortex exec on one node", () => {
     expect(invalid.stderr.trim().split("\n")).toHaveLength(1);
   });
 
-  it("a command that is not valid for bash is refused before sending", async () => {
+  it("exits 128 + the signal's number when a signal killed the remote command, as a shell does", async () => {
+    const cortex = await withHub({
+      "POST /api/sites/default/nodes/build-01/directives": (_req, res) => {
+        const sse = openEvents(res);
+        sse.send(chunk("build-01", D1, 0, "working\n"));
+        const view = directiveView({ status: "failed", exitCode: null, signal: "SIGKILL", errorCode: "exec_failed", error: "killed by SIGKILL", output: "working\n" });
+        sse.send({ event: "result", directive: view });
+        sse.end();
+      },
+    });
+    const r = await cortex("exec", "build-01", "--", "stress", "--vm", "64");
+    expect(r.code).toBe(128 + 9);
+    expect(r.stdout).toBe("working\n");
+    expect(r.stderr).toBe("error: build-01: failed (exec_failed): killed by SIGKILL\n");
+  });
+
+  it("takes --timeout in seconds and says so when it is out of range, before sending anything", async () => {
     const cortex = await withHub({});
     const r = await cortex("exec", "build-01", "--timeout", "9000", "--", "true");
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: invalid bash: timeoutMs: /);
+    expect(r.stderr).toMatch(/--timeout <s>.*'9000' is invalid\. at most 600 seconds/);
+    expect(r.stderr).not.toMatch(/ms\b|timeoutMs/);
+    for (const bad of ["0", "-5", "soon", "0.0001"]) {
+      const refused = await cortex("exec", "build-01", "--timeout", bad, "--", "true");
+      expect(refused.code, bad).toBe(1);
+      expect(refused.stderr, bad).toContain("expected a number of seconds above 0");
+    }
     const noCommand = await cortex("exec", "build-01");
     expect(noCommand.stderr).toBe("error: exec needs a command: cortex exec <node> -- <command...>\n");
     expect(hub!.requests).toHaveLength(0);
@@ -187,6 +225,18 @@ describe("cortex exec on several nodes", () => {
     const json = JSON.parse((await cortex("exec", "--all", "--json", "--", "id")).stdout);
     expect(FanOutAggregate.parse(json.aggregate)).toEqual(agg);
     expect(json.directives.map((d: unknown) => DirectiveView.parse(d).nodeId)).toEqual(["build-01", "build-02", "gpu-01"]);
+  });
+
+  it("--all counts the machines that were offline, apart from the ones it ran on, and still exits 0 when those succeeded", async () => {
+    const cortex = await fanOutHub((_req, res) => {
+      const sse = openEvents(res, { "X-Cortex-Fanout": "f-1" });
+      sse.send({ event: "result", directive: directiveView({ id: "d-a", nodeId: "build-01", output: "up\n" }) });
+      sse.send({ event: "aggregate", aggregate: aggregate({ total: 1, succeeded: 1, skippedOffline: 2 }) });
+      sse.end();
+    });
+    const r = await cortex("exec", "--all", "--", "uptime");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("1 node: 1 succeeded; 2 offline nodes not asked\n");
   });
 
   it("--all and --group together are refused by commander", async () => {

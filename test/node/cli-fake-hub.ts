@@ -167,5 +167,5 @@ export function directiveView(overrides: Partial<DirectiveView> = {}): Directive
 }
 
 export function aggregate(overrides: Partial<FanOutAggregate> = {}): FanOutAggregate {
-  return { fanoutId: "f-1", total: 0, succeeded: 0, failed: 0, offline: 0, refused: 0, cancelled: 0, timedOut: 0, lost: 0, ...overrides };
+  return { fanoutId: "f-1", total: 0, succeeded: 0, failed: 0, offline: 0, refused: 0, cancelled: 0, timedOut: 0, lost: 0, skippedOffline: 0, ...overrides };
 }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DirectiveExecutor } from "../../agent/directives/directive-executor.ts";
@@ -27,6 +27,35 @@ describe("directive lifecycle", () => {
     expect(result.errorCode).toBeUndefined();
     await new Promise((r) => setTimeout(r, 100));
     expect(hub.results(message.id)).toHaveLength(1);
+  });
+
+  it("runs bash as a login shell by default and as a plain non-login shell when login is false", async () => {
+    const hub = new FakeHub();
+    const agent = executor();
+    // A profile that announces itself proves the profile scripts ran, not only bash's own idea of a login shell.
+    const profile = join(process.env.HOME!, ".bash_profile");
+    writeFileSync(profile, "echo profile-ran\n");
+    const probe = "if shopt -q login_shell; then echo login; else echo plain; fi";
+    try {
+      expect(await run(agent, hub, directive("bash", { command: probe }))).toMatchObject({ success: true, output: "profile-ran\nlogin\n" });
+      expect(await run(agent, hub, directive("bash", { command: probe, login: true }))).toMatchObject({ success: true, output: "profile-ran\nlogin\n" });
+      expect(await run(agent, hub, directive("bash", { command: probe, login: false }))).toMatchObject({ success: true, output: "plain\n" });
+    } finally {
+      rmSync(profile);
+    }
+  });
+
+  it("refuses a login flag that is not a boolean", async () => {
+    const hub = new FakeHub();
+    const result = await run(executor(), hub, directive("bash", { command: "echo hi", login: "no" }));
+    expect(result).toMatchObject({ success: false, errorCode: "invalid_params" });
+    expect(result.output).toBe("");
+    });
+
+  it("reports the signal that killed a command, with no exit code, so callers can exit 128 + its number", async () => {
+    const hub = new FakeHub();
+    const result = await run(executor(), hub, directive("bash", { command: "kill -TERM $$" }));
+    expect(result).toMatchObject({ success: false, exitCode: null, signal: "SIGTERM", error: "killed by SIGTERM" });
   });
 
   it("refuses invalid params with invalid_params and a message naming the problem", async () => {

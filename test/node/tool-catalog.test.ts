@@ -103,7 +103,9 @@ describe("the tool catalog", () => {
 
   it("maps tool input to action params where the names differ", () => {
     const bash = prepareToolCall("run_command", { command: "uptime", timeoutSeconds: 7 }, ADMIN);
-    expect(bash).toMatchObject({ ok: true, run: { on: "agent", call: { action: "bash", params: { command: "uptime", timeoutMs: 7000 } } } });
+    expect(bash).toMatchObject({ ok: true, run: { on: "agent", call: { action: "bash", params: { command: "uptime", timeoutMs: 7000, login: true } } } });
+    const plain = prepareToolCall("run_command", { command: "uptime", loginShell: false }, ADMIN);
+    expect(plain).toMatchObject({ ok: true, run: { call: { action: "bash", params: { command: "uptime", login: false } } } });
     const write = prepareToolCall("write_file", { path: "/tmp/x", content: "hi" }, ADMIN);
     expect(write).toMatchObject({ ok: true, run: { call: { action: "write", params: { path: "/tmp/x", content: "hi", encoding: "utf8" } } } });
     const logs = prepareToolCall("get_site_logs", { level: "warn" }, ADMIN);

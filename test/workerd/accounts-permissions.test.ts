@@ -112,6 +112,7 @@ const ROWS: Record<string, Case[]> = {
   "DELETE /api/sites/:site/nodes/:id": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost" }],
   "POST /api/sites/:site/nodes/:id/rekey": [{ allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/rekey" }],
   "GET /api/sites/:site/nodes/:id/metrics": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/metrics" }],
+  "GET /api/sites/:site/nodes/:id/runs/:runId": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/runs/run-ghost" }],
   "GET /api/sites/:site/nodes/:id/processes": [{ allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/processes" }],
   "POST /api/sites/:site/nodes/:id/processes": [{ label: "add (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes", body: { name: "web", command: "/bin/true" } }],
   "PATCH /api/sites/:site/nodes/:id/processes/:name": [

@@ -2,7 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { ActivityPage, DirectiveListResponse, DirectiveView } from "../../protocol/api.ts";
 import { ConversationListResponse, type ChatEvent } from "../../protocol/chat.ts";
-import { BOOTSTRAP, call, expectJson, newSite } from "./accounts-support.ts";
+import { BOOTSTRAP, call, expectJson, join, newSite, PASSWORD, rootSession, signIn } from "./accounts-support.ts";
 import { ask, mockKey, newConversation, openChatStream, recorded, release, script, setSiteKey, view } from "./chat-support.ts";
 import { connectNode, registerNode, type FakeAgent } from "./support.ts";
 
@@ -462,6 +462,24 @@ describe("what the model sees", () => {
     expect((await stream.done()).status).toBe("error");
     expect(stream.of("retry")).toEqual([]);
     expect(await recorded(key)).toHaveLength(1);
+    await stream.close();
+  });
+
+  it("reads the site's log as the asker may: their own access events, never another person's", async () => {
+    const { site, key } = await siteWithMachine();
+    const root = await rootSession();
+    const alice = await join(site, "member", root, "alice");
+    const bob = await join(site, "member", root, "bob");
+    await signIn(alice.email, PASSWORD);
+    await signIn(bob.email, PASSWORD);
+    await script(key, { toolCalls: [{ name: "get_site_logs", input: { kind: "access" } }] }, { text: "Seen." });
+    const conv = await newConversation(bob.caller, site, { node: "web-1" });
+    const stream = await openChatStream(bob.caller, site, conv.id);
+    await ask(bob.caller, site, conv.id, "who signed in today?");
+    expect((await stream.done()).status).toBe("done");
+    const shown = toolResultsShown((await recorded(key))[1]!.body)[0]!;
+    expect(shown).toContain(`${bob.email} signed in with a password`);
+    expect(shown).not.toContain(alice.email);
     await stream.close();
   });
 

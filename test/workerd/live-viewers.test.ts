@@ -2,65 +2,10 @@ import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
-import { LiveMessage, type LiveNode } from "../../protocol/live-messages.ts";
+import { watch } from "./live-viewer.ts";
 import { ADMIN_KEY, api, BASE, connectNode, ensureSite, freshSite, registerNode } from "./support.ts";
 
 const METRICS = { cpuPercent: 42, memoryMb: 1000, memoryTotalMb: 4000, diskFreeMb: 50, diskTotalMb: 200, activeDirectives: 0, uptimeSeconds: 9 };
-
-/** The dashboard's side of the live socket: collects parsed messages and waits for the ones a test expects. */
-class Viewer {
-  readonly messages: LiveMessage[] = [];
-  readonly texts: string[] = [];
-  closed: { code: number } | null = null;
-
-  constructor(readonly ws: WebSocket) {
-    ws.addEventListener("message", (e) => {
-      const data = e.data as string;
-      if (data.startsWith("{")) this.messages.push(LiveMessage.parse(JSON.parse(data)));
-      else this.texts.push(data);
-    });
-    ws.addEventListener("close", (e) => (this.closed = { code: e.code }));
-  }
-
-  async snapshot(): Promise<LiveNode[]> {
-    const first = await this.until(() => this.messages[0]);
-    if (first.type !== "snapshot") throw new Error(`first message was ${first.type}`);
-    return first.nodes;
-  }
-
-  /** Waits for a node delta matching `pred`, returning it. */
-  async delta(pred: (n: LiveNode) => boolean): Promise<LiveNode> {
-    return this.until(() => this.messages.flatMap((m) => (m.type === "node" && pred(m.node) ? [m.node] : []))[0]);
-  }
-
-  deltas(id: string): LiveNode[] {
-    return this.messages.flatMap((m) => (m.type === "node" && m.node.id === id ? [m.node] : []));
-  }
-
-  async text(expected: string): Promise<void> {
-    await this.until(() => (this.texts.includes(expected) ? true : undefined));
-  }
-
-  private async until<T>(check: () => T | undefined, timeoutMs = 3_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = check();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(this.messages).slice(0, 400)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
-async function watch(site: string, headers: Record<string, string> = {}): Promise<Viewer> {
-  await ensureSite(site);
-  const res = await SELF.fetch(`${BASE}/api/sites/${site}/live`, {
-    headers: { Upgrade: "websocket", Authorization: `Bearer ${ADMIN_KEY}`, ...headers },
-  });
-  if (!res.webSocket) throw new Error(`live upgrade refused: ${res.status} ${await res.text()}`);
-  res.webSocket.accept();
-  return new Viewer(res.webSocket);
-}
 
 function hub(site: string) {
   return env.SITE_HUB.get(env.SITE_HUB.idFromName(site));

@@ -2,7 +2,13 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../protocol/api.ts";
 import type { Metrics } from "../../protocol/metrics.ts";
-import { METRICS_BUCKET_MS, METRICS_RETENTION_MS, MetricsHistory } from "../../protocol/metrics-history.ts";
+import {
+  METRICS_BUCKET_MS,
+  METRICS_COARSE_BUCKET_MS,
+  METRICS_COARSE_RETENTION_MS,
+  METRICS_RETENTION_MS,
+  MetricsHistory,
+} from "../../protocol/metrics-history.ts";
 import { MetricsHistoryStore } from "../../durable-objects/site-hub/metrics-history.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { api, connectNode, freshSite, registerNode } from "./support.ts";
@@ -51,7 +57,7 @@ describe("metrics history", () => {
       ] }), t0 + 30_000);
       store.record("n", sample({ cpuPercent: 50 }), t0 + METRICS_BUCKET_MS + 5_000);
       store.record("other", sample({ cpuPercent: 99 }), t0 + 2_000);
-      return store.history("n", undefined, t0 + 2 * METRICS_BUCKET_MS);
+      return store.history("n", {}, t0 + 2 * METRICS_BUCKET_MS);
     });
     expect(history.points).toEqual([
       {
@@ -82,9 +88,9 @@ describe("metrics history", () => {
       store.record("n", sample({ cpuPercent: 3 }), now - 60_000);
       const tomorrow = now + METRICS_RETENTION_MS - 30 * 60_000;
       return {
-        all: store.history("n", undefined, now).points.map((p) => p.cpuAvg),
-        recent: store.history("n", now - 30 * 60_000, now).points.map((p) => p.cpuAvg),
-        tomorrow: store.history("n", undefined, tomorrow).points.map((p) => p.cpuAvg),
+        all: store.history("n", {}, now).points.map((p) => p.cpuAvg),
+        recent: store.history("n", { since: now - 30 * 60_000 }, now).points.map((p) => p.cpuAvg),
+        tomorrow: store.history("n", {}, tomorrow).points.map((p) => p.cpuAvg),
       };
     });
     expect(all).toEqual([2, 3]);
@@ -110,6 +116,42 @@ describe("metrics history", () => {
     expect(counts).toEqual({ withOld: 2, beforeInterval: 3, afterInterval: 3, explicit: 3, left: 0 });
   });
 
+  it("serves 1 h and 6 h in minutes, and 7 days in quarter hours folded from the minutes, the latest quarter included", async () => {
+    const site = freshSite();
+    const now = Date.UTC(2026, 0, 10, 12, 7, 0);
+    const day = 24 * 3600_000;
+    const result = await withStore(site, (store) => {
+      // Two samples in one quarter hour four days ago, folded when the store prunes; two in the current quarter.
+      store.record("n", sample({ cpuPercent: 10 }), now - 4 * day + 60_000);
+      store.record("n", sample({ cpuPercent: 30 }), now - 4 * day + 120_000);
+      store.prune(now - 4 * day + 3600_000);
+      store.record("n", sample({ cpuPercent: 40 }), now - 3 * 3600_000);
+      store.record("n", sample({ cpuPercent: 60 }), now - 60_000);
+      store.record("n", sample({ cpuPercent: 80 }), now);
+      store.prune(now);
+      store.record("n", sample({ cpuPercent: 100 }), now + 30_000);
+      return {
+        hour: store.history("n", { range: "1h" }, now + 30_000),
+        six: store.history("n", { range: "6h" }, now + 30_000),
+        week: store.history("n", { range: "7d" }, now + 30_000),
+        topUp: store.history("n", { range: "7d", since: now }, now + 30_000),
+        beyond: store.history("n", { range: "7d" }, now + METRICS_COARSE_RETENTION_MS + METRICS_COARSE_BUCKET_MS),
+      };
+    });
+    expect(result.hour).toMatchObject({ range: "1h", bucketMs: METRICS_BUCKET_MS, windowMs: 3600_000 });
+    expect(result.hour.points.map((p) => p.cpuAvg)).toEqual([60, 90]);
+    expect(result.six.points.map((p) => p.cpuAvg)).toEqual([40, 60, 90]);
+    expect(result.week).toMatchObject({ range: "7d", bucketMs: METRICS_COARSE_BUCKET_MS, retentionMs: METRICS_COARSE_RETENTION_MS });
+    expect(result.week.points.map((p) => [p.samples, p.cpuAvg, p.cpuMax])).toEqual([
+      [2, 20, 30],
+      [1, 40, 40],
+      [3, 80, 100],
+    ]);
+    expect(result.week.points.every((p) => p.at % METRICS_COARSE_BUCKET_MS === 0)).toBe(true);
+    expect(result.topUp.points.map((p) => p.cpuAvg)).toEqual([80]);
+    expect(result.beyond.points).toEqual([]);
+  });
+
   it("answers 404 for an unknown node and 400 for a bad `since`", async () => {
     const site = freshSite();
     const missing = await api(`/api/sites/${site}/nodes/ghost/metrics`);
@@ -117,6 +159,8 @@ describe("metrics history", () => {
     expect(ApiError.parse(await missing.json()).error.code).toBe("node_not_found");
     await registerNode(site, { name: "real" });
     expect((await api(`/api/sites/${site}/nodes/real/metrics?since=yesterday`)).status).toBe(400);
+    expect((await api(`/api/sites/${site}/nodes/real/metrics?range=30d`)).status).toBe(400);
+    expect(MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/real/metrics?range=7d`)).json())).toMatchObject({ range: "7d", points: [] });
     expect(MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/real/metrics`)).json()).points).toEqual([]);
   });
 });

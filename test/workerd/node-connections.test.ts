@@ -155,7 +155,7 @@ describe("agent connections", () => {
     const view = await nodeView(site, creds.id);
     expect(view.status).toBe("disconnected");
     const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=${creds.id}`)).json());
-    expect(log.entries.map((e) => e.message)).toContain("node quiet missed its heartbeats");
+    expect(log.entries.map((e) => e.message)).toContain("node quiet disconnected: it missed its heartbeats");
   });
 
   it("keeps a node that heartbeats alive through sweeps", async () => {

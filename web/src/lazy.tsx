@@ -1,5 +1,6 @@
 import type { ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { focusHeading } from "./router.ts";
 
 /**
  * A page whose code loads when it is first shown, so the first page's script stays small (machine pages, charts,
@@ -29,6 +30,7 @@ export function lazyPage<P extends object>(load: () => Promise<ComponentType<P>>
         live = false;
       };
     }, []);
+    useEffect(() => focusHeading());
     if (loaded) {
       const Page = loaded;
       return <Page {...props} />;

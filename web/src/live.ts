@@ -1,5 +1,7 @@
 import { batch, signal, type Signal } from "@preact/signals";
-import { LiveCloseCode, type LiveMessage, type LiveNode } from "../../protocol/live-messages.ts";
+import type { ActivityEntry } from "../../protocol/api.ts";
+import { LiveCloseCode } from "../../protocol/close-codes.ts";
+import type { LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import { LIVE_KEEPALIVE_MS, PING_FRAME } from "../../protocol/limits.ts";
 import { loadMe } from "./session.ts";
 import { sitePaths } from "./paths.ts";
@@ -21,6 +23,11 @@ export function nodeSignal(id: string): Signal<LiveNode> | undefined {
   return nodes.get(id);
 }
 
+/** A node's name for display: what people call it, its id only when the hub does not know it (any more). */
+export function nameOf(id: string): string {
+  return nodeSignal(id)?.value.name ?? id;
+}
+
 export function allNodes(): LiveNode[] {
   return nodeIds.value.map((id) => nodes.get(id)!.value);
 }
@@ -36,9 +43,18 @@ function sortIds(): void {
   });
 }
 
+/** Listeners of the messages that are not about a node's row, so a page hears only what it asked for. */
+type ActivityListener = (entry: ActivityEntry) => void;
 type ProcessesMessage = Extract<LiveMessage, { type: "processes" }>;
 type ProcessesListener = (msg: ProcessesMessage) => void;
+const activityListeners = new Set<ActivityListener>();
 const processesListeners = new Set<ProcessesListener>();
+
+/** Hears every activity entry the hub pushes (new, or updated in place) for the site on screen; returns the unsubscribe. */
+export function onActivity(listener: ActivityListener): () => void {
+  activityListeners.add(listener);
+  return () => activityListeners.delete(listener);
+}
 
 /** Hears every change of a node's supervised processes the hub pushes; returns the unsubscribe. */
 export function onProcesses(listener: ProcessesListener): () => void {
@@ -47,6 +63,10 @@ export function onProcesses(listener: ProcessesListener): () => void {
 }
 
 function apply(msg: LiveMessage): void {
+  if (msg.type === "activity") {
+    for (const listener of activityListeners) listener(msg.entry);
+    return;
+  }
   if (msg.type === "processes") {
     for (const listener of processesListeners) listener(msg);
     return;

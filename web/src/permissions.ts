@@ -24,10 +24,15 @@ export function canManageSite(role: Role | null): boolean {
   return isAdmin(role);
 }
 
-/** Admins run anything; members only the read-only actions (risk tier 1 in protocol/action-risk.ts). */
+/** Whether the person may run (and so cancel) an action: admins any, members the read-only ones (risk tier 1). */
+export function mayRun(role: Role | null, action: ActionName): boolean {
+  if (isAdmin(role)) return true;
+  return role === "member" && ACTION_RISK[action] <= READ_ONLY_RISK;
+}
+
+/** The console's actions this person may run (protocol/action-risk.ts decides which are read-only). */
 export function runnableActions(role: Role | null): readonly ActionName[] {
-  if (isAdmin(role)) return CONSOLE_ACTIONS;
-  return role === "member" ? CONSOLE_ACTIONS.filter((a) => ACTION_RISK[a] <= READ_ONLY_RISK) : [];
+  return CONSOLE_ACTIONS.filter((a) => mayRun(role, a));
 }
 
 /** Roost: push, deploy, promote, abort and roll back (site admins; members see roosts and deployments). */

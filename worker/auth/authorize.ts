@@ -43,6 +43,7 @@ const WHAT: Record<Permission, string> = {
   "directives.run": "run actions",
   "files.readAnywhere": "read outside the site's readable paths",
   "activity.read": "read the activity log",
+  "activity.audit": "read the site's access events",
   "processes.manage": "change supervised processes",
   "roost.read": "see roosts and deployments",
   "roost.push": "push roost versions",

@@ -55,6 +55,8 @@ export type Permission =
    * what runs (adding, removing, command, folder, environment). Members and read or chat keys: never.
    */
   | "processes.manage"
+  /** The site's access events (sign-ins, keys, roles, invites) in its activity log: admins, not members or read keys. */
+  | "activity.audit"
   /** Roost: everyone on the site sees roosts, versions and deployments; admins push, deploy and roll back. */
   | "roost.read"
   | "roost.push"
@@ -79,6 +81,7 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "files.readAnywhere",
   "activity.read",
   "processes.manage",
+  "activity.audit",
   "roost.read",
   "roost.push",
   "roost.deploy",

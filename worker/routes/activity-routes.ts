@@ -1,5 +1,5 @@
 import { ActivityQuery } from "../../protocol/api.ts";
-import { requesterOf } from "../auth/requester.ts";
+import { activityReaderOf } from "../auth/requester.ts";
 import { parseQuery } from "../http/validate.ts";
 import { siteHub, type SiteRoute } from "./site-context.ts";
 
@@ -11,7 +11,7 @@ export const activityRoutes: SiteRoute[] = [
     handler: async (c) => {
       const q = parseQuery(c, ActivityQuery);
       if (!q.ok) return q.response;
-      return c.json(await siteHub(c).queryActivity(q.value, requesterOf(c)));
+      return c.json(await siteHub(c).queryActivity(q.value, activityReaderOf(c)));
     },
   },
 ];

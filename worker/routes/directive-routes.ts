@@ -8,6 +8,7 @@ import {
   type DirectiveView,
   type FanOutResponse,
 } from "../../protocol/api.ts";
+import { RunRefParams } from "../../protocol/directives.ts";
 import type { HubResult } from "../../durable-objects/shared/hub-result.ts";
 import { refuseAction } from "../auth/action-check.ts";
 import { requesterOf } from "../auth/requester.ts";
@@ -85,6 +86,18 @@ export const directiveRoutes: SiteRoute[] = [
       const refused = refuseAction(c, action);
       if (refused) return refused;
       return respond(c, await siteHub(c).cancelFanOut(id.value, requesterOf(c).actor));
+    },
+  },
+  {
+    method: "get",
+    path: "/nodes/:id/runs/:runId",
+    permission: "directives.read",
+    handler: async (c) => {
+      const id = parseParam(c, NodeId, "id");
+      if (!id.ok) return id.response;
+      const runId = parseParam(c, RunRefParams.shape.runId, "runId");
+      if (!runId.ok) return runId.response;
+      return respond(c, await siteHub(c).getRun(id.value, runId.value));
     },
   },
   {

@@ -1,5 +1,6 @@
 import { viewerUrl } from "../../durable-objects/site-hub/live-viewers.ts";
 import type { SocketOwner } from "../../durable-objects/shared/user-sockets.ts";
+import { activityReaderOf } from "../auth/requester.ts";
 import { userOf } from "../auth/principal.ts";
 import { apiError } from "../http/api-error.ts";
 import { directory } from "./account-context.ts";
@@ -32,7 +33,9 @@ export const liveRoutes: SiteRoute[] = [
       const owner = ownerOf(c);
       const site = c.get("site");
       if (owner) await directory(c).notePresence(owner.userId, { kind: "site", name: site }, site);
-      return siteHub(c).fetch(new Request(viewerUrl(c.req.url, owner), { headers: { Upgrade: "websocket" } }));
+      // What the socket may read of the activity log is decided here, like every other right, and travels with it.
+      const { audit, confined } = activityReaderOf(c);
+      return siteHub(c).fetch(new Request(viewerUrl(c.req.url, owner, { audit, confined }), { headers: { Upgrade: "websocket" } }));
     },
   },
 ];

@@ -35,7 +35,7 @@ export const memberRoutes: SiteRoute[] = [
     method: "get",
     path: "/members",
     permission: "members.read",
-    handler: async (c) => c.json({ members: await directory(c).listMembers(c.get("site")) }),
+    handler: async (c) => c.json(await directory(c).listMembers(c.get("site"))),
   },
   {
     method: "patch",

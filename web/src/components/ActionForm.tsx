@@ -49,6 +49,8 @@ function ready(action: ActionName, f: Fields): boolean {
 export function ActionForm(props: {
   actions: readonly ActionName[];
   tier: CapabilityTier | null;
+  /** The sandbox an unprivileged machine reported; file paths start there. */
+  sandboxRoot?: string | null;
   busy: boolean;
   submitLabel: string;
   onSubmit: (req: DirectiveRequest) => void;
@@ -59,7 +61,7 @@ export function ActionForm(props: {
     command: "",
     cwd: "",
     timeoutS: "",
-    path: props.tier === "unprivileged" ? DEFAULT_SANDBOX_ROOT : "",
+    path: props.tier === "unprivileged" ? `${props.sandboxRoot ?? DEFAULT_SANDBOX_ROOT}/` : "",
     pattern: "",
     glob: "",
     caseInsensitive: false,
@@ -68,7 +70,8 @@ export function ActionForm(props: {
   const id = (name: string) => `${props.idPrefix}-${name}`;
   const current = props.actions.includes(action) ? action : props.actions[0]!;
   const params = paramsOf(current, f);
-  const decision = props.tier && ready(current, f) ? evaluateTier(props.tier, { action: current, params } as ActionCall) : { allowed: true as const };
+  const sandbox = props.sandboxRoot ? { sandboxRoot: props.sandboxRoot } : {};
+  const decision = props.tier && ready(current, f) ? evaluateTier(props.tier, { action: current, params } as ActionCall, sandbox) : { allowed: true as const };
 
   return (
     <form

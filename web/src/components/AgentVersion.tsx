@@ -1,4 +1,4 @@
-import { agentUpdateAvailable } from "../../../protocol/agent-release.ts";
+import { agentUpdateAvailable } from "../../../protocol/agent-version-compare.ts";
 import { servedAgent } from "../agent-release.ts";
 
 /** A node's agent version, flagged when the hub serves a newer one (re-running the install line updates it). */

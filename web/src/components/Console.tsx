@@ -1,6 +1,7 @@
 import { useEffect, useMemo } from "preact/hooks";
 import type { DirectiveView } from "../../../protocol/api.ts";
 import type { LiveNode } from "../../../protocol/live-messages.ts";
+import { actionsAllowedAt } from "../../../protocol/tier-policy.ts";
 import { DirectiveRun } from "../directive-run.ts";
 import { duration } from "../format.ts";
 import { sitePaths } from "../paths.ts";
@@ -28,7 +29,10 @@ function Outcome({ d }: { d: DirectiveView }) {
 export function Console({ site, node, onFinished }: { site: string; node: LiveNode; onFinished: () => void }) {
   const run = useMemo(() => new DirectiveRun(), []);
   useEffect(() => () => run.stop(), [run]);
-  const actions = runnableActions(role.value);
+  const tier = node.runningTier ?? node.tier;
+  // Only what both the person's role and the machine's tier allow, so the console never opens on a refusal.
+  const allowed = new Set(actionsAllowedAt(tier));
+  const actions = runnableActions(role.value).filter((a) => allowed.has(a));
   const view = run.views.value[node.id];
   const paths = sitePaths(site);
   const online = node.status === "connected";
@@ -41,7 +45,8 @@ export function Console({ site, node, onFinished }: { site: string; node: LiveNo
       <ActionForm
         idPrefix="console"
         actions={actions}
-        tier={node.runningTier ?? node.tier}
+        tier={tier}
+        sandboxRoot={node.sandboxRoot}
         busy={run.running.value || !online}
         submitLabel="Run"
         onSubmit={async (req) => {

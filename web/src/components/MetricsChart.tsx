@@ -15,10 +15,13 @@ interface ChartProps {
   series: ChartSeries[];
   unit: string;
   max?: number;
+  /** The left edge of the chart (ms): the first point, or the start of the period when data reaches further back. */
+  from: number;
+  /** The period in words, for screen readers. */
+  period: string;
 }
 
 const HEIGHT = 180;
-const WINDOW_MS = 24 * 3600_000;
 
 /** uPlot is most of the dashboard's weight and only machine pages draw charts, so it loads on first use. */
 let uPlotModule: Promise<typeof uPlot> | null = null;
@@ -44,42 +47,53 @@ function dataOf(props: ChartProps): uPlot.AlignedData {
   return [props.times.map((t) => t / 1000), ...props.series.map((s) => s.values)];
 }
 
-function optionsOf(props: ChartProps, width: number): uPlot.Options {
+function optionsOf(props: () => ChartProps, width: number): uPlot.Options {
   const axis = colorFrom("chart-axis");
   const grid = colorFrom("chart-grid");
+  const first = props();
   return {
     width,
     height: HEIGHT,
     legend: { show: true, live: true },
     cursor: { drag: { x: false, y: false } },
-    // Always the whole window, so a machine that just started shows a short line at the right, not a stretched one.
-    scales: { x: { time: true, range: () => [(Date.now() - WINDOW_MS) / 1000, Date.now() / 1000] }, y: props.max !== undefined ? { range: [0, props.max] } : { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+    // Zoomed to the data: a machine that started an hour ago fills the chart whatever the period picked.
+    scales: {
+      x: { time: true, range: () => [props().from / 1000, Date.now() / 1000] },
+      y: first.max !== undefined ? { range: [0, first.max] } : { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+    },
     axes: [
       { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, values: (_u, ticks) => ticks.map((t) => `${Math.round(t)}${props.unit}`) },
+      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, values: (_u, ticks) => ticks.map((t) => `${Math.round(t)}${first.unit}`) },
     ],
     series: [
       {},
-      ...props.series.map((s) => ({
+      ...first.series.map((s) => ({
         label: s.label,
         stroke: colorFrom(s.colorClass),
         width: 1.5,
         dash: s.dash ? [4, 4] : undefined,
-        value: (_u: uPlot, v: number | null) => (v === null ? "—" : `${v.toFixed(1)}${props.unit}`),
+        value: (_u: uPlot, v: number | null) => (v === null ? "—" : `${v.toFixed(1)}${first.unit}`),
       })),
     ],
   };
 }
 
+/** The newest value of a series, so the latest figures show without hovering. */
+function latest(values: (number | null)[]): number | null {
+  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null) return values[i]!;
+  return null;
+}
+
 /**
- * A time-series chart drawn by uPlot on a canvas. uPlot sets sizes through the style object, which a strict
- * Content-Security-Policy allows (only inline style attributes and elements are refused).
+ * A time-series chart drawn by uPlot on a canvas, with the latest values written under its title. uPlot sets sizes
+ * through the style object, which a strict Content-Security-Policy allows (only inline style attributes and
+ * elements are refused).
  */
 export function MetricsChart(props: ChartProps) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const latest = useRef(props);
-  latest.current = props;
+  const current = useRef(props);
+  current.current = props;
 
   useEffect(() => {
     const el = host.current;
@@ -88,7 +102,7 @@ export function MetricsChart(props: ChartProps) {
     const resize = new ResizeObserver(() => plot.current?.setSize({ width: widthOf(el), height: HEIGHT }));
     void loadUPlot().then((UPlot) => {
       if (disposed) return;
-      plot.current = new UPlot(optionsOf(latest.current, widthOf(el)), dataOf(latest.current), el);
+      plot.current = new UPlot(optionsOf(() => current.current, widthOf(el)), dataOf(current.current), el);
       resize.observe(el);
     });
     return () => {
@@ -101,12 +115,23 @@ export function MetricsChart(props: ChartProps) {
 
   useEffect(() => {
     plot.current?.setData(dataOf(props));
-  }, [props.times, props.series]);
+  }, [props.times, props.series, props.from]);
 
+  const now = props.series.map((s) => ({ label: s.label, value: latest(s.values) }));
   return (
-    <figure class="chart">
-      <figcaption>{props.title}</figcaption>
-      <div ref={host} class="chart-canvas" role="img" aria-label={`${props.title}, last 24 hours`} />
+    <figure class="chart" data-from={props.from}>
+      <figcaption>
+        {props.title}
+        <span class="chart-latest">
+          {now.map((s) => (
+            <span key={s.label}>
+              {" "}
+              {s.label} <strong>{s.value === null ? "—" : `${s.value.toFixed(1)}${props.unit}`}</strong>
+            </span>
+          ))}
+        </span>
+      </figcaption>
+      <div ref={host} class="chart-canvas" role="img" aria-label={`${props.title}, last ${props.period}`} />
     </figure>
   );
 }

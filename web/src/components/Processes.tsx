@@ -1,25 +1,28 @@
 import { useEffect, useState } from "preact/hooks";
 import type { LiveNode } from "../../../protocol/live-messages.ts";
-import {
-  launchText,
-  type ProcessActionResponse,
-  type ProcessListResponse,
-  type ProcessLogsResponse,
-  type ProcessOperation,
-  type ProcessSpec,
-  type ProcessState,
-  type ProcessStatus,
-  type ProcessView,
+import { launchText } from "../../../protocol/process-text.ts";
+import type {
+  ProcessActionResponse,
+  ProcessListResponse,
+  ProcessLogsResponse,
+  ProcessOperation,
+  ProcessSpec,
+  ProcessState,
+  ProcessStatus,
+  ProcessView,
 } from "../../../protocol/processes.ts";
 import { AnsiRenderer } from "../ansi.ts";
 import { messageOf, request } from "../api.ts";
 import { now } from "../clock.ts";
 import { dateTime, duration, megabytes, percent } from "../format.ts";
 import { onProcesses } from "../live.ts";
+import { lazyPage } from "../lazy.tsx";
 import { sitePaths } from "../paths.ts";
 import { Notice } from "./Notice.tsx";
 import { Output } from "./Output.tsx";
-import { ProcessForm } from "./ProcessForm.tsx";
+
+// The form checks a process with the protocol's schemas (zod): it loads when an admin opens it, not with the page.
+const ProcessForm = lazyPage(() => import("./ProcessForm.tsx").then((m) => m.ProcessForm));
 
 const STATE_TONE: Record<ProcessState, string> = {
   running: "ok",

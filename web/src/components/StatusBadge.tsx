@@ -1,5 +1,6 @@
 import type { NodeStatus } from "../../../protocol/api.ts";
 import type { DirectiveStatus } from "../../../protocol/directives.ts";
+import type { LiveNode } from "../../../protocol/live-messages.ts";
 
 const NODE_TONE: Record<NodeStatus, string> = {
   connected: "ok",
@@ -9,7 +10,7 @@ const NODE_TONE: Record<NodeStatus, string> = {
   deregistered: "gone",
 };
 
-const DIRECTIVE_TONE: Record<DirectiveStatus, string> = {
+export const DIRECTIVE_TONE: Record<DirectiveStatus, string> = {
   queued: "pending",
   sent: "pending",
   running: "pending",
@@ -21,8 +22,20 @@ const DIRECTIVE_TONE: Record<DirectiveStatus, string> = {
   refused: "bad",
 };
 
-export function NodeStatusBadge({ status }: { status: NodeStatus }) {
-  return <span class={`badge tone-${NODE_TONE[status]}`}>{status}</span>;
+export const WAITING = "waiting for first connection";
+
+/** A node that was registered and has never connected is waiting for its agent, not "disconnected". */
+export function neverConnected(node: Pick<LiveNode, "status" | "connectedAt" | "lastHeartbeatAt">): boolean {
+  return node.status === "disconnected" && node.connectedAt === null && node.lastHeartbeatAt === null;
+}
+
+export function nodeStatusLabel(node: Pick<LiveNode, "status" | "connectedAt" | "lastHeartbeatAt">): string {
+  return neverConnected(node) ? WAITING : node.status;
+}
+
+export function NodeStatusBadge({ node }: { node: Pick<LiveNode, "status" | "connectedAt" | "lastHeartbeatAt"> }) {
+  const waiting = neverConnected(node);
+  return <span class={`badge tone-${waiting ? "pending" : NODE_TONE[node.status]}`}>{waiting ? WAITING : node.status}</span>;
 }
 
 export function DirectiveStatusBadge({ status }: { status: DirectiveStatus }) {

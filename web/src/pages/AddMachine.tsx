@@ -11,7 +11,7 @@ import { role } from "../session.ts";
 import { InstallSteps } from "../components/InstallSteps.tsx";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
-import { NodeStatusBadge } from "../components/StatusBadge.tsx";
+import { neverConnected, NodeStatusBadge } from "../components/StatusBadge.tsx";
 
 const TIERS = Object.keys(TIER_DESCRIPTIONS) as CapabilityTier[];
 const knownGroups = computed(() => [...new Set(allNodes().flatMap((n) => (n.group ? [n.group] : [])))].sort());
@@ -19,6 +19,7 @@ const knownGroups = computed(() => [...new Set(allNodes().flatMap((n) => (n.grou
 function Waiting({ creds }: { creds: NodeCredentials }) {
   const node = nodeSignal(creds.id)?.value;
   const status = node?.status ?? "disconnected";
+  const waiting = !node || neverConnected(node);
   return (
     <div class="waiting" aria-live="polite">
       {status === "connected" ? (
@@ -27,7 +28,7 @@ function Waiting({ creds }: { creds: NodeCredentials }) {
         </p>
       ) : (
         <p>
-          <span class="spinner" aria-hidden="true" /> Waiting for {creds.name} to connect… <NodeStatusBadge status={status} />
+          <span class="spinner" aria-hidden="true" /> Waiting for {creds.name} to connect…{waiting || !node ? null : <> <NodeStatusBadge node={node} /></>}
           {status === "error" && node?.lastError ? <span class="error-text"> {node.lastError}</span> : null}
         </p>
       )}

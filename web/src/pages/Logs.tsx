@@ -1,17 +1,17 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { ActivityEntry, ActivityKind, ActivityLevel, ActivityPage } from "../../../protocol/api.ts";
 import { messageOf, request } from "../api.ts";
 import { dateTime } from "../format.ts";
+import { liveState, nameOf, nodeIds, onActivity } from "../live.ts";
 import { sitePaths } from "../paths.ts";
-import { queryParam } from "../router.ts";
-import { FilterSelect, MachineFilter, setQueryFilter } from "../components/Filters.tsx";
+import { queryParam, updateQuery } from "../router.ts";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
+import { directiveHref } from "../components/RecentDirectives.tsx";
 
-// A record, so a kind added to the protocol fails the typecheck until it can be picked here.
-const KIND_SET: Record<ActivityKind, true> = { node: true, directive: true, access: true, settings: true, process: true, deployment: true, chat: true, autonomy: true };
-const KINDS = Object.keys(KIND_SET) as ActivityKind[];
-const LEVELS: ActivityLevel[] = ["debug", "info", "warn", "error"];
+// Written out (the compiler checks that none is missing) so the page does not bundle zod for two lists.
+const KINDS = Object.keys({ node: 1, directive: 1, access: 1, settings: 1, process: 1, deployment: 1, chat: 1, autonomy: 1 } satisfies Record<ActivityKind, 1>) as ActivityKind[];
+const LEVELS = Object.keys({ debug: 1, info: 1, warn: 1, error: 1 } satisfies Record<ActivityLevel, 1>) as ActivityLevel[];
 const RANGES: [string, string, number][] = [
   ["", "any time", 0],
   ["1h", "last hour", 3600_000],
@@ -19,10 +19,6 @@ const RANGES: [string, string, number][] = [
   ["7d", "last 7 days", 7 * 24 * 3600_000],
 ];
 const DEFAULT_PAGE = 100;
-
-function setFilter(name: string, value: string): void {
-  setQueryFilter("/logs", name, value);
-}
 
 /** `until` comes from a datetime-local field, in the browser's time zone. */
 function untilOf(value: string | null): number | undefined {
@@ -76,6 +72,31 @@ export function Logs({ site }: { site: string }) {
     void load();
   }, [site, kind, level, node, range, until, limit]);
 
+  // Live, like /machines: a new entry that passes the filters goes on top, a changed one (a directive that ended) is
+  // redrawn in place. A view that ends at a chosen time is history and stays as it is.
+  useEffect(() => {
+    if (until) return;
+    return onActivity((entry) => {
+      setEntries((prev) => {
+        if (!prev) return prev;
+        if (prev.some((e) => e.id === entry.id)) return prev.map((e) => (e.id === entry.id ? entry : e));
+        const passes = (!kind || entry.kind === kind) && (!level || entry.level === level) && (!node || entry.nodeId === node);
+        return passes && (!prev[0] || entry.id > prev[0].id) ? [entry, ...prev] : prev;
+      });
+    });
+  }, [site, kind, level, node, until]);
+
+  // Entries pushed while the live socket was down were missed: read the newest page again once it is back.
+  const live = liveState.value;
+  const dropped = useRef(false);
+  useEffect(() => {
+    if (live === "retrying") dropped.current = true;
+    else if (live === "open" && dropped.current) {
+      dropped.current = false;
+      void load();
+    }
+  }, [live]);
+
   return (
     <section aria-labelledby="logs-title">
       <div class="page-head">
@@ -85,12 +106,42 @@ export function Logs({ site }: { site: string }) {
         </button>
       </div>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <FilterSelect label="Kind" value={kind} all="all kinds" options={KINDS} onChange={(v) => setFilter("kind", v)} />
-        <FilterSelect label="Level" value={level} all="all levels" options={LEVELS} onChange={(v) => setFilter("level", v)} />
-        <MachineFilter value={node} onChange={(v) => setFilter("node", v)} />
+        <label>
+          Kind
+          <select value={kind} onChange={(e) => updateQuery({ kind: e.currentTarget.value })}>
+            <option value="">all kinds</option>
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Level
+          <select value={level} onChange={(e) => updateQuery({ level: e.currentTarget.value })}>
+            <option value="">all levels</option>
+            {LEVELS.map((l) => (
+              <option key={l} value={l}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Machine
+          <select value={node} onChange={(e) => updateQuery({ node: e.currentTarget.value })}>
+            <option value="">all machines</option>
+            {(nodeIds.value.includes(node) || !node ? nodeIds.value : [node, ...nodeIds.value]).map((id) => (
+              <option key={id} value={id}>
+                {nameOf(id)}
+              </option>
+            ))}
+          </select>
+        </label>
         <label>
           Period
-          <select value={range} onChange={(e) => setFilter("range", e.currentTarget.value)}>
+          <select value={range} onChange={(e) => updateQuery({ range: e.currentTarget.value })}>
             {RANGES.map(([k, label]) => (
               <option key={k} value={k}>
                 {label}
@@ -100,7 +151,7 @@ export function Logs({ site }: { site: string }) {
         </label>
         <label>
           Up to
-          <input type="datetime-local" value={until} onChange={(e) => setFilter("until", e.currentTarget.value)} />
+          <input type="datetime-local" value={until} onChange={(e) => updateQuery({ until: e.currentTarget.value })} />
         </label>
       </form>
       <Notice>{error}</Notice>
@@ -111,7 +162,8 @@ export function Logs({ site }: { site: string }) {
       ) : (
         <>
           <p class="muted small" aria-live="polite">
-            {entries.length} entr{entries.length === 1 ? "y" : "ies"}, newest first{loadedAt ? `, as of ${dateTime(loadedAt)}` : ""}
+            {entries.length} entr{entries.length === 1 ? "y" : "ies"}, newest first
+            {until ? `, up to ${dateTime(untilOf(until) ?? loadedAt)}` : liveState.value === "open" ? "; new ones appear as they happen" : loadedAt ? `, as of ${dateTime(loadedAt)}` : ""}
           </p>
           <table class="activity">
             <thead>
@@ -134,12 +186,27 @@ export function Logs({ site }: { site: string }) {
                     <span class={`badge level-badge-${e.level}`}>{e.level}</span>
                   </td>
                   <td data-label="Kind">{e.kind}</td>
-                  <td data-label="Machine">{e.nodeId ? <Link href={`/machines/${encodeURIComponent(e.nodeId)}`}>{e.nodeId}</Link> : <span class="muted">—</span>}</td>
+                  <td data-label="Machine">{e.nodeId ? <Link href={`/machines/${encodeURIComponent(e.nodeId)}`}>{nameOf(e.nodeId)}</Link> : <span class="muted">—</span>}</td>
                   <td data-label="By" class="small">
                     {e.actor ?? <span class="muted">—</span>}
                   </td>
                   <td data-label="What happened" class="message">
-                    {e.message}
+                    <span class="entry-text">{e.message}</span>
+                    {e.directiveId ? (
+                      <>
+                        {" "}
+                        <Link href={directiveHref(e.directiveId)} class="entry-link">
+                          {e.directiveId.slice(0, 10)}…
+                        </Link>
+                      </>
+                    ) : e.fanoutId ? (
+                      <>
+                        {" "}
+                        <Link href={`/directives?fanout=${encodeURIComponent(e.fanoutId)}`} class="entry-link">
+                          fan-out {e.fanoutId.slice(0, 10)}…
+                        </Link>
+                      </>
+                    ) : null}
                   </td>
                 </tr>
               ))}

@@ -2,7 +2,7 @@ import { Fragment, type ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { NodeView } from "../../../protocol/api.ts";
 import type { LiveNode } from "../../../protocol/live-messages.ts";
-import { TIER_DESCRIPTIONS } from "../../../protocol/tier-policy.ts";
+import { actionsAllowedAt, TIER_DESCRIPTIONS } from "../../../protocol/tier-policy.ts";
 import type { CapabilityTier } from "../../../protocol/tiers.ts";
 import { request } from "../api.ts";
 import { now } from "../clock.ts";
@@ -32,6 +32,21 @@ function Fact({ name, children }: { name: string; children: ComponentChildren })
       <dd>{children ?? <span class="muted">—</span>}</dd>
     </>
   );
+}
+
+/**
+ * What can be run on the machine: the actions its tier permits (the one tier policy), less any its agent says it
+ * cannot do. Not every capability the agent has: an unprivileged machine's agent can run a shell, its tier cannot.
+ */
+function permittedActions(node: LiveNode, full: NodeView | null): string {
+  const every = actionsAllowedAt("root");
+  const tier = actionsAllowedAt(node.runningTier ?? node.tier);
+  const reported = full?.capabilities.length ? new Set(full.capabilities) : null;
+  const permitted = tier.filter((a) => !reported || reported.has(a));
+  // The shorter of the two lists says the same: what it may run, or what it may not.
+  const refused = every.filter((a) => !permitted.includes(a));
+  if (!refused.length) return "every action";
+  return refused.length < permitted.length ? `every action but ${refused.join(", ")}` : permitted.join(", ");
 }
 
 function Facts({ node, full }: { node: LiveNode; full: NodeView | null }) {
@@ -67,7 +82,7 @@ function Facts({ node, full }: { node: LiveNode; full: NodeView | null }) {
       )}
       <Fact name="Last heartbeat">{node.lastHeartbeatAt ? ago(node.lastHeartbeatAt, now.value) : null}</Fact>
       <Fact name="Registered">{dateTime(node.createdAt)}</Fact>
-      <Fact name="Capabilities">{full?.capabilities.length ? full.capabilities.join(", ") : null}</Fact>
+      <Fact name="Actions it permits">{permittedActions(node, full)}</Fact>
       <Fact name="Token">{full ? <code>{full.tokenPrefix}</code> : null}</Fact>
       {node.lastError ? <Fact name="Last error">{node.lastError}</Fact> : null}
     </dl>
@@ -113,11 +128,17 @@ export function MachineDetail({ site, id }: { site: string; id: string }) {
     request<NodeView>(sitePaths(site).node(id)).then(setFull, () => setFull(null));
   }, [site, id, node?.status, node?.connectedAt]);
 
+  // The heading sits where it will once the machine is known, so a focus moved to it stays on it.
   if (!node) {
     return (
-      <section>
+      <section aria-labelledby="machine-title" class="detail">
+        <div class="page-head">
+          <p class="crumbs">
+            <Link href="/machines">Machines</Link> /
+          </p>
+          <h1 id="machine-title">{liveState.value === "open" ? "No such machine" : id}</h1>
+        </div>
         <p>{liveState.value === "open" ? `No machine "${id}" on this site.` : "Loading…"}</p>
-        <Link href="/machines">Back to machines</Link>
       </section>
     );
   }
@@ -129,7 +150,7 @@ export function MachineDetail({ site, id }: { site: string; id: string }) {
           <Link href="/machines">Machines</Link> /
         </p>
         <h1 id="machine-title">{node.name}</h1>
-        <NodeStatusBadge status={node.status} />
+        <NodeStatusBadge node={node} />
         <Link href={`/chat?node=${encodeURIComponent(node.id)}`} class="button ask-button">
           Ask about this machine
         </Link>
@@ -149,10 +170,7 @@ export function MachineDetail({ site, id }: { site: string; id: string }) {
       </div>
       <Processes site={site} node={node} admin={canManageNodes(role.value)} />
       <Console site={site} node={node} onFinished={() => setRuns((n) => n + 1)} />
-      <section class="panel" aria-labelledby="history-title">
-        <h2 id="history-title">Last 24 hours</h2>
-        <NodeCharts site={site} nodeId={node.id} heartbeatAt={node.lastHeartbeatAt} />
-      </section>
+      <NodeCharts site={site} nodeId={node.id} heartbeatAt={node.lastHeartbeatAt} />
       <section class="panel" aria-labelledby="recent-title">
         <h2 id="recent-title">Recent directives</h2>
         <RecentDirectives site={site} nodeId={node.id} version={runs} />

@@ -1,42 +1,27 @@
 import { computed } from "@preact/signals";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { FanOutAggregate, FanOutTarget } from "../../../protocol/api.ts";
+import { ACTION_RISK } from "../../../protocol/action-risk.ts";
+import type { DirectiveRequest, FanOutTarget } from "../../../protocol/api.ts";
+import { counted, summarizeCall } from "../../../protocol/directive-summary.ts";
+import type { LiveNode } from "../../../protocol/live-messages.ts";
 import { DirectiveRun, type RunView } from "../directive-run.ts";
-import { allNodes } from "../live.ts";
+import { allNodes, nameOf } from "../live.ts";
 import { sitePaths } from "../paths.ts";
 import { runnableActions } from "../permissions.ts";
 import { role } from "../session.ts";
 import { ActionForm } from "../components/ActionForm.tsx";
+import { AggregateList } from "../components/AggregateList.tsx";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
 import { Output } from "../components/Output.tsx";
-import { DirectiveStatusBadge } from "../components/StatusBadge.tsx";
+import { directiveHref } from "../components/RecentDirectives.tsx";
+import { DirectiveStatusBadge, NodeStatusBadge } from "../components/StatusBadge.tsx";
 
-const groups = computed(() => [...new Set(allNodes().flatMap((n) => (n.group && n.status !== "deregistered" ? [n.group] : [])))].sort());
-const onlineCount = computed(() => allNodes().filter((n) => n.status === "connected").length);
+const registered = computed(() => allNodes().filter((n) => n.status !== "deregistered"));
+const groups = computed(() => [...new Set(registered.value.flatMap((n) => (n.group ? [n.group] : [])))].sort());
 
-const AGGREGATE_LABELS: [keyof FanOutAggregate, string][] = [
-  ["total", "machines"],
-  ["succeeded", "succeeded"],
-  ["failed", "failed"],
-  ["offline", "offline"],
-  ["refused", "refused by tier"],
-  ["cancelled", "cancelled"],
-  ["timedOut", "timed out"],
-  ["lost", "lost"],
-];
-
-function Aggregate({ a }: { a: FanOutAggregate }) {
-  return (
-    <ul class="aggregate" aria-label="Summary">
-      {AGGREGATE_LABELS.filter(([k]) => k === "total" || a[k] !== 0).map(([k, label]) => (
-        <li key={k} class={`agg-${k}`}>
-          <strong>{a[k]}</strong> {label}
-        </li>
-      ))}
-    </ul>
-  );
-}
+/** The risk tier that asks for a confirmation: commands and changes to files, on every machine at once. */
+const CONFIRM_RISK = 3;
 
 function NodeResult({ v }: { v: RunView }) {
   const status = v.result?.status ?? (v.status === "starting" ? "queued" : v.status);
@@ -44,13 +29,49 @@ function NodeResult({ v }: { v: RunView }) {
     <li class="node-result" data-node={v.nodeId}>
       <details open={v.segments.length > 0 && v.segments.length < 200}>
         <summary>
-          <span class="node-result-name">{v.nodeId}</span> <DirectiveStatusBadge status={status} />
+          <span class="node-result-name">{nameOf(v.nodeId)}</span> <DirectiveStatusBadge status={status} />
           {v.result?.exitCode !== null && v.result?.exitCode !== undefined ? <span class="small"> exit {v.result.exitCode}</span> : null}
+          {v.result?.signal ? <span class="small"> {v.result.signal}</span> : null}
           {v.result?.error ? <span class="small error-text"> {v.result.error}</span> : null}
+          {v.directiveId ? (
+            <>
+              {" "}
+              <Link href={directiveHref(v.directiveId)} class="small">
+                details
+              </Link>
+            </>
+          ) : null}
         </summary>
-        {v.segments.length ? <Output segments={v.segments} label={`Output on ${v.nodeId}`} /> : <p class="muted small">No output.</p>}
+        {v.segments.length ? <Output segments={v.segments} label={`Output on ${nameOf(v.nodeId)}`} /> : <p class="muted small">No output.</p>}
       </details>
     </li>
+  );
+}
+
+/** Who the fan-out will ask, by name, before anything is sent: "all" asks the online machines; a group asks all its members. */
+function Preview({ asked, skipped }: { asked: LiveNode[]; skipped: LiveNode[] }) {
+  return (
+    <div class="preview" aria-live="polite">
+      <p>
+        <strong>{counted(asked.length, "machine")}</strong> will be asked
+        {skipped.length ? <span class="muted">; {counted(skipped.length, "offline machine")} will not ({skipped.map((n) => n.name).join(", ")})</span> : null}.
+      </p>
+      {asked.length ? (
+        <ul class="preview-list" aria-label="Machines that will be asked">
+          {asked.map((n) => (
+            <li key={n.id} data-node={n.id}>
+              {n.name}
+              {n.status !== "connected" ? (
+                <>
+                  {" "}
+                  <NodeStatusBadge node={n} />
+                </>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
   );
 }
 
@@ -62,10 +83,30 @@ export function RunMany({ site }: { site: string }) {
   const actions = runnableActions(role.value);
   const paths = sitePaths(site);
   const chosenGroup = group || groups.value[0] || "";
-  const views = Object.values(run.views.value).sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  const views = Object.values(run.views.value).sort((a, b) => nameOf(a.nodeId).localeCompare(nameOf(b.nodeId)));
 
-  if (!actions.length) return <p>Your role on this site cannot run directives.</p>;
+  if (!actions.length) {
+    return (
+      <section aria-labelledby="run-title">
+        <h1 id="run-title">Run on many</h1>
+        <p>Your role on this site cannot run directives.</p>
+      </section>
+    );
+  }
+  // The same choice the hub makes: "all" is every machine online now; a group names its members, online or not.
+  const members = target === "all" ? registered.value : registered.value.filter((n) => n.group === chosenGroup);
+  const asked = target === "all" ? members.filter((n) => n.status === "connected") : members;
+  const skipped = target === "all" ? members.filter((n) => n.status !== "connected") : [];
   const fanTarget: FanOutTarget = target === "all" ? { all: true } : { group: chosenGroup };
+
+  function send(req: DirectiveRequest) {
+    if (ACTION_RISK[req.action] >= CONFIRM_RISK) {
+      const what = summarizeCall(req.action, req.params);
+      if (!confirm(`Run ${req.action === "bash" ? "this command" : req.action} on ${counted(asked.length, "machine")}?\n\n${what}`)) return;
+    }
+    void run.start(paths.fanouts, { ...req, target: fanTarget }, "X-Cortex-Fanout");
+  }
+
   return (
     <section aria-labelledby="run-title">
       <div class="page-head">
@@ -76,7 +117,7 @@ export function RunMany({ site }: { site: string }) {
           <legend>Machines</legend>
           <label class="check">
             <input type="radio" name="target" checked={target === "all"} onChange={() => setTarget("all")} />
-            All online machines ({onlineCount.value})
+            All online machines
           </label>
           <label class="check">
             <input type="radio" name="target" checked={target === "group"} disabled={!groups.value.length} onChange={() => setTarget("group")} />
@@ -95,17 +136,18 @@ export function RunMany({ site }: { site: string }) {
             </label>
           ) : null}
         </fieldset>
+        <Preview asked={asked} skipped={skipped} />
         <ActionForm
           idPrefix="many"
           actions={actions}
           tier={null}
-          busy={run.running.value || (target === "all" ? onlineCount.value === 0 : !chosenGroup)}
-          submitLabel={target === "all" ? `Run on ${onlineCount.value} machine${onlineCount.value === 1 ? "" : "s"}` : `Run on group ${chosenGroup}`}
-          onSubmit={(req) => void run.start(paths.fanouts, { ...req, target: fanTarget }, "X-Cortex-Fanout")}
+          busy={run.running.value || asked.length === 0}
+          submitLabel={`Run on ${counted(asked.length, "machine")}`}
+          onSubmit={send}
         />
         <p class="muted small">
-          Each machine checks the action against its own tier; machines that are offline or whose tier refuses it are counted apart.{" "}
-          <Link href="/machines">See the machines</Link>.
+          Each machine checks the action against its own tier; machines that are offline or whose tier refuses it are counted apart. A shell command asks
+          for a confirmation first. <Link href="/machines">See the machines</Link>.
         </p>
       </section>
       {run.running.value ? (
@@ -120,7 +162,7 @@ export function RunMany({ site }: { site: string }) {
         </div>
       ) : null}
       <Notice>{run.error.value}</Notice>
-      {run.aggregate.value ? <Aggregate a={run.aggregate.value} /> : null}
+      {run.aggregate.value ? <AggregateList a={run.aggregate.value} /> : null}
       {views.length ? (
         <ul class="node-results" aria-label="Results per machine">
           {views.map((v) => (

@@ -99,6 +99,20 @@ function SignOutEverywhere() {
   );
 }
 
+/** WebAuthn refuses IP addresses as the relying party: a passkey needs the page on a host name. */
+function onIpAddress(): boolean {
+  const host = window.location.hostname;
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith("[") || host.includes(":");
+}
+
+/** This page on localhost, when the hub is reached on a loopback address (`npm start`); null for any other address. */
+function localAddress(): string | null {
+  const url = new URL(window.location.href);
+  if (!/^127\./.test(url.hostname) && url.hostname !== "[::1]") return null;
+  url.hostname = "localhost";
+  return url.href;
+}
+
 function Passkeys() {
   const list = useList<PasskeyView>(AUTH.passkeys, "passkeys");
   const [name, setName] = useState("");
@@ -140,7 +154,18 @@ function Passkeys() {
       ) : list.items ? (
         <p class="muted">No passkeys yet.</p>
       ) : null}
-      {passkeysSupported ? (
+      {onIpAddress() ? (
+        <p class="notice notice-info" role="note">
+          Passkeys cannot be added here: this page is open at {window.location.hostname}, an IP address, and browsers tie every passkey to a host name.{" "}
+          {localAddress() ? (
+            <>
+              Open <a href={localAddress()!}>{localAddress()}</a> and add it there.
+            </>
+          ) : (
+            "Open the hub by its host name and add it there."
+          )}
+        </p>
+      ) : passkeysSupported ? (
         <form class="inline-form" onSubmit={add}>
           <label for="passkey-name">
             Name
@@ -156,7 +181,7 @@ function Passkeys() {
   );
 }
 
-function ApiKeys() {
+export function ApiKeys() {
   const list = useList<ApiKeyView>(AUTH.apiKeys, "apiKeys");
   const [form, setForm] = useState<{ name: string; scope: ApiKeyScope }>({ name: "", scope: "read" });
   const [created, setCreated] = useState<string | null>(null);
@@ -279,9 +304,6 @@ export function AccountSettings() {
       </Section>
       <Section id="passkeys-title" title="Passkeys">
         <Passkeys />
-      </Section>
-      <Section id="keys-title" title="API keys">
-        <ApiKeys />
       </Section>
       <PersonalAiKey />
       <Section id="everywhere-title" title="Sign out everywhere">

@@ -1,0 +1,106 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DirectiveView } from "../../protocol/api.ts";
+import { MAX_CHUNK_BYTES } from "../../protocol/limits.ts";
+import type { DirectiveMessage } from "../../protocol/node-messages.ts";
+import { api, connectNode, type FakeAgent, freshSite, registerNode } from "./support.ts";
+
+/**
+ * Rows the site object writes (what Cloudflare bills as "rows written") per heartbeat, per directive and per
+ * streamed MiB, counted from every SQL cursor's own `rowsWritten`. The counts are printed for docs/benchmarks.md;
+ * the ceilings are today's figures, so a change that writes more fails here instead of on the bill.
+ */
+
+const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+let original: SqlStorage["exec"] | null = null;
+
+/** Every `sql.exec` of every object in this isolate, recorded; the prototype is the one place all stores share. */
+async function meterSql(site: string): Promise<void> {
+  await runInDurableObject(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)), (_hub, state) => {
+    const proto = Object.getPrototypeOf(state.storage.sql) as SqlStorage;
+    if (original) return;
+    const exec = proto.exec;
+    original = exec;
+    proto.exec = function (this: SqlStorage, query: string, ...bindings: unknown[]) {
+      const cursor = exec.call(this, query, ...bindings);
+      cursors.push(cursor);
+      return cursor;
+    } as SqlStorage["exec"];
+  });
+}
+
+async function rowsWrittenBy(site: string, work: () => Promise<void>): Promise<number> {
+  await meterSql(site);
+  const from = cursors.length;
+  await work();
+  // Let the object finish what the last message started before counting.
+  await api(`/api/sites/${site}/nodes`);
+  return cursors.slice(from).reduce((sum, c) => sum + c.rowsWritten, 0);
+}
+
+const METRICS = { cpuPercent: 12, memoryMb: 900, memoryTotalMb: 4096, diskFreeMb: 9000, diskTotalMb: 20000, activeDirectives: 0, uptimeSeconds: 100 };
+
+function answer(agent: FakeAgent, d: DirectiveMessage, chunks: string[]): void {
+  agent.send({ type: "directive_ack", directiveId: d.id });
+  chunks.forEach((chunk, seq) => agent.send({ type: "stream_chunk", directiveId: d.id, seq, chunk, stream: "stdout" }));
+  agent.send({ type: "result", directiveId: d.id, success: true, output: "", durationMs: 5, exitCode: 0, chunks: chunks.length });
+}
+
+async function runOnce(site: string, agent: FakeAgent, chunks: string[]): Promise<DirectiveView> {
+  const pending = api(`/api/sites/${site}/nodes/n1/directives`, { method: "POST", body: JSON.stringify({ action: "bash", params: { command: "true" } }) });
+  const d = await agent.next("directive");
+  agent.take("directive");
+  answer(agent, d, chunks);
+  return DirectiveView.parse(await (await pending).json());
+}
+
+describe("rows written", () => {
+  let site = "";
+  let agent: FakeAgent;
+
+  beforeAll(async () => {
+    site = freshSite();
+    agent = await connectNode(site, await registerNode(site, { name: "n1", tier: "root" }), { heartbeatMs: 60_000 });
+  });
+
+  afterAll(async () => {
+    await runInDurableObject(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)), (_hub, state) => {
+      if (original) (Object.getPrototypeOf(state.storage.sql) as SqlStorage).exec = original;
+      original = null;
+    });
+  });
+
+  it("per heartbeat with metrics", async () => {
+    const n = 20;
+    const rows = await rowsWrittenBy(site, async () => {
+      for (let i = 0; i < n; i++) {
+        agent.send({ type: "heartbeat", agentId: "n1", metrics: METRICS });
+        await agent.next("heartbeat_ack");
+        agent.take("heartbeat_ack");
+      }
+    });
+    console.log(`storage: ${(rows / n).toFixed(2)} rows written per heartbeat with metrics`);
+    expect(rows).toBeGreaterThan(0);
+    expect(rows / n).toBeLessThanOrEqual(2.5);
+  });
+
+  it("per directive with a one-line output", async () => {
+    const n = 10;
+    const rows = await rowsWrittenBy(site, async () => {
+      for (let i = 0; i < n; i++) expect((await runOnce(site, agent, ["ok\n"])).status).toBe("done");
+    });
+    console.log(`storage: ${(rows / n).toFixed(2)} rows written per directive (ack, one chunk, result)`);
+    expect(rows / n).toBeLessThanOrEqual(24);
+  });
+
+  it("per streamed MiB in the agent's largest chunks", async () => {
+    const piece = "x".repeat(MAX_CHUNK_BYTES - 1) + "\n";
+    const chunks = Array.from({ length: (4 * 2 ** 20) / MAX_CHUNK_BYTES }, () => piece);
+    const rows = await rowsWrittenBy(site, async () => {
+      const view = await runOnce(site, agent, chunks);
+      expect(view.outputBytes).toBe(4 * 2 ** 20);
+    });
+    console.log(`storage: ${(rows / 4).toFixed(2)} rows written per streamed MiB (${MAX_CHUNK_BYTES / 1024} KiB chunks)`);
+    expect(rows / 4).toBeLessThanOrEqual(26);
+  });
+});
