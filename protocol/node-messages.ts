@@ -60,7 +60,7 @@ export const ResultMessage = z.object({
   /** Our addition: how many stream chunks were sent, so the hub can wait for any still in flight. */
   chunks: z.number().int().nonnegative().optional(),
   /** Our addition: the signal that killed the command (e.g. "SIGKILL"), when a signal ended it; `exitCode` is then null. */
-  signal: z.string().regex(/^SIG[A-Z0-9]{1,12}$/).optional(),
+  signal: z.string().max(15).regex(/^SIG[A-Z0-9]{1,12}$/).optional(),
 });
 
 export const StreamChunkMessage = z.object({

@@ -38,7 +38,7 @@ describe("cortex tools and cortex tool", () => {
     expect(r).toMatchObject({ code: 0, stdout: '{"unit":"nginx.service","active":"active"}\n' });
     expect(hub!.requests.at(-1)!.body).toEqual({ action: "service.status", params: { unit: "nginx" } });
     await cortex(["tool", "run_command", "web-3", '{"command":"uptime","timeoutSeconds":5}']);
-    expect(hub!.requests.at(-1)!.body).toEqual({ action: "bash", params: { command: "uptime", timeoutMs: 5000 } });
+    expect(hub!.requests.at(-1)!.body).toEqual({ action: "bash", params: { command: "uptime", timeoutMs: 5000, login: true } });
   });
 
   it("refuses unknown tools, hub tools and bad input before sending anything", async () => {
