@@ -2,6 +2,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { run as actionUser } from "./action-worker.bench.ts";
 import { run as agentIdle } from "./agent-idle.bench.ts";
+import { run as autonomy } from "./autonomy.bench.ts";
 import { run as chat } from "./chat.bench.ts";
 import { run as auth } from "./auth.bench.ts";
 import { run as connect } from "./connect.bench.ts";
@@ -30,6 +31,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["roost", roost],
   ["chat", chat],
   ["auth path", auth],
+  ["autonomy", autonomy],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.

@@ -31,4 +31,12 @@ export interface Env {
   CF_ACCESS_AUD?: string;
   /** Key material for encrypting stored secrets (LLM keys). */
   CORTEX_ENCRYPTION_KEY?: string;
+  /** Escalation email of autonomous investigations (`[[send_email]]` in wrangler.toml); wrangler dev keeps the messages locally. */
+  ESCALATION_EMAIL?: SendEmail;
+  /** The sender of escalation emails: an address of a domain onboarded to Cloudflare Email (default cortex-hub@localhost). */
+  CORTEX_EMAIL_FROM?: string;
+  /** The hub's public address (https://cortex.example.com), for links in escalations. */
+  CORTEX_PUBLIC_URL?: string;
+  /** "1" lets escalation webhooks go to http://127.0.0.1 / localhost: for a local receiver while developing and testing. */
+  CORTEX_ALLOW_LOOPBACK_WEBHOOKS?: string;
 }

@@ -296,6 +296,52 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX metrics_by_quarter ON metrics_quarters(quarter);
    CREATE TABLE metrics_folded (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);`,
   SITE_ACCESS,
+  // Autonomous investigations: one row per event that reached the guards (process events and alerts), keyed by the
+  // event's own id so a repeat is a duplicate; the site's Alertmanager token (its hash); small facts about the site.
+  `CREATE TABLE autonomy_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     source TEXT NOT NULL,
+     trigger TEXT NOT NULL,
+     event_key TEXT NOT NULL UNIQUE,
+     node_id TEXT,
+     subject TEXT NOT NULL,
+     status TEXT NOT NULL,
+     skip_reason TEXT,
+     reason TEXT,
+     detail TEXT NOT NULL,
+     context TEXT NOT NULL,
+     conversation_id TEXT,
+     verdict TEXT,
+     actions TEXT NOT NULL DEFAULT '[]',
+     usage TEXT,
+     duplicates INTEGER NOT NULL DEFAULT 0,
+     launches INTEGER NOT NULL DEFAULT 0,
+     email_status TEXT NOT NULL DEFAULT 'none',
+     email_at INTEGER,
+     email_detail TEXT,
+     webhook_status TEXT NOT NULL DEFAULT 'none',
+     webhook_at INTEGER,
+     webhook_detail TEXT,
+     check_at INTEGER,
+     created_at INTEGER NOT NULL,
+     ended_at INTEGER
+   );
+   CREATE INDEX autonomy_by_status ON autonomy_events(status, seq);
+   CREATE INDEX autonomy_by_subject ON autonomy_events(node_id, subject, created_at);
+   CREATE INDEX autonomy_by_check ON autonomy_events(check_at);
+   CREATE INDEX autonomy_by_created ON autonomy_events(created_at, seq);
+   CREATE TABLE alert_token (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     hash TEXT NOT NULL,
+     prefix TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     created_by TEXT NOT NULL
+   );
+   CREATE TABLE site_facts (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
 ];
 
 /** The version that gave sites their own existence and members (see SiteAccess). */

@@ -1,3 +1,4 @@
+import { siteOfAlertToken } from "../../protocol/alert-token.ts";
 import type { CredentialKind, ResolvedCredential } from "../../durable-objects/credentials/credential.ts";
 import { credentialShard, ssoCredentialInput } from "../../durable-objects/credentials/shard-name.ts";
 import { ok, type HubResult } from "../../durable-objects/shared/hub-result.ts";
@@ -82,6 +83,14 @@ export async function authenticate(
     if (admin && admin.length >= MIN_ADMIN_KEY_LENGTH && (await secretsEqual(key, admin))) {
       const access = site ? await siteAccess(env, site, null) : null;
       return { ok: true, principal: { kind: "admin_key", label: "admin key" }, site: site && access ? { id: site, exists: access.exists } : null, ambient: false };
+    }
+    const alertSite = siteOfAlertToken(key);
+    if (alertSite) {
+      // The site's own object holds the token's hash: a token is checked where it belongs, whatever the URL says.
+      const matches = await env.SITE_HUB.get(env.SITE_HUB.idFromName(alertSite)).checkAlertToken(key);
+      if (!matches) return refuse("unauthorized", "invalid or revoked Alertmanager token");
+      const principal: Principal = { kind: "alert_webhook", label: `Alertmanager (site ${alertSite})`, site: alertSite };
+      return { ok: true, principal, site: site === null ? null : { id: site, exists: true }, ambient: false };
     }
     const found = await person(env, await hashToken(key), "api_key", site);
     if (!found.ok) return refuse(found.error.code, found.error.message);

@@ -1,6 +1,7 @@
 import { viewerUrl } from "../../durable-objects/site-hub/live-viewers.ts";
 import { openingOwner } from "../auth/socket-presence.ts";
 import { activityReaderOf } from "../auth/requester.ts";
+import { userOf } from "../auth/principal.ts";
 import { apiError } from "../http/api-error.ts";
 import { siteHub, type SiteRoute } from "./site-context.ts";
 
