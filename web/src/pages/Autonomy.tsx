@@ -101,7 +101,7 @@ export function Autonomy({ site }: { site: string }) {
       </div>
       <p class="muted small">
         Crashes, failed starts and give-ups of supervised processes, and Alertmanager alerts, as the site's guards decided them.{" "}
-        <Link href="/settings#autonomy-title">Settings</Link>
+        <Link href="/settings/site#autonomy-title">Settings</Link>
       </p>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <FilterSelect label="Outcome" value={status} all="all outcomes" options={STATUSES} onChange={(v) => setFilter("status", v)} />
