@@ -2,7 +2,9 @@ import os from "node:os";
 import { join } from "node:path";
 import { run as actionUser } from "./action-worker.bench.ts";
 import { run as agentIdle } from "./agent-idle.bench.ts";
+import { run as autonomy } from "./autonomy.bench.ts";
 import { run as chat } from "./chat.bench.ts";
+import { run as auth } from "./auth.bench.ts";
 import { run as connect } from "./connect.bench.ts";
 import { run as directive } from "./directive.bench.ts";
 import { run as fanout } from "./fanout.bench.ts";
@@ -28,6 +30,8 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["process restart", processRestart],
   ["roost", roost],
   ["chat", chat],
+  ["auth path", auth],
+  ["autonomy", autonomy],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.

@@ -81,7 +81,7 @@ export type NodeCredentials = z.infer<typeof NodeCredentials>;
 export const ActivityLevel = z.enum(["debug", "info", "warn", "error"]);
 export type ActivityLevel = z.infer<typeof ActivityLevel>;
 
-export const ActivityKind = z.enum(["node", "directive", "access", "settings", "process", "deployment", "chat"]);
+export const ActivityKind = z.enum(["node", "directive", "access", "settings", "process", "deployment", "chat", "autonomy"]);
 export type ActivityKind = z.infer<typeof ActivityKind>;
 
 export const ActivityEntry = z.object({

@@ -89,6 +89,12 @@ export const ConversationSummary = z.object({
   /** The state of the latest answer; null before the first message. */
   status: TurnStatus.nullable(),
   usage: Usage,
+  /**
+   * An autonomous investigation (no user wrote in it; the dashboard shows an "auto" badge), and the site event it
+   * investigates (`GET /api/sites/:site/autonomy/events/:id`).
+   */
+  auto: z.boolean().default(false),
+  eventId: z.string().nullable().default(null),
 });
 export type ConversationSummary = z.infer<typeof ConversationSummary>;
 

@@ -40,7 +40,7 @@ const RULES: readonly Rule[] = [
     // from an offset), so everything up to that line is the key's body.
     pattern: /^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/g,
   },
-  { kind: "cortex token", pattern: /\bcx(?:[nksi]|_admin)_[A-Za-z0-9_-]{16,}/g },
+  { kind: "cortex token", pattern: /\bcx(?:[nksia]|_admin)_[A-Za-z0-9_-]{16,}/g },
   { kind: "aws access key", pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g },
   { kind: "provider key", pattern: /\b(?:sk-(?:ant-|proj-|live-)?[A-Za-z0-9_-]{20,}|sk_(?:live|test)_[A-Za-z0-9]{16,}|rk_(?:live|test)_[A-Za-z0-9]{16,})/g },
   { kind: "github token", pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/g },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ADMIN_ONLY_SETTINGS, AUTONOMY_SETTING_FIELDS, DEFAULT_AUTONOMY_SETTINGS } from "./autonomy.ts";
 import { DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_STEP_LIMIT } from "./chat-constants.ts";
 import { normalizePath } from "./paths.ts";
 import { SANDBOX_PATH } from "./tier-policy.ts";
@@ -6,7 +7,8 @@ import { SANDBOX_PATH } from "./tier-policy.ts";
 /**
  * A site's settings, kept by its SiteHub and changed by its admins (`PATCH /api/sites/:site/settings`). Every member
  * may read them, so a field that holds a secret (an LLM key) never belongs here in the clear: store it encrypted
- * elsewhere and add a field that only says whether it is set.
+ * elsewhere and add a field that only says whether it is set. A field that may carry a token (the escalation webhook
+ * URL) is shown in full to site admins only (`ADMIN_ONLY_SETTINGS`).
  */
 
 /** In `readablePaths`, the word that stands for each node's own sandbox folder (kept with the tier policy). */
@@ -37,6 +39,8 @@ const SETTING_FIELDS = {
     .transform((paths) => [...new Set(paths)]),
   /** Model calls the AI chat makes for one message before it pauses and offers to continue. */
   chatStepLimit: z.number().int().min(1).max(MAX_CHAT_STEP_LIMIT),
+  /** Autonomous investigations and escalation (protocol/autonomy.ts). */
+  ...AUTONOMY_SETTING_FIELDS,
 };
 
 export const SiteSettings = z.object(SETTING_FIELDS);
@@ -46,6 +50,7 @@ export type SiteSettingName = keyof SiteSettings;
 export const DEFAULT_SITE_SETTINGS: SiteSettings = {
   readablePaths: [SANDBOX_PATH, "/var/log"],
   chatStepLimit: DEFAULT_CHAT_STEP_LIMIT,
+  ...DEFAULT_AUTONOMY_SETTINGS,
 };
 
 /** A change: any subset of the settings; an unknown name is refused rather than ignored. */
@@ -65,6 +70,12 @@ export function isSettingName(name: string): name is SiteSettingName {
   return Object.hasOwn(SETTING_FIELDS, name);
 }
 
-/** The answer of `GET` and `PATCH /api/sites/:site/settings`. */
-export const SiteSettingsResponse = z.object({ settings: SiteSettings });
+/**
+ * The answer of `GET` and `PATCH /api/sites/:site/settings`. `redacted` names the settings shown in part because the
+ * reader is not a site admin.
+ */
+export const SiteSettingsResponse = z.object({
+  settings: SiteSettings,
+  redacted: z.array(z.enum(ADMIN_ONLY_SETTINGS)).default([]),
+});
 export type SiteSettingsResponse = z.infer<typeof SiteSettingsResponse>;

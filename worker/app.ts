@@ -10,6 +10,7 @@ import { activityRoutes } from "./routes/activity-routes.ts";
 import { agentFile, agentRoutes } from "./routes/agent-routes.ts";
 import { apiKeyRoutes } from "./routes/api-key-routes.ts";
 import { auditRoutes } from "./routes/audit-routes.ts";
+import { autonomyRoutes } from "./routes/autonomy-routes.ts";
 import { chatRoutes } from "./routes/chat-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
 import { directiveRoutes } from "./routes/directive-routes.ts";
@@ -45,6 +46,7 @@ export const SITE_ROUTES: readonly SiteRoute[] = [
   ...agentRoutes,
   ...chatRoutes,
   ...siteKeyRoutes,
+  ...autonomyRoutes,
 ];
 
 /** Every route about the hub or the caller's account (full paths), each with the permission it needs. */

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { addAgentCommands } from "./agent-commands.ts";
+import { addAutonomyCommands } from "./autonomy-commands.ts";
 import { addChatCommands, addLlmCommands } from "./chat-commands.ts";
 import { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
   addLlmCommands(program, cli);
   addAgentCommands(program, cli);
   addRoostCommands(program, cli);
+  addAutonomyCommands(program, cli);
   return { program, cli };
 }
 

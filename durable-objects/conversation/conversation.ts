@@ -10,16 +10,26 @@ import {
   type ToolCallView,
   type TurnView,
 } from "../../protocol/chat.ts";
+import { VERDICT_TOOL_NAME } from "../../protocol/autonomy.ts";
 import { NO_LLM_KEY_HELP } from "../../protocol/llm.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
 import type { SocketMatch, SocketOwner } from "../shared/user-sockets.ts";
 import { viewerOwner } from "../site-hub/live-viewers.ts";
+import type { Requester } from "../site-hub/requester.ts";
 import { ChatEvents } from "./chat-events.ts";
+import {
+  actionsOf,
+  AUTONOMY_OWNER,
+  HUB_AUTHOR,
+  InvestigationStore,
+  type InvestigationReport,
+  type InvestigationStart,
+  type InvestigationState,
+} from "./investigation.ts";
 import { migrate } from "./schema.ts";
 import { toolCallView, Transcript, type Meta } from "./transcript.ts";
-import type { Requester } from "../site-hub/requester.ts";
 import { chatActor, chatRequester, newId, publicTurn, TurnRunner, type RunnerHost } from "./turn-runner.ts";
 
 /** The Worker forwards an authorised socket upgrade here, with who opens it in the query (see `viewerUrl`). */
@@ -54,6 +64,7 @@ export interface NewConversation {
  */
 export class Conversation extends DurableObject<Env> implements RunnerHost {
   readonly transcript: Transcript;
+  readonly investigation: InvestigationStore;
   readonly events: ChatEvents;
   private readonly runner: TurnRunner;
 
@@ -61,6 +72,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     super(ctx, env);
     ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
     this.transcript = new Transcript(ctx.storage.sql);
+    this.investigation = new InvestigationStore(ctx.storage.sql);
     this.events = new ChatEvents(ctx);
     this.runner = new TurnRunner(this);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(CHAT_PING, "pong"));
@@ -77,7 +89,8 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
 
   async resolveKey(meta: Meta): Promise<{ key: UsableLlmKey } | { missing: string }> {
     const home = llmKeyHome(this.env);
-    if (meta.ownerId !== "admin-key") {
+    // An investigation has no person behind it: it runs on the site's key, never on anyone's own.
+    if (meta.ownerId !== "admin-key" && !this.investigation.get()) {
       const personal = await home.personal(meta.ownerId);
       if (personal) {
         const key = await openLlmKey(this.env, "personal", meta.ownerId, personal);
@@ -97,6 +110,17 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   async changed(): Promise<void> {
     const summary = this.transcript.summary();
     if (summary) await this.hub().indexConversation(summary);
+  }
+
+  /** An answer ended: an investigation tells its site how, once the outcome is stored (the site asks again if this is lost). */
+  async turnEnded(): Promise<void> {
+    const state = this.investigationState();
+    if (state.state !== "ended") return;
+    try {
+      await this.hub().investigationEnded(state.report);
+    } catch (error) {
+      console.warn(`investigation ${state.report.eventId}: the site did not take the report yet (${(error as Error).message}); it asks again`);
+    }
   }
 
   async scheduleAlarm(): Promise<void> {
@@ -131,6 +155,88 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     return this.transcript.summary();
   }
 
+  // ---- autonomous investigations (RPC from the site's SiteHub) ----
+
+  /**
+   * Starts an investigation: the conversation, its briefing as the first message, and the answer running on the site's
+   * key with tools up to `toolTier`. Asked again for the same event (the site retrying after a restart), it changes
+   * nothing. Without a usable site key nothing is created.
+   */
+  async startInvestigation(input: InvestigationStart): Promise<HubResult<ConversationSummary>> {
+    const existing = this.transcript.meta();
+    if (existing) {
+      return this.investigation.get()?.eventId === input.eventId ? ok(this.transcript.summary()!) : fail(409, "conversation_exists", `conversation ${input.id} exists`);
+    }
+    const now = Date.now();
+    const meta: Meta = {
+      id: input.id,
+      site: input.site,
+      ownerId: AUTONOMY_OWNER.id,
+      ownerLabel: AUTONOMY_OWNER.label,
+      title: input.title,
+      target: { node: input.nodeId },
+      model: input.model,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const key = await llmKeyHome(this.env).site(input.site);
+    const usable = key ? await openLlmKey(this.env, "site", input.site, key) : null;
+    if (!usable) return fail(409, "no_llm_key", key ? "the site's AI key can no longer be read (the hub's encryption key changed)" : "the site has no AI key");
+    const turnId = newId("r");
+    const messageId = newId("m");
+    this.ctx.storage.transactionSync(() => {
+      this.transcript.createMeta(meta);
+      this.investigation.create(input.eventId, input.directive);
+      this.transcript.startTurn(
+        { id: turnId, stepLimit: input.stepLimit, toolTier: input.toolTier, askerId: AUTONOMY_OWNER.id, askerLabel: AUTONOMY_OWNER.label, confined: false },
+        now,
+      );
+      this.transcript.addMessage({ id: messageId, turnId, role: "user", text: input.briefing, author: HUB_AUTHOR }, now);
+    });
+    this.runner.useKey(turnId, usable);
+    this.runner.kick();
+    await this.scheduleAlarm();
+    await this.changed();
+    return ok(this.transcript.summary()!);
+  }
+
+  /** Where the investigation stands, for the site's checks (after a lost report, or to find one that overran). */
+  investigationState(): InvestigationState {
+    const meta = this.transcript.meta();
+    const inv = this.investigation.get();
+    const turn = this.transcript.latestTurn();
+    if (!meta || !inv || !turn) return { state: "missing" };
+    if (turn.status === "running" || turn.status === "waiting") return { state: "running" };
+    const note = turn.status === "done" && inv.verdict ? null : this.lastNote(turn.id);
+    const report: InvestigationReport = {
+      eventId: inv.eventId,
+      conversationId: meta.id,
+      verdict: inv.verdict,
+      outcome: turn.status,
+      note,
+      usage: this.transcript.totals(),
+      actions: actionsOf(this.transcript.allToolCalls(), VERDICT_TOOL_NAME),
+    };
+    return { state: "ended", report };
+  }
+
+  /** The site ends an investigation that ran too long: like Stop, by the hub. */
+  async stopInvestigation(reason: string): Promise<void> {
+    const turn = this.transcript.latestTurn();
+    if (!this.investigation.get() || !turn || (turn.status !== "running" && turn.status !== "waiting")) return;
+    const meta = this.transcript.meta()!;
+    this.transcript.requestStop(turn.id);
+    if (turn.status === "waiting") this.transcript.setTurnStatus(turn.id, "running", Date.now());
+    await this.cancelUnderWay(turn.id, chatRequester({ id: AUTONOMY_OWNER.id, label: `${AUTONOMY_OWNER.label} (${reason})`, confined: false }, meta.id));
+    this.runner.interrupt();
+    this.runner.kick();
+  }
+
+  private lastNote(turnId: string): string | null {
+    const notes = this.transcript.messages().filter((m) => m.turnId === turnId && m.role === "note");
+    return notes.at(-1)?.text ?? null;
+  }
+
   view(): HubResult<ConversationView> {
     const conversation = this.transcript.summary();
     if (!conversation) return notFound();
@@ -140,6 +246,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
 
   async update(change: { title?: string; model?: string | null; target?: ChatTarget }): Promise<HubResult<ConversationSummary>> {
     if (!this.transcript.meta()) return notFound();
+    if (this.investigation.get()) return autonomous();
     this.transcript.updateMeta(change, Date.now());
     const conversation = this.transcript.summary()!;
     this.events.emit({ type: "conversation", conversation });
@@ -156,6 +263,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     // while this one waits on another object, and a second message sent at once (or a deletion) must be seen.
     const meta = this.transcript.meta();
     if (!meta) return notFound();
+    if (this.investigation.get()) return autonomous();
     const latest = this.transcript.latestTurn();
     if (latest && (latest.status === "running" || latest.status === "waiting")) {
       return fail(409, "answer_running", "an answer is still running in this conversation: wait for it, or stop it first");
@@ -200,6 +308,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
    */
   async continueTurn(input: { stepLimit: number; asker: ChatCaller; toolTier: RiskTier }): Promise<HubResult<TurnView>> {
     if (!this.transcript.meta()) return notFound();
+    if (this.investigation.get()) return autonomous();
     const turn = this.transcript.latestTurn();
     if (!turn || turn.status !== "step_limit") return fail(409, "cannot_continue", "only an answer paused at the step limit can be continued");
     const asker = { toolTier: input.toolTier, askerId: input.asker.id, askerLabel: input.asker.label, confined: input.asker.confined };
@@ -218,6 +327,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   async decide(input: { toolCallId: string; approve: boolean; decider: ChatCaller; deciderTier: RiskTier }): Promise<HubResult<ToolCallView>> {
     const meta = this.transcript.meta();
     if (!meta) return notFound();
+    if (this.investigation.get()) return autonomous();
     const call = this.transcript.toolCall(input.toolCallId);
     // Only the latest answer can wait for a decision: ending an answer closes its pending calls.
     const turn = this.transcript.latestTurn();
@@ -372,6 +482,11 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
 
 function notFound<T>(): HubResult<T> {
   return fail(404, "conversation_not_found", "conversation not found");
+}
+
+/** Nobody writes in an investigation: it has no user, and its tools were settled when it started. */
+function autonomous<T>(): HubResult<T> {
+  return fail(409, "autonomous", "this is an autonomous investigation: it takes no messages, continues or decisions (read it, stop it or delete it)");
 }
 
 function titleFrom(text: string): string {

@@ -72,6 +72,13 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX tool_calls_by_status ON tool_calls(status, expires_at);`,
   // Whether the asker may only read inside the site's readable paths (then so may the answer's tool calls).
   `ALTER TABLE turns ADD COLUMN confined INTEGER NOT NULL DEFAULT 1;`,
+  // An autonomous investigation: the site event it investigates, the directive it was given, its verdict.
+  `CREATE TABLE investigation (
+     event_id TEXT NOT NULL,
+     directive TEXT NOT NULL,
+     verdict TEXT,
+     reminders INTEGER NOT NULL DEFAULT 0
+   );`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -292,7 +292,16 @@ export class Transcript {
     if (!m) return null;
     const turn = this.latestTurn();
     const { ownerId, ownerLabel, ...rest } = m;
-    return { ...rest, ownerId, ownerLabel, status: turn?.status ?? null, usage: this.totals() };
+    const eventId = this.sql.exec<{ event_id: string }>("SELECT event_id FROM investigation").toArray()[0]?.event_id ?? null;
+    return { ...rest, ownerId, ownerLabel, status: turn?.status ?? null, usage: this.totals(), auto: eventId !== null, eventId };
+  }
+
+  /** Every tool call of the conversation, in order. */
+  allToolCalls(): ToolCallRecord[] {
+    return this.sql
+      .exec<ToolCallRow>("SELECT t.* FROM tool_calls t JOIN messages m ON m.id = t.message_id ORDER BY m.seq, t.position")
+      .toArray()
+      .map(toolCallOf);
   }
 
   // ---- turns (one answer to one user message, over as many model calls as it takes) ----

@@ -1,5 +1,6 @@
 import type { RiskTier } from "../../protocol/action-risk.ts";
 import type { NodeView } from "../../protocol/api.ts";
+import { Verdict, VERDICT_TOOL, VERDICT_TOOL_NAME } from "../../protocol/autonomy.ts";
 import { CONFIRMATION_TIMEOUT_MS, type ChatEvent, type NoteKind, type TurnStatus } from "../../protocol/chat.ts";
 import { costMicroUsd } from "../../protocol/llm.ts";
 import { TOOL_CATALOG, TOOL_NAMES } from "../../protocol/tools/catalog.ts";
@@ -16,8 +17,9 @@ import { runHubTool } from "./hub-tools.ts";
 import type { ModelClient, ModelReply, ModelRequest } from "./model/model-client.ts";
 import { modelClientFor } from "./model/model-factory.ts";
 import { classify, DEFAULT_RETRY_BUDGET, explain, nextDelay } from "./model/provider-errors.ts";
+import { AUTONOMY_OWNER, HUB_AUTHOR, VERDICT_REMINDER, VERDICT_REMINDERS, type InvestigationStore } from "./investigation.ts";
 import { modelMessages } from "./model-transcript.ts";
-import { systemPrompt } from "./system-prompt.ts";
+import { investigationPrompt, systemPrompt } from "./system-prompt.ts";
 import { notRun, runOnAll, runOnNode, type ToolOutcome } from "./tool-runner.ts";
 import { toolCallView, type Meta, type ToolCallRecord, type ToolTarget, type Transcript, type TurnRecord } from "./transcript.ts";
 
@@ -32,6 +34,8 @@ const MAX_TOOL_INPUT_BYTES = 1_500_000;
 /** What the runner needs from the conversation object around it. */
 export interface RunnerHost {
   readonly transcript: Transcript;
+  /** The investigation this conversation is, if it is an autonomous one. */
+  readonly investigation: InvestigationStore;
   readonly events: ChatEvents;
   hub(): DurableObjectStub<SiteHub>;
   /** The key this conversation's owner chats with (personal, else the site's), or why there is none. */
@@ -39,6 +43,8 @@ export interface RunnerHost {
   /** The conversation's summary changed (usage, status, update time): refresh the site's index. */
   changed(): Promise<void>;
   scheduleAlarm(): Promise<void>;
+  /** An answer ended (its status and note are stored). */
+  turnEnded(): Promise<void>;
 }
 
 export function newId(prefix: string): string {
@@ -52,7 +58,8 @@ export function chatActor(label: string, conversationId: string): string {
 
 /** Who the site sees asking for a tool call: the asker, through the conversation, confined as the asker is. */
 export function chatRequester(caller: { id: string; label: string; confined: boolean }, conversationId: string): Requester {
-  return { actor: chatActor(caller.label, conversationId), userId: caller.id === "admin-key" ? null : caller.id, confined: caller.confined };
+  const nobody = caller.id === "admin-key" || caller.id === AUTONOMY_OWNER.id;
+  return { actor: chatActor(caller.label, conversationId), userId: nobody ? null : caller.id, confined: caller.confined };
 }
 
 function isAgentTool(tool: Tool): boolean {
@@ -140,6 +147,8 @@ export class TurnRunner {
       if (!meta || !turn || turn.status !== "running") return;
       if (turn.stopRequested) return this.finish(turn, "stopped", { kind: "stopped", text: "Stopped." });
 
+      // An investigation ends with its verdict; tool calls the model asked for after it are not run.
+      if (this.host.investigation.get()?.verdict) return this.finish(turn, "done", null);
       const pending = this.t.unresolvedOf(turn.id);
       if (pending.length) {
         for (const call of pending) {
@@ -150,7 +159,7 @@ export class TurnRunner {
             await this.host.changed();
             return;
           }
-          if (this.t.turn(turn.id)?.stopRequested) break;
+          if (this.t.turn(turn.id)?.stopRequested || this.host.investigation.get()?.verdict) break;
         }
         continue;
       }
@@ -173,6 +182,11 @@ export class TurnRunner {
   /** Moves a tool call on by one state; "wait" when it needs a person's decision first. */
   private async resolve(call: ToolCallRecord, turn: TurnRecord, meta: Meta): Promise<"wait" | "next"> {
     if (call.status === "awaiting_confirmation") return "wait";
+    const investigation = this.host.investigation.get() !== null;
+    if (investigation && call.name === VERDICT_TOOL_NAME) {
+      this.verdict(call);
+      return "next";
+    }
     const prepared = this.prepare(call, turn);
     if (!prepared.ok) {
       await this.refuse(call, prepared.message, turn, meta, prepared.code !== "invalid_input");
@@ -186,15 +200,35 @@ export class TurnRunner {
     }
     if (call.status === "proposed") {
       const target = await this.targetOf(prepared, call, meta);
-      if (needsConfirmation(prepared.tool)) {
+      // An investigation has nobody to ask: it is offered tier 3 only when the site's maxTier is 3, and then it runs.
+      if (needsConfirmation(prepared.tool) && !investigation) {
         this.t.updateToolCall(call.id, { status: "awaiting_confirmation", target, expiresAt: Date.now() + CONFIRMATION_TIMEOUT_MS });
         this.emitCall("confirmation", call.id);
         return "wait";
       }
       this.t.updateToolCall(call.id, { status: "approved", target });
+      if (needsConfirmation(prepared.tool)) {
+        await this.host.hub().recordChat({
+          actor: chatActor(turn.askerLabel, meta.id),
+          level: "warn",
+          message: `chat ${meta.id}: autonomous investigation runs tier-3 tool ${call.name} without confirmation (the site's maximum tier is 3)`,
+          data: { conversationId: meta.id, tool: call.name, input: call.input },
+        });
+      }
     }
     await this.execute(this.t.toolCall(call.id)!, prepared, turn, meta);
     return "next";
+  }
+
+  /** The investigation's verdict: checked against its schema; an invalid one is refused so the model can fix it. */
+  private verdict(call: ToolCallRecord): void {
+    const parsed = Verdict.safeParse(call.input);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ");
+      return this.store(call.id, notRun("refused", `invalid verdict (${issues}); call ${VERDICT_TOOL_NAME} again with resolved, summary and actions`));
+    }
+    this.host.investigation.setVerdict(parsed.data);
+    this.store(call.id, { status: "done", modelResult: "Verdict recorded; the investigation ends here.", results: [], error: null });
   }
 
   private async refuse(call: ToolCallRecord, reason: string, turn: TurnRecord, meta: Meta, audit: boolean): Promise<void> {
@@ -289,6 +323,10 @@ export class TurnRunner {
     this.store(call.id, outcome);
   }
 
+  /**
+   * A supervised-process tool, through the SiteHub's own validated methods (they record who asked). Every one names a
+   * machine, so the machine's AI tools switch is checked here as the directive dispatcher checks it for agent tools.
+   */
   // ---- model calls ----
 
   /**
@@ -318,12 +356,15 @@ export class TurnRunner {
     const { key, client } = found;
     const model = meta.model ?? key.model;
     const nodes = (await this.host.hub().listNodes()) as NodeView[];
-    const tools = toolsToOffer({ riskCap: turn.toolTier as RiskTier });
+    const investigation = this.host.investigation.get();
+    const tools = toolsToOffer({ riskCap: turn.toolTier as RiskTier, ...(investigation ? { maxTier: turn.toolTier as RiskTier } : {}) });
+    const offered = investigation ? [...tools, VERDICT_TOOL] : tools;
+    const context = { site: meta.site, target: meta.target, nodes, toolTier: turn.toolTier, now: Date.now() };
     const request: ModelRequest = {
       model,
-      system: systemPrompt({ site: meta.site, target: meta.target, nodes, toolTier: turn.toolTier, now: Date.now() }),
+      system: investigation ? investigationPrompt({ ...context, directive: investigation.directive }) : systemPrompt(context),
       messages: modelMessages(this.t),
-      tools: tools.map((tool) => ({ name: tool.name, description: tool.description, inputSchema: toolInputSchema(tool) })),
+      tools: offered.map((tool) => ({ name: tool.name, description: tool.description, inputSchema: toolInputSchema(tool) })),
       maxTokens: MAX_OUTPUT_TOKENS,
     };
     let waited = 0;
@@ -400,9 +441,12 @@ export class TurnRunner {
     const meta = this.t.meta()!;
     this.t.countStep(turn.id);
     this.t.addMessage({ id: messageId, turnId: turn.id, role: "assistant", text: reply.text, model, provider: key.provider, usage }, now);
+    const investigation = this.host.investigation.get();
     reply.toolCalls.forEach((call, position) => {
-      const tool = TOOL_NAMES.includes(call.name as (typeof TOOL_NAMES)[number]) ? TOOL_CATALOG[call.name as (typeof TOOL_NAMES)[number]] : null;
-      const target: ToolTarget = tool && !isAgentTool(tool) ? { hub: true } : "node" in meta.target ? { node: meta.target.node } : { all: true, machines: null };
+      const catalogued = TOOL_NAMES.includes(call.name as (typeof TOOL_NAMES)[number]) ? TOOL_CATALOG[call.name as (typeof TOOL_NAMES)[number]] : null;
+      const verdict = investigation !== null && call.name === VERDICT_TOOL_NAME;
+      const tool = catalogued ?? (verdict ? { tier: 1 as const, runs: { on: "hub" as const } } : null);
+      const target: ToolTarget = tool && tool.runs.on === "hub" ? { hub: true } : "node" in meta.target ? { node: meta.target.node } : { all: true, machines: null };
       const size = call.input === null ? 0 : new TextEncoder().encode(JSON.stringify(call.input)).length;
       const invalid =
         call.input === null
@@ -419,7 +463,7 @@ export class TurnRunner {
           name: call.name.slice(0, 200),
           input: invalid ? {} : call.input!,
           tier: tool ? toolTier(tool) : 3,
-          runsOn: tool && !isAgentTool(tool) ? "hub" : "agent",
+          runsOn: tool && tool.runs.on === "hub" ? "hub" : "agent",
           target,
           status: invalid ? "refused" : "proposed",
           error: invalid,
@@ -432,6 +476,13 @@ export class TurnRunner {
     this.emit({ type: "usage", messageId, model, usage, total: this.t.totals() });
     await this.host.changed();
     if (!reply.toolCalls.length) {
+      if (investigation && !investigation.verdict && investigation.reminders < VERDICT_REMINDERS && this.t.turn(turn.id)!.stepsUsed < turn.stepLimit) {
+        this.host.investigation.countReminder();
+        const reminderId = newId("m");
+        this.t.addMessage({ id: reminderId, turnId: turn.id, role: "user", text: VERDICT_REMINDER, author: HUB_AUTHOR }, Date.now());
+        this.emitMessage(reminderId);
+        return;
+      }
       const cut = reply.stopReason === "max_tokens" || reply.stopReason === "length";
       await this.finish(turn, "done", cut ? { kind: "info", text: "The answer reached the model's output limit and was cut. Ask it to continue." } : null);
     }
@@ -465,9 +516,11 @@ export class TurnRunner {
     this.t.setTurnStatus(turn.id, status, now);
     this.cachedKey = null;
     this.emitTurn(turn.id);
-    this.emit({ type: "done", turnId: turn.id, status, canContinue: status === "step_limit", note: note?.text ?? null });
+    const investigation = this.host.investigation.get() !== null;
+    this.emit({ type: "done", turnId: turn.id, status, canContinue: status === "step_limit" && !investigation, note: note?.text ?? null });
     await this.host.scheduleAlarm();
     await this.host.changed();
+    await this.host.turnEnded();
   }
 
   private async crashed(error: unknown): Promise<void> {

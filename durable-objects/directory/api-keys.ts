@@ -1,10 +1,8 @@
 import type { ApiKeyScope, ApiKeyView } from "../../protocol/accounts.ts";
 
-/** Last use is recorded at most this often. */
-const TOUCH_EVERY_MS = 60_000;
-
 interface ApiKeyRow {
   id: string;
+  key_hash: string;
   user_id: string;
   name: string;
   scope: string;
@@ -29,13 +27,6 @@ function view(r: ApiKeyRow): ApiKeyView {
   };
 }
 
-export interface ActiveApiKey {
-  id: string;
-  userId: string;
-  name: string;
-  scope: ApiKeyScope;
-}
-
 export interface NewApiKey {
   userId: string;
   name: string;
@@ -45,14 +36,17 @@ export interface NewApiKey {
   expiresAt: number | null;
 }
 
-/** Each user's API keys, stored as the SHA-256 of the key with a short prefix to tell them apart. */
+/**
+ * Each user's API keys as they are listed and revoked: the SHA-256 of the key with a short prefix to tell them
+ * apart. A request is checked against the key's credential shard, which also records its last use; this list says
+ * which keys a person has. `moved = 0` marks a key whose credential is not in its shard yet (see LegacyCredentials).
+ */
 export class ApiKeyStore {
   constructor(private readonly sql: SqlStorage) {}
 
-  create(input: NewApiKey, now: number): ApiKeyView {
-    const id = `k-${crypto.randomUUID()}`;
+  add(id: string, input: NewApiKey, now: number): ApiKeyView {
     this.sql.exec(
-      "INSERT INTO api_keys (id, key_hash, user_id, name, scope, prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO api_keys (id, key_hash, user_id, name, scope, prefix, created_at, expires_at, moved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
       id,
       input.keyHash,
       input.userId,
@@ -74,25 +68,26 @@ export class ApiKeyStore {
     return this.sql.exec<ApiKeyRow>("SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at DESC", userId).toArray().map(view);
   }
 
-  revoke(userId: string, id: string, now: number): void {
-    this.sql.exec("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL", now, id, userId);
+  /** The key's hash, to reach its credential. */
+  hashOf(userId: string, id: string): string | null {
+    return this.sql.exec<{ key_hash: string }>("SELECT key_hash FROM api_keys WHERE id = ? AND user_id = ?", id, userId).toArray()[0]?.key_hash ?? null;
   }
 
-  /** Revokes every live key of the user; returns their ids. */
-  revokeAllOf(userId: string, now: number): string[] {
+  /** The user's keys that are not revoked yet, with their hashes. */
+  unrevokedOf(userId: string): { id: string; keyHash: string }[] {
     return this.sql
-      .exec<{ id: string }>("UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id", now, userId)
+      .exec<{ id: string; key_hash: string }>("SELECT id, key_hash FROM api_keys WHERE user_id = ? AND revoked_at IS NULL", userId)
       .toArray()
-      .map((r) => r.id);
+      .map((r) => ({ id: r.id, keyHash: r.key_hash }));
   }
 
-  /** The key with this hash if it is neither revoked nor expired; its last use is recorded. */
-  resolve(keyHash: string, now: number): ActiveApiKey | null {
-    const row = this.sql.exec<ApiKeyRow>("SELECT * FROM api_keys WHERE key_hash = ?", keyHash).toArray()[0];
-    if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now)) return null;
-    if (row.last_used_at === null || now - row.last_used_at >= TOUCH_EVERY_MS) {
-      this.sql.exec("UPDATE api_keys SET last_used_at = ? WHERE id = ?", now, row.id);
-    }
-    return { id: row.id, userId: row.user_id, name: row.name, scope: row.scope as ApiKeyScope };
+  /** The key's credential is in its shard now. */
+  markMoved(id: string): void {
+    this.sql.exec("UPDATE api_keys SET moved = 1 WHERE id = ?", id);
   }
+
+  markRevoked(ids: readonly string[], now: number): void {
+    for (const id of ids) this.sql.exec("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, id);
+  }
+
 }

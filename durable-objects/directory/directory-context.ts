@@ -1,11 +1,10 @@
 import type { MeResponse, UserView } from "../../protocol/accounts.ts";
-import { LiveCloseCode } from "../../protocol/live-messages.ts";
-import type { SocketHolder, SocketMatch } from "../shared/user-sockets.ts";
+import type { AccessLinks } from "./access-links.ts";
+import { AccessWrites } from "./access-writes.ts";
 import { ApiKeyStore } from "./api-keys.ts";
 import { AuditTrail, type NewAuditEntry } from "./audit-trail.ts";
 import { ChallengeStore } from "./challenges.ts";
 import { InviteStore } from "./invites.ts";
-import { LivePresence } from "./live-presence.ts";
 import { LoginThrottle } from "./login-throttle.ts";
 import { MembershipStore } from "./memberships.ts";
 import { PasskeyStore } from "./passkeys.ts";
@@ -20,12 +19,6 @@ export type SiteActivitySink = (
 ) => Promise<void>;
 
 
-/** Closes the matching sockets a holder has; resolves to how many it closed. */
-export type SocketCloser = (holder: SocketHolder, match: SocketMatch, code: number, reason: string) => Promise<number>;
-
-/** Why a person's sockets are closed: their credential ended, or their access to a site changed. */
-export type SocketEnd = "signed_out" | "access_changed";
-
 /** The Directory's tables and the one way to record what happened, shared by its parts. */
 export class DirectoryContext {
   readonly users: UserStore;
@@ -38,12 +31,16 @@ export class DirectoryContext {
   readonly invites: InviteStore;
   readonly throttle: LoginThrottle;
   readonly audit: AuditTrail;
-  readonly presence: LivePresence;
+  /** Grants and ends of access, written where requests check them and in the lists here. */
+  readonly access: AccessWrites;
 
   constructor(
-    sql: SqlStorage,
+    readonly sql: SqlStorage,
     private readonly siteActivity: SiteActivitySink,
-    private readonly socketCloser: SocketCloser,
+    /** The credential shards and SiteHubs, where access is decided; see AccessWrites for how they are kept. */
+    readonly links: AccessLinks,
+    /** Runs the background move of credentials again soon (after a copy to a shard failed). */
+    retryMove: () => Promise<void>,
   ) {
     this.users = new UserStore(sql);
     this.sessions = new SessionStore(sql);
@@ -55,26 +52,7 @@ export class DirectoryContext {
     this.invites = new InviteStore(sql);
     this.throttle = new LoginThrottle(sql);
     this.audit = new AuditTrail(sql);
-    this.presence = new LivePresence(sql);
-  }
-
-  /**
-   * Closes a person's open sockets that `match` names, everywhere they have some (or on one site), at once: the
-   * next thing such a socket would have carried must not reach someone who has signed out or lost the right to it.
-   */
-  async closeSockets(userId: string, match: SocketMatch, end: SocketEnd, site: string | null = null): Promise<void> {
-    const code = end === "signed_out" ? LiveCloseCode.SIGNED_OUT : LiveCloseCode.ACCESS_CHANGED;
-    const reason = end === "signed_out" ? "signed out" : "access changed";
-    await Promise.all(
-      this.presence.holdersOf(userId, site).map(async (holder) => {
-        try {
-          const closed = await this.socketCloser(holder, match, code, reason);
-          if (closed === 0 && "userId" in match) this.presence.forget(userId, holder);
-        } catch (err) {
-          console.error("could not close live sockets", holder.kind, holder.name, err instanceof Error ? err.message : String(err));
-        }
-      }),
-    );
+    this.access = new AccessWrites(this, retryMove);
   }
 
   /**
@@ -85,7 +63,7 @@ export class DirectoryContext {
   async record(entry: NewAuditEntry, now = Date.now()): Promise<void> {
     this.audit.append(entry, now);
     if (entry.siteLog === false) return;
-    const sites = entry.site ? [entry.site] : entry.subject ? Object.keys(this.memberships.rolesOf(entry.subject)) : [];
+    const sites = entry.site ? [entry.site] : entry.subject ? this.memberships.sitesOf(entry.subject) : [];
     const mirrored = {
       level: entry.level ?? (entry.kind === "sign_in_failed" ? ("warn" as const) : ("info" as const)),
       actor: entry.actor,

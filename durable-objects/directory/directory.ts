@@ -14,16 +14,17 @@ import type {
 } from "../../protocol/accounts.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
-import { closeSocketsAt } from "../shared/socket-holders.ts";
-import type { SocketHolder } from "../shared/user-sockets.ts";
+import type { CredentialRecord } from "../credentials/credential.ts";
+import type { LegacySite } from "../site-hub/site-access.ts";
 import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
+import { accessLinks } from "./access-links.ts";
 import { AccountKeys } from "./account-keys.ts";
 import type { NewApiKey } from "./api-keys.ts";
 import { DirectoryContext } from "./directory-context.ts";
-import { identify } from "./identify.ts";
-import type { Actor, CredentialRef, Identity } from "./identity.ts";
+import type { Actor } from "./actor.ts";
 import { InviteAcceptance, type Acceptance } from "./invite-acceptance.ts";
 import type { NewInvite } from "./invites.ts";
+import { LegacyCredentials } from "./legacy-credentials.ts";
 import { PasskeyCeremonies } from "./passkey-ceremonies.ts";
 import type { StoredPasskey } from "./passkeys.ts";
 import { migrate } from "./schema.ts";
@@ -34,11 +35,16 @@ import type { SiteRecord } from "./sites.ts";
 /** The one Directory of a hub is reached under this name. */
 export const DIRECTORY_NAME = "directory";
 
+/** How soon the background move runs again after a copy to a shard failed. */
+const RETRY_MOVE_MS = 5_000;
+
 /**
- * The hub's people and what they may reach: users, password hashes, passkeys, sessions, API keys, sites,
- * memberships, invites, sign-in throttling and the audit trail, in the object's own SQLite storage. The Worker
- * authenticates requests through `identify` and authorises them itself; the methods here check state, never
- * permissions. Secrets arrive already hashed: no token, key or password ever reaches this object.
+ * The hub's people and their accounts: users, password hashes, passkeys, sign-in throttling, invites, the audit
+ * trail, and the lists of sessions, API keys, sites and memberships people see and manage. It is not on the way of
+ * an ordinary request: a request is authenticated against a credential shard and authorised against its site's
+ * SiteHub, which the Directory writes to whenever it grants or takes away access (AccessWrites). What it does
+ * handle is signing in, account pages and site administration. The methods here check state, never permissions
+ * (the Worker authorises). Secrets arrive already hashed: no token, key or password ever reaches this object.
  */
 export class Directory extends DurableObject<Env> {
   private readonly data: DirectoryContext;
@@ -47,6 +53,7 @@ export class Directory extends DurableObject<Env> {
   private readonly siteAdmin: SiteAdmin;
   private readonly invites: InviteAcceptance;
   private readonly keys: AccountKeys;
+  private readonly legacy: LegacyCredentials;
   private readonly llmKeys: LlmKeyRows;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -55,8 +62,12 @@ export class Directory extends DurableObject<Env> {
     this.data = new DirectoryContext(
       ctx.storage.sql,
       (site, entry) => env.SITE_HUB.get(env.SITE_HUB.idFromName(site)).recordAccess(entry),
-      (holder, match, code, reason) => closeSocketsAt(env, holder, match, code, reason),
+      accessLinks(env),
+      () => ctx.storage.setAlarm(Date.now() + RETRY_MOVE_MS),
     );
+    this.legacy = new LegacyCredentials(this.data);
+    // What requests check moves out of here in the background; the alarm runs until nothing is left.
+    if (!this.legacy.done()) void ctx.blockConcurrencyWhile(() => ctx.storage.setAlarm(Date.now()));
     this.signIn = new SignIn(this.data);
     this.passkeyCeremonies = new PasskeyCeremonies(this.data);
     this.siteAdmin = new SiteAdmin(this.data);
@@ -65,15 +76,21 @@ export class Directory extends DurableObject<Env> {
     this.llmKeys = new LlmKeyRows(ctx.storage.sql, "llm_keys");
   }
 
-  // ---- who is asking ----
-
-  identify(credential: CredentialRef, site: string | null): HubResult<Identity> {
-    return identify(this.data, credential, site);
+  override async alarm(): Promise<void> {
+    if (!(await this.legacy.moveAll())) await this.ctx.storage.setAlarm(Date.now() + RETRY_MOVE_MS);
   }
 
-  /** Notes that a person opened a live socket held by `holder` (on `site`), so losing access can close it. */
-  notePresence(userId: string, holder: SocketHolder, site: string): void {
-    this.data.presence.note(userId, holder, site, Date.now());
+  // ---- moving what requests check out of here (see LegacyCredentials) ----
+
+  /** A shard asks about a hash it does not know: the credential, if it is one still to be moved, and whether all is. */
+  async claimLegacyCredential(hash: string): Promise<{ done: boolean; record: CredentialRecord | null }> {
+    const record = await this.legacy.claim(hash);
+    return { done: this.legacy.done(), record };
+  }
+
+  /** A site from before the move asks for its existence and members. */
+  legacySite(site: string): LegacySite {
+    return this.legacy.site(site);
   }
 
   me(userId: string): HubResult<MeResponse> {
@@ -204,7 +221,7 @@ export class Directory extends DurableObject<Env> {
     return this.keys.create(input, who);
   }
 
-  listApiKeys(userId: string): ApiKeyView[] {
+  listApiKeys(userId: string): Promise<ApiKeyView[]> {
     return this.keys.list(userId);
   }
 

@@ -39,12 +39,12 @@ export class InviteAcceptance {
       if (this.ctx.users.byEmail(email)) {
         return fail(409, "account_exists", `an account for ${email} exists already: sign in, then open the invite link again`);
       }
-      user = this.ctx.users.create({ email, name: who.name, passwordHash: who.passwordHash, superadmin: false }, now);
-      this.ctx.sessions.create({ userId: user.id, ...who.session }, now);
+      user = await this.ctx.access.createUser({ email, name: who.name, passwordHash: who.passwordHash, superadmin: false }, now);
+      await this.ctx.access.openSession(user, who.session, now);
     }
     const current = this.ctx.memberships.get(invite.site, user.id);
     // Accepting a member invite never demotes an admin.
-    if (!current || RANK[invite.role] > RANK[current.role]) this.ctx.memberships.set(invite.site, user.id, invite.role, current?.addedAt ?? now);
+    if (!current || RANK[invite.role] > RANK[current.role]) await this.ctx.access.setMembership(invite.site, user.id, invite.role, current?.addedAt ?? now);
     this.ctx.invites.markAccepted(invite.id, user.id, now);
     await this.ctx.record(
       {

@@ -13,16 +13,16 @@ function view(r: MemberRow): MemberView {
   return { userId: r.user_id, email: r.email, name: r.name, role: r.role as SiteRole, addedAt: r.added_at };
 }
 
-/** Who belongs to which site, with which role. Read on every request, never cached, so changes apply at once. */
+/**
+ * Who belongs to which site, with which role, as people see it listed. Requests read each site's own copy in its
+ * SiteHub (SiteAccess), which AccessWrites updates before this list.
+ */
 export class MembershipStore {
   constructor(private readonly sql: SqlStorage) {}
 
-  rolesOf(userId: string): Record<string, SiteRole> {
-    const roles: Record<string, SiteRole> = {};
-    for (const r of this.sql.exec<{ site_id: string; role: string }>("SELECT site_id, role FROM memberships WHERE user_id = ?", userId)) {
-      roles[r.site_id] = r.role as SiteRole;
-    }
-    return roles;
+  /** The sites a person belongs to: where an access event about them is mirrored (never used to authorise). */
+  sitesOf(userId: string): string[] {
+    return this.sql.exec<{ site_id: string }>("SELECT site_id FROM memberships WHERE user_id = ?", userId).toArray().map((r) => r.site_id);
   }
 
   get(site: string, userId: string): MemberView | null {

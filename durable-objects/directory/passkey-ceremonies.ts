@@ -1,7 +1,7 @@
 import type { MeResponse, PasskeyView, UserView } from "../../protocol/accounts.ts";
 import { fail, ok, throttled, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
-import type { Actor } from "./identity.ts";
+import type { Actor } from "./actor.ts";
 import { passkeyAddressKey } from "./login-throttle.ts";
 import type { StoredPasskey } from "./passkeys.ts";
 import type { NewSession } from "./sign-in.ts";
@@ -95,7 +95,7 @@ export class PasskeyCeremonies {
     }
     this.ctx.passkeys.used(passkey.id, input.newCounter, now);
     this.ctx.throttle.succeeded([passkeyAddressKey(input.session.ip)]);
-    this.ctx.sessions.create({ userId: user.view.id, ...input.session }, now);
+    await this.ctx.access.openSession(user.view, input.session, now);
     await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: input.session.ip, subject: user.view.id, message: `${user.view.email} signed in with a passkey` }, now);
     return ok(this.ctx.me(user.view));
   }

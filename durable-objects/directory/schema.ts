@@ -112,6 +112,18 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE llm_keys (
      ${LLM_KEY_TABLE_COLUMNS}
    );`,
+  // Sessions, API keys and single sign-on identities are checked in credential shards, memberships in each site's
+  // SiteHub; these tables become the lists people see. Rows from before are marked not moved yet (moved = 0) and
+  // are copied over by LegacyCredentials; live sockets are now found through the credential that opened them.
+  `ALTER TABLE sessions ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE api_keys ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sites ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE directory_state (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   ) WITHOUT ROWID;
+   DROP TABLE live_presence;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -1,7 +1,7 @@
 import type { MeResponse, SignedOut } from "../../protocol/accounts.ts";
 import { fail, ok, throttled, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
-import type { Actor } from "./identity.ts";
+import type { Actor } from "./actor.ts";
 import { addressKey, type ThrottleKey } from "./login-throttle.ts";
 
 /** A new session: the SHA-256 of the cookie's token, made by the Worker, and where it was opened from. */
@@ -55,8 +55,8 @@ export class SignIn {
 
   async completeSetup(input: { email: string; name: string; passwordHash: string; session: NewSession }, now = Date.now()): Promise<HubResult<MeResponse>> {
     if (!this.needsSetup()) return fail(409, "already_set_up", "this hub is already set up; sign in instead");
-    const user = this.ctx.users.create({ email: input.email, name: input.name, passwordHash: input.passwordHash, superadmin: true }, now);
-    this.ctx.sessions.create({ userId: user.id, ...input.session }, now);
+    const user = await this.ctx.access.createUser({ email: input.email, name: input.name, passwordHash: input.passwordHash, superadmin: true }, now);
+    await this.ctx.access.openSession(user, input.session, now);
     this.ctx.throttle.succeeded([addressKey(input.session.ip)]);
     await this.ctx.record({ kind: "setup", actor: user.email, ip: input.session.ip, message: `${user.email} set the hub up and became its first superadmin` }, now);
     return ok(this.ctx.me(user));
@@ -82,7 +82,7 @@ export class SignIn {
       return fail(401, "wrong_credentials", "wrong email or password");
     }
     this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, session.ip, now));
-    this.ctx.sessions.create({ userId: user.view.id, ...session }, now);
+    await this.ctx.access.openSession(user.view, session, now);
     await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, subject: user.view.id, message: `${user.view.email} signed in with a password` }, now);
     return ok(this.ctx.me(user.view));
   }
@@ -99,7 +99,7 @@ export class SignIn {
 
   /**
    * A new password ends every other session of the user (whoever else knew the old one is signed out, and their
-   * live sockets close), and, when asked, revokes the user's API keys too.
+   * live sockets close), and, when asked, revokes the user's API keys too. Ended where requests check them first.
    */
   async finishPasswordChange(input: PasswordChange, now = Date.now()): Promise<HubResult<SignedOut>> {
     const { check } = input;
@@ -112,8 +112,10 @@ export class SignIn {
     }
     this.ctx.users.setPassword(check.userId, input.newPasswordHash);
     this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, input.ip, now));
-    const sessions = this.ctx.sessions.revokeAllOf(check.userId, input.keepSessionId);
-    const keys = input.revokeApiKeys ? this.ctx.apiKeys.revokeAllOf(check.userId, now) : [];
+    const sessions = this.ctx.sessions.allOf(check.userId, input.keepSessionId);
+    const keys = input.revokeApiKeys ? this.ctx.apiKeys.unrevokedOf(check.userId) : [];
+    await this.ctx.access.endSessions(sessions);
+    await this.ctx.access.revokeApiKeys(keys, now);
     await this.ctx.record(
       {
         kind: "password",
@@ -124,20 +126,21 @@ export class SignIn {
       },
       now,
     );
-    await this.closeSocketsOf(check.userId, sessions, keys);
     return ok({ signedOutSessions: sessions.length, revokedApiKeys: keys.length });
   }
 
   async signOut(sessionId: string, who: Actor): Promise<void> {
-    const userId = this.ctx.sessions.revoke(sessionId);
-    if (!userId) return;
+    const session = this.ctx.sessions.get(sessionId);
+    if (!session) return;
+    await this.ctx.access.endSessions([session]);
     await this.ctx.record({ kind: "sign_out", ...who, message: `${who.actor} signed out` });
-    await this.ctx.closeSockets(userId, { sessionIds: [sessionId] }, "signed_out");
   }
 
   async signOutEverywhere(userId: string, revokeApiKeys: boolean, who: Actor, now = Date.now()): Promise<SignedOut> {
-    const sessions = this.ctx.sessions.revokeAllOf(userId);
-    const keys = revokeApiKeys ? this.ctx.apiKeys.revokeAllOf(userId, now) : [];
+    const sessions = this.ctx.sessions.allOf(userId);
+    const keys = revokeApiKeys ? this.ctx.apiKeys.unrevokedOf(userId) : [];
+    await this.ctx.access.endSessions(sessions);
+    await this.ctx.access.revokeApiKeys(keys, now);
     await this.ctx.record(
       {
         kind: "sign_out",
@@ -146,13 +149,7 @@ export class SignIn {
       },
       now,
     );
-    await this.ctx.closeSockets(userId, revokeApiKeys ? { userId } : { sessionIds: sessions }, "signed_out");
     return { signedOutSessions: sessions.length, revokedApiKeys: keys.length };
-  }
-
-  private async closeSocketsOf(userId: string, sessionIds: string[], apiKeyIds: string[]): Promise<void> {
-    if (sessionIds.length) await this.ctx.closeSockets(userId, { sessionIds }, "signed_out");
-    if (apiKeyIds.length) await this.ctx.closeSockets(userId, { apiKeyIds }, "signed_out");
   }
 
   private reserve<T>(keys: ThrottleKey[], now: number, what: string, value: T): HubResult<T> {

@@ -1,7 +1,7 @@
 import type { InviteView, MemberListResponse, MemberView, SiteRole, SiteView } from "../../protocol/accounts.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { DirectoryContext } from "./directory-context.ts";
-import type { Actor } from "./identity.ts";
+import type { Actor } from "./actor.ts";
 import type { NewInvite } from "./invites.ts";
 import type { SiteRecord } from "./sites.ts";
 
@@ -18,7 +18,8 @@ export class SiteAdmin {
 
   async createSite(id: string, name: string, who: Actor, now = Date.now()): Promise<HubResult<SiteView>> {
     if (this.ctx.sites.exists(id)) return fail(409, "site_exists", `site ${id} already exists`);
-    const site = this.ctx.sites.create(id, name, now);
+    await this.ctx.access.createSite(id, name, now);
+    const site = this.ctx.sites.get(id)!;
     // A new site's activity log starts with its first node, not with a line about the site itself.
     await this.ctx.record({ kind: "site", ...who, site: id, siteLog: false, message: `site ${id} ("${name}") created by ${who.actor}` }, now);
     return ok({ ...site, role: "superadmin" });
@@ -41,9 +42,7 @@ export class SiteAdmin {
     const member = this.ctx.memberships.get(site, userId);
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     if (member.role === role) return ok(member);
-    this.ctx.memberships.set(site, userId, role, member.addedAt);
-    // A demoted admin's open sockets on the site were opened with rights they no longer have.
-    if (role === "member") await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
+    await this.ctx.access.setMembership(site, userId, role, member.addedAt);
     await this.ctx.record({
       kind: "member",
       ...who,
@@ -58,8 +57,7 @@ export class SiteAdmin {
   async removeMember(site: string, userId: string, who: Actor): Promise<HubResult<MemberView>> {
     const member = this.ctx.memberships.get(site, userId);
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
-    this.ctx.memberships.remove(site, userId);
-    await this.ctx.closeSockets(userId, { userId }, "access_changed", site);
+    await this.ctx.access.removeMembership(site, userId);
     await this.ctx.record({ kind: "member", ...who, site, subject: userId, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
     return ok(member);
   }

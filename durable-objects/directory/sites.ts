@@ -30,8 +30,9 @@ export class SiteStore {
     return this.sql.exec("SELECT 1 FROM sites WHERE id = ?", id).toArray().length > 0;
   }
 
+  /** A new site: its SiteHub has been told already, so nothing is left to move (`moved = 1`). */
   create(id: string, name: string, now: number): SiteRecord {
-    this.sql.exec("INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)", id, name, now);
+    this.sql.exec("INSERT INTO sites (id, name, created_at, moved) VALUES (?, ?, ?, 1)", id, name, now);
     return this.get(id)!;
   }
 

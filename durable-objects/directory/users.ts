@@ -54,6 +54,11 @@ export class UserStore {
     return this.byId(id)!.view;
   }
 
+  /** The user's single sign-on identity is in its credential shard now. */
+  markMoved(id: string): void {
+    this.sql.exec("UPDATE users SET moved = 1 WHERE id = ?", id);
+  }
+
   /** Everyone with access to every site. */
   superadmins(): UserView[] {
     return this.sql.exec<UserRow>("SELECT * FROM users WHERE superadmin = 1 ORDER BY created_at, email").toArray().map((r) => record(r).view);

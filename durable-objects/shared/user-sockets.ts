@@ -2,8 +2,9 @@
  * Sockets that belong to a person (the dashboard's live socket in a SiteHub, the chat's socket in a Conversation)
  * are tagged with who opened them, so that signing out, a revoked API key, removal from a site or a demotion can
  * close them at once. Any Durable Object that accepts such sockets tags them with `ownerTags` and exposes a
- * `closeUserSockets(match, code, reason)` RPC method built on `closeMatchingSockets`; the Directory knows which
- * objects hold a person's sockets (see `SocketHolder`) and calls that method on each.
+ * `closeUserSockets(match, code, reason)` RPC method built on `closeMatchingSockets`. Which objects hold them (see
+ * `SocketHolder`) is noted in the credential's shard (for signing out and revoked keys) and, for objects other than
+ * the SiteHub, in the site's SiteHub (for removal and demotion); see `worker/auth/socket-presence.ts`.
  */
 
 /** Who opened a socket: the person, and the session or API key they used (the admin key opens no such socket). */

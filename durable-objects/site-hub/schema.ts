@@ -1,5 +1,27 @@
 import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-keys.ts";
 
+/** The site's own record of its existence and members, which every request on the site reads (see SiteAccess). */
+const SITE_ACCESS = `CREATE TABLE site_info (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_members (
+     user_id TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     added_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_access_state (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE site_socket_holders (
+     user_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     seen_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, kind, name)
+   ) WITHOUT ROWID;`;
+
 /**
  * The site's SQLite schema as an append-only list of migrations. A migration, once shipped, is never edited:
  * existing sites replay only the ones they have not applied yet.
@@ -273,9 +295,60 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX metrics_by_quarter ON metrics_quarters(quarter);
    CREATE TABLE metrics_folded (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);`,
+  SITE_ACCESS,
+  // Autonomous investigations: one row per event that reached the guards (process events and alerts), keyed by the
+  // event's own id so a repeat is a duplicate; the site's Alertmanager token (its hash); small facts about the site.
+  `CREATE TABLE autonomy_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     source TEXT NOT NULL,
+     trigger TEXT NOT NULL,
+     event_key TEXT NOT NULL UNIQUE,
+     node_id TEXT,
+     subject TEXT NOT NULL,
+     status TEXT NOT NULL,
+     skip_reason TEXT,
+     reason TEXT,
+     detail TEXT NOT NULL,
+     context TEXT NOT NULL,
+     conversation_id TEXT,
+     verdict TEXT,
+     actions TEXT NOT NULL DEFAULT '[]',
+     usage TEXT,
+     duplicates INTEGER NOT NULL DEFAULT 0,
+     launches INTEGER NOT NULL DEFAULT 0,
+     email_status TEXT NOT NULL DEFAULT 'none',
+     email_at INTEGER,
+     email_detail TEXT,
+     webhook_status TEXT NOT NULL DEFAULT 'none',
+     webhook_at INTEGER,
+     webhook_detail TEXT,
+     check_at INTEGER,
+     created_at INTEGER NOT NULL,
+     ended_at INTEGER
+   );
+   CREATE INDEX autonomy_by_status ON autonomy_events(status, seq);
+   CREATE INDEX autonomy_by_subject ON autonomy_events(node_id, subject, created_at);
+   CREATE INDEX autonomy_by_check ON autonomy_events(check_at);
+   CREATE INDEX autonomy_by_created ON autonomy_events(created_at, seq);
+   CREATE TABLE alert_token (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     hash TEXT NOT NULL,
+     prefix TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     created_by TEXT NOT NULL
+   );
+   CREATE TABLE site_facts (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
 ];
 
-export function migrate(sql: SqlStorage): void {
+/** The version that gave sites their own existence and members (see SiteAccess). */
+export const SITE_ACCESS_VERSION = MIGRATIONS.indexOf(SITE_ACCESS) + 1;
+
+/** Applies the migrations this object has not applied yet; returns the version it was at before. */
+export function migrate(sql: SqlStorage): number {
   sql.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
   const row = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one();
   const applied = row.v ?? 0;
@@ -285,4 +358,5 @@ export function migrate(sql: SqlStorage): void {
     sql.exec(statement);
     sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", version, Date.now());
   });
+  return applied;
 }

@@ -14,8 +14,20 @@ import type {
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
+import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
+import {
+  ADMIN_ONLY_SETTINGS,
+  redactedWebhookUrl,
+  type AlertmanagerPayload,
+  type AlertmanagerResponse,
+  type AlertTokenView,
+  type AutonomyEventListQuery,
+  type AutonomyEventListResponse,
+  type AutonomyEventView,
+  type CreatedAlertToken,
+} from "../../protocol/autonomy.ts";
 import type {
   CommitRequest,
   DeploymentKind,
@@ -27,17 +39,26 @@ import type {
 } from "../../protocol/roost-api.ts";
 import type { ManifestEntry } from "../../protocol/roost-manifest.ts";
 import type { SiteSettings, SiteSettingsPatch } from "../../protocol/site-settings.ts";
+import { isLoopbackWebhook } from "../../protocol/webhook-url.ts";
 import type { ProcessEventsMessage } from "../../protocol/node-messages.ts";
 import type { ProcessEvent, ProcessListResponse, ProcessOperation, ProcessPatch, ProcessSpec, ProcessView } from "../../protocol/processes.ts";
 import type { z } from "zod";
 import { formatNodeToken, tokenPrefix } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
+import { DIRECTORY_NAME } from "../directory/directory.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
-import { closeMatchingSockets, type SocketMatch } from "../shared/user-sockets.ts";
+import type { InvestigationReport } from "../conversation/investigation.ts";
+import { closeSocketsAt } from "../shared/socket-holders.ts";
+import { closeMatchingSockets, type SocketHolder, type SocketMatch } from "../shared/user-sockets.ts";
 import { ActivityLog, type ActivityReader } from "./activity-log.ts";
+import { AlertTokens } from "./autonomy/alert-tokens.ts";
+import { Autonomy } from "./autonomy/autonomy.ts";
+import { AutonomyStore } from "./autonomy/autonomy-store.ts";
+import { Escalator } from "./autonomy/escalator.ts";
+import { processTrigger } from "./autonomy/triggers.ts";
 import { ConversationIndex } from "./conversation-index.ts";
 import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
@@ -55,8 +76,10 @@ import type { Requester } from "./requester.ts";
 import { DeploymentStore } from "./roost-deployment-store.ts";
 import { RoostDeployments } from "./roost-deployments.ts";
 import { RoostVersions } from "./roost-versions.ts";
-import { migrate } from "./schema.ts";
+import { migrate, SITE_ACCESS_VERSION } from "./schema.ts";
+import { SiteAccess, type LegacySite, type SiteAccessInfo, type SiteMember } from "./site-access.ts";
 import { SiteProcesses } from "./site-processes.ts";
+import { SiteFacts } from "./site-facts.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
 import { checkNodeToken } from "./token-check.ts";
 
@@ -88,6 +111,7 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  private readonly siteAccess: SiteAccess;
   /** The activity log for entries a node causes by itself, within its hourly quota. */
   private readonly nodeActivity: NodeActivityQuota;
   private readonly processes: SiteProcesses;
@@ -95,10 +119,29 @@ export class SiteHub extends DurableObject<Env> {
   private readonly deployments: RoostDeployments;
   private readonly siteKey: LlmKeyRows;
   private readonly conversations: ConversationIndex;
+  private readonly facts: SiteFacts;
+  private readonly alertTokens: AlertTokens;
+  private readonly autonomy: Autonomy;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+    const before = ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+    this.siteAccess = new SiteAccess(ctx.storage.sql, {
+      legacy: (site) => env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME)).legacySite(site),
+      accessChanged: async (userId, holders) => {
+        const match = { userId };
+        closeMatchingSockets(ctx, match, LiveCloseCode.ACCESS_CHANGED, "access changed");
+        await Promise.all(
+          holders.map((holder) =>
+            closeSocketsAt(env, holder, match, LiveCloseCode.ACCESS_CHANGED, "access changed").catch((err: unknown) =>
+              console.error("could not close live sockets", holder.kind, holder.name, err instanceof Error ? err.message : String(err)),
+            ),
+          ),
+        );
+      },
+    });
+    // An object whose storage predates sites keeping their own members learns them from the Directory.
+    if (before > 0 && before < SITE_ACCESS_VERSION) this.siteAccess.markPending();
     this.registry = new NodeRegistry(ctx.storage.sql, (id) => this.viewers.nodeChanged(id));
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
@@ -106,6 +149,33 @@ export class SiteHub extends DurableObject<Env> {
     this.settings = new SiteSettingsStore(ctx.storage.sql);
     this.siteKey = new LlmKeyRows(ctx.storage.sql, "site_llm_key");
     this.conversations = new ConversationIndex(ctx.storage.sql);
+    this.facts = new SiteFacts(ctx.storage.sql);
+    this.alertTokens = new AlertTokens(ctx.storage.sql);
+    const autonomyStore = new AutonomyStore(ctx.storage.sql);
+    const escalator = new Escalator(
+      autonomyStore,
+      this.activity,
+      {
+        email: env.ESCALATION_EMAIL,
+        from: env.CORTEX_EMAIL_FROM ?? "cortex-hub@localhost",
+        allowLoopbackWebhooks: env.CORTEX_ALLOW_LOOPBACK_WEBHOOKS === "1",
+        publicUrl: () => env.CORTEX_PUBLIC_URL?.replace(/\/+$/, "") ?? this.facts.get("origin"),
+      },
+      () => this.site,
+    );
+    this.autonomy = new Autonomy(autonomyStore, this.activity, escalator, {
+      site: () => this.site,
+      settings: () => this.settings.get(),
+      node: (id) => this.registry.get(id)?.view ?? null,
+      nodes: () => this.registry.list().map((r) => r.view),
+      isOnline: (id) => this.connections.socketOf(id) !== null,
+      hasSiteKey: () => this.siteKey.get(SITE_KEY_OWNER) !== null,
+      conversation: (id) => env.CONVERSATION.get(env.CONVERSATION.idFromName(`${this.site}/${id}`)),
+      transaction: (fn) => ctx.storage.transactionSync(fn),
+      scheduleCheck: (at) => this.connections.scheduleSweep(at),
+      background: (work) =>
+        ctx.waitUntil(work.catch((error: unknown) => console.error("autonomy:", error instanceof Error ? (error.stack ?? error.message) : String(error)))),
+    });
     const store = new DirectiveStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
@@ -120,7 +190,7 @@ export class SiteHub extends DurableObject<Env> {
         return this.directives.onWorkMessage(nodeId, msg);
       },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
-      nextDeadline: () => this.directives.nextDeadline(),
+      nextDeadline: () => earliest(this.directives.nextDeadline(), this.autonomy.nextCheck()),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
       onRegistered: (nodeId) => {
         this.processes.pushConfig(nodeId);
@@ -153,6 +223,14 @@ export class SiteHub extends DurableObject<Env> {
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.connections.reconcileAfterRestart();
+    this.autonomy.recoverAfterRestart();
+  }
+
+  /** The site's id: the name this object is addressed by. */
+  private get site(): string {
+    const name = this.ctx.id.name;
+    if (!name) throw new Error("a SiteHub must be addressed by its site's name");
+    return name;
   }
 
   // ---- agent and dashboard sockets (hibernation API) ----
@@ -161,6 +239,35 @@ export class SiteHub extends DurableObject<Env> {
     const url = new URL(request.url);
     if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url), viewerRights(url));
     return this.connections.accept(request);
+  }
+
+  // ---- who may reach the site (RPC; see SiteAccess) ----
+
+  /** Whether the site exists and the caller's role on it: read by every authorised request on the site. */
+  access(site: string, userId: string | null): Promise<SiteAccessInfo> {
+    return this.siteAccess.access(site, userId);
+  }
+
+  siteCreated(site: string, createdAt: number): Promise<void> {
+    return this.siteAccess.created(site, createdAt);
+  }
+
+  setMember(site: string, member: SiteMember): Promise<void> {
+    return this.siteAccess.setMember(site, member);
+  }
+
+  removeMember(site: string, userId: string): Promise<void> {
+    return this.siteAccess.removeMember(site, userId);
+  }
+
+  importSite(site: string, createdAt: number, members: SiteMember[]): void {
+    const legacy: LegacySite = { createdAt, members };
+    this.siteAccess.import(site, legacy);
+  }
+
+  /** Notes that another object of the site (a conversation) holds a live socket of this person. */
+  noteSocketHolder(userId: string, holder: SocketHolder): void {
+    this.siteAccess.noteHolder(userId, holder, Date.now());
   }
 
   /** Closes the dashboards' live sockets of a person, a session or an API key (signed out, removed, demoted). */
@@ -185,6 +292,7 @@ export class SiteHub extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.directives.expireOverdue(Date.now());
+    await this.autonomy.sweep(Date.now());
     await this.connections.sweep();
   }
 
@@ -281,18 +389,78 @@ export class SiteHub extends DurableObject<Env> {
     return this.settings.get();
   }
 
-  /** Applies an admin's validated change and records every setting it changed in the activity log. */
-  updateSettings(patch: SiteSettingsPatch, actor: string): SiteSettings {
+  /**
+   * Applies an admin's validated change and records every setting it changed in the activity log (which every member
+   * reads, so a webhook URL is logged without its path). `origin` is the hub's address as the admin reached it, kept
+   * for links in escalations when CORTEX_PUBLIC_URL is not set.
+   */
+  updateSettings(patch: SiteSettingsPatch, actor: string, origin?: string): HubResult<SiteSettings> {
+    if (patch.escalationWebhookUrl && isLoopbackWebhook(patch.escalationWebhookUrl) && this.env.CORTEX_ALLOW_LOOPBACK_WEBHOOKS !== "1") {
+      return fail(400, "invalid_webhook_url", "webhook URL must use https to a public host (this hub does not allow loopback webhooks)");
+    }
     const changes = this.settings.update(patch, actor, Date.now());
+    if (origin) this.facts.set("origin", origin);
     for (const change of changes) {
+      const shown = (v: unknown) => (ADMIN_ONLY_SETTINGS.includes(change.name as (typeof ADMIN_ONLY_SETTINGS)[number]) && typeof v === "string" ? redactedWebhookUrl(v) : v);
       this.activity.append({
         kind: "settings",
         actor,
-        message: `setting ${change.name} changed by ${actor} from ${JSON.stringify(change.from)} to ${JSON.stringify(change.to)}`,
-        data: { setting: change.name, from: change.from, to: change.to },
+        message: `setting ${change.name} changed by ${actor} from ${JSON.stringify(shown(change.from))} to ${JSON.stringify(shown(change.to))}`,
+        data: { setting: change.name, from: shown(change.from), to: shown(change.to) },
       });
+      if (change.name === "autonomyMaxTier" && change.to === 3) {
+        this.activity.append({
+          kind: "autonomy",
+          level: "warn",
+          actor,
+          message: `autonomous investigations may now use risk tier 3 (shell commands, file writes, reboots) without anyone's confirmation: raised by ${actor}`,
+          data: { setting: change.name, from: change.from, to: change.to },
+        });
+      }
     }
-    return this.settings.get();
+    return ok(this.settings.get());
+  }
+
+  // ---- autonomous investigations (RPC) ----
+
+  /** The Conversation of an investigation reports how it ended. */
+  investigationEnded(report: InvestigationReport): Promise<HubResult<{ status: string }>> {
+    return this.autonomy.ended(report);
+  }
+
+  autonomyEvents(query: AutonomyEventListQuery): AutonomyEventListResponse {
+    return this.autonomy.list(query);
+  }
+
+  autonomyEvent(id: string): HubResult<AutonomyEventView> {
+    return this.autonomy.get(id);
+  }
+
+  /** A notification from the site's Alertmanager (its token already checked): each alert through the guards. */
+  alertmanager(payload: AlertmanagerPayload): AlertmanagerResponse {
+    return { alerts: this.autonomy.alerts(payload) };
+  }
+
+  alertToken(): AlertTokenView {
+    return this.alertTokens.view();
+  }
+
+  /** Makes the site's Alertmanager token, replacing the one before (which stops working at once). */
+  async rotateAlertToken(actor: string): Promise<CreatedAlertToken> {
+    const replaced = this.alertTokens.view().configured;
+    const created = await this.alertTokens.create(this.site, actor, Date.now());
+    this.activity.append({ kind: "autonomy", actor, message: `Alertmanager token ${replaced ? "rotated" : "created"} by ${actor} (${created.view.prefix})` });
+    return created;
+  }
+
+  removeAlertToken(actor: string): HubResult<AlertTokenView> {
+    if (!this.alertTokens.remove()) return fail(404, "no_alert_token", "this site has no Alertmanager token");
+    this.activity.append({ kind: "autonomy", actor, message: `Alertmanager token removed by ${actor}` });
+    return ok(this.alertTokens.view());
+  }
+
+  checkAlertToken(token: string): Promise<boolean> {
+    return this.alertTokens.matches(token);
   }
 
   /** What the AI chat did on this site that is not a directive: confirmations, denials, hub-side tools. */
@@ -386,6 +554,10 @@ export class SiteHub extends DurableObject<Env> {
   private onProcessEvent(nodeId: string, event: ProcessEvent): void {
     // Reported by the node itself, so written within the node's hourly quota like its connection's entries.
     this.nodeActivity.append(processEventActivity(nodeId, event));
+    // Only a process the hub configured can start an investigation: an agent cannot invent subjects to get past the
+    // cooldown (and page people once per made-up name).
+    const trigger = this.processes.get(nodeId, event.name).ok ? processTrigger(nodeId, event) : null;
+    if (trigger) this.autonomy.consider(trigger);
   }
 
   // ---- directives (RPC) ----
@@ -524,4 +696,9 @@ export class SiteHub extends DurableObject<Env> {
 function hubOnly(req: DirectiveRequest): HubResult<never> | null {
   if (!HUB_ONLY_ACTIONS.has(req.action)) return null;
   return fail(400, "hub_only_action", `${req.action} is sent by roost deployments only; use cortex roost deploy (POST /roost/...)`);
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
 }

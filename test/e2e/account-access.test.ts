@@ -68,7 +68,7 @@ describe("ending access from the dashboard", () => {
     // The other browser was on /machines with its live socket open: it is sent to sign-in without a reload.
     await elsewhere.page.waitForURL(/\/signin/, { timeout: 15_000 });
     expect(await keyWorks(key)).toBe(false);
-    expect(here.page.url()).toMatch(/\/settings$/);
+    expect(here.page.url()).toMatch(/\/settings\/account$/);
     await here.context.close();
     await elsewhere.context.close();
   });

@@ -132,7 +132,7 @@ describe("AI keys in the settings", () => {
     await eventually(() => page.locator(".notice-info").innerText()).toContain("No AI key is set up");
     expect(await page.getByLabel("Message", { exact: true }).isDisabled()).toBe(true);
     await page.getByRole("link", { name: "Your AI key" }).click();
-    await page.waitForURL(/\/settings#ai-key-title$/);
+    await page.waitForURL(/\/settings\/account#ai-key-title$/);
     // The link leads to the section, not the top of the settings.
     await eventually(() => page.locator("#ai-key-title").evaluate((h) => h.getBoundingClientRect().top)).toBeLessThan(200);
 

@@ -21,6 +21,8 @@ const conversation: ConversationSummary = {
   updatedAt: 1,
   status: "running",
   usage,
+  auto: false,
+  eventId: null,
 };
 const turn: TurnView = { id: "r-1", status: "running", stepsUsed: 0, stepLimit: 15, toolTier: 3, keySource: "personal", startedAt: 1, endedAt: null };
 

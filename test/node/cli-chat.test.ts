@@ -22,7 +22,7 @@ afterEach(async () => {
 const usage = { inputTokens: 120, outputTokens: 30, costMicroUsd: 540 };
 
 function summary(): ConversationSummary {
-  return { id: ID, site: "default", ownerId: "u-1", ownerLabel: "ada@example.com", title: "New conversation", target: { node: "web-1" }, model: null, createdAt: 1, updatedAt: 2, status: null, usage };
+  return { id: ID, site: "default", ownerId: "u-1", ownerLabel: "ada@example.com", title: "New conversation", target: { node: "web-1" }, model: null, createdAt: 1, updatedAt: 2, status: null, usage, auto: false, eventId: null };
 }
 
 function toolCall(over: Partial<ToolCallView> = {}): ToolCallView {

@@ -30,11 +30,12 @@ export class Fleet {
     readonly procs: ProcessSet,
   ) {}
 
-  static async start(): Promise<Fleet> {
+  /** `hubVars`: added to the hub's environment (see TestHub.start). */
+  static async start(hubVars: Record<string, string> = {}): Promise<Fleet> {
     const dirs = new TempDirs();
     const procs = new ProcessSet();
     try {
-      const hub = await TestHub.start(dirs);
+      const hub = await TestHub.start(dirs, hubVars);
       return new Fleet(hub, new Cortex(hub, dirs, procs), dirs, procs);
     } catch (error) {
       dirs.removeAll();

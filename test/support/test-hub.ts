@@ -28,16 +28,19 @@ export class TestHub {
   private constructor(
     readonly port: number,
     dir: string,
+    vars: Record<string, string>,
   ) {
     this.url = `http://127.0.0.1:${port}`;
     this.persistDir = join(dir, "state");
     this.envFile = join(dir, "hub.env");
-    writeFileSync(this.envFile, `CORTEX_ADMIN_KEY=${this.adminKey}\nCORTEX_ENCRYPTION_KEY=${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+    const env = { CORTEX_ADMIN_KEY: this.adminKey, CORTEX_ENCRYPTION_KEY: randomBytes(32).toString("base64"), ...vars };
+    writeFileSync(this.envFile, Object.entries(env).map(([name, value]) => `${name}=${value}\n`).join(""), { mode: 0o600 });
     this.api = new HubApi(this.url, this.adminKey);
   }
 
-  static async start(dirs: TempDirs): Promise<TestHub> {
-    const hub = new TestHub(await freePort(), dirs.make("cortex-hub-"));
+  /** `vars` are added to the hub's environment (CORTEX_ALLOW_LOOPBACK_WEBHOOKS, ...). */
+  static async start(dirs: TempDirs, vars: Record<string, string> = {}): Promise<TestHub> {
+    const hub = new TestHub(await freePort(), dirs.make("cortex-hub-"), vars);
     await hub.start();
     return hub;
   }

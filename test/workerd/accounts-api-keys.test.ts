@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyListResponse, CreatedApiKey, MeResponse } from "../../protocol/accounts.ts";
 import { DirectiveView } from "../../protocol/api.ts";
-import { call, createKey, directorySql, expectJson, join, newSite, refusal, rootSession, type Caller } from "./accounts-support.ts";
+import { call, createKey, credentialSql, directorySql, expectJson, join, newSite, refusal, rootSession, type Caller } from "./accounts-support.ts";
 import { connectNode, registerNode } from "./support.ts";
 
 let root: Caller;
@@ -43,7 +43,7 @@ describe("API keys", () => {
     const admin = await join(await newSite(), "admin", root);
     const key = await createKey(admin.caller, "read", { expiresAt: Date.now() + 3600_000 });
     expect((await call(key.caller, "/api/auth/me")).status).toBe(200);
-    await directorySql((sql) => sql.exec("UPDATE api_keys SET expires_at = ? WHERE id = ?", Date.now() - 1, key.id));
+    await credentialSql(key.key, (sql, hash) => sql.exec("UPDATE credentials SET expires_at = ? WHERE hash = ?", Date.now() - 1, hash));
     expect((await call(key.caller, "/api/auth/me")).status).toBe(401);
     expect((await refusal(await call(admin.caller, "/api/auth/api-keys", { body: { name: "old", scope: "read", expiresAt: Date.now() - 1000 } }), 400)).code).toBe("expiry_in_past");
     expect((await refusal(await call(admin.caller, "/api/auth/api-keys", { body: { name: "x", scope: "root", expiresAt: "tomorrow" } }), 400)).issues?.map((i) => i.path).sort()).toEqual(["expiresAt", "scope"]);

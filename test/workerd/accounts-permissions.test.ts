@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiError } from "../../protocol/api.ts";
+import { CreatedAlertToken } from "../../protocol/autonomy.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { createApp } from "../../worker/app.ts";
 import { BOOTSTRAP, ANONYMOUS, call, createKey, join, newSite, PASSWORD, ROOT, rootSession, signIn, type Caller } from "./accounts-support.ts";
@@ -22,11 +23,13 @@ const WHO = [
   "chatKey",
   "adminKeyOfMember",
   "adminKeyOfAdmin",
+  "alertToken",
 ] as const;
 type Who = (typeof WHO)[number];
 
 const EVERYONE: Who[] = [...WHO];
-const ANY_CREDENTIAL: Who[] = WHO.filter((w) => w !== "anonymous");
+/** Every credential of a person or of the hub; a site's Alertmanager token may only post that site's alerts. */
+const ANY_CREDENTIAL: Who[] = WHO.filter((w) => w !== "anonymous" && w !== "alertToken");
 const PEOPLE: Who[] = ["member", "siteAdmin", "otherSiteAdmin", "superadmin"];
 const SUPERADMINS: Who[] = ["superadmin", "bootstrapKey"];
 const SITE_READERS: Who[] = ["member", "siteAdmin", "superadmin", "bootstrapKey", "readKey", "chatKey", "adminKeyOfMember", "adminKeyOfAdmin"];
@@ -46,6 +49,8 @@ interface Case {
   headers?: Record<string, string>;
   /** The request ends what it authenticates with (sign-out): each session caller uses a fresh session. */
   consumesSession?: boolean;
+  /** The request replaces or removes the site's Alertmanager token: the token caller gets a fresh one before its turn. */
+  revokesAlertToken?: boolean;
   /**
    * The agents' socket, authenticated by a node token in the upgrade or in the `register` message: a person's
    * credential must open nothing (a bearer key that is not a node token is a 401; otherwise the socket still
@@ -169,6 +174,13 @@ const ROWS: Record<string, Case[]> = {
   ],
   "GET /api/sites/:site/conversations/:id/events": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/events` }],
   "GET /api/sites/:site/conversations/:id/socket": [{ allowed: SITE_READERS, path: `/api/sites/:site/conversations/c-${GHOST}/socket`, label: "without an upgrade" }],
+
+  "GET /api/sites/:site/autonomy/events": [{ allowed: SITE_READERS }],
+  "GET /api/sites/:site/autonomy/events/:id": [{ allowed: SITE_READERS, path: `/api/sites/:site/autonomy/events/ae-${GHOST}` }],
+  "GET /api/sites/:site/alerts/alertmanager/token": [{ allowed: SITE_ADMINS }],
+  "POST /api/sites/:site/alerts/alertmanager/token": [{ allowed: SITE_ADMINS, revokesAlertToken: true }],
+  "DELETE /api/sites/:site/alerts/alertmanager/token": [{ allowed: SITE_ADMINS, revokesAlertToken: true }],
+  "POST /api/sites/:site/alerts/alertmanager": [{ allowed: ["alertToken"], body: {}, label: "only the site's Alertmanager token" }],
 };
 
 /** Every `METHOD path` the app answers, from its own route table (middleware excluded). */
@@ -199,7 +211,9 @@ beforeAll(async () => {
     chatKey: (await createKey(admin.caller, "chat")).caller,
     adminKeyOfMember: (await createKey(member.caller, "admin")).caller,
     adminKeyOfAdmin: (await createKey(admin.caller, "admin")).caller,
+    alertToken: await alertToken(site),
   } satisfies Record<Who, Caller>);
+  relogin.alertToken = async () => (callers.alertToken = await alertToken(site));
   relogin.member = () => signIn(member.email, PASSWORD);
   relogin.siteAdmin = () => signIn(admin.email, PASSWORD);
   relogin.otherSiteAdmin = () => signIn(other.email, PASSWORD);
@@ -224,7 +238,7 @@ describe("the permission table", () => {
       const path = (row.path ?? pattern).replace(":site", site);
       const outcomes: string[] = [];
       for (const who of WHO) {
-        const fresh = row.consumesSession ? relogin[who] : undefined;
+        const fresh = row.consumesSession ? relogin[who] : row.revokesAlertToken && who === "alertToken" ? relogin.alertToken : undefined;
         const caller = fresh ? await fresh() : callers[who];
         if (row.agentSocket) {
           const refused = await agentSocketRefuses(caller, path);
@@ -249,6 +263,13 @@ describe("the permission table", () => {
     },
   );
 });
+
+/** A new Alertmanager token of the site (replacing the one before), as a caller. */
+async function alertToken(siteId: string): Promise<Caller> {
+  const res = await call(BOOTSTRAP, `/api/sites/${siteId}/alerts/alertmanager/token`, { method: "POST" });
+  const { token } = CreatedAlertToken.parse(await res.json());
+  return { kind: "bearer", key: token };
+}
 
 /** Null when the agent socket gives this caller nothing, else what went wrong. */
 async function agentSocketRefuses(caller: Caller, path: string): Promise<string | null> {

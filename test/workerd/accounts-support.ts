@@ -1,5 +1,8 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
+import type { CredentialShard } from "../../durable-objects/credentials/credential-shard.ts";
+import { credentialShard } from "../../durable-objects/credentials/shard-name.ts";
 import { DIRECTORY_NAME, type Directory } from "../../durable-objects/directory/directory.ts";
+import { sha256Hex } from "../../durable-objects/shared/secrets.ts";
 import { CreatedApiKey, CreatedInvite, MeResponse, type ApiKeyScope, type SiteRole } from "../../protocol/accounts.ts";
 import { ApiError } from "../../protocol/api.ts";
 import { ADMIN_KEY, BASE, ensureSite, freshSite } from "./support.ts";
@@ -91,6 +94,12 @@ export async function join(site: string, role: SiteRole, inviter: Caller, label:
 export async function createKey(owner: Caller, scope: ApiKeyScope, extra: { expiresAt?: number } = {}): Promise<{ caller: Caller; id: string; key: string }> {
   const created = await expectJson(await call(owner, "/api/auth/api-keys", { body: { name: `${scope} key`, scope, ...extra } }), 201, CreatedApiKey);
   return { caller: { kind: "bearer", key: created.key }, id: created.apiKey.id, key: created.key };
+}
+
+/** Runs `fn` against the storage of the shard that holds a credential (a session token or an API key). */
+export async function credentialSql<T>(secret: string, fn: (sql: SqlStorage, hash: string) => T): Promise<T> {
+  const hash = await sha256Hex(secret);
+  return runInDurableObject(credentialShard(env, hash), (_shard: CredentialShard, state) => fn(state.storage.sql, hash));
 }
 
 /** Runs `fn` against the Directory's own SQLite storage, to look at what it stores or to move time along. */

@@ -269,8 +269,10 @@ describe("access that ends closes the chat's sockets and streams", () => {
   async function socketOf(caller: Caller, at: string, id: string) {
     const headers: Record<string, string> = { Upgrade: "websocket", Origin: BASE };
     if (caller.kind === "cookie") headers.Cookie = `cortex_session=${caller.cookie}`;
+    if (caller.kind === "bearer") headers.Authorization = `Bearer ${caller.key}`;
     const res = await SELF.fetch(`${BASE}/api/sites/${at}/conversations/${id}/socket`, { headers });
-    const ws = res.webSocket!;
+    if (!res.webSocket) throw new Error(`chat socket refused: ${res.status} ${await res.text()}`);
+    const ws = res.webSocket;
     const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
     const synced = new Promise<void>((resolve) =>
       ws.addEventListener("message", (e) => {
@@ -304,6 +306,66 @@ describe("access that ends closes the chat's sockets and streams", () => {
     expect(await reopened).toBe(LiveCloseCode.ACCESS_CHANGED);
     expect(await Promise.race([bossSocket, new Promise((r) => setTimeout(() => r("still open"), 300))])).toBe("still open");
     expect((await call(again, `/api/sites/${own}/conversations/${mine.id}/events`)).status).toBe(403);
+  });
+
+  /** Resolves once the stream has been ended by the hub; fails the test if it is still open after the wait. */
+  async function streamEnds(stream: Awaited<ReturnType<typeof openChatStream>>): Promise<void> {
+    await expect(stream.until(() => false, "the end of the stream", 3_000)).rejects.toThrow(/ended before/);
+  }
+
+  it("revoking an API key closes the chat socket and stream opened with it (4401) and refuses the key's next request", async () => {
+    const own = await newSite();
+    const person = await join(own, "member", root);
+    await registerNode(own, { name: "db-1", id: "db-1", tier: "root" });
+    const key = await createKey(person.caller, "chat");
+    const conv = await newConversation(key.caller, own, { node: "db-1" });
+    const { closed: byKey } = await socketOf(key.caller, own, conv.id);
+    const stream = await openChatStream(key.caller, own, conv.id);
+    await stream.until((e) => e.type === "synced", "the replay");
+    const { closed: bySession } = await socketOf(person.caller, own, conv.id);
+    expect((await call(person.caller, `/api/auth/api-keys/${key.id}`, { method: "DELETE" })).status).toBe(200);
+    expect(await byKey).toBe(LiveCloseCode.SIGNED_OUT);
+    await streamEnds(stream);
+    expect((await refusal(await call(key.caller, `/api/sites/${own}/chat`), 401)).code).toBe("invalid_api_key");
+    expect((await refusal(await call(key.caller, `/api/sites/${own}/conversations/${conv.id}/messages`, { body: { text: "hi" } }), 401)).code).toBe("invalid_api_key");
+    // The same person's session is another credential: its socket stays open.
+    expect(await Promise.race([bySession, new Promise((r) => setTimeout(() => r("still open"), 300))])).toBe("still open");
+  });
+
+  it("a demotion closes the admin's chat sockets and streams (4403) and caps the very next request's tools at tier 1", async () => {
+    const own = await newSite();
+    const boss = await join(own, "admin", root);
+    await registerNode(own, { name: "db-1", id: "db-1", tier: "root" });
+    const setup = (who: Caller) => call(who, `/api/sites/${own}/chat`).then((r) => expectJson(r, 200, ChatSetupResponse));
+    expect((await setup(boss.caller)).toolTier).toBe(3);
+    const conv = await newConversation(boss.caller, own, { node: "db-1" });
+    const { closed } = await socketOf(boss.caller, own, conv.id);
+    const stream = await openChatStream(boss.caller, own, conv.id);
+    await stream.until((e) => e.type === "synced", "the replay");
+    expect((await call(root, `/api/sites/${own}/members/${boss.userId}`, { method: "PATCH", body: { role: "member" } })).status).toBe(200);
+    expect(await closed).toBe(LiveCloseCode.ACCESS_CHANGED);
+    await streamEnds(stream);
+    expect((await setup(boss.caller)).toolTier).toBe(1);
+    // Still a member: their own conversation opens again, with a member's rights.
+    const { closed: again } = await socketOf(boss.caller, own, conv.id);
+    expect((await call(root, `/api/sites/${own}/members/${boss.userId}`, { method: "PATCH", body: { role: "admin" } })).status).toBe(200);
+    expect((await setup(boss.caller)).toolTier).toBe(3);
+    // A promotion takes nothing away: the socket stays open.
+    expect(await Promise.race([again, new Promise((r) => setTimeout(() => r("still open"), 300))])).toBe("still open");
+  });
+
+  it("a removal refuses the person's very next chat request, with a session and with a key", async () => {
+    const own = await newSite();
+    const person = await join(own, "member", root);
+    await registerNode(own, { name: "db-1", id: "db-1", tier: "root" });
+    const key = await createKey(person.caller, "chat");
+    const conv = await newConversation(person.caller, own, { node: "db-1" });
+    for (const who of [person.caller, key.caller]) expect((await call(who, `/api/sites/${own}/conversations/${conv.id}`)).status).toBe(200);
+    expect((await call(root, `/api/sites/${own}/members/${person.userId}`, { method: "DELETE" })).status).toBe(200);
+    for (const who of [person.caller, key.caller]) {
+      expect((await refusal(await call(who, `/api/sites/${own}/conversations/${conv.id}`), 403)).code).toBe("no_site_access");
+      expect((await refusal(await call(who, `/api/sites/${own}/conversations`, { body: { target: { node: "db-1" } } }), 403)).code).toBe("no_site_access");
+    }
   });
 });
 

@@ -23,6 +23,7 @@ const AddMachine = lazyPage(() => import("./pages/AddMachine.tsx").then((m) => m
 const Logs = lazyPage(() => import("./pages/Logs.tsx").then((m) => m.Logs));
 const Settings = lazyPage(() => import("./pages/Settings.tsx").then((m) => m.Settings));
 const Roosts = lazyPage(() => import("./pages/roosts/Roosts.tsx").then((m) => m.Roosts));
+const Autonomy = lazyPage(() => import("./pages/Autonomy.tsx").then((m) => m.Autonomy));
 
 // The chat (and the markdown code it loads) comes only when first opened, so the first page does not grow.
 const Chat = lazyPage(() => import("./pages/Chat.tsx").then((m) => m.Chat));
@@ -50,6 +51,7 @@ const TITLES: [string, string][] = [
   ["/run", "Run on many"],
   ["/add", "Add a machine"],
   ["/logs", "Activity"],
+  ["/autonomy", "Autonomous investigations"],
   ["/settings/:section", "Settings"],
   ["/signin", "Sign in"],
   ["/setup", "Set up"],
@@ -92,6 +94,8 @@ function SitePage({ path, siteId }: { path: string; siteId: string }) {
       return <AddMachine site={siteId} />;
     case "/logs":
       return <Logs site={siteId} />;
+    case "/autonomy":
+      return <Autonomy site={siteId} />;
     default:
       return <NotFound />;
   }

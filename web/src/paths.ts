@@ -48,6 +48,8 @@ export function sitePaths(site: string) {
     cancelFanOut: (id: string) => `${base}/fanouts/${enc(id)}/cancel`,
     activity: (query: Record<string, string | number | undefined>) => `${base}/activity${qs(query)}`,
     settings: `${base}/settings`,
+    autonomyEvents: (query: Record<string, string | number | undefined>) => `${base}/autonomy/events${qs(query)}`,
+    alertToken: `${base}/alerts/alertmanager/token`,
     members: `${base}/members`,
     member: (userId: string) => `${base}/members/${enc(userId)}`,
     invites: `${base}/invites`,

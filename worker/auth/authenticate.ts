@@ -1,11 +1,12 @@
-import type { CredentialRef, Identity } from "../../durable-objects/directory/identity.ts";
-import type { HubResult } from "../../durable-objects/shared/hub-result.ts";
-import { secretsEqual } from "../../durable-objects/shared/secrets.ts";
+import { siteOfAlertToken } from "../../protocol/alert-token.ts";
+import type { CredentialKind, ResolvedCredential } from "../../durable-objects/credentials/credential.ts";
+import { credentialShard, ssoCredentialInput } from "../../durable-objects/credentials/shard-name.ts";
+import { ok, type HubResult } from "../../durable-objects/shared/hub-result.ts";
+import { secretsEqual, sha256Hex } from "../../durable-objects/shared/secrets.ts";
 import type { Env } from "../env.ts";
 import type { AppContext } from "../routes/site-context.ts";
 import { ACCESS_JWT_HEADER, accessConfig, verifyAccessJwt, type AccessKeySource } from "./access-jwt.ts";
 import type { SiteRef } from "./authorize.ts";
-import { directoryOf } from "./directory-stub.ts";
 import type { Principal } from "./principal.ts";
 import { readSessionToken } from "./session-cookie.ts";
 import { hashToken } from "./tokens.ts";
@@ -25,21 +26,45 @@ const MIN_ADMIN_KEY_LENGTH = 32;
 
 const ANONYMOUS: Principal = { kind: "anonymous", label: "anonymous" };
 
-function principalOf(kind: "session" | "sso" | "api_key", identity: Identity): Principal {
-  const user = identity.user!;
-  const label = identity.apiKey ? `${user.email} (key ${identity.apiKey.name})` : user.email;
-  return { kind, label, user, roles: identity.roles, sessionId: identity.sessionId, apiKey: identity.apiKey };
+/** The site of the request as its own SiteHub knows it: whether it exists, and the caller's role there. */
+async function siteAccess(env: Env, site: string, userId: string | null) {
+  return env.SITE_HUB.get(env.SITE_HUB.idFromName(site)).access(site, userId);
 }
 
-async function lookUp(env: Env, credential: CredentialRef, site: string | null): Promise<HubResult<Identity>> {
-  return directoryOf(env).identify(credential, site);
+/**
+ * A person's credential, checked in its shard, and their role on the request's site, asked of that site's
+ * SiteHub: the two objects a request's authentication touches, both chosen by the request (no object shared by
+ * the whole hub), and both read at every request, so an ended credential or a changed role acts on the next one.
+ */
+async function person(
+  env: Env,
+  hash: string,
+  kind: CredentialKind,
+  site: string | null,
+): Promise<HubResult<{ principal: Principal; site: SiteRef | null }>> {
+  const found = await credentialShard(env, hash).resolve(hash, kind);
+  if (!found.ok) return found;
+  const who: ResolvedCredential = found.value;
+  const access = site ? await siteAccess(env, site, who.user.id) : null;
+  const label = who.apiKey ? `${who.user.email} (key ${who.apiKey.name})` : who.user.email;
+  const principal: Principal = {
+    kind,
+    label,
+    user: who.user,
+    roles: site && access?.role ? { [site]: access.role } : {},
+    sessionId: who.sessionId,
+    apiKey: who.apiKey,
+    credentialHash: hash,
+  };
+  return ok({ principal, site: site && access ? { id: site, exists: access.exists } : null });
 }
 
 /**
  * Establishes who is calling: `Authorization: Bearer` (the bootstrap admin key or a user's API key), else the
  * session cookie, else a Cloudflare Access token when single sign-on is configured, else nobody. A credential
  * that is presented but does not hold is a 401, never a silent fall back to anonymous; `lenient` (for public
- * routes) treats it as anonymous instead. `site` is looked up in the same round trip to the Directory.
+ * routes) treats it as anonymous instead. For a request about a site, the site's SiteHub says whether it exists
+ * and the caller's role there.
  */
 export async function authenticate(
   c: AppContext,
@@ -56,13 +81,20 @@ export async function authenticate(
     if (!key) return refuse("unauthorized", "Authorization must be 'Bearer <api key>'");
     const admin = env.CORTEX_ADMIN_KEY;
     if (admin && admin.length >= MIN_ADMIN_KEY_LENGTH && (await secretsEqual(key, admin))) {
-      const known = site ? await lookUp(env, { kind: "admin_key" }, site) : null;
-      if (known && !known.ok) return refuse(known.error.code, known.error.message);
-      return { ok: true, principal: { kind: "admin_key", label: "admin key" }, site: known?.value.site ?? null, ambient: false };
+      const access = site ? await siteAccess(env, site, null) : null;
+      return { ok: true, principal: { kind: "admin_key", label: "admin key" }, site: site && access ? { id: site, exists: access.exists } : null, ambient: false };
     }
-    const found = await lookUp(env, { kind: "api_key", keyHash: await hashToken(key) }, site);
+    const alertSite = siteOfAlertToken(key);
+    if (alertSite) {
+      // The site's own object holds the token's hash: a token is checked where it belongs, whatever the URL says.
+      const matches = await env.SITE_HUB.get(env.SITE_HUB.idFromName(alertSite)).checkAlertToken(key);
+      if (!matches) return refuse("unauthorized", "invalid or revoked Alertmanager token");
+      const principal: Principal = { kind: "alert_webhook", label: `Alertmanager (site ${alertSite})`, site: alertSite };
+      return { ok: true, principal, site: site === null ? null : { id: site, exists: true }, ambient: false };
+    }
+    const found = await person(env, await hashToken(key), "api_key", site);
     if (!found.ok) return refuse(found.error.code, found.error.message);
-    return { ok: true, principal: principalOf("api_key", found.value), site: found.value.site, ambient: false };
+    return { ok: true, ...found.value, ambient: false };
   }
 
   const access = accessConfig(env);
@@ -70,17 +102,17 @@ export async function authenticate(
 
   const token = readSessionToken(c);
   if (token !== null) {
-    const found = await lookUp(env, { kind: "session", tokenHash: await hashToken(token) }, site);
-    if (found.ok) return { ok: true, principal: principalOf("session", found.value), site: found.value.site, ambient: true };
+    const found = await person(env, await hashToken(token), "session", site);
+    if (found.ok) return { ok: true, ...found.value, ambient: true };
     if (!accessToken) return refuse(found.error.code, found.error.message, true);
   }
 
   if (access && accessToken) {
     const verified = await verifyAccessJwt(accessToken, access, options.accessKeys);
     if (!verified.ok) return refuse("invalid_access_token", verified.message);
-    const found = await lookUp(env, { kind: "sso", email: verified.email }, site);
-    if (!found.ok) return refuse(found.error.code, found.error.message);
-    return { ok: true, principal: principalOf("sso", found.value), site: found.value.site, ambient: true };
+    const found = await person(env, await sha256Hex(ssoCredentialInput(verified.email)), "sso", site);
+    if (!found.ok) return refuse("no_account", `no account for ${verified.email} on this hub; ask an admin for an invite`);
+    return { ok: true, ...found.value, ambient: true };
   }
 
   return { ok: true, principal: ANONYMOUS, site: null, ambient: false };

@@ -51,6 +51,7 @@ const WHAT: Record<Permission, string> = {
   "roost.rollback": "roll roost deployments back",
   "chat.use": "chat",
   "chat.review": "see other people's conversations",
+  "alerts.post": "post Alertmanager alerts",
 };
 
 /** The least a change of supervised processes can be: when and how one runs (tier 2). */
@@ -70,6 +71,12 @@ export function authorize(principal: Principal, site: SiteRef | null, request: A
   const { permission } = request;
   if (permission === "public") return allow;
   if (principal.kind === "anonymous") return deny(401, "unauthorized", "sign in, or send Authorization: Bearer <api key>");
+  if (principal.kind === "alert_webhook") {
+    if (permission !== "alerts.post") return deny(403, "forbidden", "an Alertmanager token may only post alerts");
+    if (!site || site.id !== principal.site) return deny(403, "no_site_access", `this Alertmanager token belongs to site ${principal.site}`);
+    return site.exists ? allow : deny(404, "site_not_found", `site ${site.id} not found`);
+  }
+  if (permission === "alerts.post") return deny(403, "alert_token_required", "alerts are posted with the site's Alertmanager token (a site admin makes one)");
   if (permission === "account.read") return allow;
 
   if (permission === "account.manage") {

@@ -6,10 +6,12 @@ export interface UserPrincipal {
   /** How the caller is named in records and logs: the email, and the key's name for an API key. */
   label: string;
   user: UserView;
-  /** Their role on each site they belong to, as it is at this request. */
+  /** Their role on the request's site, as that site's object has it at this request (the only site looked up). */
   roles: Record<string, SiteRole>;
   sessionId: string | null;
   apiKey: { id: string; name: string; scope: ApiKeyScope } | null;
+  /** The SHA-256 of the credential the request came with, to reach its shard (live sockets note themselves there). */
+  credentialHash: string;
 }
 
 /** Who is making a request, as established by authentication. */
@@ -17,6 +19,8 @@ export type Principal =
   | { kind: "anonymous"; label: "anonymous" }
   /** The bootstrap admin key (CORTEX_ADMIN_KEY): a superadmin that belongs to nobody, kept for break-glass use. */
   | { kind: "admin_key"; label: "admin key" }
+  /** A site's Alertmanager webhook token: it may post alerts to its own site and do nothing else. */
+  | { kind: "alert_webhook"; label: string; site: string }
   | UserPrincipal;
 
 /**
@@ -63,7 +67,9 @@ export type Permission =
   /** The AI chat: anyone on the site may chat (tools capped by role); a conversation's owner alone writes in it. */
   | "chat.use"
   /** Reading, stopping and deleting other people's conversations: site admins. */
-  | "chat.review";
+  | "chat.review"
+  /** Posting Alertmanager notifications: the site's Alertmanager token, and nobody else. */
+  | "alerts.post";
 
 export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "settings.read",
@@ -84,10 +90,16 @@ export const SITE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   "roost.rollback",
   "chat.use",
   "chat.review",
+  "alerts.post",
 ]);
+
+/** The signed-in person behind a principal, or null for the anonymous caller and the tokens that belong to nobody. */
+export function userOf(principal: Principal): UserPrincipal | null {
+  return principal.kind === "anonymous" || principal.kind === "admin_key" || principal.kind === "alert_webhook" ? null : principal;
+}
 
 /** How a principal is named as the owner of a conversation: the user's id, or "admin-key" for the bootstrap key. */
 export function principalId(principal: Principal): string | null {
-  if (principal.kind === "anonymous") return null;
+  if (principal.kind === "anonymous" || principal.kind === "alert_webhook") return null;
   return principal.kind === "admin_key" ? "admin-key" : principal.user.id;
 }

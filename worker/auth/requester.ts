@@ -2,6 +2,7 @@ import type { ActivityReader } from "../../durable-objects/site-hub/activity-log
 import type { Requester } from "../../durable-objects/site-hub/requester.ts";
 import type { AppContext } from "../routes/site-context.ts";
 import { authorize } from "./authorize.ts";
+import { userOf } from "./principal.ts";
 
 /**
  * The caller of a site route as the site's objects need to know them: their name for the records, who they are,
@@ -10,8 +11,7 @@ import { authorize } from "./authorize.ts";
 export function requesterOf(c: AppContext): Requester {
   const principal = c.get("principal");
   const anywhere = authorize(principal, { id: c.get("site"), exists: true }, { permission: "files.readAnywhere" });
-  const userId = principal.kind === "anonymous" || principal.kind === "admin_key" ? null : principal.user.id;
-  return { actor: principal.label, userId, confined: !anywhere.allowed };
+  return { actor: principal.label, userId: userOf(principal)?.user.id ?? null, confined: !anywhere.allowed };
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { Actor } from "../../durable-objects/directory/identity.ts";
+import type { Actor } from "../../durable-objects/directory/actor.ts";
 import { directoryOf } from "../auth/directory-stub.ts";
-import type { UserPrincipal } from "../auth/principal.ts";
+import { userOf, type UserPrincipal } from "../auth/principal.ts";
 import type { AppContext } from "./site-context.ts";
 
 export function directory(c: AppContext) {
@@ -27,6 +27,7 @@ export function who(c: AppContext): Actor {
  */
 export function signedInUser(c: AppContext): UserPrincipal {
   const principal = c.get("principal");
-  if (principal.kind === "anonymous" || principal.kind === "admin_key") throw new Error(`route needs a user, got ${principal.kind}`);
-  return principal;
+  const user = userOf(principal);
+  if (!user) throw new Error(`route needs a user, got ${principal.kind}`);
+  return user;
 }

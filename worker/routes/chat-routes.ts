@@ -18,6 +18,7 @@ import { llmKeyHome } from "../../durable-objects/shared/llm-keys.ts";
 import { authorize } from "../auth/authorize.ts";
 import { chatCaller, chatToolTier } from "../auth/chat-access.ts";
 import type { Permission } from "../auth/principal.ts";
+import { openingOwner } from "../auth/socket-presence.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
 import { toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
@@ -56,15 +57,11 @@ async function load(c: AppContext, permission: Extract<Permission, "chat.use" | 
 }
 
 /**
- * Who opens an event stream or socket, noted with the Directory as holding it, so that signing out, a revoked key,
- * removal or demotion closes it (`closeUserSockets`); the admin key belongs to nobody and opens none such.
+ * Who opens an event stream or socket, noted as holding it with their credential and their site, so that signing
+ * out, a revoked key, removal or demotion closes it (`closeUserSockets`); the admin key opens none such.
  */
-async function attachingOwner(c: AppContext, conversationId: string): Promise<SocketOwner | null> {
-  const principal = c.get("principal");
-  if (principal.kind === "anonymous" || principal.kind === "admin_key") return null;
-  const site = c.get("site");
-  await directory(c).notePresence(principal.user.id, { kind: "conversation", name: `${site}/${conversationId}` }, site);
-  return { userId: principal.user.id, sessionId: principal.sessionId, apiKeyId: principal.apiKey?.id ?? null };
+function attachingOwner(c: AppContext, conversationId: string): Promise<SocketOwner | null> {
+  return openingOwner(c, { kind: "conversation", name: `${c.get("site")}/${conversationId}` });
 }
 
 async function stepLimit(c: AppContext): Promise<number> {

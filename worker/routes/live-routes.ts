@@ -1,16 +1,9 @@
 import { viewerUrl } from "../../durable-objects/site-hub/live-viewers.ts";
-import type { SocketOwner } from "../../durable-objects/shared/user-sockets.ts";
+import { openingOwner } from "../auth/socket-presence.ts";
 import { activityReaderOf } from "../auth/requester.ts";
+import { userOf } from "../auth/principal.ts";
 import { apiError } from "../http/api-error.ts";
-import { directory } from "./account-context.ts";
-import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
-
-/** Who opens the socket, for closing it when their access ends; the admin key belongs to nobody. */
-function ownerOf(c: AppContext): SocketOwner | null {
-  const principal = c.get("principal");
-  if (principal.kind === "anonymous" || principal.kind === "admin_key") return null;
-  return { userId: principal.user.id, sessionId: principal.sessionId, apiKeyId: principal.apiKey?.id ?? null };
-}
+import { siteHub, type SiteRoute } from "./site-context.ts";
 
 /**
  * The dashboard's live socket. Browsers send cookies with a WebSocket upgrade from any page, so besides the
@@ -29,9 +22,7 @@ export const liveRoutes: SiteRoute[] = [
       if (origin && origin !== new URL(c.req.url).origin) {
         return apiError(c, 403, "cross_origin", `WebSocket upgrades from ${origin} are not accepted`);
       }
-      const owner = ownerOf(c);
-      const site = c.get("site");
-      if (owner) await directory(c).notePresence(owner.userId, { kind: "site", name: site }, site);
+      const owner = await openingOwner(c, { kind: "site", name: c.get("site") });
       // What the socket may read of the activity log is decided here, like every other right, and travels with it.
       const { audit, confined } = activityReaderOf(c);
       return siteHub(c).fetch(new Request(viewerUrl(c.req.url, owner, { audit, confined }), { headers: { Upgrade: "websocket" } }));

@@ -80,6 +80,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
             <Link href="/roosts" nav>
               Roosts
             </Link>
+            <Link href="/autonomy" nav>
+              Autonomy
+            </Link>
             <Link href="/directives" nav>
               Directives
             </Link>

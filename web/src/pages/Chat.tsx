@@ -96,7 +96,14 @@ function ConversationList({ site, openId }: { site: string; openId: string | nul
                   navigate(`/chat/${encodeURIComponent(c.id)}`);
                 }}
               >
-                <span class="conversation-title">{c.title}</span>
+                <span class="conversation-title">
+                  {c.auto ? (
+                    <span class="badge tone-off" title="An autonomous investigation: the hub started it, nobody writes in it">
+                      auto
+                    </span>
+                  ) : null}{" "}
+                  {c.title}
+                </span>
                 <span class="conversation-meta muted small">
                   {chatTargetText(c.target, nameOf)} · {ago(c.updatedAt, now.value)}
                   {c.ownerId !== self ? ` · ${c.ownerLabel}` : ""}

@@ -10,7 +10,7 @@ import { Notice } from "../components/Notice.tsx";
 import { directiveHref } from "../components/RecentDirectives.tsx";
 
 // Written out (the compiler checks that none is missing) so the page does not bundle zod for two lists.
-const KINDS = Object.keys({ node: 1, directive: 1, access: 1, settings: 1, process: 1, deployment: 1, chat: 1 } satisfies Record<ActivityKind, 1>) as ActivityKind[];
+const KINDS = Object.keys({ node: 1, directive: 1, access: 1, settings: 1, process: 1, deployment: 1, chat: 1, autonomy: 1 } satisfies Record<ActivityKind, 1>) as ActivityKind[];
 const LEVELS = Object.keys({ debug: 1, info: 1, warn: 1, error: 1 } satisfies Record<ActivityLevel, 1>) as ActivityLevel[];
 const RANGES: [string, string, number][] = [
   ["", "any time", 0],

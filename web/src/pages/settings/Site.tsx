@@ -6,6 +6,7 @@ import { sitePaths, SITES } from "../../paths.ts";
 import { canManageSite } from "../../permissions.ts";
 import { chooseSite, loadMe, me, role, site } from "../../session.ts";
 import { Notice } from "../../components/Notice.tsx";
+import { AutonomySettings } from "./Autonomy.tsx";
 import { SiteChatSettings } from "./ChatSettings.tsx";
 import { Section } from "./Section.tsx";
 
@@ -150,6 +151,9 @@ export function SiteSettings() {
           </Section>
           <Section id="readable-title" title="What members may read">
             <ReadablePaths siteId={current.site} manage={manage} />
+          </Section>
+          <Section id="autonomy-title" title="Autonomous investigations">
+            <AutonomySettings siteId={current.site} manage={manage} />
           </Section>
           {manage ? <SiteChatSettings siteId={current.site} siteName={current.siteName} /> : null}
         </>

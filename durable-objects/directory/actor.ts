@@ -1,0 +1,5 @@
+/** Who did something and from where, for the audit trail. */
+export interface Actor {
+  actor: string;
+  ip: string | null;
+}

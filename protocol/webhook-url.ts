@@ -1,0 +1,93 @@
+import { z } from "zod";
+
+/**
+ * Where the hub may send an escalation webhook. The hub makes the request itself, so a URL is also a way to make the
+ * hub reach something on its own network: only https to a public host is accepted, and plain http only to the
+ * machine's own loopback (a local receiver while developing), which the hub further refuses unless
+ * CORTEX_ALLOW_LOOPBACK_WEBHOOKS is set. Host names are checked as written: a public name that resolves to a private
+ * address cannot be caught here (Workers have no resolver), but on Cloudflare a Worker's fetch reaches only the
+ * public internet, and redirects are never followed.
+ */
+
+/** IPv4 ranges that are not the public internet: this network, private, shared (CGNAT), loopback, link-local, reserved. */
+const PRIVATE_V4: readonly [number, number][] = [
+  [0x00000000, 8],
+  [0x0a000000, 8],
+  [0x64400000, 10],
+  [0x7f000000, 8],
+  [0xa9fe0000, 16],
+  [0xac100000, 12],
+  [0xc0000000, 24],
+  [0xc0a80000, 16],
+  [0xc6120000, 15],
+  [0xe0000000, 3],
+];
+
+function v4Number(host: string): number | null {
+  const parts = host.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
+  return parts.reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+function inRange(ip: number, [base, bits]: readonly [number, number]): boolean {
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return (ip & mask) >>> 0 === base;
+}
+
+/** The URL parser has already normalised the host: IPv4 in dotted decimal, IPv6 in brackets and compressed. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]") return true;
+  const v4 = v4Number(host);
+  return v4 !== null && inRange(v4, [0x7f000000, 8]);
+}
+
+function isPrivate(host: string): boolean {
+  if (isLoopback(host)) return true;
+  if (host.endsWith(".local") || host.endsWith(".internal") || host.endsWith(".home.arpa")) return true;
+  const v4 = v4Number(host);
+  if (v4 !== null) return PRIVATE_V4.some((range) => inRange(v4, range));
+  if (!host.startsWith("[")) return false;
+  const v6 = host.slice(1, -1).toLowerCase();
+  if (v6 === "::" || v6 === "::1") return true;
+  // Unique local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10), multicast (ff00::/8).
+  if (/^f[cd][0-9a-f]{0,2}:/.test(v6) || /^fe[89ab][0-9a-f]?:/.test(v6) || /^fe[c-f][0-9a-f]?:/.test(v6) || /^ff[0-9a-f]{0,2}:/.test(v6)) return true;
+  // IPv4-mapped and IPv4-compatible forms reach the IPv4 address they carry.
+  const mapped = /^::(?:ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
+  if (mapped) {
+    const n = parseInt(mapped[1]!, 16) * 65536 + parseInt(mapped[2]!, 16);
+    return PRIVATE_V4.some((range) => inRange(n, range));
+  }
+  return false;
+}
+
+export type WebhookUrlProblem = string | null;
+
+/** Why a URL may not be a webhook, or null when it may (loopback over http is the hub's own decision on top). */
+export function webhookUrlProblem(value: string): WebhookUrlProblem {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "not a URL";
+  }
+  if (url.username || url.password) return "must not contain a user name or password (put a token in the path or query instead)";
+  if (url.protocol === "http:") return isLoopback(url.hostname) ? null : "must use https (plain http only to 127.0.0.1 or localhost, for a local receiver)";
+  if (url.protocol !== "https:") return "must use https";
+  if (isPrivate(url.hostname)) return `must point to a public host, not ${url.hostname}`;
+  return null;
+}
+
+/** Whether a webhook URL (already accepted by the schema) goes to this machine's loopback over plain http. */
+export function isLoopbackWebhook(value: string): boolean {
+  const url = new URL(value);
+  return url.protocol === "http:" && isLoopback(url.hostname);
+}
+
+export const WebhookUrl = z
+  .string()
+  .trim()
+  .max(2048)
+  .superRefine((value, ctx) => {
+    const problem = webhookUrlProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: `webhook URL ${problem}` });
+  });
