@@ -477,7 +477,7 @@ describe("the dashboard", () => {
     await expect.poll(async () => new Set(await rows.locator(".badge").allTextContents()), POLL).toEqual(new Set(["escalated"]));
     await screenshot(page, "autonomy");
 
-    await page.goto("/settings");
+    await page.goto("/settings/site");
     await page.getByLabel("Cooldown per machine and process, minutes").fill("20");
     await page.locator("#autonomy-title").locator("..").getByRole("button", { name: "Save" }).click();
     await expect.poll(async () => (await fleet.api.call("GET", "/settings", SiteSettingsResponse)).settings.autonomyCooldownMinutes, POLL).toBe(20);
@@ -487,7 +487,7 @@ describe("the dashboard", () => {
 
   it("shows a member the settings without a way to change them", async () => {
     const page = await signedIn("mia@example.com", "a member's long password");
-    await page.goto("/settings");
+    await page.goto("/settings/site");
     const section = page.locator("#autonomy-title").locator("..");
     await expect.poll(() => section.textContent(), POLL).toContain("Only the site's admins can change these settings.");
     expect(await section.locator("input, textarea, select, button").count()).toBe(0);
