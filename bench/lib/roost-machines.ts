@@ -25,7 +25,8 @@ export class RoostMachines {
 
   start(creds: readonly SimCredentials[]): void {
     for (const c of creds) {
-      const options = AgentOptions.parse({ endpoint: this.endpoint, token: c.token, tier: "root", heartbeatMs: 5_000, stateDir: join(this.stateRoot, c.id) });
+      // A sandbox of the bench's own: the default one may belong to a local hub's node user (npm start).
+      const options = AgentOptions.parse({ endpoint: this.endpoint, token: c.token, tier: "root", heartbeatMs: 5_000, stateDir: join(this.stateRoot, c.id), sandboxRoot: join(this.stateRoot, c.id, "sandbox") });
       mkdirSync(options.stateDir!, { recursive: true });
       const settings = initialSettings(options, c.id);
       const log = () => undefined;
