@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreatedApiKey } from "../../protocol/accounts.ts";
-import { launchBrowser, newContext, PageProblems } from "../support/browser.ts";
+import { launchBrowser, newContext, PageProblems, signInWithPassword } from "../support/browser.ts";
 import { Fleet } from "../support/fleet.ts";
 import { ANY_JSON, HubSession } from "../support/hub-session.ts";
 
@@ -33,11 +33,7 @@ afterAll(async () => {
 async function signedInPage(password: string): Promise<{ context: BrowserContext; page: Page }> {
   const context = await newContext(browser, fleet.hub.url);
   const page = problems.watch(await context.newPage());
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(ROOT.email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.waitForURL(/\/machines$/);
+  await signInWithPassword(page, ROOT.email, password);
   return { context, page };
 }
 

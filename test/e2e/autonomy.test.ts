@@ -9,7 +9,7 @@ import { AlertmanagerResponse, AutonomyEventListResponse, AutonomyEventView, Cre
 import { ConversationView } from "../../protocol/chat.ts";
 import { ProcessListResponse, type ProcessEvent, type ProcessSpecInput } from "../../protocol/processes.ts";
 import { SiteSettingsResponse, type SiteSettingsPatch } from "../../protocol/site-settings.ts";
-import { launchBrowser, newContext, PageProblems, screenshot } from "../support/browser.ts";
+import { launchBrowser, newContext, PageProblems, screenshot, signInWithPassword } from "../support/browser.ts";
 import { Fleet, type AgentHandle } from "../support/fleet.ts";
 import { ANY_JSON, HubSession } from "../support/hub-session.ts";
 import { HubApi } from "../support/hub-api.ts";
@@ -442,11 +442,7 @@ describe("the dashboard", () => {
 
   async function signedIn(email: string, password: string): Promise<Page> {
     const page = problems.watch(await (await newContext(browser, fleet.hub.url)).newPage());
-    await page.goto("/signin");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await page.waitForURL(/\/machines$/);
+    await signInWithPassword(page, email, password);
     return page;
   }
 

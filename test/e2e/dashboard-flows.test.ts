@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActivityPage } from "../../protocol/api.ts";
 import { MISSED_HEARTBEATS_ALLOWED } from "../../protocol/limits.ts";
 import { CONTENT_SECURITY_POLICY } from "../../worker/http/security-headers.ts";
-import { launchBrowser, newContext, PageProblems, screenshot } from "../support/browser.ts";
+import { launchBrowser, newContext, PageProblems, screenshot, signInWithPassword } from "../support/browser.ts";
 import { Fleet, type AgentHandle } from "../support/fleet.ts";
 
 /**
@@ -222,11 +222,7 @@ describe("the dashboard", () => {
     await cdp.send("WebAuthn.addVirtualAuthenticator", {
       options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
     });
-    await p.goto("/signin");
-    await p.getByLabel("Email").fill(ADMIN.email);
-    await p.getByLabel("Password").fill(ADMIN.password);
-    await p.getByRole("button", { name: "Sign in", exact: true }).click();
-    await p.waitForURL(/\/machines$/);
+    await signInWithPassword(p, ADMIN.email, ADMIN.password);
 
     await p.goto("/settings");
     await p.locator("#passkey-name").fill("test authenticator");

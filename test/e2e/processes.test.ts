@@ -2,7 +2,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeCredentials } from "../../protocol/api.ts";
 import { ProcessListResponse, type ProcessStatus } from "../../protocol/processes.ts";
-import { launchBrowser, newContext, PageProblems, screenshot } from "../support/browser.ts";
+import { launchBrowser, newContext, PageProblems, screenshot, signInWithPassword } from "../support/browser.ts";
 import { Fleet, type AgentHandle } from "../support/fleet.ts";
 import { pidsMatching } from "../support/leftovers.ts";
 import { waitFor } from "../support/wait-for.ts";
@@ -59,11 +59,7 @@ beforeAll(async () => {
   expect(setup.status).toBe(201);
   browser = await launchBrowser();
   page = problems.watch(await (await newContext(browser, fleet.hub.url)).newPage());
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.waitForURL(/\/machines$/);
+  await signInWithPassword(page, ADMIN.email, ADMIN.password);
   // Before signing in, the app's question "who am I?" is answered 401, as it should be: not a problem of this page.
   problems.seen.splice(0);
 });

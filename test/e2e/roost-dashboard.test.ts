@@ -2,7 +2,7 @@ import { mkdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, newContext, PageProblems, screenshot } from "../support/browser.ts";
+import { launchBrowser, newContext, PageProblems, screenshot, signInWithPassword } from "../support/browser.ts";
 import { Fleet } from "../support/fleet.ts";
 
 /**
@@ -48,11 +48,7 @@ beforeAll(async () => {
   expect(setup.status).toBe(201);
   browser = await launchBrowser();
   page = problems.watch(await (await newContext(browser, fleet.hub.url)).newPage());
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.waitForURL(/\/machines$/);
+  await signInWithPassword(page, ADMIN.email, ADMIN.password);
 });
 
 afterAll(async () => {

@@ -60,3 +60,12 @@ export async function screenshot(page: Page, name: string, options: { fullPage?:
   await page.screenshot({ path, fullPage: options.fullPage ?? false, animations: "disabled" });
   return path;
 }
+
+/** Signs in through the sign-in page with a password, and waits for the machines list it leads to. */
+export async function signInWithPassword(page: Page, email: string, password: string): Promise<void> {
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL(/\/machines$/);
+}
