@@ -1,14 +1,4 @@
 import { nodeIds } from "../live.ts";
-import { location, navigate } from "../router.ts";
-
-/** Sets (or clears, for "") one filter of a list page in its address, so a filtered view can be linked and reloaded. */
-export function setQueryFilter(page: string, name: string, value: string): void {
-  const params = new URLSearchParams(location.value.search);
-  if (value) params.set(name, value);
-  else params.delete(name);
-  const q = params.toString();
-  navigate(`${page}${q ? `?${q}` : ""}`, { replace: true });
-}
 
 /** A labelled select of a list page's filters; "" stands for `all`. */
 export function FilterSelect({ label, value, all, options, onChange }: { label: string; value: string; all: string; options: readonly string[]; onChange: (value: string) => void }) {

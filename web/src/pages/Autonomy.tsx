@@ -3,8 +3,8 @@ import type { AutonomyEventListResponse, AutonomyEventView, AutonomyStatus, Chan
 import { messageOf, request } from "../api.ts";
 import { dateTime } from "../format.ts";
 import { sitePaths } from "../paths.ts";
-import { queryParam } from "../router.ts";
-import { FilterSelect, MachineFilter, setQueryFilter } from "../components/Filters.tsx";
+import { queryParam, updateQuery } from "../router.ts";
+import { FilterSelect, MachineFilter } from "../components/Filters.tsx";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
 
@@ -26,10 +26,6 @@ const TRIGGER: Record<AutonomyEventView["trigger"], string> = {
   alert_firing: "alert firing",
   alert_resolved: "alert resolved",
 };
-
-function setFilter(name: string, value: string): void {
-  setQueryFilter("/autonomy", name, value);
-}
 
 function channel(name: string, c: ChannelState): string | null {
   return c.status === "none" ? null : `${name} ${c.status}${c.detail && c.status !== "sent" ? ` (${c.detail})` : ""}`;
@@ -104,8 +100,8 @@ export function Autonomy({ site }: { site: string }) {
         <Link href="/settings/site#autonomy-title">Settings</Link>
       </p>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <FilterSelect label="Outcome" value={status} all="all outcomes" options={STATUSES} onChange={(v) => setFilter("status", v)} />
-        <MachineFilter value={node} onChange={(v) => setFilter("node", v)} />
+        <FilterSelect label="Outcome" value={status} all="all outcomes" options={STATUSES} onChange={(v) => updateQuery({ status: v })} />
+        <MachineFilter value={node} onChange={(v) => updateQuery({ node: v })} />
       </form>
       <Notice>{error}</Notice>
       {page === null ? (
