@@ -72,3 +72,19 @@ export class CpuMeter {
     return { cpuMs: cpu, wallMs: wall, corePercent: (100 * cpu) / wall };
   }
 }
+
+/** A process and all its descendants, parents first. */
+export function processTree(pid: number): number[] {
+  return [pid, ...childrenOf(pid).flatMap(processTree)];
+}
+
+/**
+ * CPU time (ms) a process tree has used so far: each live process, plus what its exited children it reaped used
+ * (cutime, cstime), so a helper process that comes and goes within a window is counted too.
+ */
+export function treeCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const reaped = ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK;
+  return cpuMs(pid) + reaped + childrenOf(pid).reduce((sum, child) => sum + treeCpuMs(child), 0);
+}
