@@ -11,7 +11,7 @@ import { Fleet } from "../test/support/fleet.ts";
 import { ManagedProcess } from "../test/support/processes.ts";
 import { REPO_ROOT } from "../test/support/test-hub.ts";
 import { runIfMain } from "./lib/entry.ts";
-import { cpuMs, processTree, rssMb, treeCpuMs } from "./lib/proc-stats.ts";
+import { processTree, rssMb, treeCpuMs } from "./lib/proc-stats.ts";
 import type { BenchResult } from "./lib/results.ts";
 
 /**
@@ -73,11 +73,11 @@ export async function run(): Promise<BenchResult[]> {
       { pid: checkout.proc.pid, label: "the agent from a checkout (bin/cortex.mjs through tsx)" },
     ];
     const startCpu = measured.map(({ pid }) => treeCpuMs(pid));
-    const idleStart = cpuMs(idle.pid!);
+    const idleStart = treeCpuMs(idle.pid!);
     const startedAt = Date.now();
     await sleep(WINDOW_MS);
     const wallMs = Date.now() - startedAt;
-    const idleCpu = (100 * (cpuMs(idle.pid!) - idleStart)) / wallMs;
+    const idleCpu = (100 * (treeCpuMs(idle.pid!) - idleStart)) / wallMs;
     const idleRss = rssMb(idle.pid!);
     const load = os.loadavg()[0]!.toFixed(1);
     const label = "idle Node process with a timer";
