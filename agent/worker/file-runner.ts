@@ -38,7 +38,7 @@ const WORKER_SCRIPT = new URL("./action-worker.ts", import.meta.url);
 const READY_TIMEOUT_MS = 30_000;
 /**
  * A worker left with nothing to do exits after this long. An agent at rest then holds one Node process, not two (the
- * worker is a whole Node process, about 40 MiB resident); a burst of actions keeps it warm, and the first action after
+ * worker is a whole Node process, about 60 MiB resident); a burst of actions keeps it warm, and the first action after
  * a quiet minute pays for starting it again (see docs/benchmarks.md, "The agent at rest").
  */
 export const WORKER_IDLE_MS = 60_000;
