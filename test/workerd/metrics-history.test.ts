@@ -9,12 +9,17 @@ import {
   METRICS_RETENTION_MS,
   MetricsHistory,
 } from "../../protocol/metrics-history.ts";
-import { MetricsHistoryStore } from "../../durable-objects/site-hub/metrics-history.ts";
+import { MetricsHistoryStore, sampleBucket, withSample, type MinuteBucket } from "../../durable-objects/site-hub/metrics-history.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { api, connectNode, freshSite, registerNode } from "./support.ts";
 
 function sample(over: Partial<Metrics> = {}): Metrics {
   return { cpuPercent: 10, memoryMb: 1000, memoryTotalMb: 4000, diskFreeMb: 60, diskTotalMb: 100, activeDirectives: 0, uptimeSeconds: 1, ...over };
+}
+
+/** One heartbeat stored on its own, as a bucket of one sample. */
+function record(store: MetricsHistoryStore, nodeId: string, m: Metrics, at: number): void {
+  store.add(nodeId, sampleBucket(m, at), at);
 }
 
 function hub(site: string): DurableObjectStub<SiteHub> {
@@ -50,13 +55,13 @@ describe("metrics history", () => {
     const site = freshSite();
     const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
     const history = await withStore(site, (store) => {
-      store.record("n", sample({ cpuPercent: 10, memoryMb: 1000, diskFreeMb: 60 }), t0 + 1_000);
-      store.record("n", sample({ cpuPercent: 30, memoryMb: 3000, diskFreeMb: 40, gpus: [
+      record(store, "n", sample({ cpuPercent: 10, memoryMb: 1000, diskFreeMb: 60 }), t0 + 1_000);
+      record(store, "n", sample({ cpuPercent: 30, memoryMb: 3000, diskFreeMb: 40, gpus: [
         { name: "a", utilizationPercent: 50, memoryUsedMb: 100, memoryTotalMb: 1000 },
         { name: "b", utilizationPercent: 90, memoryUsedMb: 300, memoryTotalMb: 1000 },
       ] }), t0 + 30_000);
-      store.record("n", sample({ cpuPercent: 50 }), t0 + METRICS_BUCKET_MS + 5_000);
-      store.record("other", sample({ cpuPercent: 99 }), t0 + 2_000);
+      record(store, "n", sample({ cpuPercent: 50 }), t0 + METRICS_BUCKET_MS + 5_000);
+      record(store, "other", sample({ cpuPercent: 99 }), t0 + 2_000);
       return store.history("n", {}, t0 + 2 * METRICS_BUCKET_MS);
     });
     expect(history.points).toEqual([
@@ -84,8 +89,8 @@ describe("metrics history", () => {
     const site = freshSite();
     const now = Date.UTC(2026, 0, 2, 12, 0, 0);
     const { all, recent, tomorrow } = await withStore(site, (store) => {
-      store.record("n", sample({ cpuPercent: 2 }), now - 3600_000);
-      store.record("n", sample({ cpuPercent: 3 }), now - 60_000);
+      record(store, "n", sample({ cpuPercent: 2 }), now - 3600_000);
+      record(store, "n", sample({ cpuPercent: 3 }), now - 60_000);
       const tomorrow = now + METRICS_RETENTION_MS - 30 * 60_000;
       return {
         all: store.history("n", {}, now).points.map((p) => p.cpuAvg),
@@ -103,12 +108,12 @@ describe("metrics history", () => {
     const now = Date.UTC(2026, 0, 3, 12, 0, 0);
     const counts = await withStore(site, (store, sql) => {
       const count = () => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM metrics_minutes WHERE node_id = 'n'").one().n;
-      store.record("n", sample(), now);
-      store.record("n", sample(), now - METRICS_RETENTION_MS - 3600_000);
+      record(store, "n", sample(), now);
+      record(store, "n", sample(), now - METRICS_RETENTION_MS - 3600_000);
       const withOld = count();
-      store.record("n", sample(), now + 5 * 60_000);
+      record(store, "n", sample(), now + 5 * 60_000);
       const beforeInterval = count();
-      store.record("n", sample(), now + 11 * 60_000);
+      record(store, "n", sample(), now + 11 * 60_000);
       const afterInterval = count();
       const explicit = store.prune(now + 2 * METRICS_RETENTION_MS);
       return { withOld, beforeInterval, afterInterval, explicit, left: count() };
@@ -122,14 +127,14 @@ describe("metrics history", () => {
     const day = 24 * 3600_000;
     const result = await withStore(site, (store) => {
       // Two samples in one quarter hour four days ago, folded when the store prunes; two in the current quarter.
-      store.record("n", sample({ cpuPercent: 10 }), now - 4 * day + 60_000);
-      store.record("n", sample({ cpuPercent: 30 }), now - 4 * day + 120_000);
+      record(store, "n", sample({ cpuPercent: 10 }), now - 4 * day + 60_000);
+      record(store, "n", sample({ cpuPercent: 30 }), now - 4 * day + 120_000);
       store.prune(now - 4 * day + 3600_000);
-      store.record("n", sample({ cpuPercent: 40 }), now - 3 * 3600_000);
-      store.record("n", sample({ cpuPercent: 60 }), now - 60_000);
-      store.record("n", sample({ cpuPercent: 80 }), now);
+      record(store, "n", sample({ cpuPercent: 40 }), now - 3 * 3600_000);
+      record(store, "n", sample({ cpuPercent: 60 }), now - 60_000);
+      record(store, "n", sample({ cpuPercent: 80 }), now);
       store.prune(now);
-      store.record("n", sample({ cpuPercent: 100 }), now + 30_000);
+      record(store, "n", sample({ cpuPercent: 100 }), now + 30_000);
       return {
         hour: store.history("n", { range: "1h" }, now + 30_000),
         six: store.history("n", { range: "6h" }, now + 30_000),
