@@ -364,7 +364,7 @@ export class NodeConnections {
   /**
    * A heartbeat lives with the socket: the node's row is written on the first heartbeat of each minute (with the
    * minute before stored as history), when a supervision report changed more than its figures, or when the metrics
-   * are too large to ride in the attachment; readers see the rest through the attachment (`liveOf`).
+   * are too large to ride in the attachment; readers see the rest through the attachment (`liveState`).
    */
   private heartbeat(ws: WebSocket, state: NodeSocketState, msg: HeartbeatMessage): void {
     if (msg.agentId !== state.nodeId) {
