@@ -189,6 +189,10 @@ export class SiteHub extends DurableObject<Env> {
         }
         return this.directives.onWorkMessage(nodeId, msg);
       },
+      onWorkMessages: (nodeId, messages) => {
+        for (const msg of messages) if (msg.type === "directive_progress") this.deployments.progress(nodeId, msg);
+        return this.directives.onWorkMessages(nodeId, messages.filter((m) => m.type !== "directive_progress"));
+      },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => earliest(this.directives.nextDeadline(), this.autonomy.nextCheck()),
       onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
