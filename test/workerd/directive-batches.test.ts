@@ -94,6 +94,28 @@ describe("batch frames", () => {
     expect(view).toMatchObject({ status: "done", output: "abcd", outputBytes: 4, truncated: false });
   });
 
+  it("keeps what accepted frames brought when the object restarts between frames", async () => {
+    const site = freshSite();
+    const agent = await nodeOnline(site, "n1");
+    const { d, done } = await started(site, agent, "n1");
+    agent.send(batch(ack(d), chunk(d, 0, "one "), chunk(d, 1, "two ")));
+    agent.send(batch(chunk(d, 2, "three")));
+    agent.send({ type: "heartbeat", agentId: "n1" });
+    await agent.next("heartbeat_ack");
+    await runInDurableObject(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)), (_hub, state) => {
+      try {
+        state.abort("test restart");
+      } catch {
+        // abort() throws in the caller's context once the object is reset.
+      }
+    }).catch(() => undefined);
+    await done.catch(() => undefined);
+    // The restarted object has no socket: the directive is lost, with every chunk the two frames brought, in order.
+    const view = DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json());
+    expect(view).toMatchObject({ status: "lost", output: "one two three", outputBytes: 13 });
+    expect(view.startedAt).not.toBeNull();
+  });
+
   it("sorts the messages of two directives interleaved in one frame to their own directives", async () => {
     const site = freshSite();
     const agent = await nodeOnline(site, "n1");
