@@ -16,7 +16,8 @@ import {
  */
 const PRUNE_EVERY_MS = 10 * 60_000;
 
-interface BucketRow {
+/** A bucket's columns: sums and maxima, so averages come out exact however many samples it holds. */
+export interface MinuteBucket {
   minute: number;
   samples: number;
   cpu_sum: number;
@@ -32,11 +33,84 @@ interface BucketRow {
   gpu_max: number | null;
   gpu_mem_sum: number;
   gpu_mem_total: number | null;
-  [key: string]: SqlStorageValue;
 }
 
-function bucketOf(at: number, width = METRICS_BUCKET_MS): number {
+type BucketRow = MinuteBucket & Record<string, SqlStorageValue>;
+
+export function bucketOf(at: number, width = METRICS_BUCKET_MS): number {
   return at - (at % width);
+}
+
+function maxOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
+/**
+ * Two buckets of the same span as one: sums add up, maxima take the larger; totals (memory, disk, GPU memory) take
+ * the later bucket's (`b`), or the larger when `totals` is "max", as quarter hours folded from minutes do.
+ */
+export function mergedBucket(a: MinuteBucket, b: MinuteBucket, totals: "latest" | "max" = "latest"): MinuteBucket {
+  const total = (x: number, y: number) => (totals === "max" ? Math.max(x, y) : y);
+  return {
+    minute: a.minute,
+    samples: a.samples + b.samples,
+    cpu_sum: a.cpu_sum + b.cpu_sum,
+    cpu_max: Math.max(a.cpu_max, b.cpu_max),
+    mem_sum: a.mem_sum + b.mem_sum,
+    mem_max: Math.max(a.mem_max, b.mem_max),
+    mem_total: total(a.mem_total, b.mem_total),
+    disk_used_sum: a.disk_used_sum + b.disk_used_sum,
+    disk_used_max: Math.max(a.disk_used_max, b.disk_used_max),
+    disk_total: total(a.disk_total, b.disk_total),
+    gpu_samples: a.gpu_samples + b.gpu_samples,
+    gpu_sum: a.gpu_sum + b.gpu_sum,
+    gpu_max: maxOf(a.gpu_max, b.gpu_max),
+    gpu_mem_sum: a.gpu_mem_sum + b.gpu_mem_sum,
+    gpu_mem_total: totals === "max" ? maxOf(a.gpu_mem_total, b.gpu_mem_total) : (b.gpu_mem_total ?? a.gpu_mem_total),
+  };
+}
+
+/** One heartbeat's metrics as a bucket of one sample, in the minute of `at`. */
+export function sampleBucket(m: Metrics, at: number): MinuteBucket {
+  const gpus = m.gpus ?? [];
+  const hasGpu = gpus.length > 0;
+  const gpuUtil = hasGpu ? gpus.reduce((s, g) => s + g.utilizationPercent, 0) / gpus.length : 0;
+  const diskUsed = Math.max(0, m.diskTotalMb - m.diskFreeMb);
+  return {
+    minute: bucketOf(at),
+    samples: 1,
+    cpu_sum: m.cpuPercent,
+    cpu_max: m.cpuPercent,
+    mem_sum: m.memoryMb,
+    mem_max: m.memoryMb,
+    mem_total: m.memoryTotalMb,
+    disk_used_sum: diskUsed,
+    disk_used_max: diskUsed,
+    disk_total: m.diskTotalMb,
+    gpu_samples: hasGpu ? 1 : 0,
+    gpu_sum: gpuUtil,
+    gpu_max: hasGpu ? gpuUtil : null,
+    gpu_mem_sum: gpus.reduce((s, g) => s + g.memoryUsedMb, 0),
+    gpu_mem_total: hasGpu ? gpus.reduce((s, g) => s + g.memoryTotalMb, 0) : null,
+  };
+}
+
+/** Adds a sample to the bucket of its minute; a bucket of another minute must be flushed first. */
+export function withSample(bucket: MinuteBucket | null, m: Metrics, at: number): MinuteBucket {
+  const sample = sampleBucket(m, at);
+  return bucket && bucket.minute === sample.minute ? mergedBucket(bucket, sample) : sample;
+}
+
+/** Puts a not-yet-stored bucket into points read from storage (sorted by start), merging with one of the same start. */
+function withPending(rows: MinuteBucket[], pending: MinuteBucket | null, from: number, width: number, totals: "latest" | "max"): MinuteBucket[] {
+  if (!pending) return rows;
+  const at = bucketOf(pending.minute, width);
+  if (at < from) return rows;
+  const bucket = { ...pending, minute: at };
+  const i = rows.findIndex((r) => r.minute >= at);
+  if (i === -1) return [...rows, bucket];
+  if (rows[i]!.minute === at) return rows.map((r, j) => (j === i ? mergedBucket(r, bucket, totals) : r));
+  return [...rows.slice(0, i), bucket, ...rows.slice(i)];
 }
 
 /** The columns of a bucket folded from finer ones: sums add up, maxima and totals take the largest. */
@@ -46,7 +120,7 @@ const FOLDED = `SUM(samples), SUM(cpu_sum), MAX(cpu_max), SUM(mem_sum), MAX(mem_
 const COLUMNS = `samples, cpu_sum, cpu_max, mem_sum, mem_max, mem_total, disk_used_sum, disk_used_max, disk_total,
   gpu_samples, gpu_sum, gpu_max, gpu_mem_sum, gpu_mem_total`;
 
-function toPoint(r: BucketRow): MetricsPoint {
+function toPoint(r: MinuteBucket): MetricsPoint {
   const gpu = r.gpu_samples > 0;
   return {
     at: r.minute,
@@ -69,26 +143,24 @@ function toPoint(r: BucketRow): MetricsPoint {
 /**
  * Heartbeat metrics folded into one row per node per minute (sums and maxima, so averages come out exact however
  * many heartbeats landed in the minute), kept for a day, and folded again into one row per quarter hour, kept for a
- * week. A site's storage grows with its nodes, not with its heartbeat rate: at most 1,440 + 672 rows per node.
+ * week. A site's storage grows with its nodes, not with its heartbeat rate: at most 1,440 + 672 rows per node. The
+ * minute under way is not stored: it builds up in the node's socket attachment and is written whole once it is over
+ * (see NodeConnections), so the writes are per minute too; readers pass it in as `pending`.
  */
 export class MetricsHistoryStore {
   private lastPruneAt = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 
-  record(nodeId: string, m: Metrics, now: number): void {
-    const gpus = m.gpus ?? [];
-    const hasGpu = gpus.length > 0;
-    const gpuUtil = hasGpu ? gpus.reduce((s, g) => s + g.utilizationPercent, 0) / gpus.length : 0;
-    const gpuMem = gpus.reduce((s, g) => s + g.memoryUsedMb, 0);
-    const gpuTotal = gpus.reduce((s, g) => s + g.memoryTotalMb, 0);
-    const diskUsed = Math.max(0, m.diskTotalMb - m.diskFreeMb);
+  /**
+   * Stores a node's bucket for a minute that is over (or whose connection ended), adding to a row already there for
+   * that minute (the node reconnected within it). Called once per node per minute, not per heartbeat.
+   */
+  add(nodeId: string, b: MinuteBucket, now: number): void {
     this.sql.exec(
-      `INSERT INTO metrics_minutes (node_id, minute, samples, cpu_sum, cpu_max, mem_sum, mem_max, mem_total,
-         disk_used_sum, disk_used_max, disk_total, gpu_samples, gpu_sum, gpu_max, gpu_mem_sum, gpu_mem_total)
-       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO metrics_minutes (node_id, minute, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (node_id, minute) DO UPDATE SET
-         samples = samples + 1,
+         samples = samples + excluded.samples,
          cpu_sum = cpu_sum + excluded.cpu_sum, cpu_max = MAX(cpu_max, excluded.cpu_max),
          mem_sum = mem_sum + excluded.mem_sum, mem_max = MAX(mem_max, excluded.mem_max), mem_total = excluded.mem_total,
          disk_used_sum = disk_used_sum + excluded.disk_used_sum, disk_used_max = MAX(disk_used_max, excluded.disk_used_max),
@@ -97,20 +169,21 @@ export class MetricsHistoryStore {
          gpu_max = MAX(COALESCE(gpu_max, excluded.gpu_max), COALESCE(excluded.gpu_max, gpu_max)),
          gpu_mem_sum = gpu_mem_sum + excluded.gpu_mem_sum, gpu_mem_total = COALESCE(excluded.gpu_mem_total, gpu_mem_total)`,
       nodeId,
-      bucketOf(now),
-      m.cpuPercent,
-      m.cpuPercent,
-      m.memoryMb,
-      m.memoryMb,
-      m.memoryTotalMb,
-      diskUsed,
-      diskUsed,
-      m.diskTotalMb,
-      hasGpu ? 1 : 0,
-      gpuUtil,
-      hasGpu ? gpuUtil : null,
-      gpuMem,
-      hasGpu ? gpuTotal : null,
+      b.minute,
+      b.samples,
+      b.cpu_sum,
+      b.cpu_max,
+      b.mem_sum,
+      b.mem_max,
+      b.mem_total,
+      b.disk_used_sum,
+      b.disk_used_max,
+      b.disk_total,
+      b.gpu_samples,
+      b.gpu_sum,
+      b.gpu_max,
+      b.gpu_mem_sum,
+      b.gpu_mem_total,
     );
     if (now - this.lastPruneAt >= PRUNE_EVERY_MS) this.prune(now);
   }
@@ -146,19 +219,28 @@ export class MetricsHistoryStore {
     this.sql.exec("INSERT INTO metrics_folded (id, upto) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET upto = excluded.upto", upTo);
   }
 
-  history(nodeId: string, query: Partial<MetricsHistoryQuery>, now: number): MetricsHistory {
+  /** The stored buckets, and `pending`, the node's minute under way that lives with its socket until it is over. */
+  history(nodeId: string, query: Partial<MetricsHistoryQuery>, now: number, pending: MinuteBucket | null = null): MetricsHistory {
     const range = query.range ?? "24h";
     const windowMs = METRICS_RANGES[range];
-    if (windowMs > METRICS_RETENTION_MS) return this.coarseHistory(nodeId, query.since, now, range, windowMs);
+    if (windowMs > METRICS_RETENTION_MS) return this.coarseHistory(nodeId, query.since, now, range, windowMs, pending);
     const from = Math.max(bucketOf(query.since ?? 0), bucketOf(now - windowMs));
     const rows = this.sql
       .exec<BucketRow>("SELECT * FROM metrics_minutes WHERE node_id = ? AND minute >= ? ORDER BY minute", nodeId, from)
       .toArray();
-    return { nodeId, bucketMs: METRICS_BUCKET_MS, retentionMs: METRICS_RETENTION_MS, range, windowMs, points: rows.map(toPoint) };
+    const points = withPending(rows, pending, from, METRICS_BUCKET_MS, "latest").map(toPoint);
+    return { nodeId, bucketMs: METRICS_BUCKET_MS, retentionMs: METRICS_RETENTION_MS, range, windowMs, points };
   }
 
   /** Quarter hours: the folded ones, then the minutes not folded yet, grouped the same way on the fly. */
-  private coarseHistory(nodeId: string, since: number | undefined, now: number, range: MetricsHistory["range"], windowMs: number): MetricsHistory {
+  private coarseHistory(
+    nodeId: string,
+    since: number | undefined,
+    now: number,
+    range: MetricsHistory["range"],
+    windowMs: number,
+    pending: MinuteBucket | null,
+  ): MetricsHistory {
     const width = METRICS_COARSE_BUCKET_MS;
     const from = Math.max(bucketOf(since ?? 0, width), bucketOf(now - windowMs, width));
     const folded = this.foldedUpTo();
@@ -178,6 +260,7 @@ export class MetricsHistoryStore {
         width,
       )
       .toArray();
-    return { nodeId, bucketMs: width, retentionMs: METRICS_COARSE_RETENTION_MS, range, windowMs, points: rows.map(toPoint) };
+    const points = withPending(rows, pending, from, width, "max").map(toPoint);
+    return { nodeId, bucketMs: width, retentionMs: METRICS_COARSE_RETENTION_MS, range, windowMs, points };
   }
 }

@@ -14,7 +14,8 @@ import {
   type RegisterMessage,
 } from "../../protocol/node-messages.ts";
 import { tierWithin } from "../../protocol/tiers.ts";
-import type { Metrics } from "../../protocol/metrics.ts";
+import type { SupervisionStatus } from "../../protocol/processes.ts";
+import { bucketOf, withSample, type MinuteBucket } from "./metrics-history.ts";
 import type { ApiError } from "../../protocol/api.ts";
 import type { NodeActivityQuota } from "./node-activity-quota.ts";
 import { isViewer } from "./live-viewers.ts";
@@ -22,6 +23,7 @@ import type { NodeRegistry } from "./node-registry.ts";
 import { checkNodeToken } from "./token-check.ts";
 import {
   closeSocket,
+  LIVE_METRICS_MAX_CHARS,
   livenessDeadline,
   readState,
   sendJson,
@@ -42,12 +44,22 @@ export interface ConnectionEvents {
   onNodeGone(nodeId: string, reason: string): void;
   /** The earliest moment something outside the connections needs the alarm (directive timeouts), or null. */
   nextDeadline(now: number): number | null;
-  /** A heartbeat brought metrics (kept as history). */
-  onMetrics(nodeId: string, metrics: Metrics, at: number): void;
+  /** A node's minute of metrics is over (or its connection ended): store it as history. */
+  onMinute(nodeId: string, minute: MinuteBucket, now: number): void;
+  /**
+   * Writes the node's row: its last heartbeat, its latest metrics when given, and whatever supervision report is not
+   * on the row yet. Once per node per minute, and when its connection ends.
+   */
+  writeHeartbeat(nodeId: string, heartbeatAt: number, metrics: string | null): void;
   /** A node registered on a new connection: what it must be told at once (its process list), what may start now (deployments waiting for it). */
   onRegistered(nodeId: string): void;
-  /** A heartbeat brought the status of the node's supervised processes (already stored on its row). */
-  onSupervision(nodeId: string): void;
+  /**
+   * A heartbeat brought the status of the node's supervised processes; the answer is whether the row must be written
+   * now (something other than the processes' CPU and memory figures changed), else it waits for the minute's write.
+   */
+  onSupervision(nodeId: string, status: SupervisionStatus, at: number): boolean;
+  /** A heartbeat changed what the node's view shows (last heartbeat, metrics), whether or not its row was written. */
+  onLiveChange(nodeId: string): void;
 }
 
 /** The close frame's reason, from the one table in protocol/. */
@@ -109,6 +121,9 @@ export class NodeConnections {
       heartbeatMs: DEFAULT_HEARTBEAT_MS,
       tier: null,
       invalidMessages: 0,
+      metrics: null,
+      minute: null,
+      rowHeartbeatAt: null,
     };
     const auth = request.headers.get("Authorization");
     if (auth) {
@@ -144,7 +159,7 @@ export class NodeConnections {
       case "heartbeat":
         return this.heartbeat(ws, state, msg);
       case "disconnect":
-        this.dropConnection(state, `the agent said goodbye (${msg.reason})`, "info");
+        this.dropConnection(ws, state, `the agent said goodbye (${msg.reason})`, "info");
         closeSocket(ws, 1000, "bye");
         return;
       case "error":
@@ -164,7 +179,7 @@ export class NodeConnections {
   closed(ws: WebSocket, code: number, reason: string): void {
     const state = readState(ws);
     // A normal closure without a goodbye is still an orderly end; any other close is the unexpected kind.
-    if (state.registered) this.dropConnection(state, `connection closed (${code}${reason ? ` ${reason}` : ""})`, code === 1000 ? "info" : "warn");
+    if (state.registered) this.dropConnection(ws, state, `connection closed (${code}${reason ? ` ${reason}` : ""})`, code === 1000 ? "info" : "warn");
     else if (state.nodeId) this.registry.markConnectAbandoned(state.nodeId);
     // Completes the closing handshake on runtimes that do not reply to close frames on their own.
     closeSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -175,7 +190,7 @@ export class NodeConnections {
     const ws = this.socketOf(nodeId);
     if (!ws) return;
     const state = readState(ws);
-    this.dropConnection(state, why, "info");
+    this.dropConnection(ws, state, why, "info");
     closeSocket(ws, code, reasonOf(code));
   }
 
@@ -198,10 +213,12 @@ export class NodeConnections {
       }
       const deadline = livenessDeadline(state, this.ctx.getWebSocketAutoResponseTimestamp(ws));
       if (now >= deadline) {
-        this.dropConnection(state, "it missed its heartbeats", "warn");
+        this.dropConnection(ws, state, "it missed its heartbeats", "warn");
         closeSocket(ws, CloseCode.HEARTBEAT_TIMEOUT, reasonOf(CloseCode.HEARTBEAT_TIMEOUT));
         continue;
       }
+      // A minute that ended without a heartbeat after it is stored here, so history never waits on the next one.
+      if (state.minute && state.minute.minute < bucketOf(now)) this.flush(ws, state);
       live.add(state.nodeId!);
       next = Math.min(next, deadline);
     }
@@ -261,7 +278,7 @@ export class NodeConnections {
     writeState(ws, state);
     sendJson(ws, { type: "error", message: why, code });
     if (state.invalidMessages > MAX_INVALID_MESSAGES) {
-      this.dropConnection(state, "it sent too many invalid messages", "warn");
+      this.dropConnection(ws, state, "it sent too many invalid messages", "warn");
       closeSocket(ws, CloseCode.PROTOCOL_VIOLATION, reasonOf(CloseCode.PROTOCOL_VIOLATION));
     }
   }
@@ -308,12 +325,13 @@ export class NodeConnections {
         closeSocket(ws, CloseCode.ALREADY_CONNECTED, reasonOf(CloseCode.ALREADY_CONNECTED));
         return;
       }
-      this.dropConnection(prevState, "it reconnected while its old connection was silent; the new one replaces it", "warn");
+      this.dropConnection(previous, prevState, "it reconnected while its old connection was silent; the new one replaces it", "warn");
       closeSocket(previous, CloseCode.REPLACED, reasonOf(CloseCode.REPLACED));
     }
     Object.assign(state, {
       registered: true,
       registeredAt: now,
+      rowHeartbeatAt: now,
       tier,
       heartbeatMs: msg.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     } satisfies Partial<NodeSocketState>);
@@ -350,26 +368,60 @@ export class NodeConnections {
     await this.scheduleSweep(livenessDeadline(state, null));
   }
 
+  /**
+   * A heartbeat lives with the socket: the node's row is written on the first heartbeat of each minute (with the
+   * minute before stored as history), when a supervision report changed more than its figures, or when the metrics
+   * are too large to ride in the attachment; readers see the rest through the attachment (`liveState`).
+   */
   private heartbeat(ws: WebSocket, state: NodeSocketState, msg: HeartbeatMessage): void {
     if (msg.agentId !== state.nodeId) {
       sendJson(ws, { type: "error", message: `heartbeat for ${msg.agentId} on the connection of ${state.nodeId}`, code: "node_mismatch" });
       return;
     }
     const now = Date.now();
+    const nodeId = state.nodeId;
+    if (state.minute && state.minute.minute !== bucketOf(now)) {
+      this.events.onMinute(nodeId, state.minute, now);
+      state.minute = null;
+    }
+    const metrics = msg.metrics ? JSON.stringify(msg.metrics) : null;
+    if (msg.metrics) {
+      state.minute = withSample(state.minute, msg.metrics, now);
+      state.metrics = metrics!.length <= LIVE_METRICS_MAX_CHARS ? msg.metrics : null;
+    }
     state.lastHeartbeatAt = now;
+    const supervisionDue = msg.supervision ? this.events.onSupervision(nodeId, msg.supervision, now) : false;
+    const rowDue = state.rowHeartbeatAt === null || bucketOf(state.rowHeartbeatAt) !== bucketOf(now) || (metrics !== null && state.metrics === null);
+    if (rowDue || supervisionDue) this.writeRow(state, metrics);
     writeState(ws, state);
-    this.registry.recordHeartbeat(state.nodeId, msg.metrics ? JSON.stringify(msg.metrics) : null, now, msg.supervision ? JSON.stringify(msg.supervision) : null);
-    if (msg.metrics) this.events.onMetrics(state.nodeId, msg.metrics, now);
-    if (msg.supervision) this.events.onSupervision(state.nodeId);
-    sendJson(ws, { type: "heartbeat_ack", agentId: state.nodeId });
+    this.events.onLiveChange(nodeId);
+    sendJson(ws, { type: "heartbeat_ack", agentId: nodeId });
+  }
+
+  private writeRow(state: NodeSocketState, metrics: string | null): void {
+    if (state.lastHeartbeatAt === null) return;
+    this.events.writeHeartbeat(state.nodeId!, state.lastHeartbeatAt, metrics ?? (state.metrics ? JSON.stringify(state.metrics) : null));
+    state.rowHeartbeatAt = state.lastHeartbeatAt;
+  }
+
+  /** Stores what the attachment holds and the row does not: the minute of history under way and the last heartbeat. */
+  private flush(ws: WebSocket, state: NodeSocketState): void {
+    if (!state.nodeId) return;
+    if (state.minute) {
+      this.events.onMinute(state.nodeId, state.minute, Date.now());
+      state.minute = null;
+    }
+    if (state.lastHeartbeatAt !== null && state.lastHeartbeatAt !== state.rowHeartbeatAt) this.writeRow(state, null);
+    writeState(ws, state);
   }
 
   /**
    * Records that a registered connection is over, if it is still the node's current one: info when it ended in
    * order (a goodbye, a person's deregister or rekey), a warning when it broke.
    */
-  private dropConnection(state: NodeSocketState, why: string, level: "info" | "warn"): void {
+  private dropConnection(ws: WebSocket, state: NodeSocketState, why: string, level: "info" | "warn"): void {
     if (!state.nodeId) return;
+    this.flush(ws, state);
     if (this.registry.markDisconnected(state.nodeId, state.connId, Date.now())) {
       this.activity.append({ kind: "node", level, nodeId: state.nodeId, message: `node ${state.nodeId} disconnected: ${why}` });
       this.events.onNodeGone(state.nodeId, why);

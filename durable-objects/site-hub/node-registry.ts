@@ -43,7 +43,13 @@ function parseMetrics(raw: string | null): NodeView["metrics"] {
   return parsed.success ? parsed.data : null;
 }
 
-function toRecord(row: NodeRow): NodeRecord {
+/** What a node's live connection knows newer than its row: heartbeats are written once a minute. */
+export interface LiveHeartbeat {
+  lastHeartbeatAt: number | null;
+  metrics: NodeView["metrics"];
+}
+
+function toRecord(row: NodeRow, live: LiveHeartbeat | null): NodeRecord {
   return {
     tokenHash: row.token_hash,
     connId: row.conn_id,
@@ -57,9 +63,9 @@ function toRecord(row: NodeRow): NodeRecord {
       createdAt: row.created_at,
       connectedAt: row.connected_at,
       disconnectedAt: row.disconnected_at,
-      lastHeartbeatAt: row.last_heartbeat_at,
+      lastHeartbeatAt: Math.max(row.last_heartbeat_at ?? 0, live?.lastHeartbeatAt ?? 0) || null,
       deregisteredAt: row.deregistered_at,
-      metrics: parseMetrics(row.metrics),
+      metrics: live?.metrics ?? parseMetrics(row.metrics),
       version: row.version,
       os: row.os,
       hostname: row.hostname,
@@ -94,19 +100,27 @@ export interface AgentFacts {
 }
 
 export class NodeRegistry {
-  /** `changed` hears of every write to a node's state, after it is made (the live dashboard relays them). */
+  /**
+   * `changed` hears of every write to a node's state, after it is made (the live dashboard relays them); `live` gives
+   * a connection's heartbeat state newer than the row, overlaid on every record read.
+   */
   constructor(
     private readonly sql: SqlStorage,
     private readonly changed: (id: string) => void = () => {},
+    private readonly live: (connId: string) => LiveHeartbeat | null = () => null,
   ) {}
 
   get(id: string): NodeRecord | null {
     const rows = this.sql.exec<NodeRow>("SELECT * FROM nodes WHERE id = ?", id).toArray();
-    return rows[0] ? toRecord(rows[0]) : null;
+    return rows[0] ? this.toRecord(rows[0]) : null;
   }
 
   list(): NodeRecord[] {
-    return this.sql.exec<NodeRow>("SELECT * FROM nodes ORDER BY name, id").toArray().map(toRecord);
+    return this.sql.exec<NodeRow>("SELECT * FROM nodes ORDER BY name, id").toArray().map((row) => this.toRecord(row));
+  }
+
+  private toRecord(row: NodeRow): NodeRecord {
+    return toRecord(row, row.conn_id ? this.live(row.conn_id) : null);
   }
 
   /** Ids of nodes the table says are live, to reconcile against the sockets that really are. */
@@ -213,20 +227,21 @@ export class NodeRegistry {
     );
   }
 
-  /** One row written per heartbeat, whatever it carries (metrics, the supervised processes' status). */
-  recordHeartbeat(id: string, metrics: string | null, now: number, supervision: string | null = null): void {
+  /**
+   * One row written for what heartbeats brought (last heartbeat, latest metrics, the supervised processes' status):
+   * once per node per minute, not per heartbeat, so it tells no viewer anything the live overlay had not shown.
+   */
+  recordHeartbeat(id: string, metrics: string | null, heartbeatAt: number, supervision: { json: string; at: number } | null = null): void {
     this.sql.exec(
-      `UPDATE nodes SET last_heartbeat_at = ?, metrics = COALESCE(?, metrics),
-         supervision = COALESCE(?, supervision), supervision_at = CASE WHEN ? IS NULL THEN supervision_at ELSE ? END
+      `UPDATE nodes SET last_heartbeat_at = MAX(COALESCE(last_heartbeat_at, 0), ?), metrics = COALESCE(?, metrics),
+         supervision = COALESCE(?, supervision), supervision_at = COALESCE(?, supervision_at)
        WHERE id = ?`,
-      now,
+      heartbeatAt,
       metrics,
-      supervision,
-      supervision,
-      now,
+      supervision?.json ?? null,
+      supervision?.at ?? null,
       id,
     );
-    this.changed(id);
   }
 
   markDeregistered(id: string, now: number): void {

@@ -1,9 +1,19 @@
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { MISSED_HEARTBEATS_ALLOWED } from "../../protocol/limits.ts";
+import type { Metrics } from "../../protocol/metrics.ts";
+import type { MinuteBucket } from "./metrics-history.ts";
 
 /**
- * Per-connection state, kept in the socket attachment so it survives hibernation. It stays far below the
- * 16 KiB attachment limit; anything larger or long-lived belongs in SQLite.
+ * The largest latest-metrics JSON kept in the attachment; larger ones (dozens of GPUs) go to the node's row at once,
+ * so the attachment stays within the runtime's limit (16 KiB in workerd since 2026, 2,048 bytes before) whatever
+ * the agent sends.
+ */
+export const LIVE_METRICS_MAX_CHARS = 1_024;
+
+/**
+ * Per-connection state, kept in the socket attachment so it survives hibernation. It stays under 2,048 bytes
+ * serialized (the older runtimes' limit): numbers, short ids and at most LIVE_METRICS_MAX_CHARS of metrics; anything
+ * larger or long-lived belongs in SQLite.
  */
 export interface NodeSocketState {
   connId: string;
@@ -18,6 +28,15 @@ export interface NodeSocketState {
   heartbeatMs: number;
   tier: CapabilityTier | null;
   invalidMessages: number;
+  /**
+   * What heartbeats brought since the node's row was last written, which happens once a minute (and when the
+   * connection ends): the latest metrics, when small enough to ride here (else the row was written at once), and the
+   * minute of metrics history under way, stored when the minute is over.
+   */
+  metrics: Metrics | null;
+  minute: MinuteBucket | null;
+  /** The heartbeat time the node's row holds (its register time before any heartbeat). */
+  rowHeartbeatAt: number | null;
 }
 
 export function readState(ws: WebSocket): NodeSocketState {
@@ -26,6 +45,17 @@ export function readState(ws: WebSocket): NodeSocketState {
 
 export function writeState(ws: WebSocket, state: NodeSocketState): void {
   ws.serializeAttachment(state);
+}
+
+/**
+ * The state of a registered connection, found by its id (the node row's `conn_id`, also the socket's tag): one tag
+ * lookup and one attachment read, which works the same after the object hibernated and woke.
+ */
+export function liveState(ctx: DurableObjectState, connId: string): NodeSocketState | null {
+  const ws = ctx.getWebSockets(connId)[0];
+  if (!ws) return null;
+  const state = readState(ws);
+  return state.registered ? state : null;
 }
 
 /**

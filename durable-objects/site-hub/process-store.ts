@@ -3,7 +3,8 @@ import { ProcessSpec, SupervisionStatus, type ProcessConfig, type ProcessEvent }
 /**
  * The site's supervised processes in SQLite: each node's list (`processes`, one row per process), the version of
  * that list as a whole (`process_config`), the ids of the events agents reported (`process_events`, to drop repeats),
- * and the latest status, kept on the node's own row (`nodes.supervision`) where heartbeats write it.
+ * and the latest status, kept on the node's own row (`nodes.supervision`) where heartbeats write it: at once when
+ * something other than the processes' CPU and memory figures changed, else with the node's once-a-minute write.
  */
 
 /** Event ids are kept this long to recognise a repeat; an agent resends within minutes, not weeks. */
@@ -99,16 +100,49 @@ export class ProcessStore {
     return version === 0 ? null : { version, processes: this.list(nodeId).map((p) => p.spec) };
   }
 
+  /**
+   * Each node's latest report while it is newer than its row (only figures changed): held in memory until the node's
+   * next row write, so a woken object shows the row's, at most a minute old, until the next heartbeat.
+   */
+  private readonly reports = new Map<string, { status: SupervisionStatus; at: number }>();
+
   /** The node's latest reported status, or null before any report. */
   supervision(nodeId: string): { status: SupervisionStatus; reportedAt: number } | null {
+    const live = this.reports.get(nodeId);
+    if (live) return { status: live.status, reportedAt: live.at };
+    return this.storedSupervision(nodeId);
+  }
+
+  /**
+   * Takes a heartbeat's report; true when the row must be written now, because it differs from the one before in
+   * more than the processes' CPU and memory figures (the Processes views' states, pids, exits, versions).
+   */
+  report(nodeId: string, status: SupervisionStatus, at: number): boolean {
+    const before = this.supervision(nodeId)?.status ?? null;
+    this.reports.set(nodeId, { status, at });
+    return before === null || withoutFigures(before) !== withoutFigures(status);
+  }
+
+  /** The report not on the node's row yet, taken to be written with it. */
+  takeUnwritten(nodeId: string): { json: string; at: number } | null {
+    const live = this.reports.get(nodeId);
+    if (!live) return null;
+    this.reports.delete(nodeId);
+    return { json: JSON.stringify(live.status), at: live.at };
+  }
+
+  private storedSupervision(nodeId: string): { status: SupervisionStatus; reportedAt: number } | null {
     const row = this.sql.exec<{ supervision: string | null; supervision_at: number | null }>("SELECT supervision, supervision_at FROM nodes WHERE id = ?", nodeId).toArray()[0];
     if (!row?.supervision || row.supervision_at === null) return null;
     const parsed = SupervisionStatus.safeParse(JSON.parse(row.supervision));
     return parsed.success ? { status: parsed.data, reportedAt: row.supervision_at } : null;
   }
 
+  /** Stores a status the hub derived (events applied), keeping when the report it came from was made. */
   saveSupervision(nodeId: string, status: SupervisionStatus): void {
-    this.sql.exec("UPDATE nodes SET supervision = ? WHERE id = ?", JSON.stringify(status), nodeId);
+    const live = this.reports.get(nodeId);
+    this.reports.delete(nodeId);
+    this.sql.exec("UPDATE nodes SET supervision = ?, supervision_at = COALESCE(?, supervision_at) WHERE id = ?", JSON.stringify(status), live?.at ?? null, nodeId);
   }
 
   /** Records an event's id; false when the node already reported it (a repeat, to acknowledge and drop). */
@@ -134,4 +168,14 @@ export class ProcessStore {
     }
     return written > 0;
   }
+}
+
+/**
+ * A report as the Processes views' states see it: everything but the figures that move on every heartbeat, keys in
+ * one order whether it came from the agent's frame or from the row.
+ */
+function withoutFigures(status: SupervisionStatus): string {
+  const sorted = (_key: string, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v;
+  return JSON.stringify({ ...status, processes: status.processes.map((p) => ({ ...p, cpuPercent: null, memoryBytes: null })) }, sorted);
 }

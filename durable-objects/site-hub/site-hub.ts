@@ -70,6 +70,7 @@ import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
+import { liveState } from "./node-socket.ts";
 import { processEventActivity } from "./process-activity.ts";
 import { ProcessStore } from "./process-store.ts";
 import type { Requester } from "./requester.ts";
@@ -142,7 +143,11 @@ export class SiteHub extends DurableObject<Env> {
     });
     // An object whose storage predates sites keeping their own members learns them from the Directory.
     if (before > 0 && before < SITE_ACCESS_VERSION) this.siteAccess.markPending();
-    this.registry = new NodeRegistry(ctx.storage.sql, (id) => this.viewers.nodeChanged(id));
+    this.registry = new NodeRegistry(
+      ctx.storage.sql,
+      (id) => this.viewers.nodeChanged(id),
+      (connId) => liveState(ctx, connId),
+    );
     this.viewers = new LiveViewers(ctx, this.registry);
     this.metrics = new MetricsHistoryStore(ctx.storage.sql);
     this.activity = new ActivityLog(ctx.storage.sql, (stored) => this.viewers.activityChanged(stored));
@@ -177,6 +182,7 @@ export class SiteHub extends DurableObject<Env> {
         ctx.waitUntil(work.catch((error: unknown) => console.error("autonomy:", error instanceof Error ? (error.stack ?? error.message) : String(error)))),
     });
     const store = new DirectiveStore(ctx.storage.sql);
+    const processStore = new ProcessStore(ctx.storage.sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
     this.nodeActivity = new NodeActivityQuota(ctx.storage.sql, this.activity);
@@ -195,14 +201,20 @@ export class SiteHub extends DurableObject<Env> {
       },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => earliest(this.directives.nextDeadline(), this.autonomy.nextCheck()),
-      onMetrics: (nodeId, metrics, at) => this.metrics.record(nodeId, metrics, at),
+      onMinute: (nodeId, minute, now) => this.metrics.add(nodeId, minute, now),
+      writeHeartbeat: (nodeId, at, metrics) => this.registry.recordHeartbeat(nodeId, metrics, at, processStore.takeUnwritten(nodeId)),
       onRegistered: (nodeId) => {
         this.processes.pushConfig(nodeId);
         this.deployments.nodeConnected(nodeId);
       },
-      onSupervision: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
+      onSupervision: (nodeId, status, at) => {
+        const due = processStore.report(nodeId, status, at);
+        this.viewers.processesChanged(nodeId, this.processes.live(nodeId));
+        return due;
+      },
+      onLiveChange: (nodeId) => this.viewers.nodeChanged(nodeId),
     });
-    this.processes = new SiteProcesses(new ProcessStore(ctx.storage.sql), this.registry, this.activity, {
+    this.processes = new SiteProcesses(processStore, this.registry, this.activity, {
       send: (nodeId, msg) => this.connections.send(nodeId, msg),
       changed: (nodeId) => this.viewers.processesChanged(nodeId, this.processes.live(nodeId)),
       onProcessEvent: (nodeId, event) => this.onProcessEvent(nodeId, event),
@@ -370,7 +382,8 @@ export class SiteHub extends DurableObject<Env> {
 
   metricsHistory(id: string, query: MetricsHistoryQuery): HubResult<MetricsHistory> {
     if (!this.registry.exists(id)) return fail(404, "node_not_found", `node ${id} not found`);
-    return ok(this.metrics.history(id, query, Date.now()));
+    const connId = this.registry.get(id)?.connId;
+    return ok(this.metrics.history(id, query, Date.now(), connId ? (liveState(this.ctx, connId)?.minute ?? null) : null));
   }
 
   /** The page `reader` may see: access events only for admins and their subject, agent-written text redacted for the confined. */

@@ -1,6 +1,6 @@
-import { env, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import { ApiError } from "../../protocol/api.ts";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiError, NodeView } from "../../protocol/api.ts";
 import type { Metrics } from "../../protocol/metrics.ts";
 import {
   METRICS_BUCKET_MS,
@@ -9,12 +9,18 @@ import {
   METRICS_RETENTION_MS,
   MetricsHistory,
 } from "../../protocol/metrics-history.ts";
-import { MetricsHistoryStore } from "../../durable-objects/site-hub/metrics-history.ts";
-import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
-import { api, connectNode, freshSite, registerNode } from "./support.ts";
+import { MetricsHistoryStore, sampleBucket } from "../../durable-objects/site-hub/metrics-history.ts";
+import { readState } from "../../durable-objects/site-hub/node-socket.ts";
+import { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
+import { api, connectNode, freshSite, registerNode, type FakeAgent } from "./support.ts";
 
 function sample(over: Partial<Metrics> = {}): Metrics {
   return { cpuPercent: 10, memoryMb: 1000, memoryTotalMb: 4000, diskFreeMb: 60, diskTotalMb: 100, activeDirectives: 0, uptimeSeconds: 1, ...over };
+}
+
+/** One heartbeat stored on its own, as a bucket of one sample. */
+function record(store: MetricsHistoryStore, nodeId: string, m: Metrics, at: number): void {
+  store.add(nodeId, sampleBucket(m, at), at);
 }
 
 function hub(site: string): DurableObjectStub<SiteHub> {
@@ -50,13 +56,13 @@ describe("metrics history", () => {
     const site = freshSite();
     const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
     const history = await withStore(site, (store) => {
-      store.record("n", sample({ cpuPercent: 10, memoryMb: 1000, diskFreeMb: 60 }), t0 + 1_000);
-      store.record("n", sample({ cpuPercent: 30, memoryMb: 3000, diskFreeMb: 40, gpus: [
+      record(store, "n", sample({ cpuPercent: 10, memoryMb: 1000, diskFreeMb: 60 }), t0 + 1_000);
+      record(store, "n", sample({ cpuPercent: 30, memoryMb: 3000, diskFreeMb: 40, gpus: [
         { name: "a", utilizationPercent: 50, memoryUsedMb: 100, memoryTotalMb: 1000 },
         { name: "b", utilizationPercent: 90, memoryUsedMb: 300, memoryTotalMb: 1000 },
       ] }), t0 + 30_000);
-      store.record("n", sample({ cpuPercent: 50 }), t0 + METRICS_BUCKET_MS + 5_000);
-      store.record("other", sample({ cpuPercent: 99 }), t0 + 2_000);
+      record(store, "n", sample({ cpuPercent: 50 }), t0 + METRICS_BUCKET_MS + 5_000);
+      record(store, "other", sample({ cpuPercent: 99 }), t0 + 2_000);
       return store.history("n", {}, t0 + 2 * METRICS_BUCKET_MS);
     });
     expect(history.points).toEqual([
@@ -84,8 +90,8 @@ describe("metrics history", () => {
     const site = freshSite();
     const now = Date.UTC(2026, 0, 2, 12, 0, 0);
     const { all, recent, tomorrow } = await withStore(site, (store) => {
-      store.record("n", sample({ cpuPercent: 2 }), now - 3600_000);
-      store.record("n", sample({ cpuPercent: 3 }), now - 60_000);
+      record(store, "n", sample({ cpuPercent: 2 }), now - 3600_000);
+      record(store, "n", sample({ cpuPercent: 3 }), now - 60_000);
       const tomorrow = now + METRICS_RETENTION_MS - 30 * 60_000;
       return {
         all: store.history("n", {}, now).points.map((p) => p.cpuAvg),
@@ -103,12 +109,12 @@ describe("metrics history", () => {
     const now = Date.UTC(2026, 0, 3, 12, 0, 0);
     const counts = await withStore(site, (store, sql) => {
       const count = () => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM metrics_minutes WHERE node_id = 'n'").one().n;
-      store.record("n", sample(), now);
-      store.record("n", sample(), now - METRICS_RETENTION_MS - 3600_000);
+      record(store, "n", sample(), now);
+      record(store, "n", sample(), now - METRICS_RETENTION_MS - 3600_000);
       const withOld = count();
-      store.record("n", sample(), now + 5 * 60_000);
+      record(store, "n", sample(), now + 5 * 60_000);
       const beforeInterval = count();
-      store.record("n", sample(), now + 11 * 60_000);
+      record(store, "n", sample(), now + 11 * 60_000);
       const afterInterval = count();
       const explicit = store.prune(now + 2 * METRICS_RETENTION_MS);
       return { withOld, beforeInterval, afterInterval, explicit, left: count() };
@@ -122,14 +128,14 @@ describe("metrics history", () => {
     const day = 24 * 3600_000;
     const result = await withStore(site, (store) => {
       // Two samples in one quarter hour four days ago, folded when the store prunes; two in the current quarter.
-      store.record("n", sample({ cpuPercent: 10 }), now - 4 * day + 60_000);
-      store.record("n", sample({ cpuPercent: 30 }), now - 4 * day + 120_000);
+      record(store, "n", sample({ cpuPercent: 10 }), now - 4 * day + 60_000);
+      record(store, "n", sample({ cpuPercent: 30 }), now - 4 * day + 120_000);
       store.prune(now - 4 * day + 3600_000);
-      store.record("n", sample({ cpuPercent: 40 }), now - 3 * 3600_000);
-      store.record("n", sample({ cpuPercent: 60 }), now - 60_000);
-      store.record("n", sample({ cpuPercent: 80 }), now);
+      record(store, "n", sample({ cpuPercent: 40 }), now - 3 * 3600_000);
+      record(store, "n", sample({ cpuPercent: 60 }), now - 60_000);
+      record(store, "n", sample({ cpuPercent: 80 }), now);
       store.prune(now);
-      store.record("n", sample({ cpuPercent: 100 }), now + 30_000);
+      record(store, "n", sample({ cpuPercent: 100 }), now + 30_000);
       return {
         hour: store.history("n", { range: "1h" }, now + 30_000),
         six: store.history("n", { range: "6h" }, now + 30_000),
@@ -162,5 +168,134 @@ describe("metrics history", () => {
     expect((await api(`/api/sites/${site}/nodes/real/metrics?range=30d`)).status).toBe(400);
     expect(MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/real/metrics?range=7d`)).json())).toMatchObject({ range: "7d", points: [] });
     expect(MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/real/metrics`)).json()).points).toEqual([]);
+  });
+});
+
+describe("heartbeats between the once-a-minute writes", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A node connected at `t0` (the start of a minute, on the test's clock), with a heartbeat far apart enough to stay alive. */
+  async function setUp(): Promise<{ site: string; id: string; agent: FakeAgent; t0: number; beat: (at: number, m?: unknown) => Promise<void> }> {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = (Math.floor(Date.now() / METRICS_BUCKET_MS) + 1) * METRICS_BUCKET_MS;
+    vi.setSystemTime(t0);
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "live" });
+    const agent = await connectNode(site, creds, { heartbeatMs: 60_000 });
+    const beat = async (at: number, metrics?: unknown) => {
+      vi.setSystemTime(at);
+      agent.send({ type: "heartbeat", agentId: creds.id, ...(metrics ? { metrics } : {}) });
+      await agent.next("heartbeat_ack");
+      agent.take("heartbeat_ack");
+    };
+    return { site, id: creds.id, agent, t0, beat };
+  }
+
+  const gpus = [
+    { name: "a", utilizationPercent: 50, memoryUsedMb: 100, memoryTotalMb: 1000 },
+    { name: "b", utilizationPercent: 90, memoryUsedMb: 300, memoryTotalMb: 1000 },
+  ];
+  const samples: [number, Metrics][] = [
+    [1_000, sample({ cpuPercent: 10, memoryMb: 1000, diskFreeMb: 60 })],
+    [30_000, sample({ cpuPercent: 30, memoryMb: 3000, diskFreeMb: 40, gpus })],
+    [59_000, sample({ cpuPercent: 20, memoryTotalMb: 5000 })],
+    [65_000, sample({ cpuPercent: 50, gpus })],
+    [90_000, sample({ cpuPercent: 70 })],
+  ];
+
+  function stored(site: string, id: string) {
+    return runInDurableObject(hub(site), (_hub, state) => ({
+      minutes: state.storage.sql.exec<{ minute: number; samples: number }>("SELECT minute, samples FROM metrics_minutes WHERE node_id = ? ORDER BY minute", id).toArray(),
+      row: state.storage.sql.exec<{ last_heartbeat_at: number; metrics: string | null }>("SELECT last_heartbeat_at, metrics FROM nodes WHERE id = ?", id).one(),
+    }));
+  }
+
+  it("serve history equal to storing every heartbeat, the minute under way included, in every range", async () => {
+    const { site, id, t0, beat } = await setUp();
+    for (const [dt, m] of samples) await beat(t0 + dt, m);
+    // The same samples stored one by one, as the hub did before, on another site's storage.
+    const reference = await withStore(freshSite(), (store) => {
+      for (const [dt, m] of samples) record(store, id, m, t0 + dt);
+      return (["1h", "24h", "7d"] as const).map((range) => store.history(id, { range }, t0 + 90_000));
+    });
+    for (const expected of reference) {
+      const served = MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/${id}/metrics?range=${expected.range}`)).json());
+      expect(served).toEqual(expected);
+    }
+    // The first minute is stored, the second lives with the socket: both are in the answer above.
+    expect((await stored(site, id)).minutes).toEqual([{ minute: t0, samples: 3 }]);
+    const node = NodeView.parse(await (await api(`/api/sites/${site}/nodes/${id}`)).json());
+    expect(node).toMatchObject({ lastHeartbeatAt: t0 + 90_000, metrics: { cpuPercent: 70 } });
+    expect((await stored(site, id)).row.last_heartbeat_at).toBe(t0 + 65_000);
+  });
+
+  it("lose nothing when the object is woken: a new instance reads the same from the sockets' attachments", async () => {
+    const { site, id, t0, beat } = await setUp();
+    for (const [dt, m] of samples) await beat(t0 + dt, m);
+    const live = MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/${id}/metrics`)).json());
+    const woken = await runInDurableObject(hub(site), (_hub, state) => {
+      // What hibernation leaves: the sockets and their attachments, and nothing of the old instance's memory.
+      const fresh = new SiteHub(state, env);
+      const node = fresh.getNode(id);
+      const history = fresh.metricsHistory(id, { range: "24h" });
+      return { node: node.ok ? node.value : null, history: history.ok ? history.value : null };
+    });
+    expect(woken.node).toMatchObject({ status: "connected", lastHeartbeatAt: t0 + 90_000, metrics: { cpuPercent: 70 } });
+    expect(woken.history).toEqual(live);
+    expect(woken.history!.points.map((p) => p.samples)).toEqual([3, 2]);
+  });
+
+  it("store the minute under way and the last heartbeat when the connection ends mid-minute", async () => {
+    const { site, id, agent, t0, beat } = await setUp();
+    for (const [dt, m] of samples) await beat(t0 + dt, m);
+    agent.ws.close(1000, "bye");
+    await vi.waitFor(async () => expect(NodeView.parse(await (await api(`/api/sites/${site}/nodes/${id}`)).json()).status).toBe("disconnected"));
+    const { minutes, row } = await stored(site, id);
+    expect(minutes).toEqual([
+      { minute: t0, samples: 3 },
+      { minute: t0 + METRICS_BUCKET_MS, samples: 2 },
+    ]);
+    expect(row.last_heartbeat_at).toBe(t0 + 90_000);
+    expect(JSON.parse(row.metrics!)).toMatchObject({ cpuPercent: 70 });
+    const history = MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/${id}/metrics`)).json());
+    expect(history.points.map((p) => [p.samples, p.cpuMax])).toEqual([[3, 30], [2, 70]]);
+  });
+
+  it("store a minute that ended without a heartbeat after it from the liveness sweep", async () => {
+    const { site, id, t0, beat } = await setUp();
+    await beat(t0 + 1_000, sample({ cpuPercent: 40 }));
+    vi.setSystemTime(t0 + METRICS_BUCKET_MS + 5_000);
+    await runDurableObjectAlarm(hub(site));
+    const { minutes, row } = await stored(site, id);
+    expect(minutes).toEqual([{ minute: t0, samples: 1 }]);
+    expect(row.last_heartbeat_at).toBe(t0 + 1_000);
+    const history = MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/${id}/metrics`)).json());
+    expect(history.points.map((p) => [p.at, p.samples, p.cpuMax])).toEqual([[t0, 1, 40]]);
+  });
+
+  it("refuse malformed and oversize metrics without counting them, and keep the attachment bounded for large valid ones", async () => {
+    const { site, id, agent, t0, beat } = await setUp();
+    await beat(t0 + 1_000, sample({ cpuPercent: 40 }));
+    const wide = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `${i}`.padStart(200, "g"), utilizationPercent: 10, memoryUsedMb: 1, memoryTotalMb: 2 }));
+    for (const bad of [sample({ cpuPercent: 101 }), { ...sample(), memoryMb: "lots" }, sample({ gpus: wide(65) })]) {
+      vi.setSystemTime(t0 + 2_000);
+      agent.send({ type: "heartbeat", agentId: id, metrics: bad });
+      expect((await agent.next("error")).code).toBe("invalid_message");
+      agent.take("error");
+    }
+    let node = NodeView.parse(await (await api(`/api/sites/${site}/nodes/${id}`)).json());
+    expect(node).toMatchObject({ lastHeartbeatAt: t0 + 1_000, metrics: { cpuPercent: 40 } });
+    // 64 GPUs with the longest names: valid, far larger than an attachment may hold, so they go to the row at once.
+    await beat(t0 + 3_000, sample({ cpuPercent: 60, gpus: wide(64) }));
+    node = NodeView.parse(await (await api(`/api/sites/${site}/nodes/${id}`)).json());
+    expect(node.metrics).toMatchObject({ cpuPercent: 60, gpus: expect.arrayContaining([expect.objectContaining({ utilizationPercent: 10 })]) });
+    expect(node.metrics!.gpus).toHaveLength(64);
+    expect(JSON.parse((await stored(site, id)).row.metrics!).gpus).toHaveLength(64);
+    const attachment = await runInDurableObject(hub(site), (_hub, state) => JSON.stringify(readState(state.getWebSockets().find((ws) => readState(ws)?.nodeId === id)!)));
+    expect(attachment.length).toBeLessThan(2_048);
+    const history = MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/${id}/metrics`)).json());
+    expect(history.points.map((p) => [p.samples, p.cpuMax])).toEqual([[2, 60]]);
   });
 });
