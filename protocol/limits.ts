@@ -8,6 +8,10 @@ export const MAX_STORED_OUTPUT_BYTES = 1024 * 1024;
 export const MAX_STORED_CHUNKS = 16_384;
 /** One stream chunk carries at most this much text. */
 export const MAX_CHUNK_BYTES = 64 * 1024;
+/** Work messages in one `batch` frame (the frame's byte limit applies as well). */
+export const MAX_BATCH_MESSAGES = 256;
+/** How long an agent holds a directive's ack and output before sending them, so a quick directive ends in one frame. */
+export const BATCH_WINDOW_MS = 4;
 /** A result's text: its output cap plus room for the note that says it was truncated. */
 export const MAX_RESULT_TEXT_CHARS = MAX_RESULT_OUTPUT_BYTES + 1024;
 /** The tail of a long run's output the agent keeps and reports when the run ends. */

@@ -9,6 +9,7 @@ import { errorText, seconds, type Logger } from "./logger.ts";
 import { Liveness } from "./liveness.ts";
 import { registerMessage, type LiveSettings } from "./register-message.ts";
 import { verdictOfClose, verdictOfUpgrade, type Verdict } from "./verdict.ts";
+import { WorkOutbox } from "./work-outbox.ts";
 
 export interface SessionContext {
   url: string;
@@ -41,6 +42,8 @@ export class HubSession {
   private readonly liveness: Liveness;
   private readonly connectTimer: NodeJS.Timeout;
   private registeredAt: number | undefined;
+  /** Set when the hub takes `batch` frames: directive messages then go through it. */
+  private outbox: WorkOutbox | null = null;
   private lastHeardAt: number;
   /** The first explanation of why the connection ends wins; the events after it are its consequences. */
   private verdict: Verdict | undefined;
@@ -63,6 +66,7 @@ export class HubSession {
       this.ws.on("close", (code, reason) => {
         clearTimeout(this.connectTimer);
         this.liveness.stop();
+        this.outbox?.discard();
         const registeredMs = this.registeredAt === undefined ? 0 : ctx.now() - this.registeredAt;
         resolve({ ...(this.verdict ?? verdictOfClose(code, reason.toString())), registeredMs });
       });
@@ -77,7 +81,8 @@ export class HubSession {
 
   /** Sends on this connection once it is registered and open; false otherwise. */
   send(message: NodeToHubMessage): boolean {
-    return this.registeredAt !== undefined && this.write(message);
+    if (this.registeredAt === undefined || this.ws.readyState !== WebSocket.OPEN) return false;
+    return this.outbox ? this.outbox.send(message) : this.write(message);
   }
 
   /** Says goodbye and closes normally, cutting the socket if the hub does not answer within the connect timeout. */
@@ -139,7 +144,7 @@ export class HubSession {
     const { handler } = this.ctx;
     switch (message.type) {
       case "registered":
-        return this.registered(message.agentId);
+        return this.registered(message.agentId, message.batches === true);
       case "heartbeat_ack":
         return;
       case "directive":
@@ -159,10 +164,12 @@ export class HubSession {
     }
   }
 
-  private registered(agentId: string): void {
+  private registered(agentId: string, batches: boolean): void {
     if (this.registeredAt !== undefined) return;
     clearTimeout(this.connectTimer);
     this.registeredAt = this.ctx.now();
+    // A hub that does not say it takes batches gets every message in a frame of its own, as before.
+    if (batches) this.outbox = new WorkOutbox((message) => this.write(message));
     this.ctx.log("info", `registered as ${agentId} (tier ${this.ctx.tier}, heartbeat ${seconds(this.ctx.settings.heartbeatMs)})`);
     this.liveness.start(this.ctx.settings.heartbeatMs);
     this.ctx.handler.connected(this.ctx.send);

@@ -2,6 +2,7 @@ import WebSocket from "ws";
 import { MAX_CHUNK_BYTES, METRICS_EVERY_TICKS, PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { Metrics } from "../../protocol/metrics.ts";
 import type { DirectiveMessage, NodeToHubMessage } from "../../protocol/node-messages.ts";
+import { WorkOutbox } from "../../agent/connection/work-outbox.ts";
 
 /** The command a simulated node answers by streaming `streamBytes` of output instead of a one-line result. */
 export const STREAM_COMMAND = "bench-stream";
@@ -45,11 +46,15 @@ export class SimNode {
   directivesAnswered = 0;
   private ticker: NodeJS.Timeout | undefined;
   private ticks = 0;
+  /** Like the agent, directive messages go in `batch` frames when the hub takes them. */
+  private readonly outbox: WorkOutbox | null;
 
   private constructor(
     private readonly ws: WebSocket,
     private readonly options: SimNodeOptions,
+    batches: boolean,
   ) {
+    this.outbox = batches ? new WorkOutbox((message) => (this.send(message), true)) : null;
     ws.on("message", (data, isBinary) => this.receive(isBinary ? "" : data.toString()));
     // A socket the far end drops mid-benchmark shows up as missing answers, not as a crash of the whole run.
     ws.on("error", () => undefined);
@@ -102,11 +107,11 @@ export class SimNode {
         );
       });
       const onFirst = (data: WebSocket.RawData) => {
-        const message = JSON.parse(data.toString()) as { type: string };
+        const message = JSON.parse(data.toString()) as { type: string; batches?: boolean };
         clearTimeout(timer);
         if (message.type !== "registered") return reject(new Error(`${options.nodeId}: answered ${data.toString()}`));
         ws.off("error", onError);
-        resolve(new SimNode(ws, options));
+        resolve(new SimNode(ws, options, message.batches === true));
       };
       ws.once("message", onFirst);
     });
@@ -148,15 +153,16 @@ export class SimNode {
   }
 
   private answer(directive: DirectiveMessage): void {
-    this.send({ type: "directive_ack", directiveId: directive.id });
+    const send = (message: NodeToHubMessage) => (this.outbox ? this.outbox.send(message) : this.send(message));
+    send({ type: "directive_ack", directiveId: directive.id });
     let chunks = 0;
     if (directive.params.command === STREAM_COMMAND) {
       const piece = "x".repeat(MAX_CHUNK_BYTES - 1) + "\n";
       for (let sent = 0; sent < (this.options.streamBytes ?? 0); sent += piece.length) {
-        this.send({ type: "stream_chunk", directiveId: directive.id, seq: chunks++, chunk: piece, stream: "stdout" });
+        send({ type: "stream_chunk", directiveId: directive.id, seq: chunks++, chunk: piece, stream: "stdout" });
       }
     }
     this.directivesAnswered += 1;
-    this.send({ type: "result", directiveId: directive.id, success: true, output: chunks ? "" : "ok\n", exitCode: 0, durationMs: 0, chunks });
+    send({ type: "result", directiveId: directive.id, success: true, output: chunks ? "" : "ok\n", exitCode: 0, durationMs: 0, chunks });
   }
 }

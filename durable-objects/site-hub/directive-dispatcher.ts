@@ -7,7 +7,7 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
-import type { DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
+import type { ChunkTarget, DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
@@ -48,6 +48,31 @@ function statusOfResult(msg: ResultMessage): DirectiveStatus {
     default:
       return "failed";
   }
+}
+
+/**
+ * The directives whose every stream chunk (seq 0, 1, ... in order) came in this frame before their result, and add up
+ * to the result's whole output: those chunks need no rows of their own.
+ */
+function wholeInFrame(messages: readonly NodeToHubMessage[]): Set<string> {
+  const texts = new Map<string, string[] | null>();
+  const whole = new Set<string>();
+  for (const m of messages) {
+    if (m.type === "stream_chunk") {
+      const seen = texts.get(m.directiveId) ?? [];
+      if (seen !== null && m.seq === seen.length) {
+        seen.push(m.chunk);
+        texts.set(m.directiveId, seen);
+      } else {
+        texts.set(m.directiveId, null);
+      }
+    } else if (m.type === "result") {
+      const seen = texts.get(m.directiveId) ?? [];
+      if (seen !== null && !m.truncated && (m.chunks ?? 0) === seen.length && seen.join("") === m.output) whole.add(m.directiveId);
+      texts.set(m.directiveId, null);
+    }
+  }
+  return whole;
 }
 
 /** Why a node may not report on a directive, or null when it was sent to that node. */
@@ -253,21 +278,42 @@ export class DirectiveDispatcher {
    */
   onWorkMessage(nodeId: string, msg: NodeToHubMessage): string | null {
     switch (msg.type) {
-      case "directive_ack": {
-        const refused = notYours(msg.directiveId, this.store.nodeOf(msg.directiveId), nodeId);
-        if (refused) return refused;
-        if (this.store.markRunning(msg.directiveId, Date.now())) this.emitStatus(msg.directiveId, nodeId, "running");
-        return null;
-      }
+      case "directive_ack":
       case "stream_chunk":
-        return this.chunk(nodeId, msg);
       case "result":
-        return this.result(nodeId, msg);
+        return this.onWorkMessages(nodeId, [msg])[0] ?? null;
       case "run_complete":
         return this.runComplete(nodeId, msg);
       default:
         return null;
     }
+  }
+
+  /**
+   * The acks, chunks and results of one frame, in order and in one turn, so they are written in one commit. Each
+   * directive is read once for the frame and its counters and start are written once (with its end when the frame
+   * carries its result). A directive whose every chunk came with its result in this frame is recorded with the
+   * result's output, which holds the same text, and no chunk rows.
+   */
+  onWorkMessages(nodeId: string, messages: readonly NodeToHubMessage[]): string[] {
+    const targets = new Map<string, ChunkTarget | null>();
+    const whole = wholeInFrame(messages);
+    const refusals: string[] = [];
+    for (const msg of messages) {
+      if (msg.type !== "directive_ack" && msg.type !== "stream_chunk" && msg.type !== "result") continue;
+      let target = targets.get(msg.directiveId);
+      if (target === undefined) targets.set(msg.directiveId, (target = this.store.chunkTarget(msg.directiveId)));
+      const refused = notYours(msg.directiveId, target?.nodeId ?? null, nodeId);
+      if (refused !== null || !target) {
+        refusals.push(refused ?? `directive ${msg.directiveId} does not exist`);
+        continue;
+      }
+      if (msg.type === "directive_ack") this.start(target);
+      else if (msg.type === "stream_chunk") this.chunk(target, msg, whole.has(target.id));
+      else this.result(target, msg, whole.has(target.id));
+    }
+    for (const target of targets.values()) if (target) this.store.flushChunks(target);
+    return refusals;
   }
 
   onNodeGone(nodeId: string, reason: string): void {
@@ -423,28 +469,25 @@ export class DirectiveDispatcher {
     if (Number.isFinite(earliest)) void this.link.scheduleSweep(earliest);
   }
 
-  /** The hot path of streaming: one read of the directive serves the ownership check, the fan-out and the held result. */
-  private chunk(nodeId: string, msg: StreamChunkMessage): string | null {
-    const target = this.store.chunkTarget(msg.directiveId);
-    const refused = notYours(msg.directiveId, target?.nodeId ?? null, nodeId);
-    if (refused || !target) return refused;
-    if (target.status === "sent" && this.store.markRunning(target.id, Date.now())) {
-      target.status = "running";
-      this.emit(target.id, { event: "status", directiveId: target.id, nodeId, status: "running" }, target.fanoutId);
-    }
-    if (!this.store.appendChunk(target, msg.seq, msg.chunk)) return null;
-    const event: DirectiveEvent = { event: "chunk", directiveId: target.id, nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
-    this.emit(target.id, event, target.fanoutId);
-    if (target.pending && target.chunksReceived + 1 >= target.pending.chunks) this.complete(target.id, nodeId, target.pending);
-    return null;
+  /** The node started the directive (its ack, or its first chunk): running, written with the frame's other changes. */
+  private start(target: ChunkTarget): void {
+    if (this.store.startInMemory(target, Date.now())) this.emit(target.id, { event: "status", directiveId: target.id, nodeId: target.nodeId, status: "running" }, target.fanoutId);
   }
 
-  private result(nodeId: string, msg: ResultMessage): string | null {
-    const refused = notYours(msg.directiveId, this.store.nodeOf(msg.directiveId), nodeId);
-    if (refused) return refused;
-    if (this.store.get(msg.directiveId, false)?.view.status === "lost") {
-      this.lateResult(nodeId, msg);
-      return null;
+  /** The hot path of streaming: one read of the directive per frame serves the ownership check, the fan-out and the held result. */
+  private chunk(target: ChunkTarget, msg: StreamChunkMessage, whole: boolean): void {
+    if (target.status !== "sent" && target.status !== "running") return;
+    this.start(target);
+    if (!whole && !this.store.appendChunk(target, msg.seq, msg.chunk)) return;
+    const event: DirectiveEvent = { event: "chunk", directiveId: target.id, nodeId: target.nodeId, seq: msg.seq, chunk: msg.chunk, stream: msg.stream };
+    this.emit(target.id, event, target.fanoutId);
+    if (target.pending && target.chunksReceived >= target.pending.chunks) this.end(target, target.pending);
+  }
+
+  private result(target: ChunkTarget, msg: ResultMessage, whole: boolean): void {
+    if (target.status === "lost") {
+      this.lateResult(target.nodeId, msg);
+      return;
     }
     const outcome: Outcome = {
       status: statusOfResult(msg),
@@ -457,14 +500,25 @@ export class DirectiveDispatcher {
       data: msg.data,
     };
     // A result can overtake its last chunks; wait briefly for them rather than record an incomplete output.
-    if (msg.chunks !== undefined && this.store.chunksReceived(msg.directiveId) < msg.chunks) {
+    if (!whole && msg.chunks !== undefined && target.chunksReceived < msg.chunks && (target.status === "sent" || target.status === "running")) {
       const until = Date.now() + CHUNK_GRACE_MS;
-      this.store.deferResult(msg.directiveId, { ...outcome, chunks: msg.chunks }, until);
+      this.store.flushChunks(target);
+      target.pending = { ...outcome, chunks: msg.chunks };
+      this.store.deferResult(target.id, target.pending, until);
       void this.link.scheduleSweep(until);
-      return null;
+      return;
     }
-    this.complete(msg.directiveId, nodeId, outcome);
-    return null;
+    this.end(target, outcome);
+  }
+
+  /** Ends a directive from the messages of a frame: what they changed and its end, written together. */
+  private end(target: ChunkTarget, outcome: Outcome): void {
+    const startedAt = target.unwritten.startedAt;
+    target.unwritten.startedAt = null;
+    this.store.flushChunks(target);
+    if (!this.complete(target.id, target.nodeId, outcome, null, startedAt)) return;
+    target.status = outcome.status;
+    target.pending = null;
   }
 
   /** The agent finished a directive the hub had already given up as lost: keep what it did, beside the record. */
@@ -563,8 +617,9 @@ export class DirectiveDispatcher {
     this.complete(id, nodeId, outcome, cancelledBy);
   }
 
-  private complete(id: string, nodeId: string, outcome: Outcome, cancelledBy: string | null = null): void {
-    if (!this.store.finish(id, outcome, Date.now())) return;
+  /** Records a directive's end unless it already ended; returns whether this call ended it. */
+  private complete(id: string, nodeId: string, outcome: Outcome, cancelledBy: string | null = null, startedAt: number | null = null): boolean {
+    if (!this.store.finish(id, outcome, Date.now(), startedAt)) return false;
     const rec = this.store.get(id, false)!;
     const change = directiveChange(rec.view, this.nodeName(nodeId), this.whatOf(id, rec.view), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
@@ -575,6 +630,7 @@ export class DirectiveDispatcher {
       this.pump(rec.view.fanoutId);
       this.finishFanOutIfDone(rec.view.fanoutId);
     }
+    return true;
   }
 
   private publishEnd(id: string, fanoutId: string | null): void {

@@ -129,6 +129,10 @@ export interface Outcome {
 /** A result held back until the chunks it says were sent have arrived. */
 export type DeferredOutcome = Outcome & { chunks: number };
 
+/**
+ * A directive as the messages of one frame see it: read once, changed in memory as its chunks land, and written back
+ * with one update (`flushChunks`) however many chunks the frame carried.
+ */
 export interface ChunkTarget {
   id: string;
   nodeId: string;
@@ -137,6 +141,8 @@ export interface ChunkTarget {
   outputBytes: number;
   chunksReceived: number;
   pending: DeferredOutcome | null;
+  /** Not yet written: chunks counted, their bytes, whether one was past the caps, when the node said it started. */
+  unwritten: { chunks: number; bytes: number; cut: boolean; startedAt: number | null };
 }
 
 const IN_FLIGHT = "('sent', 'running')";
@@ -234,12 +240,7 @@ export class DirectiveStore {
     this.sql.exec("UPDATE directives SET status = 'sent', sent_at = ?, deadline_at = ? WHERE id = ? AND status = 'queued'", now, deadline, id);
   }
 
-  /** Moves a sent directive to running; false if it was not waiting to start. */
-  markRunning(id: string, now: number): boolean {
-    return this.sql.exec("UPDATE directives SET status = 'running', started_at = ? WHERE id = ? AND status = 'sent'", now, id).rowsWritten > 0;
-  }
-
-  /** Everything a stream chunk needs to know about its directive, read once per chunk. */
+  /** Everything the messages of one frame need to know about their directive, read once per frame. */
   chunkTarget(id: string): ChunkTarget | null {
     const row = this.sql
       .exec<{ node_id: string; fanout_id: string | null; status: string; output_bytes: number; chunks_received: number; pending_result: string | null }>(
@@ -256,30 +257,56 @@ export class DirectiveStore {
       outputBytes: row.output_bytes,
       chunksReceived: row.chunks_received,
       pending: row.pending_result ? (JSON.parse(row.pending_result) as DeferredOutcome) : null,
+      unwritten: { chunks: 0, bytes: 0, cut: false, startedAt: null },
     };
   }
 
   /**
-   * Stores a streamed chunk. Chunks are keyed by sequence number, so a repeat is ignored and one that arrives out
+   * Marks a sent directive running in memory; `flushChunks` (or `finish`) writes it. False if it was not waiting to
+   * start.
+   */
+  startInMemory(target: ChunkTarget, now: number): boolean {
+    if (target.status !== "sent") return false;
+    target.status = "running";
+    target.unwritten.startedAt = now;
+    return true;
+  }
+
+  /**
+   * Takes a streamed chunk. Chunks are keyed by sequence number, so a repeat is ignored and one that arrives out
    * of order still lands in place. Past the stored caps (bytes, and rows per directive) a chunk is counted but
    * not kept, and the directive is marked truncated: whatever a node sends, one directive costs at most
-   * MAX_STORED_OUTPUT_BYTES of text in MAX_STORED_CHUNKS rows. Returns whether it was new.
+   * MAX_STORED_OUTPUT_BYTES of text in MAX_STORED_CHUNKS rows. The chunk's row is written at once; the counters
+   * change in `target` and are written by `flushChunks`, once per frame. Returns whether it was new.
    */
   appendChunk(target: ChunkTarget, seq: number, chunk: string): boolean {
     if (target.status !== "sent" && target.status !== "running") return false;
-    const id = target.id;
     const bytes = new TextEncoder().encode(chunk).byteLength;
     const keep = target.outputBytes + bytes <= MAX_STORED_OUTPUT_BYTES && target.chunksReceived < MAX_STORED_CHUNKS;
-    if (keep && this.sql.exec("INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)", id, seq, chunk).rowsWritten === 0) {
+    if (keep && this.sql.exec("INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)", target.id, seq, chunk).rowsWritten === 0) {
       return false;
     }
-    this.sql.exec(
-      "UPDATE directives SET chunks_received = chunks_received + 1, output_bytes = output_bytes + ?, truncated = MAX(truncated, ?) WHERE id = ?",
-      bytes,
-      keep ? 0 : 1,
-      id,
-    );
+    target.chunksReceived += 1;
+    target.outputBytes += bytes;
+    target.unwritten.chunks += 1;
+    target.unwritten.bytes += bytes;
+    if (!keep) target.unwritten.cut = true;
     return true;
+  }
+
+  /**
+   * Writes what `appendChunk` and `startInMemory` changed in memory: one row update, or nothing. The status column
+   * is indexed and naming it in an update rewrites its index entry, so only a start names it.
+   */
+  flushChunks(target: ChunkTarget): void {
+    const u = target.unwritten;
+    const counters = "chunks_received = chunks_received + ?, output_bytes = output_bytes + ?, truncated = MAX(truncated, ?)";
+    if (u.startedAt !== null) {
+      this.sql.exec(`UPDATE directives SET status = 'running', started_at = ?, ${counters} WHERE id = ?`, u.startedAt, u.chunks, u.bytes, u.cut ? 1 : 0, target.id);
+    } else if (u.chunks > 0) {
+      this.sql.exec(`UPDATE directives SET ${counters} WHERE id = ?`, u.chunks, u.bytes, u.cut ? 1 : 0, target.id);
+    }
+    target.unwritten = { chunks: 0, bytes: 0, cut: false, startedAt: null };
   }
 
   /** A result that arrived before all of its chunks: kept aside until they land or the grace period ends. */
@@ -300,19 +327,25 @@ export class DirectiveStore {
     return this.sql.exec<{ n: number }>("SELECT chunks_received AS n FROM directives WHERE id = ?", id).toArray()[0]?.n ?? 0;
   }
 
-  /** Records the end of a directive unless it already ended; returns whether this call ended it. */
-  finish(id: string, outcome: Outcome, now: number): boolean {
-    const row = this.sql.exec<{ status: string; chunks_received: number }>("SELECT status, chunks_received FROM directives WHERE id = ?", id).toArray()[0];
+  /**
+   * Records the end of a directive unless it already ended; returns whether this call ended it. `startedAt` is when
+   * the node said it started, when that is not written yet (an ack in the same frame as the result).
+   */
+  finish(id: string, outcome: Outcome, now: number, startedAt: number | null = null): boolean {
+    const row = this.sql
+      .exec<{ status: string; chunks_received: number }>("SELECT status, chunks_received FROM directives WHERE id = ?", id)
+      .toArray()[0];
     if (!row || !["queued", "sent", "running"].includes(row.status)) return false;
     const useResultOutput = row.chunks_received === 0 && outcome.output !== undefined;
     const output = useResultOutput ? outcome.output! : null;
     this.sql.exec(
-      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, exit_code = ?, signal = ?, error = ?,
+      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, started_at = COALESCE(started_at, ?), exit_code = ?, signal = ?, error = ?,
          error_code = ?, data = ?, truncated = MAX(truncated, ?), output = COALESCE(?, output),
          output_bytes = CASE WHEN ? IS NULL THEN output_bytes ELSE ? END
        WHERE id = ?`,
       outcome.status,
       now,
+      startedAt,
       outcome.exitCode ?? null,
       outcome.signal ?? null,
       outcome.error ?? null,

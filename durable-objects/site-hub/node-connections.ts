@@ -7,6 +7,7 @@ import {
 } from "../../protocol/limits.ts";
 import {
   NodeToHubMessage,
+  type BatchedMessage,
   type HeartbeatMessage,
   type HubToNodeMessage,
   type NodeToHubMessage as NodeToHubMessageType,
@@ -37,6 +38,8 @@ export interface ConnectionEvents {
    * was refused (it is about work that is not the node's), or null.
    */
   onWorkMessage(nodeId: string, message: NodeToHubMessageType): string | null;
+  /** The messages of one `batch` frame, in order; the answer is why any of them were refused. */
+  onWorkMessages(nodeId: string, messages: readonly BatchedMessage[]): string[];
   /** A node's live connection ended, for whatever reason. */
   onNodeGone(nodeId: string, reason: string): void;
   /** The earliest moment something outside the connections needs the alarm (directive timeouts), or null. */
@@ -161,6 +164,10 @@ export class NodeConnections {
         return;
       case "error":
         this.activity.append({ kind: "node", level: "warn", nodeId: state.nodeId, message: `node ${state.nodeId} reported: ${msg.message}` });
+        return;
+      case "batch":
+        // One turn for the whole frame, so everything in it is written in one commit.
+        for (const refused of this.events.onWorkMessages(state.nodeId!, msg.messages)) this.invalid(ws, state, refused, "not_yours");
         return;
       default: {
         const refused = this.events.onWorkMessage(state.nodeId!, msg);
@@ -356,7 +363,7 @@ export class NodeConnections {
       nodeId,
       message: `node ${nodeId} connected (tier ${tier}, agent ${msg.version}${msg.hostname ? `, host ${msg.hostname}` : ""})`,
     });
-    sendJson(ws, { type: "registered", agentId: nodeId, tier, heartbeatMs: state.heartbeatMs });
+    sendJson(ws, { type: "registered", agentId: nodeId, tier, heartbeatMs: state.heartbeatMs, batches: true });
     this.events.onRegistered(nodeId);
     await this.scheduleSweep(livenessDeadline(state, null));
   }

@@ -195,6 +195,10 @@ export class SiteHub extends DurableObject<Env> {
         }
         return this.directives.onWorkMessage(nodeId, msg);
       },
+      onWorkMessages: (nodeId, messages) => {
+        for (const msg of messages) if (msg.type === "directive_progress") this.deployments.progress(nodeId, msg);
+        return this.directives.onWorkMessages(nodeId, messages.filter((m) => m.type !== "directive_progress"));
+      },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => earliest(this.directives.nextDeadline(), this.autonomy.nextCheck()),
       onMinute: (nodeId, minute, now) => this.metrics.add(nodeId, minute, now),

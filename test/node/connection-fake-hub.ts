@@ -6,7 +6,8 @@ import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 
 /** What the fake hub does with one connection attempt. */
 export type Plan =
-  | { kind: "accept" }
+  /** Registers the agent; `batches` says the hub takes `batch` frames, as the real hub does. */
+  | { kind: "accept"; batches?: boolean }
   /** Registers the agent, then never sends anything again (not even pong). */
   | { kind: "silent" }
   /** Never answers the register. */
@@ -150,7 +151,8 @@ export class FakeHub {
       if (message.type === "register" && !registered) {
         registered = true;
         if (plan.kind === "close") return connection.ws.close(plan.code, "planned");
-        const reply = JSON.stringify({ type: "registered", agentId: message.agentId, tier: message.tier });
+        const batches = plan.kind === "accept" && plan.batches ? { batches: true } : {};
+        const reply = JSON.stringify({ type: "registered", agentId: message.agentId, tier: message.tier, ...batches });
         connection.ws.send(reply, () => {
           if (plan.kind === "drop") connection.ws.terminate();
         });

@@ -46,6 +46,31 @@ describe("messages from the hub", () => {
     expect(agent.handler.cancels).toEqual(["d-1"]);
   });
 
+  it("sends a directive's output and result that come together as one batch frame to a hub that takes batches", async () => {
+    hub.plan({ kind: "accept", batches: true });
+    const agent = startAgent(hub);
+    const connection = await registered(agent);
+    connection.sendJson(directive);
+    await connection.message("directive_ack");
+    const send = agent.handler.lastSend!;
+    expect(send({ type: "stream_chunk", directiveId: "d-1", seq: 0, chunk: "hi\n", stream: "stdout" })).toBe(true);
+    expect(send({ type: "result", directiveId: "d-1", success: true, output: "hi\n", durationMs: 1, chunks: 1 })).toBe(true);
+    const batch = await connection.message("batch");
+    expect(batch.messages.map((m) => m.type)).toEqual(["stream_chunk", "result"]);
+    expect(connection.frames.filter((f) => typeof f !== "string" && (f.type === "stream_chunk" || f.type === "result"))).toEqual([]);
+  });
+
+  it("sends each message in a frame of its own to a hub that does not say it takes batches", async () => {
+    const agent = startAgent(hub);
+    const connection = await registered(agent);
+    connection.sendJson(directive);
+    await connection.message("directive_ack");
+    const send = agent.handler.lastSend!;
+    send({ type: "result", directiveId: "d-1", success: true, output: "", durationMs: 1 });
+    await connection.message("result");
+    expect(connection.frames.some((f) => typeof f !== "string" && f.type === "batch")).toBe(false);
+  });
+
   it("gives the handler a send that is refused while disconnected and follows the reconnect", async () => {
     let release: (() => void) | undefined;
     const agent = startAgent(hub, {}, { sleep: () => new Promise<void>((resolve) => (release = resolve)) });

@@ -149,7 +149,9 @@ describe("what one node can make the hub store", () => {
     const total = MAX_STORED_CHUNKS + 500;
     const stored = await runInDurableObject(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)), (_hub, state) => {
       const store = new DirectiveStore(state.storage.sql);
-      for (let seq = 0; seq < total; seq++) store.appendChunk(store.chunkTarget(run.d.id)!, seq, "y\n");
+      const target = store.chunkTarget(run.d.id)!;
+      for (let seq = 0; seq < total; seq++) store.appendChunk(target, seq, "y\n");
+      store.flushChunks(target);
       return state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM directive_chunks WHERE directive_id = ?", run.d.id).one().n;
     });
     expect(stored).toBe(MAX_STORED_CHUNKS);
