@@ -585,9 +585,10 @@ export class DirectiveDispatcher {
     this.onEnded(view);
   }
 
+  /** Called after every member's end: the aggregate is counted once, when the last one has ended. */
   private finishFanOutIfDone(fanoutId: string): void {
-    const { pending, ...aggregate } = this.store.aggregate(fanoutId);
-    if (pending > 0) return;
+    if (this.store.hasPending(fanoutId)) return;
+    const { pending: _pending, ...aggregate } = this.store.aggregate(fanoutId);
     this.logFanOutEnd(fanoutId, aggregate);
     if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
   }
