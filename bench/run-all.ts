@@ -13,6 +13,7 @@ import { printTable, writeResults, type BenchResult } from "./lib/results.ts";
 import { run as processRestart } from "./process-restart.bench.ts";
 import { elapsedMs } from "./lib/stats.ts";
 import { run as roost } from "./roost.bench.ts";
+import { run as soak } from "./soak.bench.ts";
 import { run as streaming } from "./streaming.bench.ts";
 
 /**
@@ -32,6 +33,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["chat", chat],
   ["auth path", auth],
   ["autonomy", autonomy],
+  ["soak", soak],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.

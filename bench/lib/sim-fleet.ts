@@ -22,12 +22,13 @@ export interface ConnectOptions {
   trips: RoundTrips;
   concurrency?: number;
   streamBytes?: number;
+  metricsEveryTicks?: number;
 }
 
 /** Opens one simulated node per credential, `concurrency` handshakes in flight at a time. */
 export function connectSimNodes(creds: readonly SimCredentials[], options: ConnectOptions): Promise<SimNode[]> {
   return inBatches(creds, options.concurrency ?? 50, (c) =>
-    SimNode.connect({ url: options.url, token: c.token, nodeId: c.id, heartbeatMs: options.heartbeatMs, trips: options.trips, streamBytes: options.streamBytes }),
+    SimNode.connect({ url: options.url, token: c.token, nodeId: c.id, heartbeatMs: options.heartbeatMs, trips: options.trips, streamBytes: options.streamBytes, metricsEveryTicks: options.metricsEveryTicks }),
   );
 }
 

@@ -34,6 +34,8 @@ export interface SimNodeOptions {
   /** Where the liveness ticks record their round trips. */
   trips: RoundTrips;
   streamBytes?: number;
+  /** Every how many ticks a full heartbeat with metrics goes instead of a bare ping; the agent's own rhythm by default. */
+  metricsEveryTicks?: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export class SimNode {
     const { trips } = this.options;
     const recording = trips.recording;
     this.ticks += 1;
-    if (this.ticks % METRICS_EVERY_TICKS === 0) void this.heartbeat().then((ms) => recording && trips.heartbeats.push(ms));
+    if (this.ticks % (this.options.metricsEveryTicks ?? METRICS_EVERY_TICKS) === 0) void this.heartbeat().then((ms) => recording && trips.heartbeats.push(ms));
     else void this.ping().then((ms) => recording && trips.pings.push(ms));
   }
 

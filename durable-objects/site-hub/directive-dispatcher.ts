@@ -111,6 +111,13 @@ function knowsAction(node: NodeView, action: string): boolean {
   return known.length === 0 || known.includes(action);
 }
 
+/** A directive just recorded: whether it waits to be sent, or was settled at admission (refused, offline). */
+interface Admitted {
+  id: string;
+  fanoutId: string | null;
+  queued: boolean;
+}
+
 function newId(prefix: string): string {
   return `${prefix}-${crypto.randomUUID()}`;
 }
@@ -155,8 +162,7 @@ export class DirectiveDispatcher {
     if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
     const stream = this.streams.open(id, presenterFor(requester));
-    this.admit(id, null, node, call.value, req, requester, options);
-    await this.afterAdmit([id]);
+    await this.afterAdmit([this.admit(id, null, node, call.value, req, requester, options)]);
     return ok({ directiveId: id, stream });
   }
 
@@ -169,8 +175,7 @@ export class DirectiveDispatcher {
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
     if (!call.ok) return call;
-    this.admit(id, null, node, call.value, req, requester, {});
-    await this.afterAdmit([id]);
+    await this.afterAdmit([this.admit(id, null, node, call.value, req, requester, {})]);
     return ok(true);
   }
 
@@ -201,12 +206,7 @@ export class DirectiveDispatcher {
     this.store.insertFanOut(fanOut, req.concurrency, Date.now());
     const stream = this.streams.open(fanoutId, presenterFor(requester));
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
-    const ids = targets.map((node) => {
-      const id = newId("d");
-      this.admit(id, fanoutId, node, call.value, req, requester, options);
-      return id;
-    });
-    await this.afterAdmit(ids);
+    await this.afterAdmit(targets.map((node) => this.admit(newId("d"), fanoutId, node, call.value, req, requester, options)));
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
     return ok({ fanoutId, stream });
@@ -382,7 +382,7 @@ export class DirectiveDispatcher {
     req: DirectiveRequest,
     requester: Requester,
     options: DirectiveOptions,
-  ): void {
+  ): Admitted {
     const actor = requester.actor;
     const confineTo = requester.confined ? this.confinement(node) : null;
     const base = {
@@ -418,16 +418,16 @@ export class DirectiveDispatcher {
     const rec = this.store.get(id, false)!;
     const change = directiveChange(rec.view, node.name, whatRan(call.action, call.params as Record<string, unknown>));
     this.activity.append({ kind: "directive", actor, nodeId: node.id, directiveId: id, fanoutId, ...change });
+    return { id, fanoutId, queued: rec.view.status === "queued" };
   }
 
   /** Sends single directives and reports the ones settled at admission. */
-  private async afterAdmit(ids: string[]): Promise<void> {
+  private async afterAdmit(admitted: readonly Admitted[]): Promise<void> {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const id of ids) {
-      const rec = this.store.get(id)!;
-      if (rec.view.status !== "queued") {
-        this.publishEnd(id, rec.view.fanoutId);
-      } else if (!rec.view.fanoutId) {
+    for (const { id, fanoutId, queued } of admitted) {
+      if (!queued) {
+        this.publishEnd(id, fanoutId);
+      } else if (!fanoutId) {
         earliest = Math.min(earliest, this.dispatch(id));
       }
     }
@@ -641,9 +641,10 @@ export class DirectiveDispatcher {
     this.onEnded(view);
   }
 
+  /** Called after every member's end: the aggregate is counted once, when the last one has ended. */
   private finishFanOutIfDone(fanoutId: string): void {
-    const { pending, ...aggregate } = this.store.aggregate(fanoutId);
-    if (pending > 0) return;
+    if (this.store.hasPending(fanoutId)) return;
+    const { pending: _pending, ...aggregate } = this.store.aggregate(fanoutId);
     this.logFanOutEnd(fanoutId, aggregate);
     if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
   }

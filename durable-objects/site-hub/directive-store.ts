@@ -423,8 +423,12 @@ export class DirectiveStore {
     return this.sql.exec("SELECT 1 FROM fanouts WHERE id = ?", id).toArray().length > 0;
   }
 
-  /** Queued members of a fan-out that may start now without exceeding its concurrency. */
+  /**
+   * Queued members of a fan-out that may start now without exceeding its concurrency. Asked after every member's
+   * result, so it first looks (through the index by status) whether anything is queued at all.
+   */
   nextQueued(fanoutId: string): string[] {
+    if (this.sql.exec("SELECT 1 FROM directives WHERE fanout_id = ? AND status = 'queued' LIMIT 1", fanoutId).toArray().length === 0) return [];
     const f = this.sql.exec<{ concurrency: number }>("SELECT concurrency FROM fanouts WHERE id = ?", fanoutId).toArray()[0];
     if (!f) return [];
     const running = this.sql
@@ -436,6 +440,11 @@ export class DirectiveStore {
       .exec<{ id: string }>("SELECT id FROM directives WHERE fanout_id = ? AND status = 'queued' ORDER BY seq LIMIT ?", fanoutId, room)
       .toArray()
       .map((r) => r.id);
+  }
+
+  /** Whether a fan-out still has a member queued or in flight: one index probe, not a count of its members. */
+  hasPending(fanoutId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM directives WHERE fanout_id = ? AND status IN ('queued', 'sent', 'running') LIMIT 1", fanoutId).toArray().length > 0;
   }
 
   memberIds(fanoutId: string, statuses: readonly DirectiveStatus[]): string[] {

@@ -342,6 +342,9 @@ const MIGRATIONS: readonly string[] = [
      name TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // A fan-out's members by status: each result asks whether any is still queued or pending, which must not read
+  // every member (a 1,000-node fan-out would read a million rows over its results).
+  `CREATE INDEX directives_by_fanout_status ON directives(fanout_id, status) WHERE fanout_id IS NOT NULL;`,
 ];
 
 /** The version that gave sites their own existence and members (see SiteAccess). */

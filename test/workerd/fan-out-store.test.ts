@@ -1,0 +1,55 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { DirectiveStore } from "../../durable-objects/site-hub/directive-store.ts";
+import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
+import { freshSite } from "./support.ts";
+
+/** Runs `fn` against a fresh site's own SQLite, migrated as the hub migrates it. */
+function inSite<T>(fn: (store: DirectiveStore, sql: SqlStorage) => T): Promise<T> {
+  const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(freshSite()));
+  return runInDurableObject(stub, (_hub: SiteHub, state) => fn(new DirectiveStore(state.storage.sql), state.storage.sql));
+}
+
+function member(store: DirectiveStore, fanoutId: string, n: number): string {
+  const id = `d-00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+  store.insert({ id, fanoutId, nodeId: `n${n}`, action: "bash", params: { command: "true" }, status: "queued", requestedBy: "test", requestedByUser: null, confineTo: null, timeoutMs: 1000 }, 1);
+  return id;
+}
+
+describe("a fan-out's members in the store", () => {
+  it("are pending until the last one ends, and only queued ones start, within the concurrency", async () => {
+    await inSite((store) => {
+      const fanoutId = "f-00000000-0000-4000-8000-000000000001";
+      store.insertFanOut({ fanoutId, actor: "test", action: "bash", what: "true", total: 3, skippedOffline: 0 }, 2, 1);
+      const ids = [1, 2, 3].map((n) => member(store, fanoutId, n));
+      // Another fan-out's queued member is none of this one's business.
+      store.insertFanOut({ fanoutId: "f-00000000-0000-4000-8000-000000000002", actor: "test", action: "bash", what: "true", total: 1, skippedOffline: 0 }, 5, 1);
+      member(store, "f-00000000-0000-4000-8000-000000000002", 9);
+
+      expect(store.hasPending(fanoutId)).toBe(true);
+      expect(store.nextQueued(fanoutId)).toEqual(ids.slice(0, 2));
+      for (const id of ids.slice(0, 2)) store.markSent(id, 2, 100);
+      expect(store.nextQueued(fanoutId)).toEqual([]);
+      store.finish(ids[0]!, { status: "done" }, 3);
+      expect(store.nextQueued(fanoutId)).toEqual([ids[2]]);
+      store.markSent(ids[2]!, 4, 100);
+      expect(store.nextQueued(fanoutId)).toEqual([]);
+      store.finish(ids[1]!, { status: "failed", errorCode: "exec_failed" }, 5);
+      expect(store.hasPending(fanoutId)).toBe(true);
+      store.finish(ids[2]!, { status: "done" }, 6);
+      expect(store.hasPending(fanoutId)).toBe(false);
+      expect(store.aggregate(fanoutId)).toMatchObject({ total: 3, succeeded: 2, failed: 1, pending: 0 });
+      expect(store.hasPending("f-00000000-0000-4000-8000-000000000002")).toBe(true);
+    });
+  });
+
+  it("are found by status through an index, so a result does not read every member", async () => {
+    const plans = await inSite((_store, sql) =>
+      [
+        "SELECT 1 FROM directives WHERE fanout_id = ? AND status IN ('queued', 'sent', 'running') LIMIT 1",
+        "SELECT COUNT(*) AS n FROM directives WHERE fanout_id = ? AND status IN ('sent', 'running')",
+      ].map((q) => sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, "f-x").toArray().map((r) => r.detail).join("; ")),
+    );
+    for (const plan of plans) expect(plan).toContain("COVERING INDEX directives_by_fanout_status");
+  });
+});
