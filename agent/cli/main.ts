@@ -1,5 +1,5 @@
+import { runAgentProgram, runsAgent } from "./agent-program.ts";
 import { processIo } from "./io.ts";
-import { main } from "./program.ts";
 
 // `cortex ... | head` closes stdout early; that is the reader's choice, not an error worth a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -7,4 +7,6 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.exitCode = await main(process.argv.slice(2), processIo());
+const argv = process.argv.slice(2);
+// The full command tree is loaded only when it is used: the agent, which runs for as long as the machine, needs none of it.
+process.exitCode = runsAgent(argv) ? await runAgentProgram(argv, processIo()) : await (await import("./program.ts")).main(argv, processIo());

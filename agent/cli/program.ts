@@ -1,11 +1,8 @@
-import { Command, CommanderError } from "commander";
-import { AGENT_VERSION } from "../connection/agent-version.ts";
+import type { Command } from "commander";
 import { addAgentCommands } from "./agent-commands.ts";
 import { addAutonomyCommands } from "./autonomy-commands.ts";
 import { addChatCommands, addLlmCommands } from "./chat-commands.ts";
-import { CliContext } from "./cli-context.ts";
-import { CliError } from "./cli-error.ts";
-import { defaultConfigPath } from "./config-file.ts";
+import type { CliContext } from "./cli-context.ts";
 import { addConnectCommand } from "./connect-command.ts";
 import { addDirectiveCommands } from "./directive-commands.ts";
 import { addToolCommands } from "./tool-commands.ts";
@@ -17,35 +14,12 @@ import { addNodeCommands } from "./node-commands.ts";
 import { addProcessCommands } from "./process-commands.ts";
 import { addRoostCommands } from "./roost-commands.ts";
 import { addRunCommands } from "./run-commands.ts";
-import { DEFAULT_HUB } from "./settings.ts";
-
-function settingsHelp(io: CliIo): string {
-  return `
-Connection settings (hub, site, API key) come from the flag, else the environment (CORTEX_HUB, CORTEX_SITE,
-CORTEX_API_KEY), else the config file: --config, else $CORTEX_CONFIG, else ${defaultConfigPath(io)}
-(JSON: {"hub", "site", "apiKey", "connect": {...}}). Defaults: hub ${DEFAULT_HUB}, site default.
-Local development: when no API key is set anywhere and the hub is on loopback, CORTEX_ADMIN_KEY is read from
-./.dev.vars in the current directory (the file \`npm start\` writes).
-`;
-}
+import { baseProgram, nodeCommand, runProgram } from "./program-base.ts";
 
 /** The whole `cortex` command tree, writing through `io` and recording its exit code in the returned context. */
 export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
-  const cli = new CliContext(io);
-  const program = new Command("cortex")
-    .description("Run and watch a fleet of machines: manage nodes, run commands and file actions on them.")
-    .version(AGENT_VERSION, "-V, --version")
-    .option("--hub <url>", "hub URL")
-    .option("--site <site>", "site id")
-    .option("--api-key <key>", "API key (prefer CORTEX_API_KEY: flags show up in the process list)")
-    .option("--config <file>", "config file")
-    .addHelpText("afterAll", settingsHelp(io))
-    .configureHelp({ showGlobalOptions: true })
-    .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) })
-    .showSuggestionAfterError()
-    .exitOverride();
-
-  const node = program.command("node").description("register, list, inspect and remove nodes; connect this machine as one");
+  const { program, cli } = baseProgram(io);
+  const node = nodeCommand(program);
   addNodeCommands(node, cli);
   addConnectCommand(node, cli);
   addExecCommand(program, cli);
@@ -66,18 +40,5 @@ export function buildProgram(io: CliIo): { program: Command; cli: CliContext } {
 /** Runs the CLI on `argv` (the arguments after `cortex`) and returns the process exit code. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const { program, cli } = buildProgram(io);
-  try {
-    await program.parseAsync(argv, { from: "user" });
-    return shellExitCode(cli.exitCode);
-  } catch (error) {
-    // Commander has already printed its own usage errors and help.
-    if (error instanceof CommanderError) return error.exitCode;
-    io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    return error instanceof CliError ? error.exitCode : 1;
-  }
-}
-
-/** A shell sees only the low 8 bits: a remote exit code such as 256 must not turn into success. */
-function shellExitCode(code: number): number {
-  return code >= 0 && code <= 255 ? code : 1;
+  return runProgram(program, cli, argv, io);
 }

@@ -134,7 +134,7 @@ export class ProcessSupervisor {
   private readonly now: () => number;
   private readonly tickMs: number;
   private readonly resendMs: number;
-  readonly timeZone: string;
+  private zone: string | undefined;
   private config: ProcessConfig | null = null;
   private send: Send | null = null;
   /** False once a send failed, until the next registered connection: no point reading the queue for nobody. */
@@ -151,7 +151,6 @@ export class ProcessSupervisor {
     this.now = options.now ?? Date.now;
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.resendMs = options.resendMs ?? DEFAULT_RESEND_MS;
-    this.timeZone = options.timeZone ?? machineTimeZone();
     this.launchCtx = { tier: options.tier, sandboxRoot: options.sandboxRoot, logDir: this.files.logs, user: options.user ?? currentUser() };
   }
 
@@ -183,6 +182,15 @@ export class ProcessSupervisor {
     this.wake = null;
     this.resend = null;
     for (const rt of this.runtimes.values()) if (rt.stopping?.killTimer) clearTimeout(rt.stopping.killTimer);
+  }
+
+  /**
+   * The zone schedules are read in. Looked up on first need: reading it loads the ICU time zone data, about 6 MiB of
+   * resident memory that an agent supervising nothing never needs.
+   */
+  get timeZone(): string {
+    this.zone ??= this.options.timeZone ?? machineTimeZone();
+    return this.zone;
   }
 
   /** The version of the configuration in force, or null before the hub ever sent one. */
@@ -335,6 +343,8 @@ export class ProcessSupervisor {
         this.options.log("error", `supervisor: ${rt.name}: ${errorText(err)}`);
       }
     }
+    // Nothing to look after: the next configuration from the hub calls tick() again, so sleeping costs nothing.
+    if (this.runtimes.size === 0) return;
     const now = this.now();
     const due = this.nextDue(now);
     const delay = Math.max(0, Math.min(this.tickMs, due === null ? this.tickMs : due - now));

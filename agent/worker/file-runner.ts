@@ -36,6 +36,12 @@ export class InProcessFileRunner implements FileActionRunner {
 
 const WORKER_SCRIPT = new URL("./action-worker.ts", import.meta.url);
 const READY_TIMEOUT_MS = 30_000;
+/**
+ * A worker left with nothing to do exits after this long. An agent at rest then holds one Node process, not two (the
+ * worker is a whole Node process, about 60 MiB resident); a burst of actions keeps it warm, and the first action after
+ * a quiet minute pays for starting it again (see docs/benchmarks.md, "The agent at rest").
+ */
+export const WORKER_IDLE_MS = 60_000;
 
 interface Pending {
   out: OutputSink;
@@ -52,18 +58,21 @@ interface Worker {
 }
 
 /**
- * A long-lived child process that runs file actions as the action user (see action-worker.ts). Started on first use,
- * started again if it dies; a request whose cancel it does not honour within the grace gets the worker killed.
+ * A child process that runs file actions as the action user (see action-worker.ts). Started on first use, started
+ * again if it dies, stopped once it has had nothing to do for `idleMs`; a request whose cancel it does not honour
+ * within the grace gets the worker killed.
  */
 export class ActionWorker implements FileActionRunner {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly user: ActionUser,
     private readonly ripgrep: string | null,
     private readonly killGraceMs: number,
+    private readonly idleMs = WORKER_IDLE_MS,
   ) {}
 
   async check(sandboxRoot: string): Promise<void> {
@@ -90,6 +99,7 @@ export class ActionWorker implements FileActionRunner {
 
   private async request(worker: Worker, message: (id: number) => AgentToWorker, signal: AbortSignal, out: OutputSink, help: AgentHelp): Promise<ActionOutcome> {
     const id = this.nextId++;
+    this.stopIdleTimer();
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       this.send(worker, { type: "cancel", id });
@@ -107,10 +117,27 @@ export class ActionWorker implements FileActionRunner {
       clearTimeout(killTimer);
       signal.removeEventListener("abort", onAbort);
       this.pending.delete(id);
+      this.startIdleTimer();
     }
   }
 
+  private startIdleTimer(): void {
+    if (this.pending.size > 0 || !this.worker) return;
+    this.stopIdleTimer();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.pending.size === 0) void this.close();
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
   async close(): Promise<void> {
+    this.stopIdleTimer();
     const worker = this.worker;
     this.worker = null;
     if (!worker || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
@@ -126,6 +153,7 @@ export class ActionWorker implements FileActionRunner {
   }
 
   private started(): Worker {
+    this.stopIdleTimer();
     if (this.worker) return this.worker;
     const identity: WorkerIdentity = { name: this.user.name, uid: this.user.uid, gid: this.user.gid, groups: this.user.groups };
     const command = agentScriptCommand(WORKER_SCRIPT, ACTION_WORKER_FLAG, [JSON.stringify(identity)]);

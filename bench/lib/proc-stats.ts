@@ -72,3 +72,29 @@ export class CpuMeter {
     return { cpuMs: cpu, wallMs: wall, corePercent: (100 * cpu) / wall };
   }
 }
+
+/** A process and all its descendants, parents first. */
+export function processTree(pid: number): number[] {
+  return [pid, ...childrenOf(pid).flatMap(processTree)];
+}
+
+/**
+ * CPU time (ms) a live process has run, summed over its threads from the scheduler's nanosecond counters: an idle
+ * process uses a few ms a minute, below what clock ticks (10 ms) can tell apart.
+ */
+export function preciseCpuMs(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+  return ns / 1e6;
+}
+
+/**
+ * CPU time (ms) a process tree has used so far: each live process, plus what the exited children it reaped used
+ * (cutime, cstime, in clock ticks), so a helper process that comes and goes within a window is counted too.
+ */
+export function treeCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const reaped = ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK;
+  return preciseCpuMs(pid) + reaped + childrenOf(pid).reduce((sum, child) => sum + treeCpuMs(child), 0);
+}

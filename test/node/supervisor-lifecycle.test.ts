@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { identityOf } from "../../agent/supervisor/proc-info.ts";
 import { supervisorFiles } from "../../agent/supervisor/supervisor-files.ts";
 import { waitFor } from "../support/wait-for.ts";
@@ -285,5 +285,24 @@ describe("events", () => {
     second.connected(link.send);
     expect(link.received()).toHaveLength(10);
     expect(second.queuedEvents).toBe(0);
+  });
+});
+
+describe("at rest", () => {
+  it("sets no timer while it supervises nothing, starts looking once a process list arrives, stops when it is emptied", async () => {
+    vi.useFakeTimers();
+    try {
+      const s = supervisor();
+      s.start();
+      expect(vi.getTimerCount()).toBe(0);
+      s.applyConfig(config({ name: "idle", command: "/bin/true", launchMode: "off" }));
+      expect(vi.getTimerCount()).toBe(1);
+      s.applyConfig(config());
+      // The removed process is forgotten once its (absent) instance is settled; the next look finds nothing to watch.
+      await vi.advanceTimersByTimeAsync(200);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
