@@ -11,10 +11,25 @@ import {
 } from "../../protocol/metrics-history.ts";
 
 /**
- * How often, at most, minutes are folded into quarter hours and buckets past their retention are deleted (it runs
- * while heartbeats are recorded, so a site without heartbeats does nothing).
+ * The rings a node's history lives in: one slot per minute of the day kept, plus one, so the minute under way never
+ * shares a slot with the oldest minute a 24-hour chart still shows; one slot per quarter hour of the week kept (a
+ * quarter is folded a day after it ended at the earliest, when the week-old quarter in its slot is out of every
+ * window). A slot carries its own minute or quarter, so a stale one is told apart from a current one and overwritten.
  */
-const PRUNE_EVERY_MS = 10 * 60_000;
+export const MINUTE_SLOTS = METRICS_RETENTION_MS / METRICS_BUCKET_MS + 1;
+export const QUARTER_SLOTS = METRICS_COARSE_RETENTION_MS / METRICS_COARSE_BUCKET_MS;
+const MINUTES_PER_QUARTER = METRICS_COARSE_BUCKET_MS / METRICS_BUCKET_MS;
+
+/** How often, at most, the rows of nodes silent for longer than the week kept are deleted (all of them are stale). */
+const FORGET_EVERY_MS = 24 * 3600_000;
+
+function minuteSlot(minute: number): number {
+  return Math.floor(minute / METRICS_BUCKET_MS) % MINUTE_SLOTS;
+}
+
+function quarterSlot(quarter: number): number {
+  return Math.floor(quarter / METRICS_COARSE_BUCKET_MS) % QUARTER_SLOTS;
+}
 
 /** A bucket's columns: sums and maxima, so averages come out exact however many samples it holds. */
 export interface MinuteBucket {
@@ -140,83 +155,103 @@ function toPoint(r: MinuteBucket): MetricsPoint {
   };
 }
 
+/** `column = excluded.column` for every bucket column: an upsert that replaces a slot's content whole. */
+const REPLACED = COLUMNS.split(",")
+  .map((c) => `${c.trim()} = excluded.${c.trim()}`)
+  .join(", ");
+
 /**
  * Heartbeat metrics folded into one row per node per minute (sums and maxima, so averages come out exact however
  * many heartbeats landed in the minute), kept for a day, and folded again into one row per quarter hour, kept for a
- * week. A site's storage grows with its nodes, not with its heartbeat rate: at most 1,440 + 672 rows per node. The
- * minute under way is not stored: it builds up in the node's socket attachment and is written whole once it is over
- * (see NodeConnections), so the writes are per minute too; readers pass it in as `pending`.
+ * week. Both live in per-node rings keyed by (node, slot): storing a minute overwrites the slot of the minute a day
+ * before it, so retention costs no DELETE and no secondary index, and a minute costs one row written. A quarter is
+ * folded from its node's minute slots (by primary key) when the first of them is about to be overwritten; until then
+ * readers group its minutes on the fly. The minute under way is not stored: it builds up in the node's socket
+ * attachment and is written whole once it is over (see NodeConnections); readers pass it in as `pending`.
  */
 export class MetricsHistoryStore {
-  private lastPruneAt = 0;
+  private lastForgetAt = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 
   /**
-   * Stores a node's bucket for a minute that is over (or whose connection ended), adding to a row already there for
-   * that minute (the node reconnected within it). Called once per node per minute, not per heartbeat.
+   * Stores a node's bucket for a minute that is over (or whose connection ended), adding to what its slot already
+   * holds for that minute (the node reconnected within it). Called once per node per minute, not per heartbeat.
    */
   add(nodeId: string, b: MinuteBucket, now: number): void {
+    const slot = minuteSlot(b.minute);
+    const held = this.sql
+      .exec<BucketRow>(`SELECT minute, ${COLUMNS} FROM metrics_minute_slots WHERE node_id = ? AND slot = ?`, nodeId, slot)
+      .toArray()[0];
+    // A bucket older than the slot's own minute is more than a day old: no 24-hour window shows it any more.
+    if (held && held.minute > b.minute) return;
+    if (held && held.minute < b.minute) this.foldQuarter(nodeId, bucketOf(held.minute, METRICS_COARSE_BUCKET_MS), now);
+    const row = held && held.minute === b.minute ? mergedBucket(held, b) : b;
     this.sql.exec(
-      `INSERT INTO metrics_minutes (node_id, minute, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (node_id, minute) DO UPDATE SET
-         samples = samples + excluded.samples,
-         cpu_sum = cpu_sum + excluded.cpu_sum, cpu_max = MAX(cpu_max, excluded.cpu_max),
-         mem_sum = mem_sum + excluded.mem_sum, mem_max = MAX(mem_max, excluded.mem_max), mem_total = excluded.mem_total,
-         disk_used_sum = disk_used_sum + excluded.disk_used_sum, disk_used_max = MAX(disk_used_max, excluded.disk_used_max),
-         disk_total = excluded.disk_total,
-         gpu_samples = gpu_samples + excluded.gpu_samples, gpu_sum = gpu_sum + excluded.gpu_sum,
-         gpu_max = MAX(COALESCE(gpu_max, excluded.gpu_max), COALESCE(excluded.gpu_max, gpu_max)),
-         gpu_mem_sum = gpu_mem_sum + excluded.gpu_mem_sum, gpu_mem_total = COALESCE(excluded.gpu_mem_total, gpu_mem_total)`,
+      `INSERT INTO metrics_minute_slots (node_id, slot, minute, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (node_id, slot) DO UPDATE SET minute = excluded.minute, ${REPLACED}`,
       nodeId,
-      b.minute,
-      b.samples,
-      b.cpu_sum,
-      b.cpu_max,
-      b.mem_sum,
-      b.mem_max,
-      b.mem_total,
-      b.disk_used_sum,
-      b.disk_used_max,
-      b.disk_total,
-      b.gpu_samples,
-      b.gpu_sum,
-      b.gpu_max,
-      b.gpu_mem_sum,
-      b.gpu_mem_total,
+      slot,
+      row.minute,
+      row.samples,
+      row.cpu_sum,
+      row.cpu_max,
+      row.mem_sum,
+      row.mem_max,
+      row.mem_total,
+      row.disk_used_sum,
+      row.disk_used_max,
+      row.disk_total,
+      row.gpu_samples,
+      row.gpu_sum,
+      row.gpu_max,
+      row.gpu_mem_sum,
+      row.gpu_mem_total,
     );
-    if (now - this.lastPruneAt >= PRUNE_EVERY_MS) this.prune(now);
+    if (now - this.lastForgetAt >= FORGET_EVERY_MS) this.forgetSilent(now);
   }
 
   /**
-   * Folds the minutes of every quarter hour that is over into its quarter-hour row, then deletes every bucket that
-   * ended before its retention window; returns how many minute buckets went.
+   * Folds a node's quarter hour from its minute slots into the quarter's slot, unless that slot holds it (or a later
+   * one) already or the quarter is out of the week kept. Runs before the first of its minutes is overwritten, a day
+   * after the quarter at the earliest, so every minute of it is there.
    */
-  prune(now: number): number {
-    this.lastPruneAt = now;
-    this.fold(bucketOf(now, METRICS_COARSE_BUCKET_MS));
-    this.sql.exec("DELETE FROM metrics_quarters WHERE quarter < ?", bucketOf(now - METRICS_COARSE_RETENTION_MS, METRICS_COARSE_BUCKET_MS));
-    return this.sql.exec("DELETE FROM metrics_minutes WHERE minute < ?", bucketOf(now - METRICS_RETENTION_MS)).rowsWritten;
-  }
-
-  /** Minutes before this time have been folded into quarter hours (always the start of a quarter). */
-  private foldedUpTo(): number {
-    return this.sql.exec<{ upto: number }>("SELECT upto FROM metrics_folded WHERE id = 1").toArray()[0]?.upto ?? 0;
-  }
-
-  private fold(upTo: number): void {
-    const from = this.foldedUpTo();
-    if (upTo <= from) return;
+  private foldQuarter(nodeId: string, quarter: number, now: number): void {
+    if (quarter < bucketOf(now - METRICS_COARSE_RETENTION_MS, METRICS_COARSE_BUCKET_MS)) return;
+    const slot = quarterSlot(quarter);
+    const held = this.sql
+      .exec<{ quarter: number }>("SELECT quarter FROM metrics_quarter_slots WHERE node_id = ? AND slot = ?", nodeId, slot)
+      .toArray()[0];
+    if (held && held.quarter >= quarter) return;
+    const slots = Array.from({ length: MINUTES_PER_QUARTER }, (_, i) => minuteSlot(quarter + i * METRICS_BUCKET_MS));
     this.sql.exec(
-      `INSERT INTO metrics_quarters (node_id, quarter, ${COLUMNS})
-       SELECT node_id, minute - minute % ?, ${FOLDED} FROM metrics_minutes WHERE minute >= ? AND minute < ? GROUP BY node_id, minute - minute % ?
-       ON CONFLICT (node_id, quarter) DO NOTHING`,
-      METRICS_COARSE_BUCKET_MS,
-      from,
-      upTo,
-      METRICS_COARSE_BUCKET_MS,
+      `INSERT INTO metrics_quarter_slots (node_id, slot, quarter, ${COLUMNS})
+       SELECT ?, ?, ?, ${FOLDED} FROM metrics_minute_slots
+         WHERE node_id = ? AND slot IN (${slots.map(() => "?").join(", ")}) AND minute >= ? AND minute < ?
+         HAVING COUNT(*) > 0
+       ON CONFLICT (node_id, slot) DO UPDATE SET quarter = excluded.quarter, ${REPLACED}`,
+      nodeId,
+      slot,
+      quarter,
+      nodeId,
+      ...slots,
+      quarter,
+      quarter + METRICS_COARSE_BUCKET_MS,
     );
-    this.sql.exec("INSERT INTO metrics_folded (id, upto) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET upto = excluded.upto", upTo);
+  }
+
+  /**
+   * Deletes the history of nodes that sent nothing for longer than the week kept (deregistered or gone): every slot
+   * they hold is out of every window, and a ring is never pruned otherwise. Returns how many rows went.
+   */
+  forgetSilent(now: number): number {
+    this.lastForgetAt = now;
+    const cutoff = now - METRICS_COARSE_RETENTION_MS - METRICS_COARSE_BUCKET_MS;
+    const silent = "SELECT id FROM nodes WHERE last_heartbeat_at < ?";
+    return (
+      this.sql.exec(`DELETE FROM metrics_minute_slots WHERE node_id IN (${silent})`, cutoff).rowsWritten +
+      this.sql.exec(`DELETE FROM metrics_quarter_slots WHERE node_id IN (${silent})`, cutoff).rowsWritten
+    );
   }
 
   /** The stored buckets, and `pending`, the node's minute under way that lives with its socket until it is over. */
@@ -226,13 +261,13 @@ export class MetricsHistoryStore {
     if (windowMs > METRICS_RETENTION_MS) return this.coarseHistory(nodeId, query.since, now, range, windowMs, pending);
     const from = Math.max(bucketOf(query.since ?? 0), bucketOf(now - windowMs));
     const rows = this.sql
-      .exec<BucketRow>("SELECT * FROM metrics_minutes WHERE node_id = ? AND minute >= ? ORDER BY minute", nodeId, from)
+      .exec<BucketRow>(`SELECT minute, ${COLUMNS} FROM metrics_minute_slots WHERE node_id = ? AND minute >= ? ORDER BY minute`, nodeId, from)
       .toArray();
     const points = withPending(rows, pending, from, METRICS_BUCKET_MS, "latest").map(toPoint);
     return { nodeId, bucketMs: METRICS_BUCKET_MS, retentionMs: METRICS_RETENTION_MS, range, windowMs, points };
   }
 
-  /** Quarter hours: the folded ones, then the minutes not folded yet, grouped the same way on the fly. */
+  /** Quarter hours: the folded ones, then those not folded yet, grouped from their minutes on the fly. */
   private coarseHistory(
     nodeId: string,
     since: number | undefined,
@@ -243,20 +278,22 @@ export class MetricsHistoryStore {
   ): MetricsHistory {
     const width = METRICS_COARSE_BUCKET_MS;
     const from = Math.max(bucketOf(since ?? 0, width), bucketOf(now - windowMs, width));
-    const folded = this.foldedUpTo();
     const rows = this.sql
       .exec<BucketRow>(
-        `SELECT quarter AS minute, ${COLUMNS} FROM metrics_quarters WHERE node_id = ? AND quarter >= ? AND quarter < ?
+        `SELECT quarter AS minute, ${COLUMNS} FROM metrics_quarter_slots WHERE node_id = ? AND quarter >= ?
          UNION ALL
-         SELECT minute - minute % ? AS minute, ${FOLDED} FROM metrics_minutes WHERE node_id = ? AND minute >= ?
+         SELECT minute - minute % ? AS minute, ${FOLDED} FROM metrics_minute_slots WHERE node_id = ? AND minute >= ?
+           AND minute - minute % ? NOT IN (SELECT quarter FROM metrics_quarter_slots WHERE node_id = ? AND quarter >= ?)
            GROUP BY minute - minute % ?
          ORDER BY minute`,
         nodeId,
         from,
-        folded,
         width,
         nodeId,
-        Math.max(from, folded),
+        from,
+        width,
+        nodeId,
+        from,
         width,
       )
       .toArray();

@@ -23,6 +23,76 @@ const SITE_ACCESS = `CREATE TABLE site_info (
    ) WITHOUT ROWID;`;
 
 /**
+ * Metrics history in per-node rings (see MetricsHistoryStore): a minute's slot is its index modulo MINUTE_SLOTS
+ * (1,441), a quarter's its index modulo QUARTER_SLOTS (672), so storing one overwrites the stale one and nothing is
+ * pruned. The rows of the old tables move to their slots, the latest winning a shared slot (older ones were past
+ * retention or, for minutes, folded already); the old tables, their indexes on time and the fold marker go.
+ */
+export const METRICS_RINGS = `CREATE TABLE metrics_minute_slots (
+     node_id TEXT NOT NULL,
+     slot INTEGER NOT NULL,
+     minute INTEGER NOT NULL,
+     samples INTEGER NOT NULL,
+     cpu_sum REAL NOT NULL,
+     cpu_max REAL NOT NULL,
+     mem_sum REAL NOT NULL,
+     mem_max REAL NOT NULL,
+     mem_total REAL NOT NULL,
+     disk_used_sum REAL NOT NULL,
+     disk_used_max REAL NOT NULL,
+     disk_total REAL NOT NULL,
+     gpu_samples INTEGER NOT NULL,
+     gpu_sum REAL NOT NULL,
+     gpu_max REAL,
+     gpu_mem_sum REAL NOT NULL,
+     gpu_mem_total REAL,
+     PRIMARY KEY (node_id, slot)
+   ) WITHOUT ROWID;
+   CREATE TABLE metrics_quarter_slots (
+     node_id TEXT NOT NULL,
+     slot INTEGER NOT NULL,
+     quarter INTEGER NOT NULL,
+     samples INTEGER NOT NULL,
+     cpu_sum REAL NOT NULL,
+     cpu_max REAL NOT NULL,
+     mem_sum REAL NOT NULL,
+     mem_max REAL NOT NULL,
+     mem_total REAL NOT NULL,
+     disk_used_sum REAL NOT NULL,
+     disk_used_max REAL NOT NULL,
+     disk_total REAL NOT NULL,
+     gpu_samples INTEGER NOT NULL,
+     gpu_sum REAL NOT NULL,
+     gpu_max REAL,
+     gpu_mem_sum REAL NOT NULL,
+     gpu_mem_total REAL,
+     PRIMARY KEY (node_id, slot)
+   ) WITHOUT ROWID;
+   INSERT INTO metrics_minute_slots (node_id, slot, minute, samples, cpu_sum, cpu_max, mem_sum, mem_max, mem_total, disk_used_sum, disk_used_max,
+       disk_total, gpu_samples, gpu_sum, gpu_max, gpu_mem_sum, gpu_mem_total)
+     SELECT node_id, (minute / 60000) % 1441, minute, samples, cpu_sum, cpu_max, mem_sum, mem_max, mem_total, disk_used_sum, disk_used_max,
+       disk_total, gpu_samples, gpu_sum, gpu_max, gpu_mem_sum, gpu_mem_total
+     FROM metrics_minutes WHERE true ORDER BY minute
+     ON CONFLICT (node_id, slot) DO UPDATE SET minute = excluded.minute, samples = excluded.samples, cpu_sum = excluded.cpu_sum, cpu_max = excluded.cpu_max,
+       mem_sum = excluded.mem_sum, mem_max = excluded.mem_max, mem_total = excluded.mem_total,
+       disk_used_sum = excluded.disk_used_sum, disk_used_max = excluded.disk_used_max, disk_total = excluded.disk_total,
+       gpu_samples = excluded.gpu_samples, gpu_sum = excluded.gpu_sum, gpu_max = excluded.gpu_max,
+       gpu_mem_sum = excluded.gpu_mem_sum, gpu_mem_total = excluded.gpu_mem_total;
+   INSERT INTO metrics_quarter_slots (node_id, slot, quarter, samples, cpu_sum, cpu_max, mem_sum, mem_max, mem_total, disk_used_sum, disk_used_max,
+       disk_total, gpu_samples, gpu_sum, gpu_max, gpu_mem_sum, gpu_mem_total)
+     SELECT node_id, (quarter / 900000) % 672, quarter, samples, cpu_sum, cpu_max, mem_sum, mem_max, mem_total, disk_used_sum, disk_used_max,
+       disk_total, gpu_samples, gpu_sum, gpu_max, gpu_mem_sum, gpu_mem_total
+     FROM metrics_quarters WHERE true ORDER BY quarter
+     ON CONFLICT (node_id, slot) DO UPDATE SET quarter = excluded.quarter, samples = excluded.samples, cpu_sum = excluded.cpu_sum, cpu_max = excluded.cpu_max,
+       mem_sum = excluded.mem_sum, mem_max = excluded.mem_max, mem_total = excluded.mem_total,
+       disk_used_sum = excluded.disk_used_sum, disk_used_max = excluded.disk_used_max, disk_total = excluded.disk_total,
+       gpu_samples = excluded.gpu_samples, gpu_sum = excluded.gpu_sum, gpu_max = excluded.gpu_max,
+       gpu_mem_sum = excluded.gpu_mem_sum, gpu_mem_total = excluded.gpu_mem_total;
+   DROP TABLE metrics_minutes;
+   DROP TABLE metrics_quarters;
+   DROP TABLE metrics_folded;`;
+
+/**
  * The site's SQLite schema as an append-only list of migrations. A migration, once shipped, is never edited:
  * existing sites replay only the ones they have not applied yet.
  */
@@ -345,6 +415,7 @@ const MIGRATIONS: readonly string[] = [
   // A fan-out's members by status: each result asks whether any is still queued or pending, which must not read
   // every member (a 1,000-node fan-out would read a million rows over its results).
   `CREATE INDEX directives_by_fanout_status ON directives(fanout_id, status) WHERE fanout_id IS NOT NULL;`,
+  METRICS_RINGS,
 ];
 
 /** The version that gave sites their own existence and members (see SiteAccess). */

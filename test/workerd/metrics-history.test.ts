@@ -9,8 +9,9 @@ import {
   METRICS_RETENTION_MS,
   MetricsHistory,
 } from "../../protocol/metrics-history.ts";
-import { MetricsHistoryStore, sampleBucket } from "../../durable-objects/site-hub/metrics-history.ts";
+import { MINUTE_SLOTS, MetricsHistoryStore, QUARTER_SLOTS, sampleBucket } from "../../durable-objects/site-hub/metrics-history.ts";
 import { readState } from "../../durable-objects/site-hub/node-socket.ts";
+import { METRICS_RINGS } from "../../durable-objects/site-hub/schema.ts";
 import { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { api, connectNode, freshSite, registerNode, type FakeAgent } from "./support.ts";
 
@@ -104,22 +105,131 @@ describe("metrics history", () => {
     expect(tomorrow).toEqual([3]);
   });
 
-  it("prunes buckets past the retention window while recording, at most every ten minutes", async () => {
+  it("reuses a minute's slot a day later for the new minute alone, and keeps a node's rows within its rings", async () => {
     const site = freshSite();
     const now = Date.UTC(2026, 0, 3, 12, 0, 0);
-    const counts = await withStore(site, (store, sql) => {
-      const count = () => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM metrics_minutes WHERE node_id = 'n'").one().n;
-      record(store, "n", sample(), now);
-      record(store, "n", sample(), now - METRICS_RETENTION_MS - 3600_000);
-      const withOld = count();
-      record(store, "n", sample(), now + 5 * 60_000);
-      const beforeInterval = count();
-      record(store, "n", sample(), now + 11 * 60_000);
-      const afterInterval = count();
-      const explicit = store.prune(now + 2 * METRICS_RETENTION_MS);
-      return { withOld, beforeInterval, afterInterval, explicit, left: count() };
+    const span = MINUTE_SLOTS * METRICS_BUCKET_MS;
+    const result = await withStore(site, (store, sql) => {
+      const count = (table: string) => sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE node_id = 'n'`).one().n;
+      record(store, "n", sample({ cpuPercent: 10 }), now);
+      record(store, "n", sample({ cpuPercent: 20 }), now + 60_000);
+      const before = store.history("n", {}, now + 2 * 60_000).points.map((p) => [p.at, p.cpuAvg]);
+      // The same slot, one ring later: the old minute is replaced, not added to.
+      record(store, "n", sample({ cpuPercent: 70 }), now + span);
+      const reused = {
+        // A minute past the day after `now + 1 min`, the last minute of the old ring is out of the window too.
+        day: store.history("n", {}, now + span + 61_000).points.map((p) => [p.at, p.samples, p.cpuAvg]),
+        since: store.history("n", { since: now - 3600_000 }, now + span + 61_000).points.map((p) => p.at),
+        minutes: count("metrics_minute_slots"),
+      };
+      // Three days of a minute every other minute (1,441 slots, an odd number, so every slot is written) stay in the ring.
+      for (let at = now + span + 60_000; at < now + span + 3 * 24 * 3600_000; at += 2 * 60_000) record(store, "n", sample(), at);
+      return { before, reused, ring: count("metrics_minute_slots"), quarters: count("metrics_quarter_slots") };
     });
-    expect(counts).toEqual({ withOld: 2, beforeInterval: 3, afterInterval: 3, explicit: 3, left: 0 });
+    expect(result.before).toEqual([[now, 10], [now + 60_000, 20]]);
+    expect(result.reused).toEqual({ day: [[now + span, 1, 70]], since: [now + span], minutes: 2 });
+    expect(result.ring).toBe(MINUTE_SLOTS);
+    expect(result.quarters).toBeLessThanOrEqual(QUARTER_SLOTS);
+  });
+
+  it("serves quarter hours equal before and after they are folded from the minutes a day later", async () => {
+    const site = freshSite();
+    const q = Date.UTC(2026, 0, 4, 12, 0, 0);
+    const day = MINUTE_SLOTS * METRICS_BUCKET_MS;
+    const gpus = [{ name: "a", utilizationPercent: 50, memoryUsedMb: 100, memoryTotalMb: 1000 }];
+    const result = await withStore(site, (store, sql) => {
+      record(store, "n", sample({ cpuPercent: 10, memoryTotalMb: 4000 }), q + 60_000);
+      record(store, "n", sample({ cpuPercent: 30, memoryTotalMb: 6000, gpus }), q + 60_000 + 20_000);
+      record(store, "n", sample({ cpuPercent: 50, memoryTotalMb: 5000 }), q + 14 * 60_000);
+      record(store, "n", sample({ cpuPercent: 90 }), q + 15 * 60_000);
+      const week = (at: number) => store.history("n", { range: "7d" }, at).points;
+      const unfolded = week(q + 16 * 60_000);
+      const quarters = () => sql.exec<{ quarter: number; samples: number }>("SELECT quarter, samples FROM metrics_quarter_slots WHERE node_id = 'n'").toArray();
+      const none = quarters();
+      // A minute a ring later lands in the slot of q + 1 min: its quarter is folded before that minute goes.
+      record(store, "n", sample({ cpuPercent: 5 }), q + day + 60_000);
+      const folded = quarters();
+      const after = week(q + day + 2 * 60_000);
+      return { unfolded, none, folded, after };
+    });
+    expect(result.none).toEqual([]);
+    expect(result.folded).toEqual([{ quarter: q, samples: 3 }]);
+    expect(result.unfolded.map((p) => [p.at, p.samples, p.cpuAvg, p.cpuMax, p.memoryTotalMb, p.gpuAvg])).toEqual([
+      [q, 3, 30, 50, 6000, 50],
+      [q + METRICS_COARSE_BUCKET_MS, 1, 90, 90, 4000, null],
+    ]);
+    expect(result.after.slice(0, 2)).toEqual(result.unfolded);
+    expect(result.after.map((p) => p.cpuAvg)).toEqual([30, 90, 5]);
+  });
+
+  it("shows a node that stops and returns more than a day later none of its stale minutes", async () => {
+    const site = freshSite();
+    const t = Date.UTC(2026, 0, 5, 8, 0, 0);
+    const back = t + 26 * 3600_000;
+    const result = await withStore(site, (store) => {
+      for (let i = 0; i < 60; i++) record(store, "n", sample({ cpuPercent: 10 }), t + i * 60_000);
+      record(store, "n", sample({ cpuPercent: 40 }), back);
+      const at = back + 30_000;
+      return {
+        ranges: (["1h", "6h", "24h"] as const).map((range) => store.history("n", { range }, at).points.map((p) => [p.at, p.cpuAvg])),
+        old: store.history("n", { since: t }, at).points.length,
+        week: store.history("n", { range: "7d" }, at).points.map((p) => [p.at, p.samples, p.cpuAvg]),
+      };
+    });
+    for (const points of result.ranges) expect(points).toEqual([[back, 40]]);
+    expect(result.old).toBe(1);
+    expect(result.week).toEqual([
+      [t, 15, 10],
+      [t + METRICS_COARSE_BUCKET_MS, 15, 10],
+      [t + 2 * METRICS_COARSE_BUCKET_MS, 15, 10],
+      [t + 3 * METRICS_COARSE_BUCKET_MS, 15, 10],
+      [back, 1, 40],
+    ]);
+  });
+
+  it("keeps eight days of minutes exact in every range, within the rings", async () => {
+    const site = freshSite();
+    const start = Date.UTC(2026, 1, 1, 0, 0, 0);
+    const every = 5 * 60_000;
+    const end = start + 8 * 24 * 3600_000;
+    const cpuAt = (at: number) => ((at - start) / every) % 97;
+    const result = await withStore(site, (store, sql) => {
+      for (let at = start; at < end; at += every) record(store, "n", sample({ cpuPercent: cpuAt(at) }), at);
+      const count = (table: string) => sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE node_id = 'n'`).one().n;
+      return { day: store.history("n", {}, end), week: store.history("n", { range: "7d" }, end), minutes: count("metrics_minute_slots"), quarters: count("metrics_quarter_slots") };
+    });
+    const expectedDay: [number, number][] = [];
+    for (let at = start; at < end; at += every) if (at >= end - METRICS_RETENTION_MS) expectedDay.push([at, cpuAt(at)]);
+    expect(result.day.points.map((p) => [p.at, p.cpuAvg])).toEqual(expectedDay);
+    const expectedWeek: [number, number, number, number][] = [];
+    for (let q = end - METRICS_COARSE_RETENTION_MS; q < end; q += METRICS_COARSE_BUCKET_MS) {
+      const cpus = [0, 1, 2].map((i) => cpuAt(q + i * every));
+      expectedWeek.push([q, 3, cpus.reduce((a, b) => a + b, 0) / 3, Math.max(...cpus)]);
+    }
+    expect(result.week.points.map((p) => [p.at, p.samples, p.cpuAvg, p.cpuMax])).toEqual(expectedWeek);
+    expect(result.minutes).toBeLessThanOrEqual(MINUTE_SLOTS);
+    expect(result.quarters).toBeLessThanOrEqual(QUARTER_SLOTS);
+  });
+
+  it("deletes the history of nodes silent for longer than the week kept, and of no other", async () => {
+    const site = freshSite();
+    await registerNode(site, { name: "gone" });
+    await registerNode(site, { name: "here" });
+    const now = Date.now();
+    const result = await withStore(site, (store, sql) => {
+      for (const id of ["gone", "here"]) {
+        record(store, id, sample(), now - 8 * 24 * 3600_000);
+        record(store, id, sample(), now - 60_000);
+      }
+      sql.exec("UPDATE nodes SET last_heartbeat_at = ? WHERE id = ?", now - 8 * 24 * 3600_000, "gone");
+      sql.exec("UPDATE nodes SET last_heartbeat_at = ? WHERE id = ?", now - 60_000, "here");
+      const deleted = store.forgetSilent(now);
+      const left = sql.exec<{ node_id: string }>("SELECT DISTINCT node_id FROM metrics_minute_slots WHERE node_id IN ('gone', 'here')").toArray();
+      return { deleted, left, here: store.history("here", { range: "7d" }, now).points.length };
+    });
+    expect(result.deleted).toBeGreaterThanOrEqual(2);
+    expect(result.left).toEqual([{ node_id: "here" }]);
+    expect(result.here).toBe(1);
   });
 
   it("serves 1 h and 6 h in minutes, and 7 days in quarter hours folded from the minutes, the latest quarter included", async () => {
@@ -127,14 +237,12 @@ describe("metrics history", () => {
     const now = Date.UTC(2026, 0, 10, 12, 7, 0);
     const day = 24 * 3600_000;
     const result = await withStore(site, (store) => {
-      // Two samples in one quarter hour four days ago, folded when the store prunes; two in the current quarter.
+      // Two samples in one quarter hour four days ago, never folded (no minute overwrote them): grouped on the fly.
       record(store, "n", sample({ cpuPercent: 10 }), now - 4 * day + 60_000);
       record(store, "n", sample({ cpuPercent: 30 }), now - 4 * day + 120_000);
-      store.prune(now - 4 * day + 3600_000);
       record(store, "n", sample({ cpuPercent: 40 }), now - 3 * 3600_000);
       record(store, "n", sample({ cpuPercent: 60 }), now - 60_000);
       record(store, "n", sample({ cpuPercent: 80 }), now);
-      store.prune(now);
       record(store, "n", sample({ cpuPercent: 100 }), now + 30_000);
       return {
         hour: store.history("n", { range: "1h" }, now + 30_000),
@@ -207,7 +315,7 @@ describe("heartbeats between the once-a-minute writes", () => {
 
   function stored(site: string, id: string) {
     return runInDurableObject(hub(site), (_hub, state) => ({
-      minutes: state.storage.sql.exec<{ minute: number; samples: number }>("SELECT minute, samples FROM metrics_minutes WHERE node_id = ? ORDER BY minute", id).toArray(),
+      minutes: state.storage.sql.exec<{ minute: number; samples: number }>("SELECT minute, samples FROM metrics_minute_slots WHERE node_id = ? ORDER BY minute", id).toArray(),
       row: state.storage.sql.exec<{ last_heartbeat_at: number; metrics: string | null }>("SELECT last_heartbeat_at, metrics FROM nodes WHERE id = ?", id).one(),
     }));
   }
@@ -297,5 +405,68 @@ describe("heartbeats between the once-a-minute writes", () => {
     expect(attachment.length).toBeLessThan(2_048);
     const history = MetricsHistory.parse(await (await api(`/api/sites/${site}/nodes/${id}/metrics`)).json());
     expect(history.points.map((p) => [p.samples, p.cpuMax])).toEqual([[2, 60]]);
+  });
+});
+
+describe("the migration to per-node rings", () => {
+  const columns = `samples INTEGER NOT NULL, cpu_sum REAL NOT NULL, cpu_max REAL NOT NULL, mem_sum REAL NOT NULL,
+    mem_max REAL NOT NULL, mem_total REAL NOT NULL, disk_used_sum REAL NOT NULL, disk_used_max REAL NOT NULL,
+    disk_total REAL NOT NULL, gpu_samples INTEGER NOT NULL, gpu_sum REAL NOT NULL, gpu_max REAL, gpu_mem_sum REAL NOT NULL,
+    gpu_mem_total REAL`;
+
+  /** The tables as the migrations before the rings left them. */
+  function oldTables(sql: SqlStorage): void {
+    sql.exec(`DROP TABLE metrics_minute_slots; DROP TABLE metrics_quarter_slots;
+      CREATE TABLE metrics_minutes (node_id TEXT NOT NULL, minute INTEGER NOT NULL, ${columns}, PRIMARY KEY (node_id, minute)) WITHOUT ROWID;
+      CREATE INDEX metrics_by_minute ON metrics_minutes(minute);
+      CREATE TABLE metrics_quarters (node_id TEXT NOT NULL, quarter INTEGER NOT NULL, ${columns}, PRIMARY KEY (node_id, quarter)) WITHOUT ROWID;
+      CREATE INDEX metrics_by_quarter ON metrics_quarters(quarter);
+      CREATE TABLE metrics_folded (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);`);
+  }
+
+  function insertOld(sql: SqlStorage, table: "metrics_minutes" | "metrics_quarters", nodeId: string, at: number, cpu: number, samples = 1): void {
+    const b = sampleBucket(sample({ cpuPercent: cpu }), at);
+    sql.exec(
+      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      nodeId, at, samples, b.cpu_sum * samples, b.cpu_max, b.mem_sum * samples, b.mem_max, b.mem_total, b.disk_used_sum * samples,
+      b.disk_used_max, b.disk_total, b.gpu_samples, b.gpu_sum, b.gpu_max, b.gpu_mem_sum, b.gpu_mem_total,
+    );
+  }
+
+  it("moves minutes and quarter hours into their slots, the latest winning a shared one, and drops the old tables", async () => {
+    const site = freshSite();
+    const now = Date.UTC(2026, 0, 20, 12, 3, 0);
+    const minute = METRICS_BUCKET_MS;
+    const q = now - 3 * 24 * 3600_000 - 3 * minute;
+    const result = await withStore(site, (store, sql) => {
+      oldTables(sql);
+      // A minute just past retention (not pruned yet) in the slot of the current one; the quarter a week before `q` in its slot.
+      insertOld(sql, "metrics_minutes", "n", now - MINUTE_SLOTS * minute, 99);
+      for (const [dt, cpu] of [[-2, 20], [-1, 40], [0, 60]] as const) insertOld(sql, "metrics_minutes", "n", now + dt * minute, cpu);
+      insertOld(sql, "metrics_minutes", "other", now, 77);
+      insertOld(sql, "metrics_quarters", "n", q - QUARTER_SLOTS * METRICS_COARSE_BUCKET_MS, 88, 4);
+      insertOld(sql, "metrics_quarters", "n", q, 30, 15);
+      sql.exec("INSERT INTO metrics_folded (id, upto) VALUES (1, ?)", now - 3 * minute);
+      sql.exec(METRICS_RINGS);
+      const tables = sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE name LIKE 'metrics%' ORDER BY name")
+        .toArray()
+        .map((r) => r.name);
+      return {
+        tables,
+        day: store.history("n", {}, now + 30_000).points.map((p) => [p.at, p.cpuAvg]),
+        week: store.history("n", { range: "7d" }, now + 30_000).points.map((p) => [p.at, p.samples, p.cpuAvg]),
+        other: store.history("other", {}, now + 30_000).points.map((p) => p.cpuAvg),
+        slots: sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM metrics_minute_slots WHERE node_id = 'n'").one().n,
+      };
+    });
+    expect(result.tables).toEqual(["metrics_minute_slots", "metrics_quarter_slots"]);
+    expect(result.day).toEqual([[now - 2 * minute, 20], [now - minute, 40], [now, 60]]);
+    expect(result.week).toEqual([
+      [q, 15, 30],
+      [now - (now % METRICS_COARSE_BUCKET_MS), 3, 40],
+    ]);
+    expect(result.other).toEqual([77]);
+    expect(result.slots).toBe(3);
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { DirectiveView } from "../../protocol/api.ts";
 import { MAX_CHUNK_BYTES, MAX_FRAME_BYTES } from "../../protocol/limits.ts";
 import { METRICS_BUCKET_MS } from "../../protocol/metrics-history.ts";
+import { MINUTE_SLOTS, MetricsHistoryStore, sampleBucket } from "../../durable-objects/site-hub/metrics-history.ts";
 import type { BatchedMessage, DirectiveMessage } from "../../protocol/node-messages.ts";
 import { api, connectNode, type FakeAgent, freshSite, registerNode } from "./support.ts";
 
@@ -115,11 +116,26 @@ describe("rows written", () => {
     const total = perMinute.reduce((a, b) => a + b, 0);
     console.log(`storage: ${(total / minutes).toFixed(2)} rows written per node per minute of heartbeats (${(total / (12 * minutes)).toFixed(3)} per heartbeat): ${perMinute.join(", ")}`);
     // The first minute writes nothing: the register wrote the row in it. Each later one writes the node's row once
-    // (1) and the minute before as history (the row and its index entry, 2), plus the history's own bookkeeping once.
+    // and the minute before into its history slot once (no index, no retention delete).
     expect(perMinute[0]).toBe(0);
-    for (const rows of perMinute.slice(1)) expect(rows).toBeGreaterThanOrEqual(3);
-    expect(Math.max(...perMinute)).toBeLessThanOrEqual(4);
+    for (const rows of perMinute.slice(1)) expect(rows).toBe(2);
     node.ws.close(1000);
+  });
+
+  it("per minute of history once the rings are full, quarter-hour folds included", async () => {
+    const start = Date.UTC(2026, 2, 1);
+    const fill = MINUTE_SLOTS * METRICS_BUCKET_MS;
+    const store = (from: number, to: number) =>
+      runInDurableObject(env.SITE_HUB.get(env.SITE_HUB.idFromName(site)), (_hub, state) => {
+        const history = new MetricsHistoryStore(state.storage.sql);
+        for (let at = from; at < to; at += METRICS_BUCKET_MS) history.add("ring", sampleBucket(METRICS, at), at);
+      });
+    await store(start, start + fill);
+    const minutes = 24 * 60;
+    const rows = await rowsWrittenBy(site, () => store(start + fill, start + fill + minutes * METRICS_BUCKET_MS));
+    console.log(`storage: ${(rows / minutes).toFixed(3)} rows written per node per minute of history in the steady state (a day of minutes over full rings)`);
+    // One slot overwritten per minute, and one quarter hour folded per 15 minutes.
+    expect(rows).toBe(minutes + minutes / 15);
   });
 
   it("per directive with a one-line output", async () => {
