@@ -2,27 +2,14 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ActivityPage } from "../../protocol/api.ts";
 import { ConversationListResponse, ConversationView } from "../../protocol/chat.ts";
-import type { ProcessStatus } from "../../protocol/processes.ts";
 import { SiteSettingsResponse } from "../../protocol/site-settings.ts";
 import type { MockTurn } from "../support/mock-llm-script.ts";
 import { BOOTSTRAP, call, expectJson, join, rootSession } from "./accounts-support.ts";
 import { recorded, release, script } from "./chat-support.ts";
 import { autonomySite, conversationObject, events, hookUrl, hooks, hubObject, processEvent, report, runChecks, settled, type AutonomySite } from "./autonomy-support.ts";
-import type { FakeAgent } from "./support.ts";
+import { runningProcess, type FakeAgent } from "./support.ts";
 
-const RUNNING: ProcessStatus = {
-  name: "api",
-  state: "running",
-  pid: 5151,
-  startedAt: Date.now(),
-  restarts: 1,
-  lastExit: null,
-  cpuPercent: null,
-  memoryBytes: null,
-  held: null,
-  nextStartAt: null,
-  reason: null,
-};
+const RUNNING = runningProcess("api", 5151, 1);
 
 const USAGE = { input: 200, output: 30 };
 

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DirectiveView } from "../../protocol/api.ts";
-import type { ProcessStatus } from "../../protocol/processes.ts";
 import { BOOTSTRAP, call, expectJson, newSite } from "./accounts-support.ts";
 import { ask, mockKey, newConversation, openChatStream, recorded, script, setSiteKey, view } from "./chat-support.ts";
-import { connectNode, registerNode } from "./support.ts";
+import { connectNode, registerNode, runningProcess } from "./support.ts";
 
 /** Text of every tool result the model was shown in a recorded (Anthropic-format) request. */
 function toolResultsShown(body: Record<string, unknown>): string[] {
@@ -13,19 +12,7 @@ function toolResultsShown(body: Record<string, unknown>): string[] {
   );
 }
 
-const RUNNING: ProcessStatus = {
-  name: "api",
-  state: "running",
-  pid: 4242,
-  startedAt: Date.now(),
-  restarts: 1,
-  lastExit: null,
-  cpuPercent: null,
-  memoryBytes: null,
-  held: null,
-  nextStartAt: null,
-  reason: null,
-};
+const RUNNING = runningProcess("api", 4242, 1);
 
 describe("process tools in a conversation", () => {
   it("restart a supervised process through the site's directive path, and tell the model when there is no such process", async () => {

@@ -4,7 +4,7 @@ import { isProcessTool, runProcessTool, type ProcessToolHub } from "../../durabl
 import type { Requester } from "../../durable-objects/site-hub/requester.ts";
 import { ProcessListResponse, type ProcessStatus } from "../../protocol/processes.ts";
 import { prepareToolCall } from "../../protocol/tools/index.ts";
-import { api, connectNode, ensureSite, freshSite, registerNode, type FakeAgent } from "./support.ts";
+import { api, connectNode, ensureSite, freshSite, registerNode, runningProcess, type FakeAgent } from "./support.ts";
 
 const ADMIN: Requester = { actor: "chat c-1 (admin@example.com)", userId: "u-admin", confined: false };
 const MEMBER: Requester = { actor: "chat c-2 (member@example.com)", userId: "u-member", confined: true };
@@ -23,19 +23,7 @@ async function tool(hub: ProcessToolHub, name: string, input: unknown, requester
   return runProcessTool(prepared.run.handler, hub, prepared.run.input, requester);
 }
 
-const RUNNING: ProcessStatus = {
-  name: "api",
-  state: "running",
-  pid: 77,
-  startedAt: Date.now(),
-  restarts: 0,
-  lastExit: null,
-  cpuPercent: null,
-  memoryBytes: null,
-  held: null,
-  nextStartAt: null,
-  reason: null,
-};
+const RUNNING = runningProcess("api", 77, 0);
 
 /** Answers the next supervised.* directive the way an agent does. */
 async function answerDirective(agent: FakeAgent, output: string, status: ProcessStatus | null, success = true): Promise<Record<string, unknown>> {

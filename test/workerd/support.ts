@@ -2,6 +2,7 @@ import { SELF } from "cloudflare:test";
 import { HubToNodeMessage, type HubToNodeMessage as HubMsg } from "../../protocol/node-messages.ts";
 import type { NodeCredentials } from "../../protocol/api.ts";
 import { ActionName } from "../../protocol/directives.ts";
+import type { ProcessStatus } from "../../protocol/processes.ts";
 
 export const ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789abcdef";
 export const BASE = "http://hub.test";
@@ -141,4 +142,9 @@ export async function connectNode(site: string, creds: NodeCredentials, extra: R
   agent.register(creds.id, extra);
   await agent.next("registered");
   return agent;
+}
+
+/** A supervised process's status as an agent reports it once the process runs. */
+export function runningProcess(name: string, pid: number, restarts: number): ProcessStatus {
+  return { name, state: "running", pid, startedAt: Date.now(), restarts, lastExit: null, cpuPercent: null, memoryBytes: null, held: null, nextStartAt: null, reason: null };
 }
