@@ -97,28 +97,43 @@ export class ActivityLog {
   ) {}
 
   append(entry: NewActivity, now = Date.now()): void {
-    const row = this.sql
+    this.appendMany([entry], now);
+  }
+
+  /**
+   * Adds entries, however many (a fan-out's, one per machine), in one statement: they travel as one JSON array, since
+   * a statement takes at most 100 bound values.
+   */
+  appendMany(entries: readonly NewActivity[], now = Date.now()): void {
+    if (entries.length === 0) return;
+    const values = entries.map((e) => [
+      e.kind,
+      e.level ?? "info",
+      e.nodeId ?? null,
+      e.actor ?? null,
+      e.message,
+      e.data ? JSON.stringify(e.data) : null,
+      e.directiveId ?? null,
+      e.fanoutId ?? null,
+      e.audience ?? "site",
+      e.subject ?? null,
+    ]);
+    const rows = this.sql
       .exec<ActivityRow>(
         `INSERT INTO activity (at, kind, level, node_id, actor, message, data, directive_id, fanout_id, audience, subject)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+         SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9
+         FROM json_each(?) ORDER BY key RETURNING *`,
         now,
-        entry.kind,
-        entry.level ?? "info",
-        entry.nodeId ?? null,
-        entry.actor ?? null,
-        entry.message,
-        entry.data ? JSON.stringify(entry.data) : null,
-        entry.directiveId ?? null,
-        entry.fanoutId ?? null,
-        entry.audience ?? "site",
-        entry.subject ?? null,
+        JSON.stringify(values),
       )
-      .one();
-    if (++this.appendsSincePrune >= PRUNE_EVERY) {
+      .toArray()
+      .sort((a, b) => a.id - b.id);
+    this.appendsSincePrune += rows.length;
+    if (this.appendsSincePrune >= PRUNE_EVERY) {
       this.appendsSincePrune = 0;
       this.sql.exec("DELETE FROM activity WHERE id <= (SELECT MAX(id) FROM activity) - ?", MAX_ENTRIES);
     }
-    this.changed(toStored(row));
+    for (const row of rows) this.changed(toStored(row));
   }
 
   /** Rewrites a directive's entry in place; false when it has none (pruned, or from before entries were kept whole). */

@@ -7,7 +7,7 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
-import type { ChunkTarget, DirectiveRecord, DirectiveStore, Outcome } from "./directive-store.ts";
+import type { ChunkTarget, DirectiveRecord, DirectiveStore, NewDirective, Outcome } from "./directive-store.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
@@ -113,8 +113,7 @@ function knowsAction(node: NodeView, action: string): boolean {
 
 /** A directive just recorded: whether it waits to be sent, or was settled at admission (refused, offline). */
 interface Admitted {
-  id: string;
-  fanoutId: string | null;
+  view: DirectiveView;
   queued: boolean;
 }
 
@@ -162,7 +161,7 @@ export class DirectiveDispatcher {
     if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
     const stream = this.streams.open(id, presenterFor(requester));
-    await this.afterAdmit([this.admit(id, null, node, call.value, req, requester, options)]);
+    await this.afterAdmit(this.admit([{ id, fanoutId: null, node }], call.value, req, requester, options));
     return ok({ directiveId: id, stream });
   }
 
@@ -175,7 +174,7 @@ export class DirectiveDispatcher {
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
     if (!call.ok) return call;
-    await this.afterAdmit([this.admit(id, null, node, call.value, req, requester, {})]);
+    await this.afterAdmit(this.admit([{ id, fanoutId: null, node }], call.value, req, requester, {}));
     return ok(true);
   }
 
@@ -206,7 +205,7 @@ export class DirectiveDispatcher {
     this.store.insertFanOut(fanOut, req.concurrency, Date.now());
     const stream = this.streams.open(fanoutId, presenterFor(requester));
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
-    await this.afterAdmit(targets.map((node) => this.admit(newId("d"), fanoutId, node, call.value, req, requester, options)));
+    await this.afterAdmit(this.admit(targets.map((node) => ({ id: newId("d"), fanoutId, node })), call.value, req, requester, options));
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
     return ok({ fanoutId, stream });
@@ -371,10 +370,35 @@ export class DirectiveDispatcher {
   }
 
   /**
-   * Records a directive and settles at once what can be settled without the node: offline, refused by tier,
-   * outside the readable paths of a caller who may only read.
+   * Records directives (one, or a fan-out's members) and settles at once what can be settled without the node:
+   * offline, refused by tier, outside the readable paths of a caller who may only read. Whatever their number, the
+   * rows, the read back and their activity entries are one statement each.
    */
   private admit(
+    members: readonly { id: string; fanoutId: string | null; node: NodeView }[],
+    call: ActionCallType,
+    req: DirectiveRequest,
+    requester: Requester,
+    options: DirectiveOptions,
+  ): Admitted[] {
+    const actor = requester.actor;
+    const now = Date.now();
+    this.store.insertMany(
+      members.map(({ id, fanoutId, node }) => this.admission(id, fanoutId, node, call, req, requester, options)),
+      now,
+    );
+    const names = new Map(members.map(({ node }) => [node.id, node.name]));
+    const what = whatRan(call.action, call.params as Record<string, unknown>);
+    const records = this.store.getMany(members.map((m) => m.id), true).map(({ record }) => record.view);
+    this.activity.appendMany(
+      records.map((view) => ({ kind: "directive", actor, nodeId: view.nodeId, directiveId: view.id, fanoutId: view.fanoutId, ...directiveChange(view, names.get(view.nodeId)!, what) })),
+      now,
+    );
+    return records.map((view) => ({ view, queued: view.status === "queued" }));
+  }
+
+  /** A directive's row as admitted: queued for its node, or already settled with the reason. */
+  private admission(
     id: string,
     fanoutId: string | null,
     node: NodeView,
@@ -382,8 +406,7 @@ export class DirectiveDispatcher {
     req: DirectiveRequest,
     requester: Requester,
     options: DirectiveOptions,
-  ): Admitted {
-    const actor = requester.actor;
+  ): NewDirective {
     const confineTo = requester.confined ? this.confinement(node) : null;
     const base = {
       id,
@@ -391,71 +414,67 @@ export class DirectiveDispatcher {
       nodeId: node.id,
       action: call.action,
       params: call.params as Record<string, unknown>,
-      requestedBy: actor,
+      requestedBy: requester.actor,
       requestedByUser: requester.userId,
       confineTo,
       timeoutMs: hubTimeout(call, req.timeoutMs),
     };
-    const now = Date.now();
     const refusal = confineTo ? confinementRefusal(call, confineTo) : null;
-    if (options.viaChat && !node.aiToolsAllowed) {
-      this.store.insert({ ...base, status: "refused", errorCode: "ai_tools_off", error: `AI tools are turned off on node ${node.id}` }, now);
-    } else if (refusal) {
-      this.store.insert({ ...base, status: "refused", errorCode: "not_readable", error: refusal }, now);
-    } else if (!this.link.isOnline(node.id)) {
-      this.store.insert({ ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` }, now);
-    } else if (!knowsAction(node, call.action)) {
+    if (options.viaChat && !node.aiToolsAllowed) return { ...base, status: "refused", errorCode: "ai_tools_off", error: `AI tools are turned off on node ${node.id}` };
+    if (refusal) return { ...base, status: "refused", errorCode: "not_readable", error: refusal };
+    if (!this.link.isOnline(node.id)) return { ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` };
+    if (!knowsAction(node, call.action)) {
       const error = `the agent on ${node.id} (version ${node.version ?? "unknown"}) does not know ${call.action}; update it to use it`;
-      this.store.insert({ ...base, status: "failed", errorCode: "unsupported", error }, now);
-    } else {
-      const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});
-      if (!decision.allowed) {
-        this.store.insert({ ...base, status: "refused", errorCode: "tier_refused", error: decision.reason }, now);
-      } else {
-        this.store.insert({ ...base, status: "queued" }, now);
-      }
+      return { ...base, status: "failed", errorCode: "unsupported", error };
     }
-    const rec = this.store.get(id, false)!;
-    const change = directiveChange(rec.view, node.name, whatRan(call.action, call.params as Record<string, unknown>));
-    this.activity.append({ kind: "directive", actor, nodeId: node.id, directiveId: id, fanoutId, ...change });
-    return { id, fanoutId, queued: rec.view.status === "queued" };
+    const decision = evaluateTier(node.runningTier ?? node.tier, call, node.sandboxRoot ? { sandboxRoot: node.sandboxRoot } : {});
+    if (!decision.allowed) return { ...base, status: "refused", errorCode: "tier_refused", error: decision.reason };
+    return { ...base, status: "queued" };
   }
 
   /** Sends single directives and reports the ones settled at admission. */
   private async afterAdmit(admitted: readonly Admitted[]): Promise<void> {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const { id, fanoutId, queued } of admitted) {
-      if (!queued) {
-        this.publishEnd(id, fanoutId);
-      } else if (!fanoutId) {
-        earliest = Math.min(earliest, this.dispatch(id));
-      }
+    const single: string[] = [];
+    for (const { view, queued } of admitted) {
+      if (!queued) this.publishEnd(view);
+      else if (!view.fanoutId) single.push(view.id);
     }
+    const earliest = this.dispatch(single);
     if (Number.isFinite(earliest)) await this.link.scheduleSweep(earliest);
   }
 
-  /** Sends a queued directive to its node; returns its hub-side deadline. */
-  private dispatch(id: string): number {
-    const rec = this.store.get(id, false)!;
+  /**
+   * Sends queued directives to their nodes; returns the earliest of their hub-side deadlines. The rows are read
+   * once and marked sent in one statement, before anything else can run: no other turn sees them still queued.
+   */
+  private dispatch(ids: readonly string[]): number {
     const now = Date.now();
-    const deadline = now + rec.view.timeoutMs;
-    const sent = this.link.send(rec.view.nodeId, {
-      type: "directive",
-      id,
-      sessionId: rec.view.fanoutId ?? id,
-      action: rec.view.action,
-      params: this.store.rawParams(id)!,
-      stream: true,
-      timeoutMs: rec.view.timeoutMs,
-      ...(rec.confineTo ? { confineTo: rec.confineTo } : {}),
-    });
-    if (!sent) {
-      this.complete(id, rec.view.nodeId, { status: "failed", errorCode: "offline", error: `node ${rec.view.nodeId} is not connected` });
-      return Number.POSITIVE_INFINITY;
+    const sent: { id: string; nodeId: string; fanoutId: string | null; deadline: number }[] = [];
+    const unsent: { id: string; nodeId: string }[] = [];
+    for (const { record, params } of this.store.getMany(ids)) {
+      const { view, confineTo } = record;
+      if (view.status !== "queued") continue;
+      const delivered = this.link.send(view.nodeId, {
+        type: "directive",
+        id: view.id,
+        sessionId: view.fanoutId ?? view.id,
+        action: view.action,
+        params,
+        stream: true,
+        timeoutMs: view.timeoutMs,
+        ...(confineTo ? { confineTo } : {}),
+      });
+      if (delivered) sent.push({ id: view.id, nodeId: view.nodeId, fanoutId: view.fanoutId, deadline: now + view.timeoutMs });
+      else unsent.push({ id: view.id, nodeId: view.nodeId });
     }
-    this.store.markSent(id, now, deadline);
-    this.emitStatus(id, rec.view.nodeId, "sent");
-    return deadline;
+    this.store.markSent(sent, now);
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const { id, nodeId, fanoutId, deadline } of sent) {
+      this.emit(id, { event: "status", directiveId: id, nodeId, status: "sent" }, fanoutId);
+      earliest = Math.min(earliest, deadline);
+    }
+    for (const { id, nodeId } of unsent) this.complete(id, nodeId, { status: "failed", errorCode: "offline", error: `node ${nodeId} is not connected` });
+    return earliest;
   }
 
   /** Starts as many queued members of a fan-out as its concurrency allows. */
@@ -464,7 +483,7 @@ export class DirectiveDispatcher {
     for (;;) {
       const next = this.store.nextQueued(fanoutId);
       if (!next.length) break;
-      for (const id of next) earliest = Math.min(earliest, this.dispatch(id));
+      earliest = Math.min(earliest, this.dispatch(next));
     }
     if (Number.isFinite(earliest)) void this.link.scheduleSweep(earliest);
   }
@@ -603,7 +622,7 @@ export class DirectiveDispatcher {
   }
 
   private nodeName(nodeId: string): string {
-    return this.registry.get(nodeId)?.view.name ?? nodeId;
+    return this.registry.nameOf(nodeId) ?? nodeId;
   }
 
   /** What a directive ran, from its params as stored (whole, so the redactor sees every secret before it is cut). */
@@ -619,25 +638,25 @@ export class DirectiveDispatcher {
 
   /** Records a directive's end unless it already ended; returns whether this call ended it. */
   private complete(id: string, nodeId: string, outcome: Outcome, cancelledBy: string | null = null, startedAt: number | null = null): boolean {
-    if (!this.store.finish(id, outcome, Date.now(), startedAt)) return false;
-    const rec = this.store.get(id, false)!;
-    const change = directiveChange(rec.view, this.nodeName(nodeId), this.whatOf(id, rec.view), cancelledBy);
+    const ended = this.store.finish(id, outcome, Date.now(), startedAt);
+    if (!ended) return false;
+    const view = ended.record.view;
+    const change = directiveChange(view, this.nodeName(nodeId), whatRan(view.action, ended.params), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
-      this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: id, fanoutId: rec.view.fanoutId, ...change });
+      this.activity.append({ kind: "directive", actor: view.requestedBy, nodeId, directiveId: id, fanoutId: view.fanoutId, ...change });
     }
-    this.publishEnd(id, rec.view.fanoutId);
-    if (rec.view.fanoutId) {
-      this.pump(rec.view.fanoutId);
-      this.finishFanOutIfDone(rec.view.fanoutId);
+    this.publishEnd(view);
+    if (view.fanoutId) {
+      this.pump(view.fanoutId);
+      this.finishFanOutIfDone(view.fanoutId);
     }
     return true;
   }
 
-  private publishEnd(id: string, fanoutId: string | null): void {
-    const view = this.store.get(id)!.view;
+  private publishEnd(view: DirectiveView): void {
     const event: DirectiveEvent = { event: "result", directive: view };
-    this.streams.end(id, event);
-    if (fanoutId) this.streams.emit(fanoutId, event);
+    this.streams.end(view.id, event);
+    if (view.fanoutId) this.streams.emit(view.fanoutId, event);
     this.onEnded(view);
   }
 
@@ -652,10 +671,6 @@ export class DirectiveDispatcher {
   private logFanOutEnd(fanoutId: string, aggregate: FanOutAggregate): void {
     const fanOut = this.store.fanOut(fanoutId);
     if (fanOut) this.activity.updateFanOut(fanoutId, fanOutChange(fanOut, aggregate));
-  }
-
-  private emitStatus(id: string, nodeId: string, status: DirectiveStatus): void {
-    this.emit(id, { event: "status", directiveId: id, nodeId, status });
   }
 
   private emit(id: string, event: DirectiveEvent, fanoutId = this.store.fanoutOf(id)): void {

@@ -145,31 +145,49 @@ export interface ChunkTarget {
   unwritten: { chunks: number; bytes: number; cut: boolean; startedAt: number | null };
 }
 
+/** A directive as read (as its end left it, with its output, from `finish`) and its params exactly as requested. */
+export interface Finished {
+  record: DirectiveRecord;
+  params: Record<string, unknown>;
+}
+
 const IN_FLIGHT = "('sent', 'running')";
 
 export class DirectiveStore {
   constructor(private readonly sql: SqlStorage) {}
 
-  insert(d: NewDirective, now: number): void {
-    const terminal = !["queued", "sent", "running"].includes(d.status);
+  /**
+   * Records new directives, however many, in one statement: their rows travel as one JSON array, since a statement
+   * takes at most 100 bound values and a fan-out has a row per member.
+   */
+  insertMany(directives: readonly NewDirective[], now: number): void {
+    if (directives.length === 0) return;
+    const rows = directives.map((d) => {
+      const terminal = !["queued", "sent", "running"].includes(d.status);
+      return [
+        d.id,
+        d.fanoutId,
+        d.nodeId,
+        d.action,
+        JSON.stringify(d.params),
+        d.status,
+        d.requestedBy,
+        d.requestedByUser,
+        d.confineTo ? JSON.stringify(d.confineTo) : null,
+        d.timeoutMs,
+        terminal ? now : null,
+        d.error ?? null,
+        d.errorCode ?? null,
+      ];
+    });
     this.sql.exec(
       `INSERT INTO directives (id, fanout_id, node_id, action, params, status, requested_by, requested_by_user, confine_to, created_at, timeout_ms,
          ended_at, error, error_code)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      d.id,
-      d.fanoutId,
-      d.nodeId,
-      d.action,
-      JSON.stringify(d.params),
-      d.status,
-      d.requestedBy,
-      d.requestedByUser,
-      d.confineTo ? JSON.stringify(d.confineTo) : null,
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?, value ->> 9,
+         value ->> 10, value ->> 11, value ->> 12
+       FROM json_each(?) ORDER BY key`,
       now,
-      d.timeoutMs,
-      terminal ? now : null,
-      d.error ?? null,
-      d.errorCode ?? null,
+      JSON.stringify(rows),
     );
   }
 
@@ -177,6 +195,15 @@ export class DirectiveStore {
     const row = this.sql.exec<DirectiveRow>("SELECT * FROM directives WHERE id = ?", id).toArray()[0];
     if (!row) return null;
     return toRecord(row, withOutput ? this.outputOf(row) : null);
+  }
+
+  /** Directives by id with their params exactly as requested (for sending), in one read; unknown ids are left out. */
+  getMany(ids: readonly string[], withOutput = false): Finished[] {
+    if (ids.length === 0) return [];
+    return this.sql
+      .exec<DirectiveRow>("SELECT * FROM directives WHERE id IN (SELECT value FROM json_each(?)) ORDER BY seq", JSON.stringify(ids))
+      .toArray()
+      .map((row) => ({ record: toRecord(row, withOutput ? this.outputOf(row) : null), params: JSON.parse(row.params) as Record<string, unknown> }));
   }
 
   /** Streamed output is assembled from its chunks in order; a directive that streamed nothing keeps the result's. */
@@ -236,8 +263,15 @@ export class DirectiveStore {
     return { records: page, nextBefore: rows.length > q.limit ? page[page.length - 1]!.seq : null };
   }
 
-  markSent(id: string, now: number, deadline: number): void {
-    this.sql.exec("UPDATE directives SET status = 'sent', sent_at = ?, deadline_at = ? WHERE id = ? AND status = 'queued'", now, deadline, id);
+  /** Marks queued directives sent, each with its own deadline, in one statement. */
+  markSent(sent: readonly { id: string; deadline: number }[], now: number): void {
+    if (sent.length === 0) return;
+    this.sql.exec(
+      `UPDATE directives SET status = 'sent', sent_at = ?, deadline_at = s.value ->> 1
+       FROM (SELECT value FROM json_each(?)) AS s WHERE directives.id = s.value ->> 0 AND directives.status = 'queued'`,
+      now,
+      JSON.stringify(sent.map((d) => [d.id, d.deadline])),
+    );
   }
 
   /** Everything the messages of one frame need to know about their directive, read once per frame. */
@@ -328,36 +362,39 @@ export class DirectiveStore {
   }
 
   /**
-   * Records the end of a directive unless it already ended; returns whether this call ended it. `startedAt` is when
-   * the node said it started, when that is not written yet (an ack in the same frame as the result).
+   * Records the end of a directive unless it already ended: one statement, which returns the ended row (null when it
+   * had ended before). `startedAt` is when the node said it started, when that is not written yet (an ack in the same
+   * frame as the result).
    */
-  finish(id: string, outcome: Outcome, now: number, startedAt: number | null = null): boolean {
+  finish(id: string, outcome: Outcome, now: number, startedAt: number | null = null): Finished | null {
+    // The result's own output counts only for a directive that streamed nothing; a streamed one is its chunks.
+    const output = outcome.output ?? null;
+    const outputBytes = output === null ? 0 : new TextEncoder().encode(output).byteLength;
     const row = this.sql
-      .exec<{ status: string; chunks_received: number }>("SELECT status, chunks_received FROM directives WHERE id = ?", id)
+      .exec<DirectiveRow>(
+        `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, started_at = COALESCE(started_at, ?), exit_code = ?, signal = ?, error = ?,
+           error_code = ?, data = ?, truncated = MAX(truncated, ?),
+           output = CASE WHEN chunks_received = 0 AND ? IS NOT NULL THEN ? ELSE output END,
+           output_bytes = CASE WHEN chunks_received = 0 AND ? IS NOT NULL THEN ? ELSE output_bytes END
+         WHERE id = ? AND status IN ('queued', 'sent', 'running') RETURNING *`,
+        outcome.status,
+        now,
+        startedAt,
+        outcome.exitCode ?? null,
+        outcome.signal ?? null,
+        outcome.error ?? null,
+        outcome.errorCode ?? null,
+        outcome.data === undefined ? null : JSON.stringify(outcome.data),
+        outcome.truncated ? 1 : 0,
+        output,
+        output,
+        output,
+        outputBytes,
+        id,
+      )
       .toArray()[0];
-    if (!row || !["queued", "sent", "running"].includes(row.status)) return false;
-    const useResultOutput = row.chunks_received === 0 && outcome.output !== undefined;
-    const output = useResultOutput ? outcome.output! : null;
-    this.sql.exec(
-      `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, started_at = COALESCE(started_at, ?), exit_code = ?, signal = ?, error = ?,
-         error_code = ?, data = ?, truncated = MAX(truncated, ?), output = COALESCE(?, output),
-         output_bytes = CASE WHEN ? IS NULL THEN output_bytes ELSE ? END
-       WHERE id = ?`,
-      outcome.status,
-      now,
-      startedAt,
-      outcome.exitCode ?? null,
-      outcome.signal ?? null,
-      outcome.error ?? null,
-      outcome.errorCode ?? null,
-      outcome.data === undefined ? null : JSON.stringify(outcome.data),
-      outcome.truncated ? 1 : 0,
-      output,
-      output,
-      output === null ? 0 : new TextEncoder().encode(output).byteLength,
-      id,
-    );
-    return true;
+    if (!row) return null;
+    return { record: toRecord(row, this.outputOf(row)), params: JSON.parse(row.params) as Record<string, unknown> };
   }
 
   /**

@@ -123,6 +123,16 @@ export class NodeRegistry {
     return toRecord(row, row.conn_id ? this.live(row.conn_id) : null);
   }
 
+  /** A node's name alone, without the live overlay a whole record carries: what every directive's log entry names. */
+  nameOf(id: string): string | null {
+    return this.sql.exec<{ name: string }>("SELECT name FROM nodes WHERE id = ?", id).toArray()[0]?.name ?? null;
+  }
+
+  /** The id of a node's current connection, if it has one: what sending to it needs, read alone. */
+  connIdOf(id: string): string | null {
+    return this.sql.exec<{ conn_id: string | null }>("SELECT conn_id FROM nodes WHERE id = ?", id).toArray()[0]?.conn_id ?? null;
+  }
+
   /** Ids of nodes the table says are live, to reconcile against the sockets that really are. */
   liveIds(): string[] {
     return this.sql

@@ -12,7 +12,7 @@ function inSite<T>(fn: (store: DirectiveStore, sql: SqlStorage) => T): Promise<T
 
 function member(store: DirectiveStore, fanoutId: string, n: number): string {
   const id = `d-00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
-  store.insert({ id, fanoutId, nodeId: `n${n}`, action: "bash", params: { command: "true" }, status: "queued", requestedBy: "test", requestedByUser: null, confineTo: null, timeoutMs: 1000 }, 1);
+  store.insertMany([{ id, fanoutId, nodeId: `n${n}`, action: "bash", params: { command: "true" }, status: "queued", requestedBy: "test", requestedByUser: null, confineTo: null, timeoutMs: 1000 }], 1);
   return id;
 }
 
@@ -28,11 +28,11 @@ describe("a fan-out's members in the store", () => {
 
       expect(store.hasPending(fanoutId)).toBe(true);
       expect(store.nextQueued(fanoutId)).toEqual(ids.slice(0, 2));
-      for (const id of ids.slice(0, 2)) store.markSent(id, 2, 100);
+      store.markSent(ids.slice(0, 2).map((id) => ({ id, deadline: 100 })), 2);
       expect(store.nextQueued(fanoutId)).toEqual([]);
       store.finish(ids[0]!, { status: "done" }, 3);
       expect(store.nextQueued(fanoutId)).toEqual([ids[2]]);
-      store.markSent(ids[2]!, 4, 100);
+      store.markSent([{ id: ids[2]!, deadline: 100 }], 4);
       expect(store.nextQueued(fanoutId)).toEqual([]);
       store.finish(ids[1]!, { status: "failed", errorCode: "exec_failed" }, 5);
       expect(store.hasPending(fanoutId)).toBe(true);
