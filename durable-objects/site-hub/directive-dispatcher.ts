@@ -467,7 +467,7 @@ export class DirectiveDispatcher {
       if (delivered) sent.push({ id: view.id, nodeId: view.nodeId, fanoutId: view.fanoutId, deadline: now + view.timeoutMs });
       else unsent.push({ id: view.id, nodeId: view.nodeId });
     }
-    this.store.markSent(sent, now);
+    this.store.markSent(sent.map((d) => d.id), now);
     let earliest = Number.POSITIVE_INFINITY;
     for (const { id, nodeId, fanoutId, deadline } of sent) {
       this.emit(id, { event: "status", directiveId: id, nodeId, status: "sent" }, fanoutId);

@@ -201,8 +201,10 @@ export class DirectiveStore {
   getMany(ids: readonly string[], withOutput = false): Finished[] {
     if (ids.length === 0) return [];
     return this.sql
-      .exec<DirectiveRow>("SELECT * FROM directives WHERE id IN (SELECT value FROM json_each(?)) ORDER BY seq", JSON.stringify(ids))
+      .exec<DirectiveRow>("SELECT * FROM directives WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))
       .toArray()
+      // Sorted here: ORDER BY in the query would have it walk every directive in seq order instead of looking ids up.
+      .sort((x, y) => x.seq - y.seq)
       .map((row) => ({ record: toRecord(row, withOutput ? this.outputOf(row) : null), params: JSON.parse(row.params) as Record<string, unknown> }));
   }
 
@@ -263,14 +265,17 @@ export class DirectiveStore {
     return { records: page, nextBefore: rows.length > q.limit ? page[page.length - 1]!.seq : null };
   }
 
-  /** Marks queued directives sent, each with its own deadline, in one statement. */
-  markSent(sent: readonly { id: string; deadline: number }[], now: number): void {
-    if (sent.length === 0) return;
+  /**
+   * Marks queued directives sent, each due by its own time limit from now, in one statement. `+status` keeps the
+   * planner on the id index: by the status index it would walk every queued directive of the site.
+   */
+  markSent(ids: readonly string[], now: number): void {
+    if (ids.length === 0) return;
     this.sql.exec(
-      `UPDATE directives SET status = 'sent', sent_at = ?, deadline_at = s.value ->> 1
-       FROM (SELECT value FROM json_each(?)) AS s WHERE directives.id = s.value ->> 0 AND directives.status = 'queued'`,
+      "UPDATE directives SET status = 'sent', sent_at = ?, deadline_at = ? + timeout_ms WHERE id IN (SELECT value FROM json_each(?)) AND +status = 'queued'",
       now,
-      JSON.stringify(sent.map((d) => [d.id, d.deadline])),
+      now,
+      JSON.stringify(ids),
     );
   }
 
@@ -368,6 +373,7 @@ export class DirectiveStore {
    */
   finish(id: string, outcome: Outcome, now: number, startedAt: number | null = null): Finished | null {
     // The result's own output counts only for a directive that streamed nothing; a streamed one is its chunks.
+    // `+status`: found by its id, not by walking every directive in flight through the status index.
     const output = outcome.output ?? null;
     const outputBytes = output === null ? 0 : new TextEncoder().encode(output).byteLength;
     const row = this.sql
@@ -376,7 +382,7 @@ export class DirectiveStore {
            error_code = ?, data = ?, truncated = MAX(truncated, ?),
            output = CASE WHEN chunks_received = 0 AND ? IS NOT NULL THEN ? ELSE output END,
            output_bytes = CASE WHEN chunks_received = 0 AND ? IS NOT NULL THEN ? ELSE output_bytes END
-         WHERE id = ? AND status IN ('queued', 'sent', 'running') RETURNING *`,
+         WHERE id = ? AND +status IN ('queued', 'sent', 'running') RETURNING *`,
         outcome.status,
         now,
         startedAt,

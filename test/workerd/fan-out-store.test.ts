@@ -28,11 +28,11 @@ describe("a fan-out's members in the store", () => {
 
       expect(store.hasPending(fanoutId)).toBe(true);
       expect(store.nextQueued(fanoutId)).toEqual(ids.slice(0, 2));
-      store.markSent(ids.slice(0, 2).map((id) => ({ id, deadline: 100 })), 2);
+      store.markSent(ids.slice(0, 2), 2);
       expect(store.nextQueued(fanoutId)).toEqual([]);
       store.finish(ids[0]!, { status: "done" }, 3);
       expect(store.nextQueued(fanoutId)).toEqual([ids[2]]);
-      store.markSent([{ id: ids[2]!, deadline: 100 }], 4);
+      store.markSent([ids[2]!], 4);
       expect(store.nextQueued(fanoutId)).toEqual([]);
       store.finish(ids[1]!, { status: "failed", errorCode: "exec_failed" }, 5);
       expect(store.hasPending(fanoutId)).toBe(true);
@@ -51,5 +51,20 @@ describe("a fan-out's members in the store", () => {
       ].map((q) => sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, "f-x").toArray().map((r) => r.detail).join("; ")),
     );
     for (const plan of plans) expect(plan).toContain("COVERING INDEX directives_by_fanout_status");
+  });
+
+  it("are read, marked sent in bulk and ended by id lookups, never by walking every directive", async () => {
+    const plans = await inSite((_store, sql) =>
+      [
+        "SELECT * FROM directives WHERE id IN (SELECT value FROM json_each(?))",
+        "UPDATE directives SET status = 'sent', sent_at = ?, deadline_at = ? + timeout_ms WHERE id IN (SELECT value FROM json_each(?)) AND +status = 'queued'",
+        "UPDATE directives SET status = ?, ended_at = ? WHERE id = ? AND +status IN ('queued', 'sent', 'running') RETURNING *",
+      ].map((q) => sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, ...(q.startsWith("UPDATE") ? ["done", 1, "x"] : ["[]"])).toArray().map((r) => r.detail).join("; ")),
+    );
+    for (const plan of plans) {
+      expect(plan).toMatch(/SEARCH directives USING INDEX sqlite_autoindex_directives_1 \(id=\?\)/);
+      expect(plan).not.toMatch(/directives_in_flight/);
+      expect(plan).not.toMatch(/SCAN directives/);
+    }
   });
 });
