@@ -137,6 +137,10 @@ export class SimNode {
     });
   }
 
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
   close(): void {
     clearInterval(this.ticker);
     this.ws.terminate();
