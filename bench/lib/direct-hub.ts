@@ -38,7 +38,8 @@ export class DirectHub {
     this.api = new HubApi(url, adminKey);
   }
 
-  static async start(dirs: TempDirs): Promise<DirectHub> {
+  /** `inspectorPort` opens workerd's inspector (CPU profiles of the hub's isolate); off by default. */
+  static async start(dirs: TempDirs, inspectorPort?: number): Promise<DirectHub> {
     const dir = dirs.make("cortex-direct-hub-");
     const outdir = join(dir, "bundle");
     // The deploy build: runs the [build] step (web/dist) and bundles worker/index.ts as Cloudflare would receive it.
@@ -67,6 +68,7 @@ export class DirectHub {
       host: "127.0.0.1",
       port,
       defaultPersistRoot: join(dir, "state"),
+      inspectorPort,
       // The hub's own log lines would otherwise go to the bench's terminal, thousands of them at this scale.
       handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
         stdout.resume();
