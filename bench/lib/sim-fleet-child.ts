@@ -21,7 +21,7 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       const errors: string[] = [];
       const opened = await connectSimNodes(request.creds, { url: request.url, heartbeatMs: request.heartbeatMs, trips, concurrency: request.concurrency, tolerant: (e) => errors.push(e.message) });
       nodes.push(...opened);
-      return { type: "connected", id: request.id, opened: opened.length, failed: errors.length, firstError: errors[0] ?? null, ms: elapsedMs(start) };
+      return { type: "connected", id: request.id, opened: opened.map((n) => n.nodeId), failed: errors.length, firstError: errors[0] ?? null, ms: elapsedMs(start) };
     }
     case "record":
       trips.recording = request.on;

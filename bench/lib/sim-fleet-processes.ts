@@ -9,7 +9,7 @@ export type FleetRequest =
   | { type: "close"; id: number };
 
 export type FleetReply =
-  | { type: "connected"; id: number; opened: number; failed: number; firstError: string | null; ms: number }
+  | { type: "connected"; id: number; opened: string[]; failed: number; firstError: string | null; ms: number }
   | { type: "trips"; id: number; heartbeats: number[]; pings: number[] }
   | { type: "status"; id: number; open: number; answered: number }
   | { type: "closed"; id: number }
@@ -53,7 +53,8 @@ class FleetChild {
 }
 
 export interface FleetConnect {
-  opened: number;
+  /** The ids of the nodes that registered. */
+  opened: string[];
   failed: number;
   firstError: string | null;
 }
@@ -80,7 +81,7 @@ export class FleetProcesses {
     const shares = this.children.map((_, i) => creds.filter((_, j) => j % this.children.length === i));
     const replies = await Promise.all(this.children.map((child, i) => child.ask("connect", { url, creds: shares[i]!, heartbeatMs, concurrency })));
     const done = replies.filter((r): r is Extract<FleetReply, { type: "connected" }> => r.type === "connected");
-    return { opened: done.reduce((s, r) => s + r.opened, 0), failed: done.reduce((s, r) => s + r.failed, 0), firstError: done.find((r) => r.firstError)?.firstError ?? null };
+    return { opened: done.flatMap((r) => r.opened), failed: done.reduce((s, r) => s + r.failed, 0), firstError: done.find((r) => r.firstError)?.firstError ?? null };
   }
 
   /** Starts recording liveness round trips, or stops and returns what every process recorded. */

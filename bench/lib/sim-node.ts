@@ -137,6 +137,10 @@ export class SimNode {
     });
   }
 
+  get nodeId(): string {
+    return this.options.nodeId;
+  }
+
   get open(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
   }
