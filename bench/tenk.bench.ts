@@ -1,5 +1,6 @@
 import { readdirSync, readlinkSync } from "node:fs";
 import { DirectiveView, FanOutAggregate } from "../protocol/api.ts";
+import { closeCodeInfo } from "../protocol/close-codes.ts";
 import { TempDirs } from "../test/support/temp-dirs.ts";
 import { DIRECT_HUB_RUNTIME, DirectHub } from "./lib/direct-hub.ts";
 import { runIfMain } from "./lib/entry.ts";
@@ -144,6 +145,7 @@ export async function run(): Promise<BenchResult[]> {
       row(`ramp: WebSocket upgrade + register (${PROCESSES}×${CONNECT_CONCURRENCY} in flight)`, "nodes/s", ramp.opened.length / rampS, null, ""),
       row("nodes that failed to connect", "nodes", ramp.failed, 0, "none"),
       row("sockets still open at the end (client side)", "nodes", status.open, connected.length, "all connected"),
+      ...Object.entries(status.closed).map(([code, n]) => row(`  ended before the run did, code ${code} (${closeCodeInfo(Number(code))?.reason ?? "unknown"})`, "nodes", n, null, "")),
       both(`reads of the ${DIRECTIVES} that did not end done`, "directives", (p) => p.failed),
       both("read via API → simulated node, p50", "ms", (p) => percentile(p.read, 50)),
       both("read via API → simulated node, p99", "ms", (p) => percentile(p.read, 99)),

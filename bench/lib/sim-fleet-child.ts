@@ -31,7 +31,11 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       }
       return { type: "trips", id: request.id, heartbeats: trips.heartbeats, pings: trips.pings };
     case "status":
-      return { type: "status", id: request.id, open: nodes.filter((n) => n.open).length, answered: nodes.reduce((sum, n) => sum + n.directivesAnswered, 0) };
+    {
+      const closed: Record<string, number> = {};
+      for (const n of nodes) if (n.closeCode !== null) closed[n.closeCode] = (closed[n.closeCode] ?? 0) + 1;
+      return { type: "status", id: request.id, open: nodes.filter((n) => n.open).length, answered: nodes.reduce((sum, n) => sum + n.directivesAnswered, 0), closed };
+    }
     case "close":
       closeAll(nodes);
       nodes.length = 0;

@@ -11,7 +11,7 @@ export type FleetRequest =
 export type FleetReply =
   | { type: "connected"; id: number; opened: string[]; failed: number; firstError: string | null; ms: number }
   | { type: "trips"; id: number; heartbeats: number[]; pings: number[] }
-  | { type: "status"; id: number; open: number; answered: number }
+  | { type: "status"; id: number; open: number; answered: number; closed: Record<string, number> }
   | { type: "closed"; id: number }
   | { type: "failed"; id: number; message: string };
 
@@ -91,10 +91,13 @@ export class FleetProcesses {
     return { heartbeats: trips.flatMap((t) => t.heartbeats), pings: trips.flatMap((t) => t.pings) };
   }
 
-  async status(): Promise<{ open: number; answered: number }> {
+  /** Sockets still open, directives answered, and how many sockets ended with each close code. */
+  async status(): Promise<{ open: number; answered: number; closed: Record<string, number> }> {
     const replies = await Promise.all(this.children.map((child) => child.ask("status", {})));
     const status = replies.filter((r): r is Extract<FleetReply, { type: "status" }> => r.type === "status");
-    return { open: status.reduce((s, r) => s + r.open, 0), answered: status.reduce((s, r) => s + r.answered, 0) };
+    const closed: Record<string, number> = {};
+    for (const r of status) for (const [code, n] of Object.entries(r.closed)) closed[code] = (closed[code] ?? 0) + n;
+    return { open: status.reduce((s, r) => s + r.open, 0), answered: status.reduce((s, r) => s + r.answered, 0), closed };
   }
 
   async stop(): Promise<void> {
