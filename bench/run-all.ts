@@ -15,6 +15,7 @@ import { elapsedMs } from "./lib/stats.ts";
 import { run as roost } from "./roost.bench.ts";
 import { run as soak } from "./soak.bench.ts";
 import { run as streaming } from "./streaming.bench.ts";
+import { run as tenk } from "./tenk.bench.ts";
 
 /**
  * `npm run bench`: every benchmark in turn (each starts its own hub, so they do not disturb one another), then one
@@ -34,6 +35,8 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["auth path", auth],
   ["autonomy", autonomy],
   ["soak", soak],
+  // About 5 minutes on 2 cores (most of it registering 10,000 nodes through the API); BENCH_TENK_NODES lowers it.
+  ["10,000 nodes", tenk],
 ];
 
 // Other work on the machine skews every figure; the load at the start is recorded next to them.

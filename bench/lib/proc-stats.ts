@@ -30,7 +30,7 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-function commandLine(pid: number): string {
+export function commandLineOf(pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
 }
 
@@ -42,14 +42,14 @@ export function workerdProcesses(wranglerPid: number): { entry: number | null; u
   const found: number[] = [];
   const walk = (pid: number) => {
     for (const child of childrenOf(pid)) {
-      if (/\bworkerd serve\b/.test(commandLine(child))) found.push(child);
+      if (/\bworkerd serve\b/.test(commandLineOf(child))) found.push(child);
       walk(child);
     }
   };
   walk(wranglerPid);
   return {
-    entry: found.find((pid) => !commandLine(pid).includes("--inspector-addr")) ?? null,
-    user: found.find((pid) => commandLine(pid).includes("--inspector-addr")) ?? null,
+    entry: found.find((pid) => !commandLineOf(pid).includes("--inspector-addr")) ?? null,
+    user: found.find((pid) => commandLineOf(pid).includes("--inspector-addr")) ?? null,
   };
 }
 

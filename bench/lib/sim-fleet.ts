@@ -23,13 +23,18 @@ export interface ConnectOptions {
   concurrency?: number;
   streamBytes?: number;
   metricsEveryTicks?: number;
+  /** Given, a node that fails to connect is reported here and left out; otherwise the first failure rejects. */
+  tolerant?: (error: Error) => void;
 }
 
 /** Opens one simulated node per credential, `concurrency` handshakes in flight at a time. */
-export function connectSimNodes(creds: readonly SimCredentials[], options: ConnectOptions): Promise<SimNode[]> {
-  return inBatches(creds, options.concurrency ?? 50, (c) =>
-    SimNode.connect({ url: options.url, token: c.token, nodeId: c.id, heartbeatMs: options.heartbeatMs, trips: options.trips, streamBytes: options.streamBytes, metricsEveryTicks: options.metricsEveryTicks }),
-  );
+export async function connectSimNodes(creds: readonly SimCredentials[], options: ConnectOptions): Promise<SimNode[]> {
+  const { tolerant } = options;
+  const nodes = await inBatches(creds, options.concurrency ?? 50, (c) => {
+    const connecting = SimNode.connect({ url: options.url, token: c.token, nodeId: c.id, heartbeatMs: options.heartbeatMs, trips: options.trips, streamBytes: options.streamBytes, metricsEveryTicks: options.metricsEveryTicks });
+    return tolerant ? connecting.catch((error: Error) => (tolerant(error), null)) : connecting;
+  });
+  return nodes.filter((node): node is SimNode => node !== null);
 }
 
 export function closeAll(nodes: readonly SimNode[]): void {

@@ -46,6 +46,8 @@ export class SimNode {
   private readonly pendingAcks: ((at: bigint) => void)[] = [];
   private readonly pendingPongs: ((at: bigint) => void)[] = [];
   directivesAnswered = 0;
+  /** The close code when the socket ended, whoever closed it; null while open. */
+  closeCode: number | null = null;
   private ticker: NodeJS.Timeout | undefined;
   private ticks = 0;
   /** Like the agent, directive messages go in `batch` frames when the hub takes them. */
@@ -60,7 +62,10 @@ export class SimNode {
     ws.on("message", (data, isBinary) => this.receive(isBinary ? "" : data.toString()));
     // A socket the far end drops mid-benchmark shows up as missing answers, not as a crash of the whole run.
     ws.on("error", () => undefined);
-    ws.on("close", () => clearInterval(this.ticker));
+    ws.on("close", (code) => {
+      clearInterval(this.ticker);
+      this.closeCode = code;
+    });
     // Like the agent: a bare ping each interval, a heartbeat with metrics every second one; started at a random
     // phase so a thousand nodes do not tick in lockstep.
     const start = setTimeout(() => {
@@ -135,6 +140,14 @@ export class SimNode {
       this.pendingPongs.push((at) => resolve(Number(at - sent) / 1e6));
       this.ws.send(PING_FRAME);
     });
+  }
+
+  get nodeId(): string {
+    return this.options.nodeId;
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
   }
 
   close(): void {

@@ -1,7 +1,9 @@
-import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, NodeView, ActivityPage } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
+import { DEFAULT_HEARTBEAT_MS, MISSED_HEARTBEATS_ALLOWED } from "../../protocol/limits.ts";
+import { sweepGapMs } from "../../durable-objects/site-hub/node-connections.ts";
 import { api, connectNode, dial, FakeAgent, freshSite, registerNode } from "./support.ts";
 
 async function nodeView(site: string, id: string): Promise<NodeView> {
@@ -156,6 +158,26 @@ describe("agent connections", () => {
     expect(view.status).toBe("disconnected");
     const log = ActivityPage.parse(await (await api(`/api/sites/${site}/activity?node=${creds.id}`)).json());
     expect(log.entries.map((e) => e.message)).toContain("node quiet disconnected: it missed its heartbeats");
+  });
+
+  it("spaces sweeps by a second up to 2,000 sockets, then by their number, at most one heartbeat interval", () => {
+    expect(sweepGapMs(0)).toBe(1_000);
+    expect(sweepGapMs(2_000)).toBe(1_000);
+    expect(sweepGapMs(4_000)).toBe(2_000);
+    expect(sweepGapMs(10_000)).toBe(DEFAULT_HEARTBEAT_MS);
+    expect(sweepGapMs(32_768)).toBe(DEFAULT_HEARTBEAT_MS);
+  });
+
+  it("re-arms the sweep at a small site's nearest liveness deadline, not later", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "timely" });
+    await connectNode(site, creds, { heartbeatMs: DEFAULT_HEARTBEAT_MS });
+    expect(await runDurableObjectAlarm(hub(site))).toBe(true);
+    const alarm = await runInDurableObject(hub(site), (_obj, state) => state.storage.getAlarm());
+    const deadline = Date.now() + DEFAULT_HEARTBEAT_MS * MISSED_HEARTBEATS_ALLOWED;
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(deadline);
+    expect(alarm!).toBeGreaterThan(deadline - 2_000);
   });
 
   it("keeps a node that heartbeats alive through sweeps", async () => {
