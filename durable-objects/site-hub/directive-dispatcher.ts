@@ -153,6 +153,20 @@ export class DirectiveDispatcher {
         return ok({ directiveId: options.id, stream: this.follow(options.id, requester) });
       }
     }
+    return this.startOne(nodeId, req, requester, options, (id) => ({ directiveId: id, stream: this.streams.open(id, presenterFor(requester)) }));
+  }
+
+  /**
+   * One directive for a caller that wants only its end (a JSON answer): its last event as the requester may see it,
+   * with no event stream. Admission, recording and sending are runOne's.
+   */
+  async runToEnd(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<DirectiveEvent | null>> {
+    const started = await this.startOne(nodeId, req, requester, {}, (id) => this.streams.waitForEnd(id, presenterFor(requester)));
+    return started.ok ? ok(await started.value) : started;
+  }
+
+  /** Admits, records and sends one directive, with `listen` attached to it before anything can end it. */
+  private async startOne<T>(nodeId: string, req: DirectiveRequest, requester: Requester, options: DirectiveOptions, listen: (id: string) => T): Promise<HubResult<T>> {
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
@@ -161,9 +175,9 @@ export class DirectiveDispatcher {
     const refusal = requester.confined ? confinementRefusal(call.value, this.confinement(node)) : null;
     if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
-    const stream = this.streams.open(id, presenterFor(requester));
+    const listener = listen(id);
     await this.afterAdmit([this.admit(id, null, node, call.value, req, requester, options)]);
-    return ok({ directiveId: id, stream });
+    return ok(listener);
   }
 
   /**

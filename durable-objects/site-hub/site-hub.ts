@@ -592,6 +592,17 @@ export class SiteHub extends DurableObject<Env> {
     return hubOnly(req) ?? this.directives.runOne(nodeId, req, requester, options);
   }
 
+  /**
+   * runDirective for an API caller that waits for the outcome as one JSON answer: the directive's view once it has
+   * ended (null if it ended without one), returned whole over RPC instead of as an event stream to be parsed.
+   */
+  async runDirectiveToEnd(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<DirectiveView | null>> {
+    const refused = hubOnly(req);
+    if (refused) return refused;
+    const ended = await this.directives.runToEnd(nodeId, req, requester);
+    return ended.ok ? ok(ended.value?.event === "result" ? ended.value.directive : null) : ended;
+  }
+
   async fanOut(
     req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
     requester: Requester,
