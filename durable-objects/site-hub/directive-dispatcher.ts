@@ -116,6 +116,8 @@ interface Admitted {
   id: string;
   fanoutId: string | null;
   queued: boolean;
+  /** The record as admission wrote it, so sending it reads nothing again. */
+  rec: DirectiveRecord;
 }
 
 function newId(prefix: string): string {
@@ -432,25 +434,24 @@ export class DirectiveDispatcher {
     const rec = this.store.get(id, false)!;
     const change = directiveChange(rec.view, node.name, whatRan(call.action, call.params as Record<string, unknown>));
     this.activity.append({ kind: "directive", actor, nodeId: node.id, directiveId: id, fanoutId, ...change });
-    return { id, fanoutId, queued: rec.view.status === "queued" };
+    return { id, fanoutId, queued: rec.view.status === "queued", rec };
   }
 
   /** Sends single directives and reports the ones settled at admission. */
   private async afterAdmit(admitted: readonly Admitted[]): Promise<void> {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const { id, fanoutId, queued } of admitted) {
+    for (const { id, fanoutId, queued, rec } of admitted) {
       if (!queued) {
-        this.publishEnd(id, fanoutId);
+        this.publishEnd(this.store.get(id)!.view);
       } else if (!fanoutId) {
-        earliest = Math.min(earliest, this.dispatch(id));
+        earliest = Math.min(earliest, this.dispatch(id, rec));
       }
     }
     if (Number.isFinite(earliest)) await this.link.scheduleSweep(earliest);
   }
 
   /** Sends a queued directive to its node; returns its hub-side deadline. */
-  private dispatch(id: string): number {
-    const rec = this.store.get(id, false)!;
+  private dispatch(id: string, rec = this.store.get(id, false)!): number {
     const now = Date.now();
     const deadline = now + rec.view.timeoutMs;
     const sent = this.link.send(rec.view.nodeId, {
@@ -458,7 +459,7 @@ export class DirectiveDispatcher {
       id,
       sessionId: rec.view.fanoutId ?? id,
       action: rec.view.action,
-      params: this.store.rawParams(id)!,
+      params: rec.params,
       stream: true,
       timeoutMs: rec.view.timeoutMs,
       ...(rec.confineTo ? { confineTo: rec.confineTo } : {}),
@@ -468,7 +469,7 @@ export class DirectiveDispatcher {
       return Number.POSITIVE_INFINITY;
     }
     this.store.markSent(id, now, deadline);
-    this.emitStatus(id, rec.view.nodeId, "sent");
+    this.emitStatus(id, rec.view.nodeId, "sent", rec.view.fanoutId);
     return deadline;
   }
 
@@ -548,7 +549,7 @@ export class DirectiveDispatcher {
     });
     if (!kept) return;
     const rec = this.store.get(msg.directiveId, false)!;
-    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, rec.view), msg);
+    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(rec), msg);
     if (this.activity.updateDirective(msg.directiveId, change)) return;
     this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: msg.directiveId, fanoutId: rec.view.fanoutId, ...change });
   }
@@ -601,7 +602,7 @@ export class DirectiveDispatcher {
   private logRunEnd(nodeId: string, msg: RunCompleteMessage): void {
     const launch = this.store.nodeOf(msg.directiveId) === nodeId ? this.store.get(msg.directiveId, false) : null;
     if (launch) {
-      const change = runEndedChange(launch.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, launch.view), msg);
+      const change = runEndedChange(launch.view, this.nodeName(nodeId), this.whatOf(launch), msg);
       if (this.activity.updateDirective(msg.directiveId, change)) return;
       this.activity.append({ kind: "directive", actor: launch.view.requestedBy, nodeId, directiveId: msg.directiveId, ...change });
       return;
@@ -621,8 +622,8 @@ export class DirectiveDispatcher {
   }
 
   /** What a directive ran, from its params as stored (whole, so the redactor sees every secret before it is cut). */
-  private whatOf(id: string, view: DirectiveView): string {
-    return whatRan(view.action, this.store.rawParams(id) ?? view.params);
+  private whatOf(rec: DirectiveRecord): string {
+    return whatRan(rec.view.action, rec.params);
   }
 
   /** Stops a directive on the hub's side, telling the agent when it may be running there. */
@@ -634,12 +635,12 @@ export class DirectiveDispatcher {
   /** Records a directive's end unless it already ended; returns whether this call ended it. */
   private complete(id: string, nodeId: string, outcome: Outcome, cancelledBy: string | null = null, startedAt: number | null = null): boolean {
     if (!this.store.finish(id, outcome, Date.now(), startedAt)) return false;
-    const rec = this.store.get(id, false)!;
-    const change = directiveChange(rec.view, this.nodeName(nodeId), this.whatOf(id, rec.view), cancelledBy);
+    const rec = this.store.get(id)!;
+    const change = directiveChange(rec.view, this.nodeName(nodeId), this.whatOf(rec), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
       this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: id, fanoutId: rec.view.fanoutId, ...change });
     }
-    this.publishEnd(id, rec.view.fanoutId);
+    this.publishEnd(rec.view);
     if (rec.view.fanoutId) {
       this.pump(rec.view.fanoutId);
       this.finishFanOutIfDone(rec.view.fanoutId);
@@ -647,11 +648,10 @@ export class DirectiveDispatcher {
     return true;
   }
 
-  private publishEnd(id: string, fanoutId: string | null): void {
-    const view = this.store.get(id)!.view;
+  private publishEnd(view: DirectiveView): void {
     const event: DirectiveEvent = { event: "result", directive: view };
-    this.streams.end(id, event);
-    if (fanoutId) this.streams.emit(fanoutId, event);
+    this.streams.end(view.id, event);
+    if (view.fanoutId) this.streams.emit(view.fanoutId, event);
     this.onEnded(view);
   }
 
@@ -668,8 +668,8 @@ export class DirectiveDispatcher {
     if (fanOut) this.activity.updateFanOut(fanoutId, fanOutChange(fanOut, aggregate));
   }
 
-  private emitStatus(id: string, nodeId: string, status: DirectiveStatus): void {
-    this.emit(id, { event: "status", directiveId: id, nodeId, status });
+  private emitStatus(id: string, nodeId: string, status: DirectiveStatus, fanoutId: string | null): void {
+    this.emit(id, { event: "status", directiveId: id, nodeId, status }, fanoutId);
   }
 
   private emit(id: string, event: DirectiveEvent, fanoutId = this.store.fanoutOf(id)): void {

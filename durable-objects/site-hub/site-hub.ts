@@ -307,6 +307,7 @@ export class SiteHub extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.connections.alarmRunning();
     this.directives.expireOverdue(Date.now());
     await this.autonomy.sweep(Date.now());
     await this.connections.sweep();
