@@ -618,7 +618,7 @@ export class DirectiveDispatcher {
   }
 
   private nodeName(nodeId: string): string {
-    return this.registry.get(nodeId)?.view.name ?? nodeId;
+    return this.registry.nameOf(nodeId) ?? nodeId;
   }
 
   /** What a directive ran, from its params as stored (whole, so the redactor sees every secret before it is cut). */

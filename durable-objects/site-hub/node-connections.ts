@@ -101,7 +101,7 @@ export class NodeConnections {
 
   /** The live, registered socket of a node, if it has one. */
   socketOf(nodeId: string): WebSocket | null {
-    const connId = this.registry.get(nodeId)?.connId;
+    const connId = this.registry.connIdOf(nodeId);
     if (!connId) return null;
     const ws = this.ctx.getWebSockets(connId)[0];
     return ws && readState(ws).registered ? ws : null;
