@@ -6,14 +6,7 @@ import { ActionName, DirectiveStatus, ErrorCode, ResultData } from "./directives
 
 /** Bodies of the hub's HTTP API. Worker routes parse requests with these; the CLI and web parse responses. */
 
-export const ApiError = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  }),
-});
-export type ApiError = z.infer<typeof ApiError>;
+export { ApiError } from "./api-error.ts";
 
 export const NodeStatus = z.enum(["connecting", "connected", "disconnected", "error", "deregistered"]);
 export type NodeStatus = z.infer<typeof NodeStatus>;

@@ -4,7 +4,7 @@ import { CapabilityTier } from "./tiers.ts";
 import { Metrics } from "./metrics.ts";
 import { ActionName, ErrorCode, ResultData } from "./directives.ts";
 import { MAX_BATCH_MESSAGES, MAX_CHUNK_BYTES, MAX_HEARTBEAT_MS, MAX_RESULT_TEXT_CHARS, MAX_RUN_TAIL_BYTES, MIN_HEARTBEAT_MS } from "./limits.ts";
-import { RoostProgress } from "./roost-api.ts";
+import { RoostProgress } from "./roost-progress.ts";
 import { MAX_EVENTS_PER_FRAME, ProcessConfig, ProcessEvent, ProcessEventId, SupervisionStatus } from "./processes.ts";
 
 /**

@@ -1,8 +1,7 @@
 import type { ActionCall } from "./directives.ts";
 import { JOURNAL_DIR } from "./machine-actions.ts";
 import { normalizePath } from "./paths.ts";
-import { SANDBOX_PATH } from "./site-settings.ts";
-import { DEFAULT_SANDBOX_ROOT, globPatternsOfCall, isWithin, patternEscapes, pathsOfCall, READING_ACTIONS } from "./tier-policy.ts";
+import { DEFAULT_SANDBOX_ROOT, globPatternsOfCall, isWithin, patternEscapes, pathsOfCall, READING_ACTIONS, SANDBOX_PATH } from "./tier-policy.ts";
 
 /**
  * Who may read what. A caller capped at risk tier 1 (a member, a read or chat API key) may read, find and search

@@ -3,6 +3,9 @@ import { FanOutTarget } from "./api.ts";
 import { AbsolutePath } from "./paths.ts";
 import { DEFAULT_BASH_TIMEOUT_MS, MAX_BASH_TIMEOUT_MS } from "./limits.ts";
 import { ChunkHash, ManifestEntry, ManifestFiles, MAX_CHUNK_QUERY, RoostName, VersionNumber } from "./roost-manifest.ts";
+import { RoostProgress } from "./roost-progress.ts";
+
+export { RoostPhase, RoostProgress } from "./roost-progress.ts";
 
 /** Bodies of the roost API (`/api/sites/:site/roost...`): pushing versions, reading them, deploying them. */
 
@@ -131,18 +134,6 @@ export type DeploymentState = z.infer<typeof DeploymentState>;
 export const TargetStatus = z.enum(["pending", "waiting", "running", "done", "failed", "skipped"]);
 export type TargetStatus = z.infer<typeof TargetStatus>;
 
-export const RoostPhase = z.enum(["manifest", "plan", "download", "assemble", "verify", "switch", "after", "done"]);
-export type RoostPhase = z.infer<typeof RoostPhase>;
-
-/** Where one machine's deployment is; the agent reports it while it works. */
-export const RoostProgress = z.object({
-  phase: RoostPhase,
-  bytesDone: z.number().int().nonnegative(),
-  bytesTotal: z.number().int().nonnegative(),
-  chunksDone: z.number().int().nonnegative(),
-  chunksTotal: z.number().int().nonnegative(),
-});
-export type RoostProgress = z.infer<typeof RoostProgress>;
 
 export const TargetView = z.object({
   nodeId: z.string(),

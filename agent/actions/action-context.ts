@@ -1,5 +1,5 @@
 import type { ErrorCode, ResultData } from "../../protocol/directives.ts";
-import type { RoostProgress } from "../../protocol/roost-api.ts";
+import type { RoostProgress } from "../../protocol/roost-progress.ts";
 import type { HubAccess } from "../roost/hub-chunk-source.ts";
 import type { HostEnvironment } from "../host/host-environment.ts";
 import type { TrackedProcesses } from "../processes/tracked-processes.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RoostProgress } from "../../protocol/roost-api.ts";
+import { RoostProgress } from "../../protocol/roost-progress.ts";
 import { ChunkHash } from "../../protocol/roost-manifest.ts";
 import { ActionError } from "./action-error.ts";
 

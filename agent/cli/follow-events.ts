@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { DirectiveEvent } from "../../protocol/api.ts";
+import { DirectiveEvent } from "../../protocol/api.ts";
 import type { CliContext } from "./cli-context.ts";
 import type { HubClient } from "./hub-client.ts";
 
@@ -38,7 +38,7 @@ export async function followEvents(
     controller.abort();
   });
   try {
-    const stream = await client.openEvents(path, body, controller.signal);
+    const stream = await client.openStream("POST", path, body, DirectiveEvent, controller.signal);
     follower.opened(stream.headers);
     for await (const event of stream.events) follower.event(event);
     return "finished";

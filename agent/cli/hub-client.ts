@@ -1,5 +1,6 @@
 import type { z } from "zod";
-import { ApiError, DirectiveEvent } from "../../protocol/api.ts";
+import { ApiError } from "../../protocol/api-error.ts";
+import type { DirectiveEvent } from "../../protocol/api.ts";
 import { CliError, issuesLine } from "./cli-error.ts";
 import type { HubSettings } from "./settings.ts";
 import { sseData } from "./sse.ts";
@@ -62,14 +63,6 @@ export class HubClient {
       throw new CliError(`the hub's answer to ${method} ${path} does not match the protocol: ${issuesLine(parsed.error)}`);
     }
     return parsed.data;
-  }
-
-  /**
-   * POSTs `body` asking for server-sent events. Resolves once the hub has accepted the request, with the response
-   * headers (the hub names a fan-out in one) and the DirectiveEvents as they arrive.
-   */
-  async openEvents(path: string, body: unknown, signal: AbortSignal): Promise<EventStream> {
-    return this.openStream("POST", path, body, DirectiveEvent, signal);
   }
 
   /** Any event stream of the hub (GET when `body` is undefined), each event parsed with `schema`. */

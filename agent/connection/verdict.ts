@@ -1,5 +1,5 @@
 import { UPGRADE_REFUSALS, closeCodeInfo } from "../../protocol/close-codes.ts";
-import { ApiError } from "../../protocol/api.ts";
+import { ApiError } from "../../protocol/api-error.ts";
 
 /** Whether a connection ending calls for stopping the agent, and the one line that says why. */
 export interface Verdict {

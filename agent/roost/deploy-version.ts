@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ActionParams, ResultData } from "../../protocol/directives.ts";
-import type { RoostPhase, RoostProgress } from "../../protocol/roost-api.ts";
+import type { RoostPhase, RoostProgress } from "../../protocol/roost-progress.ts";
 import { chunkSizes, RoostManifest } from "../../protocol/roost-manifest.ts";
 import { ActionError } from "../actions/action-error.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ErrorCode, ResultData } from "../../protocol/directives.ts";
-import { RoostProgress } from "../../protocol/roost-api.ts";
+import { RoostProgress } from "../../protocol/roost-progress.ts";
 import { HelpRequest } from "../actions/agent-help.ts";
 import { PolicySpec } from "../sandbox/path-policy.ts";
 
