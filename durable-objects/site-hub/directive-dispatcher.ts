@@ -116,6 +116,8 @@ interface Admitted {
   id: string;
   fanoutId: string | null;
   queued: boolean;
+  /** The record as admission wrote it, so sending it reads nothing again. */
+  rec: DirectiveRecord;
 }
 
 function newId(prefix: string): string {
@@ -153,6 +155,20 @@ export class DirectiveDispatcher {
         return ok({ directiveId: options.id, stream: this.follow(options.id, requester) });
       }
     }
+    return this.startOne(nodeId, req, requester, options, (id) => ({ directiveId: id, stream: this.streams.open(id, presenterFor(requester)) }));
+  }
+
+  /**
+   * One directive for a caller that wants only its end (a JSON answer): its last event as the requester may see it,
+   * with no event stream. Admission, recording and sending are runOne's.
+   */
+  async runToEnd(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<DirectiveEvent | null>> {
+    const started = await this.startOne(nodeId, req, requester, {}, (id) => this.streams.waitForEnd(id, presenterFor(requester)));
+    return started.ok ? ok(await started.value) : started;
+  }
+
+  /** Admits, records and sends one directive, with `listen` attached to it before anything can end it. */
+  private async startOne<T>(nodeId: string, req: DirectiveRequest, requester: Requester, options: DirectiveOptions, listen: (id: string) => T): Promise<HubResult<T>> {
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
@@ -161,9 +177,9 @@ export class DirectiveDispatcher {
     const refusal = requester.confined ? confinementRefusal(call.value, this.confinement(node)) : null;
     if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
-    const stream = this.streams.open(id, presenterFor(requester));
+    const listener = listen(id);
     await this.afterAdmit([this.admit(id, null, node, call.value, req, requester, options)]);
-    return ok({ directiveId: id, stream });
+    return ok(listener);
   }
 
   /**
@@ -418,25 +434,24 @@ export class DirectiveDispatcher {
     const rec = this.store.get(id, false)!;
     const change = directiveChange(rec.view, node.name, whatRan(call.action, call.params as Record<string, unknown>));
     this.activity.append({ kind: "directive", actor, nodeId: node.id, directiveId: id, fanoutId, ...change });
-    return { id, fanoutId, queued: rec.view.status === "queued" };
+    return { id, fanoutId, queued: rec.view.status === "queued", rec };
   }
 
   /** Sends single directives and reports the ones settled at admission. */
   private async afterAdmit(admitted: readonly Admitted[]): Promise<void> {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const { id, fanoutId, queued } of admitted) {
+    for (const { id, fanoutId, queued, rec } of admitted) {
       if (!queued) {
-        this.publishEnd(id, fanoutId);
+        this.publishEnd(this.store.get(id)!.view);
       } else if (!fanoutId) {
-        earliest = Math.min(earliest, this.dispatch(id));
+        earliest = Math.min(earliest, this.dispatch(id, rec));
       }
     }
     if (Number.isFinite(earliest)) await this.link.scheduleSweep(earliest);
   }
 
   /** Sends a queued directive to its node; returns its hub-side deadline. */
-  private dispatch(id: string): number {
-    const rec = this.store.get(id, false)!;
+  private dispatch(id: string, rec = this.store.get(id, false)!): number {
     const now = Date.now();
     const deadline = now + rec.view.timeoutMs;
     const sent = this.link.send(rec.view.nodeId, {
@@ -444,7 +459,7 @@ export class DirectiveDispatcher {
       id,
       sessionId: rec.view.fanoutId ?? id,
       action: rec.view.action,
-      params: this.store.rawParams(id)!,
+      params: rec.params,
       stream: true,
       timeoutMs: rec.view.timeoutMs,
       ...(rec.confineTo ? { confineTo: rec.confineTo } : {}),
@@ -454,7 +469,7 @@ export class DirectiveDispatcher {
       return Number.POSITIVE_INFINITY;
     }
     this.store.markSent(id, now, deadline);
-    this.emitStatus(id, rec.view.nodeId, "sent");
+    this.emitStatus(id, rec.view.nodeId, "sent", rec.view.fanoutId);
     return deadline;
   }
 
@@ -534,7 +549,7 @@ export class DirectiveDispatcher {
     });
     if (!kept) return;
     const rec = this.store.get(msg.directiveId, false)!;
-    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, rec.view), msg);
+    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(rec), msg);
     if (this.activity.updateDirective(msg.directiveId, change)) return;
     this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: msg.directiveId, fanoutId: rec.view.fanoutId, ...change });
   }
@@ -587,7 +602,7 @@ export class DirectiveDispatcher {
   private logRunEnd(nodeId: string, msg: RunCompleteMessage): void {
     const launch = this.store.nodeOf(msg.directiveId) === nodeId ? this.store.get(msg.directiveId, false) : null;
     if (launch) {
-      const change = runEndedChange(launch.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, launch.view), msg);
+      const change = runEndedChange(launch.view, this.nodeName(nodeId), this.whatOf(launch), msg);
       if (this.activity.updateDirective(msg.directiveId, change)) return;
       this.activity.append({ kind: "directive", actor: launch.view.requestedBy, nodeId, directiveId: msg.directiveId, ...change });
       return;
@@ -603,12 +618,12 @@ export class DirectiveDispatcher {
   }
 
   private nodeName(nodeId: string): string {
-    return this.registry.get(nodeId)?.view.name ?? nodeId;
+    return this.registry.nameOf(nodeId) ?? nodeId;
   }
 
   /** What a directive ran, from its params as stored (whole, so the redactor sees every secret before it is cut). */
-  private whatOf(id: string, view: DirectiveView): string {
-    return whatRan(view.action, this.store.rawParams(id) ?? view.params);
+  private whatOf(rec: DirectiveRecord): string {
+    return whatRan(rec.view.action, rec.params);
   }
 
   /** Stops a directive on the hub's side, telling the agent when it may be running there. */
@@ -620,12 +635,12 @@ export class DirectiveDispatcher {
   /** Records a directive's end unless it already ended; returns whether this call ended it. */
   private complete(id: string, nodeId: string, outcome: Outcome, cancelledBy: string | null = null, startedAt: number | null = null): boolean {
     if (!this.store.finish(id, outcome, Date.now(), startedAt)) return false;
-    const rec = this.store.get(id, false)!;
-    const change = directiveChange(rec.view, this.nodeName(nodeId), this.whatOf(id, rec.view), cancelledBy);
+    const rec = this.store.get(id)!;
+    const change = directiveChange(rec.view, this.nodeName(nodeId), this.whatOf(rec), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
       this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: id, fanoutId: rec.view.fanoutId, ...change });
     }
-    this.publishEnd(id, rec.view.fanoutId);
+    this.publishEnd(rec.view);
     if (rec.view.fanoutId) {
       this.pump(rec.view.fanoutId);
       this.finishFanOutIfDone(rec.view.fanoutId);
@@ -633,11 +648,10 @@ export class DirectiveDispatcher {
     return true;
   }
 
-  private publishEnd(id: string, fanoutId: string | null): void {
-    const view = this.store.get(id)!.view;
+  private publishEnd(view: DirectiveView): void {
     const event: DirectiveEvent = { event: "result", directive: view };
-    this.streams.end(id, event);
-    if (fanoutId) this.streams.emit(fanoutId, event);
+    this.streams.end(view.id, event);
+    if (view.fanoutId) this.streams.emit(view.fanoutId, event);
     this.onEnded(view);
   }
 
@@ -654,8 +668,8 @@ export class DirectiveDispatcher {
     if (fanOut) this.activity.updateFanOut(fanoutId, fanOutChange(fanOut, aggregate));
   }
 
-  private emitStatus(id: string, nodeId: string, status: DirectiveStatus): void {
-    this.emit(id, { event: "status", directiveId: id, nodeId, status });
+  private emitStatus(id: string, nodeId: string, status: DirectiveStatus, fanoutId: string | null): void {
+    this.emit(id, { event: "status", directiveId: id, nodeId, status }, fanoutId);
   }
 
   private emit(id: string, event: DirectiveEvent, fanoutId = this.store.fanoutOf(id)): void {

@@ -37,6 +37,8 @@ interface DirectiveRow {
 
 export interface DirectiveRecord {
   view: DirectiveView;
+  /** The params whole, as requested and sent to the agent (the view shortens long ones). */
+  params: Record<string, unknown>;
   seq: number;
   /** The person who asked for it; null for the bootstrap admin key. */
   requestedByUser: string | null;
@@ -47,8 +49,7 @@ export interface DirectiveRecord {
 /** Long string params (file contents) are shortened in views; the stored row keeps them whole. */
 const VIEW_PARAM_CHARS = 2_048;
 
-function paramsForView(raw: string): Record<string, unknown> {
-  const params = JSON.parse(raw) as Record<string, unknown>;
+function paramsForView(params: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(params).map(([k, v]) =>
       typeof v === "string" && v.length > VIEW_PARAM_CHARS ? [k, `${v.slice(0, VIEW_PARAM_CHARS)}… (${v.length} characters)`] : [k, v],
@@ -59,8 +60,10 @@ function paramsForView(raw: string): Record<string, unknown> {
 function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
   const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
   const late = row.late_result ? LateResult.safeParse(JSON.parse(row.late_result)) : null;
+  const params = JSON.parse(row.params) as Record<string, unknown>;
   return {
     seq: row.seq,
+    params,
     requestedByUser: row.requested_by_user,
     confineTo: row.confine_to ? (JSON.parse(row.confine_to) as string[]) : null,
     view: {
@@ -68,7 +71,7 @@ function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
       fanoutId: row.fanout_id,
       nodeId: row.node_id,
       action: row.action as ActionName,
-      params: paramsForView(row.params),
+      params: paramsForView(params),
       status: row.status as DirectiveStatus,
       requestedBy: row.requested_by,
       createdAt: row.created_at,
@@ -212,12 +215,6 @@ export class DirectiveStore {
 
   fanoutOf(id: string): string | null {
     return this.sql.exec<{ fanout_id: string | null }>("SELECT fanout_id FROM directives WHERE id = ?", id).toArray()[0]?.fanout_id ?? null;
-  }
-
-  /** The stored params exactly as requested, for sending to the agent. */
-  rawParams(id: string): Record<string, unknown> | null {
-    const row = this.sql.exec<{ params: string }>("SELECT params FROM directives WHERE id = ?", id).toArray()[0];
-    return row ? (JSON.parse(row.params) as Record<string, unknown>) : null;
   }
 
   list(q: DirectiveListQuery): { records: DirectiveRecord[]; nextBefore: number | null } {

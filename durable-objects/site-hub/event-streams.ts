@@ -15,6 +15,8 @@ function asIs<E>(event: E): E {
  */
 export class EventStreams<E = DirectiveEvent> {
   private readonly listeners = new Map<string, Map<ReadableStreamDefaultController<Uint8Array>, Presenter<E>>>();
+  /** Callers waiting for the last event only (a JSON answer, not a stream): no bytes, no stream across the RPC. */
+  private readonly waiters = new Map<string, { present: Presenter<E>; settle: (last: E | null) => void }[]>();
   private readonly encoder = new TextEncoder();
 
   /**
@@ -49,8 +51,20 @@ export class EventStreams<E = DirectiveEvent> {
     });
   }
 
+  /**
+   * The event `key` ends with (as `present` shows it), or null when it ends without one. Registered like `open`,
+   * before anything can end it.
+   */
+  waitForEnd(key: string, present: Presenter<E> = asIs): Promise<E | null> {
+    return new Promise((settle) => {
+      const waiting = this.waiters.get(key);
+      if (waiting) waiting.push({ present, settle });
+      else this.waiters.set(key, [{ present, settle }]);
+    });
+  }
+
   has(key: string): boolean {
-    return (this.listeners.get(key)?.size ?? 0) > 0;
+    return (this.listeners.get(key)?.size ?? 0) > 0 || this.waiters.has(key);
   }
 
   emit(key: string, event: E): void {
@@ -75,6 +89,11 @@ export class EventStreams<E = DirectiveEvent> {
 
   /** Ends every stream on `key`, after an optional last event. */
   end(key: string, last?: E): void {
+    const waiting = this.waiters.get(key);
+    if (waiting) {
+      this.waiters.delete(key);
+      for (const w of waiting) w.settle(last ? w.present(last) : null);
+    }
     if (last) this.emit(key, last);
     const set = this.listeners.get(key);
     if (!set) return;
