@@ -40,12 +40,22 @@ function listeningPorts(pid: number): number[] {
   return ports;
 }
 
+/** The two workerd processes of `wrangler dev`: the proxy on the public port and the hub's own behind it. */
+export interface DevWorkerds {
+  proxyPid: number;
+  hubPid: number;
+  /** Where the hub's own workerd answers HTTP and WebSockets, without the proxy. */
+  hubUrl: string;
+}
+
 /**
- * The address where the hub's own workerd answers, behind the proxy that `wrangler dev` puts on the public port (a
- * second workerd relaying every request and WebSocket). Found by asking each loopback port of the `workerd`
- * processes under wrangler for /healthz; null where /proc cannot tell (not Linux), so a bench can say so.
+ * Finds the proxy `wrangler dev` puts on the public port (a second workerd relaying every request and WebSocket) and
+ * the hub's own workerd behind it, whose port is the one of its loopback ports that answers /healthz. Null where
+ * /proc cannot tell (not Linux), so a bench can say so.
  */
-export async function directWorkerdUrl(wranglerPid: number, publicPort: number): Promise<string | null> {
+export async function devWorkerds(wranglerPid: number, publicPort: number): Promise<DevWorkerds | null> {
+  let proxyPid: number | null = null;
+  let hub: { pid: number; url: string } | null = null;
   for (const pid of descendants(wranglerPid)) {
     let command: string;
     try {
@@ -55,15 +65,26 @@ export async function directWorkerdUrl(wranglerPid: number, publicPort: number):
     }
     if (command !== "workerd") continue;
     const ports = listeningPorts(pid);
-    if (ports.includes(publicPort)) continue;
+    if (ports.includes(publicPort)) {
+      proxyPid = pid;
+      continue;
+    }
     for (const port of ports) {
       try {
         const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        if (res.ok) return `http://127.0.0.1:${port}`;
+        if (res.ok) hub = { pid, url: `http://127.0.0.1:${port}` };
       } catch {
         // Not an HTTP port of the hub.
       }
     }
   }
-  return null;
+  return proxyPid !== null && hub ? { proxyPid, hubPid: hub.pid, hubUrl: hub.url } : null;
+}
+
+/** CPU time (user and system) the process has used so far, in milliseconds. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
