@@ -1,7 +1,6 @@
-import { useEffect, useState } from "preact/hooks";
 import type { AutonomyEventListResponse, AutonomyEventView, AutonomyStatus, ChannelState } from "../../../protocol/autonomy.ts";
-import { messageOf, request } from "../api.ts";
 import { dateTime } from "../format.ts";
+import { usePagedList } from "../paged-list.ts";
 import { sitePaths } from "../paths.ts";
 import { queryParam, updateQuery } from "../router.ts";
 import { FilterSelect, MachineFilter } from "../components/Filters.tsx";
@@ -64,27 +63,11 @@ function What({ e }: { e: AutonomyEventView }) {
 export function Autonomy({ site }: { site: string }) {
   const status = queryParam("status") ?? "";
   const node = queryParam("node") ?? "";
-  const [page, setPage] = useState<AutonomyEventListResponse | null>(null);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  async function load(before?: number) {
-    setBusy(true);
-    try {
-      const next = await request<AutonomyEventListResponse>(sitePaths(site).autonomyEvents({ status, node, before, limit: 50 }));
-      setPage((prev) => (before && prev ? { ...next, events: prev.events.concat(next.events) } : next));
-      setError("");
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  useEffect(() => {
-    setPage(null);
-    void load();
-  }, [site, status, node]);
+  const { items: events, page, next, error, busy, load } = usePagedList(
+    (before?: number) => sitePaths(site).autonomyEvents({ status, node, before, limit: 50 }),
+    (answer: AutonomyEventListResponse) => answer.events,
+    [site, status, node],
+  );
 
   const filtered = Boolean(status || node);
   return (
@@ -104,14 +87,14 @@ export function Autonomy({ site }: { site: string }) {
         <MachineFilter value={node} onChange={(v) => updateQuery({ node: v })} />
       </form>
       <Notice>{error}</Notice>
-      {page === null ? (
+      {events === null || page === null ? (
         <p class="muted">Loading…</p>
       ) : (
         <>
           <p class="muted small" aria-live="polite">
             {page.active} of {page.maxActive} investigations running now.
           </p>
-          {page.events.length === 0 ? (
+          {events.length === 0 ? (
             <p class="empty">Nothing recorded{filtered ? " that matches these filters" : " yet"}.</p>
           ) : (
             <table class="activity autonomy-events">
@@ -126,7 +109,7 @@ export function Autonomy({ site }: { site: string }) {
                 </tr>
               </thead>
               <tbody>
-                {page.events.map((e) => (
+                {events.map((e) => (
                   <tr key={e.id} id={e.id}>
                     <td data-label="When" class="small nowrap">
                       {dateTime(e.createdAt)}
@@ -155,8 +138,8 @@ export function Autonomy({ site }: { site: string }) {
               </tbody>
             </table>
           )}
-          {page.nextBefore !== null ? (
-            <button type="button" class="more" onClick={() => load(page.nextBefore!)} disabled={busy}>
+          {next !== null ? (
+            <button type="button" class="more" onClick={() => load(next)} disabled={busy}>
               Older events
             </button>
           ) : null}

@@ -1,9 +1,10 @@
-import { useEffect, useState } from "preact/hooks";
-import type { DirectiveListResponse, DirectiveView } from "../../../protocol/api.ts";
+import { useEffect } from "preact/hooks";
+import type { DirectiveListResponse } from "../../../protocol/api.ts";
 import { ACTION_RISK } from "../../../protocol/action-risk.ts";
 import type { ActionName, DirectiveStatus } from "../../../protocol/directives.ts";
 import { messageOf, request } from "../api.ts";
 import { nameOf, nodeIds, onActivity } from "../live.ts";
+import { usePagedList } from "../paged-list.ts";
 import { sitePaths } from "../paths.ts";
 import { queryParam, updateQuery } from "../router.ts";
 import { Notice } from "../components/Notice.tsx";
@@ -25,30 +26,21 @@ export function History({ site }: { site: string }) {
   const action = queryParam("action") ?? "";
   const fanout = queryParam("fanout") ?? "";
   const limit = Math.min(500, Math.max(1, Number(queryParam("limit")) || DEFAULT_PAGE));
-  const [list, setList] = useState<DirectiveView[] | null>(null);
-  const [next, setNext] = useState<number | null>(null);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
   const filtered = Boolean(node || status || action || fanout);
-
-  async function load(before?: number) {
-    setBusy(true);
-    try {
-      const page = await request<DirectiveListResponse>(sitePaths(site).directives({ node, status, action, fanout, before, limit }));
-      setList((prev) => (before && prev ? prev.concat(page.directives) : page.directives));
-      setNext(page.nextBefore);
-      setError("");
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  useEffect(() => {
-    setList(null);
-    void load();
-  }, [site, node, status, action, fanout, limit]);
+  const {
+    items: list,
+    setItems: setList,
+    next,
+    setNext,
+    error,
+    setError,
+    busy,
+    load,
+  } = usePagedList(
+    (before?: number) => sitePaths(site).directives({ node, status, action, fanout, before, limit }),
+    (page: DirectiveListResponse) => page.directives,
+    [site, node, status, action, fanout, limit],
+  );
 
   // A directive's activity entry changes as it starts and ends. A burst of them (a fan-out) reads the newest page
   // once, and merges it with any older pages already on screen.

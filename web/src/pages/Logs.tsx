@@ -1,8 +1,8 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import type { ActivityEntry, ActivityKind, ActivityLevel, ActivityPage } from "../../../protocol/api.ts";
-import { messageOf, request } from "../api.ts";
 import { dateTime } from "../format.ts";
 import { liveState, nameOf, nodeIds, onActivity } from "../live.ts";
+import { usePagedList } from "../paged-list.ts";
 import { sitePaths } from "../paths.ts";
 import { queryParam, updateQuery } from "../router.ts";
 import { Link } from "../components/Link.tsx";
@@ -34,43 +34,23 @@ export function Logs({ site }: { site: string }) {
   const range = queryParam("range") ?? "";
   const until = queryParam("until") ?? "";
   const limit = Math.min(500, Math.max(1, Number(queryParam("limit")) || DEFAULT_PAGE));
-  const [entries, setEntries] = useState<ActivityEntry[] | null>(null);
-  const [next, setNext] = useState<number | null>(null);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [loadedAt, setLoadedAt] = useState(0);
-
-  async function load(before?: number) {
-    setBusy(true);
-    const span = RANGES.find(([k]) => k === range)?.[2] ?? 0;
-    const untilAt = untilOf(until);
-    try {
-      const page = await request<ActivityPage>(
-        sitePaths(site).activity({
-          kind,
-          level,
-          node,
-          since: span ? (untilAt ?? Date.now()) - span : undefined,
-          until: untilAt,
-          before,
-          limit,
-        }),
-      );
-      setEntries((prev) => (before && prev ? prev.concat(page.entries) : page.entries));
-      setNext(page.nextBefore);
-      setError("");
-      if (!before) setLoadedAt(Date.now());
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  useEffect(() => {
-    setEntries(null);
-    void load();
-  }, [site, kind, level, node, range, until, limit]);
+  const {
+    items: entries,
+    setItems: setEntries,
+    next,
+    error,
+    busy,
+    loadedAt,
+    load,
+  } = usePagedList(
+    (before?: number) => {
+      const span = RANGES.find(([k]) => k === range)?.[2] ?? 0;
+      const untilAt = untilOf(until);
+      return sitePaths(site).activity({ kind, level, node, since: span ? (untilAt ?? Date.now()) - span : undefined, until: untilAt, before, limit });
+    },
+    (page: ActivityPage) => page.entries,
+    [site, kind, level, node, range, until, limit],
+  );
 
   // Live, like /machines: a new entry that passes the filters goes on top, a changed one (a directive that ended) is
   // redrawn in place. A view that ends at a chosen time is history and stays as it is.
