@@ -309,9 +309,13 @@ export class DirectiveDispatcher {
    * The acks, chunks and results of one frame, in order and in one turn, so they are written in one commit. Each
    * directive is read once for the frame and its counters and start are written once (with its end when the frame
    * carries its result). A directive whose every chunk came with its result in this frame is recorded with the
-   * result's output, which holds the same text, and no chunk rows.
+   * result's output, which holds the same text, and no chunk rows. Listeners get what the frame changed as one write.
    */
   onWorkMessages(nodeId: string, messages: readonly NodeToHubMessage[]): string[] {
+    return this.streams.coalesce(() => this.workMessages(nodeId, messages));
+  }
+
+  private workMessages(nodeId: string, messages: readonly NodeToHubMessage[]): string[] {
     const targets = new Map<string, ChunkTarget | null>();
     const whole = wholeInFrame(messages);
     const refusals: string[] = [];

@@ -1,6 +1,15 @@
 import { LateResult, type DirectiveListQuery, type DirectiveView, type FanOutAggregate, type RunRecord } from "../../protocol/api.ts";
-import { MAX_STORED_CHUNKS, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
+import { MAX_CHUNK_BYTES, MAX_STORED_CHUNKS, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
 import { ResultData, type ActionName, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+
+const utf8 = new TextEncoder();
+/** Room for any stream chunk in UTF-8: at most MAX_CHUNK_BYTES UTF-16 units, 3 bytes each at most. */
+const scratch = new Uint8Array(MAX_CHUNK_BYTES * 3);
+
+/** A text's size in UTF-8, without allocating a copy of it for each of a stream's chunks. */
+function utf8Length(text: string): number {
+  return text.length * 3 <= scratch.length ? utf8.encodeInto(text, scratch).written : utf8.encode(text).byteLength;
+}
 
 /** The `directives` and `fanouts` tables: every directive ever asked for, with its outcome. */
 
@@ -278,7 +287,7 @@ export class DirectiveStore {
    */
   appendChunk(target: ChunkTarget, seq: number, chunk: string): boolean {
     if (target.status !== "sent" && target.status !== "running") return false;
-    const bytes = new TextEncoder().encode(chunk).byteLength;
+    const bytes = utf8Length(chunk);
     const keep = target.outputBytes + bytes <= MAX_STORED_OUTPUT_BYTES && target.chunksReceived < MAX_STORED_CHUNKS;
     if (keep && this.sql.exec("INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)", target.id, seq, chunk).rowsWritten === 0) {
       return false;
@@ -351,7 +360,7 @@ export class DirectiveStore {
       outcome.truncated ? 1 : 0,
       output,
       output,
-      output === null ? 0 : new TextEncoder().encode(output).byteLength,
+      output === null ? 0 : utf8Length(output),
       id,
     );
     return true;

@@ -18,6 +18,8 @@ export class EventStreams<E = DirectiveEvent> {
   /** Callers waiting for the last event only (a JSON answer, not a stream): no bytes, no stream across the RPC. */
   private readonly waiters = new Map<string, { present: Presenter<E>; settle: (last: E | null) => void }[]>();
   private readonly encoder = new TextEncoder();
+  /** While `coalesce` runs: the lines each listener is owed, sent as one piece when it ends. */
+  private held: Map<ReadableStreamDefaultController<Uint8Array>, { key: string; lines: string[] }> | null = null;
 
   /**
    * Opens a stream on `key` (a directive or fan-out id); `first` events are queued before anything live, and
@@ -70,20 +72,35 @@ export class EventStreams<E = DirectiveEvent> {
   emit(key: string, event: E): void {
     const set = this.listeners.get(key);
     if (!set) return;
-    let plain: Uint8Array | null = null;
+    let plain: string | null = null;
     for (const [c, present] of set) {
-      let bytes: Uint8Array;
-      if (present === asIs) bytes = plain ??= this.encode(event);
+      let line: string;
+      if (present === asIs) line = plain ??= this.line(event);
       else {
         const shown = present(event);
         if (!shown) continue;
-        bytes = this.encode(shown);
+        line = this.line(shown);
       }
-      try {
-        c.enqueue(bytes);
-      } catch {
-        this.drop(key, c);
-      }
+      const held = this.held?.get(c);
+      if (held) held.lines.push(line);
+      else if (this.held) this.held.set(c, { key, lines: [line] });
+      else this.send(key, c, line);
+    }
+  }
+
+  /**
+   * Runs `work` (the messages of one node frame), giving each listener everything it emits as one piece at the end
+   * instead of one piece per event: a frame of many output chunks costs each stream one write, in the same order.
+   */
+  coalesce<T>(work: () => T): T {
+    if (this.held) return work();
+    this.held = new Map();
+    try {
+      return work();
+    } finally {
+      const held = this.held;
+      this.held = null;
+      for (const [c, { key, lines }] of held) this.send(key, c, lines.join(""));
     }
   }
 
@@ -98,6 +115,11 @@ export class EventStreams<E = DirectiveEvent> {
     const set = this.listeners.get(key);
     if (!set) return;
     for (const c of set.keys()) {
+      const held = this.held?.get(c);
+      if (held) {
+        this.held!.delete(c);
+        this.send(key, c, held.lines.join(""));
+      }
       try {
         c.close();
       } catch {
@@ -119,7 +141,19 @@ export class EventStreams<E = DirectiveEvent> {
     if (s && s.size === 0) this.listeners.delete(key);
   }
 
+  private send(key: string, c: ReadableStreamDefaultController<Uint8Array>, text: string): void {
+    try {
+      c.enqueue(this.encoder.encode(text));
+    } catch {
+      this.drop(key, c);
+    }
+  }
+
+  private line(e: E): string {
+    return JSON.stringify(e) + "\n";
+  }
+
   private encode(e: E): Uint8Array {
-    return this.encoder.encode(JSON.stringify(e) + "\n");
+    return this.encoder.encode(this.line(e));
   }
 }

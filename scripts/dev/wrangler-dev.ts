@@ -24,7 +24,7 @@ export interface DevHubOptions {
   /** Receives wrangler's output; by default it is passed through to this terminal. */
   onOutput?: (text: string) => void;
   readyTimeoutMs?: number;
-  /** Opens the workerd inspector (Chrome DevTools protocol) on this port, for a CPU profile of the hub. */
+  /** Where wrangler's DevTools inspector listens (for CPU profiles of the hub); wrangler picks one when unset. */
   inspectorPort?: number;
 }
 

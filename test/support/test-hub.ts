@@ -40,8 +40,8 @@ export class TestHub {
   }
 
   /**
-   * `vars` are added to the hub's environment (CORTEX_ALLOW_LOOPBACK_WEBHOOKS, ...); `inspectorPort` opens workerd's
-   * inspector there (bench/profile-read.ts).
+   * `vars` are added to the hub's environment (CORTEX_ALLOW_LOOPBACK_WEBHOOKS, ...); `inspectorPort` opens wrangler's
+   * DevTools inspector there, for CPU profiles of the hub.
    */
   static async start(dirs: TempDirs, vars: Record<string, string> = {}, inspectorPort?: number): Promise<TestHub> {
     const hub = new TestHub(await freePort(), dirs.make("cortex-hub-"), vars, inspectorPort);
