@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import WebSocket from "ws";
 import { CreatedApiKey } from "../protocol/accounts.ts";
 import { DirectiveView } from "../protocol/api.ts";
 import { Fleet } from "../test/support/fleet.ts";
 import { REPO_ROOT } from "../test/support/test-hub.ts";
 import { freePort } from "../test/support/free-port.ts";
 import { ANY_JSON, HubSession } from "../test/support/hub-session.ts";
+import { HubProfiler, type CallFrame, type CpuProfile } from "./lib/cpu-profile.ts";
 import { KeepAliveClient } from "./lib/http-client.ts";
 import { registerSimNodes } from "./lib/sim-fleet.ts";
 import { RoundTrips, SimNode } from "./lib/sim-node.ts";
@@ -22,61 +22,6 @@ import { RoundTrips, SimNode } from "./lib/sim-node.ts";
  */
 const RUNS = Number(process.env.PROFILE_RUNS ?? 500);
 const TOP = 40;
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-  columnNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-  hitCount?: number;
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-class Inspector {
-  private next = 1;
-  private readonly waiting = new Map<number, (result: unknown) => void>();
-  private constructor(private readonly ws: WebSocket) {
-    ws.on("message", (data) => {
-      const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: unknown };
-      if (msg.id === undefined) return;
-      const done = this.waiting.get(msg.id);
-      this.waiting.delete(msg.id);
-      done?.(msg.error ? Promise.reject(new Error(JSON.stringify(msg.error))) : msg.result);
-    });
-  }
-
-  static async open(port: number): Promise<Inspector> {
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
-    const target = targets.find((t) => !t.title?.includes("proxy")) ?? targets[0];
-    if (!target) throw new Error("the inspector lists no target");
-    const ws = new WebSocket(target.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
-    return new Inspector(ws);
-  }
-
-  call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = this.next++;
-    return new Promise<T>((resolve) => {
-      this.waiting.set(id, resolve as (r: unknown) => void);
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
 
 /** The bundle wrangler dev built, with esbuild's `// path/file.ts` comment at the start of every module. */
 function bundleModules(): (line: number) => string {
@@ -113,7 +58,7 @@ function frameName(f: CallFrame): string {
   return `${f.functionName || "(anonymous)"} ${file}`;
 }
 
-function summarise(profile: Profile): void {
+function summarise(profile: CpuProfile): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -172,13 +117,11 @@ try {
   };
   for (let i = 0; i < 50; i++) await read();
 
-  const inspector = await Inspector.open(inspectorPort);
-  closers.push(() => inspector.close());
-  await inspector.call("Profiler.enable");
-  await inspector.call("Profiler.setSamplingInterval", { interval: 100 });
-  await inspector.call("Profiler.start");
+  const profiler = await HubProfiler.connect(inspectorPort, 100);
+  closers.push(() => profiler.close());
+  await profiler.start();
   for (let i = 0; i < RUNS; i++) await read();
-  const { profile } = await inspector.call<{ profile: Profile }>("Profiler.stop");
+  const profile = await profiler.stop();
   writeFileSync(out, JSON.stringify(profile));
   moduleAt = bundleModules();
   summarise(profile);

@@ -8,7 +8,8 @@ import { registerSimNodes } from "./lib/sim-fleet.ts";
 import { RoundTrips, SimNode, STREAM_COMMAND } from "./lib/sim-node.ts";
 import { freePort } from "../test/support/free-port.ts";
 import { HubProfiler, selfTimes } from "./lib/cpu-profile.ts";
-import { cpuMs, devWorkerds, type DevWorkerds } from "./lib/direct-workerd.ts";
+import { devWorkerds, type DevWorkerds } from "./lib/direct-workerd.ts";
+import { cpuMs } from "./lib/proc-stats.ts";
 import { elapsedMs } from "./lib/stats.ts";
 import { openSocket } from "./lib/ws-client.ts";
 
@@ -91,7 +92,7 @@ export async function run(): Promise<BenchResult[]> {
   const baseline = await startBaseline();
   const profiler = inspectorPort ? await HubProfiler.connect(inspectorPort) : undefined;
   try {
-    const workerds = await devWorkerds(hub.process!.pid!, hub.port);
+    const workerds = await devWorkerds(hub.process!.pid!);
     const viaProxy = await throughHub(hub, hub.url, "streamer", workerds, profiler);
     const wsRate = await rawWs(baseline.wsUrl);
     const direct = workerds ? await throughHub(hub, workerds.hubUrl, "streamer-direct", workerds) : null;

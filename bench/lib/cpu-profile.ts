@@ -1,8 +1,14 @@
 import WebSocket from "ws";
 
-interface ProfileNode {
+export interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+export interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   children?: number[];
 }
 export interface CpuProfile {
@@ -17,35 +23,39 @@ export interface CpuProfile {
  */
 export class HubProfiler {
   private nextId = 1;
-  private readonly waiting = new Map<number, (result: unknown) => void>();
+  private readonly waiting = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
 
   private constructor(private readonly ws: WebSocket) {
     ws.on("message", (data: Buffer) => {
       const message = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } };
       if (message.id === undefined) return;
-      if (message.error) throw new Error(`inspector: ${message.error.message}`);
-      this.waiting.get(message.id)?.(message.result);
+      const waiter = this.waiting.get(message.id);
       this.waiting.delete(message.id);
+      if (message.error) waiter?.reject(new Error(`inspector: ${message.error.message}`));
+      else waiter?.resolve(message.result);
     });
   }
 
-  /** Connects to the first target the inspector lists (the hub's worker, with its Durable Objects). */
-  static async connect(inspectorPort: number): Promise<HubProfiler> {
+  /**
+   * Connects to the hub's worker (with its Durable Objects) among the inspector's targets, not wrangler's proxy;
+   * samples every `intervalUs` microseconds.
+   */
+  static async connect(inspectorPort: number, intervalUs = 200): Promise<HubProfiler> {
     const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
-    const target = targets[0];
+    const target = targets.find((t) => !t.title?.includes("proxy")) ?? targets[0];
     if (!target) throw new Error("the inspector lists no target");
     const ws = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 1024 * 1024 * 1024 });
     await new Promise<void>((resolve, reject) => ws.once("open", () => resolve()).once("error", reject));
     const profiler = new HubProfiler(ws);
     await profiler.call("Profiler.enable");
-    await profiler.call("Profiler.setSamplingInterval", { interval: 200 });
+    await profiler.call("Profiler.setSamplingInterval", { interval: intervalUs });
     return profiler;
   }
 
   call(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
     const id = this.nextId++;
     this.ws.send(JSON.stringify({ id, method, params }));
-    return new Promise((resolve) => this.waiting.set(id, resolve));
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
   }
 
   async start(): Promise<void> {
