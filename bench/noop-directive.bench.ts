@@ -9,7 +9,7 @@ import { startBaseline } from "./lib/baseline.ts";
 import { startEchoBaseline } from "./lib/echo-baseline.ts";
 import { runIfMain } from "./lib/entry.ts";
 import { KeepAliveClient } from "./lib/http-client.ts";
-import { cpuMs, workerdProcesses } from "./lib/proc-stats.ts";
+import { cpuMs, processTree, workerdProcesses } from "./lib/proc-stats.ts";
 import type { BenchResult } from "./lib/results.ts";
 import { registerSimNodes } from "./lib/sim-fleet.ts";
 import { RoundTrips, SimNode } from "./lib/sim-node.ts";
@@ -50,7 +50,7 @@ export async function run(): Promise<BenchResult[]> {
   const echo = await startEchoBaseline(fleet.dirs);
   const closers: (() => void)[] = [];
   try {
-    await fleet.connectedNode("noop-agent", "root");
+    const agent = await fleet.connectedNode("noop-agent", "root");
     const [sim] = await registerSimNodes(fleet.api, 1, "noop-sim");
     const simNode = await SimNode.connect({ url: fleet.hub.endpoint, token: sim!.token, nodeId: sim!.id, heartbeatMs: 60_000, trips: new RoundTrips() });
     closers.push(() => simNode.close());
@@ -104,6 +104,9 @@ export async function run(): Promise<BenchResult[]> {
       const p = side === "hub" ? hubProcs : side === "echo" ? echoProcs : null;
       return p ? cpuMs(p.entry!) + cpuMs(p.user!) : 0;
     };
+    // The agent's own CPU (its process and its action worker, which may have been restarted since the last block).
+    const agentCpu = () => processTree(agent.proc.pid).reduce((sum, pid) => sum + cpuMs(pid), 0);
+    let agentCpuTotal = 0;
     for (const probe of probes) for (let i = 0; i < WARMUP; i++) await probe.run();
     agentDurations.length = 0;
 
@@ -114,12 +117,14 @@ export async function run(): Promise<BenchResult[]> {
       for (const probe of probes) {
         const m = measured.get(probe.name)!;
         const cpu0 = cpuOf(probe.side);
+        const agent0 = agentCpu();
         for (let i = 0; i < perBlock; i++) {
           const start = process.hrtime.bigint();
           await probe.run();
           m.samples.push(elapsedMs(start));
         }
         cpuTotals.set(probe.name, (cpuTotals.get(probe.name) ?? 0) + cpuOf(probe.side) - cpu0);
+        if (probe.name === "read via API → real agent") agentCpuTotal += agentCpu() - agent0;
       }
     }
     for (const [name, m] of measured) m.cpuMsPerOp = (cpuTotals.get(name) ?? 0) / m.samples.length;
@@ -162,6 +167,14 @@ export async function run(): Promise<BenchResult[]> {
     for (const name of ["read via API → real agent", "read via API → simulated node", "hub GET one node (API key)", "hub GET /healthz"]) {
       results.push({ bench: BENCH, metric: `workerd CPU per op: ${name}`, unit: "ms", value: measured.get(name)!.cpuMsPerOp, baseline: measured.get("HTTP → workerd → DO RPC")!.cpuMsPerOp, baselineLabel: "HTTP → workerd → DO RPC" });
     }
+    results.push({
+      bench: BENCH,
+      metric: "agent CPU per read (agent and its action worker)",
+      unit: "ms",
+      value: agentCpuTotal / n,
+      baseline: measured.get("read via API → real agent")!.cpuMsPerOp - measured.get("read via API → simulated node")!.cpuMsPerOp,
+      baselineLabel: "workerd CPU: real agent − simulated node",
+    });
     return results;
   } finally {
     for (const close of closers) close();

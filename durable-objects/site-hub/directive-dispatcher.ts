@@ -113,8 +113,9 @@ function knowsAction(node: NodeView, action: string): boolean {
 
 /** A directive just recorded: whether it waits to be sent, or was settled at admission (refused, offline). */
 interface Admitted {
-  view: DirectiveView;
   queued: boolean;
+  /** The record as admission wrote it, so sending it reads nothing again. */
+  rec: DirectiveRecord;
 }
 
 function newId(prefix: string): string {
@@ -152,6 +153,20 @@ export class DirectiveDispatcher {
         return ok({ directiveId: options.id, stream: this.follow(options.id, requester) });
       }
     }
+    return this.startOne(nodeId, req, requester, options, (id) => ({ directiveId: id, stream: this.streams.open(id, presenterFor(requester)) }));
+  }
+
+  /**
+   * One directive for a caller that wants only its end (a JSON answer): its last event as the requester may see it,
+   * with no event stream. Admission, recording and sending are runOne's.
+   */
+  async runToEnd(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<DirectiveEvent | null>> {
+    const started = await this.startOne(nodeId, req, requester, {}, (id) => this.streams.waitForEnd(id, presenterFor(requester)));
+    return started.ok ? ok(await started.value) : started;
+  }
+
+  /** Admits, records and sends one directive, with `listen` attached to it before anything can end it. */
+  private async startOne<T>(nodeId: string, req: DirectiveRequest, requester: Requester, options: DirectiveOptions, listen: (id: string) => T): Promise<HubResult<T>> {
     const node = this.registry.get(nodeId)?.view;
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
@@ -160,9 +175,9 @@ export class DirectiveDispatcher {
     const refusal = requester.confined ? confinementRefusal(call.value, this.confinement(node)) : null;
     if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
-    const stream = this.streams.open(id, presenterFor(requester));
+    const listener = listen(id);
     await this.afterAdmit(this.admit([{ id, fanoutId: null, node }], call.value, req, requester, options));
-    return ok({ directiveId: id, stream });
+    return ok(listener);
   }
 
   /**
@@ -292,9 +307,13 @@ export class DirectiveDispatcher {
    * The acks, chunks and results of one frame, in order and in one turn, so they are written in one commit. Each
    * directive is read once for the frame and its counters and start are written once (with its end when the frame
    * carries its result). A directive whose every chunk came with its result in this frame is recorded with the
-   * result's output, which holds the same text, and no chunk rows.
+   * result's output, which holds the same text, and no chunk rows. Listeners get what the frame changed as one write.
    */
   onWorkMessages(nodeId: string, messages: readonly NodeToHubMessage[]): string[] {
+    return this.streams.coalesce(() => this.workMessages(nodeId, messages));
+  }
+
+  private workMessages(nodeId: string, messages: readonly NodeToHubMessage[]): string[] {
     const targets = new Map<string, ChunkTarget | null>();
     const whole = wholeInFrame(messages);
     const refusals: string[] = [];
@@ -389,12 +408,12 @@ export class DirectiveDispatcher {
     );
     const names = new Map(members.map(({ node }) => [node.id, node.name]));
     const what = whatRan(call.action, call.params as Record<string, unknown>);
-    const records = this.store.getMany(members.map((m) => m.id), true).map(({ record }) => record.view);
+    const records = this.store.getMany(members.map((m) => m.id), true);
     this.activity.appendMany(
-      records.map((view) => ({ kind: "directive", actor, nodeId: view.nodeId, directiveId: view.id, fanoutId: view.fanoutId, ...directiveChange(view, names.get(view.nodeId)!, what) })),
+      records.map(({ view }) => ({ kind: "directive", actor, nodeId: view.nodeId, directiveId: view.id, fanoutId: view.fanoutId, ...directiveChange(view, names.get(view.nodeId)!, what) })),
       now,
     );
-    return records.map((view) => ({ view, queued: view.status === "queued" }));
+    return records.map((rec) => ({ rec, queued: rec.view.status === "queued" }));
   }
 
   /** A directive's row as admitted: queued for its node, or already settled with the reason. */
@@ -434,25 +453,24 @@ export class DirectiveDispatcher {
 
   /** Sends single directives and reports the ones settled at admission. */
   private async afterAdmit(admitted: readonly Admitted[]): Promise<void> {
-    const single: string[] = [];
-    for (const { view, queued } of admitted) {
-      if (!queued) this.publishEnd(view);
-      else if (!view.fanoutId) single.push(view.id);
+    const single: DirectiveRecord[] = [];
+    for (const { rec, queued } of admitted) {
+      if (!queued) this.publishEnd(rec.view);
+      else if (!rec.view.fanoutId) single.push(rec);
     }
     const earliest = this.dispatch(single);
     if (Number.isFinite(earliest)) await this.link.scheduleSweep(earliest);
   }
 
   /**
-   * Sends queued directives to their nodes; returns the earliest of their hub-side deadlines. The rows are read
-   * once and marked sent in one statement, before anything else can run: no other turn sees them still queued.
+   * Sends queued directives, as just read, to their nodes; returns the earliest of their hub-side deadlines. They
+   * are marked sent in one statement before anything else can run: no other turn sees them still queued.
    */
-  private dispatch(ids: readonly string[]): number {
+  private dispatch(records: readonly DirectiveRecord[]): number {
     const now = Date.now();
     const sent: { id: string; nodeId: string; fanoutId: string | null; deadline: number }[] = [];
     const unsent: { id: string; nodeId: string }[] = [];
-    for (const { record, params } of this.store.getMany(ids)) {
-      const { view, confineTo } = record;
+    for (const { view, params, confineTo } of records) {
       if (view.status !== "queued") continue;
       const delivered = this.link.send(view.nodeId, {
         type: "directive",
@@ -470,7 +488,7 @@ export class DirectiveDispatcher {
     this.store.markSent(sent.map((d) => d.id), now);
     let earliest = Number.POSITIVE_INFINITY;
     for (const { id, nodeId, fanoutId, deadline } of sent) {
-      this.emit(id, { event: "status", directiveId: id, nodeId, status: "sent" }, fanoutId);
+      this.emitStatus(id, nodeId, "sent", fanoutId);
       earliest = Math.min(earliest, deadline);
     }
     for (const { id, nodeId } of unsent) this.complete(id, nodeId, { status: "failed", errorCode: "offline", error: `node ${nodeId} is not connected` });
@@ -553,7 +571,7 @@ export class DirectiveDispatcher {
     });
     if (!kept) return;
     const rec = this.store.get(msg.directiveId, false)!;
-    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, rec.view), msg);
+    const change = lateResultChange(rec.view, this.nodeName(nodeId), this.whatOf(rec), msg);
     if (this.activity.updateDirective(msg.directiveId, change)) return;
     this.activity.append({ kind: "directive", actor: rec.view.requestedBy, nodeId, directiveId: msg.directiveId, fanoutId: rec.view.fanoutId, ...change });
   }
@@ -606,7 +624,7 @@ export class DirectiveDispatcher {
   private logRunEnd(nodeId: string, msg: RunCompleteMessage): void {
     const launch = this.store.nodeOf(msg.directiveId) === nodeId ? this.store.get(msg.directiveId, false) : null;
     if (launch) {
-      const change = runEndedChange(launch.view, this.nodeName(nodeId), this.whatOf(msg.directiveId, launch.view), msg);
+      const change = runEndedChange(launch.view, this.nodeName(nodeId), this.whatOf(launch), msg);
       if (this.activity.updateDirective(msg.directiveId, change)) return;
       this.activity.append({ kind: "directive", actor: launch.view.requestedBy, nodeId, directiveId: msg.directiveId, ...change });
       return;
@@ -626,8 +644,8 @@ export class DirectiveDispatcher {
   }
 
   /** What a directive ran, from its params as stored (whole, so the redactor sees every secret before it is cut). */
-  private whatOf(id: string, view: DirectiveView): string {
-    return whatRan(view.action, this.store.rawParams(id) ?? view.params);
+  private whatOf(rec: DirectiveRecord): string {
+    return whatRan(rec.view.action, rec.params);
   }
 
   /** Stops a directive on the hub's side, telling the agent when it may be running there. */
@@ -638,10 +656,10 @@ export class DirectiveDispatcher {
 
   /** Records a directive's end unless it already ended; returns whether this call ended it. */
   private complete(id: string, nodeId: string, outcome: Outcome, cancelledBy: string | null = null, startedAt: number | null = null): boolean {
-    const ended = this.store.finish(id, outcome, Date.now(), startedAt);
-    if (!ended) return false;
-    const view = ended.record.view;
-    const change = directiveChange(view, this.nodeName(nodeId), whatRan(view.action, ended.params), cancelledBy);
+    const rec = this.store.finish(id, outcome, Date.now(), startedAt);
+    if (!rec) return false;
+    const view = rec.view;
+    const change = directiveChange(view, this.nodeName(nodeId), this.whatOf(rec), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
       this.activity.append({ kind: "directive", actor: view.requestedBy, nodeId, directiveId: id, fanoutId: view.fanoutId, ...change });
     }
@@ -671,6 +689,10 @@ export class DirectiveDispatcher {
   private logFanOutEnd(fanoutId: string, aggregate: FanOutAggregate): void {
     const fanOut = this.store.fanOut(fanoutId);
     if (fanOut) this.activity.updateFanOut(fanoutId, fanOutChange(fanOut, aggregate));
+  }
+
+  private emitStatus(id: string, nodeId: string, status: DirectiveStatus, fanoutId: string | null): void {
+    this.emit(id, { event: "status", directiveId: id, nodeId, status }, fanoutId);
   }
 
   private emit(id: string, event: DirectiveEvent, fanoutId = this.store.fanoutOf(id)): void {

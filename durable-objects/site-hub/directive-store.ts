@@ -1,6 +1,15 @@
 import { LateResult, type DirectiveListQuery, type DirectiveView, type FanOutAggregate, type RunRecord } from "../../protocol/api.ts";
-import { MAX_STORED_CHUNKS, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
+import { MAX_CHUNK_BYTES, MAX_STORED_CHUNKS, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
 import { ResultData, type ActionName, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+
+const utf8 = new TextEncoder();
+/** Room for any stream chunk in UTF-8: at most MAX_CHUNK_BYTES UTF-16 units, 3 bytes each at most. */
+const scratch = new Uint8Array(MAX_CHUNK_BYTES * 3);
+
+/** A text's size in UTF-8, without allocating a copy of it for each of a stream's chunks. */
+function utf8Length(text: string): number {
+  return text.length * 3 <= scratch.length ? utf8.encodeInto(text, scratch).written : utf8.encode(text).byteLength;
+}
 
 /** The `directives` and `fanouts` tables: every directive ever asked for, with its outcome. */
 
@@ -37,6 +46,8 @@ interface DirectiveRow {
 
 export interface DirectiveRecord {
   view: DirectiveView;
+  /** The params whole, as requested and sent to the agent (the view shortens long ones). */
+  params: Record<string, unknown>;
   seq: number;
   /** The person who asked for it; null for the bootstrap admin key. */
   requestedByUser: string | null;
@@ -47,8 +58,7 @@ export interface DirectiveRecord {
 /** Long string params (file contents) are shortened in views; the stored row keeps them whole. */
 const VIEW_PARAM_CHARS = 2_048;
 
-function paramsForView(raw: string): Record<string, unknown> {
-  const params = JSON.parse(raw) as Record<string, unknown>;
+function paramsForView(params: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(params).map(([k, v]) =>
       typeof v === "string" && v.length > VIEW_PARAM_CHARS ? [k, `${v.slice(0, VIEW_PARAM_CHARS)}… (${v.length} characters)`] : [k, v],
@@ -59,8 +69,10 @@ function paramsForView(raw: string): Record<string, unknown> {
 function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
   const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
   const late = row.late_result ? LateResult.safeParse(JSON.parse(row.late_result)) : null;
+  const params = JSON.parse(row.params) as Record<string, unknown>;
   return {
     seq: row.seq,
+    params,
     requestedByUser: row.requested_by_user,
     confineTo: row.confine_to ? (JSON.parse(row.confine_to) as string[]) : null,
     view: {
@@ -68,7 +80,7 @@ function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
       fanoutId: row.fanout_id,
       nodeId: row.node_id,
       action: row.action as ActionName,
-      params: paramsForView(row.params),
+      params: paramsForView(params),
       status: row.status as DirectiveStatus,
       requestedBy: row.requested_by,
       createdAt: row.created_at,
@@ -145,12 +157,6 @@ export interface ChunkTarget {
   unwritten: { chunks: number; bytes: number; cut: boolean; startedAt: number | null };
 }
 
-/** A directive as read (as its end left it, with its output, from `finish`) and its params exactly as requested. */
-export interface Finished {
-  record: DirectiveRecord;
-  params: Record<string, unknown>;
-}
-
 const IN_FLIGHT = "('sent', 'running')";
 
 export class DirectiveStore {
@@ -198,14 +204,14 @@ export class DirectiveStore {
   }
 
   /** Directives by id with their params exactly as requested (for sending), in one read; unknown ids are left out. */
-  getMany(ids: readonly string[], withOutput = false): Finished[] {
+  getMany(ids: readonly string[], withOutput = false): DirectiveRecord[] {
     if (ids.length === 0) return [];
     return this.sql
       .exec<DirectiveRow>("SELECT * FROM directives WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))
       .toArray()
       // Sorted here: ORDER BY in the query would have it walk every directive in seq order instead of looking ids up.
       .sort((x, y) => x.seq - y.seq)
-      .map((row) => ({ record: toRecord(row, withOutput ? this.outputOf(row) : null), params: JSON.parse(row.params) as Record<string, unknown> }));
+      .map((row) => toRecord(row, withOutput ? this.outputOf(row) : null));
   }
 
   /** Streamed output is assembled from its chunks in order; a directive that streamed nothing keeps the result's. */
@@ -241,12 +247,6 @@ export class DirectiveStore {
 
   fanoutOf(id: string): string | null {
     return this.sql.exec<{ fanout_id: string | null }>("SELECT fanout_id FROM directives WHERE id = ?", id).toArray()[0]?.fanout_id ?? null;
-  }
-
-  /** The stored params exactly as requested, for sending to the agent. */
-  rawParams(id: string): Record<string, unknown> | null {
-    const row = this.sql.exec<{ params: string }>("SELECT params FROM directives WHERE id = ?", id).toArray()[0];
-    return row ? (JSON.parse(row.params) as Record<string, unknown>) : null;
   }
 
   list(q: DirectiveListQuery): { records: DirectiveRecord[]; nextBefore: number | null } {
@@ -320,7 +320,7 @@ export class DirectiveStore {
    */
   appendChunk(target: ChunkTarget, seq: number, chunk: string): boolean {
     if (target.status !== "sent" && target.status !== "running") return false;
-    const bytes = new TextEncoder().encode(chunk).byteLength;
+    const bytes = utf8Length(chunk);
     const keep = target.outputBytes + bytes <= MAX_STORED_OUTPUT_BYTES && target.chunksReceived < MAX_STORED_CHUNKS;
     if (keep && this.sql.exec("INSERT OR IGNORE INTO directive_chunks (directive_id, seq, chunk) VALUES (?, ?, ?)", target.id, seq, chunk).rowsWritten === 0) {
       return false;
@@ -371,11 +371,11 @@ export class DirectiveStore {
    * had ended before). `startedAt` is when the node said it started, when that is not written yet (an ack in the same
    * frame as the result).
    */
-  finish(id: string, outcome: Outcome, now: number, startedAt: number | null = null): Finished | null {
+  finish(id: string, outcome: Outcome, now: number, startedAt: number | null = null): DirectiveRecord | null {
     // The result's own output counts only for a directive that streamed nothing; a streamed one is its chunks.
     // `+status`: found by its id, not by walking every directive in flight through the status index.
     const output = outcome.output ?? null;
-    const outputBytes = output === null ? 0 : new TextEncoder().encode(output).byteLength;
+    const outputBytes = output === null ? 0 : utf8Length(output);
     const row = this.sql
       .exec<DirectiveRow>(
         `UPDATE directives SET status = ?, ended_at = ?, deadline_at = NULL, pending_result = NULL, started_at = COALESCE(started_at, ?), exit_code = ?, signal = ?, error = ?,
@@ -399,8 +399,7 @@ export class DirectiveStore {
         id,
       )
       .toArray()[0];
-    if (!row) return null;
-    return { record: toRecord(row, this.outputOf(row)), params: JSON.parse(row.params) as Record<string, unknown> };
+    return row ? toRecord(row, this.outputOf(row)) : null;
   }
 
   /**
@@ -466,23 +465,19 @@ export class DirectiveStore {
     return this.sql.exec("SELECT 1 FROM fanouts WHERE id = ?", id).toArray().length > 0;
   }
 
-  /**
-   * Queued members of a fan-out that may start now without exceeding its concurrency. Asked after every member's
-   * result, so it first looks (through the index by status) whether anything is queued at all.
-   */
-  nextQueued(fanoutId: string): string[] {
-    if (this.sql.exec("SELECT 1 FROM directives WHERE fanout_id = ? AND status = 'queued' LIMIT 1", fanoutId).toArray().length === 0) return [];
-    const f = this.sql.exec<{ concurrency: number }>("SELECT concurrency FROM fanouts WHERE id = ?", fanoutId).toArray()[0];
-    if (!f) return [];
-    const running = this.sql
-      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM directives WHERE fanout_id = ? AND status IN ${IN_FLIGHT}`, fanoutId)
-      .one().n;
-    const room = f.concurrency - running;
-    if (room <= 0) return [];
+  /** Queued members of a fan-out that may start now without exceeding its concurrency; asked after every member's result. */
+  nextQueued(fanoutId: string): DirectiveRecord[] {
+    // One statement however many slots freed: the room left under the concurrency, and that many queued rows whole,
+    // in seq order straight off the (fanout_id, status) index (seq is its rowid), so sending reads nothing again.
     return this.sql
-      .exec<{ id: string }>("SELECT id FROM directives WHERE fanout_id = ? AND status = 'queued' ORDER BY seq LIMIT ?", fanoutId, room)
+      .exec<DirectiveRow>(
+        `SELECT * FROM directives WHERE fanout_id = ?1 AND status = 'queued' ORDER BY seq
+         LIMIT MAX(0, COALESCE((SELECT concurrency FROM fanouts WHERE id = ?1), 0)
+           - (SELECT COUNT(*) FROM directives WHERE fanout_id = ?1 AND status IN ${IN_FLIGHT}))`,
+        fanoutId,
+      )
       .toArray()
-      .map((r) => r.id);
+      .map((row) => toRecord(row, null));
   }
 
   /** Whether a fan-out still has a member queued or in flight: one index probe, not a count of its members. */

@@ -15,7 +15,11 @@ function asIs<E>(event: E): E {
  */
 export class EventStreams<E = DirectiveEvent> {
   private readonly listeners = new Map<string, Map<ReadableStreamDefaultController<Uint8Array>, Presenter<E>>>();
+  /** Callers waiting for the last event only (a JSON answer, not a stream): no bytes, no stream across the RPC. */
+  private readonly waiters = new Map<string, { present: Presenter<E>; settle: (last: E | null) => void }[]>();
   private readonly encoder = new TextEncoder();
+  /** While `coalesce` runs: the lines each listener is owed, sent as one piece when it ends. */
+  private held: Map<ReadableStreamDefaultController<Uint8Array>, { key: string; lines: string[] }> | null = null;
 
   /**
    * Opens a stream on `key` (a directive or fan-out id); `first` events are queued before anything live, and
@@ -49,36 +53,73 @@ export class EventStreams<E = DirectiveEvent> {
     });
   }
 
+  /**
+   * The event `key` ends with (as `present` shows it), or null when it ends without one. Registered like `open`,
+   * before anything can end it.
+   */
+  waitForEnd(key: string, present: Presenter<E> = asIs): Promise<E | null> {
+    return new Promise((settle) => {
+      const waiting = this.waiters.get(key);
+      if (waiting) waiting.push({ present, settle });
+      else this.waiters.set(key, [{ present, settle }]);
+    });
+  }
+
   has(key: string): boolean {
-    return (this.listeners.get(key)?.size ?? 0) > 0;
+    return (this.listeners.get(key)?.size ?? 0) > 0 || this.waiters.has(key);
   }
 
   emit(key: string, event: E): void {
     const set = this.listeners.get(key);
     if (!set) return;
-    let plain: Uint8Array | null = null;
+    let plain: string | null = null;
     for (const [c, present] of set) {
-      let bytes: Uint8Array;
-      if (present === asIs) bytes = plain ??= this.encode(event);
+      let line: string;
+      if (present === asIs) line = plain ??= this.line(event);
       else {
         const shown = present(event);
         if (!shown) continue;
-        bytes = this.encode(shown);
+        line = this.line(shown);
       }
-      try {
-        c.enqueue(bytes);
-      } catch {
-        this.drop(key, c);
-      }
+      const held = this.held?.get(c);
+      if (held) held.lines.push(line);
+      else if (this.held) this.held.set(c, { key, lines: [line] });
+      else this.send(key, c, line);
+    }
+  }
+
+  /**
+   * Runs `work` (the messages of one node frame), giving each listener everything it emits as one piece at the end
+   * instead of one piece per event: a frame of many output chunks costs each stream one write, in the same order.
+   */
+  coalesce<T>(work: () => T): T {
+    if (this.held) return work();
+    this.held = new Map();
+    try {
+      return work();
+    } finally {
+      const held = this.held;
+      this.held = null;
+      for (const [c, { key, lines }] of held) this.send(key, c, lines.join(""));
     }
   }
 
   /** Ends every stream on `key`, after an optional last event. */
   end(key: string, last?: E): void {
+    const waiting = this.waiters.get(key);
+    if (waiting) {
+      this.waiters.delete(key);
+      for (const w of waiting) w.settle(last ? w.present(last) : null);
+    }
     if (last) this.emit(key, last);
     const set = this.listeners.get(key);
     if (!set) return;
     for (const c of set.keys()) {
+      const held = this.held?.get(c);
+      if (held) {
+        this.held!.delete(c);
+        this.send(key, c, held.lines.join(""));
+      }
       try {
         c.close();
       } catch {
@@ -100,7 +141,19 @@ export class EventStreams<E = DirectiveEvent> {
     if (s && s.size === 0) this.listeners.delete(key);
   }
 
+  private send(key: string, c: ReadableStreamDefaultController<Uint8Array>, text: string): void {
+    try {
+      c.enqueue(this.encoder.encode(text));
+    } catch {
+      this.drop(key, c);
+    }
+  }
+
+  private line(e: E): string {
+    return JSON.stringify(e) + "\n";
+  }
+
   private encode(e: E): Uint8Array {
-    return this.encoder.encode(JSON.stringify(e) + "\n");
+    return this.encoder.encode(this.line(e));
   }
 }

@@ -97,6 +97,13 @@ function refusal(status: 401 | 410, code: string, message: string): Response {
  * Real heartbeats double as the fallback should the auto-response timestamp ever be stale.
  */
 export class NodeConnections {
+  /**
+   * The alarm this object last set (null: none), so scheduling a sweep for every directive does not ask storage each
+   * time; undefined until known. Only this class sets the site's alarm, and an alarm only goes away by running, at or
+   * after its time: a remembered time that has come is asked for again.
+   */
+  private alarmAt: number | null | undefined = undefined;
+
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly registry: NodeRegistry,
@@ -239,7 +246,7 @@ export class NodeConnections {
     this.disconnectAllBut(live, now);
     const other = this.events.nextDeadline(now);
     if (other !== null) next = Math.min(next, other);
-    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, now + sweepGapMs(sockets.length)));
+    if (Number.isFinite(next)) await this.setAlarm(Math.max(next, now + sweepGapMs(sockets.length)));
   }
 
   /**
@@ -263,8 +270,18 @@ export class NodeConnections {
 
   /** Makes sure a sweep runs no later than `at`. */
   async scheduleSweep(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (this.alarmAt === undefined || (this.alarmAt !== null && this.alarmAt <= Date.now())) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt === null || this.alarmAt > at) await this.setAlarm(at);
+  }
+
+  /** Called as the alarm runs: it is gone from storage, whatever time was remembered (tests run alarms early). */
+  alarmRunning(): void {
+    this.alarmAt = undefined;
+  }
+
+  private async setAlarm(at: number): Promise<void> {
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   private parse(raw: string | ArrayBuffer): { ok: true; message: NodeToHubMessageType } | { ok: false; message: string } {

@@ -115,22 +115,22 @@ export class NodeRegistry {
     return rows[0] ? this.toRecord(rows[0]) : null;
   }
 
+  /** The connection a node's row names, without building its record (the socket lookup of every send needs only this). */
+  connIdOf(id: string): string | null {
+    return this.sql.exec<{ conn_id: string | null }>("SELECT conn_id FROM nodes WHERE id = ?", id).toArray()[0]?.conn_id ?? null;
+  }
+
+  /** A node's name, for the words of an activity entry. */
+  nameOf(id: string): string | null {
+    return this.sql.exec<{ name: string }>("SELECT name FROM nodes WHERE id = ?", id).toArray()[0]?.name ?? null;
+  }
+
   list(): NodeRecord[] {
     return this.sql.exec<NodeRow>("SELECT * FROM nodes ORDER BY name, id").toArray().map((row) => this.toRecord(row));
   }
 
   private toRecord(row: NodeRow): NodeRecord {
     return toRecord(row, row.conn_id ? this.live(row.conn_id) : null);
-  }
-
-  /** A node's name alone, without the live overlay a whole record carries: what every directive's log entry names. */
-  nameOf(id: string): string | null {
-    return this.sql.exec<{ name: string }>("SELECT name FROM nodes WHERE id = ?", id).toArray()[0]?.name ?? null;
-  }
-
-  /** The id of a node's current connection, if it has one: what sending to it needs, read alone. */
-  connIdOf(id: string): string | null {
-    return this.sql.exec<{ conn_id: string | null }>("SELECT conn_id FROM nodes WHERE id = ?", id).toArray()[0]?.conn_id ?? null;
   }
 
   /** Ids of nodes the table says are live, to reconcile against the sockets that really are. */

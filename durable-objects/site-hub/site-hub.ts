@@ -307,6 +307,7 @@ export class SiteHub extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.connections.alarmRunning();
     this.directives.expireOverdue(Date.now());
     await this.autonomy.sweep(Date.now());
     await this.connections.sweep();
@@ -590,6 +591,17 @@ export class SiteHub extends DurableObject<Env> {
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ directiveId: string; stream: ReadableStream<Uint8Array> }>> {
     return hubOnly(req) ?? this.directives.runOne(nodeId, req, requester, options);
+  }
+
+  /**
+   * runDirective for an API caller that waits for the outcome as one JSON answer: the directive's view once it has
+   * ended (null if it ended without one), returned whole over RPC instead of as an event stream to be parsed.
+   */
+  async runDirectiveToEnd(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<DirectiveView | null>> {
+    const refused = hubOnly(req);
+    if (refused) return refused;
+    const ended = await this.directives.runToEnd(nodeId, req, requester);
+    return ended.ok ? ok(ended.value?.event === "result" ? ended.value.directive : null) : ended;
   }
 
   async fanOut(

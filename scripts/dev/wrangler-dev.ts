@@ -24,6 +24,8 @@ export interface DevHubOptions {
   /** Receives wrangler's output; by default it is passed through to this terminal. */
   onOutput?: (text: string) => void;
   readyTimeoutMs?: number;
+  /** Where wrangler's DevTools inspector listens (for CPU profiles of the hub); wrangler picks one when unset. */
+  inspectorPort?: number;
 }
 
 /** Starts `wrangler dev` and resolves once the hub answers its health check. */
@@ -31,6 +33,7 @@ export async function startDevHub(opts: DevHubOptions): Promise<DevHub> {
   const args = [wranglerBin(), "dev", "--port", String(opts.port), "--ip", opts.host, "--show-interactive-dev-session=false"];
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
   if (opts.envFile) args.push("--env-file", opts.envFile);
+  if (opts.inspectorPort !== undefined) args.push("--inspector-port", String(opts.inspectorPort));
   const child = spawn(process.execPath, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   const forward = opts.onOutput ?? ((t: string) => process.stderr.write(t));
   child.stdout!.on("data", (b: Buffer) => forward(b.toString()));

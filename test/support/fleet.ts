@@ -30,12 +30,12 @@ export class Fleet {
     readonly procs: ProcessSet,
   ) {}
 
-  /** `hubVars`: added to the hub's environment (see TestHub.start). */
-  static async start(hubVars: Record<string, string> = {}): Promise<Fleet> {
+  /** `hubVars` and `inspectorPort`: see TestHub.start. */
+  static async start(hubVars: Record<string, string> = {}, inspectorPort?: number): Promise<Fleet> {
     const dirs = new TempDirs();
     const procs = new ProcessSet();
     try {
-      const hub = await TestHub.start(dirs, hubVars);
+      const hub = await TestHub.start(dirs, hubVars, inspectorPort);
       return new Fleet(hub, new Cortex(hub, dirs, procs), dirs, procs);
     } catch (error) {
       dirs.removeAll();

@@ -29,6 +29,7 @@ export class TestHub {
     readonly port: number,
     dir: string,
     vars: Record<string, string>,
+    private readonly inspectorPort?: number,
   ) {
     this.url = `http://127.0.0.1:${port}`;
     this.persistDir = join(dir, "state");
@@ -38,9 +39,12 @@ export class TestHub {
     this.api = new HubApi(this.url, this.adminKey);
   }
 
-  /** `vars` are added to the hub's environment (CORTEX_ALLOW_LOOPBACK_WEBHOOKS, ...). */
-  static async start(dirs: TempDirs, vars: Record<string, string> = {}): Promise<TestHub> {
-    const hub = new TestHub(await freePort(), dirs.make("cortex-hub-"), vars);
+  /**
+   * `vars` are added to the hub's environment (CORTEX_ALLOW_LOOPBACK_WEBHOOKS, ...); `inspectorPort` opens wrangler's
+   * DevTools inspector there, for CPU profiles of the hub.
+   */
+  static async start(dirs: TempDirs, vars: Record<string, string> = {}, inspectorPort?: number): Promise<TestHub> {
+    const hub = new TestHub(await freePort(), dirs.make("cortex-hub-"), vars, inspectorPort);
     await hub.start();
     return hub;
   }
@@ -68,6 +72,7 @@ export class TestHub {
         persistTo: this.persistDir,
         envFile: this.envFile,
         readyTimeoutMs: 120_000,
+        ...(this.inspectorPort === undefined ? {} : { inspectorPort: this.inspectorPort }),
         onOutput: (text) => {
           this.log = (this.log + text).slice(-MAX_LOG_CHARS);
         },

@@ -94,6 +94,19 @@ describe("batch frames", () => {
     expect(view).toMatchObject({ status: "done", output: "abcd", outputBytes: 4, truncated: false });
   });
 
+  it("counts streamed output in UTF-8 bytes, whatever the characters, up to a chunk of the largest size", async () => {
+    const site = freshSite();
+    const agent = await nodeOnline(site, "n1");
+    const { d, done } = await started(site, agent, "n1");
+    // Two, three and four bytes a character, a lone surrogate (sent as U+FFFD, three bytes), and a full-size chunk
+    // of three-byte characters.
+    const texts = ["é", "€", "🙂", "\ud800", "€".repeat(MAX_CHUNK_BYTES)];
+    agent.send(batch(ack(d), ...texts.map((t, i) => chunk(d, i, t))));
+    agent.send(batch(result(d, "", texts.length)));
+    const view = DirectiveView.parse(await (await done).json());
+    expect(view).toMatchObject({ status: "done", outputBytes: 2 + 3 + 4 + 3 + 3 * MAX_CHUNK_BYTES });
+  });
+
   it("keeps what accepted frames brought when the object restarts between frames", async () => {
     const site = freshSite();
     const agent = await nodeOnline(site, "n1");

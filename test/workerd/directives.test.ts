@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ActivityPage, DirectiveEvent, DirectiveListResponse, DirectiveView, FanOutAggregate } from "../../protocol/api.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
@@ -246,6 +246,29 @@ describe("directives", () => {
     const view = DirectiveView.parse(await (await pending).json());
     expect(view).toMatchObject({ status: "timed_out", errorCode: "timeout" });
     expect((await agent.next("cancel")).directiveId).toBe(d.id);
+  });
+
+  it("keeps a sweep scheduled no later than each directive's deadline, also after an alarm has run", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "slow");
+    const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+    const alarmAt = () => runInDurableObject(stub, (_hub, state) => state.storage.getAlarm());
+    vi.useFakeTimers({ toFake: ["Date"] });
+    for (let round = 0; round < 3; round++) {
+      const pending = post(`/api/sites/${site}/nodes/slow/directives`, { action: "bash", params: { command: "sleep 100" }, timeoutMs: 1000 });
+      const d = await agent.next("directive");
+      const deadline = Date.now() + 1000;
+      // The alarm is set just after the directive goes out; wait for it rather than race it.
+      for (let i = 0; i < 50 && ((await alarmAt()) ?? Infinity) > deadline; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await alarmAt()).toBeLessThanOrEqual(deadline);
+      vi.setSystemTime(Date.now() + 1_500);
+      agent.send({ type: "heartbeat", agentId: "slow" });
+      await agent.next("heartbeat_ack");
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      expect(DirectiveView.parse(await (await pending).json())).toMatchObject({ id: d.id, status: "timed_out" });
+      expect((await agent.next("cancel")).directiveId).toBe(d.id);
+      for (const type of ["directive", "heartbeat_ack", "cancel"] as const) agent.take(type);
+    }
   });
 
   it("cancels a running directive: the agent is told and the record says cancelled; a late result changes nothing", async () => {

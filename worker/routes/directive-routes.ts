@@ -13,7 +13,7 @@ import type { HubResult } from "../../durable-objects/shared/hub-result.ts";
 import { refuseAction } from "../auth/action-check.ts";
 import { requesterOf } from "../auth/requester.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
-import { awaitFanOut, awaitResult, toEventStream } from "../http/directive-stream.ts";
+import { awaitFanOut, toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
 import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
@@ -36,12 +36,15 @@ export const directiveRoutes: SiteRoute[] = [
       if (!body.ok) return body.response;
       const refused = refuseAction(c, body.value.action);
       if (refused) return refused;
-      const opened = await siteHub(c).runDirective(id.value, body.value, requesterOf(c));
-      if (!opened.ok) return failure(c, opened.error);
-      const { directiveId, stream } = opened.value;
-      if (wantsEvents(c)) return toEventStream(stream, { "X-Cortex-Directive": directiveId });
-      const view = await awaitResult(stream);
-      return view ? c.json(view) : apiError(c, 503, "stream_ended", "the hub stopped before the directive ended; see GET /directives");
+      if (wantsEvents(c)) {
+        const opened = await siteHub(c).runDirective(id.value, body.value, requesterOf(c));
+        if (!opened.ok) return failure(c, opened.error);
+        return toEventStream(opened.value.stream, { "X-Cortex-Directive": opened.value.directiveId });
+      }
+      // RPC typing cannot express the `unknown` params of a directive; the object returns a DirectiveView.
+      const ended = (await siteHub(c).runDirectiveToEnd(id.value, body.value, requesterOf(c))) as HubResult<DirectiveView | null>;
+      if (!ended.ok) return failure(c, ended.error);
+      return ended.value ? c.json(ended.value) : apiError(c, 503, "stream_ended", "the hub stopped before the directive ended; see GET /directives");
     },
   },
   {
