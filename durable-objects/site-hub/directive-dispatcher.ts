@@ -497,12 +497,8 @@ export class DirectiveDispatcher {
 
   /** Starts as many queued members of a fan-out as its concurrency allows. */
   private pump(fanoutId: string): void {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (;;) {
-      const next = this.store.nextQueued(fanoutId);
-      if (!next.length) break;
-      earliest = Math.min(earliest, this.dispatch(next));
-    }
+    // Once: a member that could not be sent ends in `complete`, which pumps again for the slot it left.
+    const earliest = this.dispatch(this.store.nextQueued(fanoutId));
     if (Number.isFinite(earliest)) void this.link.scheduleSweep(earliest);
   }
 
