@@ -26,7 +26,8 @@ export function call(caller: Caller, path: string, init: { method?: string; body
   if (caller.kind === "bearer") headers.Authorization = `Bearer ${caller.key}`;
   let body: string | undefined;
   if (init.body !== undefined) {
-    headers["Content-Type"] ??= "application/json";
+    // Header names are case-insensitive: a caller's own `content-type` must not become a second value.
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) headers["Content-Type"] = "application/json";
     body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
   }
   return SELF.fetch(`${BASE}${path}`, { method: init.method ?? (body === undefined ? "GET" : "POST"), headers, body });
