@@ -1,14 +1,13 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { CreatedApiKey } from "../protocol/accounts.ts";
 import { DirectiveView } from "../protocol/api.ts";
 import { Fleet } from "../test/support/fleet.ts";
-import { ANY_JSON, HubSession } from "../test/support/hub-session.ts";
 import { startBaseline } from "./lib/baseline.ts";
 import { startEchoBaseline } from "./lib/echo-baseline.ts";
 import { runIfMain } from "./lib/entry.ts";
 import { KeepAliveClient } from "./lib/http-client.ts";
+import { ownerKeyClient } from "./lib/owner-key.ts";
 import { cpuMs, processTree, workerdProcesses } from "./lib/proc-stats.ts";
 import type { BenchResult } from "./lib/results.ts";
 import { registerSimNodes } from "./lib/sim-fleet.ts";
@@ -55,11 +54,7 @@ export async function run(): Promise<BenchResult[]> {
     const simNode = await SimNode.connect({ url: fleet.hub.endpoint, token: sim!.token, nodeId: sim!.id, heartbeatMs: 60_000, trips: new RoundTrips() });
     closers.push(() => simNode.close());
 
-    // A person's API key (admin scope) as a CLI or script would use it, not the hub's setup key.
-    const owner = new HubSession(fleet.hub.url);
-    await owner.post("/api/setup", { setupCode: fleet.hub.adminKey, email: "bench@example.com", name: "Bench", password: "bench password 0123456789" }, ANY_JSON, 201);
-    const key = (await owner.post("/api/auth/api-keys", { name: "bench", scope: "admin" }, CreatedApiKey, 201)).key;
-    const hub = new KeepAliveClient(fleet.hub.url, { Authorization: `Bearer ${key}` });
+    const hub = await ownerKeyClient(fleet);
     const echoHttp = new KeepAliveClient(echo.httpUrl);
     closers.push(() => hub.close(), () => echoHttp.close());
 

@@ -1,13 +1,11 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CreatedApiKey } from "../protocol/accounts.ts";
 import { DirectiveView } from "../protocol/api.ts";
 import { Fleet } from "../test/support/fleet.ts";
 import { REPO_ROOT } from "../test/support/test-hub.ts";
 import { freePort } from "../test/support/free-port.ts";
-import { ANY_JSON, HubSession } from "../test/support/hub-session.ts";
 import { HubProfiler, type CallFrame, type CpuProfile } from "./lib/cpu-profile.ts";
-import { KeepAliveClient } from "./lib/http-client.ts";
+import { ownerKeyClient } from "./lib/owner-key.ts";
 import { registerSimNodes } from "./lib/sim-fleet.ts";
 import { RoundTrips, SimNode } from "./lib/sim-node.ts";
 
@@ -105,10 +103,7 @@ try {
   const [sim] = await registerSimNodes(fleet.api, 1, "profile-sim");
   const simNode = await SimNode.connect({ url: fleet.hub.endpoint, token: sim!.token, nodeId: sim!.id, heartbeatMs: 60_000, trips: new RoundTrips() });
   closers.push(() => simNode.close());
-  const owner = new HubSession(fleet.hub.url);
-  await owner.post("/api/setup", { setupCode: fleet.hub.adminKey, email: "bench@example.com", name: "Bench", password: "bench password 0123456789" }, ANY_JSON, 201);
-  const key = (await owner.post("/api/auth/api-keys", { name: "bench", scope: "admin" }, CreatedApiKey, 201)).key;
-  const hub = new KeepAliveClient(fleet.hub.url, { Authorization: `Bearer ${key}` });
+  const hub = await ownerKeyClient(fleet);
   closers.push(() => hub.close());
   const body = JSON.stringify({ action: "read", params: { path: "/etc/hostname" } });
   const read = async () => {
