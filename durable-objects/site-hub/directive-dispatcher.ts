@@ -8,6 +8,7 @@ import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
 import type { ChunkTarget, DirectiveRecord, DirectiveStore, NewDirective, Outcome } from "./directive-store.ts";
+import { FanOutAnswers, type FanOutAnswer } from "./fan-out-answers.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
@@ -127,6 +128,9 @@ function newId(prefix: string): string {
  * fan-out with a concurrency limit, and the effect of a node dropping. Nothing here ever re-sends a directive.
  */
 export class DirectiveDispatcher {
+  /** Callers of fanOutToEnd, answered when their fan-out ends. */
+  private readonly answers = new FanOutAnswers();
+
   constructor(
     private readonly store: DirectiveStore,
     private readonly registry: NodeRegistry,
@@ -202,6 +206,25 @@ export class DirectiveDispatcher {
       if (!CALLER_FANOUT_ID.test(options.id)) return fail(400, "invalid_fanout_id", "a fan-out id is f-<uuid>");
       if (this.store.fanOutExists(options.id)) return ok({ fanoutId: options.id, stream: this.followFanOut(options.id, requester) });
     }
+    return this.startFanOut(req, requester, options, (fanoutId) => ({ fanoutId, stream: this.streams.open(fanoutId, presenterFor(requester)) }));
+  }
+
+  /**
+   * A fan-out for a caller that wants only its outcome (a JSON answer): every member's result as the requester may
+   * see it and the aggregate, returned whole when it ends, with no event stream. Admission and sending are fanOut's.
+   */
+  async fanOutToEnd(req: DirectiveRequest & { target: FanOutTarget; concurrency: number }, requester: Requester): Promise<HubResult<FanOutAnswer>> {
+    const started = await this.startFanOut(req, requester, {}, (fanoutId) => this.answers.wait(fanoutId, presenterFor(requester)));
+    return started.ok ? ok(await started.value) : started;
+  }
+
+  /** Admits, records and starts a fan-out, with `listen` attached to it before anything can end it. */
+  private async startFanOut<T>(
+    req: DirectiveRequest & { target: FanOutTarget; concurrency: number },
+    requester: Requester,
+    options: DirectiveOptions,
+    listen: (fanoutId: string) => T,
+  ): Promise<HubResult<T>> {
     const actor = requester.actor;
     const call = this.parseCall(req);
     if (!call.ok) return call;
@@ -218,12 +241,12 @@ export class DirectiveDispatcher {
       skippedOffline,
     };
     this.store.insertFanOut(fanOut, req.concurrency, Date.now());
-    const stream = this.streams.open(fanoutId, presenterFor(requester));
+    const listener = listen(fanoutId);
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
     await this.afterAdmit(this.admit(targets.map((node) => ({ id: newId("d"), fanoutId, node })), call.value, req, requester, options));
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
-    return ok({ fanoutId, stream });
+    return ok(listener);
   }
 
   run(nodeId: string, runId: string): HubResult<RunRecord> {
@@ -670,7 +693,10 @@ export class DirectiveDispatcher {
   private publishEnd(view: DirectiveView): void {
     const event: DirectiveEvent = { event: "result", directive: view };
     this.streams.end(view.id, event);
-    if (view.fanoutId) this.streams.emit(view.fanoutId, event);
+    if (view.fanoutId) {
+      this.streams.emit(view.fanoutId, event);
+      this.answers.result(view.fanoutId, event);
+    }
     this.onEnded(view);
   }
 
@@ -680,6 +706,12 @@ export class DirectiveDispatcher {
     const { pending: _pending, ...aggregate } = this.store.aggregate(fanoutId);
     this.logFanOutEnd(fanoutId, aggregate);
     if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
+    this.answers.end(fanoutId, aggregate);
+  }
+
+  /** Whether a caller still waits for this fan-out's JSON answer. */
+  answerAwaited(fanoutId: string): boolean {
+    return this.answers.has(fanoutId);
   }
 
   private logFanOutEnd(fanoutId: string, aggregate: FanOutAggregate): void {

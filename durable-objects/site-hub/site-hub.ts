@@ -9,6 +9,7 @@ import type {
   DirectiveView,
   FanOutAggregate,
   FanOutTarget,
+  FanOutResponse,
   NodeView,
   RunRecord,
 } from "../../protocol/api.ts";
@@ -610,6 +611,14 @@ export class SiteHub extends DurableObject<Env> {
     options: DirectiveOptions = {},
   ): Promise<HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>> {
     return hubOnly(req) ?? this.directives.fanOut(req, requester, options);
+  }
+
+  /**
+   * fanOut for an API caller that waits for the outcome as one JSON answer: the members' results as the requester may
+   * see them and the aggregate, returned whole over RPC when the fan-out ends instead of as an event stream.
+   */
+  async fanOutToEnd(req: DirectiveRequest & { target: FanOutTarget; concurrency: number }, requester: Requester): Promise<HubResult<FanOutResponse>> {
+    return hubOnly(req) ?? this.directives.fanOutToEnd(req, requester);
   }
 
   getDirective(id: string, viewer: Viewer): HubResult<DirectiveView> {

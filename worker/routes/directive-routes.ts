@@ -13,7 +13,7 @@ import type { HubResult } from "../../durable-objects/shared/hub-result.ts";
 import { refuseAction } from "../auth/action-check.ts";
 import { requesterOf } from "../auth/requester.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
-import { awaitFanOut, toEventStream } from "../http/directive-stream.ts";
+import { toEventStream } from "../http/directive-stream.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
 import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
@@ -56,12 +56,14 @@ export const directiveRoutes: SiteRoute[] = [
       if (!body.ok) return body.response;
       const refused = refuseAction(c, body.value.action);
       if (refused) return refused;
-      const opened = await siteHub(c).fanOut(body.value, requesterOf(c));
-      if (!opened.ok) return failure(c, opened.error);
-      const { fanoutId, stream } = opened.value;
-      if (wantsEvents(c)) return toEventStream(stream, { "X-Cortex-Fanout": fanoutId });
-      const outcome: FanOutResponse = { fanoutId, ...(await awaitFanOut(stream)) };
-      return c.json(outcome);
+      if (wantsEvents(c)) {
+        const opened = await siteHub(c).fanOut(body.value, requesterOf(c));
+        if (!opened.ok) return failure(c, opened.error);
+        return toEventStream(opened.value.stream, { "X-Cortex-Fanout": opened.value.fanoutId });
+      }
+      // RPC typing cannot express the `unknown` params of a directive; the object returns a FanOutResponse.
+      const ended = (await siteHub(c).fanOutToEnd(body.value, requesterOf(c))) as HubResult<FanOutResponse>;
+      return ended.ok ? c.json(ended.value) : failure(c, ended.error);
     },
   },
   {
