@@ -130,6 +130,12 @@ function newId(prefix: string): string {
 export class DirectiveDispatcher {
   /** Callers of fanOutToEnd, answered when their fan-out ends. */
   private readonly answers = new FanOutAnswers();
+  /**
+   * What each fan-out still running here ran (its redacted one-line description), the same for all its members: their
+   * activity entries are written without redacting the same params again for each one. Dropped when it ends; after a
+   * restart a member's end works it out from its record, as a single directive's does.
+   */
+  private readonly fanOutWhat = new Map<string, string>();
 
   constructor(
     private readonly store: DirectiveStore,
@@ -241,6 +247,7 @@ export class DirectiveDispatcher {
       skippedOffline,
     };
     this.store.insertFanOut(fanOut, req.concurrency, Date.now());
+    this.fanOutWhat.set(fanoutId, fanOut.what);
     const listener = listen(fanoutId);
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
     await this.afterAdmit(this.admit(targets.map((node) => ({ id: newId("d"), fanoutId, node })), call.value, req, requester, options));
@@ -678,7 +685,8 @@ export class DirectiveDispatcher {
     const rec = this.store.finish(id, outcome, Date.now(), startedAt);
     if (!rec) return false;
     const view = rec.view;
-    const change = directiveChange(view, this.nodeName(nodeId), this.whatOf(rec), cancelledBy);
+    const what = (view.fanoutId !== null ? this.fanOutWhat.get(view.fanoutId) : undefined) ?? this.whatOf(rec);
+    const change = directiveChange(view, this.nodeName(nodeId), what, cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
       this.activity.append({ kind: "directive", actor: view.requestedBy, nodeId, directiveId: id, fanoutId: view.fanoutId, ...change });
     }
@@ -704,6 +712,7 @@ export class DirectiveDispatcher {
   private finishFanOutIfDone(fanoutId: string): void {
     if (this.store.hasPending(fanoutId)) return;
     const { pending: _pending, ...aggregate } = this.store.aggregate(fanoutId);
+    this.fanOutWhat.delete(fanoutId);
     this.logFanOutEnd(fanoutId, aggregate);
     if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
     this.answers.end(fanoutId, aggregate);

@@ -142,7 +142,10 @@ describe("a directive's activity entry", () => {
     const summary = entries.filter((e) => e.directiveId === null);
     expect(summary).toHaveLength(1);
     expect(summary[0]).toMatchObject({ level: "warn", message: 'admin key ran bash "hostname" on 2 machines (1 offline machine not asked): 1 succeeded, 1 failed' });
-    expect(entries.filter((e) => e.directiveId !== null).map((e) => e.nodeId).sort()).toEqual(["a", "b"]);
+    const members = entries.filter((e) => e.directiveId !== null).sort((x, y) => x.nodeId!.localeCompare(y.nodeId!));
+    expect(members.map((e) => e.nodeId)).toEqual(["a", "b"]);
+    // Each member's entry says what ran, as a single directive's does, however the fan-out's members ended.
+    expect(members.map((e) => e.message)).toEqual([expect.stringMatching(/^admin key ran bash "hostname" on a: done /), expect.stringMatching(/^admin key ran bash "hostname" on b: failed /)]);
   });
 
   it("of a long run's launch tells how the run ended, and the hub keeps the end for `run status` while the node is away", async () => {
