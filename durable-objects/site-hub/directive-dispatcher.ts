@@ -131,11 +131,12 @@ export class DirectiveDispatcher {
   /** Callers of fanOutToEnd, answered when their fan-out ends. */
   private readonly answers = new FanOutAnswers();
   /**
-   * What each fan-out still running here ran (its redacted one-line description), the same for all its members: their
-   * activity entries are written without redacting the same params again for each one. Dropped when it ends; after a
-   * restart a member's end works it out from its record, as a single directive's does.
+   * For each fan-out still running here, what its members' activity entries say the same way: what ran (the redacted
+   * one-line description, the same for all of them) and each machine's name as its first entry gave it. A member's
+   * end writes its entry without redacting the same params again or looking its node's name up. Dropped when the
+   * fan-out ends; after a restart a member's end works both out from its record, as a single directive's does.
    */
-  private readonly fanOutWhat = new Map<string, string>();
+  private readonly fanOutWords = new Map<string, { what: string; names: ReadonlyMap<string, string> }>();
 
   constructor(
     private readonly store: DirectiveStore,
@@ -247,7 +248,7 @@ export class DirectiveDispatcher {
       skippedOffline,
     };
     this.store.insertFanOut(fanOut, req.concurrency, Date.now());
-    this.fanOutWhat.set(fanoutId, fanOut.what);
+    this.fanOutWords.set(fanoutId, { what: fanOut.what, names: new Map(targets.map((n) => [n.id, n.name])) });
     const listener = listen(fanoutId);
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
     await this.afterAdmit(this.admit(targets.map((node) => ({ id: newId("d"), fanoutId, node })), call.value, req, requester, options));
@@ -685,8 +686,8 @@ export class DirectiveDispatcher {
     const rec = this.store.finish(id, outcome, Date.now(), startedAt);
     if (!rec) return false;
     const view = rec.view;
-    const what = (view.fanoutId !== null ? this.fanOutWhat.get(view.fanoutId) : undefined) ?? this.whatOf(rec);
-    const change = directiveChange(view, this.nodeName(nodeId), what, cancelledBy);
+    const words = view.fanoutId !== null ? this.fanOutWords.get(view.fanoutId) : undefined;
+    const change = directiveChange(view, words?.names.get(nodeId) ?? this.nodeName(nodeId), words?.what ?? this.whatOf(rec), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
       this.activity.append({ kind: "directive", actor: view.requestedBy, nodeId, directiveId: id, fanoutId: view.fanoutId, ...change });
     }
@@ -712,7 +713,7 @@ export class DirectiveDispatcher {
   private finishFanOutIfDone(fanoutId: string): void {
     if (this.store.hasPending(fanoutId)) return;
     const { pending: _pending, ...aggregate } = this.store.aggregate(fanoutId);
-    this.fanOutWhat.delete(fanoutId);
+    this.fanOutWords.delete(fanoutId);
     this.logFanOutEnd(fanoutId, aggregate);
     if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
     this.answers.end(fanoutId, aggregate);
