@@ -131,12 +131,14 @@ export class DirectiveDispatcher {
   /** Callers of fanOutToEnd, answered when their fan-out ends. */
   private readonly answers = new FanOutAnswers();
   /**
-   * For each fan-out still running here, what its members' activity entries say the same way: what ran (the redacted
-   * one-line description, the same for all of them) and each machine's name as its first entry gave it. A member's
-   * end writes its entry without redacting the same params again or looking its node's name up. Dropped when the
-   * fan-out ends; after a restart a member's end works both out from its record, as a single directive's does.
+   * For each fan-out started since this object woke and still running, what its members' activity entries say the
+   * same way: what ran (the redacted one-line description, the same for all of them) and each machine's name as its
+   * first entry gave it, so a member's end writes its entry without redacting the same params again or looking its
+   * node's name up; and how many members may still be queued (never fewer than really are: members are queued only
+   * at admission), so once none is, a member's end asks the store for no more. Dropped when the fan-out ends; after a
+   * restart a member's end works all of it out from the store, as a single directive's does.
    */
-  private readonly fanOutWords = new Map<string, { what: string; names: ReadonlyMap<string, string> }>();
+  private readonly fanOutsHere = new Map<string, { what: string; names: ReadonlyMap<string, string>; queued: number }>();
 
   constructor(
     private readonly store: DirectiveStore,
@@ -248,10 +250,13 @@ export class DirectiveDispatcher {
       skippedOffline,
     };
     this.store.insertFanOut(fanOut, req.concurrency, Date.now());
-    this.fanOutWords.set(fanoutId, { what: fanOut.what, names: new Map(targets.map((n) => [n.id, n.name])) });
+    const here = { what: fanOut.what, names: new Map(targets.map((n) => [n.id, n.name])), queued: targets.length };
+    this.fanOutsHere.set(fanoutId, here);
     const listener = listen(fanoutId);
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
-    await this.afterAdmit(this.admit(targets.map((node) => ({ id: newId("d"), fanoutId, node })), call.value, req, requester, options));
+    const admitted = this.admit(targets.map((node) => ({ id: newId("d"), fanoutId, node })), call.value, req, requester, options);
+    here.queued = admitted.filter((a) => a.queued).length;
+    await this.afterAdmit(admitted);
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
     return ok(listener);
@@ -528,8 +533,12 @@ export class DirectiveDispatcher {
 
   /** Starts as many queued members of a fan-out as its concurrency allows. */
   private pump(fanoutId: string): void {
+    const here = this.fanOutsHere.get(fanoutId);
+    if (here?.queued === 0) return;
+    const next = this.store.nextQueued(fanoutId);
+    if (here) here.queued -= next.length;
     // Once: a member that could not be sent ends in `complete`, which pumps again for the slot it left.
-    const earliest = this.dispatch(this.store.nextQueued(fanoutId));
+    const earliest = this.dispatch(next);
     if (Number.isFinite(earliest)) void this.link.scheduleSweep(earliest);
   }
 
@@ -686,7 +695,7 @@ export class DirectiveDispatcher {
     const rec = this.store.finish(id, outcome, Date.now(), startedAt);
     if (!rec) return false;
     const view = rec.view;
-    const words = view.fanoutId !== null ? this.fanOutWords.get(view.fanoutId) : undefined;
+    const words = view.fanoutId !== null ? this.fanOutsHere.get(view.fanoutId) : undefined;
     const change = directiveChange(view, words?.names.get(nodeId) ?? this.nodeName(nodeId), words?.what ?? this.whatOf(rec), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
       this.activity.append({ kind: "directive", actor: view.requestedBy, nodeId, directiveId: id, fanoutId: view.fanoutId, ...change });
@@ -713,7 +722,7 @@ export class DirectiveDispatcher {
   private finishFanOutIfDone(fanoutId: string): void {
     if (this.store.hasPending(fanoutId)) return;
     const { pending: _pending, ...aggregate } = this.store.aggregate(fanoutId);
-    this.fanOutWords.delete(fanoutId);
+    this.fanOutsHere.delete(fanoutId);
     this.logFanOutEnd(fanoutId, aggregate);
     if (this.streams.has(fanoutId)) this.streams.end(fanoutId, { event: "aggregate", aggregate });
     this.answers.end(fanoutId, aggregate);
