@@ -1,6 +1,18 @@
 import { build } from "esbuild";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { REPO_ROOT } from "../support/test-hub.ts";
+
+/** Every action schema built so far, by the order it was built in (protocol/lazy-schema.ts, counted). */
+const built = vi.hoisted(() => [] as unknown[]);
+vi.mock("../../protocol/lazy-schema.ts", () => ({
+  onFirstUse<T>(build: () => T): () => T {
+    let schema: T | undefined;
+    return () => {
+      if (schema === undefined) built.push((schema = build()));
+      return schema;
+    };
+  },
+}));
 
 /**
  * What an installed agent evaluates at start: `cortex node connect`'s program and the modules its action imports
@@ -59,5 +71,18 @@ describe("the agent's start-up imports", () => {
     for (const action of ["process-list", "process-signal", "roost-switch", "service-manage", "power", "disk-clean", "run-launch"]) {
       expect(modules, action).not.toContain(`agent/actions/${action}.ts`);
     }
+  }, 60_000);
+});
+
+describe("the agent's action schemas", () => {
+  it("are not built by starting the agent, only by the first directive of each action", async () => {
+    for (const entry of STARTUP_ENTRIES) await import(`../../${entry}`);
+    const { parseActionCall } = await import("../../protocol/directives.ts");
+    expect(built).toHaveLength(0);
+    expect(parseActionCall({ action: "read", params: { path: "/etc/hostname" } }).success).toBe(true);
+    expect(built).toHaveLength(1);
+    expect(parseActionCall({ action: "read", params: { path: "relative" } }).success).toBe(false);
+    expect(parseActionCall({ action: "run.status", params: { runId: "run-1" } }).success).toBe(true);
+    expect(built).toHaveLength(2);
   }, 60_000);
 });
