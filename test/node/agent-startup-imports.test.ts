@@ -29,6 +29,7 @@ const STARTUP_ENTRIES = [
   "agent/privilege/startup-error.ts",
 ];
 
+/** The agent's own modules evaluated at start, and the Node built-ins they import statically. */
 async function modulesEvaluatedAtStart(): Promise<Set<string>> {
   const result = await build({
     absWorkingDir: REPO_ROOT,
@@ -50,7 +51,9 @@ async function modulesEvaluatedAtStart(): Promise<Set<string>> {
     if (seen.has(file)) continue;
     seen.add(file);
     for (const imported of inputs[file]?.imports ?? []) {
-      if (imported.kind === "import-statement" && !imported.external) pending.push(imported.path);
+      if (imported.kind !== "import-statement") continue;
+      if (imported.external) seen.add(imported.path);
+      else pending.push(imported.path);
     }
   }
   return seen;
@@ -67,6 +70,9 @@ describe("the agent's start-up imports", () => {
       expect(modules, file).not.toContain(file);
     }
     expect([...modules].filter((file) => file.includes("node_modules/re2js/"))).toEqual([]);
+    // Built-ins count as well: their code is mapped into every agent that loads them. The CLI's prompt is not the agent's.
+    expect(modules).toContain("node:child_process");
+    expect([...modules].filter((file) => file.startsWith("node:readline"))).toEqual([]);
     // Actions other than bash and the file actions are loaded by the first directive that names them.
     for (const action of ["process-list", "process-signal", "roost-switch", "service-manage", "power", "disk-clean", "run-launch"]) {
       expect(modules, action).not.toContain(`agent/actions/${action}.ts`);
