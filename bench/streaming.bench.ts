@@ -32,6 +32,8 @@ interface Streamed {
   /** CPU milliseconds per streamed MiB of the hub's workerd and of wrangler's proxy, when they were found. */
   hubCpu: number;
   proxyCpu: number;
+  /** The same for this process, which plays both the node and the SSE client. */
+  selfCpu: number;
 }
 
 async function throughHub(hub: TestHub, url: string, name: string, workerds: DevWorkerds | null, profiler?: HubProfiler): Promise<Streamed> {
@@ -41,6 +43,7 @@ async function throughHub(hub: TestHub, url: string, name: string, workerds: Dev
   try {
     await profiler?.start();
     const cpuBefore = workerds ? [cpuMs(workerds.hubPid), cpuMs(workerds.proxyPid)] : null;
+    const selfBefore = process.cpuUsage();
     const start = process.hrtime.bigint();
     const res = await fetch(`${url}/api/sites/default/nodes/${creds!.id}/directives`, {
       method: "POST",
@@ -53,11 +56,12 @@ async function throughHub(hub: TestHub, url: string, name: string, workerds: Dev
       if (event.event === "result") break;
     }
     const ms = elapsedMs(start);
+    const self = process.cpuUsage(selfBefore);
     const mib = received / 1024 / 1024;
     const cpu = workerds && cpuBefore ? [(cpuMs(workerds.hubPid) - cpuBefore[0]!) / mib, (cpuMs(workerds.proxyPid) - cpuBefore[1]!) / mib] : [Number.NaN, Number.NaN];
     if (profiler) printProfile(await profiler.stop());
     if (received < BYTES) throw new Error(`only ${received} of ${BYTES} bytes arrived`);
-    return { mibPerS: mib / (ms / 1000), hubCpu: cpu[0]!, proxyCpu: cpu[1]! };
+    return { mibPerS: mib / (ms / 1000), hubCpu: cpu[0]!, proxyCpu: cpu[1]!, selfCpu: (self.user + self.system) / 1000 / mib };
   } finally {
     node.close();
   }
@@ -102,6 +106,7 @@ export async function run(): Promise<BenchResult[]> {
       { bench: BENCH, metric: "same, without wrangler dev's proxy", unit: "MiB/s", value: direct?.mibPerS ?? Number.NaN, baseline: wsRate, baselineLabel: ws },
       { bench: BENCH, metric: "hub workerd CPU per streamed MiB", unit: "ms", value: viaProxy.hubCpu, baseline: null, baselineLabel: "" },
       { bench: BENCH, metric: "wrangler dev's proxy CPU per streamed MiB", unit: "ms", value: viaProxy.proxyCpu, baseline: null, baselineLabel: "" },
+      { bench: BENCH, metric: "bench process (node and SSE client) CPU per MiB", unit: "ms", value: viaProxy.selfCpu, baseline: null, baselineLabel: "" },
     ];
   } finally {
     profiler?.close();

@@ -109,11 +109,15 @@ export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
+      // The search starts where the last one stopped, and what was taken is cut once per read: a read of many events
+      // (or an event over many reads) costs time in proportion to its size, not more.
+      const searched = Math.max(0, buffer.length - 1);
       buffer += value;
+      let start = 0;
       let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
+      for (let from = searched; (end = buffer.indexOf("\n\n", from)) >= 0; from = start) {
+        const block = buffer.slice(start, end);
+        start = end + 2;
         const data = block
           .split("\n")
           .filter((line) => line.startsWith("data:"))
@@ -121,6 +125,7 @@ export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
           .join("\n");
         if (data) yield { ...DirectiveEvent.parse(JSON.parse(data)), receivedAt: Date.now() };
       }
+      buffer = buffer.slice(start);
     }
   } finally {
     // Stops the hub's stream when the caller breaks off early; harmless once it has ended.
