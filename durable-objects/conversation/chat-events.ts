@@ -13,10 +13,10 @@ function streamMatches(owner: SocketOwner | null, match: SocketMatch): boolean {
 }
 
 /**
- * The conversation's listeners: hibernatable WebSockets (the dashboard) and event streams returned over RPC (server-sent
- * events, `sse-wire.ts`, which the Worker relays as they are to the CLI, with keep-alives while they are open). Both
- * get the same JSON objects: on attach, the replay the caller built (snapshot, transcript, text streamed so far), then
- * every live event.
+ * The conversation's listeners: hibernatable WebSockets (the dashboard) and event streams returned over RPC
+ * (server-sent events, `sse-wire.ts`, which the Worker relays as they are to the CLI, with keep-alives while they are
+ * open). Both get the same JSON objects: on attach, the replay the caller built (snapshot, transcript, text streamed
+ * so far), then every live event.
  */
 export class ChatEvents {
   /** Each open stream with who opened it (null for the bootstrap admin key, which belongs to nobody). */
