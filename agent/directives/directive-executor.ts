@@ -12,7 +12,7 @@ import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
 import { resolveActionUser, type ActionUser } from "../privilege/action-user.ts";
 import { requireUserSwitch } from "../privilege/spawn-as.ts";
-import { cgroupParent } from "../processes/cgroup.ts";
+import { cgroupParent, ownedCgroupParent } from "../processes/cgroup.ts";
 import { newTracking, terminateTracked, TrackedProcesses } from "../processes/tracked-processes.ts";
 import { RunManager } from "../runs/run-manager.ts";
 import { admitCall } from "../sandbox/path-guard.ts";
@@ -128,7 +128,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.sandboxRoot = prepareSandbox(options.sandboxRoot, this.user);
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.runRecheckMs = options.runRecheckMs ?? DEFAULT_RUN_RECHECK_MS;
-    this.cgroupParent = options.cgroupParent === undefined ? cgroupParent() : options.cgroupParent;
+    this.cgroupParent = options.cgroupParent === undefined ? this.detectCgroupParent(options.stateDir) : options.cgroupParent;
     this.journal = new DirectiveJournal(options.stateDir ? join(options.stateDir, "directives.jsonl") : null, this.log);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns(), { user: this.user, cgroupParent: this.cgroupParent });
     const ripgrep = options.grep === "builtin" ? null : findRipgrep();
@@ -244,6 +244,15 @@ export class DirectiveExecutor implements DirectiveHandler {
     await Promise.all(running.map(({ done }) => done));
     this.runs.close();
     await this.files.close();
+  }
+
+  /** An agent with a state folder gets a cgroup of its own, cleared of what an earlier run of it left empty. */
+  private detectCgroupParent(stateDir: string | undefined): string | null {
+    if (!stateDir) return cgroupParent();
+    const owned = ownedCgroupParent(stateDir);
+    if (!owned) return null;
+    if (owned.swept.length > 0) this.log("info", `removed ${owned.swept.length} empty cgroup(s) an earlier run of this agent left in ${owned.parent}`);
+    return owned.parent;
   }
 
   private async stopLeftOver(): Promise<void> {

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 
 /**
  * cgroup v2, where the machine lets this agent use it: every directive's processes go into a cgroup of their own,
@@ -30,13 +31,20 @@ function ownCgroupDir(): string | null {
   return null;
 }
 
+/** The cgroup v2 folder this agent runs in, on Linux; null elsewhere or without cgroup v2. */
+export function agentCgroupDir(): string | null {
+  return process.platform === "linux" ? ownCgroupDir() : null;
+}
+
+/** The cgroups of directives and runs are named `cortex-d-…` and `cortex-r-…` (`newTracking`). */
+const TRACKED_PREFIX = "cortex-";
+
 /**
  * Where per-directive cgroups can be created, or null: not Linux, no cgroup v2, or not delegated to this agent (a
  * container or a service without `Delegate=yes`). Probed by creating and removing one.
  */
 export function cgroupParent(): string | null {
-  if (process.platform !== "linux") return null;
-  const dir = ownCgroupDir();
+  const dir = agentCgroupDir();
   if (!dir) return null;
   const probe = join(dir, `cortex-probe-${process.pid}`);
   try {
@@ -79,4 +87,38 @@ export function removeCgroup(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The cgroup of an agent with a state folder: `cortex-agent-<hash of the folder>` under the cgroup it runs in, so it
+ * is the same after a restart and no other agent's (several agents may share one cgroup: a shell, a test run). Its
+ * children are this agent's directives and runs only. What a crashed or killed agent left there empty is removed
+ * here, before anything new goes in; a cgroup with processes in it (a run still going) cannot be removed and stays.
+ * Null, and nothing touched, where cgroups cannot be used (see `cgroupParent`). `base` is for tests.
+ */
+export function ownedCgroupParent(stateDir: string, base: string | null = agentCgroupDir()): { parent: string; swept: string[] } | null {
+  if (!base) return null;
+  const owner = createHash("sha256").update(resolve(stateDir)).digest("hex").slice(0, 16);
+  const parent = join(base, `cortex-agent-${owner}`);
+  try {
+    mkdirSync(parent, { recursive: true });
+  } catch {
+    return null;
+  }
+  if (!existsSync(join(parent, "cgroup.procs"))) return null;
+  return { parent, swept: sweepEmptyCgroups(parent) };
+}
+
+/** Removes the empty directive and run cgroups directly under `parent`; returns their names. */
+export function sweepEmptyCgroups(parent: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name.startsWith(TRACKED_PREFIX))
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
+  // rmdir removes a cgroup only when no process and no child cgroup is left in it: one still in use stays.
+  return entries.filter((name) => removeCgroup(join(parent, name)));
 }

@@ -7,6 +7,8 @@ import { closeSocketsAt } from "../shared/socket-holders.ts";
 import type { SocketHolder } from "../shared/user-sockets.ts";
 import type { CredentialKind, CredentialRecord, ResolvedCredential } from "./credential.ts";
 import { CredentialStore } from "./credential-store.ts";
+import type { StoredLlmKey } from "../shared/llm-key-rows.ts";
+import { PersonalLlmKeys } from "./personal-llm-keys.ts";
 import { migrate } from "./schema.ts";
 
 /** The refusal for a credential that does not hold, by what kind of credential was presented. */
@@ -31,14 +33,19 @@ function refusal(kind: CredentialKind): HubResult<never> {
  * them all in the background; until it is done, a shard asks it about a hash it does not know (and moves that one
  * at once). Once the Directory answers that it is done, the shard never asks again, so an unknown hash (a guess)
  * costs no one but this shard.
+ *
+ * A shard also keeps the personal AI keys of the users whose id hashes to it (`personalKeyShard`), read on every
+ * chat message; see `PersonalLlmKeys` for how keys saved in the Directory before move here.
  */
 export class CredentialShard extends DurableObject<Env> {
   private readonly store: CredentialStore;
+  private readonly llmKeys: PersonalLlmKeys;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
     this.store = new CredentialStore(ctx.storage.sql);
+    this.llmKeys = new PersonalLlmKeys(ctx.storage.sql, (userId) => this.directory().claimLegacyLlmKey(userId));
   }
 
   /** Who a credential belongs to, or why it does not hold (`kind` says what was presented, for the message). */
@@ -46,7 +53,7 @@ export class CredentialShard extends DurableObject<Env> {
     const now = Date.now();
     let found = this.store.resolve(hash, now);
     if (!found.found && found.ended === null && !this.movedAll()) {
-      const claimed = await this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(DIRECTORY_NAME)).claimLegacyCredential(hash);
+      const claimed = await this.directory().claimLegacyCredential(hash);
       if (claimed.done) this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard_state (name, value) VALUES ('moved_all', '1')");
       if (claimed.record) {
         this.store.put(claimed.record, now, false);
@@ -76,6 +83,24 @@ export class CredentialShard extends DurableObject<Env> {
   /** Notes which object holds a live socket the credential opened. */
   notePresence(hash: string, holder: SocketHolder): void {
     this.store.notePresence(hash, holder, Date.now());
+  }
+
+  // ---- personal AI keys of the users whose id hashes here (`personalKeyShard`), sealed by the Worker ----
+
+  personalLlmKey(userId: string): Promise<StoredLlmKey | null> {
+    return this.llmKeys.get(userId);
+  }
+
+  setPersonalLlmKey(userId: string, key: StoredLlmKey): Promise<void> {
+    return this.llmKeys.set(userId, key);
+  }
+
+  clearPersonalLlmKey(userId: string): Promise<boolean> {
+    return this.llmKeys.clear(userId);
+  }
+
+  private directory() {
+    return this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(DIRECTORY_NAME));
   }
 
   private movedAll(): boolean {

@@ -1,3 +1,4 @@
+import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-key-rows.ts";
 import { applyMigrations } from "../shared/migrations.ts";
 
 /** A credential shard's SQLite schema, an append-only list of migrations like every object's. */
@@ -24,6 +25,13 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE shard_state (
      name TEXT PRIMARY KEY,
      value TEXT NOT NULL
+   ) WITHOUT ROWID;`,
+  // Personal AI keys, sealed (AES-GCM), by user id; settled users' keys no longer live in the Directory.
+  `CREATE TABLE personal_llm_keys (
+     ${LLM_KEY_TABLE_COLUMNS}
+   );
+   CREATE TABLE llm_keys_settled (
+     owner TEXT PRIMARY KEY
    ) WITHOUT ROWID;`,
 ];
 

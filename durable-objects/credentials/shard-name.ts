@@ -1,4 +1,5 @@
 import type { Env } from "../../worker/env.ts";
+import { sha256Hex } from "../shared/secrets.ts";
 
 /**
  * Credentials (session tokens, API keys, single sign-on emails) live in 4,096 shards picked by the first three hex
@@ -20,4 +21,9 @@ export function credentialShard(env: Pick<Env, "CREDENTIALS">, hash: string) {
 /** A single sign-on identity is looked up like a token: by the SHA-256 of its normalised email. */
 export function ssoCredentialInput(email: string): string {
   return `sso:${email}`;
+}
+
+/** A user's personal AI key lives in the shard their id hashes to (the prefix keeps it apart from credential hashes). */
+export async function personalKeyShard(env: Pick<Env, "CREDENTIALS">, userId: string) {
+  return credentialShard(env, await sha256Hex(`llm-key:${userId}`));
 }

@@ -16,7 +16,8 @@ import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { CredentialRecord } from "../credentials/credential.ts";
 import type { LegacySite } from "../site-hub/site-access.ts";
-import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
+import type { LegacyLlmKeyClaim } from "../credentials/personal-llm-keys.ts";
+import { LlmKeyRows } from "../shared/llm-key-rows.ts";
 import { accessLinks } from "./access-links.ts";
 import { AccountKeys } from "./account-keys.ts";
 import type { NewApiKey } from "./api-keys.ts";
@@ -229,21 +230,17 @@ export class Directory extends DurableObject<Env> {
     return this.keys.revoke(userId, id, who);
   }
 
-  // ---- personal LLM keys (sealed by the Worker; opened only by the conversation that calls the provider) ----
+  // ---- personal LLM keys: they live in credential shards (PersonalLlmKeys); the audit trail stays here ----
 
-  personalLlmKey(userId: string): StoredLlmKey | null {
-    return this.llmKeys.get(userId);
+  /** A user's key shard asks once for the key they saved before keys moved there: it is handed over and removed here. */
+  claimLegacyLlmKey(userId: string): LegacyLlmKeyClaim {
+    const key = this.llmKeys.get(userId);
+    if (key) this.llmKeys.remove(userId);
+    return { key, done: this.ctx.storage.sql.exec("SELECT 1 FROM llm_keys LIMIT 1").toArray().length === 0 };
   }
 
-  async setPersonalLlmKey(userId: string, key: StoredLlmKey, actor: string): Promise<void> {
-    this.llmKeys.put(userId, key);
-    await this.data.record({ kind: "llm_key", actor, ip: null, message: `${actor} saved a personal ${key.provider} key (…${key.last4}, model ${key.model})` });
-  }
-
-  async clearPersonalLlmKey(userId: string, actor: string): Promise<boolean> {
-    const removed = this.llmKeys.remove(userId);
-    if (removed) await this.data.record({ kind: "llm_key", actor, ip: null, message: `${actor} removed their personal LLM key` });
-    return removed;
+  async auditLlmKey(actor: string, message: string): Promise<void> {
+    await this.data.record({ kind: "llm_key", actor, ip: null, message });
   }
 
   // ---- audit ----

@@ -1,4 +1,4 @@
-import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-keys.ts";
+import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-key-rows.ts";
 import { applyMigrations } from "../shared/migrations.ts";
 
 /**

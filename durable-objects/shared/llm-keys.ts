@@ -1,18 +1,11 @@
 import { lastFour, type LlmKeyScope, type LlmKeyView, type LlmProvider, type SetLlmKeyRequest } from "../../protocol/llm.ts";
 import { directoryOf } from "../../worker/auth/directory-stub.ts";
 import type { Env } from "../../worker/env.ts";
-import { open, seal, type SealedSecret } from "./llm-key-crypto.ts";
+import { personalKeyShard } from "../credentials/shard-name.ts";
+import { open, seal } from "./llm-key-crypto.ts";
+import type { StoredLlmKey } from "./llm-key-rows.ts";
 
-/** A saved LLM key as its home object stores it: sealed, with what may be shown of it. */
-export interface StoredLlmKey {
-  provider: LlmProvider;
-  model: string;
-  baseUrl: string | null;
-  last4: string;
-  sealed: SealedSecret;
-  updatedAt: number;
-  updatedBy: string;
-}
+export type { StoredLlmKey } from "./llm-key-rows.ts";
 
 /** A key ready to call a provider with. Lives only in the memory of the object making the call. */
 export interface UsableLlmKey {
@@ -24,9 +17,9 @@ export interface UsableLlmKey {
 }
 
 /**
- * Where keys live: personal keys with the user's data (the Directory today), site keys with the site (its SiteHub).
- * Everything that reads or writes a key goes through this, so moving personal keys to a per-user object later
- * changes this one place.
+ * Where keys live: a personal key in its owner's key shard (one of the credential shards, picked by the user id, so
+ * the read on every chat message spreads over them like credentials do), a site key with the site (its SiteHub).
+ * Saving or removing a personal key also notes it in the Directory's audit trail; reading one never asks it.
  */
 export interface LlmKeyHome {
   personal(userId: string): Promise<StoredLlmKey | null>;
@@ -41,9 +34,16 @@ export function llmKeyHome(env: Env): LlmKeyHome {
   const directory = () => directoryOf(env);
   const hub = (site: string) => env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
   return {
-    personal: async (userId) => (await directory().personalLlmKey(userId)) as StoredLlmKey | null,
-    setPersonal: async (userId, key, actor) => void (await directory().setPersonalLlmKey(userId, key, actor)),
-    clearPersonal: async (userId, actor) => directory().clearPersonalLlmKey(userId, actor),
+    personal: async (userId) => (await (await personalKeyShard(env, userId)).personalLlmKey(userId)) as StoredLlmKey | null,
+    setPersonal: async (userId, key, actor) => {
+      await (await personalKeyShard(env, userId)).setPersonalLlmKey(userId, key);
+      await directory().auditLlmKey(actor, `${actor} saved a personal ${key.provider} key (…${key.last4}, model ${key.model})`);
+    },
+    clearPersonal: async (userId, actor) => {
+      const removed = await (await personalKeyShard(env, userId)).clearPersonalLlmKey(userId);
+      if (removed) await directory().auditLlmKey(actor, `${actor} removed their personal LLM key`);
+      return removed;
+    },
     site: async (site) => (await hub(site).siteLlmKey()) as StoredLlmKey | null,
     setSite: async (site, key, actor) => void (await hub(site).setSiteLlmKey(key, actor)),
     clearSite: async (site, actor) => hub(site).clearSiteLlmKey(actor),
@@ -76,68 +76,4 @@ export async function openLlmKey(env: Env, scope: LlmKeyScope, owner: string, st
 export function llmKeyView(scope: LlmKeyScope, stored: StoredLlmKey): LlmKeyView {
   const { provider, model, baseUrl, last4, updatedAt, updatedBy } = stored;
   return { scope, provider, model, baseUrl, last4, updatedAt, updatedBy };
-}
-
-interface KeyRow {
-  owner: string;
-  provider: string;
-  model: string;
-  base_url: string | null;
-  last4: string;
-  iv: string;
-  ciphertext: string;
-  updated_at: number;
-  updated_by: string;
-  [key: string]: SqlStorageValue;
-}
-
-/** The SQL table shape both homes use: one sealed key per owner (a user id, or the site id). */
-export const LLM_KEY_TABLE_COLUMNS = `owner TEXT PRIMARY KEY,
-     provider TEXT NOT NULL,
-     model TEXT NOT NULL,
-     base_url TEXT,
-     last4 TEXT NOT NULL,
-     iv TEXT NOT NULL,
-     ciphertext TEXT NOT NULL,
-     updated_at INTEGER NOT NULL,
-     updated_by TEXT NOT NULL`;
-
-export class LlmKeyRows {
-  constructor(
-    private readonly sql: SqlStorage,
-    private readonly table: string,
-  ) {}
-
-  get(owner: string): StoredLlmKey | null {
-    const row = this.sql.exec<KeyRow>(`SELECT * FROM ${this.table} WHERE owner = ?`, owner).toArray()[0];
-    if (!row) return null;
-    return {
-      provider: row.provider as LlmProvider,
-      model: row.model,
-      baseUrl: row.base_url,
-      last4: row.last4,
-      sealed: { iv: row.iv, ciphertext: row.ciphertext },
-      updatedAt: row.updated_at,
-      updatedBy: row.updated_by,
-    };
-  }
-
-  put(owner: string, key: StoredLlmKey): void {
-    this.sql.exec(
-      `INSERT OR REPLACE INTO ${this.table} (owner, provider, model, base_url, last4, iv, ciphertext, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      owner,
-      key.provider,
-      key.model,
-      key.baseUrl,
-      key.last4,
-      key.sealed.iv,
-      key.sealed.ciphertext,
-      key.updatedAt,
-      key.updatedBy,
-    );
-  }
-
-  remove(owner: string): boolean {
-    return this.sql.exec(`DELETE FROM ${this.table} WHERE owner = ?`, owner).rowsWritten > 0;
-  }
 }

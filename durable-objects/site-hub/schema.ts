@@ -1,4 +1,4 @@
-import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-keys.ts";
+import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-key-rows.ts";
 
 /** The site's own record of its existence and members, which every request on the site reads (see SiteAccess). */
 const SITE_ACCESS = `CREATE TABLE site_info (

@@ -49,7 +49,7 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { DIRECTORY_NAME } from "../directory/directory.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
-import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-keys.ts";
+import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-key-rows.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import type { InvestigationReport } from "../conversation/investigation.ts";
 import { closeSocketsAt } from "../shared/socket-holders.ts";

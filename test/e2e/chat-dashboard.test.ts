@@ -167,8 +167,9 @@ describe("chatting about one machine", () => {
     await eventually(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe("chat-input");
     const card = toolCard(page, "get_system_info");
     await eventually(() => card.getAttribute("data-status")).toBe("done");
+    // The answer streams word by word: wait for the tool's output in it, not only for the words before it.
     await eventually(async () => (await assistantTexts(page)).join("\n")).toContain("Here is what it reports:");
-    expect((await assistantTexts(page)).join("\n")).toContain(hostname());
+    await eventually(async () => (await assistantTexts(page)).join("\n").split("Here is what it reports:")[1]).toContain(hostname());
     expect(await card.locator("summary").innerText()).toContain("on web-1.example");
     await card.locator("summary").click();
     expect(await card.locator(".tool-output").innerText()).toContain(hostname());

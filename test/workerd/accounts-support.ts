@@ -1,6 +1,6 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import type { CredentialShard } from "../../durable-objects/credentials/credential-shard.ts";
-import { credentialShard } from "../../durable-objects/credentials/shard-name.ts";
+import { credentialShard, personalKeyShard } from "../../durable-objects/credentials/shard-name.ts";
 import { DIRECTORY_NAME, type Directory } from "../../durable-objects/directory/directory.ts";
 import { sha256Hex } from "../../durable-objects/shared/secrets.ts";
 import { CreatedApiKey, CreatedInvite, MeResponse, type ApiKeyScope, type SiteRole } from "../../protocol/accounts.ts";
@@ -101,6 +101,11 @@ export async function createKey(owner: Caller, scope: ApiKeyScope, extra: { expi
 export async function credentialSql<T>(secret: string, fn: (sql: SqlStorage, hash: string) => T): Promise<T> {
   const hash = await sha256Hex(secret);
   return runInDurableObject(credentialShard(env, hash), (_shard: CredentialShard, state) => fn(state.storage.sql, hash));
+}
+
+/** Runs `fn` against the storage of the shard that holds a user's personal AI key. */
+export async function personalKeySql<T>(userId: string, fn: (sql: SqlStorage) => T): Promise<T> {
+  return runInDurableObject(await personalKeyShard(env, userId), (_shard: CredentialShard, state) => fn(state.storage.sql));
 }
 
 /** Runs `fn` against the Directory's own SQLite storage, to look at what it stores or to move time along. */

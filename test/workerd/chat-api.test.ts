@@ -1,11 +1,11 @@
-import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DIRECTORY_NAME, type Directory } from "../../durable-objects/directory/directory.ts";
+import { LlmKeyRows } from "../../durable-objects/shared/llm-key-rows.ts";
 import { ActivityPage, DirectiveListResponse, NodeView } from "../../protocol/api.ts";
 import { ChatEvent, ChatSetupResponse, ConversationListResponse, ConversationSummary } from "../../protocol/chat.ts";
 import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import { LlmKeyResponse } from "../../protocol/llm.ts";
-import { BOOTSTRAP, call, createKey, expectJson, join, newSite, PASSWORD, refusal, rootSession, signIn, type Caller, type Person } from "./accounts-support.ts";
+import { BOOTSTRAP, call, createKey, directorySql, expectJson, join, newSite, PASSWORD, personalKeySql, refusal, rootSession, signIn, type Caller, type Person } from "./accounts-support.ts";
 import { ask, mockKey, mockKeyBody, newConversation, openChatStream, recorded, script, setSiteKey, view } from "./chat-support.ts";
 import { BASE, connectNode, registerNode, type FakeAgent } from "./support.ts";
 
@@ -34,15 +34,14 @@ describe("AI keys", () => {
     expect(saved.key).toMatchObject({ scope: "personal", provider: "anthropic", model: "claude-sonnet-5-5", last4: secret.slice(-4) });
     const shown = await call(member.caller, "/api/account/llm-key");
     expect(await shown.text()).not.toContain(secret.slice(0, -4));
-    const stored = await runInDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME)), (_i: Directory, state) =>
-      state.storage.sql.exec<{ owner: string; ciphertext: string }>("SELECT owner, ciphertext FROM llm_keys").toArray(),
-    );
-    const row = stored.find((r) => r.owner === member.userId)!;
-    expect(row.ciphertext).not.toContain(secret);
-    expect(atob(row.ciphertext)).not.toContain(secret);
+    const sealed = await personalKeySql(member.userId, (sql) => new LlmKeyRows(sql, "personal_llm_keys").get(member.userId)!);
+    expect(sealed.sealed.ciphertext).not.toContain(secret);
+    expect(atob(sealed.sealed.ciphertext)).not.toContain(secret);
+    expect(await directorySql((sql) => sql.exec("SELECT 1 FROM llm_keys WHERE owner = ?", member.userId).toArray())).toEqual([]);
     // The same sealed key copied to another user does not open for them.
-    await runInDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME)), (_i: Directory, state) => {
-      state.storage.sql.exec("INSERT OR REPLACE INTO llm_keys SELECT ?, provider, model, base_url, last4, iv, ciphertext, updated_at, updated_by FROM llm_keys WHERE owner = ?", admin.userId, member.userId);
+    await personalKeySql(admin.userId, (sql) => {
+      sql.exec("INSERT OR IGNORE INTO llm_keys_settled (owner) VALUES (?)", admin.userId);
+      new LlmKeyRows(sql, "personal_llm_keys").put(admin.userId, sealed);
     });
     const conv = await newConversation(admin.caller, site, { node: "web-1" });
     const res = await call(admin.caller, `/api/sites/${site}/conversations/${conv.id}/messages`, { body: { text: "hi" } });

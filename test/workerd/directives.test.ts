@@ -26,6 +26,17 @@ function answer(agent: FakeAgent, d: DirectiveMessage, chunks: string[], exitCod
   agent.send({ type: "result", directiveId: d.id, success: exitCode === 0, output: chunks.join(""), durationMs: 5, exitCode, chunks: chunks.length });
 }
 
+/**
+ * Waits until the site's object holds a directive's result back for its missing chunks (its `pending_result`), so a
+ * test acts on that state rather than on a pause that a loaded machine can outrun.
+ */
+async function untilHeld(site: string, id: string): Promise<void> {
+  const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+  const held = () =>
+    runInDurableObject(stub, (_hub, state) => state.storage.sql.exec("SELECT 1 FROM directives WHERE id = ? AND pending_result IS NOT NULL", id).toArray().length > 0);
+  await vi.waitFor(async () => expect(await held(), `directive ${id}'s result held back`).toBe(true), { timeout: 10_000, interval: 10 });
+}
+
 async function nodeOnline(site: string, name: string, tier: "root" | "sudo" | "unprivileged" = "root", group?: string) {
   const creds = await registerNode(site, { name, tier, group });
   return { creds, agent: await connectNode(site, creds) };
@@ -93,7 +104,7 @@ describe("directives", () => {
     const d = await agent.next("directive");
     agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "first " });
     agent.send({ type: "result", directiveId: d.id, success: true, output: "first second", durationMs: 1, exitCode: 0, chunks: 2 });
-    await new Promise((r) => setTimeout(r, 50));
+    await untilHeld(site, d.id);
     const during = DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json());
     expect(during.status).toBe("running");
     agent.send({ type: "stream_chunk", directiveId: d.id, seq: 1, chunk: "second" });
@@ -108,7 +119,8 @@ describe("directives", () => {
     const d = await agent.next("directive");
     agent.send({ type: "stream_chunk", directiveId: d.id, seq: 0, chunk: "only" });
     agent.send({ type: "result", directiveId: d.id, success: true, output: "only more", durationMs: 1, exitCode: 0, chunks: 2 });
-    await new Promise((r) => setTimeout(r, 50));
+    // The grace period runs from when the hub held the result: move time on only once it has.
+    await untilHeld(site, d.id);
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 3_000);
     agent.send({ type: "heartbeat", agentId: "n1" });

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { DirectiveListResponse, DirectiveView, FanOutAggregate } from "../../protocol/api.ts";
+import { describe, expect, it, vi } from "vitest";
+import { DirectiveListResponse, DirectiveView, FanOutAggregate, NodeView } from "../../protocol/api.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
 import { api, connectNode, FakeAgent, freshSite, registerNode } from "./support.ts";
 
@@ -18,7 +18,14 @@ async function online(site: string, name: string): Promise<FakeAgent> {
   return connectNode(site, await registerNode(site, { name, tier: "root" }));
 }
 
+/** Lets frames in flight land before checking that something did not happen. */
 const settle = () => new Promise((r) => setTimeout(r, 50));
+
+/** Waits until the hub has seen a node's socket close, rather than guessing how long that takes. */
+async function untilDisconnected(site: string, node: string): Promise<void> {
+  const status = async () => NodeView.parse(await (await api(`/api/sites/${site}/nodes/${node}`)).json()).status;
+  await vi.waitFor(async () => expect(await status()).toBe("disconnected"), { timeout: 10_000, interval: 10 });
+}
 
 /** A fan-out's aggregate and its members (by node name), as the API reports them. */
 async function fanOutView(site: string, fanoutId: string): Promise<{ aggregate: FanOutAggregate; directives: DirectiveView[] }> {
@@ -60,7 +67,7 @@ describe("a fan-out admitted in bulk", () => {
     const fanoutId = res.headers.get("X-Cortex-Fanout")!;
     const first = await a.next("directive");
     b.ws.close(1001, "gone");
-    await settle();
+    await untilDisconnected(site, "b");
     answer(a, first, "a\n");
     answer(c, await c.next("directive"), "c\n");
     await res.text();
@@ -112,18 +119,29 @@ describe("a fan-out admitted in bulk", () => {
     const res = await post(`/api/sites/${site}/fanouts`, { target: { nodes: names }, action: "bash", params: { command: "true" }, concurrency: 2 }, "text/event-stream");
     const fanoutId = res.headers.get("X-Cortex-Fanout")!;
     const outstanding: [FakeAgent, DirectiveMessage][] = [];
-    const collect = async () => {
-      await settle();
+    const take = () => {
       for (const agent of agents.values()) for (const d of agent.take("directive")) outstanding.push([agent, d as DirectiveMessage]);
     };
-    await collect();
+    // Waits for the slots a result freed to be refilled, then lets any extra send land before it is counted.
+    const collect = async (expected: number) => {
+      await vi.waitFor(
+        () => {
+          take();
+          expect(outstanding.length).toBeGreaterThanOrEqual(expected);
+        },
+        { timeout: 10_000, interval: 10 },
+      );
+      await settle();
+      take();
+    };
+    await collect(2);
     expect(outstanding).toHaveLength(2);
     let answered = 0;
     while (outstanding.length) {
       const [agent, d] = outstanding.shift()!;
       answer(agent, d, "");
       answered += 1;
-      await collect();
+      await collect(Math.min(2, names.length - answered));
       expect(outstanding.length).toBeLessThanOrEqual(2);
       expect(outstanding.length).toBe(Math.min(2, names.length - answered));
       const inFlight = (await fanOutView(site, fanoutId)).directives.filter((m) => m.status === "sent" || m.status === "running");
