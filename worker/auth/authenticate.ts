@@ -50,7 +50,8 @@ async function personAccess(env: Env, site: string, userId: string, keep: boolea
 /**
  * A person's credential, checked in its shard, and their role on the request's site, asked of that site's
  * SiteHub: the two objects a request's authentication touches, both chosen by the request (no object shared by
- * the whole hub), and both read at every request, so an ended credential or a changed role acts on the next one.
+ * the whole hub), and both read at every request, so an ended credential or a changed role acts on the next one
+ * (the role may come from a kept answer only where the site object confirms it: site-access-cache.ts).
  */
 async function person(
   env: Env,
