@@ -1,11 +1,15 @@
-import { sseEvents } from "../test/support/hub-api.ts";
+import { request, type IncomingMessage } from "node:http";
+import { sseTextEvents } from "../test/support/hub-api.ts";
 import { TempDirs } from "../test/support/temp-dirs.ts";
 import { TestHub } from "../test/support/test-hub.ts";
 import { startBaseline } from "./lib/baseline.ts";
 import { runIfMain } from "./lib/entry.ts";
 import type { BenchResult } from "./lib/results.ts";
 import { registerSimNodes } from "./lib/sim-fleet.ts";
-import { RoundTrips, SimNode, STREAM_COMMAND } from "./lib/sim-node.ts";
+import { STREAM_COMMAND, type SimNodeOptions } from "./lib/sim-node.ts";
+import type { StreamNodeReply } from "./lib/stream-node-child.ts";
+import { fork, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { freePort } from "../test/support/free-port.ts";
 import { HubProfiler, selfTimes } from "./lib/cpu-profile.ts";
 import { devWorkerds, type DevWorkerds } from "./lib/direct-workerd.ts";
@@ -14,8 +18,8 @@ import { elapsedMs } from "./lib/stats.ts";
 import { openSocket } from "./lib/ws-client.ts";
 
 /**
- * Streaming throughput of one large output: a simulated node sends 32 MiB as 64 KiB stream chunks, the hub relays
- * them to an API client as server-sent events. (A real agent streams at most the first 1 MiB of a directive, so the
+ * Streaming throughput of one large output: a simulated node (in a process of its own, as an agent is) sends 32 MiB
+ * as 64 KiB stream chunks, the hub relays them to an API client as server-sent events. (A real agent streams at most the first 1 MiB of a directive, so the
  * simulated node is what can push this much.) Next to raw `ws` throughput of the same frames between two processes.
  * The path a user has goes through the proxy `wrangler dev` puts in front of the hub's workerd (a second workerd that
  * relays every byte); the same stream straight to the hub's workerd, after it, shows what that proxy costs. The CPU
@@ -32,34 +36,74 @@ interface Streamed {
   /** CPU milliseconds per streamed MiB of the hub's workerd and of wrangler's proxy, when they were found. */
   hubCpu: number;
   proxyCpu: number;
+  /** The same for the simulated node's process and for this one, the SSE client. */
+  nodeCpu: number;
+  clientCpu: number;
+}
+
+/**
+ * POSTs for server-sent events with node's own HTTP client, the body decoded as UTF-8 as it arrives: the lightest
+ * client Node has, so that what the client costs weighs as little as it can on the shared cores.
+ */
+function postForStream(url: string, apiKey: string, body: unknown): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json", Accept: "text/event-stream" } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`the hub answered ${res.statusCode}`));
+      res.setEncoding("utf8");
+      resolve(res);
+    });
+    req.once("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** The simulated node in its own process (`lib/stream-node-child.ts`), and a way to ask for its CPU time. */
+async function streamNode(options: Omit<SimNodeOptions, "trips">): Promise<{ child: ChildProcess; cpuMs: () => Promise<number> }> {
+  const child = fork(join(import.meta.dirname, "lib/stream-node-child.ts"), [JSON.stringify(options)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const next = () =>
+    new Promise<StreamNodeReply>((resolve, reject) => {
+      child.once("message", (reply: StreamNodeReply) => (reply.type === "failed" ? reject(new Error(reply.message)) : resolve(reply)));
+      child.once("exit", () => reject(new Error("the simulated node's process exited")));
+    });
+  await next();
+  return {
+    child,
+    cpuMs: async () => {
+      const asked = next();
+      child.send("cpu");
+      const reply = await asked;
+      return reply.type === "cpu" ? reply.ms : Number.NaN;
+    },
+  };
 }
 
 async function throughHub(hub: TestHub, url: string, name: string, workerds: DevWorkerds | null, profiler?: HubProfiler): Promise<Streamed> {
   const [creds] = await registerSimNodes(hub.api, 1, name);
   const endpoint = `${url.replace(/^http/, "ws")}/api/sites/default/connect`;
-  const node = await SimNode.connect({ url: endpoint, token: creds!.token, nodeId: creds!.id, heartbeatMs: 10_000, trips: new RoundTrips(), streamBytes: BYTES });
+  const node = await streamNode({ url: endpoint, token: creds!.token, nodeId: creds!.id, heartbeatMs: 10_000, streamBytes: BYTES });
   try {
     await profiler?.start();
     const cpuBefore = workerds ? [cpuMs(workerds.hubPid), cpuMs(workerds.proxyPid)] : null;
+    const selfBefore = process.cpuUsage();
+    const nodeBefore = await node.cpuMs();
     const start = process.hrtime.bigint();
-    const res = await fetch(`${url}/api/sites/default/nodes/${creds!.id}/directives`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${hub.adminKey}`, "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify({ action: "bash", params: { command: STREAM_COMMAND } }),
-    });
+    const res = await postForStream(`${url}/api/sites/default/nodes/${creds!.id}/directives`, hub.adminKey, { action: "bash", params: { command: STREAM_COMMAND } });
     let received = 0;
-    for await (const event of sseEvents(res.body!)) {
+    for await (const event of sseTextEvents(res)) {
       if (event.event === "chunk") received += Buffer.byteLength(event.chunk);
       if (event.event === "result") break;
     }
+    res.destroy();
     const ms = elapsedMs(start);
+    const self = process.cpuUsage(selfBefore);
+    const nodeMs = (await node.cpuMs()) - nodeBefore;
     const mib = received / 1024 / 1024;
     const cpu = workerds && cpuBefore ? [(cpuMs(workerds.hubPid) - cpuBefore[0]!) / mib, (cpuMs(workerds.proxyPid) - cpuBefore[1]!) / mib] : [Number.NaN, Number.NaN];
     if (profiler) printProfile(await profiler.stop());
     if (received < BYTES) throw new Error(`only ${received} of ${BYTES} bytes arrived`);
-    return { mibPerS: mib / (ms / 1000), hubCpu: cpu[0]!, proxyCpu: cpu[1]! };
+    return { mibPerS: mib / (ms / 1000), hubCpu: cpu[0]!, proxyCpu: cpu[1]!, nodeCpu: nodeMs / mib, clientCpu: (self.user + self.system) / 1000 / mib };
   } finally {
-    node.close();
+    node.child.disconnect();
   }
 }
 
@@ -102,6 +146,8 @@ export async function run(): Promise<BenchResult[]> {
       { bench: BENCH, metric: "same, without wrangler dev's proxy", unit: "MiB/s", value: direct?.mibPerS ?? Number.NaN, baseline: wsRate, baselineLabel: ws },
       { bench: BENCH, metric: "hub workerd CPU per streamed MiB", unit: "ms", value: viaProxy.hubCpu, baseline: null, baselineLabel: "" },
       { bench: BENCH, metric: "wrangler dev's proxy CPU per streamed MiB", unit: "ms", value: viaProxy.proxyCpu, baseline: null, baselineLabel: "" },
+      { bench: BENCH, metric: "simulated node's process CPU per streamed MiB", unit: "ms", value: viaProxy.nodeCpu, baseline: null, baselineLabel: "" },
+      { bench: BENCH, metric: "SSE client's process CPU per streamed MiB", unit: "ms", value: viaProxy.clientCpu, baseline: null, baselineLabel: "" },
     ];
   } finally {
     profiler?.close();

@@ -23,91 +23,113 @@ import {
   ServiceStatusParams,
   SystemInfoParams,
 } from "./machine-actions.ts";
+import { onFirstUse } from "./lazy-schema.ts";
 import { AbsolutePath } from "./paths.ts";
 import { ChunkHash, RoostName, VersionNumber } from "./roost-manifest.ts";
 import { MAX_PROCESS_LOG_LINES, ProcessName, ProcessStatus } from "./processes.ts";
 
-export const BashParams = z.object({
-  command: z.string().min(1).max(64 * 1024),
-  cwd: AbsolutePath.optional(),
-  timeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
-  /**
-   * A login shell (`bash -l`) by default, so PATH and environment match a terminal of the machine's user; false
-   * starts a plain non-login shell, which skips the profile scripts (over 100 ms on machines with a real profile).
-   */
-  login: z.boolean().default(true),
-});
+// Each action's params are built by the first directive that names it (protocol/lazy-schema.ts): the agent, which runs
+// for as long as the machine, builds and keeps only the schemas of the actions it is asked to run.
 
-export const ReadParams = z.object({
-  path: AbsolutePath,
-  /** First line to return, 1-based. */
-  offset: z.number().int().min(1).default(1),
-  limit: z.number().int().positive().max(100_000).default(2_000),
-});
+export const BashParams = onFirstUse(() =>
+  z.object({
+    command: z.string().min(1).max(64 * 1024),
+    cwd: AbsolutePath.optional(),
+    timeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
+    /**
+     * A login shell (`bash -l`) by default, so PATH and environment match a terminal of the machine's user; false
+     * starts a plain non-login shell, which skips the profile scripts (over 100 ms on machines with a real profile).
+     */
+    login: z.boolean().default(true),
+  }),
+);
 
-export const WriteParams = z.object({
-  path: AbsolutePath,
-  content: z.string().max(MAX_WRITE_BYTES),
-  encoding: z.enum(["utf8", "base64"]).default("utf8"),
-});
+export const ReadParams = onFirstUse(() =>
+  z.object({
+    path: AbsolutePath,
+    /** First line to return, 1-based. */
+    offset: z.number().int().min(1).default(1),
+    limit: z.number().int().positive().max(100_000).default(2_000),
+  }),
+);
 
-export const EditParams = z.object({
-  path: AbsolutePath,
-  oldString: z.string().min(1).max(MAX_WRITE_BYTES),
-  newString: z.string().max(MAX_WRITE_BYTES),
-  replaceAll: z.boolean().default(false),
-});
+export const WriteParams = onFirstUse(() =>
+  z.object({
+    path: AbsolutePath,
+    content: z.string().max(MAX_WRITE_BYTES),
+    encoding: z.enum(["utf8", "base64"]).default("utf8"),
+  }),
+);
 
-export const GlobParams = z.object({
-  pattern: z.string().min(1).max(1024),
-  path: AbsolutePath,
-  limit: z.number().int().positive().max(MAX_GLOB_RESULTS).default(MAX_GLOB_RESULTS),
-});
+export const EditParams = onFirstUse(() =>
+  z.object({
+    path: AbsolutePath,
+    oldString: z.string().min(1).max(MAX_WRITE_BYTES),
+    newString: z.string().max(MAX_WRITE_BYTES),
+    replaceAll: z.boolean().default(false),
+  }),
+);
 
-export const GrepParams = z.object({
-  pattern: z.string().min(1).max(4096),
-  path: AbsolutePath,
-  glob: z.string().max(1024).optional(),
-  caseInsensitive: z.boolean().default(false),
-  outputMode: z.enum(["content", "files_with_matches", "count"]).default("content"),
-  headLimit: z.number().int().positive().max(10_000).default(250),
-  offset: z.number().int().nonnegative().default(0),
-});
+export const GlobParams = onFirstUse(() =>
+  z.object({
+    pattern: z.string().min(1).max(1024),
+    path: AbsolutePath,
+    limit: z.number().int().positive().max(MAX_GLOB_RESULTS).default(MAX_GLOB_RESULTS),
+  }),
+);
 
-export const RunLaunchParams = z.object({
-  command: z.string().min(1).max(64 * 1024),
-  cwd: AbsolutePath.optional(),
-  name: z.string().max(100).optional(),
-  stallTimeoutMs: z.number().int().positive().max(MAX_STALL_TIMEOUT_MS).default(DEFAULT_STALL_TIMEOUT_MS),
-});
+export const GrepParams = onFirstUse(() =>
+  z.object({
+    pattern: z.string().min(1).max(4096),
+    path: AbsolutePath,
+    glob: z.string().max(1024).optional(),
+    caseInsensitive: z.boolean().default(false),
+    outputMode: z.enum(["content", "files_with_matches", "count"]).default("content"),
+    headLimit: z.number().int().positive().max(10_000).default(250),
+    offset: z.number().int().nonnegative().default(0),
+  }),
+);
 
-export const RunRefParams = z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) });
+export const RunLaunchParams = onFirstUse(() =>
+  z.object({
+    command: z.string().min(1).max(64 * 1024),
+    cwd: AbsolutePath.optional(),
+    name: z.string().max(100).optional(),
+    stallTimeoutMs: z.number().int().positive().max(MAX_STALL_TIMEOUT_MS).default(DEFAULT_STALL_TIMEOUT_MS),
+  }),
+);
+
+export const RunRefParams = onFirstUse(() => z.object({ runId: z.string().regex(/^run-[a-z0-9-]{1,64}$/) }));
 
 /** A supervised process, by the name the hub configured it under. */
-export const SupervisedRefParams = z.object({ name: ProcessName });
-export const SupervisedLogsParams = z.object({
-  name: ProcessName,
-  lines: z.number().int().min(1).max(MAX_PROCESS_LOG_LINES).default(200),
-});
+export const SupervisedRefParams = onFirstUse(() => z.object({ name: ProcessName }));
+export const SupervisedLogsParams = onFirstUse(() =>
+  z.object({
+    name: ProcessName,
+    lines: z.number().int().min(1).max(MAX_PROCESS_LOG_LINES).default(200),
+  }),
+);
 
 /**
  * Puts a roost version in place under `path` (the hub sends it for a deployment; it is not for the directive API).
  * `roost.deploy` fetches what the machine lacks; `roost.activate` switches to a version already on the machine.
  */
-export const RoostSwitchParams = z.object({
-  deploymentId: z.string().min(1).max(64),
-  roost: RoostName,
-  version: VersionNumber,
-  /** The hash of the manifest as the hub stored it; the agent refuses any other. */
-  manifestSha256: ChunkHash,
-  path: AbsolutePath,
-  keep: z.number().int().min(0).max(50).default(3),
-  after: z.string().min(1).max(64 * 1024).optional(),
-  afterTimeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
-  timeoutMs: z.number().int().positive().max(24 * 3600_000).default(3600_000),
-});
+export const RoostSwitchParams = onFirstUse(() =>
+  z.object({
+    deploymentId: z.string().min(1).max(64),
+    roost: RoostName,
+    version: VersionNumber,
+    /** The hash of the manifest as the hub stored it; the agent refuses any other. */
+    manifestSha256: ChunkHash,
+    path: AbsolutePath,
+    keep: z.number().int().min(0).max(50).default(3),
+    after: z.string().min(1).max(64 * 1024).optional(),
+    afterTimeoutMs: z.number().int().positive().max(MAX_BASH_TIMEOUT_MS).default(DEFAULT_BASH_TIMEOUT_MS),
+    timeoutMs: z.number().int().positive().max(24 * 3600_000).default(3600_000),
+  }),
+);
 
-/** Every action, with the schema of its params. The one place an action name is defined. */
+/** Every action, with (the builder of) the schema of its params. The one place an action name is defined. */
 export const ACTION_PARAMS = {
   bash: BashParams,
   read: ReadParams,
@@ -142,7 +164,11 @@ export const ACTION_PARAMS = {
 
 export const ActionName = z.enum(Object.keys(ACTION_PARAMS) as [keyof typeof ACTION_PARAMS, ...(keyof typeof ACTION_PARAMS)[]]);
 export type ActionName = z.infer<typeof ActionName>;
-export type ActionParams<A extends ActionName> = z.output<(typeof ACTION_PARAMS)[A]>;
+/** The schema of an action's params. */
+export type ActionParamsSchema<A extends ActionName> = ReturnType<(typeof ACTION_PARAMS)[A]>;
+export type ActionParams<A extends ActionName> = z.output<ActionParamsSchema<A>>;
+/** What a caller may send as an action's params (defaults not yet filled in). */
+export type ActionParamsInput<A extends ActionName> = z.input<ActionParamsSchema<A>>;
 
 /**
  * Actions only the hub itself sends, as one machine's part of a roost deployment: a node may fetch a version's
@@ -150,39 +176,31 @@ export type ActionParams<A extends ActionName> = z.output<(typeof ACTION_PARAMS)
  */
 export const HUB_ONLY_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(["roost.deploy", "roost.activate"]);
 
-/** An action with its params, validated together. */
-export const ActionCall = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("bash"), params: BashParams }),
-  z.object({ action: z.literal("read"), params: ReadParams }),
-  z.object({ action: z.literal("write"), params: WriteParams }),
-  z.object({ action: z.literal("edit"), params: EditParams }),
-  z.object({ action: z.literal("glob"), params: GlobParams }),
-  z.object({ action: z.literal("grep"), params: GrepParams }),
-  z.object({ action: z.literal("run.launch"), params: RunLaunchParams }),
-  z.object({ action: z.literal("run.status"), params: RunRefParams }),
-  z.object({ action: z.literal("run.cancel"), params: RunRefParams }),
-  z.object({ action: z.literal("list"), params: ListParams }),
-  z.object({ action: z.literal("system.info"), params: SystemInfoParams }),
-  z.object({ action: z.literal("process.list"), params: ProcessListParams }),
-  z.object({ action: z.literal("disk.usage"), params: DiskUsageParams }),
-  z.object({ action: z.literal("network.info"), params: NetworkInfoParams }),
-  z.object({ action: z.literal("service.status"), params: ServiceStatusParams }),
-  z.object({ action: z.literal("logs.read"), params: LogsReadParams }),
-  z.object({ action: z.literal("agent.health"), params: AgentHealthParams }),
-  z.object({ action: z.literal("service.manage"), params: ServiceManageParams }),
-  z.object({ action: z.literal("process.signal"), params: ProcessSignalParams }),
-  z.object({ action: z.literal("disk.clean"), params: DiskCleanParams }),
-  z.object({ action: z.literal("system.reboot"), params: PowerParams }),
-  z.object({ action: z.literal("system.shutdown"), params: PowerParams }),
-  z.object({ action: z.literal("system.cancel_shutdown"), params: CancelShutdownParams }),
-  z.object({ action: z.literal("supervised.start"), params: SupervisedRefParams }),
-  z.object({ action: z.literal("supervised.stop"), params: SupervisedRefParams }),
-  z.object({ action: z.literal("supervised.restart"), params: SupervisedRefParams }),
-  z.object({ action: z.literal("supervised.logs"), params: SupervisedLogsParams }),
-  z.object({ action: z.literal("roost.deploy"), params: RoostSwitchParams }),
-  z.object({ action: z.literal("roost.activate"), params: RoostSwitchParams }),
-]);
-export type ActionCall = z.output<typeof ActionCall>;
+/** An action with its params, validated together: one member per action, discriminated by `action`. */
+export type ActionCall = { [A in ActionName]: { action: A; params: ActionParams<A> } }[ActionName];
+
+const CallOfUnknownAction = z.object({ action: ActionName });
+const CALL_SCHEMAS = new Map<ActionName, z.ZodType<ActionCall>>();
+
+function callSchema(action: ActionName): z.ZodType<ActionCall> {
+  let schema = CALL_SCHEMAS.get(action);
+  if (schema === undefined) {
+    schema = z.object({ action: z.literal(action), params: ACTION_PARAMS[action]() }) as unknown as z.ZodType<ActionCall>;
+    CALL_SCHEMAS.set(action, schema);
+  }
+  return schema;
+}
+
+/**
+ * Validates an action with its params, untrusted input from the API, a model or the wire: an unknown action is
+ * refused at `action`, wrong params at their path under `params`. Only the named action's schema is built.
+ */
+export function parseActionCall(input: { action: unknown; params: unknown }): z.ZodSafeParseResult<ActionCall> {
+  const named = ActionName.safeParse(input.action);
+  if (named.success) return callSchema(named.data).safeParse(input);
+  const refused = CallOfUnknownAction.safeParse(input);
+  return { success: false, error: new z.ZodError(refused.error?.issues ?? named.error.issues) as z.ZodError<ActionCall> };
+}
 
 export const DirectiveStatus = z.enum([
   "queued",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { onFirstUse } from "./lazy-schema.ts";
 import { AbsolutePath, normalizePath } from "./paths.ts";
 
 /**
@@ -95,83 +96,97 @@ export const RelativeAge = z.string().regex(/^[1-9][0-9]{0,5}[smhd]$/, "since mu
 
 export const JOURNAL_PRIORITIES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"] as const;
 
-export const SystemInfoParams = z.object({});
+// The params of each action are built by the first directive that names it (protocol/lazy-schema.ts).
 
-export const ProcessListParams = z.object({
-  /** Case-insensitive; matched against the process name and its command line. */
-  filter: ProcessPattern.optional(),
-  sortBy: z.enum(["cpu", "memory"]).default("cpu"),
-  limit: z.number().int().min(1).max(500).default(25),
-});
+export const SystemInfoParams = onFirstUse(() => z.object({}));
 
-export const DiskUsageParams = z.object({
-  /** When set, also the largest entries directly under this folder (same filesystem only). */
-  path: AbsolutePath.optional(),
-  top: z.number().int().min(1).max(100).default(15),
-});
+export const ProcessListParams = onFirstUse(() =>
+  z.object({
+    /** Case-insensitive; matched against the process name and its command line. */
+    filter: ProcessPattern.optional(),
+    sortBy: z.enum(["cpu", "memory"]).default("cpu"),
+    limit: z.number().int().min(1).max(500).default(25),
+  }),
+);
 
-export const NetworkInfoParams = z.object({});
+export const DiskUsageParams = onFirstUse(() =>
+  z.object({
+    /** When set, also the largest entries directly under this folder (same filesystem only). */
+    path: AbsolutePath.optional(),
+    top: z.number().int().min(1).max(100).default(15),
+  }),
+);
 
-export const ServiceStatusParams = z.object({
-  /** Without a unit: the system's state and its failed units. */
-  unit: UnitName.optional(),
-});
+export const NetworkInfoParams = onFirstUse(() => z.object({}));
 
-export const LogsReadParams = z
-  .object({
+export const ServiceStatusParams = onFirstUse(() =>
+  z.object({
+    /** Without a unit: the system's state and its failed units. */
     unit: UnitName.optional(),
-    file: AbsolutePath.optional(),
-    lines: z.number().int().min(1).max(2_000).default(100),
-    since: RelativeAge.optional(),
-    priority: z.enum(JOURNAL_PRIORITIES).optional(),
-  })
-  .superRefine((params, ctx) => {
-    if (params.unit !== undefined && params.file !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["file"], message: "give either unit (the journal) or file, not both" });
-    }
-    if (params.file !== undefined) {
-      const path = normalizePath(params.file);
-      if (!path.startsWith(`${LOG_FILE_ROOT}/`)) ctx.addIssue({ code: "custom", path: ["file"], message: `file must be under ${LOG_FILE_ROOT}` });
-      if (params.since !== undefined || params.priority !== undefined) {
-        ctx.addIssue({ code: "custom", path: ["since"], message: "since and priority apply to the journal, not to a file" });
-      }
-    }
-  });
+  }),
+);
 
-export const AgentHealthParams = z.object({});
+export const LogsReadParams = onFirstUse(() =>
+  z
+    .object({
+      unit: UnitName.optional(),
+      file: AbsolutePath.optional(),
+      lines: z.number().int().min(1).max(2_000).default(100),
+      since: RelativeAge.optional(),
+      priority: z.enum(JOURNAL_PRIORITIES).optional(),
+    })
+    .superRefine((params, ctx) => {
+      if (params.unit !== undefined && params.file !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["file"], message: "give either unit (the journal) or file, not both" });
+      }
+      if (params.file !== undefined) {
+        const path = normalizePath(params.file);
+        if (!path.startsWith(`${LOG_FILE_ROOT}/`)) ctx.addIssue({ code: "custom", path: ["file"], message: `file must be under ${LOG_FILE_ROOT}` });
+        if (params.since !== undefined || params.priority !== undefined) {
+          ctx.addIssue({ code: "custom", path: ["since"], message: "since and priority apply to the journal, not to a file" });
+        }
+      }
+    }),
+);
+
+export const AgentHealthParams = onFirstUse(() => z.object({}));
 
 export const ServiceOperation = z.enum(["start", "stop", "restart"]);
 export type ServiceOperation = z.infer<typeof ServiceOperation>;
 
-export const ServiceManageParams = z
-  .object({ unit: UnitName, operation: ServiceOperation })
-  .superRefine((params, ctx) => {
+export const ServiceManageParams = onFirstUse(() =>
+  z.object({ unit: UnitName, operation: ServiceOperation }).superRefine((params, ctx) => {
     const refusal = unitManagementRefusal(params.unit, params.operation);
     if (refusal) ctx.addIssue({ code: "custom", path: ["unit"], message: refusal });
-  });
+  }),
+);
 
-export const ProcessSignalParams = z.object({
-  pattern: ProcessPattern,
-  /** kill: SIGTERM, then SIGKILL for whatever is still running after the grace; stop: SIGSTOP; continue: SIGCONT. */
-  operation: z.enum(["kill", "stop", "continue"]),
-  /** Match the whole command line instead of the process name. */
-  matchFullCommand: z.boolean().default(false),
-  /** More matches than this and nothing is signalled: a pattern that broad is more likely a mistake. */
-  maxProcesses: z.number().int().min(1).max(200).default(20),
-  graceSeconds: z.number().int().min(0).max(60).default(5),
-  /** List what would be signalled, and what is protected, without signalling anything. */
-  dryRun: z.boolean().default(false),
-});
-
-export const DiskCleanParams = z
-  .object({
-    /** Remove temporary files neither modified nor read for this many hours. */
-    tempOlderThanHours: z.number().int().min(1).max(8_760).optional(),
-    /** Shrink the systemd journal's archived files to at most this many MiB. */
-    journalMaxMb: z.number().int().min(16).max(1_048_576).optional(),
+export const ProcessSignalParams = onFirstUse(() =>
+  z.object({
+    pattern: ProcessPattern,
+    /** kill: SIGTERM, then SIGKILL for whatever is still running after the grace; stop: SIGSTOP; continue: SIGCONT. */
+    operation: z.enum(["kill", "stop", "continue"]),
+    /** Match the whole command line instead of the process name. */
+    matchFullCommand: z.boolean().default(false),
+    /** More matches than this and nothing is signalled: a pattern that broad is more likely a mistake. */
+    maxProcesses: z.number().int().min(1).max(200).default(20),
+    graceSeconds: z.number().int().min(0).max(60).default(5),
+    /** List what would be signalled, and what is protected, without signalling anything. */
     dryRun: z.boolean().default(false),
-  })
-  .refine((p) => p.tempOlderThanHours !== undefined || p.journalMaxMb !== undefined, "give tempOlderThanHours, journalMaxMb or both");
+  }),
+);
+
+export const DiskCleanParams = onFirstUse(() =>
+  z
+    .object({
+      /** Remove temporary files neither modified nor read for this many hours. */
+      tempOlderThanHours: z.number().int().min(1).max(8_760).optional(),
+      /** Shrink the systemd journal's archived files to at most this many MiB. */
+      journalMaxMb: z.number().int().min(16).max(1_048_576).optional(),
+      dryRun: z.boolean().default(false),
+    })
+    .refine((p) => p.tempOlderThanHours !== undefined || p.journalMaxMb !== undefined, "give tempOlderThanHours, journalMaxMb or both"),
+);
 
 /** A message shown to logged-in users: printable, and not starting with '-' so it can never read as an option. */
 export const WallMessage = z
@@ -182,15 +197,19 @@ export const WallMessage = z
 
 export const MAX_POWER_DELAY_MINUTES = 7 * 24 * 60;
 
-export const PowerParams = z.object({
-  /** 0 means now; the agent may not get its answer out before the machine goes down. */
-  delayMinutes: z.number().int().min(0).max(MAX_POWER_DELAY_MINUTES).default(1),
-  message: WallMessage.optional(),
-});
+export const PowerParams = onFirstUse(() =>
+  z.object({
+    /** 0 means now; the agent may not get its answer out before the machine goes down. */
+    delayMinutes: z.number().int().min(0).max(MAX_POWER_DELAY_MINUTES).default(1),
+    message: WallMessage.optional(),
+  }),
+);
 
-export const CancelShutdownParams = z.object({});
+export const CancelShutdownParams = onFirstUse(() => z.object({}));
 
-export const ListParams = z.object({
-  path: AbsolutePath,
-  limit: z.number().int().min(1).max(5_000).default(500),
-});
+export const ListParams = onFirstUse(() =>
+  z.object({
+    path: AbsolutePath,
+    limit: z.number().int().min(1).max(5_000).default(500),
+  }),
+);

@@ -178,7 +178,7 @@ export const DirectiveMessage = z.object({
   id: DirectiveId,
   sessionId: z.string().max(128),
   action: ActionName,
-  /** Validated per action by the agent with `ACTION_PARAMS`, so an unknown shape is refused there, not here. */
+  /** Validated per action by the agent (`parseActionCall`), so an unknown shape is refused there, not here. */
   params: z.record(z.string(), z.unknown()),
   stream: z.boolean().optional(),
   timeoutMs: z.number().int().positive().optional(),

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ACTION_RISK } from "../protocol/action-risk.ts";
 import { actionTimeoutMs } from "../protocol/action-timeouts.ts";
-import { ActionCall } from "../protocol/directives.ts";
+import type { ActionCall } from "../protocol/directives.ts";
 import { JOURNAL_DIR, LOG_FILE_ROOT, MANAGED_UNIT_TYPES, NEVER_STOPPED_UNIT_PREFIXES, PROTECTED_UNIT_PREFIXES } from "../protocol/machine-actions.ts";
 import { MAX_MACHINE_OUTPUT_BYTES } from "../protocol/limits.ts";
 import { evaluateTier } from "../protocol/tier-policy.ts";

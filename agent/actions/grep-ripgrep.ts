@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
 import { delimiter } from "node:path";
-import { createInterface } from "node:readline";
 import { z } from "zod";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { findProgram } from "../host/programs.ts";
@@ -44,6 +43,8 @@ function ripgrepArgs(params: ActionParams<"grep">): string[] {
 }
 
 export async function ripgrepSearch(rg: string, params: ActionParams<"grep">, signal: AbortSignal, sink: MatchSink): Promise<void> {
+  // Loaded by the first search, not at start: every agent would otherwise keep Node's readline in memory.
+  const { createInterface } = await import("node:readline");
   const child = spawn(rg, ripgrepArgs(params), { stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
   const stop = () => child.kill("SIGKILL");
   signal.addEventListener("abort", stop, { once: true });

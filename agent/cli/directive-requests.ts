@@ -9,7 +9,7 @@ import type { HubClient } from "./hub-client.ts";
  * named. The params go out as given: defaults are the hub's and the agent's to fill.
  */
 export function checkedParams(action: ActionName, params: Record<string, unknown>): Record<string, unknown> {
-  const parsed = ACTION_PARAMS[action].safeParse(params);
+  const parsed = ACTION_PARAMS[action]().safeParse(params);
   if (!parsed.success) throw new CliError(`invalid ${action}: ${issuesLine(parsed.error)}`);
   return Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));
 }

@@ -1,5 +1,4 @@
 import { homedir } from "node:os";
-import { createInterface } from "node:readline/promises";
 
 /** Everything the CLI touches outside itself, so tests can run `main` in-process with their own environment. */
 export interface CliIo {
@@ -40,6 +39,8 @@ export function processIo(): CliIo {
  * nothing and is passed on to the process, as it would have been without the prompt.
  */
 async function askOnTerminal(question: string): Promise<string> {
+  // Loaded here, not at start: the agent, which never asks, would otherwise keep Node's readline in memory.
+  const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   const abort = new AbortController();
   let interrupted = false;

@@ -95,11 +95,16 @@ export class HubSession {
   }
 
   private write(message: NodeToHubMessage): boolean {
+    return this.writeText(JSON.stringify(message), message.type);
+  }
+
+  /** Sends one frame's JSON text (`type`, for the log, is its message's type). */
+  private writeText(text: string, type: string): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
-    const text = JSON.stringify(message);
     // The hub's runtime closes the socket on an oversized frame, which would drop everything else in flight.
-    if (Buffer.byteLength(text) > MAX_FRAME_BYTES) {
-      this.ctx.log("error", `dropped a ${message.type} message of ${Buffer.byteLength(text)} bytes: over the frame limit`);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > MAX_FRAME_BYTES) {
+      this.ctx.log("error", `dropped a ${type} message of ${bytes} bytes: over the frame limit`);
       return false;
     }
     this.ws.send(text);
@@ -169,7 +174,7 @@ export class HubSession {
     clearTimeout(this.connectTimer);
     this.registeredAt = this.ctx.now();
     // A hub that does not say it takes batches gets every message in a frame of its own, as before.
-    if (batches) this.outbox = new WorkOutbox((message) => this.write(message));
+    if (batches) this.outbox = new WorkOutbox((frame, type) => this.writeText(frame, type));
     this.ctx.log("info", `registered as ${agentId} (tier ${this.ctx.tier}, heartbeat ${seconds(this.ctx.settings.heartbeatMs)})`);
     this.liveness.start(this.ctx.settings.heartbeatMs);
     this.ctx.handler.connected(this.ctx.send);

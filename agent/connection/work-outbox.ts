@@ -15,13 +15,14 @@ function held(message: NodeToHubMessage): message is Exclude<BatchedMessage, { t
  * one has its ack and output delayed by the window at most. Order is kept: anything else flushes what waits first.
  */
 export class WorkOutbox {
-  private queue: BatchedMessage[] = [];
+  /** The JSON text of each waiting message: serialised once, to measure it and to send it. */
+  private queue: { text: string; type: BatchedMessage["type"] }[] = [];
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    /** Writes one frame; false when it could not be sent. */
-    private readonly write: (message: NodeToHubMessage) => boolean,
+    /** Writes one frame (its JSON text, and its message type for a log); false when it could not be sent. */
+    private readonly write: (frame: string, type: NodeToHubMessage["type"]) => boolean,
     private readonly windowMs = BATCH_WINDOW_MS,
   ) {}
 
@@ -36,7 +37,7 @@ export class WorkOutbox {
       return this.flush();
     }
     this.flush();
-    return this.write(message);
+    return this.write(JSON.stringify(message), message.type);
   }
 
   /** Sends everything waiting, in one frame; false when it could not be sent (it is lost, as on a dropped socket). */
@@ -44,7 +45,9 @@ export class WorkOutbox {
     const waiting = this.queue;
     this.discard();
     if (waiting.length === 0) return true;
-    return this.write(waiting.length === 1 ? waiting[0]! : { type: "batch", messages: waiting });
+    // The same text as JSON.stringify({ type: "batch", messages }), without serialising each output chunk again.
+    if (waiting.length === 1) return this.write(waiting[0]!.text, waiting[0]!.type);
+    return this.write(`{"type":"batch","messages":[${waiting.map((m) => m.text).join(",")}]}`, "batch");
   }
 
   /** Forgets what waits without sending it: the connection is gone. */
@@ -57,9 +60,10 @@ export class WorkOutbox {
 
   /** Queues a message, first sending what waits when the two would not fit one frame together. */
   private enqueue(message: BatchedMessage): void {
-    const bytes = Buffer.byteLength(JSON.stringify(message)) + 1;
+    const text = JSON.stringify(message);
+    const bytes = Buffer.byteLength(text) + 1;
     if (this.queue.length >= MAX_BATCH_MESSAGES || this.queuedBytes + bytes + ENVELOPE_BYTES > MAX_FRAME_BYTES) this.flush();
-    this.queue.push(message);
+    this.queue.push({ text, type: message.type });
     this.queuedBytes += bytes;
   }
 }

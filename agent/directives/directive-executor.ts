@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
-import { ActionCall, type ErrorCode } from "../../protocol/directives.ts";
+import { parseActionCall, type ActionCall, type ErrorCode } from "../../protocol/directives.ts";
 import { DEFAULT_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { DirectiveMessage, ResultMessage } from "../../protocol/node-messages.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
@@ -71,7 +71,7 @@ function failureOf(err: unknown): { errorCode: ErrorCode; message: string } {
 }
 
 function parseCall(directive: DirectiveMessage): ActionCall {
-  const parsed = ActionCall.safeParse({ action: directive.action, params: directive.params });
+  const parsed = parseActionCall({ action: directive.action, params: directive.params });
   if (!parsed.success) throw new ActionError("invalid_params", `invalid params for ${directive.action}:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }

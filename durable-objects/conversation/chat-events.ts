@@ -1,4 +1,5 @@
 import type { ChatEvent } from "../../protocol/chat.ts";
+import { KeepAlive, SSE_KEEPALIVE, SSE_OPEN, sseEvent } from "../shared/sse-wire.ts";
 import { closeMatchingSockets, ownerTags, type SocketMatch, type SocketOwner } from "../shared/user-sockets.ts";
 
 /** Tag of every client socket of a conversation; `ownerTags` add who opened it, so theirs can be closed. */
@@ -12,14 +13,18 @@ function streamMatches(owner: SocketOwner | null, match: SocketMatch): boolean {
 }
 
 /**
- * The conversation's listeners: hibernatable WebSockets (the dashboard) and event streams returned over RPC (the
- * Worker relays them as server-sent events to the CLI). Both get the same JSON objects: on attach, the replay the
- * caller built (snapshot, transcript, text streamed so far), then every live event.
+ * The conversation's listeners: hibernatable WebSockets (the dashboard) and event streams returned over RPC
+ * (server-sent events, `sse-wire.ts`, which the Worker relays as they are to the CLI, with keep-alives while they are
+ * open). Both get the same JSON objects: on attach, the replay the caller built (snapshot, transcript, text streamed
+ * so far), then every live event.
  */
 export class ChatEvents {
   /** Each open stream with who opened it (null for the bootstrap admin key, which belongs to nobody). */
   private readonly streams = new Map<ReadableStreamDefaultController<Uint8Array>, SocketOwner | null>();
   private readonly encoder = new TextEncoder();
+  private readonly keepAlive = new KeepAlive(() => {
+    for (const c of [...this.streams.keys()]) this.enqueue(c, this.encoder.encode(SSE_KEEPALIVE));
+  });
 
   constructor(private readonly ctx: DurableObjectState) {}
 
@@ -36,10 +41,11 @@ export class ChatEvents {
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         ctrl = controller;
-        for (const event of replay) controller.enqueue(this.line(event));
+        controller.enqueue(this.encoder.encode(SSE_OPEN + replay.map(sseEvent).join("")));
         this.streams.set(controller, owner);
+        this.keepAlive.watch(true);
       },
-      cancel: () => void this.streams.delete(ctrl),
+      cancel: () => this.forget(ctrl),
     });
   }
 
@@ -53,14 +59,8 @@ export class ChatEvents {
       }
     }
     if (!this.streams.size) return;
-    const bytes = this.line(event);
-    for (const c of this.streams.keys()) {
-      try {
-        c.enqueue(bytes);
-      } catch {
-        this.streams.delete(c);
-      }
-    }
+    const bytes = this.encoder.encode(sseEvent(event));
+    for (const c of [...this.streams.keys()]) this.enqueue(c, bytes);
   }
 
   /** Ends every listener (the conversation was deleted). */
@@ -92,10 +92,19 @@ export class ChatEvents {
     } catch {
       // The reader left first.
     }
-    this.streams.delete(c);
+    this.forget(c);
   }
 
-  private line(event: ChatEvent): Uint8Array {
-    return this.encoder.encode(JSON.stringify(event) + "\n");
+  private enqueue(c: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array): void {
+    try {
+      c.enqueue(bytes);
+    } catch {
+      this.forget(c);
+    }
+  }
+
+  private forget(c: ReadableStreamDefaultController<Uint8Array>): void {
+    this.streams.delete(c);
+    this.keepAlive.watch(this.streams.size > 0);
   }
 }

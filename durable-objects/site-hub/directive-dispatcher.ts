@@ -1,5 +1,5 @@
 import type { DirectiveEvent, DirectiveListQuery, DirectiveRequest, DirectiveView, FanOutAggregate, FanOutTarget, NodeView, RunRecord } from "../../protocol/api.ts";
-import { ActionCall, ActionName, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
+import { ActionName, parseActionCall, TERMINAL_STATUSES, type ActionCall as ActionCallType, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 import type { HubToNodeMessage, NodeToHubMessage, ResultMessage, RunCompleteMessage, StreamChunkMessage } from "../../protocol/node-messages.ts";
 import { actionTimeoutMs } from "../../protocol/action-timeouts.ts";
 import { confinementRefusal, readableRoots } from "../../protocol/read-confinement.ts";
@@ -387,7 +387,7 @@ export class DirectiveDispatcher {
   }
 
   private parseCall(req: DirectiveRequest): HubResult<ActionCallType> {
-    const parsed = ActionCall.safeParse({ action: req.action, params: req.params });
+    const parsed = parseActionCall({ action: req.action, params: req.params });
     if (parsed.success) return ok(parsed.data);
     const issue = parsed.error.issues[0];
     return fail(400, "invalid_params", `invalid params for ${req.action}: ${issue?.path.join(".") || "params"}: ${issue?.message ?? "invalid"}`);

@@ -1,4 +1,5 @@
 import type { DirectiveEvent } from "../../protocol/api.ts";
+import { KeepAlive, KEEPALIVE_MS, SSE_KEEPALIVE, SSE_OPEN, sseEvent } from "../shared/sse-wire.ts";
 
 /** What one listener gets of an event: the event, a changed copy, or nothing (null). */
 export type Presenter<E = DirectiveEvent> = (event: E) => E | null;
@@ -9,9 +10,10 @@ function asIs<E>(event: E): E {
 
 /**
  * Live listeners for directives and fan-outs (and, with their own event type, roost deployments). Each listener is
- * a byte stream of newline-delimited JSON events returned over RPC to the Worker, which turns it into server-sent
- * events or waits for the final one. Listeners live in memory only: an open stream keeps the object awake, and the
- * stored records are the truth.
+ * a byte stream of server-sent events (`sse-wire.ts`: encoded once, here, from what `present` let this listener
+ * see), returned over RPC to the Worker, which relays the bytes as they are or waits for the final event. Every
+ * write is whole events, and keep-alives go out between writes. Listeners live in memory only: an open stream keeps
+ * the object awake, and the stored records are the truth.
  */
 export class EventStreams<E = DirectiveEvent> {
   private readonly listeners = new Map<string, Map<ReadableStreamDefaultController<Uint8Array>, Presenter<E>>>();
@@ -20,6 +22,13 @@ export class EventStreams<E = DirectiveEvent> {
   private readonly encoder = new TextEncoder();
   /** While `coalesce` runs: the lines each listener is owed, sent as one piece when it ends. */
   private held: Map<ReadableStreamDefaultController<Uint8Array>, { key: string; lines: string[] }> | null = null;
+  private readonly keepAlive: KeepAlive;
+
+  constructor(keepAliveMs = KEEPALIVE_MS) {
+    this.keepAlive = new KeepAlive(() => {
+      for (const [key, set] of this.listeners) for (const c of set.keys()) this.send(key, c, SSE_KEEPALIVE);
+    }, keepAliveMs);
+  }
 
   /**
    * Opens a stream on `key` (a directive or fan-out id); `first` events are queued before anything live, and
@@ -30,11 +39,9 @@ export class EventStreams<E = DirectiveEvent> {
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         ctrl = controller;
-        for (const e of first) {
-          const shown = present(e);
-          if (shown) controller.enqueue(this.encode(shown));
-        }
+        controller.enqueue(this.encoder.encode(SSE_OPEN + this.lines(first, present)));
         this.set(key).set(controller, present);
+        this.keepAlive.watch(true);
       },
       cancel: () => this.drop(key, ctrl),
     });
@@ -44,10 +51,7 @@ export class EventStreams<E = DirectiveEvent> {
   replay(events: E[], present: Presenter<E> = asIs): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
-        for (const e of events) {
-          const shown = present(e);
-          if (shown) controller.enqueue(this.encode(shown));
-        }
+        controller.enqueue(this.encoder.encode(SSE_OPEN + this.lines(events, present)));
         controller.close();
       },
     });
@@ -75,11 +79,11 @@ export class EventStreams<E = DirectiveEvent> {
     let plain: string | null = null;
     for (const [c, present] of set) {
       let line: string;
-      if (present === asIs) line = plain ??= this.line(event);
+      if (present === asIs) line = plain ??= sseEvent(event);
       else {
         const shown = present(event);
         if (!shown) continue;
-        line = this.line(shown);
+        line = sseEvent(shown);
       }
       const held = this.held?.get(c);
       if (held) held.lines.push(line);
@@ -127,6 +131,7 @@ export class EventStreams<E = DirectiveEvent> {
       }
     }
     this.listeners.delete(key);
+    this.keepAlive.watch(this.listeners.size > 0);
   }
 
   private set(key: string): Map<ReadableStreamDefaultController<Uint8Array>, Presenter<E>> {
@@ -139,6 +144,7 @@ export class EventStreams<E = DirectiveEvent> {
     const s = this.listeners.get(key);
     s?.delete(c);
     if (s && s.size === 0) this.listeners.delete(key);
+    this.keepAlive.watch(this.listeners.size > 0);
   }
 
   private send(key: string, c: ReadableStreamDefaultController<Uint8Array>, text: string): void {
@@ -149,11 +155,12 @@ export class EventStreams<E = DirectiveEvent> {
     }
   }
 
-  private line(e: E): string {
-    return JSON.stringify(e) + "\n";
-  }
-
-  private encode(e: E): Uint8Array {
-    return this.encoder.encode(this.line(e));
+  private lines(events: E[], present: Presenter<E>): string {
+    let text = "";
+    for (const e of events) {
+      const shown = present(e);
+      if (shown) text += sseEvent(shown);
+    }
+    return text;
   }
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { RiskTier } from "../action-risk.ts";
-import { ActionCall } from "../directives.ts";
+import { parseActionCall, type ActionCall } from "../directives.ts";
 import { TOOL_CATALOG, TOOL_NAMES, type ToolName } from "./catalog.ts";
 import type { HubToolHandler } from "./hub-tools.ts";
 import { toolTier, type Tool } from "./tool.ts";
@@ -76,7 +76,7 @@ export function prepareToolCall(name: string, input: unknown, cap: ToolCap): Pre
   if (!parsed.success) return { ok: false, code: "invalid_input", message: `invalid input for ${tool.name}: ${describeIssues(parsed.error)}` };
   const value = parsed.data as Record<string, unknown>;
   if (tool.runs.on === "hub") return { ok: true, tool, tier: toolTier(tool), run: { on: "hub", handler: tool.runs.handler, input: value } };
-  const call = ActionCall.safeParse({ action: tool.runs.action, params: tool.runs.params(value) });
+  const call = parseActionCall({ action: tool.runs.action, params: tool.runs.params(value) });
   if (!call.success) return { ok: false, code: "invalid_input", message: `invalid input for ${tool.name}: ${describeIssues(call.error)}` };
   return { ok: true, tool, tier: toolTier(tool), run: { on: "agent", call: call.data } };
 }

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { RiskTier } from "../action-risk.ts";
-import type { ACTION_PARAMS, ActionName } from "../directives.ts";
+import type { ActionName, ActionParamsInput } from "../directives.ts";
 import { HUB_TOOL_INPUTS, type HubToolHandler } from "./hub-tools.ts";
 
 /** Operating systems an agent-side tool works on; elsewhere the agent answers `unsupported`. */
@@ -56,7 +56,7 @@ export function agentTool<I extends ToolInput, A extends ActionName>(
   definition: Definition<I> & {
     action: A;
     platforms: readonly Platform[];
-    params: (input: z.output<I>) => z.input<(typeof ACTION_PARAMS)[A]>;
+    params: (input: z.output<I>) => ActionParamsInput<A>;
   },
 ): Omit<AgentTool, "name"> {
   const { action, platforms, params, ...base } = definition;

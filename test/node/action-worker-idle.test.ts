@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { FileActionCall } from "../../agent/actions/file-action-context.ts";
 import { resolveActionUser } from "../../agent/privilege/action-user.ts";
 import { ActionWorker } from "../../agent/worker/file-runner.ts";
-import { ActionCall } from "../../protocol/directives.ts";
+import { parseActionCall } from "../../protocol/directives.ts";
 import { IS_ROOT, NOT_ROOT_REASON, TEST_ACTION_USER } from "../support/action-user.ts";
 import { cleanUp, sandboxDir, waitUntil } from "./executor-harness.ts";
 
@@ -31,7 +31,7 @@ function workerPids(): number[] {
 function read(worker: ActionWorker, sandbox: string, signal = new AbortController().signal) {
   const out: string[] = [];
   const policy = { tier: "unprivileged" as const, sandboxRoot: sandbox, confineTo: null };
-  const call = ActionCall.parse({ action: "read", params: { path: join(sandbox, "a.txt") } }) as FileActionCall;
+  const call = parseActionCall({ action: "read", params: { path: join(sandbox, "a.txt") } }).data as FileActionCall;
   return worker.run(call, policy, signal, { write: (data) => void out.push(String(data)) }).then((outcome) => ({ outcome, out: out.join("") }));
 }
 

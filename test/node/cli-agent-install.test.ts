@@ -34,6 +34,18 @@ function install(prefix: string, ...more: string[]): string[] {
 }
 
 describe("cortex agent install, as the bundle runs it", () => {
+  it("carries zod's English messages and no other language, and reports a bad setting in English", async () => {
+    const text = readFileSync(bundle, "utf8");
+    expect(text).toContain("Invalid input");
+    // The Indonesian locale's "Invalid input": in every bundle that carries zod's other languages.
+    expect(text).not.toContain("Input tidak valid");
+    const config = join(emptyDir(), "config.json");
+    writeFileSync(config, JSON.stringify({ connect: { endpoint: "http://127.0.0.1:9", tokenFile: "/nonexistent", heartbeatMs: "often" } }));
+    const result = await runBundle(["node", "connect", "--config", config]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("heartbeatMs: Invalid input: expected number, received string");
+  });
+
   it("reports the bundle's own version", async () => {
     expect((await runBundle(["--version"])).stdout).toBe(`${version}\n`);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ActionCall, ActionName } from "../../protocol/directives.ts";
+import { ActionName, parseActionCall, type ActionCall } from "../../protocol/directives.ts";
 import { actsOnRootOwned, evaluateTier } from "../../protocol/tier-policy.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 
@@ -40,7 +40,9 @@ const TABLE: Record<ActionName, { params: Record<string, unknown>; sudo: boolean
 };
 
 function call(action: ActionName, params: Record<string, unknown>): ActionCall {
-  return ActionCall.parse({ action, params });
+  const parsed = parseActionCall({ action, params });
+  if (!parsed.success) throw parsed.error;
+  return parsed.data;
 }
 
 function allowed(tier: CapabilityTier, action: ActionName, params: Record<string, unknown>, sandboxRoot = SANDBOX): boolean {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ACTION_RISK, type RiskTier } from "../../protocol/action-risk.ts";
-import { ActionCall, ActionName } from "../../protocol/directives.ts";
+import { ActionName, parseActionCall } from "../../protocol/directives.ts";
 import {
   HUB_TOOL_INPUTS,
   PROVIDER_SCHEMA_KEYWORDS,
@@ -95,7 +95,7 @@ describe("the tool catalog", () => {
       const prepared = prepareToolCall(tool.name, tool.example, ADMIN);
       expect(prepared, tool.name).toMatchObject({ ok: true });
       if (prepared.ok && prepared.run.on === "agent") {
-        expect(ActionCall.safeParse(prepared.run.call).success, tool.name).toBe(true);
+        expect(parseActionCall(prepared.run.call).success, tool.name).toBe(true);
         expect(prepared.run.call.action).toBe(tool.runs.on === "agent" ? tool.runs.action : null);
       }
     }

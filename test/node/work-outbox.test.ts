@@ -7,10 +7,12 @@ const WINDOW_MS = 20;
 
 function recorder(ok = true) {
   const frames: Message[] = [];
-  const outbox = new WorkOutbox((m) => {
+  const outbox = new WorkOutbox((text, type) => {
     // Every frame is a valid protocol message within the frame limit, as the hub will check.
+    const m = JSON.parse(text) as Message;
     expect(NodeToHubMessage.safeParse(m).success).toBe(true);
-    expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    expect(m.type).toBe(type);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
     frames.push(m);
     return ok;
   }, WINDOW_MS);

@@ -104,27 +104,42 @@ export class HubApi {
 /** Parses a server-sent event stream into DirectiveEvents; comment lines (keep-alives) are skipped. */
 export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<TimedEvent> {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  try {
+  async function* texts(): AsyncGenerator<string> {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = block
-          .split("\n")
-          .filter((line) => line.startsWith("data:"))
-          .map((line) => line.slice(5).trimStart())
-          .join("\n");
-        if (data) yield { ...DirectiveEvent.parse(JSON.parse(data)), receivedAt: Date.now() };
-      }
+      yield value;
     }
+  }
+  try {
+    yield* sseTextEvents(texts());
   } finally {
     // Stops the hub's stream when the caller breaks off early; harmless once it has ended.
     await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** The same, from the stream's text as it arrives (a decoded body of any kind). */
+export async function* sseTextEvents(texts: AsyncIterable<string>): AsyncGenerator<TimedEvent> {
+  let buffer = "";
+  for await (const value of texts) {
+    // The search starts where the last one stopped, and what was taken is cut once per read: a read of many events
+    // (or an event over many reads) costs time in proportion to its size, not more.
+    const searched = Math.max(0, buffer.length - 1);
+    buffer += value;
+    let start = 0;
+    let end: number;
+    for (let from = searched; (end = buffer.indexOf("\n\n", from)) >= 0; from = start) {
+      const block = buffer.slice(start, end);
+      start = end + 2;
+      const data = block
+        .split("\n")
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trimStart())
+        .join("\n");
+      if (data) yield { ...DirectiveEvent.parse(JSON.parse(data)), receivedAt: Date.now() };
+    }
+    buffer = buffer.slice(start);
   }
 }
 

@@ -23,12 +23,13 @@ async function nodeOnline(site: string, id: string): Promise<FakeAgent> {
   return connectNode(site, await registerNode(site, { name: id, id, tier: "root" }));
 }
 
+/** The events of a directive's stream from its object (server-sent events: their `data:` lines). */
 async function events(stream: ReadableStream<Uint8Array>): Promise<DirectiveEvent[]> {
   const text = await new Response(stream).text();
   return text
     .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => DirectiveEvent.parse(JSON.parse(l)));
+    .filter((l) => l.startsWith("data: "))
+    .map((l) => DirectiveEvent.parse(JSON.parse(l.slice(6))));
 }
 
 async function directive(site: string, id: string): Promise<DirectiveView> {

@@ -166,6 +166,29 @@ describe("directives", () => {
     expect(list.directives).toHaveLength(0);
   });
 
+  it("refuses bad params the same on an action's first directive and on later ones, sends nothing and records nothing", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const bad: { body: unknown; code: string }[] = [
+      { body: { action: "format_disk", params: {} }, code: "invalid_body" },
+      { body: { action: "glob", params: { pattern: 7, path: "/tmp" } }, code: "invalid_params" },
+      { body: { action: "glob", params: { pattern: "*", path: "tmp" } }, code: "invalid_params" },
+      { body: { action: "edit", params: { path: "/tmp/a", oldString: "x".repeat(768 * 1024 + 1), newString: "" } }, code: "invalid_params" },
+      { body: { action: "run.launch", params: { command: "sleep 1", stallTimeoutMs: -5 } }, code: "invalid_params" },
+      { body: { action: "disk.clean", params: {} }, code: "invalid_params" },
+    ];
+    for (const round of ["first", "later"]) {
+      for (const { body, code } of bad) {
+        const res = await post(`/api/sites/${site}/nodes/n1/directives`, body);
+        expect(res.status, `${JSON.stringify(body).slice(0, 80)} (${round})`).toBe(400);
+        expect(((await res.json()) as { error: { code: string } }).error.code, round).toBe(code);
+      }
+    }
+    expect(agent.received.filter((m) => typeof m !== "string" && m.type === "directive")).toHaveLength(0);
+    const list = DirectiveListResponse.parse(await (await api(`/api/sites/${site}/directives`)).json());
+    expect(list.directives).toHaveLength(0);
+  });
+
   it("fails at once as offline when the node is not connected, and 404s unknown nodes", async () => {
     const site = freshSite();
     await registerNode(site, { name: "sleeping", tier: "root" });

@@ -1,5 +1,4 @@
 import {
-  ChatEvent,
   ConversationId,
   ConversationListQuery,
   CreateConversationRequest,
@@ -238,7 +237,7 @@ export const chatRoutes: SiteRoute[] = [
       if (found.response) return found.response;
       const opened = await found.stub.openEvents(await attachingOwner(c, found.summary.id));
       if (!opened.ok) return failure(c, opened.error);
-      return toEventStream(opened.value, {}, ChatEvent);
+      return toEventStream(opened.value);
     },
   },
   {

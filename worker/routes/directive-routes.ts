@@ -99,7 +99,7 @@ export const directiveRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, NodeId, "id");
       if (!id.ok) return id.response;
-      const runId = parseParam(c, RunRefParams.shape.runId, "runId");
+      const runId = parseParam(c, RunRefParams().shape.runId, "runId");
       if (!runId.ok) return runId.response;
       return respond(c, await siteHub(c).getRun(id.value, runId.value));
     },

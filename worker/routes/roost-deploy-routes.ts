@@ -1,4 +1,4 @@
-import { DeploymentEvent, DeploymentRequest, type DeploymentKind } from "../../protocol/roost-api.ts";
+import { DeploymentRequest, type DeploymentKind } from "../../protocol/roost-api.ts";
 import { RoostName } from "../../protocol/roost-manifest.ts";
 import { failure, respond } from "../http/api-error.ts";
 import { toEventStream } from "../http/directive-stream.ts";
@@ -18,7 +18,7 @@ async function start(c: AppContext, kind: DeploymentKind): Promise<Response> {
   const opened = await hub.roostDeploy(kind, roost.value, body.value, requesterOf(c), watch);
   if (!opened.ok) return failure(c, opened.error);
   const { deploymentId, stream } = opened.value;
-  if (stream) return toEventStream(stream, { "X-Cortex-Deployment": deploymentId }, DeploymentEvent);
+  if (stream) return toEventStream(stream, { "X-Cortex-Deployment": deploymentId });
   return respond(c, await hub.roostDeployment(deploymentId), 201);
 }
 

@@ -5,7 +5,6 @@ import { diffManifests, RoostManifest, RoostName, VersionNumber } from "../../pr
 import { apiError, failure, respond } from "../http/api-error.ts";
 import { toEventStream } from "../http/directive-stream.ts";
 import { parseParam, parseQuery } from "../http/validate.ts";
-import { DeploymentEvent } from "../../protocol/roost-api.ts";
 import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
 
 const VersionParam = z.coerce.number().pipe(VersionNumber);
@@ -101,7 +100,7 @@ export const roostReadRoutes: SiteRoute[] = [
       if (!id.ok) return id.response;
       const stream = await siteHub(c).roostFollow(id.value);
       if (!stream.ok) return failure(c, stream.error);
-      return toEventStream(stream.value, {}, DeploymentEvent);
+      return toEventStream(stream.value);
     },
   },
 ];
