@@ -43,7 +43,9 @@ function outcomeText(d: DirectiveView, cancelledBy: string | null): string {
   switch (d.status) {
     case "queued":
       return d.fanoutId ? "queued" : "started";
+    // A single directive is recorded already sent, and its entry is written then: it reads as started until it ends.
     case "sent":
+      return "started";
     case "running":
       return "running";
     case "done":

@@ -119,6 +119,30 @@ interface Admitted {
   rec: DirectiveRecord;
 }
 
+/** The message that gives a recorded directive to its node. */
+function directiveMessage({ view, params, confineTo }: DirectiveRecord): HubToNodeMessage {
+  return {
+    type: "directive",
+    id: view.id,
+    sessionId: view.fanoutId ?? view.id,
+    action: view.action,
+    params,
+    stream: true,
+    timeoutMs: view.timeoutMs,
+    ...(confineTo ? { confineTo } : {}),
+  };
+}
+
+/** Why a directive could not be given to its node. */
+function offlineError(nodeId: string): string {
+  return `node ${nodeId} is not connected`;
+}
+
+/** How a directive ends that could not be given to its node. */
+function offline(nodeId: string): Outcome {
+  return { status: "failed", errorCode: "offline", error: offlineError(nodeId) };
+}
+
 function newId(prefix: string): string {
   return `${prefix}-${crypto.randomUUID()}`;
 }
@@ -189,7 +213,7 @@ export class DirectiveDispatcher {
     if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
     const listener = listen(id);
-    await this.afterAdmit(this.admit([{ id, fanoutId: null, node }], call.value, req, requester, options));
+    await this.sendOne(id, node, call.value, req, requester, options);
     return ok(listener);
   }
 
@@ -202,7 +226,7 @@ export class DirectiveDispatcher {
     if (!node || node.status === "deregistered") return fail(404, "node_not_found", `node ${nodeId} not found`);
     const call = this.parseCall(req);
     if (!call.ok) return call;
-    await this.afterAdmit(this.admit([{ id, fanoutId: null, node }], call.value, req, requester, {}));
+    await this.sendOne(id, node, call.value, req, requester, {});
     return ok(true);
   }
 
@@ -256,7 +280,7 @@ export class DirectiveDispatcher {
     this.activity.append({ kind: "directive", actor, fanoutId, ...fanOutChange(fanOut, null) });
     const admitted = this.admit(targets.map((node) => ({ id: newId("d"), fanoutId, node })), call.value, req, requester, options);
     here.queued = admitted.filter((a) => a.queued).length;
-    await this.afterAdmit(admitted);
+    this.afterAdmit(admitted);
     this.pump(fanoutId);
     this.finishFanOutIfDone(fanoutId);
     return ok(listener);
@@ -425,7 +449,7 @@ export class DirectiveDispatcher {
   }
 
   /**
-   * Records directives (one, or a fan-out's members) and settles at once what can be settled without the node:
+   * Records a fan-out's members and settles at once what can be settled without the node:
    * offline, refused by tier, outside the readable paths of a caller who may only read. Whatever their number, the
    * rows, the read back and their activity entries are one statement each.
    */
@@ -477,7 +501,7 @@ export class DirectiveDispatcher {
     const refusal = confineTo ? confinementRefusal(call, confineTo) : null;
     if (options.viaChat && !node.aiToolsAllowed) return { ...base, status: "refused", errorCode: "ai_tools_off", error: `AI tools are turned off on node ${node.id}` };
     if (refusal) return { ...base, status: "refused", errorCode: "not_readable", error: refusal };
-    if (!this.link.isOnline(node.id)) return { ...base, status: "failed", errorCode: "offline", error: `node ${node.id} is not connected` };
+    if (!this.link.isOnline(node.id)) return { ...base, status: "failed", errorCode: "offline", error: offlineError(node.id) };
     if (!knowsAction(node, call.action)) {
       const error = `the agent on ${node.id} (version ${node.version ?? "unknown"}) does not know ${call.action}; update it to use it`;
       return { ...base, status: "failed", errorCode: "unsupported", error };
@@ -487,15 +511,32 @@ export class DirectiveDispatcher {
     return { ...base, status: "queued" };
   }
 
-  /** Sends single directives and reports the ones settled at admission. */
-  private async afterAdmit(admitted: readonly Admitted[]): Promise<void> {
-    const single: DirectiveRecord[] = [];
-    for (const { rec, queued } of admitted) {
-      if (!queued) this.publishEnd(rec.view);
-      else if (!rec.view.fanoutId) single.push(rec);
+  /** Reports the members of a fan-out settled at admission; the others wait for `pump`. */
+  private afterAdmit(admitted: readonly Admitted[]): void {
+    for (const { rec, queued } of admitted) if (!queued) this.publishEnd(rec.view);
+  }
+
+  /**
+   * Admits, records and sends one directive (not a fan-out's member) in one turn. One that may go is recorded as
+   * sent and sent at once: one row written, no update. Should the send fail (the socket went away), it is ended as
+   * offline before the turn ends, so no other turn, listener or activity entry ever sees it as sent; its entry is
+   * written once, with its state after the send. Nothing is ever sent that is not recorded first.
+   */
+  private async sendOne(id: string, node: NodeView, call: ActionCallType, req: DirectiveRequest, requester: Requester, options: DirectiveOptions): Promise<void> {
+    const now = Date.now();
+    const row = this.admission(id, null, node, call, req, requester, options);
+    const queued = row.status === "queued";
+    let rec = this.store.insertOne(row, now, queued ? now : null);
+    const delivered = queued && this.link.send(node.id, directiveMessage(rec));
+    if (queued && !delivered) rec = this.store.unsent(id, offlineError(node.id), now);
+    const what = whatRan(call.action, call.params as Record<string, unknown>);
+    this.activity.append({ kind: "directive", actor: requester.actor, nodeId: node.id, directiveId: id, fanoutId: null, ...directiveChange(rec.view, node.name, what) }, now);
+    if (!delivered) {
+      this.publishEnd(rec.view);
+      return;
     }
-    const earliest = this.dispatch(single);
-    if (Number.isFinite(earliest)) await this.link.scheduleSweep(earliest);
+    this.emitStatus(id, node.id, "sent", null);
+    await this.link.scheduleSweep(now + rec.view.timeoutMs);
   }
 
   /**
@@ -506,18 +547,10 @@ export class DirectiveDispatcher {
     const now = Date.now();
     const sent: { id: string; nodeId: string; fanoutId: string | null; deadline: number }[] = [];
     const unsent: { id: string; nodeId: string }[] = [];
-    for (const { view, params, confineTo } of records) {
+    for (const rec of records) {
+      const { view } = rec;
       if (view.status !== "queued") continue;
-      const delivered = this.link.send(view.nodeId, {
-        type: "directive",
-        id: view.id,
-        sessionId: view.fanoutId ?? view.id,
-        action: view.action,
-        params,
-        stream: true,
-        timeoutMs: view.timeoutMs,
-        ...(confineTo ? { confineTo } : {}),
-      });
+      const delivered = this.link.send(view.nodeId, directiveMessage(rec));
       if (delivered) sent.push({ id: view.id, nodeId: view.nodeId, fanoutId: view.fanoutId, deadline: now + view.timeoutMs });
       else unsent.push({ id: view.id, nodeId: view.nodeId });
     }
@@ -527,7 +560,7 @@ export class DirectiveDispatcher {
       this.emitStatus(id, nodeId, "sent", fanoutId);
       earliest = Math.min(earliest, deadline);
     }
-    for (const { id, nodeId } of unsent) this.complete(id, nodeId, { status: "failed", errorCode: "offline", error: `node ${nodeId} is not connected` });
+    for (const { id, nodeId } of unsent) this.complete(id, nodeId, offline(nodeId));
     return earliest;
   }
 

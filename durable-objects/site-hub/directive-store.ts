@@ -197,6 +197,54 @@ export class DirectiveStore {
     );
   }
 
+  /**
+   * Records one directive and returns it as stored, in one statement. `sentAt` records it as sent at that time, due
+   * by its time limit from then: for a directive sent in the same turn, so that no other turn ever sees it otherwise.
+   */
+  insertOne(d: NewDirective, now: number, sentAt: number | null): DirectiveRecord {
+    const terminal = !["queued", "sent", "running"].includes(d.status);
+    const row = this.sql
+      .exec<DirectiveRow>(
+        `INSERT INTO directives (id, fanout_id, node_id, action, params, status, requested_by, requested_by_user, confine_to, created_at, timeout_ms,
+           sent_at, deadline_at, ended_at, error, error_code)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        d.id,
+        d.fanoutId,
+        d.nodeId,
+        d.action,
+        JSON.stringify(d.params),
+        sentAt === null ? d.status : "sent",
+        d.requestedBy,
+        d.requestedByUser,
+        d.confineTo ? JSON.stringify(d.confineTo) : null,
+        now,
+        d.timeoutMs,
+        sentAt,
+        sentAt === null ? null : sentAt + d.timeoutMs,
+        terminal ? now : null,
+        d.error ?? null,
+        d.errorCode ?? null,
+      )
+      .one();
+    return toRecord(row, this.outputOf(row));
+  }
+
+  /**
+   * Ends a directive that `insertOne` recorded as sent in this turn but that could not be given to its node: failed
+   * as offline, with no time sent, as if it had never been recorded otherwise.
+   */
+  unsent(id: string, error: string, now: number): DirectiveRecord {
+    const row = this.sql
+      .exec<DirectiveRow>(
+        "UPDATE directives SET status = 'failed', sent_at = NULL, deadline_at = NULL, ended_at = ?, error = ?, error_code = 'offline' WHERE id = ? RETURNING *",
+        now,
+        error,
+        id,
+      )
+      .one();
+    return toRecord(row, this.outputOf(row));
+  }
+
   get(id: string, withOutput = true): DirectiveRecord | null {
     const row = this.sql.exec<DirectiveRow>("SELECT * FROM directives WHERE id = ?", id).toArray()[0];
     if (!row) return null;

@@ -14,7 +14,12 @@ export interface SiteMember {
 export interface SiteAccessInfo {
   exists: boolean;
   role: SiteRole | null;
+  /** The version of the site's existence and members this answer was read at (see `SiteAccess.version`). */
+  version: string;
 }
+
+/** The refusal of a call made with an `access` answer of an older version: the caller authorises again. */
+export const ACCESS_CHANGED = "access_changed";
 
 /** A site's existence and members as the Directory had them before sites kept their own. */
 export type LegacySite = { createdAt: number | null; members: SiteMember[] };
@@ -47,6 +52,14 @@ interface StateRow {
  * the Directory nothing.
  */
 export class SiteAccess {
+  /**
+   * Which object instance counts the changes, and how many it has made: any change to the site's existence or
+   * members gives a new version, and so does every restart of the object (a new instance id), so that an answer
+   * read at one version is exact for as long as the version is the same.
+   */
+  private readonly instance = crypto.randomUUID();
+  private changes = 0;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly links: SiteAccessLinks,
@@ -57,16 +70,22 @@ export class SiteAccess {
     this.setState("pending", "1");
   }
 
+  /** The version of the site's existence and members as this object has them now. */
+  get version(): string {
+    return `${this.instance}:${this.changes}`;
+  }
+
   async access(site: string, userId: string | null): Promise<SiteAccessInfo> {
     // The default site exists from the start, before anything may have told this object so.
     if (this.state("pending") || site === DEFAULT_SITE) await this.settle(site);
     const exists = this.sql.exec("SELECT 1 FROM site_info WHERE id = ?", site).toArray().length > 0;
-    return { exists, role: userId ? this.roleOf(userId) : null };
+    return { exists, role: userId ? this.roleOf(userId) : null, version: this.version };
   }
 
   async created(site: string, createdAt: number): Promise<void> {
     await this.settle(site);
     this.sql.exec("INSERT OR IGNORE INTO site_info (id, created_at) VALUES (?, ?)", site, createdAt);
+    this.changes += 1;
   }
 
   async setMember(site: string, member: SiteMember): Promise<void> {
@@ -78,6 +97,7 @@ export class SiteAccess {
       member.role,
       member.addedAt,
     );
+    this.changes += 1;
     // A demoted admin's open sockets were opened with rights they no longer have.
     if (before === "admin" && member.role === "member") await this.accessChanged(member.userId);
   }
@@ -85,6 +105,7 @@ export class SiteAccess {
   async removeMember(site: string, userId: string): Promise<void> {
     await this.settle(site);
     this.sql.exec("DELETE FROM site_members WHERE user_id = ?", userId);
+    this.changes += 1;
     await this.accessChanged(userId);
   }
 
@@ -121,6 +142,7 @@ export class SiteAccess {
       this.sql.exec("INSERT OR IGNORE INTO site_members (user_id, role, added_at) VALUES (?, ?, ?)", m.userId, m.role, m.addedAt);
     }
     this.setState("settled", "1");
+    this.changes += 1;
   }
 
   private roleOf(userId: string): SiteRole | null {

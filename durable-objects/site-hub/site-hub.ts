@@ -79,7 +79,7 @@ import { DeploymentStore } from "./roost-deployment-store.ts";
 import { RoostDeployments } from "./roost-deployments.ts";
 import { RoostVersions } from "./roost-versions.ts";
 import { migrate, SITE_ACCESS_VERSION } from "./schema.ts";
-import { SiteAccess, type LegacySite, type SiteAccessInfo, type SiteMember } from "./site-access.ts";
+import { ACCESS_CHANGED, SiteAccess, type LegacySite, type SiteAccessInfo, type SiteMember } from "./site-access.ts";
 import { SiteProcesses } from "./site-processes.ts";
 import { SiteFacts } from "./site-facts.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
@@ -597,8 +597,12 @@ export class SiteHub extends DurableObject<Env> {
   /**
    * runDirective for an API caller that waits for the outcome as one JSON answer: the directive's view once it has
    * ended (null if it ended without one), returned whole over RPC instead of as an event stream to be parsed.
+   * `accessVersion`: the version of the `access` answer the caller was authorised with, when it kept one from an
+   * earlier request instead of asking (see worker/auth/site-access-cache.ts); nothing is done if it has changed.
    */
-  async runDirectiveToEnd(nodeId: string, req: DirectiveRequest, requester: Requester): Promise<HubResult<DirectiveView | null>> {
+  async runDirectiveToEnd(nodeId: string, req: DirectiveRequest, requester: Requester, accessVersion: string | null = null): Promise<HubResult<DirectiveView | null>> {
+    // The caller was authorised with an answer of `access` it kept: it holds only if nothing changed since.
+    if (accessVersion !== null && accessVersion !== this.siteAccess.version) return fail(409, ACCESS_CHANGED, "the site's members changed; authorise again");
     const refused = hubOnly(req);
     if (refused) return refused;
     const ended = await this.directives.runToEnd(nodeId, req, requester);

@@ -29,6 +29,7 @@ export const directiveRoutes: SiteRoute[] = [
     method: "post",
     path: "/nodes/:id/directives",
     permission: "directives.run",
+    confirmsAccess: (c) => !wantsEvents(c),
     handler: async (c) => {
       const id = parseParam(c, NodeId, "id");
       if (!id.ok) return id.response;
@@ -42,7 +43,7 @@ export const directiveRoutes: SiteRoute[] = [
         return toEventStream(opened.value.stream, { "X-Cortex-Directive": opened.value.directiveId });
       }
       // RPC typing cannot express the `unknown` params of a directive; the object returns a DirectiveView.
-      const ended = (await siteHub(c).runDirectiveToEnd(id.value, body.value, requesterOf(c))) as HubResult<DirectiveView | null>;
+      const ended = (await siteHub(c).runDirectiveToEnd(id.value, body.value, requesterOf(c), c.get("keptAccessVersion"))) as HubResult<DirectiveView | null>;
       if (!ended.ok) return failure(c, ended.error);
       return ended.value ? c.json(ended.value) : apiError(c, 503, "stream_ended", "the hub stopped before the directive ended; see GET /directives");
     },
