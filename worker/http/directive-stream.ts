@@ -39,7 +39,7 @@ async function* eventData(stream: ReadableStream<Uint8Array>): AsyncGenerator<un
 /** The events that end something (a result, an aggregate), checked with the schema; the others are passed over. */
 async function* endings(stream: ReadableStream<Uint8Array>): AsyncGenerator<DirectiveEvent> {
   for await (const data of eventData(stream)) {
-    const kind = (data as { event?: unknown }).event;
+    const kind = typeof data === "object" && data !== null ? (data as { event?: unknown }).event : undefined;
     if (kind === "result" || kind === "aggregate") yield DirectiveEvent.parse(data);
   }
 }
