@@ -14,10 +14,14 @@ window.addEventListener("popstate", () => {
  */
 let headingWanted = false;
 
-export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+/**
+ * Goes to `to`. `keepFocus` is for a page that puts the focus somewhere itself (a new chat's message box): its heading
+ * must not take it back a few frames later, once it is drawn.
+ */
+export function navigate(to: string, opts: { replace?: boolean; keepFocus?: boolean } = {}): void {
   const url = new URL(to, window.location.origin);
   if (url.pathname === window.location.pathname && url.search === window.location.search) return;
-  if (url.pathname !== window.location.pathname) headingWanted = true;
+  if (url.pathname !== window.location.pathname) headingWanted = !opts.keepFocus;
   if (opts.replace) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
   location.value = { path: url.pathname, search: url.search };

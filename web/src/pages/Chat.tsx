@@ -134,7 +134,7 @@ function NewConversation({ site, setup }: { site: string; setup: ChatSetupRespon
       await request<SendMessageResponse>(paths.messages(created.id), { body: { text } });
       upsertConversation(created);
       keepFocusInComposer();
-      navigate(`/chat/${encodeURIComponent(created.id)}`);
+      navigate(`/chat/${encodeURIComponent(created.id)}`, { keepFocus: true });
     } catch (err) {
       setError(messageOf(err));
       throw err;
