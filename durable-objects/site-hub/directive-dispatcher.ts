@@ -595,6 +595,8 @@ export class DirectiveDispatcher {
       this.lateResult(target.nodeId, msg);
       return;
     }
+    // A result says the node started it, like a chunk does: its ack may be handled after it.
+    this.start(target);
     const outcome: Outcome = {
       status: statusOfResult(msg),
       exitCode: msg.exitCode ?? null,

@@ -56,6 +56,20 @@ describe("directives", () => {
     expect(view.startedAt).not.toBeNull();
   });
 
+  it("records a directive as started when its result is handled before its ack, and the late ack changes nothing", async () => {
+    const site = freshSite();
+    const { agent } = await nodeOnline(site, "n1");
+    const pending = post(`/api/sites/${site}/nodes/n1/directives`, { action: "bash", params: { command: "true" } });
+    const d = await agent.next("directive");
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "", durationMs: 1, exitCode: 0, chunks: 0 });
+    agent.send({ type: "directive_ack", directiveId: d.id });
+    const view = DirectiveView.parse(await (await pending).json());
+    expect(view).toMatchObject({ id: d.id, status: "done", exitCode: 0 });
+    expect(view.startedAt).not.toBeNull();
+    const again = DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${d.id}`)).json());
+    expect(again).toMatchObject({ status: "done", startedAt: view.startedAt, endedAt: view.endedAt });
+  });
+
   it("passes a request for a plain non-login shell to the node, and refuses a login flag that is not a boolean", async () => {
     const site = freshSite();
     const { agent } = await nodeOnline(site, "n1");
