@@ -79,7 +79,6 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
           import("../roost/hub-chunk-source.ts"),
         ]);
         const { StartupError } = await import("../privilege/startup-error.ts");
-        const { collectOnceAtRest } = await import("../memory/collect-at-rest.ts");
         // Nothing the agent starts gets its environment, but nothing needs the token there either.
         delete process.env.CORTEX_NODE_TOKEN;
         const settings = initialSettings(options, options.id ?? nodeIdOfToken(options.token) ?? "");
@@ -98,10 +97,8 @@ export function addConnectCommand(node: Command, cli: CliContext): void {
         log("info", handler.describe());
         const supervisor = startSupervisor({ ...options, sandboxRoot: handler.sandboxRoot }, log, handler.user);
         handler.attachSupervisor(supervisor);
-        const stopCollection = collectOnceAtRest(log);
         // runAgent logs the reason of a refusal itself; the exit code is what a supervisor acts on.
         const exit = await runAgent({ ...options, sandboxRoot: handler.sandboxRoot }, handler, { log, supervisor, settings });
-        stopCollection();
         return exit.code;
       }),
     );

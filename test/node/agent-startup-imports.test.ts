@@ -27,7 +27,6 @@ const STARTUP_ENTRIES = [
   "agent/connection/endpoint.ts",
   "agent/roost/hub-chunk-source.ts",
   "agent/privilege/startup-error.ts",
-  "agent/memory/collect-at-rest.ts",
 ];
 
 /** The agent's own modules evaluated at start, and the Node built-ins they import statically. */
@@ -74,10 +73,6 @@ describe("the agent's start-up imports", () => {
     // Built-ins count as well: their code is mapped into every agent that loads them. The CLI's prompt is not the agent's.
     expect(modules).toContain("node:child_process");
     expect([...modules].filter((file) => file.startsWith("node:readline"))).toEqual([]);
-    // The collection at rest loads what it uses when it runs.
-    expect(modules).toContain("agent/memory/collect-at-rest.ts");
-    expect(modules).not.toContain("node:v8");
-    expect(modules).not.toContain("node:vm");
     // Actions other than bash and the file actions are loaded by the first directive that names them.
     for (const action of ["process-list", "process-signal", "roost-switch", "service-manage", "power", "disk-clean", "run-launch"]) {
       expect(modules, action).not.toContain(`agent/actions/${action}.ts`);
