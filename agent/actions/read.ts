@@ -1,7 +1,6 @@
 import type { ActionParams } from "../../protocol/directives.ts";
 import { MAX_FRAME_BYTES, MAX_READ_BYTES } from "../../protocol/limits.ts";
-import type { FileHandle } from "node:fs/promises";
-import { closeInBackground, openFileVerified } from "../sandbox/verified-fs.ts";
+import { openFileVerified } from "../sandbox/verified-fs.ts";
 import type { ActionOutcome } from "./action-context.ts";
 import { ActionError, fsFailure } from "./action-error.ts";
 import type { FileActionContext } from "./file-action-context.ts";
@@ -11,39 +10,17 @@ import { looksBinary, splitLines } from "./text.ts";
 /** An image travels base64-encoded inside one result frame, so it must fit there with room for the envelope. */
 export const MAX_IMAGE_BYTES = Math.floor(((MAX_FRAME_BYTES - 64 * 1024) * 3) / 4);
 
-function tooLarge(path: string, size: number): ActionError {
-  return new ActionError("too_large", `${path} is ${size} bytes; read is limited to ${MAX_READ_BYTES} bytes`);
-}
-
-/**
- * Reads the whole file with as few thread-pool round trips as it takes: the size is the one the verified open
- * already took (no second fstat), and a read that comes back short of its buffer is the end of a regular file. A
- * file that grew meanwhile is read on to its end, within the same limit.
- */
-async function readToEnd(handle: FileHandle, size: number, path: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let want = Math.min(size, MAX_READ_BYTES) + 1;
-  for (;;) {
-    const buffer = Buffer.allocUnsafe(want);
-    const { bytesRead } = await handle.read(buffer, 0, want, null).catch((err: unknown) => {
-      throw fsFailure(err, path);
-    });
-    total += bytesRead;
-    if (total > MAX_READ_BYTES) throw tooLarge(path, total);
-    chunks.push(buffer.subarray(0, bytesRead));
-    if (bytesRead < want) return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-    want = 64 * 1024;
-  }
-}
-
 async function readVerified(params: ActionParams<"read">, ctx: FileActionContext): Promise<Buffer> {
   const opened = await openFileVerified(params.path, ctx.policy, "read");
   try {
-    if (opened.stats.size > MAX_READ_BYTES) throw tooLarge(params.path, opened.stats.size);
-    return await readToEnd(opened.handle, opened.stats.size, params.path);
+    if (opened.stats.size > MAX_READ_BYTES) {
+      throw new ActionError("too_large", `${params.path} is ${opened.stats.size} bytes; read is limited to ${MAX_READ_BYTES} bytes`);
+    }
+    return await opened.handle.readFile().catch((err: unknown) => {
+      throw fsFailure(err, params.path);
+    });
   } finally {
-    closeInBackground(opened.handle);
+    await opened.handle.close();
   }
 }
 

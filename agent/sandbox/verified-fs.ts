@@ -84,16 +84,8 @@ export async function openFileVerified(path: string, policy: PathPolicy, mode: "
     const handle = await reopen(verified, mode === "read" ? O_RDONLY : O_RDWR, path);
     return { handle, real: verified.real, stats: verified.stats };
   } finally {
-    closeInBackground(verified.handle);
+    await verified.handle.close();
   }
-}
-
-/**
- * Closes a descriptor whose close can change nothing the caller sees (an O_PATH one, or one only read from) without
- * waiting for the thread pool's round trip; a failure to close such a descriptor has nothing to report.
- */
-export function closeInBackground(handle: FileHandle): void {
-  handle.close().catch(() => undefined);
 }
 
 /** A directory, held open by an O_PATH descriptor, after its real path passed the policy. */
