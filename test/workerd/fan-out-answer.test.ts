@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DirectiveEvent, DirectiveListResponse, FanOutResponse, type DirectiveView } from "../../protocol/api.ts";
+import { FAN_OUT_ANSWER_MEMBER_CHARS, MAX_FAN_OUT_ANSWER_CHARS } from "../../protocol/limits.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { call, expectJson, join, newSite, rootSession, type Caller } from "./accounts-support.ts";
@@ -172,5 +173,50 @@ describe("a fan-out answered as JSON", () => {
     await expect.poll(() => answerAwaited(site, fanoutId)).toBe(false);
     const ended = (await members(site)).filter((d) => d.fanoutId === fanoutId);
     expect(ended.map((d) => d.status)).toEqual(["done", "done"]);
+  });
+
+  it("keeps the answer within its size: outputs go in while they fit, exactly to the limit; the rest are named and readable", async () => {
+    const site = freshSite();
+    const agents: FakeAgent[] = [];
+    for (let i = 0; i < 26; i++) agents.push(await online(site, `n${String(i).padStart(2, "0")}`));
+    const params = { path: "/var/log/big.log" };
+    const pending = post(site, { target: { all: true }, action: "read", params, concurrency: 26 });
+    const sent: DirectiveMessage[] = [];
+    for (const agent of agents) sent.push(await directiveTo(agent));
+    // 24 such members fill the answer to the character (their params as the hub keeps them, defaults filled in); the
+    // 25th and 26th outputs cannot go in.
+    const length = MAX_FAN_OUT_ANSWER_CHARS / 24 - FAN_OUT_ANSWER_MEMBER_CHARS - JSON.stringify(sent[0]!.params).length;
+    const letterOf = new Map<string, string>();
+    for (const [i, d] of sent.entries()) {
+      letterOf.set(d.id, String.fromCharCode(97 + i));
+      answer(agents[i]!, d, letterOf.get(d.id)!.repeat(length));
+    }
+    const outcome = await expectJson(await pending, 200, FanOutResponse);
+    expect(outcome.aggregate).toMatchObject({ total: 26, succeeded: 26 });
+    expect(new Set(outcome.directives.map((d) => d.id))).toEqual(new Set(letterOf.keys()));
+    // In the order the members ended, as the answer lists them.
+    const [kept, left] = [outcome.directives.slice(0, 24), outcome.directives.slice(24)];
+    expect(kept.map((d) => d.output)).toEqual(kept.map((d) => letterOf.get(d.id)!.repeat(length)));
+    expect(outcome.outputOmitted).toEqual(left.map((d) => d.id));
+    for (const d of left) expect(d).toMatchObject({ output: null, outputBytes: length, status: "done" });
+    const whole = (await (await api(`/api/sites/${site}/directives/${left[1]!.id}`)).json()) as DirectiveView;
+    expect(whole.output).toBe(letterOf.get(left[1]!.id)!.repeat(length));
+  });
+
+  it("refuses, before anything runs, a fan-out whose members' records alone cannot fit in one answer", async () => {
+    const site = freshSite();
+    const command = `echo ${"x".repeat(64 * 1024 - 5)}`;
+    const perMember = FAN_OUT_ANSWER_MEMBER_CHARS + JSON.stringify({ command }).length;
+    const fits = Math.floor(MAX_FAN_OUT_ANSWER_CHARS / perMember);
+    const nodes: string[] = [];
+    for (let i = 0; i <= fits; i++) nodes.push((await registerNode(site, { name: `m${i}`, tier: "root" })).id);
+    const refused = await post(site, { target: { nodes }, action: "bash", params: { command } });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toMatchObject({ error: { code: "answer_too_large", message: expect.stringContaining("text/event-stream") } });
+    expect(await members(site)).toEqual([]);
+    // One node fewer fits: it is admitted (its members are offline, so it ends at once).
+    const admitted = await expectJson(await post(site, { target: { nodes: nodes.slice(1) }, action: "bash", params: { command } }), 200, FanOutResponse);
+    expect(admitted.aggregate).toMatchObject({ total: fits, offline: fits });
+    expect(admitted.outputOmitted).toEqual([]);
   });
 });
