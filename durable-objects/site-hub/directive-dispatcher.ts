@@ -7,7 +7,7 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
-import type { ChunkTarget, DirectiveRecord, DirectiveStore, NewDirective, Outcome } from "./directive-store.ts";
+import { paramsForView, type ChunkTarget, type DirectiveRecord, type DirectiveStore, type NewDirective, type Outcome } from "./directive-store.ts";
 import { FanOutAnswers, type FanOutAnswer } from "./fan-out-answers.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
@@ -248,7 +248,7 @@ export class DirectiveDispatcher {
    */
   async fanOutToEnd(req: DirectiveRequest & { target: FanOutTarget; concurrency: number }, requester: Requester): Promise<HubResult<FanOutAnswer>> {
     const started = await this.startFanOut(req, requester, {}, (fanoutId) => this.answers.wait(fanoutId, presenterFor(requester)), (members, params) =>
-      FanOutAnswers.fitsAnswer(members, params)
+      FanOutAnswers.fitsAnswer(members, paramsForView(params))
         ? null
         : fail(413, "answer_too_large", `a fan-out to ${members} nodes with these params is too large to answer as one JSON document; ask for its events (Accept: text/event-stream)`),
     );

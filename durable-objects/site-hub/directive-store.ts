@@ -59,7 +59,7 @@ export interface DirectiveRecord {
 /** Long string params (file contents) are shortened in views; the stored row keeps them whole. */
 const VIEW_PARAM_CHARS = 2_048;
 
-function paramsForView(params: Record<string, unknown>): Record<string, unknown> {
+export function paramsForView(params: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(params).map(([k, v]) =>
       typeof v === "string" && v.length > VIEW_PARAM_CHARS ? [k, `${v.slice(0, VIEW_PARAM_CHARS)}… (${v.length} characters)`] : [k, v],

@@ -33,7 +33,7 @@ function recordChars(view: DirectiveView, paramsChars: number): number {
 export class FanOutAnswers {
   private readonly waiting = new Map<string, Waiter[]>();
 
-  /** Whether `members` records carrying `params` fit in one answer, outputs aside. */
+  /** Whether `members` records carrying `params` (as records show them) fit in one answer, outputs aside. */
   static fitsAnswer(members: number, params: Record<string, unknown>): boolean {
     return members * (FAN_OUT_ANSWER_MEMBER_CHARS + JSON.stringify(params).length) <= MAX_FAN_OUT_ANSWER_CHARS;
   }
@@ -65,7 +65,8 @@ export class FanOutAnswers {
       paramsChars ??= JSON.stringify(view.params).length;
       w.room -= recordChars(view, paramsChars);
       const output = view.output?.length ?? 0;
-      if (output <= w.room) {
+      // A member with no output has nothing to leave out, even once its record alone took the last of the room.
+      if (output === 0 || output <= w.room) {
         w.room -= output;
         w.directives.push(view);
       } else {

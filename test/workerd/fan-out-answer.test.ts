@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DirectiveEvent, DirectiveListResponse, FanOutResponse, type DirectiveView } from "../../protocol/api.ts";
 import { FAN_OUT_ANSWER_MEMBER_CHARS, MAX_FAN_OUT_ANSWER_CHARS } from "../../protocol/limits.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
+import { paramsForView } from "../../durable-objects/site-hub/directive-store.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { call, expectJson, join, newSite, rootSession, type Caller } from "./accounts-support.ts";
 import { api, connectNode, FakeAgent, freshSite, registerNode } from "./support.ts";
@@ -205,18 +206,43 @@ describe("a fan-out answered as JSON", () => {
 
   it("refuses, before anything runs, a fan-out whose members' records alone cannot fit in one answer", async () => {
     const site = freshSite();
+    const first = await registerNode(site, { name: "first", tier: "root" });
     const command = `echo ${"x".repeat(64 * 1024 - 5)}`;
-    const perMember = FAN_OUT_ANSWER_MEMBER_CHARS + JSON.stringify({ command }).length;
+    // Records show the params as the hub keeps them (defaults filled in), a long one cut short: that is what each
+    // member's record costs.
+    const one = await expectJson(await post(site, { target: { nodes: [first.id] }, action: "bash", params: { command } }), 200, FanOutResponse);
+    const perMember = FAN_OUT_ANSWER_MEMBER_CHARS + JSON.stringify(one.directives[0]!.params).length;
     const fits = Math.floor(MAX_FAN_OUT_ANSWER_CHARS / perMember);
-    const nodes: string[] = [];
-    for (let i = 0; i <= fits; i++) nodes.push((await registerNode(site, { name: `m${i}`, tier: "root" })).id);
-    const refused = await post(site, { target: { nodes }, action: "bash", params: { command } });
+    const hub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+    await runInDurableObject(hub, (instance: SiteHub) => {
+      // Registered in the object directly: thousands of nodes through the API would take most of a minute.
+      for (let i = 0; i <= fits; i++) {
+        instance["registry"].upsert({ id: `m${i}`, name: `m${i}`, group: i === 0 ? "spare" : "many", tier: "root", tokenHash: `h${i}`, tokenPrefix: "p" }, Date.now());
+      }
+    });
+    const many = { group: "many" };
+    const all = { nodes: Array.from({ length: fits + 1 }, (_, i) => `m${i}`) };
+    const refused = await post(site, { target: all, action: "bash", params: { command } });
     expect(refused.status).toBe(413);
     expect(await refused.json()).toMatchObject({ error: { code: "answer_too_large", message: expect.stringContaining("text/event-stream") } });
-    expect(await members(site)).toEqual([]);
+    expect(await members(site)).toHaveLength(1);
     // One node fewer fits: it is admitted (its members are offline, so it ends at once).
-    const admitted = await expectJson(await post(site, { target: { nodes: nodes.slice(1) }, action: "bash", params: { command } }), 200, FanOutResponse);
+    const admitted = await expectJson(await post(site, { target: many, action: "bash", params: { command } }), 200, FanOutResponse);
     expect(admitted.aggregate).toMatchObject({ total: fits, offline: fits });
+    expect(admitted.directives).toHaveLength(fits);
     expect(admitted.outputOmitted).toEqual([]);
+  });
+
+  it("records a fan-out whose rows together pass SQLite's 2 MB string limit: a long command in three-byte characters", async () => {
+    const site = freshSite();
+    const nodes: string[] = [];
+    for (let i = 0; i < 40; i++) nodes.push((await registerNode(site, { name: `u${i}`, tier: "root" })).id);
+    // 40 rows of 180 KB each in UTF-8: 7 MB of rows, more than SQLite takes in one bound string.
+    const command = `echo ${"中".repeat(60_000)}`;
+    const outcome = await expectJson(await post(site, { target: { nodes }, action: "bash", params: { command } }), 200, FanOutResponse);
+    expect(outcome.aggregate).toMatchObject({ total: 40, offline: 40 });
+    expect(await members(site)).toHaveLength(40);
+    const one = (await (await api(`/api/sites/${site}/directives/${outcome.directives[0]!.id}`)).json()) as DirectiveView;
+    expect(one.params.command).toEqual(paramsForView({ command }).command);
   });
 });
