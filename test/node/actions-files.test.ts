@@ -62,6 +62,19 @@ describe("read", () => {
     writeFileSync(join(dir, "empty.txt"), "");
     expect(await call("read", { path: join(dir, "empty.txt") })).toMatchObject({ success: true, output: "" });
   });
+
+  it.runIf(process.platform === "linux")("reads a file that reports no size to its end, and stops at the limit one that never ends", async () => {
+    // /proc files say they are empty; the text is made as it is read.
+    const status = await call("read", { path: "/proc/self/status" });
+    expect(status).toMatchObject({ success: true });
+    expect(status.output).toMatch(/\bName:\t/);
+    expect(status.output).toMatch(/\bVmRSS:/);
+    // A process's page map reports no size and goes on for its whole address space (many GiB): it is refused once
+    // past the limit, not read to its end.
+    const before = process.memoryUsage().rss;
+    expect(await call("read", { path: "/proc/self/pagemap" })).toMatchObject({ success: false, errorCode: "too_large" });
+    expect(process.memoryUsage().rss - before).toBeLessThan(4 * MAX_READ_BYTES);
+  });
 });
 
 describe("write", () => {
