@@ -11,8 +11,13 @@ export class SseParser {
     this.buffer += text;
     const events: string[] = [];
     let start = 0;
+    // Where the next CR is, searched again only once passed: with none in the text (the usual case), a search from
+    // every line would scan the rest of the text each time, and a read of many events would cost its size squared.
+    let cr = this.buffer.indexOf("\r");
     for (;;) {
-      const end = lineEnd(this.buffer, start);
+      if (cr >= 0 && cr < start) cr = this.buffer.indexOf("\r", start);
+      const lf = this.buffer.indexOf("\n", start);
+      const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
       if (end < 0) break;
       const line = this.buffer.slice(start, end);
       // A trailing CR may be the first half of a CRLF split across reads: wait for the next byte.
@@ -40,14 +45,6 @@ export class SseParser {
     this.data.push(value.startsWith(" ") ? value.slice(1) : value);
     return undefined;
   }
-}
-
-function lineEnd(text: string, from: number): number {
-  const lf = text.indexOf("\n", from);
-  const cr = text.indexOf("\r", from);
-  if (cr < 0) return lf;
-  if (lf < 0) return cr;
-  return Math.min(cr, lf);
 }
 
 /**
