@@ -203,6 +203,11 @@ export const FanOutResponse = z.object({
   fanoutId: z.string(),
   aggregate: FanOutAggregate.nullable(),
   directives: z.array(DirectiveView),
+  /**
+   * The members whose output this answer leaves out (their `output` is null here) because the answer reached its
+   * size limit (`MAX_FAN_OUT_ANSWER_CHARS`); `GET /directives/:id` gives each one's output, or its event stream does.
+   */
+  outputOmitted: z.array(z.string()).default([]),
 });
 export type FanOutResponse = z.infer<typeof FanOutResponse>;
 

@@ -2,6 +2,14 @@
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Output kept inline in a `result`: under the frame limit with room for JSON escaping and the envelope. */
 export const MAX_RESULT_OUTPUT_BYTES = 512 * 1024;
+/**
+ * A fan-out's JSON answer goes back whole in one RPC result, which Workers cap at 32 MiB, and sits in the site
+ * object's memory (128 MB per isolate) until the fan-out ends. Text is counted in characters: one stored as two bytes
+ * a character still serialises within the cap. Past this, members' outputs are left out of the answer.
+ */
+export const MAX_FAN_OUT_ANSWER_CHARS = 12 * 1024 * 1024;
+/** What a member's record costs in a fan-out answer besides its params and output (ids, times, status, codes). */
+export const FAN_OUT_ANSWER_MEMBER_CHARS = 512;
 /** Output kept per directive on the hub, assembled from stream chunks. */
 export const MAX_STORED_OUTPUT_BYTES = 1024 * 1024;
 /** Stream chunks stored per directive: many tiny chunks must not cost more rows than the output cap is worth. */

@@ -12,7 +12,7 @@ import { findRipgrep } from "../actions/grep-ripgrep.ts";
 import { performAction } from "../actions/perform-action.ts";
 import { resolveActionUser, type ActionUser } from "../privilege/action-user.ts";
 import { requireUserSwitch } from "../privilege/spawn-as.ts";
-import { cgroupParent, ownedCgroupParent } from "../processes/cgroup.ts";
+import { cgroupParent, ownedCgroupParent, removeCgroup } from "../processes/cgroup.ts";
 import { newTracking, terminateTracked, TrackedProcesses } from "../processes/tracked-processes.ts";
 import { RunManager } from "../runs/run-manager.ts";
 import { admitCall } from "../sandbox/path-guard.ts";
@@ -104,6 +104,8 @@ export class DirectiveExecutor implements DirectiveHandler {
   private readonly runRecheckMs: number;
   private readonly log: Logger;
   private readonly cgroupParent: string | null;
+  /** The cgroup is this agent's own (`ownedCgroupParent`), to be removed when it stops with nothing left in it. */
+  private readonly ownsCgroup: boolean;
   /** Who actions run as. */
   readonly user: ActionUser;
   /** The sandbox's real path, as reported to the hub. */
@@ -129,6 +131,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.runRecheckMs = options.runRecheckMs ?? DEFAULT_RUN_RECHECK_MS;
     this.cgroupParent = options.cgroupParent === undefined ? this.detectCgroupParent(options.stateDir) : options.cgroupParent;
+    this.ownsCgroup = options.cgroupParent === undefined && options.stateDir !== undefined && this.cgroupParent !== null;
     this.journal = new DirectiveJournal(options.stateDir ? join(options.stateDir, "directives.jsonl") : null, this.log);
     this.runs = new RunManager(options.stateDir, this.killGraceMs, () => this.reportRuns(), { user: this.user, cgroupParent: this.cgroupParent });
     const ripgrep = options.grep === "builtin" ? null : findRipgrep();
@@ -244,6 +247,8 @@ export class DirectiveExecutor implements DirectiveHandler {
     await Promise.all(running.map(({ done }) => done));
     this.runs.close();
     await this.files.close();
+    // Long runs outlive the agent in cgroups of their own under it; while one is there, the kernel keeps it.
+    if (this.ownsCgroup) removeCgroup(this.cgroupParent!);
   }
 
   /** An agent with a state folder gets a cgroup of its own, cleared of what an earlier run of it left empty. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /**
@@ -45,16 +45,23 @@ const TRACKED_PREFIX = "cortex-";
  */
 export function cgroupParent(): string | null {
   const dir = agentCgroupDir();
-  if (!dir) return null;
+  return dir && canCreateCgroupsIn(dir) ? dir : null;
+}
+
+/**
+ * Whether this process can create cgroups under `dir`: a child made here must come out a cgroup (the kernel fills it
+ * with `cgroup.procs`). Asked of the folder itself, not of a file in it: a folder someone else made, or an ordinary
+ * one holding a file of that name, passes a look but not this.
+ */
+function canCreateCgroupsIn(dir: string): boolean {
   const probe = join(dir, `cortex-probe-${process.pid}`);
   try {
     mkdirSync(probe);
-    const usable = existsSync(join(probe, "cgroup.procs"));
-    rmdirSync(probe);
-    return usable ? dir : null;
   } catch {
-    return null;
+    return false;
   }
+  const usable = existsSync(join(probe, "cgroup.procs"));
+  return removeCgroup(probe) && usable;
 }
 
 export function createCgroup(dir: string): void {
@@ -101,11 +108,13 @@ export function ownedCgroupParent(stateDir: string, base: string | null = agentC
   const owner = createHash("sha256").update(resolve(stateDir)).digest("hex").slice(0, 16);
   const parent = join(base, `cortex-agent-${owner}`);
   try {
-    mkdirSync(parent, { recursive: true });
-  } catch {
-    return null;
+    mkdirSync(parent);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") return null;
   }
-  if (!existsSync(join(parent, "cgroup.procs"))) return null;
+  // What is already there is used only if it is a folder in its own right (a symlink would lead elsewhere) in which
+  // this agent can make cgroups.
+  if (!lstatSync(parent, { throwIfNoEntry: false })?.isDirectory() || !canCreateCgroupsIn(parent)) return null;
   return { parent, swept: sweepEmptyCgroups(parent) };
 }
 

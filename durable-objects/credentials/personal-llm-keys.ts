@@ -13,11 +13,13 @@ export interface LegacyLlmKeyClaim {
  *
  * Keys saved before the move stay in the Directory until their owner's shard claims them: the first time a shard
  * reads, writes or clears a user's key it asks the Directory once for that user (who is then "settled" here), and
- * never again; once the Directory says it holds no key at all, the shard stops asking for anyone. A claim that comes
- * back after a newer write or removal for the same user never overrides it.
+ * never again; once the Directory says it holds no key at all, the shard stops asking for anyone. The Directory hands
+ * a key out once (the claim removes it there), so calls for one user that overlap share one claim: a second claim
+ * would come back empty and, answered first, would settle the user without the key the first one carries.
  */
 export class PersonalLlmKeys {
   private readonly rows: LlmKeyRows;
+  private readonly claiming = new Map<string, Promise<void>>();
 
   constructor(
     private readonly sql: SqlStorage,
@@ -42,13 +44,19 @@ export class PersonalLlmKeys {
   }
 
   private async settle(userId: string): Promise<void> {
+    // Checked before `settled`: another user's claim can mark every user settled while this one's key is on its way.
+    const inFlight = this.claiming.get(userId);
+    if (inFlight) return inFlight;
     if (this.settled(userId)) return;
+    const claim = this.claim(userId).finally(() => this.claiming.delete(userId));
+    this.claiming.set(userId, claim);
+    return claim;
+  }
+
+  private async claim(userId: string): Promise<void> {
     const claim = await this.claimLegacy(userId);
-    // Another call for this user may have settled it while the Directory answered: what it wrote is newer.
-    if (!this.settled(userId)) {
-      if (claim.key) this.rows.put(userId, claim.key);
-      this.sql.exec("INSERT OR IGNORE INTO llm_keys_settled (owner) VALUES (?)", userId);
-    }
+    if (claim.key) this.rows.put(userId, claim.key);
+    this.sql.exec("INSERT OR IGNORE INTO llm_keys_settled (owner) VALUES (?)", userId);
     if (claim.done) this.sql.exec("INSERT OR REPLACE INTO shard_state (name, value) VALUES ('llm_keys_moved_all', '1')");
   }
 

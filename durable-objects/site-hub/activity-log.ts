@@ -1,4 +1,5 @@
 import type { ActivityEntry, ActivityKind, ActivityLevel, ActivityPage, ActivityQuery } from "../../protocol/api.ts";
+import { jsonRowBatches } from "../shared/json-row-batches.ts";
 import type { Viewer } from "./directive-visibility.ts";
 
 /** The site's timeline. Bounded: the oldest entries are pruned once it grows past `MAX_ENTRIES`. */
@@ -101,32 +102,37 @@ export class ActivityLog {
   }
 
   /**
-   * Adds entries, however many (a fan-out's, one per machine), in one statement: they travel as one JSON array, since
-   * a statement takes at most 100 bound values.
+   * Adds entries, however many (a fan-out's, one per machine): they travel as JSON arrays (`jsonRowBatches`), since a
+   * statement takes at most 100 bound values.
    */
   appendMany(entries: readonly NewActivity[], now = Date.now()): void {
     if (entries.length === 0) return;
-    const values = entries.map((e) => [
-      e.kind,
-      e.level ?? "info",
-      e.nodeId ?? null,
-      e.actor ?? null,
-      e.message,
-      e.data ? JSON.stringify(e.data) : null,
-      e.directiveId ?? null,
-      e.fanoutId ?? null,
-      e.audience ?? "site",
-      e.subject ?? null,
-    ]);
-    const rows = this.sql
-      .exec<ActivityRow>(
-        `INSERT INTO activity (at, kind, level, node_id, actor, message, data, directive_id, fanout_id, audience, subject)
-         SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9
-         FROM json_each(?) ORDER BY key RETURNING *`,
-        now,
-        JSON.stringify(values),
+    const values = entries.map((e) =>
+      JSON.stringify([
+        e.kind,
+        e.level ?? "info",
+        e.nodeId ?? null,
+        e.actor ?? null,
+        e.message,
+        e.data ? JSON.stringify(e.data) : null,
+        e.directiveId ?? null,
+        e.fanoutId ?? null,
+        e.audience ?? "site",
+        e.subject ?? null,
+      ]),
+    );
+    const rows = jsonRowBatches(values)
+      .flatMap((batch) =>
+        this.sql
+          .exec<ActivityRow>(
+            `INSERT INTO activity (at, kind, level, node_id, actor, message, data, directive_id, fanout_id, audience, subject)
+             SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9
+             FROM json_each(?) ORDER BY key RETURNING *`,
+            now,
+            batch,
+          )
+          .toArray(),
       )
-      .toArray()
       .sort((a, b) => a.id - b.id);
     this.appendsSincePrune += rows.length;
     if (this.appendsSincePrune >= PRUNE_EVERY) {

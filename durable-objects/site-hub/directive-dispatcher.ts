@@ -7,7 +7,7 @@ import { evaluateTier } from "../../protocol/tier-policy.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
 import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRan } from "./directive-activity.ts";
-import type { ChunkTarget, DirectiveRecord, DirectiveStore, NewDirective, Outcome } from "./directive-store.ts";
+import { paramsForView, type ChunkTarget, type DirectiveRecord, type DirectiveStore, type NewDirective, type Outcome } from "./directive-store.ts";
 import { FanOutAnswers, type FanOutAnswer } from "./fan-out-answers.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
@@ -247,7 +247,11 @@ export class DirectiveDispatcher {
    * see it and the aggregate, returned whole when it ends, with no event stream. Admission and sending are fanOut's.
    */
   async fanOutToEnd(req: DirectiveRequest & { target: FanOutTarget; concurrency: number }, requester: Requester): Promise<HubResult<FanOutAnswer>> {
-    const started = await this.startFanOut(req, requester, {}, (fanoutId) => this.answers.wait(fanoutId, presenterFor(requester)));
+    const started = await this.startFanOut(req, requester, {}, (fanoutId) => this.answers.wait(fanoutId, presenterFor(requester)), (members, params) =>
+      FanOutAnswers.fitsAnswer(members, paramsForView(params))
+        ? null
+        : fail(413, "answer_too_large", `a fan-out to ${members} nodes with these params is too large to answer as one JSON document; ask for its events (Accept: text/event-stream)`),
+    );
     return started.ok ? ok(await started.value) : started;
   }
 
@@ -257,6 +261,7 @@ export class DirectiveDispatcher {
     requester: Requester,
     options: DirectiveOptions,
     listen: (fanoutId: string) => T,
+    refuse?: (members: number, params: Record<string, unknown>) => HubResult<never> | null,
   ): Promise<HubResult<T>> {
     const actor = requester.actor;
     const call = this.parseCall(req);
@@ -264,6 +269,8 @@ export class DirectiveDispatcher {
     const resolved = this.resolveTargets(req.target);
     if (!resolved.ok) return resolved;
     const { targets, skippedOffline } = resolved.value;
+    const refused = refuse?.(targets.length, call.value.params as Record<string, unknown>);
+    if (refused) return refused;
     const fanoutId = options.id ?? newId("f");
     const fanOut = {
       fanoutId,

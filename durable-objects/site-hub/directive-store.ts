@@ -1,4 +1,5 @@
 import { LateResult, type DirectiveListQuery, type DirectiveView, type FanOutAggregate, type RunRecord } from "../../protocol/api.ts";
+import { jsonRowBatches } from "../shared/json-row-batches.ts";
 import { MAX_CHUNK_BYTES, MAX_STORED_CHUNKS, MAX_STORED_OUTPUT_BYTES } from "../../protocol/limits.ts";
 import { ResultData, type ActionName, type DirectiveStatus, type ErrorCode } from "../../protocol/directives.ts";
 
@@ -58,7 +59,7 @@ export interface DirectiveRecord {
 /** Long string params (file contents) are shortened in views; the stored row keeps them whole. */
 const VIEW_PARAM_CHARS = 2_048;
 
-function paramsForView(params: Record<string, unknown>): Record<string, unknown> {
+export function paramsForView(params: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(params).map(([k, v]) =>
       typeof v === "string" && v.length > VIEW_PARAM_CHARS ? [k, `${v.slice(0, VIEW_PARAM_CHARS)}… (${v.length} characters)`] : [k, v],
@@ -159,42 +160,45 @@ export interface ChunkTarget {
 
 const IN_FLIGHT = "('sent', 'running')";
 
+/** A new directive's row, as one JSON array for `insertMany`. */
+function directiveRow(d: NewDirective, now: number): string {
+  const terminal = !["queued", "sent", "running"].includes(d.status);
+  return JSON.stringify([
+    d.id,
+    d.fanoutId,
+    d.nodeId,
+    d.action,
+    JSON.stringify(d.params),
+    d.status,
+    d.requestedBy,
+    d.requestedByUser,
+    d.confineTo ? JSON.stringify(d.confineTo) : null,
+    d.timeoutMs,
+    terminal ? now : null,
+    d.error ?? null,
+    d.errorCode ?? null,
+  ]);
+}
+
 export class DirectiveStore {
   constructor(private readonly sql: SqlStorage) {}
 
   /**
-   * Records new directives, however many, in one statement: their rows travel as one JSON array, since a statement
-   * takes at most 100 bound values and a fan-out has a row per member.
+   * Records new directives, however many: their rows travel as JSON arrays (`jsonRowBatches`), as few as their size
+   * allows, since a statement takes at most 100 bound values and a fan-out has a row per member.
    */
   insertMany(directives: readonly NewDirective[], now: number): void {
-    if (directives.length === 0) return;
-    const rows = directives.map((d) => {
-      const terminal = !["queued", "sent", "running"].includes(d.status);
-      return [
-        d.id,
-        d.fanoutId,
-        d.nodeId,
-        d.action,
-        JSON.stringify(d.params),
-        d.status,
-        d.requestedBy,
-        d.requestedByUser,
-        d.confineTo ? JSON.stringify(d.confineTo) : null,
-        d.timeoutMs,
-        terminal ? now : null,
-        d.error ?? null,
-        d.errorCode ?? null,
-      ];
-    });
-    this.sql.exec(
-      `INSERT INTO directives (id, fanout_id, node_id, action, params, status, requested_by, requested_by_user, confine_to, created_at, timeout_ms,
-         ended_at, error, error_code)
-       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?, value ->> 9,
-         value ->> 10, value ->> 11, value ->> 12
-       FROM json_each(?) ORDER BY key`,
-      now,
-      JSON.stringify(rows),
-    );
+    for (const rows of jsonRowBatches(directives.map((d) => directiveRow(d, now)))) {
+      this.sql.exec(
+        `INSERT INTO directives (id, fanout_id, node_id, action, params, status, requested_by, requested_by_user, confine_to, created_at, timeout_ms,
+           ended_at, error, error_code)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?, value ->> 9,
+           value ->> 10, value ->> 11, value ->> 12
+         FROM json_each(?) ORDER BY key`,
+        now,
+        rows,
+      );
+    }
   }
 
   /**

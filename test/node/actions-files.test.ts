@@ -48,6 +48,33 @@ describe("read", () => {
     truncateSync(join(dir, "huge.txt"), MAX_READ_BYTES + 1);
     expect(await call("read", { path: join(dir, "huge.txt") })).toMatchObject({ errorCode: "too_large" });
   });
+
+  it("reads a file of exactly the size limit whole, to its last byte, and an empty file as empty", async () => {
+    const dir = tempDir();
+    const line = `${"x".repeat(1023)}\n`;
+    const last = "the last line";
+    const body = line.repeat(Math.floor((MAX_READ_BYTES - last.length) / line.length));
+    writeFileSync(join(dir, "full.txt"), body + "y".repeat(MAX_READ_BYTES - body.length - last.length) + last);
+    const lines = body.split("\n").length;
+    const full = await call("read", { path: join(dir, "full.txt"), offset: lines, limit: 1 });
+    expect(full).toMatchObject({ success: true });
+    expect(full.output.endsWith(last)).toBe(true);
+    writeFileSync(join(dir, "empty.txt"), "");
+    expect(await call("read", { path: join(dir, "empty.txt") })).toMatchObject({ success: true, output: "" });
+  });
+
+  it.runIf(process.platform === "linux")("reads a file that reports no size to its end, and stops at the limit one that never ends", async () => {
+    // /proc files say they are empty; the text is made as it is read.
+    const status = await call("read", { path: "/proc/self/status" });
+    expect(status).toMatchObject({ success: true });
+    expect(status.output).toMatch(/\bName:\t/);
+    expect(status.output).toMatch(/\bVmRSS:/);
+    // A process's page map reports no size and goes on for its whole address space (many GiB): it is refused once
+    // past the limit, not read to its end.
+    const before = process.memoryUsage().rss;
+    expect(await call("read", { path: "/proc/self/pagemap" })).toMatchObject({ success: false, errorCode: "too_large" });
+    expect(process.memoryUsage().rss - before).toBeLessThan(4 * MAX_READ_BYTES);
+  });
 });
 
 describe("write", () => {

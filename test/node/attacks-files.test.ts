@@ -88,6 +88,9 @@ async function raceReads(tier: CapabilityTier, sandbox: string, dir: string, ext
   writeFileSync(join(dir, "swap"), "harmless text\n");
   const agent = executor({ tier, sandboxRoot: sandbox });
   const hub = new FakeHub();
+  // The agent is ready (its action worker started) before the swapping starts, so the reads race the swaps rather
+  // than all land after them, on the last state: the link to /etc/shadow.
+  expect((await run(agent, hub, directive("read", { path: join(dir, "swap") }, extra))).success).toBe(true);
   let done = false;
   const swapping = swapSymlink(dir, 3_000).then(() => (done = true));
   const outcomes = { leaks: 0, read: 0, refused: 0 };

@@ -104,7 +104,7 @@ export async function credentialSql<T>(secret: string, fn: (sql: SqlStorage, has
 }
 
 /** Runs `fn` against the storage of the shard that holds a user's personal AI key. */
-export async function personalKeySql<T>(userId: string, fn: (sql: SqlStorage) => T): Promise<T> {
+export async function personalKeySql<T>(userId: string, fn: (sql: SqlStorage) => T | Promise<T>): Promise<T> {
   return runInDurableObject(await personalKeyShard(env, userId), (_shard: CredentialShard, state) => fn(state.storage.sql));
 }
 

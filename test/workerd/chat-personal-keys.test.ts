@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { LlmKeyRows } from "../../durable-objects/shared/llm-key-rows.ts";
+import { PersonalLlmKeys, type LegacyLlmKeyClaim } from "../../durable-objects/credentials/personal-llm-keys.ts";
+import { LlmKeyRows, type StoredLlmKey } from "../../durable-objects/shared/llm-key-rows.ts";
 import { sealLlmKey } from "../../durable-objects/shared/llm-keys.ts";
 import { AuditPage } from "../../protocol/accounts.ts";
 import { ChatSetupResponse } from "../../protocol/chat.ts";
@@ -163,5 +164,78 @@ describe("personal AI keys live in their owner's key shard", () => {
       expect.stringContaining(`saved a personal anthropic key (…${first.slice(-4)}`),
     ]);
     expect(JSON.stringify(audit)).not.toContain(first.slice(0, -4));
+  });
+});
+
+describe("claiming a key saved before the upgrade, with calls that overlap", () => {
+  /**
+   * A Directory that hands each user's key out once, as the real one does (a claim removes it there), and answers
+   * each claim only when the test says so, in whatever order the test picks.
+   */
+  function slowDirectory(keys: Map<string, StoredLlmKey>) {
+    const answers: { userId: string; answer: () => void }[] = [];
+    const claimLegacy = (userId: string) =>
+      new Promise<LegacyLlmKeyClaim>((resolve) => {
+        const key = keys.get(userId) ?? null;
+        keys.delete(userId);
+        answers.push({ userId, answer: () => resolve({ key, done: keys.size === 0 }) });
+      });
+    return { claimLegacy, answers };
+  }
+
+  /** Runs `fn` on the real key shard of `userId`, in a state where nobody of it has been settled yet. */
+  function inFreshShard<T>(userId: string, fn: (sql: SqlStorage) => Promise<T>): Promise<T> {
+    return personalKeySql(userId, async (sql) => {
+      sql.exec("DELETE FROM shard_state WHERE name = 'llm_keys_moved_all'");
+      return fn(sql);
+    });
+  }
+
+  const sealed = (userId: string, key: string) => sealLlmKey(env, "personal", userId, mockKeyBody(key, "openai"), "before the upgrade");
+  const settledTurns = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+  it("two reads of one user ask the Directory once, and both get the key, whichever answer comes first", async () => {
+    const userId = `u-overlap-${crypto.randomUUID()}`;
+    const old = await sealed(userId, mockKey("overlap"));
+    const directory = slowDirectory(new Map([[userId, old]]));
+    const got = await inFreshShard(userId, async (sql) => {
+      const keys = new PersonalLlmKeys(sql, directory.claimLegacy);
+      const first = keys.get(userId);
+      const second = keys.get(userId);
+      await settledTurns();
+      for (const claim of [...directory.answers].reverse()) claim.answer();
+      return Promise.all([first, second]);
+    });
+    expect(got.map((k) => k?.last4)).toEqual([old.last4, old.last4]);
+    expect(directory.answers).toHaveLength(1);
+    expect(await personalKeySql(userId, (sql) => new LlmKeyRows(sql, "personal_llm_keys").get(userId)?.last4)).toBe(old.last4);
+  });
+
+  it("a key saved while the old one is being claimed wins, even when another user's claim ends the move meanwhile", async () => {
+    const userId = `u-newer-${crypto.randomUUID()}`;
+    const otherId = `u-other-${crypto.randomUUID()}`;
+    const old = await sealed(userId, mockKey("older"));
+    const newer = await sealed(userId, mockKey("newer"));
+    const directory = slowDirectory(new Map([[userId, old]]));
+    const final = await inFreshShard(userId, async (sql) => {
+      sql.exec("DELETE FROM llm_keys_settled WHERE owner IN (?, ?)", userId, otherId);
+      const keys = new PersonalLlmKeys(sql, directory.claimLegacy);
+      const reading = keys.get(userId);
+      await settledTurns();
+      // The other user's claim finds the Directory empty (this user's key is already on its way) and says so.
+      const other = keys.get(otherId);
+      await settledTurns();
+      directory.answers.find((a) => a.userId === otherId)!.answer();
+      expect(await other).toBeNull();
+      // Every user now counts as settled, but this one's key has not landed: a read waits for it rather than find none.
+      const readingAgain = keys.get(userId);
+      const saving = keys.set(userId, newer);
+      directory.answers.find((a) => a.userId === userId)!.answer();
+      expect((await reading)?.last4).toBe(old.last4);
+      expect((await readingAgain)?.last4).toBe(old.last4);
+      await saving;
+      return keys.get(userId);
+    });
+    expect(final?.last4).toBe(newer.last4);
   });
 });

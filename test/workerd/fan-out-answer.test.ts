@@ -1,7 +1,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DirectiveEvent, DirectiveListResponse, FanOutResponse, type DirectiveView } from "../../protocol/api.ts";
+import { FAN_OUT_ANSWER_MEMBER_CHARS, MAX_FAN_OUT_ANSWER_CHARS } from "../../protocol/limits.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
+import { paramsForView } from "../../durable-objects/site-hub/directive-store.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { call, expectJson, join, newSite, rootSession, type Caller } from "./accounts-support.ts";
 import { api, connectNode, FakeAgent, freshSite, registerNode } from "./support.ts";
@@ -172,5 +174,75 @@ describe("a fan-out answered as JSON", () => {
     await expect.poll(() => answerAwaited(site, fanoutId)).toBe(false);
     const ended = (await members(site)).filter((d) => d.fanoutId === fanoutId);
     expect(ended.map((d) => d.status)).toEqual(["done", "done"]);
+  });
+
+  it("keeps the answer within its size: outputs go in while they fit, exactly to the limit; the rest are named and readable", async () => {
+    const site = freshSite();
+    const agents: FakeAgent[] = [];
+    for (let i = 0; i < 26; i++) agents.push(await online(site, `n${String(i).padStart(2, "0")}`));
+    const params = { path: "/var/log/big.log" };
+    const pending = post(site, { target: { all: true }, action: "read", params, concurrency: 26 });
+    const sent: DirectiveMessage[] = [];
+    for (const agent of agents) sent.push(await directiveTo(agent));
+    // 24 such members fill the answer to the character (their params as the hub keeps them, defaults filled in); the
+    // 25th and 26th outputs cannot go in.
+    const length = MAX_FAN_OUT_ANSWER_CHARS / 24 - FAN_OUT_ANSWER_MEMBER_CHARS - JSON.stringify(sent[0]!.params).length;
+    const letterOf = new Map<string, string>();
+    for (const [i, d] of sent.entries()) {
+      letterOf.set(d.id, String.fromCharCode(97 + i));
+      answer(agents[i]!, d, letterOf.get(d.id)!.repeat(length));
+    }
+    const outcome = await expectJson(await pending, 200, FanOutResponse);
+    expect(outcome.aggregate).toMatchObject({ total: 26, succeeded: 26 });
+    expect(new Set(outcome.directives.map((d) => d.id))).toEqual(new Set(letterOf.keys()));
+    // In the order the members ended, as the answer lists them.
+    const [kept, left] = [outcome.directives.slice(0, 24), outcome.directives.slice(24)];
+    expect(kept.map((d) => d.output)).toEqual(kept.map((d) => letterOf.get(d.id)!.repeat(length)));
+    expect(outcome.outputOmitted).toEqual(left.map((d) => d.id));
+    for (const d of left) expect(d).toMatchObject({ output: null, outputBytes: length, status: "done" });
+    const whole = (await (await api(`/api/sites/${site}/directives/${left[1]!.id}`)).json()) as DirectiveView;
+    expect(whole.output).toBe(letterOf.get(left[1]!.id)!.repeat(length));
+  });
+
+  it("refuses, before anything runs, a fan-out whose members' records alone cannot fit in one answer", async () => {
+    const site = freshSite();
+    const first = await registerNode(site, { name: "first", tier: "root" });
+    const command = `echo ${"x".repeat(64 * 1024 - 5)}`;
+    // Records show the params as the hub keeps them (defaults filled in), a long one cut short: that is what each
+    // member's record costs.
+    const one = await expectJson(await post(site, { target: { nodes: [first.id] }, action: "bash", params: { command } }), 200, FanOutResponse);
+    const perMember = FAN_OUT_ANSWER_MEMBER_CHARS + JSON.stringify(one.directives[0]!.params).length;
+    const fits = Math.floor(MAX_FAN_OUT_ANSWER_CHARS / perMember);
+    const hub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+    await runInDurableObject(hub, (instance: SiteHub) => {
+      // Registered in the object directly: thousands of nodes through the API would take most of a minute.
+      for (let i = 0; i <= fits; i++) {
+        instance["registry"].upsert({ id: `m${i}`, name: `m${i}`, group: i === 0 ? "spare" : "many", tier: "root", tokenHash: `h${i}`, tokenPrefix: "p" }, Date.now());
+      }
+    });
+    const many = { group: "many" };
+    const all = { nodes: Array.from({ length: fits + 1 }, (_, i) => `m${i}`) };
+    const refused = await post(site, { target: all, action: "bash", params: { command } });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toMatchObject({ error: { code: "answer_too_large", message: expect.stringContaining("text/event-stream") } });
+    expect(await members(site)).toHaveLength(1);
+    // One node fewer fits: it is admitted (its members are offline, so it ends at once).
+    const admitted = await expectJson(await post(site, { target: many, action: "bash", params: { command } }), 200, FanOutResponse);
+    expect(admitted.aggregate).toMatchObject({ total: fits, offline: fits });
+    expect(admitted.directives).toHaveLength(fits);
+    expect(admitted.outputOmitted).toEqual([]);
+  });
+
+  it("records a fan-out whose rows together pass SQLite's 2 MB string limit: a long command in three-byte characters", async () => {
+    const site = freshSite();
+    const nodes: string[] = [];
+    for (let i = 0; i < 40; i++) nodes.push((await registerNode(site, { name: `u${i}`, tier: "root" })).id);
+    // 40 rows of 180 KB each in UTF-8: 7 MB of rows, more than SQLite takes in one bound string.
+    const command = `echo ${"中".repeat(60_000)}`;
+    const outcome = await expectJson(await post(site, { target: { nodes }, action: "bash", params: { command } }), 200, FanOutResponse);
+    expect(outcome.aggregate).toMatchObject({ total: 40, offline: 40 });
+    expect(await members(site)).toHaveLength(40);
+    const one = (await (await api(`/api/sites/${site}/directives/${outcome.directives[0]!.id}`)).json()) as DirectiveView;
+    expect(one.params.command).toEqual(paramsForView({ command }).command);
   });
 });
