@@ -4,45 +4,55 @@
  */
 export class SseParser {
   private buffer = "";
+  /** How far into `buffer` is known to hold no line end, so a long event arriving over many reads is scanned once. */
+  private scanned = 0;
   private data: string[] = [];
 
   /** Feeds decoded text; returns the data of every event completed by it. */
   push(text: string): string[] {
-    this.buffer += text;
+    const buffer = this.buffer + text;
     const events: string[] = [];
     let start = 0;
-    // Where the next CR is, searched again only once passed: with none in the text (the usual case), a search from
-    // every line would scan the rest of the text each time, and a read of many events would cost its size squared.
-    let cr = this.buffer.indexOf("\r");
+    let from = this.scanned;
+    // The next CR at or after `from` (-1: none in the buffer), searched again only once passed, so text without CRs
+    // (what the hub sends) is searched for them once per read, not once per line.
+    let cr = buffer.indexOf("\r", from);
     for (;;) {
-      if (cr >= 0 && cr < start) cr = this.buffer.indexOf("\r", start);
-      const lf = this.buffer.indexOf("\n", start);
+      if (cr >= 0 && cr < from) cr = buffer.indexOf("\r", from);
+      const lf = buffer.indexOf("\n", from);
       const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
-      if (end < 0) break;
-      const line = this.buffer.slice(start, end);
+      if (end < 0) {
+        from = buffer.length;
+        break;
+      }
       // A trailing CR may be the first half of a CRLF split across reads: wait for the next byte.
-      if (this.buffer[end] === "\r" && end === this.buffer.length - 1) break;
-      start = end + (this.buffer.startsWith("\r\n", end) ? 2 : 1);
+      if (end === cr && end === buffer.length - 1) {
+        from = end;
+        break;
+      }
+      const line = buffer.slice(start, end);
+      start = from = end + (end === cr && buffer.charCodeAt(end + 1) === 10 ? 2 : 1);
       const event = this.line(line);
       if (event !== undefined) events.push(event);
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = start === 0 ? buffer : buffer.slice(start);
+    this.scanned = from - start;
     return events;
   }
 
   private line(line: string): string | undefined {
     if (line === "") {
       if (this.data.length === 0) return undefined;
-      const event = this.data.join("\n");
+      const event = this.data.length === 1 ? this.data[0]! : this.data.join("\n");
       this.data = [];
       return event;
     }
-    if (line.startsWith(":")) return undefined;
+    if (line.charCodeAt(0) === 58) return undefined;
     const colon = line.indexOf(":");
     const field = colon < 0 ? line : line.slice(0, colon);
     if (field !== "data") return undefined;
     const value = colon < 0 ? "" : line.slice(colon + 1);
-    this.data.push(value.startsWith(" ") ? value.slice(1) : value);
+    this.data.push(value.charCodeAt(0) === 32 ? value.slice(1) : value);
     return undefined;
   }
 }

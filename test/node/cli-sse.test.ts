@@ -54,4 +54,21 @@ describe("SSE parsing", () => {
     const threeWay = [bytes.slice(0, 40), bytes.slice(40, 41), bytes.slice(41)];
     expect(await collect(streamOf(threeWay))).toEqual(EXPECTED);
   });
+
+  it("gives the same events for a long event over many reads and many events in one read, whatever the line ends", () => {
+    const long = "x".repeat(200_000);
+    const text = (eol: string): string =>
+      `data: ${long}${eol}${eol}` + Array.from({ length: 500 }, (_, i) => `data: ${i}${eol}: c${eol}${eol}`).join("") + `data: ${long}${eol}${eol}: end\n`;
+    // The closing comment lets a last CR dispatch: a CR at the end of what arrived may be half of a CRLF.
+    const expected = [long, ...Array.from({ length: 500 }, (_, i) => String(i)), long];
+    for (const eol of ["\n", "\r", "\r\n"]) {
+      const all = text(eol);
+      for (const size of [1_000, 4_093, 65_536]) {
+        const pieces: string[] = [];
+        for (let i = 0; i < all.length; i += size) pieces.push(all.slice(i, i + size));
+        expect(parseAll(pieces), `${JSON.stringify(eol)} in pieces of ${size}`).toEqual(expected);
+      }
+      expect(parseAll([all])).toEqual(expected);
+    }
+  });
 });

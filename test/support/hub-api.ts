@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { SseParser } from "../../agent/cli/sse.ts";
 import {
   ActivityPage,
   DirectiveEvent,
@@ -119,27 +120,13 @@ export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
   }
 }
 
-/** The same, from the stream's text as it arrives (a decoded body of any kind). */
+/** The same, from the stream's text as it arrives (a decoded body of any kind), with the CLI's own parser. */
 export async function* sseTextEvents(texts: AsyncIterable<string>): AsyncGenerator<TimedEvent> {
-  let buffer = "";
+  const parser = new SseParser();
   for await (const value of texts) {
-    // The search starts where the last one stopped, and what was taken is cut once per read: a read of many events
-    // (or an event over many reads) costs time in proportion to its size, not more.
-    const searched = Math.max(0, buffer.length - 1);
-    buffer += value;
-    let start = 0;
-    let end: number;
-    for (let from = searched; (end = buffer.indexOf("\n\n", from)) >= 0; from = start) {
-      const block = buffer.slice(start, end);
-      start = end + 2;
-      const data = block
-        .split("\n")
-        .filter((line) => line.startsWith("data:"))
-        .map((line) => line.slice(5).trimStart())
-        .join("\n");
+    for (const data of parser.push(value)) {
       if (data) yield { ...DirectiveEvent.parse(JSON.parse(data)), receivedAt: Date.now() };
     }
-    buffer = buffer.slice(start);
   }
 }
 
