@@ -213,7 +213,13 @@ export class DirectiveDispatcher {
     if (refusal) return fail(403, "not_readable", refusal);
     const id = options.id ?? newId("d");
     const listener = listen(id);
-    await this.sendOne(id, node, call.value, req, requester, options);
+    try {
+      await this.sendOne(id, node, call.value, req, requester, options);
+    } catch (error) {
+      // Nothing will end what failed to start: its listener is let go here rather than kept for ever.
+      this.streams.end(id);
+      throw error;
+    }
     return ok(listener);
   }
 

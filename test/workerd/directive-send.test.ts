@@ -112,6 +112,30 @@ describe("sending a single directive", () => {
     expect((await directive(site, directiveId)).status).toBe("failed");
   });
 
+  it("a directive whose record cannot be written is neither sent nor waited for: its caller hears the error", async () => {
+    const site = freshSite();
+    const agent = await nodeOnline(site, "n1");
+    const left = await runInDurableObject(siteHub(site), async (hub: SiteHub) => {
+      const dispatcher = hub["directives"];
+      const store = dispatcher["store"];
+      const streams = dispatcher["streams"];
+      const insertOne = store.insertOne;
+      store.insertOne = () => {
+        throw new Error("SQLITE_FULL: database or disk is full");
+      };
+      try {
+        await expect(dispatcher.runToEnd("n1", READ, REQUESTER)).rejects.toThrow(/SQLITE_FULL/);
+        await expect(dispatcher.runOne("n1", READ, REQUESTER)).rejects.toThrow(/SQLITE_FULL/);
+      } finally {
+        store.insertOne = insertOne;
+      }
+      return { waiters: streams["waiters"].size, listeners: streams["listeners"].size };
+    });
+    expect(left).toEqual({ waiters: 0, listeners: 0 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(agent.take("directive")).toEqual([]);
+  });
+
   it("a node that drops between its record and its send: offline, and nothing is sent when it comes back", async () => {
     const site = freshSite();
     const creds = await registerNode(site, { name: "n1", id: "n1", tier: "root" });
