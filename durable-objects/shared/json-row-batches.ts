@@ -4,7 +4,7 @@
  * members, their activity entries) is cut into arrays that each stay under that size: counted in characters, which
  * UTF-8 may store in up to three bytes each.
  */
-export const MAX_JSON_BATCH_CHARS = 512 * 1024;
+const MAX_JSON_BATCH_CHARS = 512 * 1024;
 
 /** The rows, each already JSON, as JSON arrays of at most `maxChars` characters (a single larger row goes alone). */
 export function jsonRowBatches(rows: Iterable<string>, maxChars = MAX_JSON_BATCH_CHARS): string[] {
