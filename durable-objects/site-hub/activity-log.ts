@@ -83,6 +83,22 @@ function toStored(r: ActivityRow): StoredActivity {
   };
 }
 
+/** An entry's columns after `at`, in the order both inserts name them. */
+function activityValues(e: NewActivity): SqlStorageValue[] {
+  return [
+    e.kind,
+    e.level ?? "info",
+    e.nodeId ?? null,
+    e.actor ?? null,
+    e.message,
+    e.data ? JSON.stringify(e.data) : null,
+    e.directiveId ?? null,
+    e.fanoutId ?? null,
+    e.audience ?? "site",
+    e.subject ?? null,
+  ];
+}
+
 /** True when `reader` may read an entry for `audience` about `subject`: the one rule for the API and live sockets. */
 export function mayRead(reader: ActivityReader, audience: ActivityAudience, subject: string | null): boolean {
   return audience === "site" || reader.audit || (subject !== null && subject === reader.userId);
@@ -97,8 +113,17 @@ export class ActivityLog {
     private readonly changed: (stored: StoredActivity) => void = () => undefined,
   ) {}
 
-  append(entry: NewActivity, now = Date.now()): void {
-    this.appendMany([entry], now);
+  /** One entry in one plain statement: most entries come alone (a directive, a node event), on every request's path. */
+  append(e: NewActivity, now = Date.now()): void {
+    const row = this.sql
+      .exec<ActivityRow>(
+        `INSERT INTO activity (at, kind, level, node_id, actor, message, data, directive_id, fanout_id, audience, subject)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        now,
+        ...activityValues(e),
+      )
+      .one();
+    this.added([row]);
   }
 
   /**
@@ -107,20 +132,7 @@ export class ActivityLog {
    */
   appendMany(entries: readonly NewActivity[], now = Date.now()): void {
     if (entries.length === 0) return;
-    const values = entries.map((e) =>
-      JSON.stringify([
-        e.kind,
-        e.level ?? "info",
-        e.nodeId ?? null,
-        e.actor ?? null,
-        e.message,
-        e.data ? JSON.stringify(e.data) : null,
-        e.directiveId ?? null,
-        e.fanoutId ?? null,
-        e.audience ?? "site",
-        e.subject ?? null,
-      ]),
-    );
+    const values = entries.map((e) => JSON.stringify(activityValues(e)));
     const rows = jsonRowBatches(values)
       .flatMap((batch) =>
         this.sql
@@ -134,6 +146,11 @@ export class ActivityLog {
           .toArray(),
       )
       .sort((a, b) => a.id - b.id);
+    this.added(rows);
+  }
+
+  /** Prunes the oldest entries now and then, and tells the live viewers of what was added. */
+  private added(rows: readonly ActivityRow[]): void {
     this.appendsSincePrune += rows.length;
     if (this.appendsSincePrune >= PRUNE_EVERY) {
       this.appendsSincePrune = 0;

@@ -19,6 +19,7 @@ export interface DeploymentLink {
 }
 
 const ACTION_OF: Record<DeploymentKind, ActionName> = { deploy: "roost.deploy", rollback: "roost.activate" };
+const DEPLOYMENT_ACTIONS: ReadonlySet<string> = new Set(Object.values(ACTION_OF));
 /** States in which no machine starts any more and the stream ends once the running ones are done. */
 const FINAL_STATES: readonly DeploymentState[] = ["completed", "aborted"];
 
@@ -132,8 +133,9 @@ export class RoostDeployments {
     return this.view(id);
   }
 
-  /** Called for every directive's end; acts on those a deployment sent. */
+  /** Called for every directive's end; acts on those a deployment sent (only its own actions need a look). */
   directiveEnded(directive: DirectiveView): void {
+    if (!DEPLOYMENT_ACTIONS.has(directive.action)) return;
     const target = this.store.byDirective(directive.id);
     if (!target) return;
     const rec = this.store.record(target.deploymentId)!;
