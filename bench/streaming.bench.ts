@@ -46,15 +46,47 @@ interface Streamed {
  * client Node has, so that what the client costs weighs as little as it can on the shared cores.
  */
 function postForStream(url: string, apiKey: string, body: unknown): Promise<IncomingMessage> {
+  return openStream(url, "POST", { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" }, JSON.stringify(body));
+}
+
+function openStream(url: string, method: string, headers: Record<string, string>, body?: string, decode = true): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json", Accept: "text/event-stream" } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`the hub answered ${res.statusCode}`));
-      res.setEncoding("utf8");
+    const req = request(url, { method, headers: { ...headers, Accept: "text/event-stream" } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`${url} answered ${res.statusCode}`));
+      if (decode) res.setEncoding("utf8");
       resolve(res);
     });
     req.once("error", reject);
-    req.end(JSON.stringify(body));
+    req.end(body);
   });
+}
+
+interface ClientOnly {
+  mibPerS: number;
+  /** This process's CPU milliseconds per MiB: what the client costs with no hub behind it. */
+  clientCpu: number;
+}
+
+/**
+ * The same SSE client reading the same events from a plain Node HTTP server (the baseline server's `/events`), and
+ * the same response read as bytes only: how much of the client's cost is HTTP and the sockets, and how much is the
+ * parsing every SSE client does.
+ */
+async function fromPlainServer(baseUrl: string, parse: boolean): Promise<ClientOnly> {
+  const selfBefore = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const res = await openStream(`${baseUrl}/events?bytes=${BYTES}`, "GET", {}, undefined, parse);
+  let received = 0;
+  if (parse) {
+    for await (const event of sseTextEvents(res)) if (event.event === "chunk") received += Buffer.byteLength(event.chunk);
+  } else {
+    for await (const bytes of res as AsyncIterable<Buffer>) received += bytes.length;
+  }
+  const ms = elapsedMs(start);
+  const self = process.cpuUsage(selfBefore);
+  const mib = received / 1024 / 1024;
+  if (received < BYTES) throw new Error(`only ${received} of ${BYTES} bytes arrived from the plain server`);
+  return { mibPerS: mib / (ms / 1000), clientCpu: (self.user + self.system) / 1000 / mib };
 }
 
 /** The simulated node in its own process (`lib/stream-node-child.ts`), and a way to ask for its CPU time. */
@@ -140,6 +172,8 @@ export async function run(): Promise<BenchResult[]> {
     const viaProxy = await throughHub(hub, hub.url, "streamer", workerds, profiler);
     const wsRate = await rawWs(baseline.wsUrl);
     const direct = workerds ? await throughHub(hub, workerds.hubUrl, "streamer-direct", workerds) : null;
+    const plain = await fromPlainServer(baseline.httpUrl, true);
+    const plainBytes = await fromPlainServer(baseline.httpUrl, false);
     const ws = "raw ws, 2 processes";
     return [
       { bench: BENCH, metric: "node → hub → SSE client", unit: "MiB/s", value: viaProxy.mibPerS, baseline: wsRate, baselineLabel: ws },
@@ -147,7 +181,9 @@ export async function run(): Promise<BenchResult[]> {
       { bench: BENCH, metric: "hub workerd CPU per streamed MiB", unit: "ms", value: viaProxy.hubCpu, baseline: null, baselineLabel: "" },
       { bench: BENCH, metric: "wrangler dev's proxy CPU per streamed MiB", unit: "ms", value: viaProxy.proxyCpu, baseline: null, baselineLabel: "" },
       { bench: BENCH, metric: "simulated node's process CPU per streamed MiB", unit: "ms", value: viaProxy.nodeCpu, baseline: null, baselineLabel: "" },
-      { bench: BENCH, metric: "SSE client's process CPU per streamed MiB", unit: "ms", value: viaProxy.clientCpu, baseline: null, baselineLabel: "" },
+      { bench: BENCH, metric: "SSE client's process CPU per streamed MiB", unit: "ms", value: viaProxy.clientCpu, baseline: plain.clientCpu, baselineLabel: "same client, plain Node HTTP server" },
+      { bench: BENCH, metric: "plain Node HTTP server → the same SSE client (no hub)", unit: "MiB/s", value: plain.mibPerS, baseline: wsRate, baselineLabel: ws },
+      { bench: BENCH, metric: "SSE client's CPU per MiB reading bytes only, plain server", unit: "ms", value: plainBytes.clientCpu, baseline: plain.clientCpu, baselineLabel: "same client, parsing events" },
     ];
   } finally {
     profiler?.close();
