@@ -53,10 +53,6 @@ export function viewerRights(url: URL): ViewerRights {
   return { audit: url.searchParams.get("audit") === "1", confined: url.searchParams.get("confined") !== "0" };
 }
 
-export function isViewer(ctx: DurableObjectState, ws: WebSocket): boolean {
-  return ctx.getTags(ws).includes(VIEWER_TAG);
-}
-
 function liveNode(view: NodeView): LiveNode {
   const { tokenPrefix: _prefix, capabilities: _caps, ...rest } = view;
   return rest;

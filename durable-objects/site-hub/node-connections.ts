@@ -18,13 +18,13 @@ import type { SupervisionStatus } from "../../protocol/processes.ts";
 import { bucketOf, withSample, type MinuteBucket } from "./metrics-history.ts";
 import type { ApiError } from "../../protocol/api.ts";
 import type { NodeActivityQuota } from "./node-activity-quota.ts";
-import { isViewer } from "./live-viewers.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { checkNodeToken } from "./token-check.ts";
 import {
   closeSocket,
   LIVE_METRICS_MAX_CHARS,
   livenessDeadline,
+  nodeStateOf,
   readState,
   sendJson,
   writeState,
@@ -163,8 +163,7 @@ export class NodeConnections {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  async message(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const state = readState(ws);
+  async message(ws: WebSocket, state: NodeSocketState, raw: string | ArrayBuffer): Promise<void> {
     const parsed = this.parse(raw);
     if (!parsed.ok) return this.invalid(ws, state, parsed.message);
     const msg = parsed.message;
@@ -221,8 +220,8 @@ export class NodeConnections {
     const live = new Set<string>();
     const sockets = this.ctx.getWebSockets();
     for (const ws of sockets) {
-      if (isViewer(this.ctx, ws)) continue;
-      const state = readState(ws);
+      const state = nodeStateOf(ws);
+      if (!state) continue;
       if (!state.registered) {
         const deadline = state.acceptedAt + REGISTER_TIMEOUT_MS;
         if (now >= deadline) this.close(ws, state, CloseCode.REGISTER_TIMEOUT, "no register in time");

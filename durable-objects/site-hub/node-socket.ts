@@ -43,6 +43,16 @@ export function readState(ws: WebSocket): NodeSocketState {
   return ws.deserializeAttachment() as NodeSocketState;
 }
 
+/**
+ * The state of a node's socket, or null for a dashboard viewer's: a node's socket gets its state in the turn that
+ * accepts it, before any event can reach it, and a viewer's never has one. One attachment read, which a node's
+ * events need anyway, tells the two apart; asking the runtime for the socket's tags on every frame was about a
+ * seventh of the object's time at 3,000 heartbeating nodes.
+ */
+export function nodeStateOf(ws: WebSocket): NodeSocketState | null {
+  return (ws.deserializeAttachment() as NodeSocketState | null) ?? null;
+}
+
 export function writeState(ws: WebSocket, state: NodeSocketState): void {
   ws.serializeAttachment(state);
 }

@@ -65,13 +65,13 @@ import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatch
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
-import { isViewer, LiveViewers, VIEWER_PATH, viewerOwner, viewerRights } from "./live-viewers.ts";
+import { LiveViewers, VIEWER_PATH, viewerOwner, viewerRights } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
 import { NodeRegistry } from "./node-registry.ts";
-import { liveState } from "./node-socket.ts";
+import { liveState, nodeStateOf } from "./node-socket.ts";
 import { processEventActivity } from "./process-activity.ts";
 import { ProcessStore } from "./process-store.ts";
 import type { Requester } from "./requester.ts";
@@ -292,18 +292,19 @@ export class SiteHub extends DurableObject<Env> {
     return closeMatchingSockets(this.ctx, match, code, reason);
   }
 
+  /** A dashboard viewer's messages are ignored: it only listens. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if (isViewer(this.ctx, ws)) return;
-    await this.connections.message(ws, message);
+    const state = nodeStateOf(ws);
+    if (state) await this.connections.message(ws, state, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    if (isViewer(this.ctx, ws)) return this.viewers.closed(ws, code, reason);
+    if (!nodeStateOf(ws)) return this.viewers.closed(ws, code, reason);
     this.connections.closed(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    if (isViewer(this.ctx, ws)) return this.viewers.closed(ws, 1006, "socket error");
+    if (!nodeStateOf(ws)) return this.viewers.closed(ws, 1006, "socket error");
     this.connections.closed(ws, 1006, "socket error");
   }
 

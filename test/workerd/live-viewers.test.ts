@@ -100,6 +100,31 @@ describe("the dashboard's live socket", () => {
     expect(viewer.closed).toBeNull();
   });
 
+  it("never takes a viewer for a node: a viewer's result, heartbeat or close does nothing to a node or its directive", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "real", tier: "root" });
+    const agent = await connectNode(site, creds);
+    const viewer = await watch(site);
+    await viewer.snapshot();
+    const pending = api(`/api/sites/${site}/nodes/${creds.id}/directives`, { method: "POST", body: JSON.stringify({ action: "bash", params: { command: "true" } }) });
+    const directive = await agent.next("directive");
+    viewer.ws.send(JSON.stringify({ type: "result", directiveId: directive.id, success: true, exitCode: 0, output: "from the viewer", durationMs: 1 }));
+    viewer.ws.send(JSON.stringify({ type: "batch", messages: [{ type: "result", directiveId: directive.id, success: false, exitCode: 9, output: "", durationMs: 1 }] }));
+    viewer.ws.send(JSON.stringify({ type: "heartbeat", agentId: creds.id, metrics: METRICS }));
+    viewer.ws.send("ping");
+    await viewer.text("pong");
+    const before = (await (await api(`/api/sites/${site}/directives/${directive.id}`)).json()) as { status: string };
+    expect(before.status).toBe("sent");
+    viewer.ws.close(1000, "done");
+    await viewer.waitClose();
+    agent.send({ type: "result", directiveId: directive.id, success: true, exitCode: 0, output: "from the node", durationMs: 1 });
+    const ended = (await (await pending).json()) as { status: string; output: string };
+    expect(ended).toMatchObject({ status: "done", output: "from the node" });
+    const node = (await (await api(`/api/sites/${site}/nodes/${creds.id}`)).json()) as { status: string; metrics: unknown };
+    expect(node.status).toBe("connected");
+    expect(node.metrics).toBeNull();
+  });
+
   it("refuses a live socket without credentials, from another origin, or without an upgrade", async () => {
     const site = freshSite();
     await ensureSite(site);
