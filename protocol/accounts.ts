@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { Label, SiteId } from "./identifiers.ts";
 
 /** People, sessions, sites, roles, invites and API keys: the bodies of the accounts API. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Where the hub serves the agent: public files (they hold no secret), written by the build (scripts/build-agent.ts). */
 export const INSTALL_SCRIPT_PATH = "/install.sh";

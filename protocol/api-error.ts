@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** The body of every error answer of the hub's HTTP API; apart from the other bodies so the agent reads it alone. */
 export const ApiError = z.object({

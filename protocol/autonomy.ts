@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { Email } from "./accounts.ts";
 import { MAX_CHAT_STEP_LIMIT, Usage } from "./chat.ts";
 import { ModelName } from "./llm.ts";

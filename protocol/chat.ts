@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_CHAT_MESSAGE_CHARS } from "./chat-constants.ts";
 import { NodeId } from "./identifiers.ts";
 import { LlmKeyScope, LlmProvider, ModelName } from "./llm.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import {
   DEFAULT_BASH_TIMEOUT_MS,
   DEFAULT_STALL_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ActivityEntry, NodeView } from "./api.ts";
 import { SupervisionStatus } from "./processes.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { LLM_PROVIDERS, SUGGESTED_MODELS } from "./chat-constants.ts";
 
 /** LLM providers, keys and prices: what the chat needs to know about the model it talks to. */

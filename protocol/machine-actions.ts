@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { onFirstUse } from "./lazy-schema.ts";
 import { AbsolutePath, normalizePath } from "./paths.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { NodeId, Label } from "./identifiers.ts";
 import { CapabilityTier } from "./tiers.ts";
 import { Metrics } from "./metrics.ts";

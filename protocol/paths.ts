@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** An absolute POSIX path, or a Windows one with a drive letter. */
 export const AbsolutePath = z

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { AbsolutePath } from "./paths.ts";
 
 export { launchText, scheduleWindowText } from "./process-text.ts";

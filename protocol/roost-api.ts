@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { FanOutTarget } from "./api.ts";
 import { AbsolutePath } from "./paths.ts";
 import { DEFAULT_BASH_TIMEOUT_MS, MAX_BASH_TIMEOUT_MS } from "./limits.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * A roost version as the hub stores it and every agent rebuilds it: a list of entries (files, folders, symlinks)

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * How far a roost deployment on one machine has come. Apart from the rest of the roost API so the agent, which

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ADMIN_ONLY_SETTINGS, AUTONOMY_SETTING_FIELDS, DEFAULT_AUTONOMY_SETTINGS } from "./autonomy.ts";
 import { DEFAULT_CHAT_STEP_LIMIT, MAX_CHAT_STEP_LIMIT } from "./chat-constants.ts";
 import { normalizePath } from "./paths.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Capability tier of a node, from most to least powerful. */
 export const CapabilityTier = z.enum(["root", "sudo", "unprivileged"]);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Where the hub may send an escalation webhook. The hub makes the request itself, so a URL is also a way to make the

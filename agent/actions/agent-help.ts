@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { RoostProgress } from "../../protocol/roost-progress.ts";
 import { ChunkHash } from "../../protocol/roost-manifest.ts";
 import { ActionError } from "./action-error.ts";

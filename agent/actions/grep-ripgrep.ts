@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { delimiter } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { findProgram } from "../host/programs.ts";
 import { ActionError } from "./action-error.ts";

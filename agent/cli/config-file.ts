@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { SiteId } from "../../protocol/identifiers.ts";
 import { AgentOptions } from "../connection/agent-options.ts";
 import { CliError, issuesLine } from "./cli-error.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { CapabilityTier } from "../../protocol/tiers.ts";
 import { Label, NodeId } from "../../protocol/identifiers.ts";
 import {

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import { SOURCE_BUILD } from "../../protocol/agent-release.ts";
 import { BUNDLE_VERSION } from "../bundle.ts";
 

@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import { ResultMessage } from "../../protocol/node-messages.ts";
 import type { Logger } from "../connection/logger.ts";
 import { ProcessTracking } from "../processes/tracked-processes.ts";

@@ -1,5 +1,5 @@
 import { lstatSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import { Label, NodeId } from "../../protocol/identifiers.ts";
 import { CapabilityTier } from "../../protocol/tiers.ts";
 import { InstallError } from "./install-error.ts";

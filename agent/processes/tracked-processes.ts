@@ -2,7 +2,7 @@ import { spawn, type ChildProcess, type StdioOptions } from "node:child_process"
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { actionEnvironment } from "../privilege/action-environment.ts";
 import { actionCommand } from "../privilege/spawn-as.ts";
 import type { ActionUser } from "../privilege/action-user.ts";

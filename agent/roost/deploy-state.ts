@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ChunkHash, RoostName, VersionNumber } from "../../protocol/roost-manifest.ts";
 import { ActionError } from "../actions/action-error.ts";
 import { readFileIn, replaceFileIn } from "../sandbox/verified-dir.ts";

@@ -1,5 +1,5 @@
 import { realpathSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import { isWithin, pathDecision } from "../../protocol/tier-policy.ts";
 import { normalizePath } from "../../protocol/paths.ts";
 import { CapabilityTier } from "../../protocol/tiers.ts";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ProcessConfig, ProcessExit, ProcessName } from "../../protocol/processes.ts";
 import { readJson, writeJsonAtomic } from "../runs/run-files.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ErrorCode, ResultData } from "../../protocol/directives.ts";
 import { RoostProgress } from "../../protocol/roost-progress.ts";
 import { HelpRequest } from "../actions/agent-help.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_BASH_TIMEOUT_MS, MAX_BASH_TIMEOUT_MS, MAX_WRITE_BYTES } from "../limits.ts";
 import {
   JOURNAL_PRIORITIES,

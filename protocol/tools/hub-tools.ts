@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ActivityKind, ActivityLevel } from "../api.ts";
 import { Label, NodeId } from "../identifiers.ts";
 import { AbsolutePath } from "../paths.ts";

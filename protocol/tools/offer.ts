@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { RiskTier } from "../action-risk.ts";
 import { parseActionCall, type ActionCall } from "../directives.ts";
 import { TOOL_CATALOG, TOOL_NAMES, type ToolName } from "./catalog.ts";

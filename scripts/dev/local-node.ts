@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { NodeCredentials, NodeView } from "../../protocol/api.ts";
 
 /** The token of this machine's own node, kept beside the local hub's state so restarts reuse it. */

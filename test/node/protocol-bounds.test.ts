@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_FRAME_BYTES } from "../../protocol/limits.ts";
 import { NodeToHubMessage } from "../../protocol/node-messages.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { CreateApiKeyRequest } from "../../protocol/accounts.ts";
 import { apiKeyPrefix, hashToken, newApiKey } from "../auth/tokens.ts";
 import { failure, respond } from "../http/api-error.ts";

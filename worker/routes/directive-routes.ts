@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { NodeId } from "../../protocol/identifiers.ts";
 import {
   DirectiveListQuery,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ChangeRoleRequest, CreateInviteRequest, RenameSiteRequest, type SiteView } from "../../protocol/accounts.ts";
 import { hashToken, newInviteToken } from "../auth/tokens.ts";
 import { failure, respond } from "../http/api-error.ts";

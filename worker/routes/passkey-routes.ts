@@ -7,7 +7,7 @@ import {
   type RegistrationResponseJSON,
 } from "@simplewebauthn/server";
 import { isoBase64URL, isoUint8Array } from "@simplewebauthn/server/helpers";
-import { z } from "zod";
+import * as z from "zod";
 import { PasskeyLoginOptionsRequest, PasskeyLoginVerifyRequest, PasskeyRegisterVerifyRequest } from "../../protocol/accounts.ts";
 import { setSessionCookie } from "../auth/session-cookie.ts";
 import { hashToken, newSessionToken } from "../auth/tokens.ts";

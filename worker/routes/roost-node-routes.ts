@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { chunkKey, manifestKey } from "../../durable-objects/site-hub/roost-keys.ts";
 import { SiteId } from "../../protocol/identifiers.ts";
 import { ChunkHash, RoostName, VersionNumber } from "../../protocol/roost-manifest.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { manifestKey } from "../../durable-objects/site-hub/roost-keys.ts";
 import { DeploymentListQuery, DiffQuery, type RoostDiffResponse, type VersionDetail } from "../../protocol/roost-api.ts";
 import { diffManifests, RoostManifest, RoostName, VersionNumber } from "../../protocol/roost-manifest.ts";
