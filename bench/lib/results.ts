@@ -13,7 +13,8 @@ export interface BenchResult {
 }
 
 function ratio(r: BenchResult): string {
-  if (!r.baseline || !Number.isFinite(r.value)) return "—";
+  // A baseline at or below zero (a memory growth the baseline's collector undid) has no meaningful ratio.
+  if (r.baseline === null || r.baseline <= 0 || !Number.isFinite(r.value)) return "—";
   const x = r.value / r.baseline;
   return `${x.toFixed(x < 1 ? 2 : 1)}×`;
 }
