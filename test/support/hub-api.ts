@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { SseParser } from "../../agent/cli/sse.ts";
+import { sseData, SseParser } from "../../agent/cli/sse.ts";
 import {
   ActivityPage,
   DirectiveEvent,
@@ -102,22 +102,9 @@ export class HubApi {
   }
 }
 
-/** Parses a server-sent event stream into DirectiveEvents; comment lines (keep-alives) are skipped. */
-export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<TimedEvent> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  async function* texts(): AsyncGenerator<string> {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  }
-  try {
-    yield* sseTextEvents(texts());
-  } finally {
-    // Stops the hub's stream when the caller breaks off early; harmless once it has ended.
-    await reader.cancel().catch(() => undefined);
-  }
+/** Parses a server-sent event stream into DirectiveEvents with the CLI's reader; comment lines (keep-alives) are skipped. */
+async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<TimedEvent> {
+  for await (const data of sseData(body)) if (data) yield directiveEvent(data);
 }
 
 /** The same, from the stream's text as it arrives (a decoded body of any kind), with the CLI's own parser. */
@@ -125,9 +112,13 @@ export async function* sseTextEvents(texts: AsyncIterable<string>): AsyncGenerat
   const parser = new SseParser();
   for await (const value of texts) {
     for (const data of parser.push(value)) {
-      if (data) yield { ...DirectiveEvent.parse(JSON.parse(data)), receivedAt: Date.now() };
+      if (data) yield directiveEvent(data);
     }
   }
+}
+
+function directiveEvent(data: string): TimedEvent {
+  return { ...DirectiveEvent.parse(JSON.parse(data)), receivedAt: Date.now() };
 }
 
 function stringValues(query: Record<string, string | number>): Record<string, string> {

@@ -113,6 +113,7 @@ describe("the dashboard's live socket", () => {
     viewer.ws.send(JSON.stringify({ type: "heartbeat", agentId: creds.id, metrics: METRICS }));
     viewer.ws.send("ping");
     await viewer.text("pong");
+    expect(viewer.closed).toBeNull();
     const before = (await (await api(`/api/sites/${site}/directives/${directive.id}`)).json()) as { status: string };
     expect(before.status).toBe("sent");
     viewer.ws.close(1000, "done");
