@@ -42,6 +42,11 @@ export const PING_FRAME = "ping";
 export const PONG_FRAME = "pong";
 /** Dashboards ping their live socket this often, since Cloudflare's proxy drops sockets idle for 100 s. */
 export const LIVE_KEEPALIVE_MS = 30_000;
+/**
+ * Heartbeats reach the dashboards' live sockets gathered, at most this often: at 10,000 nodes one message per
+ * heartbeat would be a thousand messages a second to every viewer, each a row read and a send on the site's one thread.
+ */
+export const LIVE_BEATS_MS = 1_000;
 
 export const DEFAULT_RECONNECT_MS = 1_000;
 export const MAX_RECONNECT_MS = 30_000;

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { ActivityEntry, NodeView } from "./api.ts";
+import { Metrics } from "./metrics.ts";
 import { SupervisionStatus } from "./processes.ts";
 
 /**
@@ -17,6 +18,16 @@ export const LiveMessage = z.discriminatedUnion("type", [
   /** A node's row changed (registered, connecting, connected, metrics, disconnected, error, deregistered, rekeyed). */
   z.object({ type: z.literal("node"), at: z.number(), node: LiveNode }),
   /**
+   * What heartbeats changed in nodes' rows since the last such message: each node's latest heartbeat time and, when
+   * it sent any, its latest metrics (absent: the row's metrics stand). Sent together every `LIVE_BEATS_MS`, so a
+   * site of thousands of nodes costs a viewer a few messages a second, not one per heartbeat.
+   */
+  z.object({
+    type: z.literal("beats"),
+    at: z.number(),
+    beats: z.array(z.object({ id: z.string(), lastHeartbeatAt: z.number(), metrics: Metrics.optional() })),
+  }),
+  /**
    * An activity entry was added, or changed in place (a directive's entry when it ends). Each viewer gets only the
    * entries its reader may see in `GET /activity`.
    */
@@ -28,6 +39,7 @@ export const LiveMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("processes"), at: z.number(), nodeId: z.string(), configVersion: z.number().int().nonnegative(), supervision: SupervisionStatus.nullable() }),
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;
+export type LiveBeat = Extract<LiveMessage, { type: "beats" }>["beats"][number];
 
 // Kept with the node close codes, in a module without zod, since the dashboard reads it on its first page.
 export { LiveCloseCode } from "./close-codes.ts";

@@ -13,6 +13,7 @@ import {
   type NodeToHubMessage as NodeToHubMessageType,
   type RegisterMessage,
 } from "../../protocol/node-messages.ts";
+import type { LiveBeat } from "../../protocol/live-messages.ts";
 import { tierWithin } from "../../protocol/tiers.ts";
 import type { SupervisionStatus } from "../../protocol/processes.ts";
 import { bucketOf, withSample, type MinuteBucket } from "./metrics-history.ts";
@@ -58,7 +59,9 @@ export interface ConnectionEvents {
    * now (something other than the processes' CPU and memory figures changed), else it waits for the minute's write.
    */
   onSupervision(nodeId: string, status: SupervisionStatus, at: number): boolean;
-  /** A heartbeat changed what the node's view shows (last heartbeat, metrics), whether or not its row was written. */
+  /** A heartbeat changed the node's last heartbeat time and maybe its metrics, which its socket's state holds. */
+  onBeat(beat: LiveBeat): void;
+  /** A heartbeat changed what the node's view shows in a way only its row holds (metrics too large for the state). */
   onLiveChange(nodeId: string): void;
 }
 
@@ -424,7 +427,8 @@ export class NodeConnections {
     const rowDue = state.rowHeartbeatAt === null || bucketOf(state.rowHeartbeatAt) !== bucketOf(now) || (metrics !== null && state.metrics === null);
     if (rowDue || supervisionDue) this.writeRow(state, metrics);
     writeState(ws, state);
-    this.events.onLiveChange(nodeId);
+    if (metrics !== null && state.metrics === null) this.events.onLiveChange(nodeId);
+    else this.events.onBeat({ id: nodeId, lastHeartbeatAt: now, ...(state.metrics ? { metrics: state.metrics } : {}) });
     sendJson(ws, { type: "heartbeat_ack", agentId: nodeId });
   }
 

@@ -213,6 +213,7 @@ export class SiteHub extends DurableObject<Env> {
         this.viewers.processesChanged(nodeId, this.processes.live(nodeId));
         return due;
       },
+      onBeat: (beat) => this.viewers.heartbeat(beat),
       onLiveChange: (nodeId) => this.viewers.nodeChanged(nodeId),
     });
     this.processes = new SiteProcesses(processStore, this.registry, this.activity, {

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import type { ActivityEntry } from "../../protocol/api.ts";
-import { LiveMessage, type LiveNode } from "../../protocol/live-messages.ts";
+import { LiveMessage, type LiveBeat, type LiveNode } from "../../protocol/live-messages.ts";
 import { ADMIN_KEY, BASE, ensureSite } from "./support.ts";
 
 /** The dashboard's side of the live socket: collects parsed messages and waits for the ones a test expects. */
@@ -31,6 +31,16 @@ export class Viewer {
 
   deltas(id: string): LiveNode[] {
     return this.messages.flatMap((m) => (m.type === "node" && m.node.id === id ? [m.node] : []));
+  }
+
+  /** The heartbeats pushed so far, each message's beats as one array, in the order they came. */
+  beatMessages(): LiveBeat[][] {
+    return this.messages.flatMap((m) => (m.type === "beats" ? [m.beats] : []));
+  }
+
+  /** Waits for a pushed heartbeat matching `pred`, returning it. */
+  async beat(pred: (b: LiveBeat) => boolean): Promise<LiveBeat> {
+    return this.until(() => this.beatMessages().flat().find(pred));
   }
 
   /** Every activity entry pushed so far, in the order they came. */

@@ -2,6 +2,7 @@ import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
+import { LIVE_BEATS_MS } from "../../protocol/limits.ts";
 import { watch } from "./live-viewer.ts";
 import { ADMIN_KEY, api, BASE, connectNode, ensureSite, freshSite, registerNode } from "./support.ts";
 
@@ -42,7 +43,7 @@ describe("the dashboard's live socket", () => {
 
     agent.send({ type: "heartbeat", agentId: creds.id, metrics: METRICS });
     await agent.next("heartbeat_ack");
-    expect((await viewer.delta((n) => n.id === "gamma" && n.metrics !== null)).metrics).toEqual(METRICS);
+    expect((await viewer.beat((b) => b.id === "gamma")).metrics).toEqual(METRICS);
 
     agent.send({ type: "disconnect", reason: "maintenance" });
     await agent.waitClose();
@@ -53,6 +54,57 @@ describe("the dashboard's live socket", () => {
     expect(viewer.deltas("gamma").map((n) => n.status)).toEqual(
       expect.arrayContaining(["disconnected", "connecting", "connected", "deregistered"]),
     );
+  });
+
+  it("gathers heartbeats: one message for many nodes with the latest of each, and no message per heartbeat", async () => {
+    const site = freshSite();
+    const a = await registerNode(site, { name: "hb-a" });
+    const b = await registerNode(site, { name: "hb-b" });
+    const [agentA, agentB] = [await connectNode(site, a), await connectNode(site, b)];
+    const viewer = await watch(site);
+    await viewer.snapshot();
+    const before = viewer.messages.length;
+    agentA.send({ type: "heartbeat", agentId: a.id, metrics: { ...METRICS, cpuPercent: 10 } });
+    await agentA.next("heartbeat_ack");
+    agentA.take("heartbeat_ack");
+    agentA.send({ type: "heartbeat", agentId: a.id, metrics: { ...METRICS, cpuPercent: 20 } });
+    agentB.send({ type: "heartbeat", agentId: b.id });
+    await agentA.next("heartbeat_ack");
+    await agentB.next("heartbeat_ack");
+    const beats = await viewer.beat((x) => x.id === b.id);
+    const messages = viewer.beatMessages();
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
+    expect(messages[0]!.find((x) => x.id === a.id)!.metrics).toEqual({ ...METRICS, cpuPercent: 20 });
+    // A heartbeat without metrics leaves the row's metrics standing: the beat does not say null.
+    expect(beats).not.toHaveProperty("metrics");
+    expect(beats.lastHeartbeatAt).toBeGreaterThan(0);
+    // Nothing but the gathered message reached the viewer for the three heartbeats.
+    expect(viewer.messages.slice(before).map((m) => m.type)).toEqual(["beats"]);
+    // What the dashboard applies agrees with what the API reads.
+    const node = (await (await api(`/api/sites/${site}/nodes/${a.id}`)).json()) as { lastHeartbeatAt: number; metrics: unknown };
+    expect(node).toMatchObject({ lastHeartbeatAt: messages[0]!.find((x) => x.id === a.id)!.lastHeartbeatAt, metrics: { cpuPercent: 20 } });
+  });
+
+  it("sends the whole row for metrics too large for the socket's state, and a row change drops that node's waiting beat", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "wide" });
+    const agent = await connectNode(site, creds);
+    const viewer = await watch(site);
+    await viewer.snapshot();
+    const gpus = Array.from({ length: 64 }, (_, i) => ({ name: `${i}`.padStart(200, "g"), utilizationPercent: 10, memoryUsedMb: 1, memoryTotalMb: 2 }));
+    agent.send({ type: "heartbeat", agentId: creds.id, metrics: { ...METRICS, gpus } });
+    await agent.next("heartbeat_ack");
+    expect((await viewer.delta((n) => n.id === creds.id && n.metrics !== null)).metrics!.gpus).toHaveLength(64);
+    agent.take("heartbeat_ack");
+    // A small heartbeat, then a change of the row before the beat is pushed: the row carries the heartbeat.
+    agent.send({ type: "heartbeat", agentId: creds.id, metrics: { ...METRICS, cpuPercent: 77 } });
+    await agent.next("heartbeat_ack");
+    expect((await api(`/api/sites/${site}/nodes/${creds.id}`, { method: "PATCH", body: JSON.stringify({ aiToolsAllowed: false }) })).status).toBe(200);
+    const changed = await viewer.delta((n) => n.id === creds.id && !n.aiToolsAllowed);
+    expect(changed.metrics).toMatchObject({ cpuPercent: 77 });
+    await new Promise((r) => setTimeout(r, LIVE_BEATS_MS + 300));
+    expect(viewer.beatMessages()).toEqual([]);
   });
 
   it("pushes the disconnect of a node the liveness sweep drops, and the sweep leaves viewers open", async () => {

@@ -7,7 +7,7 @@ import { loadMe } from "./session.ts";
 import { sitePaths } from "./paths.ts";
 
 /**
- * The site's nodes as the hub pushes them: one signal per node, so a heartbeat redraws only that node's row, and
+ * The site's nodes as the hub pushes them: one signal per node, so heartbeats redraw only their nodes' rows, and
  * a sorted list of ids that changes only when a node appears. One socket at a time, for the site on screen;
  * it reconnects with backoff and gets a fresh snapshot each time.
  */
@@ -76,6 +76,14 @@ function apply(msg: LiveMessage): void {
       nodes.clear();
       for (const n of msg.nodes) nodes.set(n.id, signal(n));
       sortIds();
+      return;
+    }
+    if (msg.type === "beats") {
+      // A node the list does not know yet arrives whole in a "node" message; a beat only updates a row.
+      for (const beat of msg.beats) {
+        const existing = nodes.get(beat.id);
+        if (existing) existing.value = { ...existing.value, lastHeartbeatAt: beat.lastHeartbeatAt, ...(beat.metrics ? { metrics: beat.metrics } : {}) };
+      }
       return;
     }
     const existing = nodes.get(msg.node.id);
