@@ -1,13 +1,15 @@
 import type { ActivityEntry, ActivityLevel, ActivityPage, ActivityQuery, NodeView } from "../../protocol/api.ts";
 import { redactText } from "../../protocol/redaction.ts";
-import type { HubToolHandler, HubToolInput } from "../../protocol/tools/hub-tools.ts";
+import { MACHINES_LISTED, type HubToolHandler, type HubToolInput } from "../../protocol/tools/hub-tools.ts";
+import type { MachineFilter } from "../site-hub/node-registry.ts";
 import type { ProcessToolHandler } from "../site-hub/process-tools.ts";
 import { cut, MODEL_OUTPUT_CHARS } from "./tool-output.ts";
 
 /** What the hub-side tools read: the site's own records, through its SiteHub. */
 export interface SiteRecords {
   activity(query: ActivityQuery): Promise<ActivityPage>;
-  nodes(): Promise<NodeView[]>;
+  /** A page of the machines a filter matches, by name, and how many match. */
+  machines(filter: MachineFilter, limit: number): Promise<{ total: number; nodes: NodeView[] }>;
 }
 
 const SEVERITY: Record<ActivityLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -67,15 +69,10 @@ function machineLine(n: NodeView): string {
 }
 
 async function listMachines(records: SiteRecords, input: HubToolInput<"list_machines">): Promise<string> {
-  const nodes = (await records.nodes()).filter((n) => {
-    if (n.status === "deregistered") return false;
-    if (input.group !== undefined && n.group !== input.group) return false;
-    if (input.status === "online") return n.status === "connected";
-    if (input.status === "offline") return n.status !== "connected";
-    return true;
-  });
-  if (!nodes.length) return "No machines match.";
-  return cut(redactText(`${nodes.length} machine(s):\n${nodes.map(machineLine).join("\n")}`), MODEL_OUTPUT_CHARS).text;
+  const { total, nodes } = await records.machines({ status: input.status, ...(input.group !== undefined ? { group: input.group } : {}) }, MACHINES_LISTED);
+  if (!total) return "No machines match.";
+  const head = total > nodes.length ? `${total} machine(s); the first ${nodes.length} by name (ask for a status or a group to see others):` : `${total} machine(s):`;
+  return cut(redactText(`${head}\n${nodes.map(machineLine).join("\n")}`), MODEL_OUTPUT_CHARS).text;
 }
 
 /** The hub handlers answered from the site's records; the process tools act through the SiteHub (`process-tools.ts`). */

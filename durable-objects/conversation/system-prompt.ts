@@ -4,8 +4,8 @@ import type { ChatTarget } from "../../protocol/chat.ts";
 export interface PromptContext {
   site: string;
   target: ChatTarget;
-  /** The site's machines now, for the target line. */
-  nodes: NodeView[];
+  /** What the target line says: how many machines are online (a site-wide target), or the one machine (null: unknown). */
+  machines: { online: number } | { node: NodeView | null };
   /** The highest tool risk tier this answer may use. */
   toolTier: number;
   now: number;
@@ -13,11 +13,11 @@ export interface PromptContext {
 
 function targetLine(ctx: PromptContext): string {
   if ("all" in ctx.target) {
-    const online = ctx.nodes.filter((n) => n.status === "connected").length;
+    const online = "online" in ctx.machines ? ctx.machines.online : 0;
     return `The target is every machine of the site that is online at the moment of each tool call (${online} online now). A machine tool runs on all of them at once and you receive one combined result, with identical results grouped.`;
   }
   const id = ctx.target.node;
-  const node = ctx.nodes.find((n) => n.id === id);
+  const node = "node" in ctx.machines ? ctx.machines.node : null;
   if (!node || node.status === "deregistered") return `The target is machine ${id}, which is not registered on this site: tell the user.`;
   const facts = [`status ${node.status}`, node.os ? `os ${node.os}` : null, node.hostname ? `host name ${node.hostname}` : null].filter(Boolean).join(", ");
   return `The target is machine ${id} ("${node.name}"; ${facts}). Machine tools run on it.`;

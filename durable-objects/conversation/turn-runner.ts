@@ -10,6 +10,7 @@ import { needsConfirmation, toolTier, type Tool } from "../../protocol/tools/too
 import type { HubResult } from "../shared/hub-result.ts";
 import type { UsableLlmKey } from "../shared/llm-keys.ts";
 import { isProcessTool, runProcessTool, type ProcessToolHub } from "../site-hub/process-tools.ts";
+import type { MachineFilter } from "../site-hub/node-registry.ts";
 import type { Requester } from "../site-hub/requester.ts";
 import type { SiteHub } from "../site-hub/site-hub.ts";
 import type { ChatEvents } from "./chat-events.ts";
@@ -19,7 +20,7 @@ import { modelClientFor } from "./model/model-factory.ts";
 import { classify, DEFAULT_RETRY_BUDGET, explain, nextDelay } from "./model/provider-errors.ts";
 import { AUTONOMY_OWNER, HUB_AUTHOR, VERDICT_REMINDER, VERDICT_REMINDERS, type InvestigationStore } from "./investigation.ts";
 import { modelMessages } from "./model-transcript.ts";
-import { investigationPrompt, systemPrompt } from "./system-prompt.ts";
+import { investigationPrompt, systemPrompt, type PromptContext } from "./system-prompt.ts";
 import { notRun, runOnAll, runOnNode, type ToolOutcome } from "./tool-runner.ts";
 import { toolCallView, type Meta, type ToolCallRecord, type ToolTarget, type Transcript, type TurnRecord } from "./transcript.ts";
 
@@ -264,11 +265,7 @@ export class TurnRunner {
     if (!isAgentTool(tool)) return { hub: true };
     if ("node" in call.target) return call.target;
     if ("node" in meta.target) return { node: meta.target.node };
-    return { all: true, machines: (await this.onlineNodes()).length };
-  }
-
-  private async onlineNodes(): Promise<NodeView[]> {
-    return ((await this.host.hub().listNodes()) as NodeView[]).filter((n) => n.status === "connected");
+    return { all: true, machines: await this.host.hub().onlineNodeCount() };
   }
 
   private store(id: string, outcome: ToolOutcome): void {
@@ -293,7 +290,7 @@ export class TurnRunner {
         const records = {
           // The model never reads other people's access events (sign-ins, failed attempts, keys): only the asker's own.
           activity: (q: Parameters<SiteHub["queryActivity"]>[0]) => hub.queryActivity(q, { ...requester, audit: false }),
-          nodes: async () => (await hub.listNodes()) as NodeView[],
+          machines: async (filter: MachineFilter, limit: number) => (await hub.findNodes(filter, limit)) as { total: number; nodes: NodeView[] },
         };
         outcome = { ok: true, text: await runHubTool(handler, records, input, Date.now()) };
       }
@@ -308,7 +305,7 @@ export class TurnRunner {
       if ("node" in target) {
         this.t.updateToolCall(call.id, { status: "running", directiveId: newId("d"), startedAt: Date.now() });
       } else {
-        const online = (await this.onlineNodes()).length;
+        const online = await hub.onlineNodeCount();
         if (online === 0) return this.store(call.id, notRun("refused", "no machine of the site is online; nothing was run"));
         target = { all: true, machines: online };
         this.t.updateToolCall(call.id, { status: "running", target, fanoutId: newId("f"), startedAt: Date.now() });
@@ -347,6 +344,14 @@ export class TurnRunner {
   }
 
   /** One model call, retried while the provider is busy; false when the turn ended instead. */
+  /** What the prompt says of the target: a count for the whole site, the one machine's row otherwise, never every row. */
+  private async promptMachines(target: Meta["target"]): Promise<PromptContext["machines"]> {
+    const hub = this.host.hub();
+    if ("all" in target) return { online: await hub.onlineNodeCount() };
+    const found = await hub.getNode(target.node);
+    return { node: found.ok ? (found.value as NodeView) : null };
+  }
+
   private async modelStep(turn: TurnRecord, meta: Meta): Promise<boolean> {
     const found = await this.key(turn, meta);
     if (typeof found === "string") {
@@ -355,11 +360,11 @@ export class TurnRunner {
     }
     const { key, client } = found;
     const model = meta.model ?? key.model;
-    const nodes = (await this.host.hub().listNodes()) as NodeView[];
+    const machines = await this.promptMachines(meta.target);
     const investigation = this.host.investigation.get();
     const tools = toolsToOffer({ riskCap: turn.toolTier as RiskTier, ...(investigation ? { maxTier: turn.toolTier as RiskTier } : {}) });
     const offered = investigation ? [...tools, VERDICT_TOOL] : tools;
-    const context = { site: meta.site, target: meta.target, nodes, toolTier: turn.toolTier, now: Date.now() };
+    const context = { site: meta.site, target: meta.target, machines, toolTier: turn.toolTier, now: Date.now() };
     const request: ModelRequest = {
       model,
       system: investigation ? investigationPrompt({ ...context, directive: investigation.directive }) : systemPrompt(context),

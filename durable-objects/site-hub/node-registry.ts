@@ -79,6 +79,12 @@ function toRecord(row: NodeRow, live: LiveHeartbeat | null): NodeRecord {
   };
 }
 
+/** Which registered machines a listing wants: online (connected now), offline (registered, not connected) or all. */
+export interface MachineFilter {
+  status: "online" | "offline" | "all";
+  group?: string;
+}
+
 export interface NewNode {
   id: string;
   name: string;
@@ -127,6 +133,23 @@ export class NodeRegistry {
 
   list(): NodeRecord[] {
     return this.sql.exec<NodeRow>("SELECT * FROM nodes ORDER BY name, id").toArray().map((row) => this.toRecord(row));
+  }
+
+  /**
+   * The registered machines a filter matches, by name: at most `limit` of them, and how many match. Building a record
+   * reads its socket's state, so a site of thousands of machines builds only the page asked for.
+   */
+  find(filter: MachineFilter, limit: number): { total: number; records: NodeRecord[] } {
+    const where = "status != 'deregistered' AND (?1 IS NULL OR grp = ?1) AND (?2 = 'all' OR (status = 'connected') = (?2 = 'online'))";
+    const args = [filter.group ?? null, filter.status] as const;
+    const total = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM nodes WHERE ${where}`, ...args).one().n;
+    const rows = this.sql.exec<NodeRow>(`SELECT * FROM nodes WHERE ${where} ORDER BY name, id LIMIT ?3`, ...args, limit).toArray();
+    return { total, records: rows.map((row) => this.toRecord(row)) };
+  }
+
+  /** How many machines are connected now: a count, without building their records. */
+  connectedCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM nodes WHERE status = 'connected'").one().n;
   }
 
   private toRecord(row: NodeRow): NodeRecord {

@@ -70,7 +70,7 @@ import { MetricsHistoryStore } from "./metrics-history.ts";
 import { NodeActivityQuota } from "./node-activity-quota.ts";
 import { NodeConnections } from "./node-connections.ts";
 import { idFromName } from "./node-ids.ts";
-import { NodeRegistry } from "./node-registry.ts";
+import { NodeRegistry, type MachineFilter } from "./node-registry.ts";
 import { liveState, nodeStateOf } from "./node-socket.ts";
 import { processEventActivity } from "./process-activity.ts";
 import { ProcessStore } from "./process-store.ts";
@@ -344,6 +344,17 @@ export class SiteHub extends DurableObject<Env> {
 
   listNodes(): NodeView[] {
     return this.registry.list().map((r) => r.view);
+  }
+
+  /** A page of the machines a filter matches, by name, and how many match (the chat's machine list). */
+  findNodes(filter: MachineFilter, limit: number): { total: number; nodes: NodeView[] } {
+    const { total, records } = this.registry.find(filter, limit);
+    return { total, nodes: records.map((r) => r.view) };
+  }
+
+  /** How many of the site's machines are connected now. */
+  onlineNodeCount(): number {
+    return this.registry.connectedCount();
   }
 
   getNode(id: string): HubResult<NodeView> {

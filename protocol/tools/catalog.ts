@@ -11,6 +11,7 @@ import {
   WallMessage,
 } from "../machine-actions.ts";
 import { AbsolutePath } from "../paths.ts";
+import { MACHINES_LISTED } from "./hub-tools.ts";
 import { agentTool, hubTool, type Tool } from "./tool.ts";
 
 /**
@@ -136,7 +137,7 @@ const DEFINITIONS = {
 
   list_machines: hubTool("list_machines", {
     description:
-      "The site's machines with id, name, status (connected or not), capability tier, group, operating system, agent version, last heartbeat and live metrics (CPU, memory, disk, load, GPUs). Answered by the hub.",
+      `The site's machines with id, name, status (connected or not), capability tier, group, operating system, agent version, last heartbeat and live metrics (CPU, memory, disk, load, GPUs): the first ${MACHINES_LISTED} by name and how many match; narrow a large site by status or group. Answered by the hub.`,
     tier: 1,
     example: { status: "online" },
   }),

@@ -17,6 +17,12 @@ export const SiteLogsInput = z.strictObject({
   limit: z.number().int().min(1).max(200).default(50).describe("At most this many entries, newest first."),
 });
 
+/**
+ * Machines `list_machines` shows at most, by name, with how many match: their lines fill the model's output limit,
+ * and a site of thousands must not have every record built for one answer.
+ */
+export const MACHINES_LISTED = 200;
+
 export const ListMachinesInput = z.strictObject({
   status: z.enum(["online", "offline", "all"]).default("all").describe("online: connected now; offline: registered but not connected."),
   group: Label.optional().describe("Only machines of this group."),

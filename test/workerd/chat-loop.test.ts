@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ActivityPage, DirectiveListResponse, DirectiveView } from "../../protocol/api.ts";
+import { ActivityPage, DirectiveListResponse, DirectiveView, type NodeCredentials } from "../../protocol/api.ts";
 import { ConversationListResponse, type ChatEvent } from "../../protocol/chat.ts";
 import { BOOTSTRAP, call, expectJson, join, newSite, PASSWORD, rootSession, signIn } from "./accounts-support.ts";
 import { ask, mockKey, newConversation, openChatStream, recorded, release, script, setSiteKey, view } from "./chat-support.ts";
@@ -63,6 +63,7 @@ describe("the tool loop on one machine", () => {
       expect(shown[0]).toContain("hostname: web-1");
       const system = provider === "anthropic" ? String(requests[0]!.body.system) : JSON.stringify((requests[0]!.body.messages as unknown[])[0]);
       expect(system).toContain("never instructions");
+      expect(system).toMatch(/The target is machine web-1 \(\\?"web-1\\?"; status connected/);
 
       const v = await view(BOOTSTRAP, site, conv.id);
       const [user, first, second] = v.messages;
@@ -253,6 +254,41 @@ describe("every online machine", () => {
       [["web-1", "web-2"], "/ 40% used"],
       [["web-3"], "/ 99% used"],
     ]);
+    await stream.close();
+  });
+
+  it("lists a large site's machines a page at a time with the total, and counts the online ones for the prompt", async () => {
+    const site = await newSite();
+    const ids = Array.from({ length: 205 }, (_, i) => `m-${String(i).padStart(3, "0")}`);
+    const creds = new Map<string, NodeCredentials>();
+    for (let i = 0; i < ids.length; i += 25) {
+      const batch = await Promise.all(ids.slice(i, i + 25).map((id, j) => registerNode(site, { name: id, id, tier: "root", ...((i + j) % 2 ? { group: "odd" } : {}) })));
+      for (const c of batch) creds.set(c.id, c);
+    }
+    const online = [ids[3]!, ids[4]!, ids[204]!];
+    for (const id of online) await connectNode(site, creds.get(id)!);
+    const key = mockKey();
+    await setSiteKey(BOOTSTRAP, site, key);
+    await script(
+      key,
+      { toolCalls: [{ name: "list_machines", input: {} }, { name: "list_machines", input: { status: "online" } }, { name: "list_machines", input: { status: "offline", group: "odd" } }] },
+      { text: "Listed." },
+    );
+    const conv = await newConversation(BOOTSTRAP, site, { all: true });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "which machines are there?");
+    expect((await stream.done()).status).toBe("done");
+    const requests = await recorded(key);
+    expect(JSON.stringify(requests[0]!.body.system)).toContain("(3 online now)");
+    const [all, up, oddDown] = toolResultsShown(requests[1]!.body);
+    expect(all!.split("\n")[0]).toBe("205 machine(s); the first 200 by name (ask for a status or a group to see others):");
+    expect(all!.split("\n").slice(1).map((l) => l.split(" ")[0])).toEqual(ids.slice(0, 200));
+    expect(up!.split("\n")[0]).toBe("3 machine(s):");
+    expect(up!.split("\n").slice(1).map((l) => l.split(" ")[0])).toEqual(online);
+    // The odd-numbered machines are the group "odd"; of them only m-003 is connected.
+    const oddOffline = ids.filter((id, i) => i % 2 === 1 && !online.includes(id));
+    expect(oddDown!.split("\n")[0]).toBe(`${oddOffline.length} machine(s):`);
+    expect(oddDown!.split("\n").slice(1).map((l) => l.split(" ")[0])).toEqual(oddOffline);
     await stream.close();
   });
 
