@@ -1,5 +1,7 @@
 import { readdirSync, readlinkSync } from "node:fs";
+import WebSocket from "ws";
 import { DirectiveView, FanOutAggregate } from "../protocol/api.ts";
+import { LiveMessage } from "../protocol/live-messages.ts";
 import { closeCodeInfo } from "../protocol/close-codes.ts";
 import { TempDirs } from "../test/support/temp-dirs.ts";
 import { DIRECT_HUB_RUNTIME, DirectHub } from "./lib/direct-hub.ts";
@@ -104,6 +106,37 @@ async function measure(hub: DirectHub, fleet: FleetProcesses, client: KeepAliveC
   return { nodes: ids.length, read: read.ms, failed: read.failed, fanOut100, getNodesMs, heartbeats: trips.heartbeats, pings: trips.pings, cpuMsPerFrame: cpu / (trips.heartbeats.length + trips.pings.length), rssMb: rss, sockets };
 }
 
+/**
+ * The same liveness window with one dashboard watching the site's live socket: the hub's CPU per frame, how many
+ * messages the dashboard got a second, and how long its first snapshot (every node) took to arrive.
+ */
+async function watched(hub: DirectHub, fleet: FleetProcesses): Promise<{ cpuMsPerFrame: number; messagesPerS: number; snapshotMs: number }> {
+  const pid = hub.workerdPid;
+  const start = process.hrtime.bigint();
+  const viewer = new WebSocket(`${hub.url.replace(/^http/, "ws")}/api/sites/default/live`, { headers: { Authorization: `Bearer ${hub.adminKey}` }, perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+  let messages = 0;
+  const snapshot = new Promise<number>((resolve, reject) => {
+    viewer.on("message", (data: Buffer) => {
+      messages += 1;
+      if (LiveMessage.parse(JSON.parse(data.toString())).type === "snapshot") resolve(elapsedMs(start));
+    });
+    viewer.once("error", reject);
+  });
+  try {
+    const snapshotMs = await snapshot;
+    await fleet.record(true);
+    messages = 0;
+    const cpu0 = cpuMs(pid);
+    await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+    const cpu = cpuMs(pid) - cpu0;
+    const seen = messages;
+    const trips = await fleet.record(false);
+    return { cpuMsPerFrame: cpu / (trips.heartbeats.length + trips.pings.length), messagesPerS: seen / (IDLE_WINDOW_MS / 1000), snapshotMs };
+  } finally {
+    viewer.close();
+  }
+}
+
 export async function run(): Promise<BenchResult[]> {
   const dirs = new TempDirs();
   const hub = await DirectHub.start(dirs);
@@ -133,6 +166,7 @@ export async function run(): Promise<BenchResult[]> {
     const fanOutIds = connected.filter((_, i) => i % Math.floor(connected.length / FANOUT_NODES) === 0).slice(0, FANOUT_NODES);
     const fanOutDefault = await fanOut(client, fanOutIds);
     const fanOutWide = await fanOut(client, fanOutIds, FANOUT_NODES);
+    const watching = await watched(hub, fleet);
     const status = await fleet.status();
     const clientSockets = Math.max(...fleet.pids.map(socketCount));
 
@@ -162,6 +196,9 @@ export async function run(): Promise<BenchResult[]> {
       both("ping→pong p99", "ms", (p) => percentile(p.pings, 99)),
       both(`liveness frames answered in ${IDLE_WINDOW_MS / 1000} s without directives`, "frames", (p) => p.heartbeats.length + p.pings.length),
       both("hub CPU per liveness frame (workerd CPU time / frames; half are full heartbeats)", "µs", (p) => p.cpuMsPerFrame * 1000),
+      row("  the same with one dashboard watching the live socket", "µs", watching.cpuMsPerFrame * 1000, large.cpuMsPerFrame * 1000, "no dashboard"),
+      row("  messages to that dashboard", "/s", watching.messagesPerS, (large.heartbeats.length / IDLE_WINDOW_MS) * 1000, "full heartbeats a second"),
+      row("  its first snapshot (every node), open to received", "ms", watching.snapshotMs, null, ""),
       both("hub CPU over the window", "% core", (p) => ((p.cpuMsPerFrame * (p.heartbeats.length + p.pings.length)) / IDLE_WINDOW_MS) * 100),
       both("workerd RSS", "MiB", (p) => p.rssMb),
       both("workerd RSS per connected node", "KiB", perNode),
