@@ -69,7 +69,7 @@ function machineLine(n: NodeView): string {
 }
 
 async function listMachines(records: SiteRecords, input: HubToolInput<"list_machines">): Promise<string> {
-  const { total, nodes } = await records.machines({ status: input.status, ...(input.group !== undefined ? { group: input.group } : {}) }, MACHINES_LISTED);
+  const { total, nodes } = await records.machines(input, MACHINES_LISTED);
   if (!total) return "No machines match.";
   const head = total > nodes.length ? `${total} machine(s); the first ${nodes.length} by name (ask for a status or a group to see others):` : `${total} machine(s):`;
   return cut(redactText(`${head}\n${nodes.map(machineLine).join("\n")}`), MODEL_OUTPUT_CHARS).text;

@@ -343,7 +343,6 @@ export class TurnRunner {
     return this.useKey(turn.id, found.key);
   }
 
-  /** One model call, retried while the provider is busy; false when the turn ended instead. */
   /** What the prompt says of the target: a count for the whole site, the one machine's row otherwise, never every row. */
   private async promptMachines(target: Meta["target"]): Promise<PromptContext["machines"]> {
     const hub = this.host.hub();
@@ -352,6 +351,7 @@ export class TurnRunner {
     return { node: found.ok ? (found.value as NodeView) : null };
   }
 
+  /** One model call, retried while the provider is busy; false when the turn ended instead. */
   private async modelStep(turn: TurnRecord, meta: Meta): Promise<boolean> {
     const found = await this.key(turn, meta);
     if (typeof found === "string") {

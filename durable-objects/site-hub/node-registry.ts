@@ -1,6 +1,7 @@
 import { Metrics } from "../../protocol/metrics.ts";
 import type { NodeStatus, NodeView } from "../../protocol/api.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
+import type { HubToolInput } from "../../protocol/tools/hub-tools.ts";
 
 /** The `nodes` table: one row per node ever registered on the site, kept after deregistration for history. */
 
@@ -80,10 +81,7 @@ function toRecord(row: NodeRow, live: LiveHeartbeat | null): NodeRecord {
 }
 
 /** Which registered machines a listing wants: online (connected now), offline (registered, not connected) or all. */
-export interface MachineFilter {
-  status: "online" | "offline" | "all";
-  group?: string;
-}
+export type MachineFilter = HubToolInput<"list_machines">;
 
 export interface NewNode {
   id: string;
