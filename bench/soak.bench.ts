@@ -1,7 +1,7 @@
 import type WebSocket from "ws";
 import { TempDirs } from "../test/support/temp-dirs.ts";
 import { TestHub } from "../test/support/test-hub.ts";
-import { startEchoBaseline } from "./lib/echo-baseline.ts";
+import { startEchoBaseline, type EchoBaseline } from "./lib/echo-baseline.ts";
 import { runIfMain } from "./lib/entry.ts";
 import { CpuMeter, rssMb, workerdProcesses } from "./lib/proc-stats.ts";
 import type { BenchResult } from "./lib/results.ts";
@@ -64,8 +64,9 @@ async function pacedEcho(ws: WebSocket, count: number, record: (index: number, m
 export async function run(): Promise<BenchResult[]> {
   const dirs = new TempDirs();
   const hub = await TestHub.start(dirs);
-  const echo = await startEchoBaseline(dirs);
+  let echo: EchoBaseline | null = null;
   try {
+    echo = await startEchoBaseline(dirs);
     const echoWs = await openSocket(echo.wsUrl);
     const workerd = workerdProcesses(hub.process!.pid!);
     const hubPids = [workerd.entry, workerd.user].filter((pid): pid is number => pid !== null);
@@ -142,7 +143,7 @@ export async function run(): Promise<BenchResult[]> {
       row("hub RSS after the load", "MiB", after.rssMb, rssAtStart, "before the first directive"),
     ];
   } finally {
-    await echo.stop();
+    await echo?.stop();
     await hub.stop();
     dirs.removeAll();
   }
