@@ -160,10 +160,16 @@ export class RoostDeployments {
     void this.pump(rec.id);
   }
 
-  progress(nodeId: string, msg: DirectiveProgressMessage): void {
+  /**
+   * A machine's progress on the directive a deployment sent it; the answer is why it was refused, or null. A report
+   * that arrives after the directive ended is too late to mean anything and changes nothing.
+   */
+  progress(nodeId: string, msg: DirectiveProgressMessage): string | null {
     const target = this.store.byDirective(msg.directiveId);
-    if (!target || target.nodeId !== nodeId) return;
+    if (!target) return `directive ${msg.directiveId} was not sent by a deployment`;
+    if (target.nodeId !== nodeId) return `directive ${msg.directiveId} was not sent to this node`;
     if (this.store.setProgress(target.deploymentId, nodeId, msg.progress)) this.emitTarget(target.deploymentId, nodeId);
+    return null;
   }
 
   /** A machine connected: deployments waiting for it may start it now. */

@@ -190,15 +190,16 @@ export class SiteHub extends DurableObject<Env> {
     this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
       onWorkMessage: (nodeId, msg) => {
         if (msg.type === "process_events") return this.processEventsFrom(nodeId, msg);
-        if (msg.type === "directive_progress") {
-          this.deployments.progress(nodeId, msg);
-          return null;
-        }
+        if (msg.type === "directive_progress") return this.deployments.progress(nodeId, msg);
         return this.directives.onWorkMessage(nodeId, msg);
       },
       onWorkMessages: (nodeId, messages) => {
-        for (const msg of messages) if (msg.type === "directive_progress") this.deployments.progress(nodeId, msg);
-        return this.directives.onWorkMessages(nodeId, messages.filter((m) => m.type !== "directive_progress"));
+        const refused: string[] = [];
+        for (const msg of messages) {
+          const why = msg.type === "directive_progress" ? this.deployments.progress(nodeId, msg) : null;
+          if (why) refused.push(why);
+        }
+        return [...refused, ...this.directives.onWorkMessages(nodeId, messages.filter((m) => m.type !== "directive_progress"))];
       },
       onNodeGone: (nodeId, reason) => this.directives.onNodeGone(nodeId, reason),
       nextDeadline: () => earliest(this.directives.nextDeadline(), this.autonomy.nextCheck()),

@@ -34,16 +34,69 @@ function post(site: string, path: string): Promise<Response> {
   return api(`/api/sites/${site}${path}`, { method: "POST" });
 }
 
-/** Plays the agent's side of one roost directive: ack, a progress report, then success or failure. */
-function finish(agent: FakeAgent, d: DirectiveMessage, ok: boolean): void {
+const PROGRESS = { phase: "download", bytesDone: 10, bytesTotal: 20, chunksDone: 1, chunksTotal: 2 } as const;
+
+/** The agent's first reports on a roost directive: the ack, then how far the download has come. */
+function report(agent: FakeAgent, d: DirectiveMessage): void {
   agent.send({ type: "directive_ack", directiveId: d.id });
-  agent.send({ type: "directive_progress", directiveId: d.id, progress: { phase: "download", bytesDone: 10, bytesTotal: 20, chunksDone: 1, chunksTotal: 2 } });
+  agent.send({ type: "directive_progress", directiveId: d.id, progress: PROGRESS });
+}
+
+/** The agent's last word on a roost directive: success or failure. */
+function conclude(agent: FakeAgent, d: DirectiveMessage, ok: boolean): void {
   const data = { kind: "roost", roost: "app", version: 1, folder: "/srv/app/versions/1", downloadedBytes: 20, downloadedChunks: 2, reusedChunks: 0, previousVersion: null };
   agent.send(
     ok
       ? { type: "result", directiveId: d.id, success: true, output: "", durationMs: 5, exitCode: null, data }
       : { type: "result", directiveId: d.id, success: false, output: "", durationMs: 5, error: "the after command failed", errorCode: "exec_failed" },
   );
+}
+
+/** Plays the agent's side of one roost directive: ack, a progress report, then success or failure. */
+function finish(agent: FakeAgent, d: DirectiveMessage, ok: boolean): void {
+  report(agent, d);
+  conclude(agent, d, ok);
+}
+
+/** A deployment's event stream, read as it arrives, so that a test can act between two events. */
+function eventsOf(res: Response) {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: DeploymentEvent[] = [];
+  let buffer = "";
+  /** The next event, or null once the stream has ended. */
+  async function next(): Promise<DeploymentEvent | null> {
+    for (;;) {
+      const cut = buffer.indexOf("\n\n");
+      if (cut >= 0) {
+        const frame = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        if (!frame.startsWith("data: ")) continue;
+        const event = DeploymentEvent.parse(JSON.parse(frame.slice(6)));
+        seen.push(event);
+        return event;
+      }
+      const { value, done } = await reader.read();
+      if (done) return null;
+      buffer += value;
+    }
+  }
+  return {
+    next,
+    /** Reads on to the first event that matches, failing if the stream ends first. */
+    async until(what: string, match: (e: DeploymentEvent) => boolean): Promise<DeploymentEvent> {
+      for (;;) {
+        const event = await next();
+        if (!event) throw new Error(`the stream ended before ${what}; it held: ${seen.map((e) => e.event).join(", ")}`);
+        if (match(event)) return event;
+      }
+    },
+    /** Every event from here to the end of the stream. */
+    async rest(): Promise<DeploymentEvent[]> {
+      const out: DeploymentEvent[] = [];
+      for (let e = await next(); e; e = await next()) out.push(e);
+      return out;
+    },
+  };
 }
 
 /** The roost directives each machine has been sent so far (taking them off the agent's queue). */
@@ -186,24 +239,61 @@ describe("roost deployments", () => {
     expect((await post(site, `/roost/deployments/${d.id}/promote`)).status).toBe(409);
   });
 
-  it("streams the deployment: a snapshot, each machine's progress and outcome, then the end", async () => {
+  it("streams the deployment: a snapshot, each machine's progress as it comes and its outcome, then the end", async () => {
     const { site, machines } = await setUp(1);
+    const agent = machines[0]!.agent;
     const res = await api(`/api/sites/${site}/roosts/app/deployments`, {
       method: "POST",
       body: JSON.stringify({ version: 1, target: { nodes: ["m00"] }, path: "/srv/app" }),
       headers: { Accept: "text/event-stream" },
     });
-    expect(res.headers.get("X-Cortex-Deployment")).toMatch(/^r-/);
-    const dir = await machines[0]!.agent.next("directive");
-    finish(machines[0]!.agent, dir, true);
-    const events = (await res.text())
-      .split("\n\n")
-      .filter((f) => f.startsWith("data: "))
-      .map((f) => DeploymentEvent.parse(JSON.parse(f.slice(6))));
-    expect(events[0]!.event).toBe("snapshot");
-    const progress = events.find((e) => e.event === "target" && e.target.progress?.phase === "download");
-    expect(progress).toBeDefined();
-    expect(events.at(-1)).toMatchObject({ event: "end", deployment: { state: "completed", counts: { done: 1 } } });
+    const id = res.headers.get("X-Cortex-Deployment");
+    expect(id).toMatch(/^r-/);
+    const stream = eventsOf(res);
+    expect(await stream.next()).toMatchObject({ event: "snapshot", deployment: { id, counts: { pending: 1 } } });
+    const dir = await agent.next("directive");
+    expect(await stream.next()).toMatchObject({ event: "target", target: { nodeId: "m00", status: "running", directiveId: dir.id, progress: null } });
+
+    // The result waits until the progress has been streamed: the report is shown live, not only in the record.
+    report(agent, dir);
+    const progressed = await stream.until("the progress report", (e) => e.event === "target" && e.target.progress !== null);
+    expect(progressed).toMatchObject({ target: { status: "running", progress: PROGRESS } });
+    conclude(agent, dir, true);
+
+    const rest = await stream.rest();
+    expect(rest.find((e) => e.event === "target")).toMatchObject({ target: { status: "done", progress: PROGRESS } });
+    expect(rest.at(-1)).toMatchObject({ event: "end", deployment: { state: "completed", counts: { done: 1 } } });
+  });
+
+  it("takes a progress report only from the machine running it, and only while it runs", async () => {
+    const { site, machines } = await setUp(2);
+    const [m0, m1] = machines as [Machine, Machine];
+    const d = await deploy(site, "app", { version: 1, target: { nodes: ["m00"] }, path: "/srv/app" });
+    const dir = await m0.agent.next("directive");
+    const targetOf = async () => (await view(site, d.id)).targets![0]!;
+
+    // Another machine claims progress on m00's directive: refused, and m00's record is untouched.
+    m1.agent.send({ type: "directive_progress", directiveId: dir.id, progress: { ...PROGRESS, bytesDone: 19 } });
+    expect(await m1.agent.next("error")).toMatchObject({ code: "not_yours", message: `directive ${dir.id} was not sent to this node` });
+    // Inside a batch too, and a directive no deployment sent is refused as well.
+    m1.agent.send({ type: "batch", messages: [{ type: "directive_progress", directiveId: "d-nope", progress: PROGRESS }] });
+    await until("the batch's refusal", () => (m1.agent.take("error").some((e) => e.message === "directive d-nope was not sent by a deployment") ? true : undefined));
+    expect(await targetOf()).toMatchObject({ status: "running", progress: null });
+
+    report(m0.agent, dir);
+    await until("m00's own progress", async () => ((await targetOf()).progress?.bytesDone === 10 ? true : undefined));
+    conclude(m0.agent, dir, true);
+    await stateIs(site, d.id, "completed");
+
+    // A report that arrives after the result is late and changes nothing; the batch's error marks it as handled.
+    m0.agent.send({ type: "batch", messages: [{ type: "directive_progress", directiveId: dir.id, progress: { ...PROGRESS, bytesDone: 15 } }, { type: "directive_ack", directiveId: "d-marker" }] });
+    const errors: string[] = [];
+    await until("the marker's refusal", () => {
+      errors.push(...m0.agent.take("error").map((e) => e.message));
+      return errors.some((m) => m.includes("d-marker")) ? true : undefined;
+    });
+    expect(errors).toEqual(["directive d-marker does not exist"]);
+    expect(await targetOf()).toMatchObject({ status: "done", progress: PROGRESS });
   });
 
   it("gives an offline machine the version when it connects again, if asked; skips it otherwise", async () => {
