@@ -6,11 +6,23 @@ export class SseParser {
   private buffer = "";
   /** How far into `buffer` is known to hold no line end, so a long event arriving over many reads is scanned once. */
   private scanned = 0;
+  /**
+   * Reads with no line end in them, kept apart until one comes: a 64 KiB event arriving in 4 KiB reads (as through
+   * `wrangler dev`'s proxy) is then joined once, not copied again with every read.
+   */
+  private pieces: string[] = [];
   private data: string[] = [];
 
   /** Feeds decoded text; returns the data of every event completed by it. */
   push(text: string): string[] {
-    const buffer = this.buffer + text;
+    // A CR waiting at the end of `buffer` (half of a CRLF, or a line end of its own) needs the next text at once.
+    const crWaiting = this.scanned < this.buffer.length;
+    if (!crWaiting && text.indexOf("\n") < 0 && text.indexOf("\r") < 0) {
+      this.pieces.push(text);
+      return [];
+    }
+    const buffer = this.pieces.length === 0 ? this.buffer + text : this.buffer + this.pieces.join("") + text;
+    this.pieces = [];
     const events: string[] = [];
     let start = 0;
     let from = this.scanned;
