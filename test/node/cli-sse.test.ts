@@ -55,6 +55,16 @@ describe("SSE parsing", () => {
     expect(await collect(streamOf(threeWay))).toEqual(EXPECTED);
   });
 
+  it("gives an event as soon as the read that completes it arrives, even when a CR waited for its next character", () => {
+    const parser = new SseParser();
+    expect(parser.push("data: x")).toEqual([]);
+    expect(parser.push(" and more")).toEqual([]);
+    expect(parser.push("\r\r")).toEqual([]);
+    // The second CR may be half of a CRLF until this read, which has no line end of its own, shows it was not.
+    expect(parser.push("data: y")).toEqual(["x and more"]);
+    expect(parser.push("\n\n")).toEqual(["y"]);
+  });
+
   it("gives the same events for a long event over many reads and many events in one read, whatever the line ends", () => {
     const long = "x".repeat(200_000);
     const text = (eol: string): string =>
