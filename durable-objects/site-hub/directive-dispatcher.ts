@@ -448,7 +448,7 @@ export class DirectiveDispatcher {
    */
   private resolveTargets(target: FanOutTarget): HubResult<{ targets: NodeView[]; skippedOffline: number }> {
     let skippedOffline = 0;
-    const resolved = resolveTargets(this.registry.list().map((r) => r.view), target, (all) => {
+    const resolved = resolveTargets(this.registry, target, (all) => {
       const online = all.filter((n) => this.link.isOnline(n.id));
       skippedOffline = all.length - online.length;
       return ok(online);

@@ -2,6 +2,7 @@ import { Metrics } from "../../protocol/metrics.ts";
 import type { NodeStatus, NodeView } from "../../protocol/api.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { HubToolInput } from "../../protocol/tools/hub-tools.ts";
+import type { TargetSource } from "./fan-out-targets.ts";
 
 /** The `nodes` table: one row per node ever registered on the site, kept after deregistration for history. */
 
@@ -103,7 +104,7 @@ export interface AgentFacts {
   sandboxRoot: string | null;
 }
 
-export class NodeRegistry {
+export class NodeRegistry implements TargetSource {
   /**
    * `changed` hears of every write to a node's state, after it is made (the live dashboard relays them); `live` gives
    * a connection's heartbeat state newer than the row, overlaid on every record read.
@@ -133,6 +134,18 @@ export class NodeRegistry {
     return this.sql.exec<NodeRow>("SELECT * FROM nodes ORDER BY name, id").toArray().map((row) => this.toRecord(row));
   }
 
+  registeredViews(): NodeView[] {
+    return this.views("SELECT * FROM nodes WHERE status != 'deregistered' ORDER BY name, id");
+  }
+
+  groupViews(group: string): NodeView[] {
+    return this.views("SELECT * FROM nodes WHERE grp = ? AND status != 'deregistered' ORDER BY name, id", group);
+  }
+
+  viewsAmong(ids: readonly string[]): NodeView[] {
+    return this.views("SELECT * FROM nodes WHERE id IN (SELECT value FROM json_each(?)) AND status != 'deregistered'", JSON.stringify(ids));
+  }
+
   /**
    * The registered machines a filter matches, by name: at most `limit` of them, and how many match. Building a record
    * reads its socket's state, so a site of thousands of machines builds only the page asked for.
@@ -148,6 +161,13 @@ export class NodeRegistry {
   /** How many machines are connected now: a count, without building their records. */
   connectedCount(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM nodes WHERE status = 'connected'").one().n;
+  }
+
+  private views(query: string, ...args: string[]): NodeView[] {
+    return this.sql
+      .exec<NodeRow>(query, ...args)
+      .toArray()
+      .map((row) => this.toRecord(row).view);
   }
 
   private toRecord(row: NodeRow): NodeRecord {

@@ -192,8 +192,7 @@ export class RoostDeployments {
 
   /** A deployment to `all` means every registered machine, offline ones too: they may catch up later. */
   private resolve(target: FanOutTarget): HubResult<NodeView[]> {
-    const nodes = this.registry.list().map((r) => r.view);
-    return resolveTargets(nodes, target, (all) => (all.length ? ok(all) : fail(404, "no_nodes", "the site has no registered machines")));
+    return resolveTargets(this.registry, target, (all) => (all.length ? ok(all) : fail(404, "no_nodes", "the site has no registered machines")));
   }
 
   private supersede(id: string, roost: string, path: string, nodes: string[], now: number): void {

@@ -405,6 +405,28 @@ describe("directives", () => {
     expect((await post(`/api/sites/${site}/fanouts`, { target: { nodes: ["ghost"] }, action: "bash", params: { command: "true" } })).status).toBe(404);
   });
 
+  it("never targets a deregistered node: named, it is unknown; in a group or among all, it is not there", async () => {
+    const site = freshSite();
+    const a = await nodeOnline(site, "a", "root", "gpu");
+    const gone = await registerNode(site, { name: "gone", tier: "root", group: "gpu" });
+    const left = await registerNode(site, { name: "left", tier: "root", group: "old" });
+    for (const id of [gone.id, left.id]) expect((await api(`/api/sites/${site}/nodes/${id}`, { method: "DELETE" })).status).toBe(200);
+
+    const named = await post(`/api/sites/${site}/fanouts`, { target: { nodes: ["a", gone.id, "a"] }, action: "bash", params: { command: "true" } });
+    expect(named.status).toBe(404);
+    expect(((await named.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "node_not_found", message: `unknown node(s): ${gone.id}` });
+    expect((await post(`/api/sites/${site}/fanouts`, { target: { group: "old" }, action: "bash", params: { command: "true" } })).status).toBe(404);
+
+    for (const target of [{ group: "gpu" }, { all: true }, { nodes: ["a", "a"] }]) {
+      const pending = post(`/api/sites/${site}/fanouts`, { target, action: "bash", params: { command: "true" } });
+      answer(a.agent, await a.agent.next("directive"), []);
+      const body = (await (await pending).json()) as { aggregate: FanOutAggregate; directives: DirectiveView[] };
+      expect(body.aggregate, JSON.stringify(target)).toMatchObject({ total: 1, succeeded: 1, offline: 0, skippedOffline: 0 });
+      expect(body.directives.map((d) => d.nodeId)).toEqual(["a"]);
+      a.agent.take("directive");
+    }
+  });
+
   it("cancels a whole fan-out, including members still queued", async () => {
     const site = freshSite();
     const a = await nodeOnline(site, "a");
