@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useLayoutEffect, useState } from "preact/hooks";
 import { messageOf, send } from "../api.ts";
 import { liveState } from "../live.ts";
 import { AUTH } from "../paths.ts";
@@ -35,7 +35,8 @@ export function Layout({ children }: { children: ComponentChildren }) {
   const [error, setError] = useState("");
   const [menuOpen, setMenuOpen] = useState(false);
   const path = location.value.path;
-  useEffect(() => setMenuOpen(false), [path]);
+  // Before the new page paints: a plain effect waits for the next animation frame, and the open menu would cover it.
+  useLayoutEffect(() => setMenuOpen(false), [path]);
 
   async function signOut() {
     try {
