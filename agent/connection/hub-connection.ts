@@ -8,6 +8,7 @@ import type { ProcessSupervisor } from "../supervisor/process-supervisor.ts";
 import { errorText, seconds, type Logger } from "./logger.ts";
 import { Liveness } from "./liveness.ts";
 import { registerMessage, type LiveSettings } from "./register-message.ts";
+import { HUB_SOCKET_OPTIONS } from "./socket-options.ts";
 import { verdictOfClose, verdictOfUpgrade, type Verdict } from "./verdict.ts";
 import { WorkOutbox } from "./work-outbox.ts";
 
@@ -57,7 +58,7 @@ export class HubSession {
       heartbeat: () => void ctx.heartbeat().then((message) => this.send(message)),
       silent: (silentMs) => this.abandon(`nothing heard from the hub for ${seconds(silentMs)}`),
     });
-    this.ws = new WebSocket(ctx.url, { headers: { Authorization: `Bearer ${ctx.settings.token}` } });
+    this.ws = new WebSocket(ctx.url, { ...HUB_SOCKET_OPTIONS, headers: { Authorization: `Bearer ${ctx.settings.token}` } });
     this.connectTimer = setTimeout(
       () => this.abandon(`not registered within ${seconds(ctx.connectTimeoutMs)}`),
       ctx.connectTimeoutMs,

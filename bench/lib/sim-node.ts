@@ -2,6 +2,7 @@ import WebSocket from "ws";
 import { MAX_CHUNK_BYTES, METRICS_EVERY_TICKS, PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { Metrics } from "../../protocol/metrics.ts";
 import type { DirectiveMessage, NodeToHubMessage } from "../../protocol/node-messages.ts";
+import { HUB_SOCKET_OPTIONS } from "../../agent/connection/socket-options.ts";
 import { WorkOutbox } from "../../agent/connection/work-outbox.ts";
 
 /** The command a simulated node answers by streaming `streamBytes` of output instead of a one-line result. */
@@ -88,7 +89,7 @@ export class SimNode {
     return new Promise((resolve, reject) => {
       // A zero mask: `ws` then skips XOR-ing every sent byte in JavaScript, which cost this process more CPU per
       // streamed MiB than the hub. The raw `ws` baseline's data goes server → client, unmasked, too.
-      const ws = new WebSocket(options.url, { headers: { Authorization: `Bearer ${options.token}` }, perMessageDeflate: false, generateMask: (mask) => void mask.fill(0) });
+      const ws = new WebSocket(options.url, { ...HUB_SOCKET_OPTIONS, headers: { Authorization: `Bearer ${options.token}` }, generateMask: (mask) => void mask.fill(0) });
       const timer = setTimeout(() => {
         ws.terminate();
         reject(new Error(`${options.nodeId}: not registered within ${timeoutMs} ms`));

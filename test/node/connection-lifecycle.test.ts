@@ -29,6 +29,8 @@ describe("registering", () => {
 
     expect(connection.request.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(connection.request.url).toBe("/api/sites/default/connect");
+    // No compression offered, so none can be agreed: see agent/connection/socket-options.ts.
+    expect(connection.request.headers["sec-websocket-extensions"]).toBeUndefined();
     expect(connection.frames[0]).toBe(register);
     expect(RegisterMessage.parse(register)).toEqual({
       type: "register",
