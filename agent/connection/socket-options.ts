@@ -7,7 +7,8 @@ import type { ClientOptions } from "ws";
  *   on what earlier outputs held: a secret read by one directive, then text an attacker can write (a log line) read
  *   by the next, compress together, and sizes on the wire become an oracle for the secret (CRIME).
  * - Each side keeps a compressor and a decompressor per connection for as long as it lasts: measured locally, about
- *   630 KiB more hub memory per connected node, and each compressed frame a trip through zlib on the agent's thread pool.
+ *   630 KiB more hub memory per connected node; and each compressed frame is a trip through zlib on the agent's
+ *   thread pool.
  * The benches' simulated nodes open their sockets with these options too, so their figures are the agent's.
  */
 export const HUB_SOCKET_OPTIONS = { perMessageDeflate: false } as const satisfies ClientOptions;
