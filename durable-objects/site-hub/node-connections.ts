@@ -15,6 +15,7 @@ import {
 } from "../../protocol/node-messages.ts";
 import type { LiveBeat } from "../../protocol/live-messages.ts";
 import { tierWithin } from "../../protocol/tiers.ts";
+import { hashesEqual } from "../shared/secrets.ts";
 import type { SupervisionStatus } from "../../protocol/processes.ts";
 import { bucketOf, withSample, type MinuteBucket } from "./metrics-history.ts";
 import type { ApiError } from "../../protocol/api.ts";
@@ -136,7 +137,7 @@ export class NodeConnections {
     const state: NodeSocketState = {
       connId: crypto.randomUUID(),
       nodeId: null,
-      authenticated: false,
+      tokenHash: null,
       registered: false,
       acceptedAt: now,
       registeredAt: null,
@@ -155,7 +156,7 @@ export class NodeConnections {
       const check = await checkNodeToken(this.registry, token);
       if (!check.ok) return refusal(check.status, check.code, check.message);
       state.nodeId = check.record.view.id;
-      state.authenticated = true;
+      state.tokenHash = check.record.tokenHash;
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -207,8 +208,15 @@ export class NodeConnections {
     closeSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
-  /** Closes a node's live connection on the hub's initiative (deregister, rekey) and records why. */
+  /**
+   * Closes a node's live connection on the hub's initiative (deregister, rekey) and records why, and every socket
+   * that presented its token and has not registered yet: whoever opened one holds the token being revoked.
+   */
   evict(nodeId: string, code: number, why: string): void {
+    for (const pending of this.ctx.getWebSockets()) {
+      const state = nodeStateOf(pending);
+      if (state && !state.registered && state.nodeId === nodeId) closeSocket(pending, code, reasonOf(code));
+    }
     const ws = this.socketOf(nodeId);
     if (!ws) return;
     const state = readState(ws);
@@ -329,7 +337,7 @@ export class NodeConnections {
   }
 
   private async register(ws: WebSocket, state: NodeSocketState, msg: RegisterMessage): Promise<void> {
-    if (!state.authenticated) {
+    if (!state.tokenHash) {
       if (!msg.token) return this.close(ws, state, CloseCode.UNAUTHORIZED, "no token in the upgrade request or the register message");
       const check = await checkNodeToken(this.registry, msg.token);
       if (!check.ok) {
@@ -341,6 +349,9 @@ export class NodeConnections {
     const nodeId = state.nodeId!;
     const record = this.registry.get(nodeId);
     if (!record || record.view.status === "deregistered") return this.close(ws, state, CloseCode.DEREGISTERED, `node ${nodeId} was deregistered`);
+    if (state.tokenHash && !hashesEqual(state.tokenHash, record.tokenHash)) {
+      return this.close(ws, state, CloseCode.UNAUTHORIZED, "the node's token was replaced after this connection opened");
+    }
     if (msg.agentId !== nodeId) {
       return this.close(ws, state, CloseCode.NODE_MISMATCH, `agentId ${msg.agentId} does not match the token's node ${nodeId}`);
     }

@@ -19,8 +19,11 @@ export interface NodeSocketState {
   connId: string;
   /** Known at upgrade when the token came in the Authorization header, otherwise from `register`. */
   nodeId: string | null;
-  /** Whether the token was already verified at upgrade. */
-  authenticated: boolean;
+  /**
+   * The stored hash of the token verified at upgrade, null when the token comes in `register`. `register` compares it
+   * with the node's hash again: a rekey or a re-registration between the two must not let the old token in.
+   */
+  tokenHash: string | null;
   registered: boolean;
   acceptedAt: number;
   registeredAt: number | null;

@@ -248,6 +248,41 @@ describe("agent connections", () => {
     await connectNode(site, { ...creds, token: fresh.token });
   });
 
+  it("rekey and deregister also close a socket that presented the old token and has not registered yet", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "stolen" });
+    const legit = await connectNode(site, creds);
+    // A thief with a copy of the token opens a socket and waits, hoping to register once the token is rotated.
+    const thief = await asAgent(site, creds.token);
+    const rekey = await api(`/api/sites/${site}/nodes/${creds.id}/rekey`, { method: "POST" });
+    const fresh = (await rekey.json()) as { token: string };
+    expect((await legit.waitClose()).code).toBe(CloseCode.TOKEN_ROTATED);
+    expect((await thief.waitClose()).code).toBe(CloseCode.TOKEN_ROTATED);
+    await connectNode(site, { ...creds, token: fresh.token });
+
+    const other = await registerNode(site, { name: "leaving-with-thief" });
+    const waiting = await asAgent(site, other.token);
+    expect((await api(`/api/sites/${site}/nodes/${other.id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await waiting.waitClose()).code).toBe(CloseCode.DEREGISTERED);
+    const again = await registerNode(site, { name: "leaving-with-thief", id: other.id });
+    expect(again.id).toBe(other.id);
+    expect(((await dial(site, other.token)) as Response).status).toBe(401);
+    await connectNode(site, again);
+  });
+
+  it("register re-checks a token verified at upgrade: one replaced in between does not register", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "raced" });
+    const early = await asAgent(site, creds.token);
+    // The token changes without the eviction a rekey does, as if the two raced.
+    await runInDurableObject(hub(site), (_obj, state) => {
+      state.storage.sql.exec("UPDATE nodes SET token_hash = ? WHERE id = ?", "f".repeat(64), creds.id);
+    });
+    early.register(creds.id);
+    expect((await early.waitClose()).code).toBe(CloseCode.UNAUTHORIZED);
+    expect((await nodeView(site, creds.id)).status).not.toBe("connected");
+  });
+
   it("deregister closes the connection (4006) and refuses the token from then on with 410", async () => {
     const site = freshSite();
     const creds = await registerNode(site, { name: "leaving" });
