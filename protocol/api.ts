@@ -243,6 +243,8 @@ export const RunRecord = z.object({
       exitCode: z.number().int().nullable(),
       reason: z.string().nullable(),
       outputTail: z.string(),
+      /** The tail was left out: this reader may not read what a run launched by someone else printed. */
+      outputWithheld: z.boolean().optional(),
       startedAt: z.number(),
       endedAt: z.number(),
       reportedAt: z.number(),

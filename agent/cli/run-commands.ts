@@ -113,5 +113,6 @@ function runStatusText(view: DirectiveView): string {
 
 function endedText(record: RunRecord): string {
   const ended = record.ended!;
-  return `${stateLine({ runId: record.runId, ...ended })}${asBlock(ended.outputTail)}`;
+  const tail = ended.outputWithheld ? "(its output is withheld: only a site admin reads what a run printed)\n" : asBlock(ended.outputTail);
+  return `${stateLine({ runId: record.runId, ...ended })}${tail}`;
 }

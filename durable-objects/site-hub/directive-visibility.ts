@@ -1,4 +1,4 @@
-import type { ActivityEntry, DirectiveEvent, DirectiveView } from "../../protocol/api.ts";
+import type { ActivityEntry, DirectiveEvent, DirectiveView, RunRecord } from "../../protocol/api.ts";
 import { redactText, redactValue } from "../../protocol/redaction.ts";
 import type { DirectiveRecord } from "./directive-store.ts";
 import type { Requester } from "./requester.ts";
@@ -55,6 +55,19 @@ export function eventForConfined(event: DirectiveEvent): DirectiveEvent | null {
   if (event.event === "chunk") return null;
   if (event.event === "result") return { ...event, directive: redactedOutcome(event.directive) };
   return event;
+}
+
+/**
+ * A long run as a viewer may see it. A run is launched by an unconfined command, so, as for the directive that
+ * launched it, a confined viewer gets no output tail, and the end's reason (written by the agent) redacted.
+ */
+export function runFor(record: RunRecord, viewer: Viewer): RunRecord {
+  const ended = record.ended;
+  if (!viewer.confined || !ended) return record;
+  return {
+    ...record,
+    ended: { ...ended, outputTail: "", outputWithheld: ended.outputTail !== "", reason: ended.reason === null ? null : redactText(ended.reason) },
+  };
 }
 
 /** Activity entries quote errors and run reasons written by agents; a confined viewer gets them redacted. */

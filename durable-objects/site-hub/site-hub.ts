@@ -63,7 +63,7 @@ import { processTrigger } from "./autonomy/triggers.ts";
 import { ConversationIndex } from "./conversation-index.ts";
 import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
-import { activityFor, directiveFor, type Viewer } from "./directive-visibility.ts";
+import { activityFor, directiveFor, runFor, type Viewer } from "./directive-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
 import { LiveViewers, VIEWER_PATH, viewerOwner, viewerRights } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
@@ -653,9 +653,10 @@ export class SiteHub extends DurableObject<Env> {
     return done.ok ? this.getDirective(id, requester) : done;
   }
 
-  getRun(nodeId: string, runId: string): HubResult<RunRecord> {
+  getRun(nodeId: string, runId: string, viewer: Viewer): HubResult<RunRecord> {
     if (!this.registry.exists(nodeId)) return fail(404, "node_not_found", `node ${nodeId} not found`);
-    return this.directives.run(nodeId, runId);
+    const run = this.directives.run(nodeId, runId);
+    return run.ok ? ok(runFor(run.value, viewer)) : run;
   }
 
   getFanOut(id: string): HubResult<FanOutAggregate> {

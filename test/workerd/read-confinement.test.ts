@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ActivityPage, DirectiveListResponse, DirectiveView, FanOutResponse } from "../../protocol/api.ts";
+import { ActivityPage, DirectiveListResponse, DirectiveView, FanOutResponse, RunRecord } from "../../protocol/api.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
 import { DEFAULT_SANDBOX_ROOT } from "../../protocol/tier-policy.ts";
 import { call, createKey, expectJson, join, newSite, refusal, rootSession, type Caller, type Person } from "./accounts-support.ts";
@@ -209,6 +209,23 @@ describe("what a member sees of other people's directives", () => {
     }
     const own = await asSeenBy(admin.caller, ran.id);
     expect(own).toMatchObject({ output: SECRET_OUTPUT, outputWithheld: false, params: { command: SECRET_COMMAND } });
+  });
+
+  it("an admin's long run: its output tail withheld from members and read keys, its reason redacted; the admin sees both", async () => {
+    const ran = await run(admin.caller, box, "box", { action: "run.launch", params: { command: "pg_dump customers", name: "dump" } }, "");
+    const runId = `run-dump-${ran.id.slice(0, 8)}`;
+    const reason = "failed: DB_PASSWORD=hunter2hunter2 rejected";
+    box.send({ type: "run_complete", runId, directiveId: ran.id, state: "failed", exitCode: 1, reason, outputTail: SECRET_OUTPUT, startedAt: 1_000, endedAt: 2_000 });
+    await box.next("run_complete_ack");
+    const path = `/api/sites/${site}/nodes/box/runs/${runId}`;
+    for (const viewer of [member.caller, (await createKey(admin.caller, "read")).caller, (await createKey(admin.caller, "chat")).caller]) {
+      const seen = await expectJson(await call(viewer, path), 200, RunRecord);
+      expect(seen.ended).toMatchObject({ state: "failed", exitCode: 1, outputTail: "", outputWithheld: true });
+      expect(seen.ended!.reason).toContain("[REDACTED:");
+      expect(JSON.stringify(seen)).not.toContain("hunter2");
+    }
+    const whole = await expectJson(await call(admin.caller, path), 200, RunRecord);
+    expect(whole.ended).toMatchObject({ outputTail: SECRET_OUTPUT, reason });
   });
 
   it("an admin's unconfined read of a file: output withheld even inside /var/log, where a link could lead anywhere", async () => {

@@ -103,7 +103,7 @@ export const directiveRoutes: SiteRoute[] = [
       if (!id.ok) return id.response;
       const runId = parseParam(c, RunRefParams().shape.runId, "runId");
       if (!runId.ok) return runId.response;
-      return respond(c, await siteHub(c).getRun(id.value, runId.value));
+      return respond(c, await siteHub(c).getRun(id.value, runId.value, requesterOf(c)));
     },
   },
   {
