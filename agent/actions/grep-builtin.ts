@@ -5,17 +5,10 @@ import { MAX_READ_BYTES } from "../../protocol/limits.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";
 import { childPath, openDirectoryVerified, openFileVerified, statVerified } from "../sandbox/verified-fs.ts";
 import { walkFiles, type WalkedFile } from "../sandbox/verified-walk.ts";
-import { ActionError } from "./action-error.ts";
+import { compilePattern } from "../host/process-pattern.ts";
 import type { MatchSink } from "./grep-results.ts";
 import { looksBinary, splitLines } from "./text.ts";
 
-function compile(params: ActionParams<"grep">): RegExp {
-  try {
-    return new RegExp(params.pattern, params.caseInsensitive ? "i" : "");
-  } catch (err) {
-    throw new ActionError("invalid_params", `invalid regular expression: ${(err as Error).message}`);
-  }
-}
 
 /** ripgrep matches a glob without a slash against the file name at any depth. */
 function globPattern(filter: string | undefined): string {
@@ -51,20 +44,21 @@ async function singleFileText(path: string, policy: PathPolicy): Promise<string 
   }
 }
 
-function searchText(file: string, text: string, regex: RegExp, sink: MatchSink): boolean {
+function searchText(file: string, text: string, matches: (line: string) => boolean, sink: MatchSink): boolean {
   const lines = splitLines(text);
   for (let i = 0; i < lines.length; i++) {
-    if (regex.test(lines[i]!) && !sink({ file, line: i + 1, text: lines[i]! })) return false;
+    if (matches(lines[i]!) && !sink({ file, line: i + 1, text: lines[i]! })) return false;
   }
   return true;
 }
 
 /**
- * The search that reads only through verified descriptors: JavaScript regular expressions over every text file
- * the policy allows. Used wherever the policy restricts paths, and where ripgrep is not installed.
+ * The search that reads only through verified descriptors: the caller's pattern, compiled with RE2 (time linear in
+ * the line, as ripgrep's engine: a pattern like `(.+)+X` cannot freeze the agent), over every text file the policy
+ * allows. Used wherever the policy restricts paths, and where ripgrep is not installed.
  */
 export async function builtinSearch(params: ActionParams<"grep">, policy: PathPolicy, signal: AbortSignal, sink: MatchSink): Promise<void> {
-  const regex = compile(params);
+  const regex = compilePattern(params.pattern, { caseInsensitive: params.caseInsensitive });
   const target = await statVerified(params.path, policy);
   if (!target.stats.isDirectory()) {
     const text = await singleFileText(params.path, policy);

@@ -1,9 +1,9 @@
 import { constants, type Dirent } from "node:fs";
 import { lstat, open, readdir, readlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import picomatch from "picomatch";
 import type { PathPolicy } from "./path-policy.ts";
 import { childPath } from "./verified-fs.ts";
+import { compileGlob } from "./glob-matcher.ts";
 import { VCS_DIRS } from "../actions/file-listing.ts";
 
 
@@ -63,7 +63,7 @@ async function openSubdir(dir: VerifiedDir, name: string, policy: PathPolicy): P
  * folder reopened by descriptor so that one swapped for a symlink mid-walk is skipped rather than followed.
  */
 export async function* walkFiles(root: VerifiedDir, pattern: string, policy: PathPolicy, signal: AbortSignal): AsyncGenerator<WalkedFile> {
-  const matches = picomatch(pattern.replace(/^\.\//, ""), { dot: true });
+  const matches = compileGlob(pattern.replace(/^\.\//, ""));
   // Without `**` a pattern names a fixed depth; nothing deeper can match.
   const maxDepth = pattern.includes("**") ? Number.POSITIVE_INFINITY : pattern.split("/").length;
   yield* walk(root, "", 1);

@@ -31,6 +31,23 @@ describe("glob", () => {
     expect(lines).toHaveLength(6);
   });
 
+  it("runs in time linear in the name: a glob that backtracks in picomatch's regular expression comes back", async () => {
+    const long = "a".repeat(200);
+    const root = tree({ [long]: "", aaaaaaaab: "", "ab.txt": "", "b.txt": "", "c.log": "" });
+    // Against the 200-character name, picomatch's own expression for the first would backtrack for hours.
+    expect(await run(executor(), new FakeHub(), directive("glob", { pattern: "*a*a*a*a*a*a*a*a*b", path: root }))).toMatchObject({ success: true, output: join(root, "aaaaaaaab") });
+    expect((await run(executor(), new FakeHub(), directive("glob", { pattern: "*a*a*a*a*a*a*a*a", path: root }))).output).toBe(join(root, long));
+    expect((await run(executor(), new FakeHub(), directive("glob", { pattern: "@(b|c).*", path: root }))).output.split("\n")).toEqual([join(root, "b.txt"), join(root, "c.log")]);
+    expect((await run(executor(), new FakeHub(), directive("glob", { pattern: "{ab,c}.{txt,log}", path: root }))).output.split("\n")).toEqual([join(root, "ab.txt"), join(root, "c.log")]);
+  });
+
+  it("refuses a glob that needs backtracking (a negation) instead of running it", async () => {
+    const root = tree({ "a.txt": "" });
+    const result = await run(executor(), new FakeHub(), directive("glob", { pattern: "!(x)", path: root }));
+    expect(result).toMatchObject({ success: false, errorCode: "invalid_params" });
+    expect(result.error).toContain("not supported");
+  });
+
   it("refuses a path that is not a directory", async () => {
     const root = tree({ "file.txt": "" });
     const result = await run(executor(), new FakeHub(), directive("glob", { pattern: "*", path: join(root, "file.txt") }));
@@ -93,6 +110,13 @@ describe.each([
     const root = fixture();
     expect((await search({ pattern: "beta", path: join(root, "src/a.ts") })).output).toBe(`${root}/src/a.ts:2:const beta = 2;`);
     expect(await search({ pattern: "zzz", path: root })).toMatchObject({ success: true, output: "" });
+  });
+
+  it.skipIf(skip)("runs a pattern that backtracks in JavaScript, (.+)+X, in time linear in the line", async () => {
+    // JavaScript's engine would try 2^60 ways to split this line before saying no.
+    const root = tree({ "log.txt": `${"a".repeat(60)}\nends with X: aaaX\n` });
+    expect(await search({ pattern: "(.+)+X", path: root })).toMatchObject({ success: true, output: `${root}/log.txt:2:ends with X: aaaX` });
+    expect(await search({ pattern: "(a|aa)+$b", path: root })).toMatchObject({ success: true, output: "" });
   });
 
   it.skipIf(skip)("refuses an invalid regular expression as invalid_params", async () => {
