@@ -1,4 +1,3 @@
-import { realpathSync } from "node:fs";
 import * as z from "zod";
 import { isWithin, pathDecision } from "../../protocol/tier-policy.ts";
 import { normalizePath } from "../../protocol/paths.ts";
@@ -14,15 +13,6 @@ export const PolicySpec = z.object({
 });
 export type PolicySpec = z.infer<typeof PolicySpec>;
 
-/** A folder by its real path when it exists (what descriptors will be compared with), else as written. */
-function realFolder(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return normalizePath(path);
-  }
-}
-
 /**
  * The judge of real paths: file actions ask it about what they actually opened (a descriptor's real path), never
  * about the path string they were given.
@@ -31,7 +21,9 @@ export class PathPolicy {
   private readonly confineTo: string[] | null;
 
   constructor(readonly spec: PolicySpec) {
-    this.confineTo = spec.confineTo?.map(realFolder) ?? null;
+    // As written, never resolved: a symlink at a readable path (or in a folder above it) would otherwise move the
+    // boundary to wherever its owner points it, `/` included. A readable path that is itself a link reads nothing.
+    this.confineTo = spec.confineTo?.map(normalizePath) ?? null;
   }
 
   /** Nothing to check: tier root and no confinement. */

@@ -160,6 +160,30 @@ describe("confineTo: the caller may only touch these folders", () => {
     }
   });
 
+  it("does not move the boundary through a symlink at a readable path, or in a folder above it", async () => {
+    const { outside } = layout();
+    const sandbox = join(tempDir(), "sandbox");
+    // Whoever owns the folder above a readable path (an app's user owning /srv/app above /srv/app/logs) makes the
+    // readable path, or a folder on the way to it, a link to wherever they like: here, a folder of secrets.
+    const app = tempDir();
+    symlinkSync(outside, join(app, "logs"));
+    const linkedAbove = join(tempDir(), "srv");
+    symlinkSync(join(outside, ".."), linkedAbove);
+    const outsideName = outside.split("/").pop()!;
+    for (const [readable, path] of [
+      [join(app, "logs"), join(app, "logs", "secret.txt")],
+      [join(linkedAbove, outsideName), join(linkedAbove, outsideName, "secret.txt")],
+    ] as const) {
+      const confine = { confineTo: [readable] };
+      const read = await attempt("root", sandbox, "read", { path }, confine);
+      expect(read, readable).toMatchObject({ success: false, errorCode: "tier_refused" });
+      expect(read.output).not.toContain("needle secret");
+      const grep = await run(executor({ tier: "root", grep: "builtin" }), new FakeHub(), directive("grep", { pattern: "needle", path: readable }, confine));
+      expect(grep.output, readable).not.toContain("needle secret");
+      expect(await attempt("root", sandbox, "glob", { pattern: "**/*", path: readable }, confine)).toMatchObject({ success: false, errorCode: "tier_refused" });
+    }
+  });
+
   it("refuses shell actions, which cannot be confined to folders", async () => {
     const { allowed } = layout();
     const result = await attempt("root", join(tempDir(), "sandbox"), "bash", { command: "cat /etc/hostname", cwd: allowed }, { confineTo: [allowed] });
