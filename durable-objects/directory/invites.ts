@@ -32,6 +32,8 @@ export interface NewInvite {
   tokenHash: string;
   expiresAt: number;
   createdBy: string;
+  /** The person who created it, null for the hub's setup key. */
+  createdByUser: string | null;
 }
 
 /** One-time invite links, stored as the SHA-256 of the link's token. A revoked invite is deleted. */
@@ -41,7 +43,7 @@ export class InviteStore {
   create(input: NewInvite, now: number): InviteView {
     const id = `i-${crypto.randomUUID()}`;
     this.sql.exec(
-      "INSERT INTO invites (id, token_hash, site_id, email, role, created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO invites (id, token_hash, site_id, email, role, created_at, expires_at, created_by, created_by_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       id,
       input.tokenHash,
       input.site,
@@ -50,8 +52,14 @@ export class InviteStore {
       now,
       input.expiresAt,
       input.createdBy,
+      input.createdByUser,
     );
     return this.byId(id)!;
+  }
+
+  /** Deletes the open invites a person created on a site (they lost the right to invite); returns how many. */
+  removeOpenBy(site: string, userId: string): number {
+    return this.sql.exec("DELETE FROM invites WHERE site_id = ? AND created_by_user = ? AND accepted_at IS NULL", site, userId).rowsWritten;
   }
 
   byId(id: string): InviteView | null {

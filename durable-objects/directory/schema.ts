@@ -124,6 +124,8 @@ const MIGRATIONS: readonly string[] = [
      value TEXT NOT NULL
    ) WITHOUT ROWID;
    DROP TABLE live_presence;`,
+  // Who (by user id) created an invite, so that their open invites go when they lose the right to invite.
+  `ALTER TABLE invites ADD COLUMN created_by_user TEXT;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -51,6 +51,7 @@ export class SiteAdmin {
       message: `${member.email} is now ${role} of site ${site} (was ${member.role}), changed by ${who.actor}`,
       data: { userId, from: member.role, to: role },
     });
+    if (role === "member") await this.revokeInvitesOf(site, member, who);
     return ok({ ...member, role });
   }
 
@@ -59,7 +60,18 @@ export class SiteAdmin {
     if (!member) return fail(404, "member_not_found", `user ${userId} is not a member of site ${site}`);
     await this.ctx.access.removeMembership(site, userId);
     await this.ctx.record({ kind: "member", ...who, site, subject: userId, message: `${member.email} removed from site ${site} by ${who.actor}`, data: { userId } });
+    await this.revokeInvitesOf(site, member, who);
     return ok(member);
+  }
+
+  /**
+   * An invite acts with its creator's right to invite: when they lose it (removed, or no longer an admin), their
+   * open invites go too, or a removed admin could let themselves back in with a link made beforehand.
+   */
+  private async revokeInvitesOf(site: string, member: MemberView, who: Actor): Promise<void> {
+    const revoked = this.ctx.invites.removeOpenBy(site, member.userId);
+    if (revoked === 0) return;
+    await this.ctx.record({ kind: "invite", ...who, site, message: `${revoked} open invite(s) made by ${member.email} revoked: they may no longer invite to site ${site}`, data: { userId: member.userId, revoked } });
   }
 
   async createInvite(input: Omit<NewInvite, "createdBy">, who: Actor, now = Date.now()): Promise<HubResult<InviteView>> {

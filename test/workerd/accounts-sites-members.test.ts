@@ -193,6 +193,29 @@ describe("members", () => {
     expect((await refusal(await call(root, `/api/sites/${site}/members/${admin.userId}`, { method: "DELETE" }), 404)).code).toBe("member_not_found");
   });
 
+  it("removed or demoted lose the invites they made: a link made beforehand does not let them, or anyone, back in", async () => {
+    const site = await newSite();
+    const rogue = await join(site, "admin", root, "rogue");
+    const demoted = await join(site, "admin", root, "demoted");
+    const other = await join(site, "admin", root, "other");
+    const rogueLinks = [await invite(site, rogue.caller, { role: "admin", expiresInHours: 720 }), await invite(site, rogue.caller, { role: "member" })];
+    const viaKey = await invite(site, (await createKey(rogue.caller, "admin")).caller, { role: "admin" });
+    const demotedLink = await invite(site, demoted.caller, { role: "admin" });
+    const kept = await invite(site, other.caller, { role: "member" });
+
+    expect((await call(root, `/api/sites/${site}/members/${rogue.userId}`, { method: "DELETE" })).status).toBe(200);
+    expect((await call(root, `/api/sites/${site}/members/${demoted.userId}`, { method: "PATCH", body: { role: "member" } })).status).toBe(200);
+    for (const link of [...rogueLinks, viaKey]) {
+      expect((await refusal(await call(rogue.caller, "/api/invites/accept", { body: { token: link.token } }), 404)).code).toBe("invite_not_found");
+    }
+    expect((await refusal(await call(demoted.caller, "/api/invites/accept", { body: { token: demotedLink.token } }), 404)).code).toBe("invite_not_found");
+    expect((await refusal(await call(rogue.caller, `/api/sites/${site}/nodes`), 403)).code).toBe("no_site_access");
+    expect((await refusal(await call(demoted.caller, `/api/sites/${site}/settings`, { method: "PATCH", body: { chatStepLimit: 3 } }), 403)).code).toBe("forbidden");
+    const open = await expectJson(await call(root, `/api/sites/${site}/invites`), 200, InviteListResponse);
+    expect(open.invites.filter((i) => i.acceptedAt === null).map((i) => i.id)).toEqual([kept.id]);
+    expect(await accessLog(site)).toContain(`3 open invite(s) made by ${rogue.email} revoked: they may no longer invite to site ${site}`);
+  });
+
   it("are listed for members; only admins change roles, and bad input is refused", async () => {
     const site = await newSite();
     const admin = await join(site, "admin", root);

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { ChangeRoleRequest, CreateInviteRequest, RenameSiteRequest, type SiteView } from "../../protocol/accounts.ts";
 import { hashToken, newInviteToken } from "../auth/tokens.ts";
+import { requesterOf } from "../auth/requester.ts";
 import { failure, respond } from "../http/api-error.ts";
 import { parseBody, parseParam } from "../http/validate.ts";
 import { directory, signedInUser, who } from "./account-context.ts";
@@ -80,6 +81,7 @@ export const memberRoutes: SiteRoute[] = [
           role: body.value.role,
           tokenHash: await hashToken(token),
           expiresAt: Date.now() + body.value.expiresInHours * HOUR_MS,
+          createdByUser: requesterOf(c).userId,
         },
         who(c),
       );
