@@ -57,7 +57,7 @@ export async function diskClean(params: ActionParams<"disk.clean">, ctx: ActionC
           olderThanMs: params.tempOlderThanHours * HOUR_MS,
           keep: ctx.host.keep,
           removeRootOwned: actsOnRootOwned(ctx.host.tier),
-          remove: (path, folder) => removeAs(ctx.processes, path, folder),
+          remove: (dir, name, folder) => removeAs(ctx.processes, dir, name, folder),
           dryRun: params.dryRun,
           signal: ctx.signal,
           deadline: Date.now() + TEMP_TIME_LIMIT_MS,

@@ -1,5 +1,5 @@
-import type { Stats } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { lstat, open, readdir, readlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { isWithin } from "../../protocol/tier-policy.ts";
 
@@ -9,7 +9,16 @@ import { isWithin } from "../../protocol/tier-policy.ts";
  * within the age, never a file any process has open or a folder any process works in, never across into another
  * filesystem, never the well-known sockets and private folders of X, ssh, tmux and systemd, never the agent's own
  * folders. Folders emptied by the cleaning go too, when they were old themselves.
+ *
+ * Temporary folders are writable by everyone, so anyone may swap a folder the walk is in for a symlink to /etc
+ * between a look and a removal. The walk therefore holds every folder by a descriptor opened without following a
+ * link, and names each entry relative to it (`/proc/self/fd/N/name`): a removal can only ever take the entry of
+ * the folder that was looked at, whatever its path string has come to mean.
  */
+
+/** Linux's O_PATH: a descriptor that only locates the folder. */
+const O_PATH = 0o10000000;
+const FOLDER_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 /** Names directly under a temporary root that belong to running sessions and services. */
 const PROTECTED_TOP_LEVEL = [/^\.(X11|ICE|XIM|font|Test)-unix$/, /^\.X\d+-lock$/, /^systemd-private-/, /^snap-private-tmp$/, /^tmux-\d+$/, /^ssh-/];
@@ -27,8 +36,11 @@ export interface CleanOptions {
   signal: AbortSignal;
   /** Stop after this moment and report what was done. */
   deadline: number;
-  /** Removes a file or an empty folder, true when done: with the action user's rights (agent/privilege/act-as.ts). */
-  remove(path: string, folder: boolean): Promise<boolean>;
+  /**
+   * Removes the entry `name` of the folder held by `dir` (a file, or an empty folder), true when done: with the
+   * action user's rights (agent/privilege/act-as.ts).
+   */
+  remove(dir: FileHandle, name: string, folder: boolean): Promise<boolean>;
 }
 
 export interface CleanReport {
@@ -78,8 +90,8 @@ export async function cleanTemporaryFiles(options: CleanOptions): Promise<CleanR
   };
 
   /** Cleans a folder's contents; true when the folder may be removed afterwards (it was emptied). */
-  const cleanFolder = async (dir: string, device: number, topLevel: boolean): Promise<boolean> => {
-    const names = await readdir(dir).catch(() => null);
+  const cleanFolder = async (dir: FileHandle, dirPath: string, device: number, topLevel: boolean): Promise<boolean> => {
+    const names = await readdir(`/proc/self/fd/${dir.fd}`).catch(() => null);
     if (names === null) {
       report.skipped.failed++;
       return false;
@@ -91,23 +103,35 @@ export async function cleanTemporaryFiles(options: CleanOptions): Promise<CleanR
         report.incomplete = visited > MAX_VISITED ? `stopped after looking at ${MAX_VISITED} entries` : "stopped at the time limit";
         return false;
       }
-      const path = join(dir, name);
+      const path = join(dirPath, name);
+      const entry = `/proc/self/fd/${dir.fd}/${name}`;
       // A folder holding a kept one deeper down is entered like any other; the kept one stays, so it is never empty.
       if ((topLevel && PROTECTED_TOP_LEVEL.some((p) => p.test(name))) || options.keep.some((k) => isWithin(path, k))) {
         report.skipped.protected++;
         continue;
       }
-      const info = await lstat(path).catch(() => null);
+      const info = await lstat(entry).catch(() => null);
       if (!info || info.dev !== device) continue;
       if (info.isDirectory()) {
         if (inUse.has(path)) {
           report.skipped.inUse++;
           continue;
         }
-        const emptied = await cleanFolder(path, device, false);
+        // Swapped for a link since the look: the open refuses to follow it, and the entry is left alone.
+        const sub = await open(entry, FOLDER_FLAGS).catch(() => null);
+        if (!sub) {
+          report.skipped.failed++;
+          continue;
+        }
+        let emptied: boolean;
+        try {
+          emptied = (await sub.stat()).dev === device && (await cleanFolder(sub, path, device, false));
+        } finally {
+          await sub.close();
+        }
         if (report.incomplete) return false;
         if (emptied && lastUse(info) < cutoff && !options.dryRun && (options.removeRootOwned || info.uid !== 0)) {
-          if (await options.remove(path, true)) {
+          if (await options.remove(dir, name, true)) {
             report.removedFolders++;
             remaining--;
           }
@@ -128,7 +152,7 @@ export async function cleanTemporaryFiles(options: CleanOptions): Promise<CleanR
         noteRemoved(path, info);
         continue;
       }
-      if (await options.remove(path, false)) {
+      if (await options.remove(dir, name, false)) {
         noteRemoved(path, info);
         remaining--;
       } else {
@@ -139,9 +163,13 @@ export async function cleanTemporaryFiles(options: CleanOptions): Promise<CleanR
   };
 
   for (const root of options.roots) {
-    const info = await lstat(root).catch(() => null);
-    if (!info?.isDirectory()) continue;
-    await cleanFolder(root, info.dev, true);
+    const handle = await open(root, O_PATH | constants.O_DIRECTORY).catch(() => null);
+    if (!handle) continue;
+    try {
+      await cleanFolder(handle, root, (await handle.stat()).dev, true);
+    } finally {
+      await handle.close();
+    }
     if (report.incomplete) break;
   }
   return report;

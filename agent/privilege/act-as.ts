@@ -1,4 +1,4 @@
-import { rmdir, unlink } from "node:fs/promises";
+import { rmdir, unlink, type FileHandle } from "node:fs/promises";
 import { waitForExit } from "../actions/process-group.ts";
 import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 
@@ -10,8 +10,9 @@ import type { TrackedProcesses } from "../processes/tracked-processes.ts";
 
 type Hands = Pick<TrackedProcesses, "spawn" | "switched">;
 
-async function asUser(hands: Hands, script: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
-  const child = hands.spawn("/bin/sh", ["-c", script, "cortex-act", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+/** Runs `script` as the action user; `fd`, when given, is its descriptor 3. */
+async function asUser(hands: Hands, script: string, args: string[], fd?: number): Promise<{ ok: boolean; stderr: string }> {
+  const child = hands.spawn("/bin/sh", ["-c", script, "cortex-act", ...args], { stdio: ["ignore", "ignore", "pipe", ...(fd === undefined ? [] : [fd])] });
   let stderr = "";
   child.stderr!.on("data", (data: Buffer) => (stderr += data.toString()));
   const exit = await waitForExit(child);
@@ -33,8 +34,12 @@ export async function signalAs(hands: Hands, pid: number, signal: NodeJS.Signals
   return /no such process/i.test(stderr) ? "ESRCH" : /not permitted/i.test(stderr) ? "EPERM" : stderr.trim() || "failed";
 }
 
-/** Removes a file (or an empty folder) with the action user's rights; true when it is gone. */
-export async function removeAs(hands: Hands, path: string, folder: boolean): Promise<boolean> {
-  if (!hands.switched) return (folder ? rmdir(path) : unlink(path)).then(() => true, () => false);
-  return (await asUser(hands, folder ? 'rmdir -- "$1"' : 'rm -- "$1"', [path])).ok;
+/**
+ * Removes the entry `name` (a file, or an empty folder) of the folder held by `dir`, with the action user's rights;
+ * true when it is gone. The folder is named by its descriptor, never by a path: the helper program gets the
+ * descriptor as its fd 3, so a folder swapped for a symlink meanwhile cannot redirect the removal.
+ */
+export async function removeAs(hands: Hands, dir: FileHandle, name: string, folder: boolean): Promise<boolean> {
+  if (!hands.switched) return (folder ? rmdir : unlink)(`/proc/self/fd/${dir.fd}/${name}`).then(() => true, () => false);
+  return (await asUser(hands, folder ? 'rmdir -- "/proc/self/fd/3/$1"' : 'rm -- "/proc/self/fd/3/$1"', [name], dir.fd)).ok;
 }

@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, closeSync, copyFileSync, existsSync, lutimesSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, lutimesSync, mkdirSync, openSync, readFileSync, renameSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultBinDirs } from "../../agent/host/host-environment.ts";
+import { cleanTemporaryFiles } from "../../agent/host/temp-cleaner.ts";
+import { resolveActionUser } from "../../agent/privilege/action-user.ts";
+import { removeAs } from "../../agent/privilege/act-as.ts";
+import { IS_ROOT, NOT_ROOT_REASON, testRunAs } from "../support/action-user.ts";
 import { findProgram } from "../../agent/host/programs.ts";
 import { unitOfCgroup } from "../../agent/host/systemd.ts";
 import type { DirectiveExecutorOptions } from "../../agent/directives/directive-executor.ts";
@@ -238,6 +242,54 @@ describe("disk.clean", () => {
     } finally {
       closeSync(held);
     }
+  });
+
+  it("removes only inside the folder it looked at, even when that folder is swapped for a symlink before the removal", async () => {
+    // Anyone may write a temporary root: between the walk's look and the removal, they swap the folder it is in for a
+    // link to a folder of files with the same names (here, for /etc/sudoers.d).
+    const root = tempDir("cortex-tmp-");
+    const victim = tempDir("cortex-victim-");
+    mkdirSync(join(root, "evil"));
+    for (const dir of [join(root, "evil"), victim]) {
+      writeFileSync(join(dir, "victim.conf"), "x");
+      age(join(dir, "victim.conf"), 48);
+    }
+    let swapped = false;
+    const report = await cleanTemporaryFiles({
+      roots: [root],
+      olderThanMs: 24 * HOUR,
+      keep: [],
+      removeRootOwned: true,
+      dryRun: false,
+      signal: new AbortController().signal,
+      deadline: Date.now() + 60_000,
+      remove: async (dir, name, folder) => {
+        if (!swapped) {
+          swapped = true;
+          renameSync(join(root, "evil"), join(root, "evil-was-here"));
+          symlinkSync(victim, join(root, "evil"));
+        }
+        return removeAs({ switched: false, spawn: () => { throw new Error("not at this tier") } }, dir, name, folder);
+      },
+    });
+    expect(swapped).toBe(true);
+    expect(existsSync(join(victim, "victim.conf"))).toBe(true);
+    expect(existsSync(join(root, "evil-was-here", "victim.conf"))).toBe(false);
+    expect(report.removedFiles).toBe(1);
+  });
+
+  it.skipIf(!IS_ROOT || !testRunAs())(`removes the action user's old files at tier sudo, as that user, through the folder's descriptor (${NOT_ROOT_REASON})`, async () => {
+    const { root, keep, files } = layout();
+    giveToActionUser(keep);
+    chmodSync(root, 0o1777);
+    const user = resolveActionUser({ tier: "sudo", runAs: testRunAs()! });
+    for (const path of [files.old, join(root, "olddir"), files.nested]) chownSync(path, user.uid, user.gid);
+    age(join(root, "olddir"), 48);
+    const result = await ask("disk.clean", { tempOlderThanHours: 24 }, { tier: "sudo", tempRoots: [root], sandboxRoot: keep });
+    const report = json(result.output);
+    expect(report.temporaryFiles).toMatchObject({ removed: 2, removedFolders: 1 });
+    for (const path of [files.old, files.nested, join(root, "olddir")]) expect(existsSync(path), path).toBe(false);
+    expect(existsSync(files.fresh)).toBe(true);
   });
 
   it("leaves root's files alone at tier sudo", async () => {
