@@ -4,7 +4,7 @@ import { listFilesystems } from "../host/filesystems.ts";
 import { programFailure, runProgram } from "../host/programs.ts";
 import type { ActionContext, ActionOutcome } from "./action-context.ts";
 import { ActionError } from "./action-error.ts";
-import { verifiedDirectory } from "./fs-checks.ts";
+import { openDirectoryVerified } from "../sandbox/verified-fs.ts";
 
 /** A big tree takes du a while; past this the sizes found so far are shown, marked as partial. */
 const DU_TIMEOUT_MS = 60_000;
@@ -29,10 +29,19 @@ export function parseDu(output: string): Entry[] {
 /** The largest entries directly under `path`, on its filesystem only (`-x`), symlinks not followed (du's default). */
 async function largestUnder(path: string, top: number, ctx: ActionContext) {
   if (process.platform !== "linux") return { largestNote: "listing the largest entries of a folder is available on Linux only" };
-  // du runs as the action user, so the kernel decides what it may measure; the folder itself is checked here.
-  const folder = await verifiedDirectory(path, ctx.policy);
-  const result = await runProgram(ctx, "du", ["-a", "-x", "-B1", "--max-depth=1", "--", folder], { timeoutMs: DU_TIMEOUT_MS, partialOnTimeout: true, maxBytes: 4 * 1024 * 1024 });
-  const entries = parseDu(result.stdout);
+  // du runs as the action user, so the kernel decides what it may measure; the folder itself is checked here, and du
+  // gets the very folder that was checked, as its fd 3: a folder on the way swapped for a symlink since the check
+  // cannot send it elsewhere.
+  const dir = await openDirectoryVerified(path, ctx.policy);
+  const folder = dir.real;
+  const seenAs = "/proc/self/fd/3/";
+  let result: Awaited<ReturnType<typeof runProgram>>;
+  try {
+    result = await runProgram(ctx, "du", ["-a", "-x", "-B1", "--max-depth=1", "--", seenAs], { timeoutMs: DU_TIMEOUT_MS, partialOnTimeout: true, maxBytes: 4 * 1024 * 1024, fd3: dir.handle.fd });
+  } finally {
+    await dir.handle.close();
+  }
+  const entries = parseDu(result.stdout).map((e) => ({ ...e, path: e.path === seenAs ? folder : `${folder}/${e.path.slice(seenAs.length)}`.replace(/^\/\//, "/") }));
   if (entries.length === 0 && !result.timedOut) throw new ActionError("exec_failed", programFailure("du", result));
   const total = entries.find((e) => e.path === folder);
   const children = entries.filter((e) => e !== total).sort((a, b) => b.bytes - a.bytes);

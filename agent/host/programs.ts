@@ -22,6 +22,8 @@ export interface ProgramOptions {
   asRoot?: boolean;
   /** On timeout, return what was printed so far (with `timedOut`) instead of failing. */
   partialOnTimeout?: boolean;
+  /** A descriptor the program gets as its fd 3 (a verified folder it names as /proc/self/fd/3). */
+  fd3?: number;
 }
 
 export interface ProgramResult {
@@ -113,7 +115,7 @@ export async function runProgram(run: ProgramRun, name: string, args: readonly s
   const argv = viaSudo ? ["-n", "--", program, ...args] : [...args];
   run.signal.throwIfAborted();
 
-  const child = run.processes.spawn(file, argv, { env: programEnv(binDirs) });
+  const child = run.processes.spawn(file, argv, { env: programEnv(binDirs), stdio: ["ignore", "pipe", "pipe", ...(options.fd3 === undefined ? [] : [options.fd3])] });
   const stdout = new Collector(options.maxBytes ?? DEFAULT_MAX_BYTES);
   const stderr = new Collector(64 * 1024);
   child.stdout!.on("data", stdout.take);

@@ -113,6 +113,17 @@ describe("disk.usage", () => {
   it("says when the folder does not exist", async () => {
     expect(await ask("disk.usage", { path: "/no/such/folder" })).toMatchObject({ success: false, errorCode: "not_found" });
   });
+
+  it("measures, as the action user, the folder it checked (handed to du as a descriptor), named by its real path", async () => {
+    const sandbox = giveToActionUser(tempDir());
+    writeFileSync(join(sandbox, "blob"), Buffer.alloc(2 * 1024 * 1024, 1));
+    const result = await ask("disk.usage", { path: sandbox, top: 5 }, "unprivileged", sandbox);
+    expect(result).toMatchObject({ success: true });
+    expect(json(result.output)).toMatchObject({ folder: sandbox, largest: { rows: [[2, join(sandbox, "blob")]] } });
+    expect(result.output).not.toContain("/proc/self/fd");
+    // Outside the sandbox at this tier: refused before du runs.
+    expect(await ask("disk.usage", { path: "/root" }, "unprivileged", sandbox)).toMatchObject({ errorCode: "tier_refused" });
+  });
 });
 
 describe("network.info", () => {
