@@ -4,6 +4,14 @@ import { closeMatchingSockets, ownerTags, type SocketMatch, type SocketOwner } f
 
 /** Tag of every client socket of a conversation; `ownerTags` add who opened it, so theirs can be closed. */
 export const VIEWER_TAG = "chat-viewer";
+/** Sockets of confined readers (read and chat keys, members) carry this tag too. */
+const CONFINED_TAG = "chat-viewer:confined";
+
+/** Who holds a listener, and whether they are confined to the site's readable paths. */
+interface Listener {
+  owner: SocketOwner | null;
+  confined: boolean;
+}
 
 function streamMatches(owner: SocketOwner | null, match: SocketMatch): boolean {
   if (!owner) return false;
@@ -19,8 +27,8 @@ function streamMatches(owner: SocketOwner | null, match: SocketMatch): boolean {
  * so far), then every live event.
  */
 export class ChatEvents {
-  /** Each open stream with who opened it (null for the bootstrap admin key, which belongs to nobody). */
-  private readonly streams = new Map<ReadableStreamDefaultController<Uint8Array>, SocketOwner | null>();
+  /** Each open stream with who opened it (owner null for the bootstrap admin key, which belongs to nobody). */
+  private readonly streams = new Map<ReadableStreamDefaultController<Uint8Array>, Listener>();
   private readonly encoder = new TextEncoder();
   private readonly keepAlive = new KeepAlive(() => {
     for (const c of [...this.streams.keys()]) this.enqueue(c, this.encoder.encode(SSE_KEEPALIVE));
@@ -28,21 +36,21 @@ export class ChatEvents {
 
   constructor(private readonly ctx: DurableObjectState) {}
 
-  acceptSocket(owner: SocketOwner | null, replay: ChatEvent[]): Response {
+  acceptSocket({ owner, confined }: Listener, replay: ChatEvent[]): Response {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])]);
+    this.ctx.acceptWebSocket(server, [VIEWER_TAG, ...(confined ? [CONFINED_TAG] : []), ...(owner ? ownerTags(owner) : [])]);
     for (const event of replay) server.send(JSON.stringify(event));
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  openStream(owner: SocketOwner | null, replay: ChatEvent[]): ReadableStream<Uint8Array> {
+  openStream(listener: Listener, replay: ChatEvent[]): ReadableStream<Uint8Array> {
     let ctrl: ReadableStreamDefaultController<Uint8Array>;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         ctrl = controller;
         controller.enqueue(this.encoder.encode(SSE_OPEN + replay.map(sseEvent).join("")));
-        this.streams.set(controller, owner);
+        this.streams.set(controller, listener);
         this.keepAlive.watch(true);
       },
       cancel: () => this.forget(ctrl),
@@ -78,12 +86,24 @@ export class ChatEvents {
   /** Ends the listeners of a person, a session or an API key whose access ended; returns how many. */
   closeMatching(match: SocketMatch, code: number, reason: string): number {
     let closed = closeMatchingSockets(this.ctx, match, code, reason);
-    for (const [c, owner] of [...this.streams]) {
+    for (const [c, { owner }] of [...this.streams]) {
       if (!streamMatches(owner, match)) continue;
       this.end(c);
       closed += 1;
     }
     return closed;
+  }
+
+  /** Ends the confined readers' listeners: what comes next in the conversation is not theirs to read. */
+  closeConfined(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets(CONFINED_TAG)) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // Already closed.
+      }
+    }
+    for (const [c, { confined }] of [...this.streams]) if (confined) this.end(c);
   }
 
   private end(c: ReadableStreamDefaultController<Uint8Array>): void {

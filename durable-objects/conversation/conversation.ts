@@ -11,12 +11,13 @@ import {
   type TurnView,
 } from "../../protocol/chat.ts";
 import { VERDICT_TOOL_NAME } from "../../protocol/autonomy.ts";
+import { LiveCloseCode } from "../../protocol/close-codes.ts";
 import { NO_LLM_KEY_HELP } from "../../protocol/llm.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
 import type { SocketMatch, SocketOwner } from "../shared/user-sockets.ts";
-import { viewerOwner } from "../site-hub/live-viewers.ts";
+import { viewerOwner, viewerRights } from "../site-hub/live-viewers.ts";
 import type { Requester } from "../site-hub/requester.ts";
 import { ChatEvents } from "./chat-events.ts";
 import {
@@ -237,6 +238,16 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     return notes.at(-1)?.text ?? null;
   }
 
+  /**
+   * Whether a reader confined to the readable paths (a member's, a read or chat key) may read and continue this
+   * conversation: only while every answer in it ran confined too. An unconfined answer's tool results are only
+   * redacted, and the model's replies may quote them, so they are the output of unconfined directives, which such a
+   * reader never gets (directive-visibility.ts); the next answer would also hand them to the model they drive.
+   */
+  confinedOnly(): boolean {
+    return this.transcript.confinedOnly();
+  }
+
   view(): HubResult<ConversationView> {
     const conversation = this.transcript.summary();
     if (!conversation) return notFound();
@@ -277,6 +288,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
       now,
     );
     this.transcript.addMessage({ id: messageId, turnId, role: "user", text: input.text, author: input.asker.label }, now);
+    if (!input.asker.confined) this.closeConfinedReaders();
     if (meta.title === "New conversation") this.transcript.updateMeta({ title: titleFrom(input.text) }, now);
     this.events.emit({ type: "message", message: this.transcript.message(messageId)! });
     this.emitTurn();
@@ -313,6 +325,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     if (!turn || turn.status !== "step_limit") return fail(409, "cannot_continue", "only an answer paused at the step limit can be continued");
     const asker = { toolTier: input.toolTier, askerId: input.asker.id, askerLabel: input.asker.label, confined: input.asker.confined };
     this.transcript.extendTurn(turn.id, input.stepLimit, asker, Date.now());
+    if (!asker.confined) this.closeConfinedReaders();
     this.emitTurn();
     await this.scheduleAlarm();
     await this.changed();
@@ -384,9 +397,14 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   }
 
   /** The conversation's events for the Worker to relay as server-sent events: the replay, then live. */
-  openEvents(owner: SocketOwner | null): HubResult<ReadableStream<Uint8Array>> {
+  openEvents(owner: SocketOwner | null, confined: boolean): HubResult<ReadableStream<Uint8Array>> {
     if (!this.transcript.meta()) return notFound();
-    return ok(this.events.openStream(owner, this.replay()));
+    return ok(this.events.openStream({ owner, confined }, this.replay()));
+  }
+
+  /** An unconfined answer starts: confined readers may not follow it (see `confinedOnly`). */
+  private closeConfinedReaders(): void {
+    this.events.closeConfined(LiveCloseCode.ACCESS_CHANGED, "an answer with unconfined tools started");
   }
 
   /**
@@ -403,7 +421,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     const url = new URL(request.url);
     if (url.pathname !== CHAT_SOCKET_PATH) return new Response("not found", { status: 404 });
     if (!this.transcript.meta()) return new Response("conversation not found", { status: 404 });
-    return this.events.acceptSocket(viewerOwner(url), this.replay());
+    return this.events.acceptSocket({ owner: viewerOwner(url), confined: viewerRights(url).confined }, this.replay());
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

@@ -324,6 +324,11 @@ export class Transcript {
     return r ? turnOf(r) : null;
   }
 
+  /** Whether every answer so far ran confined to the readable paths (so a confined reader may read it all). */
+  confinedOnly(): boolean {
+    return this.sql.exec("SELECT 1 FROM turns WHERE confined = 0 LIMIT 1").toArray().length === 0;
+  }
+
   latestTurn(): TurnRecord | null {
     const r = this.sql.exec<TurnRow>("SELECT * FROM turns ORDER BY seq DESC LIMIT 1").toArray()[0];
     return r ? turnOf(r) : null;

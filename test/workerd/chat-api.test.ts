@@ -1,5 +1,5 @@
 import { SELF } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { LlmKeyRows } from "../../durable-objects/shared/llm-key-rows.ts";
 import { ActivityPage, DirectiveListResponse, NodeView } from "../../protocol/api.ts";
 import { ChatEvent, ChatSetupResponse, ConversationListResponse, ConversationSummary } from "../../protocol/chat.ts";
@@ -156,33 +156,39 @@ describe("who may do what", () => {
     expect((await call(boss.caller, `/api/sites/${own}/settings`, { method: "PATCH", body: { chatStepLimit: 1 } })).status).toBe(200);
     const key = mockKey();
     await setSiteKey(boss.caller, own, key);
-    await script(
-      key,
-      { toolCalls: [{ name: "get_agent_health", input: {} }] },
-      { toolCalls: [{ name: "manage_service", input: { unit: "nginx", operation: "stop" } }, { name: "get_disk_usage", input: { path: "/root" } }] },
-    );
-    const conv = await newConversation(boss.caller, own, { node: "db-1" });
-    const stream = await openChatStream(boss.caller, own, conv.id);
-    await ask(boss.caller, own, conv.id, "check the agent");
+    await script(key, { toolCalls: [{ name: "get_agent_health", input: {} }] }, { toolCalls: [{ name: "get_disk_usage", input: { path: "/root" } }] });
+    // The admin's chat key starts it: confined to the readable paths, tools of risk tier 1.
+    const chatKey = await createKey(boss.caller, "chat");
+    const readKey = await createKey(boss.caller, "read");
+    const conv = await newConversation(chatKey.caller, own, { node: "db-1" });
+    const keyStream = await openChatStream(chatKey.caller, own, conv.id);
+    await ask(chatKey.caller, own, conv.id, "check the agent");
     const first = await machine.next("directive");
     machine.take("directive");
     machine.send({ type: "result", directiveId: first.id, success: true, output: "healthy", durationMs: 1, exitCode: 0 });
-    expect((await stream.done()).status).toBe("step_limit");
+    expect((await keyStream.done()).status).toBe("step_limit");
+    expect(toolNames((await recorded(key))[0]!.body)).not.toContain("manage_service");
+    expect((await view(readKey.caller, own, conv.id)).turn?.toolTier).toBe(1);
 
-    // The admin's own read key owns the conversation too, and may continue it; but only with a read key's rights.
-    const readKey = await createKey(boss.caller, "read");
-    expect((await call(readKey.caller, `/api/sites/${own}/conversations/${conv.id}/continue`, { body: {} })).status).toBe(200);
-    expect((await stream.done()).status).toBe("step_limit");
-    expect(toolNames((await recorded(key))[1]!.body)).not.toContain("manage_service");
+    // The admin continues it with the admin's rights: tools above tier 1 are offered, and the disk tool, unconfined,
+    // may look in /root.
+    expect((await call(boss.caller, `/api/sites/${own}/conversations/${conv.id}/continue`, { body: {} })).status).toBe(200);
+    // Confined readers may not follow an answer whose tools run unconfined: the key's stream is closed at once.
+    await keyStream.until(() => false, "the stream's end").catch((error: Error) => expect(error.message).toContain("ended"));
+    const disk = await machine.next("directive");
+    expect(disk).toMatchObject({ action: "disk.usage", params: { path: "/root" } });
+    machine.send({ type: "result", directiveId: disk.id, success: true, output: '{"largest":"customers.sql"}', durationMs: 1, exitCode: 0 });
+    expect(toolNames((await recorded(key))[1]!.body)).toContain("manage_service");
     const v = await view(boss.caller, own, conv.id);
-    expect(v.turn?.toolTier).toBe(1);
-    const [stop, disk] = v.messages.find((m) => m.toolCalls.some((c) => c.name === "manage_service"))!.toolCalls;
-    expect(stop).toMatchObject({ status: "refused" });
-    expect(stop!.error).toContain("not available in this conversation");
-    // Confined as the read key is: /root is outside the site's readable paths, so the hub refuses to send it.
-    expect(disk).toMatchObject({ status: "refused" });
-    expect(machine.take("directive")).toEqual([]);
-    await stream.close();
+    expect(v.turn?.toolTier).toBe(3);
+
+    // From now on the keys may neither read nor continue it: the admin's tools printed what they may not read.
+    for (const caller of [readKey.caller, chatKey.caller]) {
+      for (const path of ["", "/events"]) expect((await refusal(await call(caller, `/api/sites/${own}/conversations/${conv.id}${path}`), 403)).code).toBe("not_readable");
+      expect((await refusal(await call(caller, `/api/sites/${own}/conversations/${conv.id}/messages`, { body: { text: "what did it find?" } }), 403)).code).toBe("not_readable");
+    }
+    expect(await recorded(key)).toHaveLength(2);
+    await keyStream.close();
   });
 
   it("only the owner decides a confirmation, and only while still allowed tier 3", async () => {
@@ -199,12 +205,13 @@ describe("who may do what", () => {
     // Demoted to member: the owner can no longer approve a tier-3 call.
     expect((await call(root, `/api/sites/${site}/members/${owner.userId}`, { method: "PATCH", body: { role: "member" } })).status).toBe(200);
     expect((await refusal(await call(owner.caller, path, { body: { approve: true } }), 403)).code).toBe("action_not_allowed");
-    // The demotion closed the owner's event stream (their access changed); they attach again as a member.
+    // The demotion closed the owner's event stream (their access changed). As a member they are confined, and the
+    // answer ran with an admin's unconfined tools: they may not read it any more, but may still turn the call down.
     await stream.until((e) => e.type === "deleted", "the stream's end").catch((error: Error) => expect(error.message).toContain("ended"));
-    const again = await openChatStream(owner.caller, site, conv.id);
+    expect((await refusal(await call(owner.caller, `/api/sites/${site}/conversations/${conv.id}/events`), 403)).code).toBe("not_readable");
     expect((await call(owner.caller, path, { body: { approve: false } })).status).toBe(200);
-    expect((await again.done()).status).toBe("done");
-    await again.close();
+    expect((await call(root, `/api/sites/${site}/members/${owner.userId}`, { method: "PATCH", body: { role: "admin" } })).status).toBe(200);
+    await vi.waitFor(async () => expect((await view(owner.caller, site, conv.id)).turn?.status).toBe("done"));
     expect(agent.take("directive")).toEqual([]);
     await stream.close();
   });

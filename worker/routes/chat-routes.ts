@@ -17,6 +17,7 @@ import { llmKeyHome } from "../../durable-objects/shared/llm-keys.ts";
 import { authorize } from "../auth/authorize.ts";
 import { chatCaller, chatToolTier } from "../auth/chat-access.ts";
 import type { Permission } from "../auth/principal.ts";
+import { requesterOf } from "../auth/requester.ts";
 import { openingOwner } from "../auth/socket-presence.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
 import { toEventStream } from "../http/directive-stream.ts";
@@ -39,7 +40,12 @@ function conversationStub(c: AppContext, id: string) {
  * its owner does, `chat.review` for what site admins may do too. Someone else's conversation that the caller may not
  * see answers 404, as if it did not exist.
  */
-async function load(c: AppContext, permission: Extract<Permission, "chat.use" | "chat.review">) {
+/**
+ * The conversation of the URL, if the caller may act on it. `reads`: the call returns or streams the transcript, or
+ * starts an answer (whose model reads it); a confined caller gets those only from a conversation whose answers all
+ * ran confined (`Conversation.confinedOnly`). Renaming, stopping, deciding and deleting show nothing of it.
+ */
+async function load(c: AppContext, permission: Extract<Permission, "chat.use" | "chat.review">, reads = true) {
   const id = parseParam(c, ConversationId, "id");
   if (!id.ok) return { response: id.response };
   const stub = conversationStub(c, id.value);
@@ -52,6 +58,11 @@ async function load(c: AppContext, permission: Extract<Permission, "chat.use" | 
   }
   const decision = authorize(principal, site, { permission, owner: summary.ownerId });
   if (!decision.allowed) return { response: apiError(c, decision.status, decision.code, decision.message) };
+  if (reads && requesterOf(c).confined && !(await stub.confinedOnly())) {
+    return {
+      response: apiError(c, 403, "not_readable", "this conversation holds answers whose tools ran outside the readable paths; only a caller who may read everywhere (a site admin's own session or admin key) may read or continue it"),
+    };
+  }
   return { stub, summary, response: null };
 }
 
@@ -149,7 +160,7 @@ export const chatRoutes: SiteRoute[] = [
     path: "/conversations/:id",
     permission: "chat.use",
     handler: async (c) => {
-      const found = await load(c, "chat.use");
+      const found = await load(c, "chat.use", false);
       if (found.response) return found.response;
       const body = await parseBody(c, UpdateConversationRequest);
       if (!body.ok) return body.response;
@@ -165,7 +176,7 @@ export const chatRoutes: SiteRoute[] = [
     path: "/conversations/:id",
     permission: "chat.use",
     handler: async (c) => {
-      const found = await load(c, "chat.review");
+      const found = await load(c, "chat.review", false);
       if (found.response) return found.response;
       return respond(c, await found.stub.remove(chatCaller(c)));
     },
@@ -194,7 +205,7 @@ export const chatRoutes: SiteRoute[] = [
     path: "/conversations/:id/stop",
     permission: "chat.use",
     handler: async (c) => {
-      const found = await load(c, "chat.review");
+      const found = await load(c, "chat.review", false);
       if (found.response) return found.response;
       return respond(c, await found.stub.stop(chatCaller(c)));
     },
@@ -215,7 +226,7 @@ export const chatRoutes: SiteRoute[] = [
     path: "/conversations/:id/confirmations/:toolCallId",
     permission: "chat.use",
     handler: async (c) => {
-      const found = await load(c, "chat.use");
+      const found = await load(c, "chat.use", false);
       if (found.response) return found.response;
       const toolCallId = parseParam(c, ToolCallId, "toolCallId");
       if (!toolCallId.ok) return toolCallId.response;
@@ -235,7 +246,7 @@ export const chatRoutes: SiteRoute[] = [
     handler: async (c) => {
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
-      const opened = await found.stub.openEvents(await attachingOwner(c, found.summary.id));
+      const opened = await found.stub.openEvents(await attachingOwner(c, found.summary.id), requesterOf(c).confined);
       if (!opened.ok) return failure(c, opened.error);
       return toEventStream(opened.value);
     },
@@ -250,7 +261,7 @@ export const chatRoutes: SiteRoute[] = [
       const found = await load(c, "chat.review");
       if (found.response) return found.response;
       const owner = await attachingOwner(c, found.summary.id);
-      const url = viewerUrl(c.req.url, owner);
+      const url = viewerUrl(c.req.url, owner, { audit: false, confined: requesterOf(c).confined });
       url.pathname = CHAT_SOCKET_PATH;
       return found.stub.fetch(new Request(url, { headers: { Upgrade: "websocket" } }));
     },
