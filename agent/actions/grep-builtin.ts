@@ -9,7 +9,6 @@ import { compilePattern } from "../host/process-pattern.ts";
 import type { MatchSink } from "./grep-results.ts";
 import { looksBinary, splitLines } from "./text.ts";
 
-
 /** ripgrep matches a glob without a slash against the file name at any depth. */
 function globPattern(filter: string | undefined): string {
   if (!filter) return "**/*";
@@ -58,18 +57,18 @@ function searchText(file: string, text: string, matches: (line: string) => boole
  * allows. Used wherever the policy restricts paths, and where ripgrep is not installed.
  */
 export async function builtinSearch(params: ActionParams<"grep">, policy: PathPolicy, signal: AbortSignal, sink: MatchSink): Promise<void> {
-  const regex = compilePattern(params.pattern, { caseInsensitive: params.caseInsensitive });
+  const matches = compilePattern(params.pattern, { caseInsensitive: params.caseInsensitive });
   const target = await statVerified(params.path, policy);
   if (!target.stats.isDirectory()) {
     const text = await singleFileText(params.path, policy);
-    if (text !== null) searchText(target.real, text, regex, sink);
+    if (text !== null) searchText(target.real, text, matches, sink);
     return;
   }
   const root = await openDirectoryVerified(params.path, policy);
   try {
     for await (const file of walkFiles(root, globPattern(params.glob), policy, signal)) {
       const text = await walkedText(file);
-      if (text !== null && !searchText(file.real, text, regex, sink)) return;
+      if (text !== null && !searchText(file.real, text, matches, sink)) return;
     }
   } finally {
     await root.handle.close();
