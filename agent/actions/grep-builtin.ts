@@ -5,7 +5,6 @@ import { MAX_READ_BYTES } from "../../protocol/limits.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";
 import { childPath, openDirectoryVerified, openFileVerified, statVerified } from "../sandbox/verified-fs.ts";
 import { walkFiles, type WalkedFile } from "../sandbox/verified-walk.ts";
-import { compilePattern } from "../host/process-pattern.ts";
 import type { MatchSink } from "./grep-results.ts";
 import { looksBinary, splitLines } from "./text.ts";
 
@@ -57,6 +56,8 @@ function searchText(file: string, text: string, matches: (line: string) => boole
  * allows. Used wherever the policy restricts paths, and where ripgrep is not installed.
  */
 export async function builtinSearch(params: ActionParams<"grep">, policy: PathPolicy, signal: AbortSignal, sink: MatchSink): Promise<void> {
+  // RE2's engine loads with the first search, not at the agent's start (test/node/agent-startup-imports.test.ts).
+  const { compilePattern } = await import("../host/process-pattern.ts");
   const matches = compilePattern(params.pattern, { caseInsensitive: params.caseInsensitive });
   const target = await statVerified(params.path, policy);
   if (!target.stats.isDirectory()) {

@@ -1,5 +1,4 @@
 import picomatch from "picomatch";
-import { RE2JS } from "re2js";
 import { ActionError } from "../actions/action-error.ts";
 
 /**
@@ -14,8 +13,10 @@ const GUARDS_TRUE_OF_WALKED_PATHS = [String.raw`(?!(?:^|\/)\.{1,2}(?:\/|$))`, St
  * name took 40 s, with the agent's event loop (timeouts, cancel, heartbeats) stopped meanwhile. A glob that needs
  * backtracking (a negation such as `!(x)`) is refused.
  */
-export function compileGlob(pattern: string): (relative: string) => boolean {
-  let compiled: RE2JS;
+export async function compileGlob(pattern: string): Promise<(relative: string) => boolean> {
+  // RE2's engine loads with the first walk, not at the agent's start (test/node/agent-startup-imports.test.ts).
+  const { RE2JS } = await import("re2js");
+  let compiled: InstanceType<typeof RE2JS>;
   try {
     const source = GUARDS_TRUE_OF_WALKED_PATHS.reduce((text, guard) => text.split(guard).join(""), picomatch.makeRe(pattern, { dot: true }).source);
     compiled = RE2JS.compile(source);

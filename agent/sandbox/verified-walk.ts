@@ -63,7 +63,7 @@ async function openSubdir(dir: VerifiedDir, name: string, policy: PathPolicy): P
  * folder reopened by descriptor so that one swapped for a symlink mid-walk is skipped rather than followed.
  */
 export async function* walkFiles(root: VerifiedDir, pattern: string, policy: PathPolicy, signal: AbortSignal): AsyncGenerator<WalkedFile> {
-  const matches = compileGlob(pattern.replace(/^\.\//, ""));
+  const matches = await compileGlob(pattern.replace(/^\.\//, ""));
   // Without `**` a pattern names a fixed depth; nothing deeper can match.
   const maxDepth = pattern.includes("**") ? Number.POSITIVE_INFINITY : pattern.split("/").length;
   yield* walk(root, "", 1);
