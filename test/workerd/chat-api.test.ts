@@ -186,7 +186,10 @@ describe("who may do what", () => {
     for (const caller of [readKey.caller, chatKey.caller]) {
       for (const path of ["", "/events"]) expect((await refusal(await call(caller, `/api/sites/${own}/conversations/${conv.id}${path}`), 403)).code).toBe("not_readable");
       expect((await refusal(await call(caller, `/api/sites/${own}/conversations/${conv.id}/messages`, { body: { text: "what did it find?" } }), 403)).code).toBe("not_readable");
+      // Nor point the admin's answers at other machines.
+      expect((await refusal(await call(caller, `/api/sites/${own}/conversations/${conv.id}`, { method: "PATCH", body: { target: { all: true } } }), 403)).code).toBe("not_readable");
     }
+    expect((await view(boss.caller, own, conv.id)).conversation.target).toEqual({ node: "db-1" });
     expect(await recorded(key)).toHaveLength(2);
     await keyStream.close();
   });

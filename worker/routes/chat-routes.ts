@@ -42,8 +42,9 @@ function conversationStub(c: AppContext, id: string) {
  */
 /**
  * The conversation of the URL, if the caller may act on it. `reads`: the call returns or streams the transcript, or
- * starts an answer (whose model reads it); a confined caller gets those only from a conversation whose answers all
- * ran confined (`Conversation.confinedOnly`). Renaming, stopping, deciding and deleting show nothing of it.
+ * starts an answer (whose model reads it), or changes where its answers act; a confined caller gets those only from a
+ * conversation whose answers all ran confined (`Conversation.confinedOnly`). Stopping, deciding and deleting show
+ * nothing of it and widen nothing.
  */
 async function load(c: AppContext, permission: Extract<Permission, "chat.use" | "chat.review">, reads = true) {
   const id = parseParam(c, ConversationId, "id");
@@ -160,7 +161,7 @@ export const chatRoutes: SiteRoute[] = [
     path: "/conversations/:id",
     permission: "chat.use",
     handler: async (c) => {
-      const found = await load(c, "chat.use", false);
+      const found = await load(c, "chat.use");
       if (found.response) return found.response;
       const body = await parseBody(c, UpdateConversationRequest);
       if (!body.ok) return body.response;
