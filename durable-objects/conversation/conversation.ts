@@ -258,6 +258,12 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   async update(change: { title?: string; model?: string | null; target?: ChatTarget }): Promise<HubResult<ConversationSummary>> {
     if (!this.transcript.meta()) return notFound();
     if (this.investigation.get()) return autonomous();
+    // A running answer reads the target and model at each step; a change mid-answer would send its next tool calls
+    // somewhere its asker never chose (a confirmed tier-2 step to every machine instead of one).
+    const latest = this.transcript.latestTurn();
+    if ((change.target !== undefined || change.model !== undefined) && latest && (latest.status === "running" || latest.status === "waiting")) {
+      return fail(409, "answer_running", "an answer is still running in this conversation: its target and model change once it ends or is stopped");
+    }
     this.transcript.updateMeta(change, Date.now());
     const conversation = this.transcript.summary()!;
     this.events.emit({ type: "conversation", conversation });

@@ -2,7 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { ActivityPage, DirectiveListResponse, DirectiveView, type NodeCredentials } from "../../protocol/api.ts";
 import { ConversationListResponse, type ChatEvent } from "../../protocol/chat.ts";
-import { BOOTSTRAP, call, expectJson, join, newSite, PASSWORD, rootSession, signIn } from "./accounts-support.ts";
+import { BOOTSTRAP, call, expectJson, join, newSite, PASSWORD, refusal, rootSession, signIn } from "./accounts-support.ts";
 import { ask, mockKey, newConversation, openChatStream, recorded, release, script, setSiteKey, view } from "./chat-support.ts";
 import { connectNode, registerNode, type FakeAgent } from "./support.ts";
 
@@ -126,6 +126,31 @@ describe("tier 3 asks first", () => {
     expect((await decide(site, conv.id, asked.toolCall.id, true)).status).toBe(409);
     const log = await activity(site);
     expect(log.find((e) => e.kind === "chat" && e.message.includes("approved run_command on machine web-1"))).toMatchObject({ actor: `admin key via chat ${conv.id}` });
+    await stream.close();
+  });
+
+  it("keeps an answer's target and model while it waits: a change is refused until the answer ends", async () => {
+    const { site, agent, key } = await siteWithMachine();
+    await connectNode(site, await registerNode(site, { name: "web-2", id: "web-2", tier: "root" }));
+    await script(key, { toolCalls: [{ name: "run_command", input: { command: "systemctl restart nginx" } }] }, { toolCalls: [{ name: "get_system_info", input: {} }] }, { text: "done" });
+    const conv = await newConversation(BOOTSTRAP, site, { node: "web-1" });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "restart nginx on web-1");
+    const asked = await stream.until((e): e is Extract<ChatEvent, { type: "confirmation" }> => e.type === "confirmation", "a confirmation");
+
+    const path = `/api/sites/${site}/conversations/${conv.id}`;
+    for (const body of [{ target: { all: true } }, { model: "claude-opus-5-5" }, { title: "x", target: { node: "web-2" } }]) {
+      expect((await refusal(await call(BOOTSTRAP, path, { method: "PATCH", body }), 409)).code).toBe("answer_running");
+    }
+    expect((await call(BOOTSTRAP, path, { method: "PATCH", body: { title: "nginx" } })).status).toBe(200);
+    expect((await view(BOOTSTRAP, site, conv.id)).conversation).toMatchObject({ title: "nginx", target: { node: "web-1" }, model: null });
+
+    expect((await decide(site, conv.id, asked.toolCall.id, true)).status).toBe(200);
+    await answer(agent, "nginx restarted");
+    expect((await answer(agent, "load average: 0.10")).action).toBe("system.info");
+    expect((await stream.done()).status).toBe("done");
+    expect((await view(BOOTSTRAP, site, conv.id)).messages[2]!.toolCalls[0]).toMatchObject({ target: { node: "web-1" } });
+    expect((await call(BOOTSTRAP, path, { method: "PATCH", body: { target: { all: true } } })).status).toBe(200);
     await stream.close();
   });
 
