@@ -339,12 +339,19 @@ export class Transcript {
     this.sql.exec("UPDATE turns SET status = ?, ended_at = ? WHERE id = ?", status, ended, id);
   }
 
+  /** The answer's tools are capped at `tier` from its next step on (a cap only ever goes down here). */
+  lowerTurnTier(id: string, tier: number): void {
+    this.sql.exec("UPDATE turns SET tool_tier = ? WHERE id = ? AND tool_tier > ?", tier, id, tier);
+  }
+
   countStep(id: string): void {
     this.sql.exec("UPDATE turns SET steps_used = steps_used + 1 WHERE id = ?", id);
   }
 
-  /** Continue after the step limit: another `steps` model calls, and stop requests from before are forgotten. */
-  /** Another round of model calls, asked for by `asker`: from now on the answer runs with their rights. */
+  /**
+   * Another round of model calls after the step limit, asked for by `asker`: from now on the answer runs with their
+   * rights, and stop requests from before are forgotten.
+   */
   extendTurn(id: string, steps: number, asker: { toolTier: number; askerId: string; askerLabel: string; confined: boolean }, now: number): void {
     this.sql.exec(
       "UPDATE turns SET step_limit = steps_used + ?, tool_tier = ?, asker_id = ?, asker_label = ?, confined = ?, status = 'running', stop_requested = 0, ended_at = NULL WHERE id = ?",

@@ -150,6 +150,7 @@ export class TurnRunner {
 
       // An investigation ends with its verdict; tool calls the model asked for after it are not run.
       if (this.host.investigation.get()?.verdict) return this.finish(turn, "done", null);
+      if (this.host.investigation.get() && !(await this.withinAutonomySettings(turn))) return;
       const pending = this.t.unresolvedOf(turn.id);
       if (pending.length) {
         for (const call of pending) {
@@ -172,6 +173,25 @@ export class TurnRunner {
       }
       if (!(await this.modelStep(turn, meta))) return;
     }
+  }
+
+  /**
+   * An investigation runs under the site's autonomy settings as they are now, not as they were when it started:
+   * turning autonomy off stops it, and a lowered maximum tier caps its next tool call and model step. False when it
+   * was stopped. The settings are read at every step, since nobody is watching an investigation to stop it by hand.
+   */
+  private async withinAutonomySettings(turn: TurnRecord): Promise<boolean> {
+    const settings = await this.host.hub().getSettings();
+    if (!settings.autonomyEnabled) {
+      await this.finish(turn, "stopped", { kind: "stopped", text: "Stopped: autonomous investigations were turned off on this site." });
+      return false;
+    }
+    if (settings.autonomyMaxTier < turn.toolTier) {
+      this.t.lowerTurnTier(turn.id, settings.autonomyMaxTier);
+      turn.toolTier = settings.autonomyMaxTier;
+      this.emitTurn(turn.id);
+    }
+    return true;
   }
 
   // ---- tool calls ----
@@ -320,10 +340,6 @@ export class TurnRunner {
     this.store(call.id, outcome);
   }
 
-  /**
-   * A supervised-process tool, through the SiteHub's own validated methods (they record who asked). Every one names a
-   * machine, so the machine's AI tools switch is checked here as the directive dispatcher checks it for agent tools.
-   */
   // ---- model calls ----
 
   /**

@@ -6,7 +6,7 @@ import { SiteSettingsResponse } from "../../protocol/site-settings.ts";
 import type { MockTurn } from "../support/mock-llm-script.ts";
 import { BOOTSTRAP, call, expectJson, join, rootSession } from "./accounts-support.ts";
 import { recorded, release, script } from "./chat-support.ts";
-import { autonomySite, conversationObject, events, hookUrl, hooks, hubObject, processEvent, report, runChecks, settled, type AutonomySite } from "./autonomy-support.ts";
+import { autonomySite, conversationObject, events, hookUrl, hooks, hubObject, patchSettings, processEvent, report, runChecks, settled, type AutonomySite } from "./autonomy-support.ts";
 import { runningProcess, type FakeAgent } from "./support.ts";
 
 const RUNNING = runningProcess("api", 5151, 1);
@@ -209,6 +209,61 @@ describe("an autonomous investigation", () => {
     expect(toolNames((await recorded(key))[0]!.body)).toContain("run_command");
     const log = await expectJson(await call(BOOTSTRAP, `/api/sites/${site}/activity?kind=chat&level=warn`), 200, ActivityPage);
     expect(log.entries.some((e) => e.message.includes("runs tier-3 tool run_command without confirmation"))).toBe(true);
+  });
+
+  it("turning autonomy off stops a running investigation before its next step", async () => {
+    const { site, key, agent } = await siteWithProcess();
+    await script(
+      key,
+      { toolCalls: [{ name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } }], usage: USAGE },
+      { toolCalls: [{ name: "restart_process", input: { machine: "web-1", name: "api" } }], usage: USAGE },
+      verdict(true),
+    );
+    await report(agent, processEvent("api", "crashed"));
+    const logs = await agent.next("directive", 10_000);
+    expect((await patchSettings(site, { autonomyEnabled: false })).status).toBe(200);
+    agent.take("directive");
+    agent.send({ type: "result", directiveId: logs.id, success: true, output: "exiting", durationMs: 3, exitCode: 0 });
+
+    const [started] = (await events(site)).events;
+    const done = await settled(site, started!.id, ["failed"]);
+    expect(done.reason).toContain("autonomous investigations were turned off");
+    expect(done.actions.map((a) => a.tool)).toEqual(["get_process_logs"]);
+    expect(await recorded(key)).toHaveLength(1);
+    expect((await conversation(site, done.conversationId!)).turn).toMatchObject({ status: "stopped" });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(agent.received.filter((m) => typeof m !== "string" && m.type === "directive")).toEqual([]);
+  });
+
+  it("a lowered maximum tier holds from the next step: fewer tools offered, a tier-3 call refused", async () => {
+    const { site, key, agent } = await siteWithProcess({ autonomyMaxTier: 3 });
+    await script(
+      key,
+      { toolCalls: [{ name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } }], usage: USAGE },
+      { toolCalls: [{ name: "run_command", input: { command: "rm -rf /var/lib/api" } }], usage: USAGE },
+      verdict(false),
+    );
+    await report(agent, processEvent("api", "crashed"));
+    const logs = await agent.next("directive", 10_000);
+    expect((await patchSettings(site, { autonomyMaxTier: 1 })).status).toBe(200);
+    agent.take("directive");
+    agent.send({ type: "result", directiveId: logs.id, success: true, output: "exiting", durationMs: 3, exitCode: 0 });
+
+    const [started] = (await events(site)).events;
+    const done = await settled(site, started!.id, ["escalated"]);
+    expect(done.actions.map((a) => [a.tool, a.status])).toEqual([
+      ["get_process_logs", "done"],
+      ["run_command", "refused"],
+    ]);
+    const requests = await recorded(key);
+    expect(toolNames(requests[0]!.body)).toContain("run_command");
+    for (const later of requests.slice(1)) {
+      expect(toolNames(later.body)).not.toContain("run_command");
+      expect(toolNames(later.body)).not.toContain("restart_process");
+      expect(String(later.body.system)).toContain("risk tier up to 1");
+    }
+    expect((await conversation(site, done.conversationId!)).turn).toMatchObject({ toolTier: 1 });
+    expect(agent.received.filter((m) => typeof m !== "string" && m.type === "directive")).toEqual([]);
   });
 
   it("takes no messages from anyone; members see the event, not the conversation", async () => {
