@@ -151,6 +151,11 @@ export const AutonomyEventView = z.object({
   conversationId: z.string().nullable(),
   verdict: Verdict.nullable(),
   actions: z.array(InvestigationAction),
+  /**
+   * The investigation read without the readable paths' confinement, and the model wrote its verdict from that output:
+   * a reader confined to those paths (a member, a read or chat key) gets the verdict and the tool inputs withheld.
+   */
+  withheld: z.boolean(),
   usage: Usage.nullable(),
   /** Repeats of the same event id that arrived later (each one skipped as a duplicate). */
   duplicates: z.number().int(),

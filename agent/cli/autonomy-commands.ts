@@ -103,9 +103,11 @@ function statusText(e: AutonomyEventView): string {
 function eventsText(r: AutonomyEventListResponse): string {
   const head = `${r.active} of ${r.maxActive} investigations running\n`;
   if (!r.events.length) return `${head}No events yet.\n`;
-  const rows = r.events.map((e) => [e.id, ago(e.createdAt), e.nodeId ?? "—", e.subject, e.trigger.replace("_", " "), statusText(e), e.conversationId ?? "", (e.verdict?.summary ?? e.reason ?? "").slice(0, 60)]);
+  const rows = r.events.map((e) => [e.id, ago(e.createdAt), e.nodeId ?? "—", e.subject, e.trigger.replace("_", " "), statusText(e), e.conversationId ?? "", (e.verdict?.summary ?? e.reason ?? (e.withheld ? "verdict withheld" : "")).slice(0, 60)]);
   return head + table(["id", "when", "machine", "subject", "trigger", "status", "conversation", "summary"], rows);
 }
+
+const WITHHELD = "withheld (the investigation read outside the paths you may read; a site admin sees it)";
 
 function eventText(e: AutonomyEventView): string {
   const channel = (c: AutonomyEventView["escalation"]["email"]) => (c.status === "none" ? "—" : `${c.status}${c.detail ? ` (${c.detail})` : ""}${c.at ? ` ${when(c.at)}` : ""}`);
@@ -118,7 +120,7 @@ function eventText(e: AutonomyEventView): string {
     ["detail", e.detail],
     ["reason", e.reason ?? "—"],
     ["conversation", e.conversationId ?? "—"],
-    ["verdict", e.verdict ? `${e.verdict.resolved ? "resolved" : "unresolved"}: ${e.verdict.summary}` : "—"],
+    ["verdict", e.withheld ? WITHHELD : e.verdict ? `${e.verdict.resolved ? "resolved" : "unresolved"}: ${e.verdict.summary}` : "—"],
     ["actions", e.actions.length ? e.actions.map((a) => `${a.tool} (tier ${a.tier}, ${a.status})`).join("; ") : "—"],
     ["tokens", e.usage ? `${e.usage.inputTokens} in, ${e.usage.outputTokens} out` : "—"],
     ["email", channel(e.escalation.email)],

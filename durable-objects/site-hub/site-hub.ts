@@ -461,12 +461,12 @@ export class SiteHub extends DurableObject<Env> {
     return this.autonomy.ended(report);
   }
 
-  autonomyEvents(query: AutonomyEventListQuery): AutonomyEventListResponse {
-    return this.autonomy.list(query);
+  autonomyEvents(query: AutonomyEventListQuery, viewer: Viewer): AutonomyEventListResponse {
+    return this.autonomy.list(query, viewer);
   }
 
-  autonomyEvent(id: string): HubResult<AutonomyEventView> {
-    return this.autonomy.get(id);
+  autonomyEvent(id: string, viewer: Viewer): HubResult<AutonomyEventView> {
+    return this.autonomy.get(id, viewer);
   }
 
   /** A notification from the site's Alertmanager (its token already checked): each alert through the guards. */

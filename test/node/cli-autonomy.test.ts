@@ -8,6 +8,7 @@ import { emptyDir, runCli } from "./cli-run.ts";
 
 const KEY = "ck_autonomy_key_0123456789";
 const EVENT = "ae-11111111-2222-3333-4444-555555555555";
+const WITHHELD_EVENT = "ae-31111111-2222-3333-4444-555555555555";
 let hub: FakeHub;
 
 function event(over: Partial<AutonomyEventView> = {}): AutonomyEventView {
@@ -26,6 +27,7 @@ function event(over: Partial<AutonomyEventView> = {}): AutonomyEventView {
     conversationId: "c-11111111-2222-3333-4444-555555555555",
     verdict: { resolved: false, summary: "api exits at once: its config file is missing.", actions: [] },
     actions: [{ tool: "get_process_logs", tier: 1, input: { machine: "web-1", name: "api" }, status: "done", at: 5 }],
+    withheld: false,
     usage: { inputTokens: 400, outputTokens: 60, costMicroUsd: 0 },
     duplicates: 0,
     escalation: { email: { status: "sent", at: 9, detail: "to oncall@example.com" }, webhook: none },
@@ -42,6 +44,8 @@ beforeAll(async () => {
     "PATCH /api/sites/member-site/settings": (_req, res) => apiError(res, 403, "forbidden", "changing the site's settings needs the admin role on site member-site"),
     "GET /api/sites/default/autonomy/events": (_req, res) => sendJson(res, 200, { events: [event(), event({ id: "ae-21111111-2222-3333-4444-555555555555", status: "skipped", skipReason: "cooldown", conversationId: null, verdict: null })], nextBefore: null, active: 1, maxActive: 3 }),
     [`GET /api/sites/default/autonomy/events/${EVENT}`]: (_req, res) => sendJson(res, 200, event()),
+    [`GET /api/sites/default/autonomy/events/${WITHHELD_EVENT}`]: (_req, res) =>
+      sendJson(res, 200, event({ id: WITHHELD_EVENT, verdict: null, actions: [{ tool: "run_command", tier: 3, input: {}, status: "done", at: 5 }], withheld: true })),
   });
 });
 afterAll(() => hub.close());
@@ -121,5 +125,12 @@ describe("cortex autonomy", () => {
     expect(one.stdout).toContain("unresolved: api exits at once");
     expect(one.stdout).toContain("get_process_logs (tier 1, done)");
     expect(one.stdout).toMatch(/email:\s+sent \(to oncall@example.com\)/);
+  });
+
+  it("event says when the verdict is withheld from the caller, rather than that there is none", async () => {
+    const one = await cli("autonomy", "event", WITHHELD_EVENT);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/verdict:\s+withheld \(the investigation read outside the paths you may read/);
+    expect(one.stdout).toContain("run_command (tier 3, done)");
   });
 });

@@ -1,10 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ActivityPage } from "../../protocol/api.ts";
+import { AutonomyEventListResponse, AutonomyEventView } from "../../protocol/autonomy.ts";
 import { ConversationListResponse, ConversationView } from "../../protocol/chat.ts";
 import { SiteSettingsResponse } from "../../protocol/site-settings.ts";
 import type { MockTurn } from "../support/mock-llm-script.ts";
-import { BOOTSTRAP, call, expectJson, join, rootSession } from "./accounts-support.ts";
+import { BOOTSTRAP, call, createKey, expectJson, join, rootSession } from "./accounts-support.ts";
 import { recorded, release, script } from "./chat-support.ts";
 import { autonomySite, conversationObject, events, hookUrl, hooks, hubObject, patchSettings, processEvent, report, runChecks, settled, type AutonomySite } from "./autonomy-support.ts";
 import { runningProcess, type FakeAgent } from "./support.ts";
@@ -285,6 +286,33 @@ describe("an autonomous investigation", () => {
     const direct = await conversationObject(site, id).send({ text: "x", asker: { id: "u-x", label: "x", confined: false }, toolTier: 3, stepLimit: 5 });
     expect(direct).toMatchObject({ ok: false, error: { code: "autonomous" } });
     await release(key);
+  });
+
+  it("members and read keys get the event's outcome but not what the investigation found", async () => {
+    const { site, key, agent } = await siteWithProcess();
+    const found = "api exits: /etc/api/secrets.yml holds the customer list of acme-corp";
+    await script(key, { toolCalls: [{ name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } }], usage: USAGE }, verdict(false, found));
+    await report(agent, processEvent("api", "crashed"));
+    await answer(agent, "reading /etc/api/secrets.yml: customer list of acme-corp");
+    const [started] = (await events(site)).events;
+    const done = await settled(site, started!.id, ["escalated"]);
+    expect(done).toMatchObject({ withheld: false, verdict: { summary: found } });
+    expect(done.actions[0]!.input).toMatchObject({ name: "api", lines: 20 });
+
+    const member = await join(site, "member", await rootSession());
+    const admin = await join(site, "admin", await rootSession());
+    const adminReadKey = await createKey(admin.caller, "read");
+    for (const caller of [member.caller, adminReadKey.caller]) {
+      const one = await expectJson(await call(caller, `/api/sites/${site}/autonomy/events/${done.id}`), 200, AutonomyEventView);
+      expect(one).toMatchObject({ id: done.id, status: "escalated", withheld: true, verdict: null, reason: "the investigation could not resolve it" });
+      expect(one.actions).toEqual([{ ...done.actions[0]!, input: {} }]);
+      const listed = await expectJson(await call(caller, `/api/sites/${site}/autonomy/events`), 200, AutonomyEventListResponse);
+      expect(JSON.stringify(listed)).not.toContain("acme-corp");
+      const log = await expectJson(await call(caller, `/api/sites/${site}/activity?kind=autonomy`), 200, ActivityPage);
+      expect(log.entries.some((e) => e.message.includes(`investigation ${done.id}`) && e.message.includes("escalated"))).toBe(true);
+      expect(JSON.stringify(log)).not.toContain("acme-corp");
+    }
+    expect(await expectJson(await call(admin.caller, `/api/sites/${site}/autonomy/events/${done.id}`), 200, AutonomyEventView)).toMatchObject({ withheld: false, verdict: { summary: found } });
   });
 
   it("an investigation that overruns is stopped by the site's check and fails", async () => {

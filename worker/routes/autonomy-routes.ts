@@ -1,4 +1,5 @@
 import { AlertmanagerPayload, AutonomyEventId, AutonomyEventListQuery, type AlertmanagerResponse, type AlertTokenView } from "../../protocol/autonomy.ts";
+import { requesterOf } from "../auth/requester.ts";
 import { respond } from "../http/api-error.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
 import { actorOf, siteHub, type SiteRoute } from "./site-context.ts";
@@ -16,7 +17,7 @@ export const autonomyRoutes: SiteRoute[] = [
     handler: async (c) => {
       const q = parseQuery(c, AutonomyEventListQuery);
       if (!q.ok) return q.response;
-      return c.json(await siteHub(c).autonomyEvents(q.value));
+      return c.json(await siteHub(c).autonomyEvents(q.value, requesterOf(c)));
     },
   },
   {
@@ -26,7 +27,7 @@ export const autonomyRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, AutonomyEventId, "id");
       if (!id.ok) return id.response;
-      return respond(c, await siteHub(c).autonomyEvent(id.value));
+      return respond(c, await siteHub(c).autonomyEvent(id.value, requesterOf(c)));
     },
   },
   {

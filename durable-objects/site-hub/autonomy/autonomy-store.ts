@@ -11,6 +11,7 @@ import {
   type SkipReason,
 } from "../../../protocol/autonomy.ts";
 import { Usage } from "../../../protocol/chat.ts";
+import type { Viewer } from "../directive-visibility.ts";
 
 /** Events kept at most; the oldest that are no longer running are pruned past it. */
 const MAX_EVENTS = 5_000;
@@ -37,7 +38,7 @@ export interface NewAutonomyEvent {
   channels: Record<Channel, ChannelStatus>;
 }
 
-export interface AutonomyRecord extends AutonomyEventView {
+export interface AutonomyRecord extends Omit<AutonomyEventView, "withheld"> {
   context: Record<string, unknown>;
   launches: number;
   checkAt: number | null;
@@ -109,10 +110,17 @@ function recordOf(r: Row): AutonomyRecord {
   };
 }
 
-/** The public view of a record. */
-export function eventView(rec: AutonomyRecord): AutonomyEventView {
+/**
+ * A record as a viewer may see it. An investigation runs unconfined, so what it wrote (the verdict, the inputs of its
+ * tool calls) may quote files a confined viewer may not read, redacted only of the secrets the redactor knows: such a
+ * viewer gets which tools ran and how the event ended, not what was found (as for unconfined directives,
+ * directive-visibility.ts).
+ */
+export function eventView(rec: AutonomyRecord, viewer: Viewer): AutonomyEventView {
   const { context: _c, launches: _l, checkAt: _k, ...view } = rec;
-  return view;
+  if (!viewer.confined) return { ...view, withheld: false };
+  const withheld = view.verdict !== null || view.actions.length > 0;
+  return { ...view, verdict: null, actions: view.actions.map((a) => ({ ...a, input: {} })), withheld };
 }
 
 /** Statuses that count for the cooldown: the event reached an investigation or an escalation. */

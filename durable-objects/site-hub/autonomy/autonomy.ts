@@ -14,6 +14,7 @@ import type { Conversation } from "../../conversation/conversation.ts";
 import type { InvestigationReport, InvestigationState } from "../../conversation/investigation.ts";
 import { fail, ok, type HubResult } from "../../shared/hub-result.ts";
 import type { ActivityLog } from "../activity-log.ts";
+import type { Viewer } from "../directive-visibility.ts";
 import { AutonomyStore, eventView, type AutonomyRecord, type Channel } from "./autonomy-store.ts";
 import { briefing, investigationTitle } from "./briefing.ts";
 import { pending, type Escalator } from "./escalator.ts";
@@ -220,7 +221,8 @@ export class Autonomy {
       kind: "autonomy",
       level: end.status === "resolved" ? "info" : "warn",
       nodeId: rec.nodeId,
-      message: `autonomy: investigation ${rec.id} of ${rec.detail}: ${end.status}${rec.verdict ? ` — ${rec.verdict.summary}` : end.reason ? ` (${end.reason})` : ""}`,
+      // Not the verdict's summary: every reader of the site reads this log, and the event shows it to those who may.
+      message: `autonomy: investigation ${rec.id} of ${rec.detail}: ${end.status}${end.reason ? ` (${end.reason})` : ""}`,
       data: { eventId: rec.id, conversationId: rec.conversationId, status: end.status, usage: rec.usage },
     });
     if (escalate) {
@@ -269,13 +271,13 @@ export class Autonomy {
     }
   }
 
-  list(q: AutonomyEventListQuery): AutonomyEventListResponse {
+  list(q: AutonomyEventListQuery, viewer: Viewer): AutonomyEventListResponse {
     const page = this.store.list(q);
-    return { events: page.events.map(eventView), nextBefore: page.nextBefore, active: this.store.activeCount(), maxActive: this.host.settings().autonomyMaxActive };
+    return { events: page.events.map((rec) => eventView(rec, viewer)), nextBefore: page.nextBefore, active: this.store.activeCount(), maxActive: this.host.settings().autonomyMaxActive };
   }
 
-  get(id: string): HubResult<AutonomyEventView> {
+  get(id: string, viewer: Viewer): HubResult<AutonomyEventView> {
     const rec = this.store.get(id);
-    return rec ? ok(eventView(rec)) : fail(404, "event_not_found", `autonomy event ${id} not found`);
+    return rec ? ok(eventView(rec, viewer)) : fail(404, "event_not_found", `autonomy event ${id} not found`);
   }
 }

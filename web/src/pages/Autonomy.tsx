@@ -43,7 +43,15 @@ function Outcome({ e }: { e: AutonomyEventView }) {
 function What({ e }: { e: AutonomyEventView }) {
   return (
     <>
-      {e.verdict ? <p class="message">{e.verdict.summary}</p> : e.reason ? <p class="message muted">{e.reason}</p> : <p class="message muted">{e.detail}</p>}
+      {e.verdict ? (
+        <p class="message">{e.verdict.summary}</p>
+      ) : e.withheld ? (
+        <p class="message muted">The verdict is withheld: the investigation read outside the paths you may read. A site admin sees it.</p>
+      ) : e.reason ? (
+        <p class="message muted">{e.reason}</p>
+      ) : (
+        <p class="message muted">{e.detail}</p>
+      )}
       {e.actions.length ? (
         <p class="small muted">
           Tools:{" "}
