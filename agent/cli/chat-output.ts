@@ -1,4 +1,5 @@
 import type { ChatEvent, ToolCallView, Usage } from "../../protocol/chat.ts";
+import { revealControls, revealHidden } from "../../protocol/hidden-characters.ts";
 import type { CliContext } from "./cli-context.ts";
 
 /** Lines of a tool's output shown under it in the terminal; the rest is in the conversation. */
@@ -47,7 +48,8 @@ export class ChatPrinter {
     if (this.asJson) return this.jsonEvent(event);
     switch (event.type) {
       case "text":
-        this.cli.out(event.delta);
+        // A model quoting a log can write escape sequences; on a terminal they would act, so they are shown instead.
+        this.cli.out(revealControls(event.delta));
         this.atLineStart = event.delta.endsWith("\n");
         return;
       case "step_reset":
@@ -98,7 +100,7 @@ export class ChatPrinter {
       const lines = r.output.split("\n").filter((l) => l.trim() !== "");
       const head = call.results.length > 1 || r.nodeIds.length > 1 ? `    ${machines}: ${r.status}${r.exitCode ? ` (exit ${r.exitCode})` : ""}` : null;
       if (head) this.cli.err(`${head}\n`);
-      for (const l of lines.slice(0, OUTPUT_LINES)) this.cli.err(`    │ ${l.slice(0, 200)}\n`);
+      for (const l of lines.slice(0, OUTPUT_LINES)) this.cli.err(`    │ ${revealControls(l.slice(0, 200))}\n`);
       if (lines.length > OUTPUT_LINES) this.cli.err(`    │ … ${lines.length - OUTPUT_LINES} more line(s)\n`);
     }
   }
@@ -109,12 +111,14 @@ export class ChatPrinter {
       this.cli.out("\n");
       this.atLineStart = true;
     }
-    this.cli.err(`${text}\n`);
+    this.cli.err(`${revealControls(text)}\n`);
   }
 
-  /** What a confirmation asks, for the prompt. */
+  /** What a confirmation asks, for the prompt: the exact input, with every character that could disguise it shown. */
   question(call: ToolCallView): string {
-    return `The assistant wants to run ${call.name} (risk tier ${call.tier}) on ${targetText(call.target)} with:\n  ${JSON.stringify(call.input)}\nApprove? [y/N] `;
+    const input = revealHidden(JSON.stringify(call.input));
+    const warning = input.hidden ? `\n  ! ${input.hidden} hidden or direction-changing character(s), shown as ⟨U+…⟩: read it twice` : "";
+    return `The assistant wants to run ${call.name} (risk tier ${call.tier}) on ${targetText(call.target)} with:\n  ${input.text}${warning}\nApprove? [y/N] `;
   }
 
   finish(): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decisionText, toolTargetText } from "../../web/src/chat/chat-format.ts";
+import { decisionText, hiddenInInput, parameterText, toolTargetText } from "../../web/src/chat/chat-format.ts";
 
 /** How the dashboard's tool call cards word where a call runs and who decided it. */
 
@@ -24,4 +24,13 @@ describe("a tool call card's words", () => {
     expect(decisionText({ status: "expired", decidedBy: null }, null)).toBe("Counted as denied: nobody decided in time");
     expect(decisionText({ status: "done", decidedBy: null }, null)).toBeNull();
   });
+
+  it("shows a parameter's exact value with every disguising character visible, in strings and in JSON", () => {
+    expect(parameterText("systemctl restart nginx")).toEqual({ text: "systemctl restart nginx", hidden: 0 });
+    expect(parameterText("rm -rf /\u202e pmt/")).toEqual({ text: "rm -rf /⟨U+202E⟩ pmt/", hidden: 1 });
+    expect(parameterText(["a\u200bb"]).text).toBe('[\n  "a⟨U+200B⟩b"\n]');
+    expect(hiddenInInput({ command: "echo ok\rrm -rf /", "pa\u2066th": "/tmp", lines: 5 })).toBe(2);
+    expect(hiddenInInput({ command: "ls -la" })).toBe(0);
+  });
 });
+

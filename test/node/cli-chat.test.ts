@@ -53,7 +53,7 @@ function toolCall(over: Partial<ToolCallView> = {}): ToolCallView {
  * A fake hub that plays one answer: after the message arrives it streams text, asks to confirm a tier-3 call, and
  * once decided reports the outcome (run or denied) and ends with `status`.
  */
-function answeringHub(status: "done" | "step_limit" | "error" = "done", options: { hangAfterText?: boolean } = {}): Record<string, Route> {
+function answeringHub(status: "done" | "step_limit" | "error" = "done", options: { hangAfterText?: boolean; input?: Record<string, unknown>; output?: string } = {}): Record<string, Route> {
   let stream: ((event: ChatEvent) => void) | null = null;
   const send = (event: ChatEvent) => stream!(ChatEvent.parse(event));
   return {
@@ -71,11 +71,11 @@ function answeringHub(status: "done" | "step_limit" | "error" = "done", options:
       send({ type: "text", messageId: "m-1", delta: "nginx." });
       if (options.hangAfterText) return;
       send({ type: "usage", messageId: "m-1", model: "claude-sonnet-5-5", usage, total: usage });
-      send({ type: "confirmation", toolCall: toolCall() });
+      send({ type: "confirmation", toolCall: toolCall(options.input ? { input: options.input } : {}) });
     },
     [`POST ${BASE}/confirmations/${TOOL}`]: (req: Recorded, res) => {
       const approve = (req.body as { approve: boolean }).approve;
-      const decided = toolCall({ status: approve ? "done" : "denied", decidedBy: "ada@example.com", results: approve ? [{ nodeIds: ["web-1"], status: "done", exitCode: 0, output: "ok\n", truncated: false, error: null }] : [] });
+      const decided = toolCall({ status: approve ? "done" : "denied", decidedBy: "ada@example.com", results: approve ? [{ nodeIds: ["web-1"], status: "done", exitCode: 0, output: options.output ?? "ok\n", truncated: false, error: null }] : [] });
       sendJson(res, 200, decided);
       send({ type: "tool_result", toolCall: decided });
       send({ type: "text", messageId: "m-2", delta: approve ? "Done." : "Not restarted." });
@@ -128,6 +128,25 @@ describe("cortex chat", () => {
     // The stream was open before the message was sent, so nothing the answer did could be missed.
     const order = hub.requests.map((r) => `${r.method} ${r.path}`);
     expect(order.indexOf(`GET ${BASE}/events`)).toBeLessThan(order.indexOf(`POST ${BASE}/messages`));
+  });
+
+  it("shows the characters that could disguise a tier-3 input, and never passes a machine's escape sequences to the terminal", async () => {
+    hub = await startFakeHub(answeringHub("done", { input: { command: "rm -rf /\u202e pmt/ #" } }));
+    const run = await runWithTerminal(["chat", "--node", "web-1", "restart", "nginx"], ["n"]);
+    expect(await run.code).toBe(0);
+    const { questions } = run.out();
+    expect(questions[0]).toContain('{"command":"rm -rf /⟨U+202E⟩ pmt/ #"}');
+    expect(questions[0]).toContain("1 hidden or direction-changing character(s)");
+    expect(questions[0]).not.toContain("\u202e");
+    expect(hub.requests.find((r) => r.path.endsWith(TOOL))!.body).toEqual({ approve: false });
+
+    await hub.close();
+    hub = await startFakeHub(answeringHub("done", { output: "\u001b]52;c;ZXZpbA==\u0007restarted\n" }));
+    const approved = await runWithTerminal(["chat", "--node", "web-1", "restart", "nginx"], ["y"]);
+    expect(await approved.code).toBe(0);
+    const { stderr } = approved.out();
+    expect(stderr).toContain("│ ⟨U+001B⟩]52;c;ZXZpbA==⟨U+0007⟩restarted");
+    expect(stderr).not.toContain("\u001b");
   });
 
   it("--json prints one typed object per line, and --no denies", async () => {

@@ -1,4 +1,5 @@
 import type { ChatTarget, ToolCallView, Usage } from "../../../protocol/chat.ts";
+import { revealHidden } from "../../../protocol/hidden-characters.ts";
 
 /** How the chat names machines, targets, tokens and money. */
 
@@ -39,7 +40,15 @@ export function decisionText(call: Pick<ToolCallView, "status" | "decidedBy">, a
   return `${call.status === "denied" ? "Denied" : "Approved"} by ${call.decidedBy}${at ? ` at ${at}` : ""}`;
 }
 
-/** A tool call's parameters as the person deciding reads them: exact values, JSON where they are not plain text. */
-export function parameterText(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+/**
+ * A tool call's parameters as the person deciding reads them: exact values, JSON where they are not plain text, and
+ * every character that could make them look like something else shown as `⟨U+XXXX⟩` (protocol/hidden-characters.ts).
+ */
+export function parameterText(value: unknown): { text: string; hidden: number } {
+  return revealHidden(typeof value === "string" ? value : JSON.stringify(value, null, 2));
+}
+
+/** How many hidden characters a tool call's input holds, in its names and values. */
+export function hiddenInInput(input: Record<string, unknown>): number {
+  return Object.entries(input).reduce((n, [name, value]) => n + revealHidden(name).hidden + parameterText(value).hidden, 0);
 }

@@ -1,7 +1,8 @@
 import { useState } from "preact/hooks";
 import type { MachineResult, ToolCallStatus, ToolCallView } from "../../../../protocol/chat.ts";
 import { messageOf, request } from "../../api.ts";
-import { decisionText, parameterText, toolTargetText, type NameOf } from "../../chat/chat-format.ts";
+import { revealHidden } from "../../../../protocol/hidden-characters.ts";
+import { decisionText, hiddenInInput, parameterText, toolTargetText, type NameOf } from "../../chat/chat-format.ts";
 import { time } from "../../format.ts";
 import { Notice } from "../Notice.tsx";
 
@@ -38,9 +39,9 @@ function Parameters({ input }: { input: Record<string, unknown> }) {
     <dl class="tool-params">
       {entries.map(([name, value]) => (
         <div key={name}>
-          <dt>{name}</dt>
+          <dt>{revealHidden(name).text}</dt>
           <dd>
-            <pre>{parameterText(value)}</pre>
+            <pre>{parameterText(value).text}</pre>
           </dd>
         </div>
       ))}
@@ -102,6 +103,7 @@ function Confirmation({ call, nameOf, decide }: { call: ToolCallView; nameOf: Na
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const titleId = `confirm-${call.id}`;
+  const hidden = hiddenInInput(call.input);
   async function choose(approve: boolean) {
     if (!decide) return;
     setBusy(true);
@@ -120,6 +122,12 @@ function Confirmation({ call, nameOf, decide }: { call: ToolCallView; nameOf: Na
       </p>
       <p class="muted small">Tier 3: it runs only if approved.{call.expiresAt ? ` Counts as denied if nobody decides by ${time(call.expiresAt)}.` : ""}</p>
       <Parameters input={call.input} />
+      {hidden ? (
+        <p class="confirm-warning" role="alert">
+          {hidden} hidden or direction-changing character{hidden === 1 ? "" : "s"}, shown as ⟨U+…⟩. Read the parameters twice: they may not be what
+          they seem.
+        </p>
+      ) : null}
       {decide ? (
         <div class="button-row">
           <button type="button" class="primary" disabled={busy} onClick={() => choose(true)}>
