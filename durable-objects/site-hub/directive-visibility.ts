@@ -1,4 +1,5 @@
 import type { ActivityEntry, DirectiveEvent, DirectiveView, RunRecord } from "../../protocol/api.ts";
+import type { ResultData } from "../../protocol/directives.ts";
 import { redactText, redactValue } from "../../protocol/redaction.ts";
 import type { DirectiveRecord } from "./directive-store.ts";
 import type { Requester } from "./requester.ts";
@@ -6,11 +7,19 @@ import type { Requester } from "./requester.ts";
 /** Who is looking: anyone who may read everywhere sees everything; the others see less (see `directiveFor`). */
 export type Viewer = Pick<Requester, "userId" | "confined">;
 
+/** The agent-written sentences in a result's data (why a run ended, why a process is refused), redacted. */
+function redactedData(data: ResultData | null): ResultData | null {
+  if (data?.kind === "run_status" && data.reason !== undefined) return { ...data, reason: redactText(data.reason) };
+  if (data?.kind === "process" && data.status.reason !== null) return { ...data, status: { ...data.status, reason: redactText(data.status.reason) } };
+  return data;
+}
+
 /** What a confined directive printed, as a confined viewer gets it: through the redactor. */
 function redactedOutcome(view: DirectiveView): DirectiveView {
   const late = view.lateResult;
   return {
     ...view,
+    data: redactedData(view.data),
     output: view.output === null ? null : redactText(view.output),
     error: view.error === null ? null : redactText(view.error),
     lateResult: late && { ...late, output: redactText(late.output), error: late.error === null ? null : redactText(late.error) },
@@ -42,7 +51,7 @@ export function directiveFor(record: DirectiveRecord, viewer: Viewer): Directive
     error: view.error === null ? null : redactText(view.error),
     output: null,
     outputWithheld: withheld,
-    data: view.data?.kind === "image" ? null : view.data,
+    data: view.data?.kind === "image" ? null : redactedData(view.data),
     lateResult: late && { ...late, output: "", error: late.error === null ? null : redactText(late.error) },
   };
 }

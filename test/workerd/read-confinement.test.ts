@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ActivityPage, DirectiveListResponse, DirectiveView, FanOutResponse, RunRecord } from "../../protocol/api.ts";
+import type { ResultData } from "../../protocol/directives.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
 import { DEFAULT_SANDBOX_ROOT } from "../../protocol/tier-policy.ts";
 import { call, createKey, expectJson, join, newSite, refusal, rootSession, type Caller, type Person } from "./accounts-support.ts";
@@ -35,9 +36,9 @@ function read(caller: Caller, node: string, path: string): Promise<Response> {
 }
 
 /** Plays the agent: acknowledges a directive and answers with `output`. */
-function answer(agent: FakeAgent, d: DirectiveMessage, output: string): void {
+function answer(agent: FakeAgent, d: DirectiveMessage, output: string, data?: ResultData): void {
   agent.send({ type: "directive_ack", directiveId: d.id });
-  agent.send({ type: "result", directiveId: d.id, success: true, output, durationMs: 1, exitCode: 0 });
+  agent.send({ type: "result", directiveId: d.id, success: true, output, durationMs: 1, exitCode: 0, ...(data ? { data } : {}) });
 }
 
 async function directiveCount(): Promise<number> {
@@ -183,11 +184,11 @@ describe("what a member sees of other people's directives", () => {
   const SECRET_COMMAND = "curl -H 'Authorization: Bearer sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789' https://api.example.com";
   const SECRET_OUTPUT = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
 
-  async function run(caller: Caller, node: FakeAgent, nodeId: string, body: unknown, output: string): Promise<DirectiveView> {
+  async function run(caller: Caller, node: FakeAgent, nodeId: string, body: unknown, output: string, data?: ResultData): Promise<DirectiveView> {
     const pending = call(caller, `/api/sites/${site}/nodes/${nodeId}/directives`, { body });
     const d = await node.next("directive");
     node.take("directive");
-    answer(node, d, output);
+    answer(node, d, output, data);
     return expectJson(await pending, 200, DirectiveView);
   }
 
@@ -226,6 +227,22 @@ describe("what a member sees of other people's directives", () => {
     }
     const whole = await expectJson(await call(admin.caller, path), 200, RunRecord);
     expect(whole.ended).toMatchObject({ outputTail: SECRET_OUTPUT, reason });
+  });
+
+  it("an admin's run.status and process start: the agent's reasons in their data reach members redacted", async () => {
+    const reason = "failed: DB_PASSWORD=hunter2hunter2 rejected";
+    const status = await run(admin.caller, box, "box", { action: "run.status", params: { runId: "run-dump-1" } }, "", { kind: "run_status", runId: "run-dump-1", state: "failed", exitCode: 1, reason });
+    const process = { name: "api", state: "refused", pid: null, startedAt: null, restarts: 0, lastExit: null, cpuPercent: null, memoryBytes: null, held: null, nextStartAt: null, reason } as const;
+    const started = await run(admin.caller, box, "box", { action: "supervised.start", params: { name: "api" } }, "", { kind: "process", status: process });
+    for (const viewer of [member.caller, (await createKey(admin.caller, "read")).caller]) {
+      const seenStatus = await asSeenBy(viewer, status.id);
+      expect(seenStatus.data).toMatchObject({ kind: "run_status", state: "failed", reason: "failed: DB_PASSWORD=[REDACTED:secret setting] rejected" });
+      const seenStart = await asSeenBy(viewer, started.id);
+      expect(seenStart.data).toMatchObject({ kind: "process", status: { name: "api", state: "refused", reason: "failed: DB_PASSWORD=[REDACTED:secret setting] rejected" } });
+      const listed = await expectJson(await call(viewer, `/api/sites/${site}/directives?node=box`), 200, DirectiveListResponse);
+      expect(JSON.stringify(listed)).not.toContain("hunter2");
+    }
+    expect((await asSeenBy(admin.caller, status.id)).data).toMatchObject({ reason });
   });
 
   it("an admin's unconfined read of a file: output withheld even inside /var/log, where a link could lead anywhere", async () => {
