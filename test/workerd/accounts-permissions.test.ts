@@ -124,7 +124,7 @@ const ROWS: Record<string, Case[]> = {
     { label: "start (risk tier 2)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes/web/start" },
     { label: "stop (risk tier 2)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/processes/web/stop" },
   ],
-  "GET /api/sites/:site/nodes/:id/processes/:name/logs": [{ label: "a tier-1 read, confined callers refused by the site", allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/processes/web/logs" }],
+  "POST /api/sites/:site/nodes/:id/processes/:name/logs": [{ label: "a tier-1 read, confined callers refused by the site", allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/processes/web/logs" }],
   "POST /api/sites/:site/nodes/:id/directives": [
     { label: "a read (risk tier 1)", allowed: SITE_READERS, path: "/api/sites/:site/nodes/ghost/directives", body: READ_ACTION },
     { label: "a shell command (risk tier 3)", allowed: SITE_ADMINS, path: "/api/sites/:site/nodes/ghost/directives", body: SHELL_ACTION },

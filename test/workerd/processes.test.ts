@@ -364,7 +364,7 @@ describe("who may do what to a machine's processes", () => {
         // Never a tier lower than the change's: adding or changing a command is tier 3.
         expect(error.message, `${method} ${target}`).not.toMatch(/risk tier 2;/);
       }
-      const logs = await refusal(await call(caller, `${path}/db/logs`), 403);
+      const logs = await refusal(await call(caller, `${path}/db/logs`, { method: "POST" }), 403);
       expect(logs.code).toBe("not_readable");
     }
     // The admin sees it whole, and nothing changed.
@@ -372,5 +372,26 @@ describe("who may do what to a machine's processes", () => {
     expect(whole.redacted).toBe(false);
     expect(whole.processes[0]!.spec).toMatchObject(spec);
     expect(whole.processes).toHaveLength(1);
+  });
+
+  it("reads a process's log by POST, so another site cannot make an admin's browser run the directive", async () => {
+    const root = await rootSession();
+    const site = await newSite();
+    const admin = await join(site, "admin", root);
+    const creds = await registerNode(site, { name: "logs-1", tier: "root" });
+    const agent = await connectNode(site, creds, { tier: "root" });
+    expect((await call(admin.caller, processesPath(site, creds.id), { method: "POST", body: { name: "db", command: "/usr/bin/db" } })).status).toBe(201);
+    const logs = `/api/sites/${site}/nodes/${creds.id}/processes/db/logs?lines=20`;
+
+    expect((await refusal(await call(admin.caller, logs, { method: "POST", headers: { Origin: "https://evil.example" } }), 403)).code).toBe("cross_origin");
+    expect([404, 405]).toContain((await call(admin.caller, logs)).status);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(agent.received.filter((m) => typeof m !== "string" && m.type === "directive")).toEqual([]);
+
+    const pending = call(admin.caller, logs, { method: "POST" });
+    const d = await agent.next("directive");
+    expect(d).toMatchObject({ action: "supervised.logs", params: { name: "db", lines: 20 } });
+    agent.send({ type: "result", directiveId: d.id, success: true, output: "db ready\n", durationMs: 1, exitCode: 0 });
+    expect(await (await pending).json()).toEqual({ name: "db", text: "db ready\n" });
   });
 });

@@ -91,6 +91,25 @@ export const processRoutes: SiteRoute[] = [
       return respond(c, await siteHub(c).removeProcess(t.node, t.name, actorOf(c)));
     },
   },
+  // A POST, though it changes nothing on the machine: it runs a directive (recorded, counted against the node's limits),
+  // so it gets the origin check of a state change. Registered before `:operation`, which would take "logs" as one.
+  {
+    method: "post",
+    path: "/nodes/:id/processes/:name/logs",
+    permission: "directives.run",
+    handler: async (c) => {
+      const refused = refuseAction(c, "supervised.logs");
+      if (refused) return refused;
+      const t = target(c);
+      if (!t.ok) return t.response;
+      const q = parseQuery(c, ProcessLogsQuery);
+      if (!q.ok) return q.response;
+      const view = await finished(c, await siteHub(c).processLogs(t.node, t.name, q.value.lines, requesterOf(c)));
+      if (view instanceof Response) return view;
+      if (view.status !== "done") return apiError(c, view.errorCode === "offline" ? 503 : 502, view.errorCode ?? "failed", view.error ?? `the agent answered ${view.status}`);
+      return c.json({ name: t.name, text: view.output ?? "" } satisfies ProcessLogsResponse);
+    },
+  },
   {
     method: "post",
     path: "/nodes/:id/processes/:name/:operation",
@@ -113,23 +132,6 @@ export const processRoutes: SiteRoute[] = [
         status: view.data?.kind === "process" ? view.data.status : null,
       };
       return c.json(answer);
-    },
-  },
-  {
-    method: "get",
-    path: "/nodes/:id/processes/:name/logs",
-    permission: "directives.run",
-    handler: async (c) => {
-      const refused = refuseAction(c, "supervised.logs");
-      if (refused) return refused;
-      const t = target(c);
-      if (!t.ok) return t.response;
-      const q = parseQuery(c, ProcessLogsQuery);
-      if (!q.ok) return q.response;
-      const view = await finished(c, await siteHub(c).processLogs(t.node, t.name, q.value.lines, requesterOf(c)));
-      if (view instanceof Response) return view;
-      if (view.status !== "done") return apiError(c, view.errorCode === "offline" ? 503 : 502, view.errorCode ?? "failed", view.error ?? `the agent answered ${view.status}`);
-      return c.json({ name: t.name, text: view.output ?? "" } satisfies ProcessLogsResponse);
     },
   },
 ];

@@ -126,7 +126,7 @@ export function Processes({ site, node, admin }: { site: string; node: LiveNode;
   const showLogs = async (name: string) => {
     setLogs({ name, text: null, error: "" });
     try {
-      const r = await request<ProcessLogsResponse>(paths.processLogs(node.id, name, LOG_LINES));
+      const r = await request<ProcessLogsResponse>(paths.processLogs(node.id, name, LOG_LINES), { method: "POST" });
       setLogs({ name, text: r.text, error: "" });
     } catch (err) {
       setLogs({ name, text: null, error: messageOf(err) });
