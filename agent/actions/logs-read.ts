@@ -1,5 +1,5 @@
 import type { ActionParams } from "../../protocol/directives.ts";
-import { fullUnitName, LOG_FILE_ROOT } from "../../protocol/machine-actions.ts";
+import { fullUnitName, JOURNAL_DIR, LOG_FILE_ROOT } from "../../protocol/machine-actions.ts";
 import { isWithin } from "../../protocol/tier-policy.ts";
 import { capText, clip } from "../host/compact-output.ts";
 import { requireLinux } from "../host/procfs.ts";
@@ -31,6 +31,9 @@ async function journal(params: ActionParams<"logs.read">, ctx: ActionContext): P
     ...(unit ? [`--unit=${unit}`] : []),
     ...(params.since ? [`--since=-${params.since}`] : []),
     ...(params.priority ? [`--priority=${params.priority}`] : []),
+    // A caller confined to the readable paths reads the journal because JOURNAL_DIR is in them, so only that folder:
+    // not the volatile journal in /run/log/journal, nor another machine's journal journalctl could be pointed at.
+    ...(ctx.policy.spec.confineTo ? [`--directory=${JOURNAL_DIR}`] : []),
   ];
   const result = await runProgram(ctx, "journalctl", args, { timeoutMs: JOURNAL_TIMEOUT_MS, maxBytes: 4 * 1024 * 1024 });
   if (result.code !== 0) throw new ActionError("exec_failed", programFailure("journalctl", result));

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { findProgram } from "../../agent/host/programs.ts";
 import { defaultBinDirs } from "../../agent/host/host-environment.ts";
-import { LOG_FILE_ROOT } from "../../protocol/machine-actions.ts";
+import { JOURNAL_DIR, LOG_FILE_ROOT } from "../../protocol/machine-actions.ts";
 import { directive, executor, FakeHub, isolateHome, cleanUp, run, tempDir, waitUntil, giveToActionUser } from "./executor-harness.ts";
 
 isolateHome();
@@ -216,6 +216,21 @@ describe("logs.read", () => {
     giveToActionUser(logDir);
     expect(await ask("logs.read", { file }, "unprivileged", logDir)).toMatchObject({ success: true });
     expect(await ask("logs.read", {}, "unprivileged", logDir)).toMatchObject({ errorCode: "tier_refused" });
+  });
+
+  it("a caller confined to the readable paths reads only the journal kept in /var/log/journal", async () => {
+    const bin = tempDir("cortex-bin-");
+    const record = join(bin, "args");
+    writeFileSync(join(bin, "journalctl"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> ${record}; done\necho 'Nov 29 kernel: ok'\n`);
+    chmodSync(join(bin, "journalctl"), 0o755);
+    const read = (extra: Record<string, unknown>) => run(executor({ binDirs: [bin] }), new FakeHub(), directive("logs.read", { lines: 5 }, extra));
+    const args = () => readFileSync(record, "utf8").split("\n").slice(0, -1);
+
+    expect(await read({ confineTo: ["/var/log"] })).toMatchObject({ success: true });
+    expect(args()).toContain(`--directory=${JOURNAL_DIR}`);
+    rmSync(record);
+    expect(await read({})).toMatchObject({ success: true });
+    expect(args().some((a) => a.startsWith("--directory"))).toBe(false);
   });
 
   it(findProgram(defaultBinDirs(), "journalctl") ? "reads the journal of a unit" : "says the journal is not available here", async () => {
