@@ -47,6 +47,9 @@ export class PathPolicy {
 
   check(real: string): void {
     const reason = this.refusal(real);
-    if (reason) throw new ActionError("tier_refused", reason);
+    if (!reason) return;
+    // A confined caller (a member, a read key) learns that the path is refused, not where a link in it led: the name
+    // of something outside the folders they may read is itself outside them.
+    throw new ActionError("tier_refused", this.confineTo ? `the path leads outside the folders this caller may use (${this.confineTo.join(", ")})` : reason);
   }
 }

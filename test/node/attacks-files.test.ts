@@ -144,6 +144,11 @@ describe("confineTo: the caller may only touch these folders", () => {
     const viaLink = await attempt("root", sandbox, "read", { path: join(allowed, "secret-link.txt") }, confine);
     expect(viaLink).toMatchObject({ success: false, errorCode: "tier_refused" });
     expect(viaLink.output).not.toContain("secret");
+    // Nor where the link leads: the name of what lies outside is not the caller's to read either.
+    expect(viaLink.error).toContain("leads outside the folders this caller may use");
+    expect(viaLink.error).not.toContain(outside);
+    const viaFolder = await attempt("root", sandbox, "read", { path: join(allowed, "outside-dir", "secret.txt") }, confine);
+    expect(viaFolder.error).not.toContain(outside);
     expect(await attempt("root", sandbox, "read", { path: join(allowed, "outside-dir", "secret.txt") }, confine)).toMatchObject({ errorCode: "tier_refused" });
     expect(await attempt("root", sandbox, "glob", { pattern: "*", path: join(allowed, "outside-dir") }, confine)).toMatchObject({ errorCode: "tier_refused" });
   });
