@@ -122,6 +122,14 @@ describe("file and run commands", () => {
     expect(RunRecord.parse(JSON.parse(json.stdout))).toEqual(record);
   });
 
+  it("run status says when a run's output is withheld from the caller, rather than print an empty tail", async () => {
+    const ended = { state: "done", exitCode: 0, reason: null, outputTail: "", outputWithheld: true, startedAt: 1_000, endedAt: Date.UTC(2026, 0, 5), reportedAt: Date.UTC(2026, 0, 6) };
+    const record = { runId: "run-abc", nodeId: "build-01", directiveId: "d-1", launchedBy: "ada@example.com", launchedAt: 500, ended };
+    hub = await startFakeHub({ "GET /api/sites/default/nodes/build-01/runs/run-abc": (_req, res) => sendJson(res, 200, record) });
+    const r = await runCli(["--hub", hub.url, "--api-key", "k", "run", "status", "build-01", "run-abc"]);
+    expect(r).toMatchObject({ code: 0, stdout: "run run-abc: done, exit 0\n(its output is withheld: only a site admin reads what a run printed)\n" });
+  });
+
   it("run status of a run with no end on record, on an offline node, says the state is unknown and exits 1", async () => {
     const record = { runId: "run-abc", nodeId: "build-01", directiveId: "d-1", launchedBy: "ada@example.com", launchedAt: Date.UTC(2026, 0, 5), ended: null };
     hub = await startFakeHub({
