@@ -189,7 +189,7 @@ export function addProcessCommands(program: Command, cli: CliContext): void {
     .action(
       cli.action(async (node: string, name: string, options: JsonOption & { lines?: number }, command: Command) => {
         const client = cli.client(command);
-        const r = await client.request("GET", client.sitePath("nodes", node, "processes", name, "logs"), ProcessLogsResponse, { query: { lines: options.lines } });
+        const r = await client.request("POST", client.sitePath("nodes", node, "processes", name, "logs"), ProcessLogsResponse, { query: { lines: options.lines } });
         cli.out(options.json ? json(r) : asBlock(r.text));
       }),
     );

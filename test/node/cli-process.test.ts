@@ -150,7 +150,7 @@ describe("cortex process", () => {
   });
 
   it("logs prints the lines the agent read, asking for as many as --lines says", async () => {
-    const cortex = await cortexWith({ [`GET ${BASE}/api/logs`]: (req, res) => sendJson(res, 200, { name: "api", text: `line ${req.query.get("lines")}\nlast` }) });
+    const cortex = await cortexWith({ [`POST ${BASE}/api/logs`]: (req, res) => sendJson(res, 200, { name: "api", text: `line ${req.query.get("lines")}\nlast` }) });
     expect(await cortex(["process", "logs", "web-1", "api", "--lines", "7"])).toMatchObject({ code: 0, stdout: "line 7\nlast\n" });
     expect(await cortex(["process", "remove", "web-1", "api"])).toMatchObject({ code: 1 });
   });
