@@ -150,10 +150,12 @@ export class TurnRunner {
 
       // An investigation ends with its verdict; tool calls the model asked for after it are not run.
       if (this.host.investigation.get()?.verdict) return this.finish(turn, "done", null);
-      if (this.host.investigation.get() && !(await this.withinAutonomySettings(turn))) return;
+      const investigation = this.host.investigation.get() !== null;
       const pending = this.t.unresolvedOf(turn.id);
       if (pending.length) {
         for (const call of pending) {
+          // Before each call, not each reply: one reply may hold many calls, and the first may run for minutes.
+          if (investigation && !(await this.withinAutonomySettings(turn))) return;
           if ((await this.resolve(call, turn, meta)) === "wait") {
             this.t.setTurnStatus(turn.id, "waiting", Date.now());
             this.emitTurn(turn.id);
@@ -171,6 +173,7 @@ export class TurnRunner {
           text: `Paused after ${turn.stepsUsed} model calls, the limit for one message on this site. Continue to let the assistant go on.`,
         });
       }
+      if (investigation && !(await this.withinAutonomySettings(turn))) return;
       if (!(await this.modelStep(turn, meta))) return;
     }
   }
@@ -178,7 +181,8 @@ export class TurnRunner {
   /**
    * An investigation runs under the site's autonomy settings as they are now, not as they were when it started:
    * turning autonomy off stops it, and a lowered maximum tier caps its next tool call and model step. False when it
-   * was stopped. The settings are read at every step, since nobody is watching an investigation to stop it by hand.
+   * was stopped. The settings are read before every tool call and model call, since nobody is watching an
+   * investigation to stop it by hand.
    */
   private async withinAutonomySettings(turn: TurnRecord): Promise<boolean> {
     const settings = await this.host.hub().getSettings();

@@ -212,12 +212,17 @@ describe("an autonomous investigation", () => {
     expect(log.entries.some((e) => e.message.includes("runs tier-3 tool run_command without confirmation"))).toBe(true);
   });
 
-  it("turning autonomy off stops a running investigation before its next step", async () => {
+  it("turning autonomy off stops a running investigation before its next tool call, even within one reply", async () => {
     const { site, key, agent } = await siteWithProcess();
     await script(
       key,
-      { toolCalls: [{ name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } }], usage: USAGE },
-      { toolCalls: [{ name: "restart_process", input: { machine: "web-1", name: "api" } }], usage: USAGE },
+      {
+        toolCalls: [
+          { name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } },
+          { name: "restart_process", input: { machine: "web-1", name: "api" } },
+        ],
+        usage: USAGE,
+      },
       verdict(true),
     );
     await report(agent, processEvent("api", "crashed"));
@@ -229,18 +234,27 @@ describe("an autonomous investigation", () => {
     const [started] = (await events(site)).events;
     const done = await settled(site, started!.id, ["failed"]);
     expect(done.reason).toContain("autonomous investigations were turned off");
-    expect(done.actions.map((a) => a.tool)).toEqual(["get_process_logs"]);
+    expect(done.actions.map((a) => [a.tool, a.status])).toEqual([
+      ["get_process_logs", "done"],
+      ["restart_process", "cancelled"],
+    ]);
     expect(await recorded(key)).toHaveLength(1);
     expect((await conversation(site, done.conversationId!)).turn).toMatchObject({ status: "stopped" });
     await new Promise((r) => setTimeout(r, 200));
     expect(agent.received.filter((m) => typeof m !== "string" && m.type === "directive")).toEqual([]);
   });
 
-  it("a lowered maximum tier holds from the next step: fewer tools offered, a tier-3 call refused", async () => {
+  it("a lowered maximum tier holds from the next tool call, even within one reply, and fewer tools are offered", async () => {
     const { site, key, agent } = await siteWithProcess({ autonomyMaxTier: 3 });
     await script(
       key,
-      { toolCalls: [{ name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } }], usage: USAGE },
+      {
+        toolCalls: [
+          { name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } },
+          { name: "run_command", input: { command: "rm -rf /var/lib/api" } },
+        ],
+        usage: USAGE,
+      },
       { toolCalls: [{ name: "run_command", input: { command: "rm -rf /var/lib/api" } }], usage: USAGE },
       verdict(false),
     );
@@ -254,6 +268,7 @@ describe("an autonomous investigation", () => {
     const done = await settled(site, started!.id, ["escalated"]);
     expect(done.actions.map((a) => [a.tool, a.status])).toEqual([
       ["get_process_logs", "done"],
+      ["run_command", "refused"],
       ["run_command", "refused"],
     ]);
     const requests = await recorded(key);
