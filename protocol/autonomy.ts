@@ -153,9 +153,10 @@ export const AutonomyEventView = z.object({
   actions: z.array(InvestigationAction),
   /**
    * The investigation read without the readable paths' confinement, and the model wrote its verdict from that output:
-   * a reader confined to those paths (a member, a read or chat key) gets the verdict and the tool inputs withheld.
+   * a reader confined to those paths (a member, a read or chat key) gets `verdict: null` and this set. The tool
+   * inputs stay, redacted, as the directives they ran show them to such a reader.
    */
-  withheld: z.boolean(),
+  verdictWithheld: z.boolean(),
   usage: Usage.nullable(),
   /** Repeats of the same event id that arrived later (each one skipped as a duplicate). */
   duplicates: z.number().int(),

@@ -103,7 +103,7 @@ function statusText(e: AutonomyEventView): string {
 function eventsText(r: AutonomyEventListResponse): string {
   const head = `${r.active} of ${r.maxActive} investigations running\n`;
   if (!r.events.length) return `${head}No events yet.\n`;
-  const rows = r.events.map((e) => [e.id, ago(e.createdAt), e.nodeId ?? "—", e.subject, e.trigger.replace("_", " "), statusText(e), e.conversationId ?? "", (e.verdict?.summary ?? e.reason ?? (e.withheld ? "verdict withheld" : "")).slice(0, 60)]);
+  const rows = r.events.map((e) => [e.id, ago(e.createdAt), e.nodeId ?? "—", e.subject, e.trigger.replace("_", " "), statusText(e), e.conversationId ?? "", (e.verdict?.summary ?? e.reason ?? (e.verdictWithheld ? "verdict withheld" : "")).slice(0, 60)]);
   return head + table(["id", "when", "machine", "subject", "trigger", "status", "conversation", "summary"], rows);
 }
 
@@ -120,7 +120,7 @@ function eventText(e: AutonomyEventView): string {
     ["detail", e.detail],
     ["reason", e.reason ?? "—"],
     ["conversation", e.conversationId ?? "—"],
-    ["verdict", e.withheld ? WITHHELD : e.verdict ? `${e.verdict.resolved ? "resolved" : "unresolved"}: ${e.verdict.summary}` : "—"],
+    ["verdict", e.verdictWithheld ? WITHHELD : e.verdict ? `${e.verdict.resolved ? "resolved" : "unresolved"}: ${e.verdict.summary}` : "—"],
     ["actions", e.actions.length ? e.actions.map((a) => `${a.tool} (tier ${a.tier}, ${a.status})`).join("; ") : "—"],
     ["tokens", e.usage ? `${e.usage.inputTokens} in, ${e.usage.outputTokens} out` : "—"],
     ["email", channel(e.escalation.email)],

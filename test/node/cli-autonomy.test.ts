@@ -27,7 +27,7 @@ function event(over: Partial<AutonomyEventView> = {}): AutonomyEventView {
     conversationId: "c-11111111-2222-3333-4444-555555555555",
     verdict: { resolved: false, summary: "api exits at once: its config file is missing.", actions: [] },
     actions: [{ tool: "get_process_logs", tier: 1, input: { machine: "web-1", name: "api" }, status: "done", at: 5 }],
-    withheld: false,
+    verdictWithheld: false,
     usage: { inputTokens: 400, outputTokens: 60, costMicroUsd: 0 },
     duplicates: 0,
     escalation: { email: { status: "sent", at: 9, detail: "to oncall@example.com" }, webhook: none },
@@ -45,7 +45,7 @@ beforeAll(async () => {
     "GET /api/sites/default/autonomy/events": (_req, res) => sendJson(res, 200, { events: [event(), event({ id: "ae-21111111-2222-3333-4444-555555555555", status: "skipped", skipReason: "cooldown", conversationId: null, verdict: null })], nextBefore: null, active: 1, maxActive: 3 }),
     [`GET /api/sites/default/autonomy/events/${EVENT}`]: (_req, res) => sendJson(res, 200, event()),
     [`GET /api/sites/default/autonomy/events/${WITHHELD_EVENT}`]: (_req, res) =>
-      sendJson(res, 200, event({ id: WITHHELD_EVENT, verdict: null, actions: [{ tool: "run_command", tier: 3, input: {}, status: "done", at: 5 }], withheld: true })),
+      sendJson(res, 200, event({ id: WITHHELD_EVENT, verdict: null, actions: [{ tool: "run_command", tier: 3, input: { command: "df -h /" }, status: "done", at: 5 }], verdictWithheld: true })),
   });
 });
 afterAll(() => hub.close());

@@ -303,7 +303,7 @@ describe("an autonomous investigation", () => {
     await release(key);
   });
 
-  it("members and read keys get the event's outcome but not what the investigation found", async () => {
+  it("members and read keys get the event's outcome and tool calls but not the verdict, what the investigation found", async () => {
     const { site, key, agent } = await siteWithProcess();
     const found = "api exits: /etc/api/secrets.yml holds the customer list of acme-corp";
     await script(key, { toolCalls: [{ name: "get_process_logs", input: { machine: "web-1", name: "api", lines: 20 } }], usage: USAGE }, verdict(false, found));
@@ -311,7 +311,7 @@ describe("an autonomous investigation", () => {
     await answer(agent, "reading /etc/api/secrets.yml: customer list of acme-corp");
     const [started] = (await events(site)).events;
     const done = await settled(site, started!.id, ["escalated"]);
-    expect(done).toMatchObject({ withheld: false, verdict: { summary: found } });
+    expect(done).toMatchObject({ verdictWithheld: false, verdict: { summary: found } });
     expect(done.actions[0]!.input).toMatchObject({ name: "api", lines: 20 });
 
     const member = await join(site, "member", await rootSession());
@@ -319,15 +319,15 @@ describe("an autonomous investigation", () => {
     const adminReadKey = await createKey(admin.caller, "read");
     for (const caller of [member.caller, adminReadKey.caller]) {
       const one = await expectJson(await call(caller, `/api/sites/${site}/autonomy/events/${done.id}`), 200, AutonomyEventView);
-      expect(one).toMatchObject({ id: done.id, status: "escalated", withheld: true, verdict: null, reason: "the investigation could not resolve it" });
-      expect(one.actions).toEqual([{ ...done.actions[0]!, input: {} }]);
+      expect(one).toMatchObject({ id: done.id, status: "escalated", verdictWithheld: true, verdict: null, reason: "the investigation could not resolve it" });
+      expect(one.actions).toEqual(done.actions);
       const listed = await expectJson(await call(caller, `/api/sites/${site}/autonomy/events`), 200, AutonomyEventListResponse);
       expect(JSON.stringify(listed)).not.toContain("acme-corp");
       const log = await expectJson(await call(caller, `/api/sites/${site}/activity?kind=autonomy`), 200, ActivityPage);
       expect(log.entries.some((e) => e.message.includes(`investigation ${done.id}`) && e.message.includes("escalated"))).toBe(true);
       expect(JSON.stringify(log)).not.toContain("acme-corp");
     }
-    expect(await expectJson(await call(admin.caller, `/api/sites/${site}/autonomy/events/${done.id}`), 200, AutonomyEventView)).toMatchObject({ withheld: false, verdict: { summary: found } });
+    expect(await expectJson(await call(admin.caller, `/api/sites/${site}/autonomy/events/${done.id}`), 200, AutonomyEventView)).toMatchObject({ verdictWithheld: false, verdict: { summary: found } });
   });
 
   it("an investigation that overruns is stopped by the site's check and fails", async () => {

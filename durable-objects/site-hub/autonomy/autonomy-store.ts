@@ -38,7 +38,7 @@ export interface NewAutonomyEvent {
   channels: Record<Channel, ChannelStatus>;
 }
 
-export interface AutonomyRecord extends Omit<AutonomyEventView, "withheld"> {
+export interface AutonomyRecord extends Omit<AutonomyEventView, "verdictWithheld"> {
   context: Record<string, unknown>;
   launches: number;
   checkAt: number | null;
@@ -111,16 +111,15 @@ function recordOf(r: Row): AutonomyRecord {
 }
 
 /**
- * A record as a viewer may see it. An investigation runs unconfined, so what it wrote (the verdict, the inputs of its
- * tool calls) may quote files a confined viewer may not read, redacted only of the secrets the redactor knows: such a
- * viewer gets which tools ran and how the event ended, not what was found (as for unconfined directives,
- * directive-visibility.ts).
+ * A record as a viewer may see it. An investigation runs unconfined, and its verdict is the model's account of what
+ * it read, which may quote files a confined viewer may not read, redacted only of the secrets the redactor knows:
+ * such a viewer gets how the event ended, not what was found, as with the output of unconfined directives
+ * (directive-visibility.ts). The tool calls' inputs are redacted, as those directives' parameters are.
  */
 export function eventView(rec: AutonomyRecord, viewer: Viewer): AutonomyEventView {
   const { context: _c, launches: _l, checkAt: _k, ...view } = rec;
-  if (!viewer.confined) return { ...view, withheld: false };
-  const withheld = view.verdict !== null || view.actions.length > 0;
-  return { ...view, verdict: null, actions: view.actions.map((a) => ({ ...a, input: {} })), withheld };
+  if (!viewer.confined || view.verdict === null) return { ...view, verdictWithheld: false };
+  return { ...view, verdict: null, verdictWithheld: true };
 }
 
 /** Statuses that count for the cooldown: the event reached an investigation or an escalation. */

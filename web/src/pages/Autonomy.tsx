@@ -45,7 +45,7 @@ function What({ e }: { e: AutonomyEventView }) {
     <>
       {e.verdict ? (
         <p class="message">{e.verdict.summary}</p>
-      ) : e.withheld ? (
+      ) : e.verdictWithheld ? (
         <p class="message muted">The verdict is withheld: the investigation read outside the paths you may read. A site admin sees it.</p>
       ) : e.reason ? (
         <p class="message muted">{e.reason}</p>
