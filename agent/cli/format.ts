@@ -1,4 +1,5 @@
 import Table from "cli-table3";
+import { revealControls } from "../../protocol/hidden-characters.ts";
 
 /** "3s ago", "5m ago", "2h ago", "4d ago"; "never" for a missing time. */
 export function ago(at: number | null, now = Date.now()): string {
@@ -36,16 +37,21 @@ export function duration(ms: number): string {
 }
 
 /** Colourless, so output is the same in a terminal, a pipe and a test. */
+/**
+ * Rows of cells. Cells hold what machines, alerts and models wrote (a process's reason, an alert's summary), so the
+ * characters a terminal would act on are shown instead: an escape sequence could otherwise rewrite the screen or the
+ * clipboard of whoever runs the command.
+ */
 export function table(head: string[], rows: string[][]): string {
   const t = new Table({ head, style: { head: [], border: [], compact: true } });
-  t.push(...rows);
+  t.push(...rows.map((row) => row.map(revealControls)));
   return `${t.toString()}\n`;
 }
 
-/** Aligned `key  value` lines. */
+/** Aligned `key  value` lines; values are shown as `table` shows cells. */
 export function facts(rows: [string, string][]): string {
   const width = Math.max(...rows.map(([key]) => key.length));
-  return rows.map(([key, value]) => `${`${key}:`.padEnd(width + 2)}${value}\n`).join("");
+  return rows.map(([key, value]) => `${`${key}:`.padEnd(width + 2)}${revealControls(value)}\n`).join("");
 }
 
 export function json(value: unknown): string {

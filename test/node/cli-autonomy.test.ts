@@ -9,6 +9,9 @@ import { emptyDir, runCli } from "./cli-run.ts";
 const KEY = "ck_autonomy_key_0123456789";
 const EVENT = "ae-11111111-2222-3333-4444-555555555555";
 const WITHHELD_EVENT = "ae-31111111-2222-3333-4444-555555555555";
+const ALERT_EVENT = "ae-41111111-2222-3333-4444-555555555555";
+/** What an alert's sender can put in its summary: a clipboard write (OSC 52) and a line erase. */
+const ESCAPES = "disk full\u001b]52;c;Y3VybCBldmlsfHNo\u0007 \u001b[2Kall fine";
 let hub: FakeHub;
 
 function event(over: Partial<AutonomyEventView> = {}): AutonomyEventView {
@@ -44,6 +47,8 @@ beforeAll(async () => {
     "PATCH /api/sites/member-site/settings": (_req, res) => apiError(res, 403, "forbidden", "changing the site's settings needs the admin role on site member-site"),
     "GET /api/sites/default/autonomy/events": (_req, res) => sendJson(res, 200, { events: [event(), event({ id: "ae-21111111-2222-3333-4444-555555555555", status: "skipped", skipReason: "cooldown", conversationId: null, verdict: null })], nextBefore: null, active: 1, maxActive: 3 }),
     [`GET /api/sites/default/autonomy/events/${EVENT}`]: (_req, res) => sendJson(res, 200, event()),
+    [`GET /api/sites/default/autonomy/events/${ALERT_EVENT}`]: (_req, res) => sendJson(res, 200, event({ id: ALERT_EVENT, source: "alertmanager", subject: `Disk${ESCAPES}`, detail: ESCAPES })),
+    "GET /api/sites/alerts/autonomy/events": (_req, res) => sendJson(res, 200, { events: [event({ id: ALERT_EVENT, subject: `Disk${ESCAPES}`, reason: ESCAPES })], nextBefore: null, active: 0, maxActive: 3 }),
     [`GET /api/sites/default/autonomy/events/${WITHHELD_EVENT}`]: (_req, res) =>
       sendJson(res, 200, event({ id: WITHHELD_EVENT, verdict: null, actions: [{ tool: "run_command", tier: 3, input: { command: "df -h /" }, status: "done", at: 5 }], verdictWithheld: true })),
   });
@@ -125,6 +130,19 @@ describe("cortex autonomy", () => {
     expect(one.stdout).toContain("unresolved: api exits at once");
     expect(one.stdout).toContain("get_process_logs (tier 1, done)");
     expect(one.stdout).toMatch(/email:\s+sent \(to oncall@example.com\)/);
+  });
+
+  it("shows the escape sequences an alert's sender wrote instead of passing them to the terminal", async () => {
+    const one = await cli("autonomy", "event", ALERT_EVENT);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain("disk full⟨U+001B⟩]52;c;Y3VybCBldmlsfHNo⟨U+0007⟩ ⟨U+001B⟩[2Kall fine");
+    const list = await cli("--site", "alerts", "autonomy", "events");
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain("Disk");
+    for (const out of [one.stdout, list.stdout]) {
+      expect(out).not.toContain("\u001b");
+      expect(out).not.toContain("\u0007");
+    }
   });
 
   it("event says when the verdict is withheld from the caller, rather than that there is none", async () => {
