@@ -1,5 +1,6 @@
 import type { ActivityEntry, DirectiveEvent, DirectiveView, RunRecord } from "../../protocol/api.ts";
 import type { ResultData } from "../../protocol/directives.ts";
+import type { ProcessStatus, SupervisionStatus } from "../../protocol/processes.ts";
 import { redactText, redactValue } from "../../protocol/redaction.ts";
 import type { DirectiveRecord } from "./directive-store.ts";
 import type { Requester } from "./requester.ts";
@@ -7,10 +8,20 @@ import type { Requester } from "./requester.ts";
 /** Who is looking: anyone who may read everywhere sees everything; the others see less (see `directiveFor`). */
 export type Viewer = Pick<Requester, "userId" | "confined">;
 
+/** A supervised process's status as a viewer gets it: why it is refused or gave up (the agent's words) redacted. */
+export function processStatusFor(status: ProcessStatus, viewer: Pick<Viewer, "confined">): ProcessStatus {
+  return viewer.confined && status.reason !== null ? { ...status, reason: redactText(status.reason) } : status;
+}
+
+/** A machine's supervision report as a viewer gets it (see `processStatusFor`). */
+export function supervisionFor(report: SupervisionStatus, viewer: Pick<Viewer, "confined">): SupervisionStatus {
+  return viewer.confined ? { ...report, processes: report.processes.map((p) => processStatusFor(p, viewer)) } : report;
+}
+
 /** The agent-written sentences in a result's data (why a run ended, why a process is refused), redacted. */
 function redactedData(data: ResultData | null): ResultData | null {
   if (data?.kind === "run_status" && data.reason !== undefined) return { ...data, reason: redactText(data.reason) };
-  if (data?.kind === "process" && data.status.reason !== null) return { ...data, status: { ...data.status, reason: redactText(data.status.reason) } };
+  if (data?.kind === "process") return { ...data, status: processStatusFor(data.status, { confined: true }) };
   return data;
 }
 

@@ -4,7 +4,7 @@ import type { LiveBeat, LiveMessage, LiveNode } from "../../protocol/live-messag
 import type { SupervisionStatus } from "../../protocol/processes.ts";
 import { ownerTags, userTag, type SocketOwner } from "../shared/user-sockets.ts";
 import type { StoredActivity } from "./activity-log.ts";
-import { activityFor } from "./directive-visibility.ts";
+import { activityFor, supervisionFor } from "./directive-visibility.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 
@@ -140,11 +140,16 @@ export class LiveViewers {
     if (confined.length) broadcast(confined, { type: "activity", at, entry: activityFor(stored.entry, { confined: true, userId: null }) });
   }
 
-  /** Pushes a node's supervised processes (status, list version) to every viewer. */
+  /** Pushes a node's supervised processes (status, list version) to every viewer, reasons redacted for confined ones. */
   processesChanged(nodeId: string, live: { configVersion: number; supervision: SupervisionStatus | null }): void {
     const viewers = this.ctx.getWebSockets(VIEWER_TAG);
     if (!viewers.length) return;
-    broadcast(viewers, { type: "processes", at: Date.now(), nodeId, ...live });
+    const at = Date.now();
+    const confined = viewers.filter((ws) => this.ctx.getTags(ws).includes(CONFINED_TAG));
+    const whole = viewers.filter((ws) => !confined.includes(ws));
+    if (whole.length) broadcast(whole, { type: "processes", at, nodeId, ...live });
+    const redacted = live.supervision && supervisionFor(live.supervision, { confined: true });
+    if (confined.length) broadcast(confined, { type: "processes", at, nodeId, configVersion: live.configVersion, supervision: redacted });
   }
 
   closed(ws: WebSocket, code: number, reason: string): void {

@@ -16,7 +16,7 @@ import type { NodeView } from "../../protocol/api.ts";
 import type { z } from "zod";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
-import type { Viewer } from "./directive-visibility.ts";
+import { processStatusFor, type Viewer } from "./directive-visibility.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { ProcessStore, type StoredProcess } from "./process-store.ts";
 import { statusAfterEvent } from "./process-status.ts";
@@ -78,7 +78,7 @@ export class SiteProcesses {
     const processes: ProcessView[] = this.store.list(nodeId).map((p) => ({
       name: p.spec.name,
       spec: viewer.confined ? redactedSpec(p.spec) : p.spec,
-      status: statuses.get(p.spec.name) ?? null,
+      status: statuses.has(p.spec.name) ? processStatusFor(statuses.get(p.spec.name)!, viewer) : null,
       updatedAt: p.updatedAt,
       updatedBy: p.updatedBy,
     }));

@@ -4,6 +4,7 @@ import { ActivityPage, ApiError } from "../../protocol/api.ts";
 import { ProcessListResponse, ProcessView, type ProcessEvent, type SupervisionStatus } from "../../protocol/processes.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { call, createKey, expectJson, join, newSite, refusal, rootSession } from "./accounts-support.ts";
+import { watch, type Viewer as LiveViewer } from "./live-viewer.ts";
 import { api, connectNode, freshSite, registerNode, type FakeAgent } from "./support.ts";
 
 function processesPath(site: string, node: string, rest = ""): string {
@@ -246,6 +247,38 @@ describe("events from agents", () => {
 });
 
 describe("live status", () => {
+  it("reaches members and read keys with the agent's reasons redacted, in the list and on the live socket", async () => {
+    const root = await rootSession();
+    const site = await newSite();
+    const member = await join(site, "member", root);
+    const readKey = await createKey((await join(site, "admin", root)).caller, "read");
+    const { id, agent } = await connected(site);
+    expect((await add(site, id, { name: "web", command: "/bin/true" })).status).toBe(201);
+    const { processes: config } = await agent.next("config_update");
+    const reason = "refused: DB_PASSWORD=hunter2hunter2 is not accepted";
+    const watchers = {
+      member: await watch(site, { Cookie: `cortex_session=${(member.caller as { cookie: string }).cookie}` }, null),
+      readKey: await watch(site, {}, readKey.key),
+      admin: await watch(site),
+    };
+    agent.send({ type: "heartbeat", agentId: id, supervision: status(config!.version, [{ name: "web", state: "refused", pid: null, reason }]) });
+    await agent.next("heartbeat_ack");
+
+    const pushed = async (viewer: LiveViewer) => {
+      await expect.poll(() => viewer.messages.some((m) => m.type === "processes" && m.nodeId === id), { timeout: 3_000 }).toBe(true);
+      const message = viewer.messages.find((m) => m.type === "processes" && m.nodeId === id)!;
+      return message.type === "processes" ? message.supervision!.processes[0]!.reason : null;
+    };
+    for (const [viewer, caller] of [[watchers.member, member.caller], [watchers.readKey, readKey.caller]] as const) {
+      const listed = await expectJson(await call(caller, processesPath(site, id)), 200, ProcessListResponse);
+      expect(listed.processes[0]!.status).toMatchObject({ state: "refused", reason: "refused: DB_PASSWORD=[REDACTED:secret setting] is not accepted" });
+      expect(await pushed(viewer)).toBe("refused: DB_PASSWORD=[REDACTED:secret setting] is not accepted");
+    }
+    expect(await pushed(watchers.admin)).toBe(reason);
+    expect((await list(site, id)).processes[0]!.status!.reason).toBe(reason);
+    for (const viewer of Object.values(watchers)) viewer.ws.close();
+  });
+
   it("comes with heartbeats, is shown with the list, and events update it at once", async () => {
     const site = freshSite();
     const { id, agent } = await connected(site);
