@@ -1,5 +1,6 @@
 import { lstat, readdir, readlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { capText } from "../host/compact-output.ts";
 import { groupNames, userNames } from "../host/users.ts";
@@ -30,6 +31,13 @@ export function permissions(mode: number): string {
   return bits.join("");
 }
 
+/** Where a link points, as written; to a confined caller only when that is inside its folders. */
+async function linkTarget(link: string, folder: string, ctx: FileActionContext): Promise<string> {
+  const target = await readlink(link).catch(() => null);
+  if (target === null) return "?";
+  return ctx.policy.mayName(isAbsolute(target) ? target : join(folder, target)) ? target : "(outside the folders this caller may use)";
+}
+
 /**
  * A folder's entries as `ls -l` would show them, one per line, sorted by name: type and permissions, owner, size,
  * modification time, name (with `/` for folders and the target of symlinks). Symlinks are shown, never followed.
@@ -57,7 +65,7 @@ async function listOpened(params: ActionParams<"list">, dir: Awaited<ReturnType<
       const info = await lstat(full).catch(() => null);
       if (!info) return `? ${name} (vanished or unreadable)`;
       const kind = typeOf(info);
-      const target = kind === "l" ? ` -> ${await readlink(full).catch(() => "?")}` : "";
+      const target = kind === "l" ? ` -> ${await linkTarget(full, dir.real, ctx)}` : "";
       const when = info.mtime.toISOString().slice(0, 16);
       return `${kind}${permissions(info.mode)} ${user(info.uid)}:${group(info.gid)} ${info.size} ${when} ${name}${kind === "d" ? "/" : ""}${target}`;
     }),

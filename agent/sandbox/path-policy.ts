@@ -41,6 +41,14 @@ export class PathPolicy {
     return null;
   }
 
+  /**
+   * Whether the caller may be told of this path (a link's target, as written), not whether it may be opened: anyone
+   * but a confined caller, and a confined one only for a path inside its folders, as written.
+   */
+  mayName(path: string): boolean {
+    return this.confineTo === null || this.confineTo.some((folder) => isWithin(normalizePath(path), folder));
+  }
+
   allows(real: string): boolean {
     return this.refusal(real) === null;
   }

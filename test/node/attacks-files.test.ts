@@ -153,6 +153,20 @@ describe("confineTo: the caller may only touch these folders", () => {
     expect(await attempt("root", sandbox, "glob", { pattern: "*", path: join(allowed, "outside-dir") }, confine)).toMatchObject({ errorCode: "tier_refused" });
   });
 
+  it("lists a readable folder without saying where its links to the outside lead", async () => {
+    const { allowed, outside } = layout();
+    symlinkSync("ok.txt", join(allowed, "ok-link"));
+    const sandbox = join(tempDir(), "sandbox");
+    const listed = await attempt("root", sandbox, "list", { path: allowed }, { confineTo: [allowed] });
+    expect(listed).toMatchObject({ success: true });
+    expect(listed.output).not.toContain(outside);
+    expect(listed.output).toMatch(/ secret-link\.txt -> \(outside the folders this caller may use\)$/m);
+    expect(listed.output).toMatch(/ outside-dir -> \(outside the folders this caller may use\)$/m);
+    expect(listed.output).toMatch(/ ok-link -> ok\.txt$/m);
+    const whole = await attempt("root", sandbox, "list", { path: allowed });
+    expect(whole.output).toContain(`secret-link.txt -> ${join(outside, "secret.txt")}`);
+  });
+
   it("never lists or searches what lies outside, with ripgrep installed or not", async () => {
     const { allowed } = layout();
     const confine = { confineTo: [allowed] };
