@@ -11,9 +11,16 @@ const CONTROLS = String.raw`\u0000-\u0008\u000b-\u001f\u007f-\u009f`;
 
 /**
  * Controls; format characters (bidirectional marks, embeddings, overrides and isolates, zero-width characters, the
- * soft hyphen, tag characters); the line and paragraph separators; every space but U+0020; the Hangul fillers.
+ * soft hyphen, tag characters); every other character Unicode says to render as nothing (variation selectors, the
+ * combining grapheme joiner) and the unassigned ones, which render as nothing or as anything a later font decides;
+ * lone surrogates; the line and paragraph separators; every space but U+0020; the blank braille pattern. Also a run of
+ * four or more combining marks, which can be stacked to draw over the lines around it: hardly any text needs that
+ * many on one letter.
  */
-const HIDDEN = new RegExp(`[${CONTROLS}\\p{Cf}\\u2028\\u2029\\p{Zs}\\u115f\\u1160\\u3164\\uffa0]`, "gu");
+const HIDDEN = new RegExp(
+  `[${CONTROLS}\\p{Cf}\\p{Default_Ignorable_Code_Point}\\p{Cn}\\p{Cs}\\u2028\\u2029\\p{Zs}\\u2800]|\\p{M}{4,}`,
+  "gu",
+);
 const CONTROL = new RegExp(`[${CONTROLS}]`, "g");
 
 function mark(char: string): string {
@@ -23,10 +30,11 @@ function mark(char: string): string {
 /** `text` with every hidden character shown as `⟨U+XXXX⟩`, and how many there were. Plain spaces stay as they are. */
 export function revealHidden(text: string): { text: string; hidden: number } {
   let hidden = 0;
-  const shown = text.replace(HIDDEN, (char) => {
-    if (char === " ") return char;
-    hidden++;
-    return mark(char);
+  const shown = text.replace(HIDDEN, (found) => {
+    if (found === " ") return found;
+    const chars = [...found];
+    hidden += chars.length;
+    return chars.map(mark).join("");
   });
   return { text: shown, hidden };
 }

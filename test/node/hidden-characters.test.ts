@@ -19,10 +19,25 @@ describe("revealHidden", () => {
       ["tag\u{e0041}", "tag⟨U+E0041⟩"],
       ["blank\u3164name", "blank⟨U+3164⟩name"],
       ["x\u007fy", "x⟨U+007F⟩y"],
+      ["rm\u034f -rf", "rm⟨U+034F⟩ -rf"],
+      ["ls\ufe0f", "ls⟨U+FE0F⟩"],
+      ["a\u{e0100}b", "a⟨U+E0100⟩b"],
+      ["a\u2065b", "a⟨U+2065⟩b"],
+      ["a\ufff0b", "a⟨U+FFF0⟩b"],
+      ["a\u2800b", "a⟨U+2800⟩b"],
+      ["a\u180bb", "a⟨U+180B⟩b"],
+      ["a\ud800b", "a⟨U+D800⟩b"],
     ];
     for (const [input, shown] of cases) {
       expect(revealHidden(input), JSON.stringify(input)).toEqual({ text: shown, hidden: 1 + (input.includes("\u2069") ? 1 : 0) });
     }
+  });
+
+  it("shows a payload hidden in variation selectors, and a stack of combining marks drawn over other lines", () => {
+    const payload = [..."rm -rf /"].map((c) => String.fromCodePoint(0xe0100 + c.charCodeAt(0))).join("");
+    expect(revealHidden(`ls${payload}`).hidden).toBe(8);
+    expect(revealHidden("e\u0301\u0302\u0303\u0304x")).toEqual({ text: "e⟨U+0301⟩⟨U+0302⟩⟨U+0303⟩⟨U+0304⟩x", hidden: 4 });
+    expect(revealHidden("e\u0301\u0302x")).toEqual({ text: "e\u0301\u0302x", hidden: 0 });
   });
 
   it("leaves plain text alone: spaces, tabs, newlines, other scripts, emoji", () => {
