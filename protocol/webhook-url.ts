@@ -34,30 +34,55 @@ function inRange(ip: number, [base, bits]: readonly [number, number]): boolean {
   return (ip & mask) >>> 0 === base;
 }
 
-/** The URL parser has already normalised the host: IPv4 in dotted decimal, IPv6 in brackets and compressed. */
-function isLoopback(host: string): boolean {
+/**
+ * The URL parser has already normalised the host: IPv4 in dotted decimal, IPv6 in brackets and compressed. A final
+ * dot is dropped, since `localhost.` and `metadata.google.internal.` name the same hosts as without it.
+ */
+function bare(host: string): string {
+  return host.replace(/\.+$/, "");
+}
+
+/** An IPv6 address (compressed, no brackets, as the URL parser writes it) as its eight 16-bit groups. */
+function v6Groups(v6: string): number[] {
+  const [head, tail] = v6.includes("::") ? v6.split("::") : [v6, null];
+  const parts = (s: string | undefined) => (s ? s.split(":").map((g) => parseInt(g, 16)) : []);
+  const front = parts(head);
+  const back = tail === null ? [] : parts(tail);
+  return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
+
+/** The IPv4 address an IPv6 one carries and reaches: IPv4-mapped and -compatible, NAT64 (64:ff9b::/96), 6to4. */
+function embeddedV4(g: number[]): number | null {
+  const v4 = (hi: number, lo: number) => hi * 65536 + lo;
+  if (g.slice(0, 5).every((x) => x === 0) && (g[5] === 0 || g[5] === 0xffff)) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x2002) return v4(g[1]!, g[2]!);
+  return null;
+}
+
+function isLoopback(rawHost: string): boolean {
+  const host = bare(rawHost);
   if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]") return true;
   const v4 = v4Number(host);
   return v4 !== null && inRange(v4, [0x7f000000, 8]);
 }
 
-function isPrivate(host: string): boolean {
+function isPrivate(rawHost: string): boolean {
+  const host = bare(rawHost);
   if (isLoopback(host)) return true;
   if (host.endsWith(".local") || host.endsWith(".internal") || host.endsWith(".home.arpa")) return true;
   const v4 = v4Number(host);
   if (v4 !== null) return PRIVATE_V4.some((range) => inRange(v4, range));
-  if (!host.startsWith("[")) return false;
+  // A name of one label (`metadata`, `intranet`) is completed by the local resolver's search list: never public.
+  if (!host.startsWith("[")) return !host.includes(".");
   const v6 = host.slice(1, -1).toLowerCase();
   if (v6 === "::" || v6 === "::1") return true;
-  // Unique local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10), multicast (ff00::/8).
+  // Unique local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10), multicast (ff00::/8), NAT64 local use.
   if (/^f[cd][0-9a-f]{0,2}:/.test(v6) || /^fe[89ab][0-9a-f]?:/.test(v6) || /^fe[c-f][0-9a-f]?:/.test(v6) || /^ff[0-9a-f]{0,2}:/.test(v6)) return true;
-  // IPv4-mapped and IPv4-compatible forms reach the IPv4 address they carry.
-  const mapped = /^::(?:ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
-  if (mapped) {
-    const n = parseInt(mapped[1]!, 16) * 65536 + parseInt(mapped[2]!, 16);
-    return PRIVATE_V4.some((range) => inRange(n, range));
-  }
-  return false;
+  const groups = v6Groups(v6);
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && groups[2] === 1) return true;
+  const carried = embeddedV4(groups);
+  return carried !== null && PRIVATE_V4.some((range) => inRange(carried, range));
 }
 
 export type WebhookUrlProblem = string | null;

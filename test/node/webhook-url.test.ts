@@ -7,6 +7,9 @@ describe("escalation webhook URLs", () => {
     "https://example.com:8443/hook?token=abc",
     "https://8.8.8.8/hook",
     "https://[2606:4700::1111]/hook",
+    "https://hooks.example.com./hook",
+    "https://[64:ff9b::808:808]/hook",
+    "https://[2002:808:808::]/hook",
     "http://127.0.0.1:9999/hook",
     "http://localhost/hook",
     "http://[::1]:8080/hook",
@@ -38,6 +41,17 @@ describe("escalation webhook URLs", () => {
     ["a .local name", "https://printer.local/x", "public host"],
     ["a .internal name", "https://metadata.google.internal/x", "public host"],
     ["plain http to a mapped loopback", "http://[::ffff:127.0.0.1]/x", "must use https"],
+    ["localhost with a final dot", "https://localhost./x", "public host"],
+    ["a .internal name with a final dot", "https://metadata.google.internal./x", "public host"],
+    ["a .local name with a final dot", "https://foo.local./x", "public host"],
+    ["a .home.arpa name with a final dot", "https://x.home.arpa./x", "public host"],
+    ["a name of one label", "https://metadata/computeMetadata/v1/", "public host"],
+    ["a name of one label with a final dot", "https://intranet./x", "public host"],
+    ["NAT64 of link-local", "https://[64:ff9b::a9fe:a9fe]/x", "public host"],
+    ["NAT64 local use", "https://[64:ff9b:1::1]/x", "public host"],
+    ["6to4 of link-local", "https://[2002:a9fe:a9fe::]/x", "public host"],
+    ["6to4 of 10/8", "https://[2002:a00:1::1]/x", "public host"],
+    ["IPv4-compatible private", "https://[::a00:1]/x", "public host"],
   ])("refuses %s", (_what, url, problem) => {
     expect(webhookUrlProblem(url)).toContain(problem);
   });
