@@ -17,6 +17,15 @@ export const DEFAULT_AUTONOMY_DIRECTIVE = [
   "Escalate (report it unresolved) when repeated restarts fail, when the cause needs a person (a configuration, a credential, disk or hardware), or when you are unsure.",
 ].join(" ");
 
+// ---- hourly ceilings: what an alert flood (or a stolen alert token) can cost a site ----
+
+/** New alerts (not repeats) a site takes in an hour; past it, Alertmanager's requests get 429 and are retried later. */
+export const MAX_NEW_ALERTS_PER_HOUR = 500;
+/** Investigations started on a site in an hour, whatever started them; past it, events are skipped (`hourly_limit`). */
+export const MAX_INVESTIGATIONS_PER_HOUR = 20;
+/** Events escalated by email or webhook in an hour; past it, the channels are `suppressed` and nobody is paged again. */
+export const MAX_ESCALATIONS_PER_HOUR = 30;
+
 // ---- the site's settings (merged into SiteSettings) ----
 
 /** The autonomy settings' schemas; protocol/site-settings.ts adds them to the site's settings. */
@@ -103,7 +112,7 @@ export type AutonomyTrigger = z.infer<typeof AutonomyTrigger>;
 export const AutonomyStatus = z.enum(["investigating", "resolved", "escalated", "failed", "skipped", "recorded"]);
 export type AutonomyStatus = z.infer<typeof AutonomyStatus>;
 
-export const SkipReason = z.enum(["cooldown", "duplicate", "busy", "disabled", "unmatched"]);
+export const SkipReason = z.enum(["cooldown", "duplicate", "busy", "hourly_limit", "disabled", "unmatched"]);
 export type SkipReason = z.infer<typeof SkipReason>;
 
 /**
@@ -111,7 +120,8 @@ export type SkipReason = z.infer<typeof SkipReason>;
  * `failed` after, so a hub that stops in between finds `sending` on its way back up and marks it `unknown` rather
  * than send it a second time.
  */
-export const ChannelStatus = z.enum(["none", "pending", "sending", "sent", "failed", "unknown", "unavailable"]);
+/** `suppressed`: not sent, since the site already escalated `MAX_ESCALATIONS_PER_HOUR` events in the last hour. */
+export const ChannelStatus = z.enum(["none", "pending", "sending", "sent", "failed", "unknown", "unavailable", "suppressed"]);
 export type ChannelStatus = z.infer<typeof ChannelStatus>;
 
 export const ChannelState = z.object({

@@ -470,8 +470,9 @@ export class SiteHub extends DurableObject<Env> {
   }
 
   /** A notification from the site's Alertmanager (its token already checked): each alert through the guards. */
-  alertmanager(payload: AlertmanagerPayload): AlertmanagerResponse {
-    return { alerts: this.autonomy.alerts(payload) };
+  alertmanager(payload: AlertmanagerPayload): HubResult<AlertmanagerResponse> {
+    const outcomes = this.autonomy.alerts(payload);
+    return outcomes.ok ? ok({ alerts: outcomes.value }) : outcomes;
   }
 
   alertToken(): AlertTokenView {

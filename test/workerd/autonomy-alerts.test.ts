@@ -1,10 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { AlertmanagerResponse, AlertTokenView, CreatedAlertToken, type AlertmanagerAlert } from "../../protocol/autonomy.ts";
+import { ActivityPage } from "../../protocol/api.ts";
+import { AlertmanagerResponse, AlertTokenView, CreatedAlertToken, MAX_ESCALATIONS_PER_HOUR, MAX_INVESTIGATIONS_PER_HOUR, MAX_NEW_ALERTS_PER_HOUR, type AlertmanagerAlert } from "../../protocol/autonomy.ts";
 import { BOOTSTRAP, call, expectJson, join, newSite, refusal, rootSession, type Caller } from "./accounts-support.ts";
 import { recorded, release, script } from "./chat-support.ts";
 import { ConversationView } from "../../protocol/chat.ts";
-import { autonomySite, eventOf, events, hubObject } from "./autonomy-support.ts";
+import { autonomySite, eventOf, events, hooks, hubObject, processEvent, report } from "./autonomy-support.ts";
 import { connectNode, registerNode } from "./support.ts";
 
 async function newToken(site: string, caller: Caller = BOOTSTRAP): Promise<string> {
@@ -159,5 +160,73 @@ describe("Alertmanager notifications", () => {
     const raw = await call({ kind: "bearer", key: token }, `/api/sites/${site}/alerts/alertmanager`, { body: "{not json", headers: { "content-type": "application/json" } });
     expect(raw.status).toBe(400);
     expect((await events(site)).events).toEqual([]);
+  });
+});
+
+describe("hourly ceilings, against an alert flood or a stolen alert token", () => {
+  const count = (site: string, where: string) =>
+    runInDurableObject(hubObject(site), (_i, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM autonomy_events WHERE ${where}`).one().n);
+
+  it(`takes at most ${MAX_NEW_ALERTS_PER_HOUR} new alerts an hour, then answers 429 without recording anything`, async () => {
+    const site = await newSite();
+    const token = await newToken(site);
+    const batch = (n: number) => ({ version: "4", alerts: Array.from({ length: n }, (_, i) => alert({ cortex_node: "nowhere", alertname: `Flood${i}` })) });
+    for (let sent = 0; sent < MAX_NEW_ALERTS_PER_HOUR; sent += 200) expect((await post(site, token, batch(200))).status).toBe(200);
+    const taken = await count(site, "1 = 1");
+    expect(taken).toBeGreaterThanOrEqual(MAX_NEW_ALERTS_PER_HOUR);
+    expect((await refusal(await post(site, token, batch(1)), 429)).code).toBe("alert_limit");
+    expect(await count(site, "1 = 1")).toBe(taken);
+    const log = await expectJson(await call(BOOTSTRAP, `/api/sites/${site}/activity?kind=autonomy&level=warn`), 200, ActivityPage);
+    expect(log.entries.filter((e) => e.message.includes("new alerts in the last hour"))).toHaveLength(1);
+
+    // An hour later the count is below the ceiling again.
+    await runInDurableObject(hubObject(site), (_i, state) => state.storage.sql.exec("UPDATE autonomy_events SET created_at = created_at - 3600000"));
+    expect((await post(site, token, batch(1))).status).toBe(200);
+  });
+
+  it(`pages people for at most ${MAX_ESCALATIONS_PER_HOUR} events an hour; past it the channels are suppressed`, async () => {
+    const { site, hookPath } = await autonomySite([]);
+    await registerNode(site, { name: "db-1", id: "db-1", tier: "root" });
+    const token = await newToken(site);
+    const alerts = Array.from({ length: MAX_ESCALATIONS_PER_HOUR + 2 }, (_, i) => alert({ cortex_node: "db-1", alertname: `Down${i}` }));
+    const results = await outcomes(site, token, ...alerts);
+    expect(results.every((r) => r.outcome === "escalated")).toBe(true);
+    await expect.poll(async () => (await hooks(hookPath)).length, { timeout: 10_000 }).toBe(MAX_ESCALATIONS_PER_HOUR);
+    const suppressed = results.slice(MAX_ESCALATIONS_PER_HOUR);
+    for (const r of suppressed) {
+      expect((await eventOf(site, r.eventId!)).escalation).toMatchObject({ email: { status: "suppressed" }, webhook: { status: "suppressed" } });
+    }
+    expect((await eventOf(site, results[0]!.eventId!)).escalation.webhook.status).not.toBe("suppressed");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await hooks(hookPath)).toHaveLength(MAX_ESCALATIONS_PER_HOUR);
+    const log = await expectJson(await call(BOOTSTRAP, `/api/sites/${site}/activity?kind=autonomy&level=warn&limit=200`), 200, ActivityPage);
+    expect(log.entries.filter((e) => e.message.includes("nobody was paged for it"))).toHaveLength(2);
+  });
+
+  it(`starts at most ${MAX_INVESTIGATIONS_PER_HOUR} investigations an hour; past it a crash is skipped and a crash loop escalated`, async () => {
+    const { site, agents } = await autonomySite(["web-1"]);
+    const agent = agents["web-1"]!;
+    await runInDurableObject(hubObject(site), (_i, state) => {
+      for (let i = 0; i < MAX_INVESTIGATIONS_PER_HOUR; i++) {
+        state.storage.sql.exec(
+          `INSERT INTO autonomy_events (id, source, trigger, event_key, node_id, subject, status, skip_reason, reason, detail, context, conversation_id, check_at, email_status, webhook_status, created_at, ended_at)
+           VALUES (?, 'process', 'crashed', ?, 'web-1', ?, 'resolved', NULL, NULL, 'earlier', '{}', ?, NULL, 'none', 'none', ?, ?)`,
+          `ae-${crypto.randomUUID()}`,
+          `web-1/pe-${crypto.randomUUID()}`,
+          `earlier-${i}`,
+          `c-${crypto.randomUUID()}`,
+          Date.now() - 60_000,
+          Date.now() - 30_000,
+        );
+      }
+    });
+    await report(agent, processEvent("api", "crashed"));
+    const [crash] = (await events(site, "?node=web-1")).events.filter((e) => e.subject === "api");
+    expect(crash).toMatchObject({ status: "skipped", skipReason: "hourly_limit", conversationId: null });
+    expect(crash!.reason).toContain(`${MAX_INVESTIGATIONS_PER_HOUR} investigations started on this site in the last hour`);
+
+    await report(agent, processEvent("api", "gave_up"));
+    const loop = (await events(site, "?node=web-1")).events.find((e) => e.subject === "api" && e.trigger === "gave_up");
+    expect(loop).toMatchObject({ status: "escalated", conversationId: null });
   });
 });

@@ -1,4 +1,4 @@
-import { AlertmanagerPayload, AutonomyEventId, AutonomyEventListQuery, type AlertmanagerResponse, type AlertTokenView } from "../../protocol/autonomy.ts";
+import { AlertmanagerPayload, AutonomyEventId, AutonomyEventListQuery, type AlertTokenView } from "../../protocol/autonomy.ts";
 import { requesterOf } from "../auth/requester.ts";
 import { respond } from "../http/api-error.ts";
 import { parseBody, parseParam, parseQuery } from "../http/validate.ts";
@@ -55,7 +55,7 @@ export const autonomyRoutes: SiteRoute[] = [
     handler: async (c) => {
       const body = await parseBody(c, AlertmanagerPayload);
       if (!body.ok) return body.response;
-      return c.json((await siteHub(c).alertmanager(body.value)) satisfies AlertmanagerResponse);
+      return respond(c, await siteHub(c).alertmanager(body.value));
     },
   },
 ];

@@ -185,6 +185,27 @@ export class AutonomyStore {
     return r ? recordOf(r) : null;
   }
 
+  /** Alerts first seen since `since` (repeats are counted on their first event, not as new ones). */
+  newAlertsSince(since: number): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM autonomy_events WHERE source = 'alertmanager' AND created_at >= ?", since).one().n;
+  }
+
+  /** Investigations started since `since`: every event given a conversation. */
+  investigationsSince(since: number): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM autonomy_events WHERE conversation_id IS NOT NULL AND created_at >= ?", since).one().n;
+  }
+
+  /** Events escalated through a channel since `since`: at their start (nothing to investigate) or at their end. */
+  escalationsSince(since: number): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM autonomy_events
+         WHERE (email_status NOT IN ('none', 'suppressed') OR webhook_status NOT IN ('none', 'suppressed')) AND MAX(created_at, COALESCE(ended_at, 0)) >= ?`,
+        since,
+      )
+      .one().n;
+  }
+
   activeCount(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM autonomy_events WHERE status = 'investigating'").one().n;
   }

@@ -1,13 +1,15 @@
 import type { RiskTier } from "../../../protocol/action-risk.ts";
 import type { NodeView } from "../../../protocol/api.ts";
-import type {
-  AlertmanagerPayload,
-  AlertOutcome,
-  AutonomyEventListQuery,
-  AutonomyEventListResponse,
-  AutonomyEventView,
-  AutonomyStatus,
-  ChannelStatus,
+import {
+  MAX_INVESTIGATIONS_PER_HOUR,
+  MAX_NEW_ALERTS_PER_HOUR,
+  type AlertmanagerPayload,
+  type AlertOutcome,
+  type AutonomyEventListQuery,
+  type AutonomyEventListResponse,
+  type AutonomyEventView,
+  type AutonomyStatus,
+  type ChannelStatus,
 } from "../../../protocol/autonomy.ts";
 import type { SiteSettings } from "../../../protocol/site-settings.ts";
 import type { Conversation } from "../../conversation/conversation.ts";
@@ -29,6 +31,7 @@ const MAX_INVESTIGATION_MS = 30 * 60_000;
 const MAX_LAUNCHES = 3;
 /** An escalation not settled by its first delivery is tried again after this long. */
 const ESCALATION_CHECK_MS = 30_000;
+const HOUR_MS = 3600_000;
 
 /** What the autonomy side needs from its SiteHub. */
 export interface AutonomyHost {
@@ -83,14 +86,32 @@ export class Autonomy {
     return { outcome, eventId: rec!.id, reason: rec!.reason };
   }
 
-  /** Each alert of an Alertmanager notification, through the same guards. */
-  alerts(payload: AlertmanagerPayload): AlertOutcome[] {
+  /**
+   * Each alert of an Alertmanager notification, through the same guards; refused whole (429, which Alertmanager
+   * retries) once the site took its hourly ceiling of new alerts, so that a flood cannot fill the events or the
+   * activity log. Repeats of known alerts cost nothing and do not count.
+   */
+  alerts(payload: AlertmanagerPayload): HubResult<AlertOutcome[]> {
+    const now = Date.now();
+    const before = this.store.newAlertsSince(now - HOUR_MS);
+    if (before >= MAX_NEW_ALERTS_PER_HOUR) {
+      return fail(429, "alert_limit", `this site took ${MAX_NEW_ALERTS_PER_HOUR} new alerts in the last hour, the most it takes; send again later`);
+    }
     const nodes = this.host.nodes();
-    return payload.alerts.map((alert) => {
+    const outcomes = payload.alerts.map((alert) => {
       const trigger = alertTrigger(alert, nodes);
       const done = this.consider(trigger);
       return { fingerprint: alert.fingerprint, status: alert.status, nodeId: trigger.nodeId, eventId: done.eventId, outcome: done.outcome, reason: done.reason };
     });
+    if (this.store.newAlertsSince(now - HOUR_MS) >= MAX_NEW_ALERTS_PER_HOUR) {
+      this.activity.append({
+        kind: "autonomy",
+        level: "warn",
+        nodeId: null,
+        message: `autonomy: ${MAX_NEW_ALERTS_PER_HOUR} new alerts in the last hour; further alerts are refused (429) until the hour's count falls below it`,
+      });
+    }
+    return ok(outcomes);
   }
 
   private decideAndRecord(t: Trigger, now: number): { decision: GuardDecision; rec: AutonomyRecord | null } {
@@ -111,6 +132,8 @@ export class Autonomy {
       cooldownMinutes: settings.autonomyCooldownMinutes,
       active: this.store.activeCount(),
       maxActive: settings.autonomyMaxActive,
+      startedLastHour: this.store.investigationsSince(now - HOUR_MS),
+      maxPerHour: MAX_INVESTIGATIONS_PER_HOUR,
       hasSiteKey: this.host.hasSiteKey(),
     });
     const id = newEventId();
@@ -125,7 +148,7 @@ export class Autonomy {
         break;
       case "escalate":
         this.store.insert(
-          { ...base, status: decision.status, skipReason: null, reason: decision.why, conversationId: null, checkAt: now + ESCALATION_CHECK_MS, channels: this.escalator.channels(settings) },
+          { ...base, status: decision.status, skipReason: null, reason: decision.why, conversationId: null, checkAt: now + ESCALATION_CHECK_MS, channels: this.escalator.channels(settings, now) },
           now,
         );
         break;
@@ -200,8 +223,8 @@ export class Autonomy {
   private async finish(id: string, end: { status: AutonomyStatus; reason: string | null }, report: InvestigationReport | null): Promise<void> {
     const settings = this.host.settings();
     const escalate = end.status !== "resolved";
-    const channels: Record<Channel, ChannelStatus> = escalate ? this.escalator.channels(settings) : { email: "none", webhook: "none" };
     const now = Date.now();
+    const channels: Record<Channel, ChannelStatus> = escalate ? this.escalator.channels(settings, now) : { email: "none", webhook: "none" };
     const changed = this.store.end(
       id,
       {

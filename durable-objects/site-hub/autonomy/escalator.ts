@@ -1,4 +1,4 @@
-import type { ChannelStatus } from "../../../protocol/autonomy.ts";
+import { MAX_ESCALATIONS_PER_HOUR, type ChannelStatus } from "../../../protocol/autonomy.ts";
 import type { SiteSettings } from "../../../protocol/site-settings.ts";
 import { isLoopbackWebhook } from "../../../protocol/webhook-url.ts";
 import type { ActivityLog } from "../activity-log.ts";
@@ -18,6 +18,8 @@ export interface EscalationConfig {
   publicUrl(): string | null;
 }
 
+const HOUR_MS = 3600_000;
+
 /**
  * Hands an event nobody resolved to the site's people, by email (the `send_email` binding) and by webhook (JSON with a
  * Slack-compatible `text`). Each channel of an event is sent at most once: it is claimed (pending → sending) in
@@ -33,11 +35,15 @@ export class Escalator {
     private readonly site: () => string,
   ) {}
 
-  /** The channels an escalation decided now will use, by the site's settings. */
-  channels(settings: SiteSettings): Record<Channel, ChannelStatus> {
+  /**
+   * The channels an escalation decided now will use, by the site's settings; `suppressed` past the hourly ceiling, so
+   * that a flood of events (or of alerts from a stolen alert token) pages people a bounded number of times.
+   */
+  channels(settings: SiteSettings, now: number): Record<Channel, ChannelStatus> {
+    const on: ChannelStatus = this.store.escalationsSince(now - HOUR_MS) >= MAX_ESCALATIONS_PER_HOUR ? "suppressed" : "pending";
     return {
-      email: settings.escalationEmails.length ? "pending" : "none",
-      webhook: settings.escalationWebhookUrl ? "pending" : "none",
+      email: settings.escalationEmails.length ? on : "none",
+      webhook: settings.escalationWebhookUrl ? on : "none",
     };
   }
 
@@ -51,6 +57,15 @@ export class Escalator {
         level: "warn",
         nodeId: rec.nodeId,
         message: `autonomy: ${rec.id} (${rec.detail}) is ${rec.status}, but no escalation email or webhook is set: nobody was told`,
+        data: { eventId: rec.id },
+      });
+    }
+    if (rec.escalation.email.status === "suppressed" || rec.escalation.webhook.status === "suppressed") {
+      this.activity.append({
+        kind: "autonomy",
+        level: "warn",
+        nodeId: rec.nodeId,
+        message: `autonomy: ${rec.id} (${rec.detail}) is ${rec.status}, but the site escalated ${MAX_ESCALATIONS_PER_HOUR} events in the last hour: nobody was paged for it`,
         data: { eventId: rec.id },
       });
     }

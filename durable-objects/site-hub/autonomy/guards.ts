@@ -13,6 +13,9 @@ export interface GuardFacts {
   cooldownMinutes: number;
   active: number;
   maxActive: number;
+  /** Investigations started on the site in the last hour, against the hourly ceiling. */
+  startedLastHour: number;
+  maxPerHour: number;
   hasSiteKey: boolean;
 }
 
@@ -49,6 +52,11 @@ export function decide(f: GuardFacts): GuardDecision {
   if (f.active >= f.maxActive) {
     const busy = `${f.active} investigations are running, the most this site allows at once`;
     return crashLoop ? { kind: "escalate", status: "escalated", why: `the process gave up after repeated crashes and ${busy}` } : { kind: "skip", reason: "busy", why: busy };
+  }
+
+  if (f.startedLastHour >= f.maxPerHour) {
+    const spent = `${f.startedLastHour} investigations started on this site in the last hour, the most it allows`;
+    return crashLoop ? { kind: "escalate", status: "escalated", why: `the process gave up after repeated crashes and ${spent}` } : { kind: "skip", reason: "hourly_limit", why: spent };
   }
 
   if (!f.hasSiteKey) return { kind: "escalate", status: "failed", why: "the site has no AI key, which investigations need (a site admin adds one in Settings → AI key)" };
