@@ -72,6 +72,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX tool_calls_by_status ON tool_calls(status, expires_at);`,
   // Whether the asker may only read inside the site's readable paths (then so may the answer's tool calls).
   `ALTER TABLE turns ADD COLUMN confined INTEGER NOT NULL DEFAULT 1;`,
+  // The machines a call to every machine was shown for (and approved for): it runs on those, not on whoever is online
+  // by the time it runs.
+  `ALTER TABLE tool_calls ADD COLUMN node_ids TEXT;`,
   // An autonomous investigation: the site event it investigates, the directive it was given, its verdict.
   `CREATE TABLE investigation (
      event_id TEXT NOT NULL,

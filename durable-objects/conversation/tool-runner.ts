@@ -68,11 +68,14 @@ export async function runOnNode(hub: Hub, nodeId: string, call: ActionCall, dire
   return notRun("failed", `lost track of directive ${directiveId}; see it in the machine's history`);
 }
 
-/** Runs an agent-side tool on every machine online now, as one fan-out `fanoutId` (recorded before this call). */
-export async function runOnAll(hub: Hub, call: ActionCall, fanoutId: string, requester: Requester, stopped: () => boolean): Promise<ToolOutcome> {
+/**
+ * Runs an agent-side tool on the machines a call to every machine was pinned to, as one fan-out `fanoutId` (recorded
+ * before this call); those that went offline since count as offline.
+ */
+export async function runOnAll(hub: Hub, call: ActionCall, nodeIds: string[], fanoutId: string, requester: Requester, stopped: () => boolean): Promise<ToolOutcome> {
   for (let attempt = 0; attempt < FOLLOW_ATTEMPTS; attempt++) {
     const opened = (await hub.fanOut(
-      { action: call.action, params: call.params as Record<string, unknown>, target: { all: true }, concurrency: FAN_OUT_CONCURRENCY },
+      { action: call.action, params: call.params as Record<string, unknown>, target: { nodes: nodeIds }, concurrency: FAN_OUT_CONCURRENCY },
       requester,
       { id: fanoutId, viaChat: true },
     )) as HubResult<{ fanoutId: string; stream: ReadableStream<Uint8Array> }>;

@@ -42,6 +42,8 @@ export interface ToolCallRecord extends Omit<ToolCallView, "hubAnswer"> {
   position: number;
   /** What the model is told of the outcome; set once the call is resolved. */
   modelResult: string | null;
+  /** For a call to every machine: the machines online when it was shown and approved, which it runs on. */
+  nodeIds: string[] | null;
 }
 
 /** Statuses in which a tool call still has to be resolved before the model may be called again. */
@@ -115,6 +117,7 @@ interface ToolCallRow {
   decided_at: number | null;
   started_at: number | null;
   ended_at: number | null;
+  node_ids: string | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -158,12 +161,13 @@ function toolCallOf(r: ToolCallRow): ToolCallRecord {
     providerCallId: r.provider_call_id,
     position: r.position,
     modelResult: r.model_result,
+    nodeIds: r.node_ids === null ? null : (JSON.parse(r.node_ids) as string[]),
   };
 }
 
 /** The view of a tool call a client sees: the record without what only the loop needs. */
 export function toolCallView(rec: ToolCallRecord): ToolCallView {
-  const { providerCallId: _p, position: _i, modelResult, ...view } = rec;
+  const { providerCallId: _p, position: _i, nodeIds: _n, modelResult, ...view } = rec;
   // An agent tool's output is in its per-machine results; a hub tool has none, so its answer is shown as the model got it.
   return { ...view, hubAnswer: rec.runsOn === "hub" && rec.status === "done" ? modelResult : null };
 }
@@ -214,6 +218,7 @@ export type ToolCallChange = Partial<{
   decidedAt: number | null;
   startedAt: number | null;
   endedAt: number | null;
+  nodeIds: string[] | null;
 }>;
 
 const TOOL_CALL_COLUMNS: Record<keyof ToolCallChange, string> = {
@@ -228,6 +233,7 @@ const TOOL_CALL_COLUMNS: Record<keyof ToolCallChange, string> = {
   decidedBy: "decided_by",
   decidedAt: "decided_at",
   startedAt: "started_at",
+  nodeIds: "node_ids",
   endedAt: "ended_at",
 };
 
@@ -494,7 +500,7 @@ export class Transcript {
     const entries = Object.entries(change) as [keyof ToolCallChange, unknown][];
     if (!entries.length) return;
     const sets = entries.map(([k]) => `${TOOL_CALL_COLUMNS[k]} = ?`).join(", ");
-    const values = entries.map(([k, v]) => (k === "results" || k === "target" ? JSON.stringify(v) : (v as SqlStorageValue)));
+    const values = entries.map(([k, v]) => (k === "results" || k === "target" || k === "nodeIds" ? JSON.stringify(v) : (v as SqlStorageValue)));
     this.sql.exec(`UPDATE tool_calls SET ${sets} WHERE id = ?`, ...values, id);
   }
 

@@ -224,14 +224,14 @@ export class TurnRunner {
       return "next";
     }
     if (call.status === "proposed") {
-      const target = await this.targetOf(prepared, call, meta);
+      const { target, nodeIds } = await this.targetOf(prepared, call, meta);
       // An investigation has nobody to ask: it is offered tier 3 only when the site's maxTier is 3, and then it runs.
       if (needsConfirmation(prepared.tool) && !investigation) {
-        this.t.updateToolCall(call.id, { status: "awaiting_confirmation", target, expiresAt: Date.now() + CONFIRMATION_TIMEOUT_MS });
+        this.t.updateToolCall(call.id, { status: "awaiting_confirmation", target, nodeIds, expiresAt: Date.now() + CONFIRMATION_TIMEOUT_MS });
         this.emitCall("confirmation", call.id);
         return "wait";
       }
-      this.t.updateToolCall(call.id, { status: "approved", target });
+      this.t.updateToolCall(call.id, { status: "approved", target, nodeIds });
       if (needsConfirmation(prepared.tool)) {
         await this.host.hub().recordChat({
           actor: chatActor(turn.askerLabel, meta.id),
@@ -281,15 +281,19 @@ export class TurnRunner {
     return node.ok && !node.value.aiToolsAllowed ? `AI tools are turned off on node ${machine}` : null;
   }
 
-  /** Where a tool call will run, as the confirmation card and the transcript show it. */
-  private async targetOf(prepared: Extract<PreparedToolCall, { ok: true }>, call: ToolCallRecord, meta: Meta): Promise<ToolTarget> {
+  /**
+   * Where a tool call will run, as the confirmation card and the transcript show it. A call to every machine is
+   * pinned to the machines online now, the ones the card counts: one that connects before the approval is not in it.
+   */
+  private async targetOf(prepared: Extract<PreparedToolCall, { ok: true }>, call: ToolCallRecord, meta: Meta): Promise<{ target: ToolTarget; nodeIds: string[] | null }> {
     const machine = machineOf(prepared.run);
-    if (machine !== null) return { node: machine };
+    if (machine !== null) return { target: { node: machine }, nodeIds: null };
     const tool = prepared.tool;
-    if (!isAgentTool(tool)) return { hub: true };
-    if ("node" in call.target) return call.target;
-    if ("node" in meta.target) return { node: meta.target.node };
-    return { all: true, machines: await this.host.hub().onlineNodeCount() };
+    if (!isAgentTool(tool)) return { target: { hub: true }, nodeIds: null };
+    if ("node" in call.target) return { target: call.target, nodeIds: null };
+    if ("node" in meta.target) return { target: { node: meta.target.node }, nodeIds: null };
+    const nodeIds = await this.host.hub().onlineNodeIds();
+    return { target: { all: true, machines: nodeIds.length }, nodeIds };
   }
 
   private store(id: string, outcome: ToolOutcome): void {
@@ -329,10 +333,10 @@ export class TurnRunner {
       if ("node" in target) {
         this.t.updateToolCall(call.id, { status: "running", directiveId: newId("d"), startedAt: Date.now() });
       } else {
-        const online = await hub.onlineNodeCount();
-        if (online === 0) return this.store(call.id, notRun("refused", "no machine of the site is online; nothing was run"));
-        target = { all: true, machines: online };
-        this.t.updateToolCall(call.id, { status: "running", target, fanoutId: newId("f"), startedAt: Date.now() });
+        const nodeIds = call.nodeIds ?? (await hub.onlineNodeIds());
+        if (nodeIds.length === 0) return this.store(call.id, notRun("refused", "no machine of the site is online; nothing was run"));
+        target = { all: true, machines: nodeIds.length };
+        this.t.updateToolCall(call.id, { status: "running", target, nodeIds, fanoutId: newId("f"), startedAt: Date.now() });
       }
       this.emitCall("tool_call", call.id);
     }
@@ -340,7 +344,7 @@ export class TurnRunner {
     const outcome =
       "node" in target
         ? await runOnNode(hub, target.node, action, running.directiveId!, requester, stopped)
-        : await runOnAll(hub, action, running.fanoutId!, requester, stopped);
+        : await runOnAll(hub, action, running.nodeIds!, running.fanoutId!, requester, stopped);
     this.store(call.id, outcome);
   }
 

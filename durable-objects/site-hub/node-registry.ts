@@ -163,6 +163,14 @@ export class NodeRegistry implements TargetSource {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM nodes WHERE status = 'connected'").one().n;
   }
 
+  /** Ids of the machines connected now, by id. */
+  connectedIds(): string[] {
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM nodes WHERE status = 'connected' ORDER BY id")
+      .toArray()
+      .map((r) => r.id);
+  }
+
   private views(query: string, ...args: string[]): NodeView[] {
     return this.sql
       .exec<NodeRow>(query, ...args)

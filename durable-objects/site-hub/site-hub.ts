@@ -358,6 +358,11 @@ export class SiteHub extends DurableObject<Env> {
     return this.registry.connectedCount();
   }
 
+  /** Which of the site's machines are connected now (a chat call to every machine is pinned to these). */
+  onlineNodeIds(): string[] {
+    return this.registry.connectedIds();
+  }
+
   getNode(id: string): HubResult<NodeView> {
     const rec = this.registry.get(id);
     return rec ? ok(rec.view) : fail(404, "node_not_found", `node ${id} not found`);

@@ -282,6 +282,31 @@ describe("every online machine", () => {
     await stream.close();
   });
 
+  it("runs an approved call to every machine on the machines its card counted, not on one that connected since", async () => {
+    const site = await newSite();
+    const agents: FakeAgent[] = [];
+    for (const id of ["web-1", "web-2"]) agents.push(await connectNode(site, await registerNode(site, { name: id, id, tier: "root" })));
+    const late = await registerNode(site, { name: "db-9", id: "db-9", tier: "root" });
+    const key = mockKey();
+    await setSiteKey(BOOTSTRAP, site, key);
+    await script(key, { toolCalls: [{ name: "run_command", input: { command: "systemctl restart nginx" } }] }, { text: "Done." });
+    const conv = await newConversation(BOOTSTRAP, site, { all: true });
+    const stream = await openChatStream(BOOTSTRAP, site, conv.id);
+    await ask(BOOTSTRAP, site, conv.id, "restart nginx everywhere");
+    const asked = await stream.until((e): e is Extract<ChatEvent, { type: "confirmation" }> => e.type === "confirmation", "a confirmation");
+    expect(asked.toolCall.target).toEqual({ all: true, machines: 2 });
+
+    const newcomer = await connectNode(site, late);
+    expect((await decide(site, conv.id, asked.toolCall.id, true)).status).toBe(200);
+    await Promise.all(agents.map((a) => answer(a, "restarted")));
+    expect((await stream.done()).status).toBe("done");
+    expect(newcomer.received.filter((m) => typeof m !== "string" && m.type === "directive")).toEqual([]);
+    const toolCall = (await view(BOOTSTRAP, site, conv.id)).messages[1]!.toolCalls[0]!;
+    expect(toolCall).toMatchObject({ status: "done", target: { all: true, machines: 2 } });
+    expect(toolCall.results.flatMap((r) => r.nodeIds).sort()).toEqual(["web-1", "web-2"]);
+    await stream.close();
+  });
+
   it("lists a large site's machines a page at a time with the total, and counts the online ones for the prompt", async () => {
     const site = await newSite();
     const ids = Array.from({ length: 205 }, (_, i) => `m-${String(i).padStart(3, "0")}`);
