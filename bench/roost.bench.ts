@@ -3,8 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, openSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { DeploymentEvent, DeploymentView, VersionDetail } from "../protocol/roost-api.ts";
-import { ROOST_CHUNK_BYTES } from "../protocol/roost-manifest.ts";
+import { DeploymentEvent, DeploymentView } from "../protocol/roost-api.ts";
+import { ROOST_CHUNK_BYTES, RoostManifest } from "../protocol/roost-manifest.ts";
 import { TempDirs } from "../test/support/temp-dirs.ts";
 import { REPO_ROOT, TestHub } from "../test/support/test-hub.ts";
 import { runIfMain } from "./lib/entry.ts";
@@ -164,7 +164,6 @@ export async function run(): Promise<BenchResult[]> {
     makeFolder(folder);
     const home = dirs.make("cortex-bench-home-");
     const first = await push(hub, folder, home);
-    const detail = await hub.api.call("GET", `/roosts/bench/versions/${first.version.version}`, VersionDetail);
     // As many fresh chunks (at most 64) sent as plain PUTs: what the hub's side of an upload costs, without the
     // client's hashing, asking and committing.
     const sample = Array.from({ length: Math.min(Math.max(first.uploadedChunks, 1), 64) }, () => {
@@ -188,7 +187,10 @@ export async function run(): Promise<BenchResult[]> {
     const base = dirs.make("cortex-bench-deployed-");
     const full = await deploy(hub, first.version.version, base, creds);
     const fullBytes = await downloadedBytes(hub, full.view);
-    const hashes = [...new Set(detail.files.flatMap((f) => (f.type === "file" ? f.chunks : [])))];
+    // The chunk hashes as the machines get them: the version's manifest, read with a machine's token.
+    const manifestRes = await fetch(`${hub.url}/api/sites/default/roost/node/manifests/bench/${first.version.version}`, { headers: { Authorization: `Bearer ${creds[0]!.token}` } });
+    const manifest = RoostManifest.parse(await manifestRes.json());
+    const hashes = [...new Set(manifest.files.flatMap((f) => (f.type === "file" ? f.chunks : [])))];
     const plain = await plainDownload(hub, hashes, creds);
     const change = await deploy(hub, second.version.version, base, creds);
     const changeBytes = await downloadedBytes(hub, change.view);

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { FanOutTarget } from "./api.ts";
 import { AbsolutePath } from "./paths.ts";
 import { DEFAULT_BASH_TIMEOUT_MS, MAX_BASH_TIMEOUT_MS } from "./limits.ts";
-import { ChunkHash, ManifestEntry, ManifestFiles, MAX_CHUNK_QUERY, RoostName, VersionNumber } from "./roost-manifest.ts";
+import { ChunkHash, ListedEntry, ManifestEntry, ManifestFiles, MAX_CHUNK_QUERY, RoostName, VersionNumber } from "./roost-manifest.ts";
 import { RoostProgress } from "./roost-progress.ts";
 
 export { RoostPhase, RoostProgress } from "./roost-progress.ts";
@@ -64,7 +64,7 @@ export const RoostListResponse = z.object({ roosts: z.array(RoostView) });
 export const VersionListResponse = z.object({ versions: z.array(VersionView) });
 
 /** One version with its entries, as `cortex roost show` prints them. */
-export const VersionDetail = z.object({ version: VersionView, files: z.array(ManifestEntry) });
+export const VersionDetail = z.object({ version: VersionView, files: z.array(ListedEntry) });
 export type VersionDetail = z.infer<typeof VersionDetail>;
 
 const DiffLine = z.object({ path: z.string(), type: z.enum(["file", "dir", "symlink"]), size: z.number().int() });

@@ -59,15 +59,21 @@ export const RoostPath = z.string().superRefine((path, ctx) => {
 /** Permission bits only: set-user-id, set-group-id and sticky bits are never carried to a machine. */
 const Mode = z.number().int().min(0).max(0o777);
 
-export const FileEntry = z
-  .object({
-    type: z.literal("file"),
-    path: RoostPath,
-    mode: Mode,
-    size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    chunks: z.array(ChunkHash),
-  })
-  .refine((f) => f.chunks.length === chunkCount(f.size), { message: "the number of chunks does not match the size", path: ["chunks"] });
+/**
+ * A file as a version's listing shows it to people: without its chunk hashes. A file under one chunk's size has one
+ * chunk, whose hash is a hash of the whole file, so a reader could confirm guesses of a small secret file offline.
+ */
+export const ListedFileEntry = z.object({
+  type: z.literal("file"),
+  path: RoostPath,
+  mode: Mode,
+  size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+});
+
+export const FileEntry = ListedFileEntry.extend({ chunks: z.array(ChunkHash) }).refine((f) => f.chunks.length === chunkCount(f.size), {
+  message: "the number of chunks does not match the size",
+  path: ["chunks"],
+});
 
 export const DirEntry = z.object({ type: z.literal("dir"), path: RoostPath, mode: Mode });
 
@@ -84,6 +90,15 @@ export const SymlinkEntry = z.object({
 });
 
 export const ManifestEntry = z.discriminatedUnion("type", [FileEntry, DirEntry, SymlinkEntry]);
+export const ListedEntry = z.discriminatedUnion("type", [ListedFileEntry, DirEntry, SymlinkEntry]);
+export type ListedEntry = z.infer<typeof ListedEntry>;
+
+/** An entry as a listing shows it (see `ListedFileEntry`). */
+export function listedEntry(entry: ManifestEntry): ListedEntry {
+  if (entry.type !== "file") return entry;
+  const { chunks: _chunks, ...listed } = entry;
+  return listed;
+}
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 export type FileEntry = z.infer<typeof FileEntry>;
 export type SymlinkEntry = z.infer<typeof SymlinkEntry>;

@@ -4,7 +4,7 @@ import type { DirectiveProgressMessage } from "../../protocol/node-messages.ts";
 import { NODE_IN_PATH, type DeploymentEvent, type DeploymentKind, type DeploymentListQuery, type DeploymentSpec, type DeploymentState, type DeploymentView } from "../../protocol/roost-api.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
-import { EventStreams } from "./event-streams.ts";
+import { EventStreams, type Presenter } from "./event-streams.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { DeploymentStore, LIVE_STATES, type DeploymentRecord, type NewTarget } from "./roost-deployment-store.ts";
@@ -104,10 +104,10 @@ export class RoostDeployments {
   }
 
   /** The deployment's events from now on, after a snapshot; a deployment already over gets its snapshot and end. */
-  follow(id: string): HubResult<ReadableStream<Uint8Array>> {
+  follow(id: string, present: Presenter<DeploymentEvent>): HubResult<ReadableStream<Uint8Array>> {
     const view = this.store.view(id, true);
     if (!view) return fail(404, "deployment_not_found", `deployment ${id} not found`);
-    const stream = this.streams.open(id, undefined, [{ event: "snapshot", deployment: view }]);
+    const stream = this.streams.open(id, present, [{ event: "snapshot", deployment: view }]);
     if (this.over(view)) this.streams.end(id, { event: "end", deployment: view });
     return ok(stream);
   }

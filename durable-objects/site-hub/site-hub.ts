@@ -31,6 +31,7 @@ import {
 } from "../../protocol/autonomy.ts";
 import type {
   CommitRequest,
+  DeploymentEvent,
   DeploymentKind,
   DeploymentListQuery,
   DeploymentSpec,
@@ -64,6 +65,7 @@ import { ConversationIndex } from "./conversation-index.ts";
 import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
 import { activityFor, directiveFor, runFor, type Viewer } from "./directive-visibility.ts";
+import { deploymentEventFor, deploymentFor } from "./roost-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
 import { LiveViewers, VIEWER_PATH, viewerOwner, viewerRights } from "./live-viewers.ts";
 import { MetricsHistoryStore } from "./metrics-history.ts";
@@ -714,16 +716,17 @@ export class SiteHub extends DurableObject<Env> {
     return this.deployments.create(kind, roost, spec, requester, watch);
   }
 
-  roostDeployment(id: string): HubResult<DeploymentView> {
-    return this.deployments.view(id);
+  roostDeployment(id: string, viewer: Viewer): HubResult<DeploymentView> {
+    const view = this.deployments.view(id);
+    return view.ok ? ok(deploymentFor(view.value, viewer)) : view;
   }
 
-  roostDeployments(query: DeploymentListQuery): DeploymentView[] {
-    return this.deployments.list(query);
+  roostDeployments(query: DeploymentListQuery, viewer: Viewer): DeploymentView[] {
+    return this.deployments.list(query).map((view) => deploymentFor(view, viewer));
   }
 
-  roostFollow(id: string): HubResult<ReadableStream<Uint8Array>> {
-    return this.deployments.follow(id);
+  roostFollow(id: string, viewer: Viewer): HubResult<ReadableStream<Uint8Array>> {
+    return this.deployments.follow(id, (event: DeploymentEvent) => deploymentEventFor(event, viewer));
   }
 
   roostPromote(id: string, actor: string): Promise<HubResult<DeploymentView>> {

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploymentView, VersionDetail } from "../../protocol/roost-api.ts";
+import { RoostManifest } from "../../protocol/roost-manifest.ts";
 import { Fleet } from "../support/fleet.ts";
 
 /**
@@ -164,9 +165,9 @@ describe("roost with three agents", () => {
     const other = fleet.dirs.make("cortex-roost-other-");
     writeFileSync(join(other, "secret.txt"), "another roost's content");
     const pushed = (await fleet.cortex.json(["roost", "push", other, "--roost", "other"])) as { version: { version: number } };
-    const detail = await fleet.api.call("GET", `/roosts/other/versions/${pushed.version.version}`, VersionDetail);
-    const file = detail.files.find((f) => f.type === "file");
-    const hash = file?.type === "file" ? file.chunks[0]! : "";
+    // A file under one chunk's size is one chunk: its hash is the file's.
+    const hash = createHash("sha256").update("another roost's content").digest("hex");
+    expect(pushed.version.version).toBe(1);
     const asNode = (path: string, node: string) =>
       fetch(`${fleet.hub.url}/api/sites/default/roost/node/${path}`, { headers: { Authorization: `Bearer ${tokens.get(node)}` } });
     const refused = await asNode(`chunks/${hash}`, "r1");
@@ -174,8 +175,13 @@ describe("roost with three agents", () => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("not_deployed");
     expect((await asNode("manifests/other/1", "r1")).status).toBe(403);
     // A chunk of a version that was deployed to r1 is served to r1.
-    const site = await fleet.api.call("GET", "/roosts/site/versions/1", VersionDetail);
-    const own = site.files.find((f) => f.path === "index.html");
+    const ownManifest = RoostManifest.parse(await (await asNode("manifests/site/1", "r1")).json());
+    const own = ownManifest.files.find((f) => f.path === "index.html");
     expect((await asNode(`chunks/${own?.type === "file" ? own.chunks[0] : ""}`, "r1")).status).toBe(200);
+    // People read a version's files without their chunk hashes.
+    const listed = await fleet.api.raw("GET", "/api/sites/default/roosts/site/versions/1");
+    expect(listed.status).toBe(200);
+    expect(listed.text).not.toContain(own?.type === "file" ? own.chunks[0]! : "no chunk");
+    expect(VersionDetail.parse(listed.json).files.find((f) => f.path === "index.html")).toMatchObject({ type: "file", size: own?.type === "file" ? own.size : -1 });
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ActivityPage, ApiError, DirectiveView, NodeCredentials } from "../../protocol/api.ts";
 import type { DirectiveMessage } from "../../protocol/node-messages.ts";
 import { DeploymentEvent, DeploymentView, type DeploymentRequest } from "../../protocol/roost-api.ts";
+import { call, createKey, join, newSite, rootSession, type Caller } from "./accounts-support.ts";
 import { api, freshSite, type FakeAgent } from "./support.ts";
 import { bytesOf, fileOf, nodeGet, pushVersion, roostNode } from "./roost-support.ts";
 
@@ -265,6 +266,39 @@ describe("roost deployments", () => {
     const rest = await stream.rest();
     expect(rest.find((e) => e.event === "target")).toMatchObject({ target: { status: "done", progress: PROGRESS } });
     expect(rest.at(-1)).toMatchObject({ event: "end", deployment: { state: "completed", counts: { done: 1 } } });
+  });
+
+  it("shows members and read keys the after command and the machines' errors redacted, also on the live stream", async () => {
+    const site = await newSite();
+    const root = await rootSession();
+    const member = await join(site, "member", root);
+    const readKey = await createKey((await join(site, "admin", root)).caller, "read");
+    await pushVersion(site, "app", [await fileOf("index.html", bytesOf(300, 1))]);
+    const { agent } = await roostNode(site, "m00");
+    const after = "curl -fsS -H 'Authorization: Bearer sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789' https://hooks.example.com/deployed";
+    const d = await deploy(site, "app", { version: 1, target: { nodes: ["m00"] }, path: "/srv/app", after });
+    expect(d.after).toBe(after);
+    const follow = async (caller: Caller) => eventsOf(await call(caller, `/api/sites/${site}/roost/deployments/${d.id}/events`));
+    const streams = [await follow(member.caller), await follow(readKey.caller)];
+    const dir = await agent.next("directive");
+    agent.send({ type: "directive_ack", directiveId: dir.id });
+    agent.send({ type: "result", directiveId: dir.id, success: false, output: "", durationMs: 5, error: "after: DB_PASSWORD=hunter2hunter2 rejected", errorCode: "exec_failed" });
+    await stateIs(site, d.id, "aborted");
+
+    for (const [i, caller] of [member.caller, readKey.caller].entries()) {
+      const one = DeploymentView.parse(await (await call(caller, `/api/sites/${site}/roost/deployments/${d.id}`)).json());
+      expect(one.after).toContain("[REDACTED:");
+      expect(one.targets![0]!.error).toBe("after: DB_PASSWORD=[REDACTED:secret setting] rejected");
+      const listed = await (await call(caller, `/api/sites/${site}/roost/deployments`)).text();
+      const streamed = JSON.stringify(await streams[i]!.rest());
+      for (const text of [JSON.stringify(one), listed, streamed]) {
+        expect(text).not.toContain("sk-ant-api03");
+        expect(text).not.toContain("hunter2");
+      }
+      expect(streamed).toContain("[REDACTED:");
+    }
+    const whole = await view(site, d.id);
+    expect(whole).toMatchObject({ after, targets: [{ error: "after: DB_PASSWORD=hunter2hunter2 rejected" }] });
   });
 
   it("takes a progress report only from the machine running it, and only while it runs", async () => {

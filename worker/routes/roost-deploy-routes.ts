@@ -19,7 +19,7 @@ async function start(c: AppContext, kind: DeploymentKind): Promise<Response> {
   if (!opened.ok) return failure(c, opened.error);
   const { deploymentId, stream } = opened.value;
   if (stream) return toEventStream(stream, { "X-Cortex-Deployment": deploymentId });
-  return respond(c, await hub.roostDeployment(deploymentId), 201);
+  return respond(c, await hub.roostDeployment(deploymentId, requesterOf(c)), 201);
 }
 
 /** Deploying, rolling back, and steering a deployment by hand: site admins (risk tier 3, see authorize). */

@@ -1,8 +1,9 @@
 import * as z from "zod";
 import { manifestKey } from "../../durable-objects/site-hub/roost-keys.ts";
 import { DeploymentListQuery, DiffQuery, type RoostDiffResponse, type VersionDetail } from "../../protocol/roost-api.ts";
-import { diffManifests, RoostManifest, RoostName, VersionNumber } from "../../protocol/roost-manifest.ts";
+import { diffManifests, listedEntry, RoostManifest, RoostName, VersionNumber } from "../../protocol/roost-manifest.ts";
 import { apiError, failure, respond } from "../http/api-error.ts";
+import { requesterOf } from "../auth/requester.ts";
 import { toEventStream } from "../http/directive-stream.ts";
 import { parseParam, parseQuery } from "../http/validate.ts";
 import { siteHub, type AppContext, type SiteRoute } from "./site-context.ts";
@@ -51,7 +52,7 @@ export const roostReadRoutes: SiteRoute[] = [
       if (!view.ok) return failure(c, view.error);
       const loaded = await loadManifest(c, roost.value, version.value);
       if (!loaded.ok) return loaded.response;
-      return c.json({ version: view.value, files: loaded.manifest.files } satisfies VersionDetail);
+      return c.json({ version: view.value, files: loaded.manifest.files.map(listedEntry) } satisfies VersionDetail);
     },
   },
   {
@@ -78,7 +79,7 @@ export const roostReadRoutes: SiteRoute[] = [
     handler: async (c) => {
       const q = parseQuery(c, DeploymentListQuery);
       if (!q.ok) return q.response;
-      return c.json({ deployments: await siteHub(c).roostDeployments(q.value) });
+      return c.json({ deployments: await siteHub(c).roostDeployments(q.value, requesterOf(c)) });
     },
   },
   {
@@ -88,7 +89,7 @@ export const roostReadRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, DeploymentId, "id");
       if (!id.ok) return id.response;
-      return respond(c, await siteHub(c).roostDeployment(id.value));
+      return respond(c, await siteHub(c).roostDeployment(id.value, requesterOf(c)));
     },
   },
   {
@@ -98,7 +99,7 @@ export const roostReadRoutes: SiteRoute[] = [
     handler: async (c) => {
       const id = parseParam(c, DeploymentId, "id");
       if (!id.ok) return id.response;
-      const stream = await siteHub(c).roostFollow(id.value);
+      const stream = await siteHub(c).roostFollow(id.value, requesterOf(c));
       if (!stream.ok) return failure(c, stream.error);
       return toEventStream(stream.value);
     },
