@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { lstat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { ActionError } from "../actions/action-error.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";
 import { openSubdir } from "../sandbox/verified-dir.ts";
@@ -40,7 +41,9 @@ export class DeployFolders {
   /**
    * Opens (and creates, when missing) the folders of a deployment into `path`. `.roost` and what is in it must belong
    * to the user the deployment runs as and be closed to others: the state, the manifests and the cache decide what a
-   * deployment trusts, so no other user may have put them there.
+   * deployment trusts, so no other user may have put them there. `path`, `versions` and every folder above `path`
+   * must be closed to other users too: the `after` command runs in `<path>/current`, and whoever could rename an entry
+   * on that way (a web server's user owning `/var/www/site`) could point it at their own script, run by the deployer.
    */
   static async open(path: string, policy: PathPolicy): Promise<DeployFolders> {
     const opened: VerifiedDir[] = [];
@@ -50,10 +53,13 @@ export class DeployFolders {
     };
     try {
       const root = keep(await openDirectoryForCreate(path, policy));
+      await refuseOpenToOthers(root);
+      await refuseOpenAncestors(root.real);
       const meta = keep(await ownFolder(root, ".roost"));
       const manifests = keep(await ownFolder(meta, "manifests"));
       const cache = keep(await ownFolder(meta, "cache"));
       const versions = keep(await openSubdir(root, "versions", { create: 0o755 }));
+      await refuseOpenToOthers(versions);
       return new DeployFolders(root, meta, manifests, cache, versions);
     } catch (err) {
       for (const dir of opened.reverse()) await dir.handle.close();
@@ -67,6 +73,31 @@ export class DeployFolders {
 
   async close(): Promise<void> {
     for (const dir of [this.versions, this.cache, this.manifests, this.meta, this.root]) await dir.handle.close();
+  }
+}
+
+const STICKY = 0o1000;
+
+/** Why a folder with these owner and mode bits is open to users other than the deployer (and root), or null. */
+function openToOthers(info: { uid: number; mode: number }, allowSticky: boolean): string | null {
+  const self = process.geteuid?.();
+  if (self === undefined) return null;
+  if (info.uid !== self && info.uid !== 0) return `belongs to uid ${info.uid}, not to uid ${self} that deployments here run as, or root`;
+  if ((info.mode & 0o022) !== 0 && !(allowSticky && (info.mode & STICKY) !== 0)) return "is writable by other users";
+  return null;
+}
+
+async function refuseOpenToOthers(dir: VerifiedDir): Promise<void> {
+  const problem = openToOthers(await dir.handle.stat(), false);
+  if (problem) throw new ActionError("conflict", `${dir.real} ${problem}; give it to that user or root (chown) and close it to others (chmod go-w), or deploy elsewhere`);
+}
+
+/** Every folder above the deployment's: another user's, or one they may write (unless sticky, like /tmp), is refused. */
+async function refuseOpenAncestors(real: string): Promise<void> {
+  for (let dir = dirname(real); ; dir = dirname(dir)) {
+    const problem = openToOthers(await lstat(dir), true);
+    if (problem) throw new ActionError("conflict", `${dir}, above the deployment's folder, ${problem}; deploy where only root and the deploying user can rename folders`);
+    if (dir === "/") return;
   }
 }
 

@@ -57,9 +57,15 @@ class Progress {
   }
 }
 
-/** Names a crash can leave behind: a temporary file of an atomic replace, or a link `current` was about to become. */
+/**
+ * Names a crash can leave behind, exactly as roost makes them (verified-dir.ts, deploy-files.ts): a temporary file of
+ * an atomic replace, or a link `current` was about to become. The deployment's folder may hold other people's files,
+ * and `.uploads.tmp` or `.current-backup` is not roost's to remove.
+ */
+const LEFTOVER = new RegExp(`^(?:\\..+\\.[0-9a-f]{12}\\.tmp|\\.${CURRENT}-[0-9a-f]{12})$`);
+
 function isLeftover(name: string): boolean {
-  return (name.startsWith(".") && name.endsWith(".tmp")) || name.startsWith(`.${CURRENT}-`);
+  return LEFTOVER.test(name);
 }
 
 /** Removes what an interrupted deployment left: staging folders, temporary files, version folders the state never took in. */

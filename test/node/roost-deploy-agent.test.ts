@@ -1,10 +1,11 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ActionError } from "../../agent/actions/action-error.ts";
 import { activateVersion, deployVersion, type RoostDeps, type RoostRequest } from "../../agent/roost/deploy-version.ts";
 import { PathPolicy } from "../../agent/sandbox/path-policy.ts";
 import type { RoostProgress } from "../../protocol/roost-api.ts";
+import { IS_ROOT } from "../support/action-user.ts";
 import { buildVersion, bytesOf, MemorySource, MiB, Scratch, writeFiles, type BuiltVersion } from "./roost-fixtures.ts";
 
 const scratch = new Scratch();
@@ -262,6 +263,44 @@ describe("what a deployment refuses to touch", () => {
     const error = await failure(deploy(request(v1, target), deps(source)));
     expect(error.code).toBe("conflict");
     expect(readFileSync(join(target, "current/precious"), "utf8")).toBe("data");
+  });
+
+  it("refuses a folder that another user could rename things in: it, `versions`, or a folder above it", async () => {
+    const source = new MemorySource();
+    const v1 = await source.push(project(), "app", 1);
+    const cases: [string, (target: string) => void][] = [
+      ["writable by others", (target) => chmodSync(target, 0o777)],
+      ["versions writable by others", (target) => (mkdirSync(join(target, "versions")), chmodSync(join(target, "versions"), 0o777))],
+      ["a folder above writable by others", (target) => chmodSync(join(target, ".."), 0o777)],
+      ...(IS_ROOT ? ([["another user's", (target: string) => chownSync(target, 65534, 65534)]] as [string, (target: string) => void][]) : []),
+    ];
+    for (const [what, make] of cases) {
+      const target = join(scratch.dir(), "srv");
+      mkdirSync(target);
+      make(target);
+      const error = await failure(deploy(request(v1, target, { after: "./post-deploy.sh" }), deps(source, [], async () => void 0)));
+      expect(error.code, what).toBe("conflict");
+      expect(existsSync(join(target, "current")), what).toBe(false);
+    }
+    // A sticky folder above (like /tmp), where others cannot rename what is not theirs, is fine.
+    const target = join(scratch.dir(), "srv");
+    chmodSync(join(target, ".."), 0o1777);
+    await deploy(request(v1, target), deps(source));
+    expect(readlinkSync(join(target, "current"))).toBe("versions/1");
+  });
+
+  it("leaves other people's files in the deployment's folder alone, even ones named like its leftovers", async () => {
+    const source = new MemorySource();
+    const target = join(scratch.dir(), "srv");
+    mkdirSync(join(target, ".uploads.tmp"), { recursive: true });
+    writeFileSync(join(target, ".uploads.tmp/customer-file.pdf"), "pdf");
+    writeFileSync(join(target, ".current-backup-2026-11-01"), "backup");
+    symlinkSync("versions/9", join(target, ".current-0123456789ab"));
+    await deploy(request(await source.push(project(), "app", 1), target), deps(source));
+    expect(readFileSync(join(target, ".uploads.tmp/customer-file.pdf"), "utf8")).toBe("pdf");
+    expect(readFileSync(join(target, ".current-backup-2026-11-01"), "utf8")).toBe("backup");
+    // What roost itself leaves when interrupted is still removed.
+    expect(readdirSync(target)).not.toContain(".current-0123456789ab");
   });
 
   it("refuses to deploy another roost into a folder that holds one", async () => {
