@@ -344,7 +344,7 @@ export class TurnRunner {
     const outcome =
       "node" in target
         ? await runOnNode(hub, target.node, action, running.directiveId!, requester, stopped)
-        : await runOnAll(hub, action, running.nodeIds!, running.fanoutId!, requester, stopped);
+        : await runOnAll(hub, action, running.nodeIds ?? (await hub.onlineNodeIds()), running.fanoutId!, requester, stopped);
     this.store(call.id, outcome);
   }
 
