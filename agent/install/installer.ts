@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { nodeIdOfToken } from "../../protocol/node-token.ts";
 import type { CapabilityTier } from "../../protocol/tiers.ts";
@@ -80,9 +80,41 @@ function replaceFile(path: string, content: string | Buffer, mode: number): void
   renameSync(temporary, path);
 }
 
-function folder(path: string, mode: number): void {
-  checkNotSymlink(path);
-  mkdirSync(path, { recursive: true, mode });
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/** Refuses a folder this install may not fill: a link, not a folder, another user's, or writable by others. */
+function checkOwnFolder(path: string, uid: number): void {
+  const info = lstatSync(path);
+  if (info.isSymbolicLink() || !info.isDirectory()) throw new InstallError(`refusing to install into ${path}: it is ${info.isSymbolicLink() ? "a symbolic link" : "not a folder"}`);
+  if (info.uid !== uid) throw new InstallError(`refusing to install into ${path}: it is owned by uid ${info.uid}, not by this user (${uid}); another user made it while the install ran`);
+  if ((info.mode & 0o022) !== 0) throw new InstallError(`refusing to install into ${path}: it is writable by other users`);
+}
+
+/**
+ * Makes `path` and its missing parents one at a time, never through a link, and checks each is this user's alone. The
+ * prefix was checked before the token was asked for; under a sticky folder such as /tmp another user may have made
+ * it since, to swap what root will run: such a folder is refused, never filled.
+ */
+function folder(path: string, mode: number, uid: number): void {
+  const missing: string[] = [];
+  for (let dir = path; !exists(dir); dir = dirname(dir)) missing.unshift(dir);
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir, { mode });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    checkOwnFolder(dir, uid);
+  }
+  checkOwnFolder(path, uid);
   chmodSync(path, mode);
 }
 
@@ -228,17 +260,17 @@ export async function installAgent(request: InstallRequest, system: InstallSyste
   if (!checked.success) throw new InstallError(`invalid settings for the agent: ${issuesLine(checked.error)}`);
 
   // Nothing has changed so far. From here on, each step is recorded once done.
-  folder(layout.prefix, 0o755);
-  folder(dirname(layout.bundle), 0o755);
-  folder(dirname(layout.wrapper), 0o755);
-  folder(layout.etc, 0o700);
-  folder(layout.state, 0o700);
+  folder(layout.prefix, 0o755, uid);
+  folder(dirname(layout.bundle), 0o755, uid);
+  folder(dirname(layout.wrapper), 0o755, uid);
+  folder(layout.etc, 0o700, uid);
+  folder(layout.state, 0o700, uid);
   if (request.bundle !== layout.bundle) replaceFile(layout.bundle, readFileSync(request.bundle), 0o644);
   replaceFile(layout.wrapper, `#!/bin/sh\nexec ${shellWord(request.node)} ${shellWord(layout.bundle)} "$@"\n`, 0o755);
   writeManifest(layout.manifest, manifest);
 
   if (user && !user.exists) {
-    folder(layout.home, 0o700);
+    folder(layout.home, 0o700, uid);
     const account = createUser(user.name, layout.home, nodeId);
     chownSync(layout.home, account.uid, account.gid);
   }

@@ -225,6 +225,25 @@ describe("cortex agent install", () => {
       expect(lookupUser(`cortex-${node}`)).toBeNull();
     });
 
+    it("refuses a prefix another user makes while the token is asked for, under a sticky folder like /tmp", async () => {
+      const node = nodeId();
+      const sticky = openDir();
+      chmodSync(sticky, 0o1777);
+      const prefix = join(sticky, "cortex");
+      const secret = token(node);
+      const racing = request(node, {
+        prefix,
+        token: async () => {
+          mkdirSync(prefix, { mode: 0o755 });
+          chownSync(prefix, 65534, 65534);
+          return secret;
+        },
+      });
+      await expect(installAgent(racing, fakeSystem())).rejects.toThrow(`refusing to install into ${prefix}: it is owned by uid 65534`);
+      expect(readdirSync(prefix)).toEqual([]);
+      expect(lookupUser(`cortex-${node}`)).toBeNull();
+    });
+
     it("refuses a prefix the action user could not reach, before changing anything", async () => {
       const node = nodeId();
       const closed = emptyDir();
