@@ -1,5 +1,7 @@
-import { rmSync } from "node:fs";
-import { basename } from "node:path";
+import { constants, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { removeIn } from "../sandbox/verified-dir.ts";
 import { sudoersFileName } from "../privilege/sudoers.ts";
 import { InstallError } from "./install-error.ts";
 import { SYSTEM, type InstallSystem } from "./installer.ts";
@@ -10,12 +12,31 @@ import { checkPrefix } from "./prefix-check.ts";
 import { processesOf, processesRunning } from "./running-processes.ts";
 import { serviceName, systemctl, systemdRunning } from "./systemd-unit.ts";
 
+const O_PATH = 0o10000000;
+
+/**
+ * Removes the prefix by descriptor, one entry at a time from its folder's, never following a link: its sandbox and
+ * the action user's home belong to that user, who (given with --user, so not removed) may still run something that
+ * swaps a folder in them for a link while root deletes, which a removal by path would follow.
+ */
+async function removeFolder(prefix: string): Promise<void> {
+  const parent = dirname(prefix);
+  const handle = await open(parent, (process.platform === "linux" ? O_PATH : constants.O_RDONLY) | constants.O_DIRECTORY);
+  try {
+    await removeIn({ handle, real: parent }, basename(prefix));
+  } catch (error) {
+    throw new InstallError(`could not remove all of ${prefix}: ${(error as Error).message}; nothing outside it was touched, run uninstall again`);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Removes the install in `prefix` and everything it created: the service, the sudoers drop-in, the action user if
  * this installer created it, and the folder. Only what the manifest records is touched, and only if the manifest is
  * one nobody else could have written; an agent still running is a reason to stop before removing anything.
  */
-export function uninstallAgent(prefix: string, system: InstallSystem = SYSTEM): string[] {
+export async function uninstallAgent(prefix: string, system: InstallSystem = SYSTEM): Promise<string[]> {
   const { uid } = system;
   const layout = installLayout(prefix);
   if (!checkPrefix(prefix, uid).exists) throw new InstallError(`there is no ${prefix}: nothing to uninstall`);
@@ -52,7 +73,7 @@ export function uninstallAgent(prefix: string, system: InstallSystem = SYSTEM): 
     deleteUser(user.name);
     lines.push(`  removed the user ${user.name}`);
   }
-  rmSync(prefix, { recursive: true, force: true });
+  await removeFolder(prefix);
   lines.push(`  removed ${prefix}`);
   return [`Uninstalled the Cortex agent of node ${manifest.nodeId}:`, ...lines];
 }

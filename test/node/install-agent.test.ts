@@ -211,7 +211,7 @@ describe("cortex agent install", () => {
       const again = await installAgent({ ...req, tier: undefined, endpoint: undefined }, fakeSystem());
       expect(lookupUser(user.name)!.uid).toBe(user.uid);
       expect(again.manifest.actionUser).toEqual({ name: user.name, created: true });
-      expect(uninstallAgent(req.prefix, fakeSystem())).toContain(`  removed the user ${user.name}`);
+      expect(await uninstallAgent(req.prefix, fakeSystem())).toContain(`  removed the user ${user.name}`);
       expect(lookupUser(user.name)).toBeNull();
     });
 
@@ -256,6 +256,37 @@ describe("cortex agent install", () => {
       expect(lookupUser(`cortex-${node}`)).toBeNull();
     });
 
+    it("uninstalls by descriptor: an action user swapping a folder of its sandbox for a link mid-removal deletes nothing outside", async () => {
+      const node = nodeId();
+      const victim = join(openDir(), "victim");
+      mkdirSync(victim);
+      const names = Array.from({ length: 50 }, (_, i) => `important-${i}`);
+      for (const name of names) writeFileSync(join(victim, name), "root's data");
+      const req = request(node, { user: "nobody" });
+      await installAgent(req, fakeSystem());
+      const sandbox = join(req.prefix, "sandbox");
+      mkdirSync(sandbox, { mode: 0o700 });
+      chownSync(sandbox, 65534, 65534);
+      // As nobody (an existing account given with --user, so still able to run things): fill a folder with files named
+      // like the victim's, and once root starts deleting in it, put a link to the victim in its place.
+      const racer = [
+        "const fs = require('node:fs'); const path = require('node:path');",
+        "const [sandbox, victim, ...names] = process.argv.slice(1); const d = path.join(sandbox, 'd'); fs.mkdirSync(d);",
+        "for (let i = 0; i < 20000; i++) fs.writeFileSync(path.join(d, 'filler-' + i), '');",
+        "for (const n of names) fs.writeFileSync(path.join(d, n), '');",
+        "const w = fs.watch(d, () => { w.close(); try { fs.renameSync(d, path.join(sandbox, 'held')); fs.symlinkSync(victim, d); } catch {} });",
+        "process.stdout.write('ready'); setTimeout(() => process.exit(0), 20000);",
+      ].join("\n");
+      const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", racer, sandbox, victim, ...names], { stdio: ["ignore", "pipe", "ignore"] });
+      try {
+        await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+        await uninstallAgent(req.prefix, fakeSystem()).catch(() => undefined);
+      } finally {
+        child.kill("SIGKILL");
+      }
+      expect(readdirSync(victim).sort()).toEqual([...names].sort());
+    }, 60_000);
+
     it("refuses to take over an account it did not create, and runs actions as one given with --user, which uninstall keeps", async () => {
       const node = nodeId();
       const name = actionUserName(node);
@@ -264,7 +295,7 @@ describe("cortex agent install", () => {
       const req = request(node, { user: name });
       const report = await installAgent(req, fakeSystem());
       expect(report.manifest.actionUser).toEqual({ name, created: false });
-      uninstallAgent(req.prefix, fakeSystem());
+      await uninstallAgent(req.prefix, fakeSystem());
       expect(lookupUser(name)).not.toBeNull();
       expect(existsSync(req.prefix)).toBe(false);
       await expect(installAgent(request(node, { user: "root" }), fakeSystem())).rejects.toThrow("user root is root: at tier unprivileged actions must not run as root");
@@ -283,7 +314,7 @@ describe("cortex agent install", () => {
       const rules = readFileSync(file, "utf8").split("\n").filter((line) => line.startsWith(`cortex-${node} `));
       expect(rules).toHaveLength(1);
       expect(rules[0]).toMatch(new RegExp(`^cortex-${node} ALL=\\(root\\) NOPASSWD: (/[a-z/]+/(apt|apt-get|npm|pip|pip3)(, )?)+$`));
-      uninstallAgent(req.prefix, system);
+      await uninstallAgent(req.prefix, system);
       expect(existsSync(file)).toBe(false);
     });
 
@@ -298,7 +329,7 @@ describe("cortex agent install", () => {
       expect(system.calls()).toEqual(["daemon-reload", `enable cortex-${node}.service`, `restart cortex-${node}.service`]);
       await expect(installAgent({ ...req, service: false }, system)).rejects.toThrow(`this install runs as the service cortex-${node}.service`);
 
-      const lines = uninstallAgent(req.prefix, system);
+      const lines = await uninstallAgent(req.prefix, system);
       expect(system.calls().slice(3)).toEqual([`disable --now cortex-${node}.service`, "daemon-reload"]);
       expect(lines).toEqual([
         `Uninstalled the Cortex agent of node ${node}:`,
@@ -318,14 +349,14 @@ describe("cortex agent install", () => {
       const running = spawn(process.execPath, [installLayout(req.prefix).bundle], { stdio: "ignore" });
       try {
         await new Promise((resolve) => running.once("spawn", resolve));
-        expect(() => uninstallAgent(req.prefix, fakeSystem())).toThrow(`the agent or its actions are still running (pids ${running.pid}): stop them first; nothing was removed`);
+        await expect(uninstallAgent(req.prefix, fakeSystem())).rejects.toThrow(`the agent or its actions are still running (pids ${running.pid}): stop them first; nothing was removed`);
         expect(existsSync(installLayout(req.prefix).manifest)).toBe(true);
       } finally {
         running.kill("SIGKILL");
       }
       const empty = join(emptyDir(), "nothing");
       mkdirSync(empty, { mode: 0o755 });
-      expect(() => uninstallAgent(empty, fakeSystem())).toThrow(`${empty} holds no Cortex install (no install.json): nothing was removed`);
+      await expect(uninstallAgent(empty, fakeSystem())).rejects.toThrow(`${empty} holds no Cortex install (no install.json): nothing was removed`);
     });
 
     it("does not trust a manifest someone else could have written", async () => {
@@ -334,7 +365,7 @@ describe("cortex agent install", () => {
       await installAgent(req, fakeSystem());
       const manifest = installLayout(req.prefix).manifest;
       chmodSync(manifest, 0o666);
-      expect(() => uninstallAgent(req.prefix, fakeSystem())).toThrow(`refusing to trust ${manifest}`);
+      await expect(uninstallAgent(req.prefix, fakeSystem())).rejects.toThrow(`refusing to trust ${manifest}`);
       await expect(installAgent(req, fakeSystem())).rejects.toThrow(`refusing to trust ${manifest}`);
       rmSync(req.prefix, { recursive: true });
     });
