@@ -1,4 +1,4 @@
-import { constants, rmSync } from "node:fs";
+import { constants, realpathSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { removeIn } from "../sandbox/verified-dir.ts";
@@ -20,7 +20,9 @@ const O_PATH = 0o10000000;
  * swaps a folder in them for a link while root deletes, which a removal by path would follow.
  */
 async function removeFolder(prefix: string): Promise<void> {
-  const parent = dirname(prefix);
+  // The folders above were checked (checkPrefix) to be root's or ours alone, so the path to them stays put; a link
+  // among them (/opt to /data/opt) is resolved, as the descriptors below are checked against real paths.
+  const parent = realpathSync(dirname(prefix));
   const handle = await open(parent, (process.platform === "linux" ? O_PATH : constants.O_RDONLY) | constants.O_DIRECTORY);
   try {
     await removeIn({ handle, real: parent }, basename(prefix));

@@ -126,6 +126,18 @@ describe("cortex agent install", () => {
     expect(report.lines.join("\n")).toContain(`${layout.wrapper} node connect --config ${layout.config}`);
   });
 
+  it("uninstalls a prefix reached through a link above it (/opt linked to /data/opt)", async () => {
+    const node = nodeId();
+    const base = openDir();
+    mkdirSync(join(base, "real"), { mode: 0o755 });
+    symlinkSync(join(base, "real"), join(base, "linked"));
+    const req = request(node, { tier: "root", prefix: join(base, "linked", "cortex") });
+    await installAgent(req, fakeSystem());
+    expect(existsSync(join(base, "real", "cortex", "install.json"))).toBe(true);
+    expect(await uninstallAgent(req.prefix, fakeSystem())).toContain(`  removed ${req.prefix}`);
+    expect(existsSync(join(base, "real", "cortex"))).toBe(false);
+  });
+
   it("upgrades in place when run again: new bundle, same token, state kept; --new-token replaces the token", async () => {
     const node = nodeId();
     const secret = token(node);
