@@ -11,6 +11,7 @@ import { InstallError } from "./install-error.ts";
 import { installLayout, type InstallLayout } from "./install-layout.ts";
 import { readManifest, writeManifest, type InstallManifest } from "./install-manifest.ts";
 import { actionUserName, createUser, lookupUser } from "./os-accounts.ts";
+import { lstatOrNull, unsafeFolder } from "../host/folder-owner.ts";
 import { checkNotSymlink, checkPrefix, checkReachable, isEmptyFolder } from "./prefix-check.ts";
 import { renderUnit, serviceName, systemctl, systemdRunning } from "./systemd-unit.ts";
 
@@ -80,22 +81,12 @@ function replaceFile(path: string, content: string | Buffer, mode: number): void
   renameSync(temporary, path);
 }
 
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-}
-
 /** Refuses a folder this install may not fill: a link, not a folder, another user's, or writable by others. */
 function checkOwnFolder(path: string, uid: number): void {
   const info = lstatSync(path);
   if (info.isSymbolicLink() || !info.isDirectory()) throw new InstallError(`refusing to install into ${path}: it is ${info.isSymbolicLink() ? "a symbolic link" : "not a folder"}`);
-  if (info.uid !== uid) throw new InstallError(`refusing to install into ${path}: it is owned by uid ${info.uid}, not by this user (${uid}); another user made it while the install ran`);
-  if ((info.mode & 0o022) !== 0) throw new InstallError(`refusing to install into ${path}: it is writable by other users`);
+  const problem = unsafeFolder(info, uid, false);
+  if (problem) throw new InstallError(`refusing to install into ${path}: it ${problem}; another user made or changed it while the install ran`);
 }
 
 /**
@@ -105,7 +96,7 @@ function checkOwnFolder(path: string, uid: number): void {
  */
 function folder(path: string, mode: number, uid: number): void {
   const missing: string[] = [];
-  for (let dir = path; !exists(dir); dir = dirname(dir)) missing.unshift(dir);
+  for (let dir = path; lstatOrNull(dir) === null; dir = dirname(dir)) missing.unshift(dir);
   for (const dir of missing) {
     try {
       mkdirSync(dir, { mode });

@@ -1,26 +1,7 @@
-import { lstatSync, readdirSync, realpathSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, realpathSync } from "node:fs";
 import { dirname, resolve, sep } from "node:path";
+import { lstatOrNull, unsafeFolder } from "../host/folder-owner.ts";
 import { InstallError } from "./install-error.ts";
-
-const STICKY = 0o1000;
-
-function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
-}
-
-/** Why `stat` is a folder others could tamper with, or null: another owner, or writable by group or others. */
-function unsafeFolder(stat: Stats, uid: number, allowSticky: boolean): string | null {
-  if (stat.uid !== uid && stat.uid !== 0) return `is owned by uid ${stat.uid}, not by this user (${uid}) or root`;
-  if ((stat.mode & 0o022) !== 0 && !(allowSticky && (stat.mode & STICKY) !== 0)) {
-    return `is writable by ${stat.mode & 0o020 ? "its group" : "others"} (mode ${(stat.mode & 0o7777).toString(8).padStart(4, "0")})`;
-  }
-  return null;
-}
 
 /**
  * Checks that `prefix` is a safe place for an install run by `uid` (root, usually): nobody else may replace it or

@@ -1,6 +1,7 @@
 import { lstat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ActionError } from "../actions/action-error.ts";
+import { unsafeFolder } from "../host/folder-owner.ts";
 import type { PathPolicy } from "../sandbox/path-policy.ts";
 import { openSubdir } from "../sandbox/verified-dir.ts";
 import { openDirectoryForCreate, type VerifiedDir } from "../sandbox/verified-fs.ts";
@@ -76,15 +77,10 @@ export class DeployFolders {
   }
 }
 
-const STICKY = 0o1000;
-
-/** Why a folder with these owner and mode bits is open to users other than the deployer (and root), or null. */
+/** Why a folder is open to users other than the deployer (this process's user) and root, or null (see unsafeFolder). */
 function openToOthers(info: { uid: number; mode: number }, allowSticky: boolean): string | null {
   const self = process.geteuid?.();
-  if (self === undefined) return null;
-  if (info.uid !== self && info.uid !== 0) return `belongs to uid ${info.uid}, not to uid ${self} that deployments here run as, or root`;
-  if ((info.mode & 0o022) !== 0 && !(allowSticky && (info.mode & STICKY) !== 0)) return "is writable by other users";
-  return null;
+  return self === undefined ? null : unsafeFolder(info, self, allowSticky);
 }
 
 async function refuseOpenToOthers(dir: VerifiedDir): Promise<void> {

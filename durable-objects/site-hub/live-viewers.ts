@@ -148,8 +148,10 @@ export class LiveViewers {
     const confined = viewers.filter((ws) => this.ctx.getTags(ws).includes(CONFINED_TAG));
     const whole = viewers.filter((ws) => !confined.includes(ws));
     if (whole.length) broadcast(whole, { type: "processes", at, nodeId, ...live });
-    const redacted = live.supervision && supervisionFor(live.supervision, { confined: true });
-    if (confined.length) broadcast(confined, { type: "processes", at, nodeId, configVersion: live.configVersion, supervision: redacted });
+    if (confined.length) {
+      const supervision = live.supervision && supervisionFor(live.supervision, { confined: true });
+      broadcast(confined, { type: "processes", at, nodeId, configVersion: live.configVersion, supervision });
+    }
   }
 
   closed(ws: WebSocket, code: number, reason: string): void {
