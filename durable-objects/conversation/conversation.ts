@@ -15,6 +15,7 @@ import { LiveCloseCode } from "../../protocol/close-codes.ts";
 import { NO_LLM_KEY_HELP } from "../../protocol/llm.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { LazyTables } from "../shared/lazy-tables.ts";
 import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
 import type { SocketMatch, SocketOwner } from "../shared/user-sockets.ts";
 import { viewerOwner, viewerRights } from "../site-hub/live-viewers.ts";
@@ -68,17 +69,18 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   readonly investigation: InvestigationStore;
   readonly events: ChatEvents;
   private readonly runner: TurnRunner;
+  private readonly tables: LazyTables;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
-    this.transcript = new Transcript(ctx.storage.sql);
-    this.investigation = new InvestigationStore(ctx.storage.sql);
+    this.tables = new LazyTables(ctx.storage, migrate);
+    this.transcript = new Transcript(this.tables.sql);
+    this.investigation = new InvestigationStore(this.tables.sql);
     this.events = new ChatEvents(ctx);
     this.runner = new TurnRunner(this);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(CHAT_PING, "pong"));
     // An answer that was running when the object went away carries on from what is stored.
-    if (this.transcript.latestTurn()?.status === "running") this.runner.kick();
+    if (!this.tables.blank && this.transcript.latestTurn()?.status === "running") this.runner.kick();
   }
 
   // ---- RunnerHost ----
@@ -152,7 +154,9 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     return ok(this.transcript.summary()!);
   }
 
+  /** Null for an id nobody created, answered without storing anything (a caller may name any id). */
   summary(): ConversationSummary | null {
+    if (this.tables.blank) return null;
     return this.transcript.summary();
   }
 
@@ -397,7 +401,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     this.events.closeAll(1000, "conversation deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
+    this.tables.forget();
     await hub.unindexConversation(meta.id);
     return ok({ deleted: true });
   }
@@ -426,7 +430,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname !== CHAT_SOCKET_PATH) return new Response("not found", { status: 404 });
-    if (!this.transcript.meta()) return new Response("conversation not found", { status: 404 });
+    if (this.tables.blank || !this.transcript.meta()) return new Response("conversation not found", { status: 404 });
     return this.events.acceptSocket({ owner: viewerOwner(url), confined: viewerRights(url).confined }, this.replay());
   }
 

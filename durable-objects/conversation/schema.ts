@@ -84,6 +84,6 @@ const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-export function migrate(sql: SqlStorage): void {
-  applyMigrations(sql, MIGRATIONS);
+export function migrate(sql: SqlStorage): number {
+  return applyMigrations(sql, MIGRATIONS);
 }

@@ -21,7 +21,7 @@ import { bucketOf, withSample, type MinuteBucket } from "./metrics-history.ts";
 import type { ApiError } from "../../protocol/api.ts";
 import type { NodeActivityQuota } from "./node-activity-quota.ts";
 import type { NodeRegistry } from "./node-registry.ts";
-import { checkNodeToken } from "./token-check.ts";
+import { checkNodeToken, INVALID_NODE_TOKEN } from "./token-check.ts";
 import {
   closeSocket,
   LIVE_METRICS_MAX_CHARS,
@@ -129,10 +129,12 @@ export class NodeConnections {
     return ws ? sendJson(ws, message) : false;
   }
 
-  async accept(request: Request): Promise<Response> {
+  /** `siteExists` false: no site was created under this object's name, and a socket would be the first thing it stores. */
+  async accept(request: Request, siteExists: boolean): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return Response.json({ error: { code: "upgrade_required", message: "expected a WebSocket upgrade" } }, { status: 426 });
     }
+    if (!siteExists) return refusal(INVALID_NODE_TOKEN.status, INVALID_NODE_TOKEN.code, INVALID_NODE_TOKEN.message);
     const now = Date.now();
     const state: NodeSocketState = {
       connId: crypto.randomUUID(),

@@ -1,3 +1,4 @@
+import { applyMigrations } from "../shared/migrations.ts";
 import { LLM_KEY_TABLE_COLUMNS } from "../shared/llm-key-rows.ts";
 
 /** The site's own record of its existence and members, which every request on the site reads (see SiteAccess). */
@@ -423,14 +424,5 @@ export const SITE_ACCESS_VERSION = MIGRATIONS.indexOf(SITE_ACCESS) + 1;
 
 /** Applies the migrations this object has not applied yet; returns the version it was at before. */
 export function migrate(sql: SqlStorage): number {
-  sql.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  const row = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one();
-  const applied = row.v ?? 0;
-  MIGRATIONS.forEach((statement, index) => {
-    const version = index + 1;
-    if (version <= applied) return;
-    sql.exec(statement);
-    sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", version, Date.now());
-  });
-  return applied;
+  return applyMigrations(sql, MIGRATIONS);
 }

@@ -15,6 +15,7 @@ import type {
 } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
 import { HUB_ONLY_ACTIONS } from "../../protocol/directives.ts";
+import { DEFAULT_SITE } from "../../protocol/identifiers.ts";
 import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/limits.ts";
 import type { MetricsHistory, MetricsHistoryQuery } from "../../protocol/metrics-history.ts";
@@ -50,6 +51,7 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import type { Env } from "../../worker/env.ts";
 import { DIRECTORY_NAME } from "../directory/directory.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
+import { LazyTables } from "../shared/lazy-tables.ts";
 import { LlmKeyRows, type StoredLlmKey } from "../shared/llm-key-rows.ts";
 import { randomHex, sha256Hex } from "../shared/secrets.ts";
 import type { InvestigationReport } from "../conversation/investigation.ts";
@@ -85,7 +87,7 @@ import { ACCESS_CHANGED, SiteAccess, type LegacySite, type SiteAccessInfo, type 
 import { SiteProcesses } from "./site-processes.ts";
 import { SiteFacts } from "./site-facts.ts";
 import { SiteSettingsStore } from "./site-settings-store.ts";
-import { checkNodeToken } from "./token-check.ts";
+import { checkNodeToken, INVALID_NODE_TOKEN } from "./token-check.ts";
 
 /** The site's LLM key is the one row of its table. */
 const SITE_KEY_OWNER = "site";
@@ -115,6 +117,7 @@ export class SiteHub extends DurableObject<Env> {
   private readonly viewers: LiveViewers;
   private readonly metrics: MetricsHistoryStore;
   private readonly settings: SiteSettingsStore;
+  private readonly storage: LazyTables;
   private readonly siteAccess: SiteAccess;
   /** The activity log for entries a node causes by itself, within its hourly quota. */
   private readonly nodeActivity: NodeActivityQuota;
@@ -129,8 +132,9 @@ export class SiteHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const before = ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
-    this.siteAccess = new SiteAccess(ctx.storage.sql, {
+    this.storage = new LazyTables(ctx.storage, migrate);
+    const sql = this.storage.sql;
+    this.siteAccess = new SiteAccess(sql, {
       legacy: (site) => env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME)).legacySite(site),
       accessChanged: async (userId, holders) => {
         const match = { userId };
@@ -145,21 +149,22 @@ export class SiteHub extends DurableObject<Env> {
       },
     });
     // An object whose storage predates sites keeping their own members learns them from the Directory.
+    const before = this.storage.versionAtWake;
     if (before > 0 && before < SITE_ACCESS_VERSION) this.siteAccess.markPending();
     this.registry = new NodeRegistry(
-      ctx.storage.sql,
+      sql,
       (id) => this.viewers.nodeChanged(id),
       (connId) => liveState(ctx, connId),
     );
     this.viewers = new LiveViewers(ctx, this.registry);
-    this.metrics = new MetricsHistoryStore(ctx.storage.sql);
-    this.activity = new ActivityLog(ctx.storage.sql, (stored) => this.viewers.activityChanged(stored));
-    this.settings = new SiteSettingsStore(ctx.storage.sql);
-    this.siteKey = new LlmKeyRows(ctx.storage.sql, "site_llm_key");
-    this.conversations = new ConversationIndex(ctx.storage.sql);
-    this.facts = new SiteFacts(ctx.storage.sql);
-    this.alertTokens = new AlertTokens(ctx.storage.sql);
-    const autonomyStore = new AutonomyStore(ctx.storage.sql);
+    this.metrics = new MetricsHistoryStore(sql);
+    this.activity = new ActivityLog(sql, (stored) => this.viewers.activityChanged(stored));
+    this.settings = new SiteSettingsStore(sql);
+    this.siteKey = new LlmKeyRows(sql, "site_llm_key");
+    this.conversations = new ConversationIndex(sql);
+    this.facts = new SiteFacts(sql);
+    this.alertTokens = new AlertTokens(sql);
+    const autonomyStore = new AutonomyStore(sql);
     const escalator = new Escalator(
       autonomyStore,
       this.activity,
@@ -184,11 +189,11 @@ export class SiteHub extends DurableObject<Env> {
       background: (work) =>
         ctx.waitUntil(work.catch((error: unknown) => console.error("autonomy:", error instanceof Error ? (error.stack ?? error.message) : String(error)))),
     });
-    const store = new DirectiveStore(ctx.storage.sql);
-    const processStore = new ProcessStore(ctx.storage.sql);
+    const store = new DirectiveStore(sql);
+    const processStore = new ProcessStore(sql);
     const streams = new EventStreams();
     // The dispatcher and the connections need each other; the closures break the construction cycle.
-    this.nodeActivity = new NodeActivityQuota(ctx.storage.sql, this.activity);
+    this.nodeActivity = new NodeActivityQuota(sql, this.activity);
     this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
       onWorkMessage: (nodeId, msg) => {
         if (msg.type === "process_events") return this.processEventsFrom(nodeId, msg);
@@ -237,12 +242,13 @@ export class SiteHub extends DurableObject<Env> {
       () => this.settings.get().readablePaths,
       (view) => this.deployments.directiveEnded(view),
     );
-    this.roosts = new RoostVersions(ctx.storage.sql, env.ROOST, this.activity);
-    this.deployments = new RoostDeployments(new DeploymentStore(ctx.storage.sql), this.roosts, this.registry, this.activity, {
+    this.roosts = new RoostVersions(sql, env.ROOST, this.activity);
+    this.deployments = new RoostDeployments(new DeploymentStore(sql), this.roosts, this.registry, this.activity, {
       isOnline: (nodeId) => this.connections.socketOf(nodeId) !== null,
       start: (directiveId, nodeId, req, requester) => this.directives.runDetached(directiveId, nodeId, req, requester),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    if (this.storage.blank) return;
     this.connections.reconcileAfterRestart();
     this.autonomy.recoverAfterRestart();
   }
@@ -259,13 +265,15 @@ export class SiteHub extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url), viewerRights(url));
-    return this.connections.accept(request);
+    return this.connections.accept(request, !this.storage.blank);
   }
 
   // ---- who may reach the site (RPC; see SiteAccess) ----
 
   /** Whether the site exists and the caller's role on it: read by every authorised request on the site. */
   access(site: string, userId: string | null): Promise<SiteAccessInfo> {
+    // Any signed-in caller may name any site; a name nobody created is answered without storing anything.
+    if (this.storage.blank && site !== DEFAULT_SITE) return Promise.resolve({ exists: false, role: null, version: this.siteAccess.version });
     return this.siteAccess.access(site, userId);
   }
 
@@ -501,6 +509,7 @@ export class SiteHub extends DurableObject<Env> {
   }
 
   checkAlertToken(token: string): Promise<boolean> {
+    if (this.storage.blank) return Promise.resolve(false);
     return this.alertTokens.matches(token);
   }
 
@@ -742,7 +751,7 @@ export class SiteHub extends DurableObject<Env> {
    * has sent to that very node. 401 for a bad token, 403 for anything else the node was not sent.
    */
   async roostNodeAccess(token: string, what: { hash: string } | { roost: string; version: number }): Promise<HubResult<{ nodeId: string; manifestSha256?: string }>> {
-    const check = await checkNodeToken(this.registry, token);
+    const check = this.storage.blank ? INVALID_NODE_TOKEN : await checkNodeToken(this.registry, token);
     if (!check.ok) return fail(check.status, check.code, check.message);
     const nodeId = check.record.view.id;
     if ("hash" in what) {

@@ -2,11 +2,13 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DirectiveStore } from "../../durable-objects/site-hub/directive-store.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
-import { freshSite } from "./support.ts";
+import { ensureSite, freshSite } from "./support.ts";
 
 /** Runs `fn` against a fresh site's own SQLite, migrated as the hub migrates it. */
-function inSite<T>(fn: (store: DirectiveStore, sql: SqlStorage) => T): Promise<T> {
-  const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(freshSite()));
+async function inSite<T>(fn: (store: DirectiveStore, sql: SqlStorage) => T): Promise<T> {
+  const site = freshSite();
+  await ensureSite(site);
+  const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
   return runInDurableObject(stub, (_hub: SiteHub, state) => fn(new DirectiveStore(state.storage.sql), state.storage.sql));
 }
 

@@ -13,7 +13,7 @@ import { MINUTE_SLOTS, MetricsHistoryStore, QUARTER_SLOTS, sampleBucket } from "
 import { readState } from "../../durable-objects/site-hub/node-socket.ts";
 import { METRICS_RINGS } from "../../durable-objects/site-hub/schema.ts";
 import { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
-import { api, connectNode, freshSite, registerNode, type FakeAgent } from "./support.ts";
+import { api, connectNode, ensureSite, freshSite, registerNode, type FakeAgent } from "./support.ts";
 
 function sample(over: Partial<Metrics> = {}): Metrics {
   return { cpuPercent: 10, memoryMb: 1000, memoryTotalMb: 4000, diskFreeMb: 60, diskTotalMb: 100, activeDirectives: 0, uptimeSeconds: 1, ...over };
@@ -30,6 +30,7 @@ function hub(site: string): DurableObjectStub<SiteHub> {
 
 /** Runs `fn` against a history store on the site's own SQLite storage, with times the test chooses. */
 async function withStore<T>(site: string, fn: (store: MetricsHistoryStore, sql: SqlStorage) => T): Promise<T> {
+  await ensureSite(site);
   return runInDurableObject(hub(site), (_instance, state) => fn(new MetricsHistoryStore(state.storage.sql), state.storage.sql));
 }
 
