@@ -23,7 +23,9 @@ const { vars, created } = ensureDevVars(join(root, ".dev.vars"));
 if (created.length) console.log(`created ${created.join(", ")} in .dev.vars`);
 const adminKey = vars.get("CORTEX_ADMIN_KEY")!;
 
-const hub = await startDevHub({ cwd: root, port, host });
+// A local hub may use a model server on this machine (Ollama at 127.0.0.1:11434) unless .dev.vars says otherwise.
+const localModels: Record<string, string> = vars.has("CORTEX_ALLOW_PRIVATE_LLM_URLS") ? {} : { CORTEX_ALLOW_PRIVATE_LLM_URLS: "1" };
+const hub = await startDevHub({ cwd: root, port, host, vars: localModels });
 const wsUrl = hub.url.replace(/^http/, "ws");
 let agent: ChildProcess | null = null;
 

@@ -39,4 +39,10 @@ export interface Env {
   CORTEX_PUBLIC_URL?: string;
   /** "1" lets escalation webhooks go to http://127.0.0.1 / localhost: for a local receiver while developing and testing. */
   CORTEX_ALLOW_LOOPBACK_WEBHOOKS?: string;
+  /**
+   * "1" lets AI keys name a base URL on a private or loopback address (a model server on the hub's own machine or
+   * network). Off, the hub refuses to save or call one: any member may save a personal key, and its base URL would
+   * otherwise make the hub reach whatever its machine can.
+   */
+  CORTEX_ALLOW_PRIVATE_LLM_URLS?: string;
 }

@@ -16,7 +16,7 @@ import { NO_LLM_KEY_HELP } from "../../protocol/llm.ts";
 import type { Env } from "../../worker/env.ts";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import { LazyTables } from "../shared/lazy-tables.ts";
-import { llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
+import { baseUrlRefusal, llmKeyHome, openLlmKey, type UsableLlmKey } from "../shared/llm-keys.ts";
 import type { SocketMatch, SocketOwner } from "../shared/user-sockets.ts";
 import { viewerOwner, viewerRights } from "../site-hub/live-viewers.ts";
 import type { Requester } from "../site-hub/requester.ts";
@@ -91,6 +91,13 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   }
 
   async resolveKey(meta: Meta): Promise<{ key: UsableLlmKey } | { missing: string }> {
+    const found = await this.findKey(meta);
+    if (!("key" in found)) return found;
+    const refused = baseUrlRefusal(this.env, found.key.baseUrl);
+    return refused ? { missing: `The ${found.key.scope} AI key cannot be used: ${refused}. Save it again with a public base URL.` } : found;
+  }
+
+  private async findKey(meta: Meta): Promise<{ key: UsableLlmKey } | { missing: string }> {
     const home = llmKeyHome(this.env);
     // An investigation has no person behind it: it runs on the site's key, never on anyone's own.
     if (meta.ownerId !== "admin-key" && !this.investigation.get()) {

@@ -1,3 +1,4 @@
+import { isPrivateHost } from "../../protocol/private-hosts.ts";
 import { lastFour, type LlmKeyScope, type LlmKeyView, type LlmProvider, type SetLlmKeyRequest } from "../../protocol/llm.ts";
 import { directoryOf } from "../../worker/auth/directory-stub.ts";
 import type { Env } from "../../worker/env.ts";
@@ -76,4 +77,17 @@ export async function openLlmKey(env: Env, scope: LlmKeyScope, owner: string, st
 export function llmKeyView(scope: LlmKeyScope, stored: StoredLlmKey): LlmKeyView {
   const { provider, model, baseUrl, last4, updatedAt, updatedBy } = stored;
   return { scope, provider, model, baseUrl, last4, updatedAt, updatedBy };
+}
+
+/**
+ * Why this hub will not call a base URL, or null when it will. A base URL on a private or loopback address is
+ * refused unless the operator allows them (CORTEX_ALLOW_PRIVATE_LLM_URLS=1): deployed on Cloudflare a Worker reaches
+ * only the public internet anyway, but a hub run elsewhere would reach its own machine and network for whoever
+ * saved the key. Checked when a key is saved and again before every call (a key saved while they were allowed).
+ */
+export function baseUrlRefusal(env: Pick<Env, "CORTEX_ALLOW_PRIVATE_LLM_URLS">, baseUrl: string | null): string | null {
+  if (baseUrl === null || env.CORTEX_ALLOW_PRIVATE_LLM_URLS === "1") return null;
+  const host = new URL(baseUrl).hostname;
+  if (!isPrivateHost(host)) return null;
+  return `the base URL's host ${host} is a private or loopback address, which this hub does not call (its operator may allow such addresses with CORTEX_ALLOW_PRIVATE_LLM_URLS=1)`;
 }

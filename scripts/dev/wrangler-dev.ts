@@ -26,6 +26,8 @@ export interface DevHubOptions {
   readyTimeoutMs?: number;
   /** Where wrangler's DevTools inspector listens (for CPU profiles of the hub); wrangler picks one when unset. */
   inspectorPort?: number;
+  /** Plain settings (no secrets: they show in `ps`) passed as `--var NAME:VALUE`. */
+  vars?: Record<string, string>;
 }
 
 /** Starts `wrangler dev` and resolves once the hub answers its health check. */
@@ -34,6 +36,7 @@ export async function startDevHub(opts: DevHubOptions): Promise<DevHub> {
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
   if (opts.envFile) args.push("--env-file", opts.envFile);
   if (opts.inspectorPort !== undefined) args.push("--inspector-port", String(opts.inspectorPort));
+  for (const [name, value] of Object.entries(opts.vars ?? {})) args.push("--var", `${name}:${value}`);
   const child = spawn(process.execPath, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   const forward = opts.onOutput ?? ((t: string) => process.stderr.write(t));
   child.stdout!.on("data", (b: Buffer) => forward(b.toString()));

@@ -34,6 +34,8 @@ export type MockTurn =
         type?: string;
         message?: string;
         retryAfterSeconds?: number;
+        /** Sent as the Location header: a redirect, when the status is 3xx. */
+        location?: string;
       };
     };
 

@@ -123,6 +123,7 @@ export class MockLlm {
     if ("error" in turn) {
       const headers: Record<string, string> = {};
       if (turn.error.retryAfterSeconds !== undefined) headers["retry-after"] = String(turn.error.retryAfterSeconds);
+      if (turn.error.location !== undefined) headers.location = turn.error.location;
       return json(res, turn.error.status, errorBody(provider, turn.error.type ?? defaultErrorType(turn.error.status), turn.error.message ?? `mock error ${turn.error.status}`), headers);
     }
     const events = provider === "anthropic" ? this.anthropicEvents(turn, body) : this.openaiEvents(turn, body);

@@ -34,7 +34,8 @@ export class TestHub {
     this.url = `http://127.0.0.1:${port}`;
     this.persistDir = join(dir, "state");
     this.envFile = join(dir, "hub.env");
-    const env = { CORTEX_ADMIN_KEY: this.adminKey, CORTEX_ENCRYPTION_KEY: randomBytes(32).toString("base64"), ...vars };
+    // The mock LLM server listens on loopback, so test hubs let AI keys name a private base URL.
+    const env = { CORTEX_ADMIN_KEY: this.adminKey, CORTEX_ENCRYPTION_KEY: randomBytes(32).toString("base64"), CORTEX_ALLOW_PRIVATE_LLM_URLS: "1", ...vars };
     writeFileSync(this.envFile, Object.entries(env).map(([name, value]) => `${name}=${value}\n`).join(""), { mode: 0o600 });
     this.api = new HubApi(this.url, this.adminKey);
   }

@@ -14,6 +14,8 @@ export default defineConfig({
           CORTEX_PUBLIC_URL: "https://cortex.example.test",
           CORTEX_EMAIL_FROM: "cortex@example.test",
           CORTEX_ALLOW_LOOPBACK_WEBHOOKS: "1",
+          // The mock LLM server listens on loopback; test/workerd/llm-base-urls.test.ts turns this off to attack it.
+          CORTEX_ALLOW_PRIVATE_LLM_URLS: "1",
         },
       },
     }),

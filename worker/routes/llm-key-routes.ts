@@ -1,6 +1,6 @@
 import { LlmKeyResponse, SetLlmKeyRequest, type LlmKeyScope } from "../../protocol/llm.ts";
 import { EncryptionUnavailable } from "../../durable-objects/shared/llm-key-crypto.ts";
-import { llmKeyHome, llmKeyView, sealLlmKey, type StoredLlmKey } from "../../durable-objects/shared/llm-keys.ts";
+import { baseUrlRefusal, llmKeyHome, llmKeyView, sealLlmKey, type StoredLlmKey } from "../../durable-objects/shared/llm-keys.ts";
 import { principalId } from "../auth/principal.ts";
 import { apiError } from "../http/api-error.ts";
 import { parseBody } from "../http/validate.ts";
@@ -53,6 +53,8 @@ function keyRoutes(path: string, permission: SiteRoute["permission"], home: KeyO
       handler: async (c) => {
         const body = await parseBody(c, SetLlmKeyRequest);
         if (!body.ok) return body.response;
+        const refused = baseUrlRefusal(c.env, body.value.baseUrl ?? null);
+        if (refused) return apiError(c, 400, "private_base_url", refused);
         const owner = home.owner(c);
         let sealed: StoredLlmKey;
         try {

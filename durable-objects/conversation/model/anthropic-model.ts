@@ -1,6 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { ContentBlockParam, MessageParam, RawMessageStreamEvent, Tool } from "@anthropic-ai/sdk/resources/messages/messages";
-import { ModelCallAborted, parseToolInput, type ModelClient, type ModelMessage, type ModelReply, type ModelRequest } from "./model-client.ts";
+import { ModelCallAborted, NO_REDIRECTS, parseToolInput, type ModelClient, type ModelMessage, type ModelReply, type ModelRequest } from "./model-client.ts";
 
 /**
  * Anthropic Messages API, streamed: text arrives as text_delta events, each tool_use block's input as
@@ -12,7 +12,7 @@ export class AnthropicModel implements ModelClient {
 
   constructor(apiKey: string, baseUrl: string | null) {
     // Retries are ours (with a budget and a visible event), so the SDK makes exactly one attempt per call.
-    this.client = new Anthropic({ apiKey, baseURL: baseUrl ?? undefined, maxRetries: 0, timeout: 10 * 60_000 });
+    this.client = new Anthropic({ apiKey, baseURL: baseUrl ?? undefined, maxRetries: 0, timeout: 10 * 60_000, fetchOptions: NO_REDIRECTS });
   }
 
   async complete(request: ModelRequest, onText: (delta: string) => void, signal: AbortSignal): Promise<ModelReply> {

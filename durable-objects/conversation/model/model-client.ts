@@ -68,3 +68,9 @@ export class ModelCallAborted extends Error {
     super("the model call was stopped");
   }
 }
+
+/**
+ * Both SDKs' fetch options: a redirect is an error, not followed. A base URL is checked before every call
+ * (`baseUrlRefusal`), and a redirect would take the call, and the key in its headers, wherever the server says.
+ */
+export const NO_REDIRECTS = { redirect: "manual" } as const;

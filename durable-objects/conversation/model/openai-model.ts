@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
 import type { LlmProvider } from "../../../protocol/llm.ts";
-import { ModelCallAborted, parseToolInput, type ModelClient, type ModelMessage, type ModelReply, type ModelRequest } from "./model-client.ts";
+import { ModelCallAborted, NO_REDIRECTS, parseToolInput, type ModelClient, type ModelMessage, type ModelReply, type ModelRequest } from "./model-client.ts";
 
 /**
  * OpenAI Chat Completions, streamed, and every server that speaks it (Ollama, vLLM, LM Studio) by base URL: text
@@ -16,7 +16,7 @@ export class OpenAiModel implements ModelClient {
     apiKey: string,
     baseUrl: string | null,
   ) {
-    this.client = new OpenAI({ apiKey, baseURL: baseUrl ?? undefined, maxRetries: 0, timeout: 10 * 60_000 });
+    this.client = new OpenAI({ apiKey, baseURL: baseUrl ?? undefined, maxRetries: 0, timeout: 10 * 60_000, fetchOptions: NO_REDIRECTS });
   }
 
   async complete(request: ModelRequest, onText: (delta: string) => void, signal: AbortSignal): Promise<ModelReply> {
