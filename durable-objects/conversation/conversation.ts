@@ -253,7 +253,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
    * Whether a reader confined to the readable paths (a member's, a read or chat key) may read and continue this
    * conversation: only while every answer in it ran confined too. An unconfined answer's tool results are only
    * redacted, and the model's replies may quote them, so they are the output of unconfined directives, which such a
-   * reader never gets (directive-visibility.ts); the next answer would also hand them to the model they drive.
+   * reader never gets (viewer-visibility.ts); the next answer would also hand them to the model they drive.
    */
   confinedOnly(): boolean {
     return this.transcript.confinedOnly();

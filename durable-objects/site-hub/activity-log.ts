@@ -1,6 +1,6 @@
 import type { ActivityEntry, ActivityKind, ActivityLevel, ActivityPage, ActivityQuery } from "../../protocol/api.ts";
 import { jsonRowBatches } from "../shared/json-row-batches.ts";
-import type { Viewer } from "./directive-visibility.ts";
+import type { Viewer } from "./viewer-visibility.ts";
 
 /** The site's timeline. Bounded: the oldest entries are pruned once it grows past `MAX_ENTRIES`. */
 const MAX_ENTRIES = 200_000;

@@ -10,7 +10,7 @@ import { directiveChange, fanOutChange, lateResultChange, runEndedChange, whatRa
 import { paramsForView, type ChunkTarget, type DirectiveRecord, type DirectiveStore, type NewDirective, type Outcome } from "./directive-store.ts";
 import { FanOutAnswers, type FanOutAnswer } from "./fan-out-answers.ts";
 import { resolveTargets } from "./fan-out-targets.ts";
-import { directiveFor, eventForConfined, type Viewer } from "./directive-visibility.ts";
+import { directiveFor, eventForConfined, type Viewer } from "./viewer-visibility.ts";
 import type { EventStreams, Presenter } from "./event-streams.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import type { Requester } from "./requester.ts";

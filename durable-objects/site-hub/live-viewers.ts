@@ -4,7 +4,7 @@ import type { LiveBeat, LiveMessage, LiveNode } from "../../protocol/live-messag
 import type { SupervisionStatus } from "../../protocol/processes.ts";
 import { ownerTags, userTag, type SocketOwner } from "../shared/user-sockets.ts";
 import type { StoredActivity } from "./activity-log.ts";
-import { activityFor, supervisionFor } from "./directive-visibility.ts";
+import { activityFor, supervisionFor } from "./viewer-visibility.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { closeSocket, sendJson } from "./node-socket.ts";
 

@@ -1,6 +1,6 @@
 import type { DeploymentEvent, DeploymentView, TargetView } from "../../protocol/roost-api.ts";
 import { redactText } from "../../protocol/redaction.ts";
-import type { Viewer } from "./directive-visibility.ts";
+import type { Viewer } from "./viewer-visibility.ts";
 
 function redactedTarget(target: TargetView): TargetView {
   return target.error === null ? target : { ...target, error: redactText(target.error) };

@@ -66,7 +66,7 @@ import { processTrigger } from "./autonomy/triggers.ts";
 import { ConversationIndex } from "./conversation-index.ts";
 import { DirectiveDispatcher, type DirectiveOptions } from "./directive-dispatcher.ts";
 import { DirectiveStore } from "./directive-store.ts";
-import { activityFor, directiveFor, runFor, type Viewer } from "./directive-visibility.ts";
+import { activityFor, directiveFor, runFor, type Viewer } from "./viewer-visibility.ts";
 import { deploymentEventFor, deploymentFor } from "./roost-visibility.ts";
 import { EventStreams } from "./event-streams.ts";
 import { LiveViewers, VIEWER_PATH, viewerOwner, viewerRights } from "./live-viewers.ts";

@@ -16,7 +16,7 @@ import type { NodeView } from "../../protocol/api.ts";
 import type { z } from "zod";
 import { fail, ok, type HubResult } from "../shared/hub-result.ts";
 import type { ActivityLog } from "./activity-log.ts";
-import { processStatusFor, type Viewer } from "./directive-visibility.ts";
+import { processStatusFor, type Viewer } from "./viewer-visibility.ts";
 import type { NodeRegistry } from "./node-registry.ts";
 import { ProcessStore, type StoredProcess } from "./process-store.ts";
 import { statusAfterEvent } from "./process-status.ts";

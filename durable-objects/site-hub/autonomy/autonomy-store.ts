@@ -11,7 +11,7 @@ import {
   type SkipReason,
 } from "../../../protocol/autonomy.ts";
 import { Usage } from "../../../protocol/chat.ts";
-import type { Viewer } from "../directive-visibility.ts";
+import type { Viewer } from "../viewer-visibility.ts";
 
 /** Events kept at most; the oldest that are no longer running are pruned past it. */
 const MAX_EVENTS = 5_000;
@@ -114,7 +114,7 @@ function recordOf(r: Row): AutonomyRecord {
  * A record as a viewer may see it. An investigation runs unconfined, and its verdict is the model's account of what
  * it read, which may quote files a confined viewer may not read, redacted only of the secrets the redactor knows:
  * such a viewer gets how the event ended, not what was found, as with the output of unconfined directives
- * (directive-visibility.ts). The tool calls' inputs are redacted, as those directives' parameters are.
+ * (viewer-visibility.ts). The tool calls' inputs are redacted, as those directives' parameters are.
  */
 export function eventView(rec: AutonomyRecord, viewer: Viewer): AutonomyEventView {
   const { context: _c, launches: _l, checkAt: _k, ...view } = rec;

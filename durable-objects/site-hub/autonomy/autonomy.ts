@@ -16,7 +16,7 @@ import type { Conversation } from "../../conversation/conversation.ts";
 import type { InvestigationReport, InvestigationState } from "../../conversation/investigation.ts";
 import { fail, ok, type HubResult } from "../../shared/hub-result.ts";
 import type { ActivityLog } from "../activity-log.ts";
-import type { Viewer } from "../directive-visibility.ts";
+import type { Viewer } from "../viewer-visibility.ts";
 import { AutonomyStore, eventView, type AutonomyRecord, type Channel } from "./autonomy-store.ts";
 import { briefing, investigationTitle } from "./briefing.ts";
 import { pending, type Escalator } from "./escalator.ts";

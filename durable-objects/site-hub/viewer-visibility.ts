@@ -5,6 +5,9 @@ import { redactText, redactValue } from "../../protocol/redaction.ts";
 import type { DirectiveRecord } from "./directive-store.ts";
 import type { Requester } from "./requester.ts";
 
+// What a confined viewer (a member, a read or chat key) sees of directives, runs, activity and supervised
+// processes; roost deployments are in roost-visibility.ts.
+
 /** Who is looking: anyone who may read everywhere sees everything; the others see less (see `directiveFor`). */
 export type Viewer = Pick<Requester, "userId" | "confined">;
 
