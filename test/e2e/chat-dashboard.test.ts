@@ -182,14 +182,15 @@ describe("chatting about one machine", () => {
     expect(toolResults(mock.requests(key)[1]!)[0]).toContain(hostname());
   });
 
-  it("asks before a tier-3 command: the card survives a reload, Approve runs it, Deny runs nothing", async () => {
+  it("asks before a tier-3 command: the card survives a reload, Approve runs it, Deny runs nothing, hidden characters are named", async () => {
     const approved = fleet.marker("approved");
     const denied = `/tmp/${fleet.marker("denied")}`;
     const key = await personalKey(
       "tier3",
       { toolCalls: [{ name: "run_command", input: { command: `echo ${approved}` } }] },
       { text: "It printed: {{lastToolResult}}" },
-      { toolCalls: [{ name: "run_command", input: { command: `touch ${denied}` } }] },
+      // A right-to-left override would show the comment's tail reversed ("txt.gnp" as "png.txt"): the card names it.
+      { toolCalls: [{ name: "run_command", input: { command: `touch ${denied} # \u202Etxt.gnp` } }] },
       { text: "Understood, I left it alone." },
     );
     await startChat(page, "web-1", "say hello from web-1");
@@ -211,6 +212,10 @@ describe("chatting about one machine", () => {
 
     await send(page, "now touch a file");
     await eventually(() => page.locator(".confirm-card").innerText()).toContain(`touch ${denied}`);
+    const shown = await page.locator(".confirm-card").innerText();
+    expect(shown).toContain("# ⟨U+202E⟩txt.gnp");
+    expect(shown).not.toContain("\u202E");
+    expect(await page.locator(".confirm-card .confirm-warning").innerText()).toContain("1 hidden or direction-changing character,");
     await page.getByRole("button", { name: "Deny" }).click();
     await eventually(() => toolCard(page, "run_command").last().getAttribute("data-status")).toBe("denied");
     await eventually(async () => (await assistantTexts(page)).join("\n")).toContain("Understood, I left it alone.");
