@@ -241,11 +241,11 @@ async function memberApiKey(): Promise<string> {
     headers: json,
     body: JSON.stringify({ token, name: "Mia", email: `mia-${process.pid}@example.com`, password: "a member's long password" }),
   });
-  const cookie = /cortex_session=([^;]+)/.exec(accepted.headers.get("set-cookie") ?? "")?.[1];
+  const cookie = /__Host-cortex_session=([^;]+)/.exec(accepted.headers.get("set-cookie") ?? "")?.[1];
   if (!cookie) throw new Error(`accepting the invite: ${accepted.status} ${await accepted.text()}`);
   const created = await fetch(`${origin}/api/auth/api-keys`, {
     method: "POST",
-    headers: { ...json, Cookie: `cortex_session=${cookie}`, Origin: origin },
+    headers: { ...json, Cookie: `__Host-cortex_session=${cookie}`, Origin: origin },
     body: JSON.stringify({ name: "cli", scope: "admin" }),
   });
   return ((await created.json()) as { key: string }).key;

@@ -307,7 +307,7 @@ async function expectDashboardFlag(shown: boolean): Promise<void> {
   const browser = await launchBrowser();
   try {
     const context = await newContext(browser, fleet.hub.url);
-    await context.addCookies([{ name: "cortex_session", value: cookie, url: fleet.hub.url }]);
+    await context.addCookies([{ name: "__Host-cortex_session", value: cookie, url: fleet.hub.url, secure: true }]);
     const page = await context.newPage();
     await page.goto("/machines");
     const row = page.locator(`tr[data-node="${NODE_ID}"]`);
@@ -334,6 +334,6 @@ async function adminSession(): Promise<string> {
     body: JSON.stringify({ setupCode: fleet.hub.adminKey, ...ADMIN }),
   });
   if (setup.status !== 201) throw new Error(`setup: ${setup.status} ${await setup.text()}`);
-  session = /cortex_session=([^;]+)/.exec(setup.headers.get("set-cookie") ?? "")![1]!;
+  session = /__Host-cortex_session=([^;]+)/.exec(setup.headers.get("set-cookie") ?? "")![1]!;
   return session;
 }

@@ -9,7 +9,7 @@ export class HubSession {
 
   /** The session token, to hand to a real browser context. */
   get token(): string {
-    return this.cookie.replace(/^cortex_session=/, "");
+    return this.cookie.replace(/^__Host-cortex_session=/, "");
   }
 
   async post<T>(path: string, body: unknown, schema: { parse(v: unknown): T }, expected = 200): Promise<T> {
@@ -18,7 +18,7 @@ export class HubSession {
       headers: { "Content-Type": "application/json", Origin: this.url, ...(this.cookie ? { Cookie: this.cookie } : {}) },
       body: JSON.stringify(body),
     });
-    const set = /cortex_session=[^;]+/.exec(res.headers.get("Set-Cookie") ?? "")?.[0];
+    const set = /__Host-cortex_session=[^;]+/.exec(res.headers.get("Set-Cookie") ?? "")?.[0];
     if (set) this.cookie = set;
     const text = await res.text();
     if (res.status !== expected) throw new Error(`${path} answered ${res.status}: ${text}`);

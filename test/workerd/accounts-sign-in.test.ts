@@ -72,10 +72,15 @@ describe("first setup", () => {
     expect(me.user).toMatchObject({ email: ROOT.email, name: ROOT.name, superadmin: true });
     expect(me.memberships).toContainEqual({ site: "default", siteName: "Default", role: "superadmin" });
     const cookie = res.headers.get("Set-Cookie")!;
-    expect(cookie).toMatch(/^cortex_session=cxs_[0-9a-f]{64};/);
+    expect(cookie).toMatch(/^__Host-cortex_session=cxs_[0-9a-f]{64};/);
     for (const attribute of ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"]) expect(cookie).toContain(attribute);
+    expect(cookie).not.toMatch(/Domain=/i);
     const session: Caller = { kind: "cookie", cookie: sessionCookieOf(res)! };
     expect((await expectJson(await call(session, "/api/auth/me"), 200, MeResponse)).user.email).toBe(ROOT.email);
+    // A sibling subdomain can plant a cookie for the whole domain, but never one named __Host-: under any other name
+    // (the old one included) a session token signs nobody in, so nobody can be slipped into someone else's account.
+    const tossed = await SELF.fetch(`${BASE}/api/auth/me`, { headers: { Cookie: `cortex_session=${session.cookie}` } });
+    expect(tossed.status).toBe(401);
   });
 
   it("is refused once anybody exists, whatever the code", async () => {
@@ -185,7 +190,7 @@ describe("sessions", () => {
     const session = await signIn(ROOT.email, ROOT.password);
     const out = await call(session, "/api/auth/logout", { method: "POST" });
     expect(out.status).toBe(204);
-    expect(out.headers.get("Set-Cookie")).toMatch(/cortex_session=;.*Max-Age=0/);
+    expect(out.headers.get("Set-Cookie")).toMatch(/__Host-cortex_session=;.*Max-Age=0/);
     expect((await refusal(await call(session, "/api/auth/me"), 401)).code).toBe("session_expired");
   });
 
@@ -298,5 +303,5 @@ describe("bad input", () => {
 
 /** A cookie-authenticated POST that sends no Origin header at all. */
 function postWithoutOrigin(cookie: string, path: string, body: unknown): Promise<Response> {
-  return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { Cookie: `cortex_session=${cookie}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { Cookie: `__Host-cortex_session=${cookie}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
 }

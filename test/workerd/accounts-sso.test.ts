@@ -110,7 +110,7 @@ describe("single sign-on with Cloudflare Access", () => {
   });
 
   it("takes over from a session cookie that has expired", async () => {
-    const res = await hub()("/api/auth/me", { Cookie: `cortex_session=cxs_${"0".repeat(64)}`, "Cf-Access-Jwt-Assertion": await token({}) });
+    const res = await hub()("/api/auth/me", { Cookie: `__Host-cortex_session=cxs_${"0".repeat(64)}`, "Cf-Access-Jwt-Assertion": await token({}) });
     expect(res.status).toBe(200);
   });
 });

@@ -20,7 +20,7 @@ export const BOOTSTRAP: Caller = { kind: "bearer", key: ADMIN_KEY };
 export function call(caller: Caller, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
   const headers: Record<string, string> = { ...init.headers };
   if (caller.kind === "cookie") {
-    headers.Cookie = `cortex_session=${caller.cookie}`;
+    headers.Cookie = `__Host-cortex_session=${caller.cookie}`;
     headers.Origin ??= BASE;
   }
   if (caller.kind === "bearer") headers.Authorization = `Bearer ${caller.key}`;
@@ -35,7 +35,7 @@ export function call(caller: Caller, path: string, init: { method?: string; body
 
 /** The session token a response sets, or null. */
 export function sessionCookieOf(res: Response): string | null {
-  return /cortex_session=(cxs_[0-9a-f]{64})/.exec(res.headers.get("Set-Cookie") ?? "")?.[1] ?? null;
+  return /__Host-cortex_session=(cxs_[0-9a-f]{64})/.exec(res.headers.get("Set-Cookie") ?? "")?.[1] ?? null;
 }
 
 export async function expectJson<T>(res: Response, status: number, schema: { parse(v: unknown): T }): Promise<T> {

@@ -27,7 +27,7 @@ async function log(site: string, query = "", caller?: Caller): Promise<ActivityE
 
 /** The headers a dashboard's live socket sends: its session cookie, from the hub's own origin. */
 function cookie(c: Caller): Record<string, string> {
-  return c.kind === "cookie" ? { Cookie: `cortex_session=${c.cookie}`, Origin: BASE } : {};
+  return c.kind === "cookie" ? { Cookie: `__Host-cortex_session=${c.cookie}`, Origin: BASE } : {};
 }
 
 function answer(agent: FakeAgent, d: DirectiveMessage, output: string, exitCode = 0): void {

@@ -60,7 +60,7 @@ describe("no request's authentication goes through the Directory", () => {
     const key = await createKey(member.caller, "read");
     const cookie = (member.caller as { cookie: string }).cookie;
     const asKey = { Authorization: `Bearer ${key.key}` };
-    const asSession = { Cookie: `cortex_session=${cookie}` };
+    const asSession = { Cookie: `__Host-cortex_session=${cookie}` };
     const asSso = { "Cf-Access-Jwt-Assertion": await ssoToken(member.email) };
 
     for (const headers of [asKey, asSession, asSso, { Authorization: `Bearer ${ADMIN_KEY}` }]) {
@@ -172,7 +172,7 @@ describe("moving what the Directory held before the shards", () => {
     await moveNow(directory);
     expect(await leftToMove()).toEqual([0, 0, 0, 0]);
     const hub = hubWithoutDirectory();
-    expect((await hub(`/api/sites/${old.site}/settings`, { Cookie: `cortex_session=${old.token}` })).status).toBe(200);
+    expect((await hub(`/api/sites/${old.site}/settings`, { Cookie: `__Host-cortex_session=${old.token}` })).status).toBe(200);
     expect((await hub(`/api/sites/${old.site}/settings`, { Authorization: `Bearer ${old.key}` })).status).toBe(200);
   });
 

@@ -252,7 +252,7 @@ describe("conversations", () => {
 
   it("streams over a hibernatable socket: the replay on attach, the deletion at the end; other origins are refused", async () => {
     const conv = await newConversation(admin.caller, site, { node: "web-1" });
-    const headers = { Upgrade: "websocket", Cookie: `cortex_session=${(admin.caller as { cookie: string }).cookie}`, Origin: BASE };
+    const headers = { Upgrade: "websocket", Cookie: `__Host-cortex_session=${(admin.caller as { cookie: string }).cookie}`, Origin: BASE };
     const crossSite = await SELF.fetch(`${BASE}/api/sites/${site}/conversations/${conv.id}/socket`, { headers: { ...headers, Origin: "https://evil.example" } });
     expect(crossSite.status).toBe(403);
     const res = await SELF.fetch(`${BASE}/api/sites/${site}/conversations/${conv.id}/socket`, { headers });
@@ -277,7 +277,7 @@ describe("conversations", () => {
 describe("access that ends closes the chat's sockets and streams", () => {
   async function socketOf(caller: Caller, at: string, id: string) {
     const headers: Record<string, string> = { Upgrade: "websocket", Origin: BASE };
-    if (caller.kind === "cookie") headers.Cookie = `cortex_session=${caller.cookie}`;
+    if (caller.kind === "cookie") headers.Cookie = `__Host-cortex_session=${caller.cookie}`;
     if (caller.kind === "bearer") headers.Authorization = `Bearer ${caller.key}`;
     const res = await SELF.fetch(`${BASE}/api/sites/${at}/conversations/${id}/socket`, { headers });
     if (!res.webSocket) throw new Error(`chat socket refused: ${res.status} ${await res.text()}`);

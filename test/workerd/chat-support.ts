@@ -60,7 +60,7 @@ export async function ask(caller: Caller, site: string, id: string, text: string
 /** A conversation's event stream (`GET .../events`, server-sent events) as this test's caller sees it. */
 export async function openChatStream(caller: Caller, site: string, id: string): Promise<ChatStream> {
   const headers: Record<string, string> = { Accept: "text/event-stream" };
-  if (caller.kind === "cookie") headers.Cookie = `cortex_session=${caller.cookie}`;
+  if (caller.kind === "cookie") headers.Cookie = `__Host-cortex_session=${caller.cookie}`;
   if (caller.kind === "bearer") headers.Authorization = `Bearer ${caller.key}`;
   const res = await SELF.fetch(`${BASE}/api/sites/${site}/conversations/${id}/events`, { headers });
   if (res.status !== 200 || !res.body) throw new Error(`opening events: ${res.status} ${await res.text()}`);

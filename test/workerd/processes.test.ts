@@ -257,7 +257,7 @@ describe("live status", () => {
     const { processes: config } = await agent.next("config_update");
     const reason = "refused: DB_PASSWORD=hunter2hunter2 is not accepted";
     const watchers = {
-      member: await watch(site, { Cookie: `cortex_session=${(member.caller as { cookie: string }).cookie}` }, null),
+      member: await watch(site, { Cookie: `__Host-cortex_session=${(member.caller as { cookie: string }).cookie}` }, null),
       readKey: await watch(site, {}, readKey.key),
       admin: await watch(site),
     };

@@ -6,7 +6,7 @@ import { SESSION_MAX_MS } from "../../durable-objects/directory/sessions.ts";
  * The dashboard's session: a random token in an HttpOnly, Secure, SameSite=Strict cookie; the server keeps its
  * SHA-256 with the session's expiry, so signing out (here or everywhere) ends it at once.
  */
-export const SESSION_COOKIE = "cortex_session";
+export const SESSION_COOKIE = "__Host-cortex_session";
 
 export function readSessionToken(c: Context): string | null {
   const value = getCookie(c, SESSION_COOKIE);
