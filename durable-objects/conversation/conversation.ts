@@ -175,7 +175,8 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
    * nothing. Without a usable site key nothing is created.
    */
   async startInvestigation(input: InvestigationStart): Promise<HubResult<ConversationSummary>> {
-    const existing = this.transcript.meta();
+    // A blank object has no investigation yet; asking would create its tables before the key is known to be usable.
+    const existing = this.tables.blank ? null : this.transcript.meta();
     if (existing) {
       return this.investigation.get()?.eventId === input.eventId ? ok(this.transcript.summary()!) : fail(409, "conversation_exists", `conversation ${input.id} exists`);
     }
@@ -397,6 +398,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
   async remove(actor: ChatCaller): Promise<HubResult<{ deleted: true }>> {
     const meta = this.transcript.meta();
     if (!meta) return notFound();
+    const investigation = this.investigation.get();
     const turn = this.transcript.latestTurn();
     if (turn && (turn.status === "running" || turn.status === "waiting")) {
       this.transcript.requestStop(turn.id);
@@ -404,6 +406,8 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
       this.runner.interrupt();
     }
     const hub = this.hub();
+    // Told before the deletion: a site that found its investigation missing afterwards would start it again.
+    if (investigation) await hub.investigationDeleted(investigation.eventId, actor.label);
     this.events.emit({ type: "deleted" });
     this.events.closeAll(1000, "conversation deleted");
     await this.ctx.storage.deleteAlarm();

@@ -476,6 +476,11 @@ export class SiteHub extends DurableObject<Env> {
     return this.autonomy.ended(report);
   }
 
+  /** Someone deleted an investigation's conversation: it failed, and is never started again. */
+  investigationDeleted(eventId: string, by: string): Promise<void> {
+    return this.autonomy.deleted(eventId, by);
+  }
+
   autonomyEvents(query: AutonomyEventListQuery, viewer: Viewer): AutonomyEventListResponse {
     return this.autonomy.list(query, viewer);
   }

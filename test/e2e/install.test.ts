@@ -307,7 +307,9 @@ async function expectDashboardFlag(shown: boolean): Promise<void> {
   const browser = await launchBrowser();
   try {
     const context = await newContext(browser, fleet.hub.url);
-    await context.addCookies([{ name: "__Host-cortex_session", value: cookie, url: fleet.hub.url, secure: true }]);
+    // A __Host- cookie is host-only, Secure and Path=/: given by host and path, as the browser stores the hub's own.
+    const host = new URL(fleet.hub.url).hostname;
+    await context.addCookies([{ name: "__Host-cortex_session", value: cookie, domain: host, path: "/", secure: true, httpOnly: true, sameSite: "Strict" }]);
     const page = await context.newPage();
     await page.goto("/machines");
     const row = page.locator(`tr[data-node="${NODE_ID}"]`);

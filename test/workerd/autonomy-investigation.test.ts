@@ -7,7 +7,7 @@ import { SiteSettingsResponse } from "../../protocol/site-settings.ts";
 import type { MockTurn } from "../support/mock-llm-script.ts";
 import { BOOTSTRAP, call, createKey, expectJson, join, rootSession } from "./accounts-support.ts";
 import { recorded, release, script } from "./chat-support.ts";
-import { autonomySite, conversationObject, events, hookUrl, hooks, hubObject, patchSettings, processEvent, report, runChecks, settled, type AutonomySite } from "./autonomy-support.ts";
+import { autonomySite, conversationObject, eventOf, events, hookUrl, hooks, hubObject, patchSettings, processEvent, report, runChecks, settled, type AutonomySite } from "./autonomy-support.ts";
 import { runningProcess, type FakeAgent } from "./support.ts";
 
 const RUNNING = runningProcess("api", 5151, 1);
@@ -339,6 +339,26 @@ describe("an autonomous investigation", () => {
     await runChecks(site);
     const done = await settled(site, started!.id, ["failed"]);
     expect(done.reason).toContain("stopped");
+    await release(key);
+  });
+
+  it("deleting a running investigation's conversation fails the event, and the site's check never starts it again", async () => {
+    const { site, key, agent } = await siteWithProcess();
+    await script(key, { text: "Thinking very hard", hang: true }, { text: "asked again after the deletion" });
+    await report(agent, processEvent("api", "crashed"));
+    const [started] = (await events(site)).events;
+    const id = started!.conversationId!;
+    for (const deadline = Date.now() + 10_000; (await recorded(key)).length === 0; await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > deadline) throw new Error("the investigation never asked the model");
+    }
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${id}`, { method: "DELETE" })).status).toBe(200);
+    const failed = await settled(site, started!.id, ["failed"]);
+    expect(failed.reason).toContain("deleted by");
+    await runChecks(site);
+    await runChecks(site);
+    expect((await call(BOOTSTRAP, `/api/sites/${site}/conversations/${id}`)).status).toBe(404);
+    expect(await recorded(key)).toHaveLength(1);
+    expect((await eventOf(site, started!.id)).status).toBe("failed");
     await release(key);
   });
 

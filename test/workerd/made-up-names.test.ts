@@ -102,6 +102,16 @@ describe("a conversation id nobody created", () => {
     expect(await storedConversation(site, id)).toEqual({ tables: [], alarm: null });
   });
 
+  it("an investigation refused for want of a site key leaves its conversation's object empty", async () => {
+    const site = freshSite();
+    await ensureSite(site);
+    const id = `c-${crypto.randomUUID()}`;
+    const stub = env.CONVERSATION.get(env.CONVERSATION.idFromName(`${site}/${id}`));
+    const start = { id, site, eventId: `e-${crypto.randomUUID()}`, nodeId: "web-1", title: "api crashed", briefing: "look", directive: "", toolTier: 1 as const, stepLimit: 5, model: null };
+    expect(await stub.startInvestigation(start)).toMatchObject({ ok: false, error: { code: "no_llm_key" } });
+    expect(await storedConversation(site, id)).toEqual({ tables: [], alarm: null });
+  });
+
   it("a deleted conversation's object keeps nothing, and its id stays unknown", async () => {
     const site = freshSite();
     await registerNode(site, { name: "web-1", id: "web-1" });

@@ -280,6 +280,13 @@ export class Autonomy {
     return this.store.nextCheck();
   }
 
+  /** An investigation whose conversation was deleted fails (and is escalated): nobody learns what it found. */
+  async deleted(eventId: string, by: string): Promise<void> {
+    const rec = this.store.get(eventId);
+    if (rec?.status !== "investigating") return;
+    await this.finish(rec.id, { status: "failed", reason: `its conversation was deleted by ${by}` }, null);
+  }
+
   private async check(rec: AutonomyRecord, now: number): Promise<void> {
     this.store.setCheck(rec.id, now + CHECK_MS);
     const stub = this.host.conversation(rec.conversationId!);
