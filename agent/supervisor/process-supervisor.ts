@@ -20,7 +20,7 @@ import { EventQueue } from "./event-queue.ts";
 import { currentUser, type ActionUser } from "../privilege/action-user.ts";
 import { admit, spawnProcess, type LaunchContext } from "./launch.ts";
 import { bootId, groupExists, groupUsage, identityOf, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
-import { removeLogs, rotateIfFull, tailLines } from "./process-log.ts";
+import { removeLogs, rotateIfFullAsync, tailLines } from "./process-log.ts";
 import { nextScheduleChange, machineTimeZone, withinSchedule } from "./schedule.ts";
 import { loadConfig, loadState, saveConfig, saveState, supervisorFiles, type SavedProcess, type SavedState } from "./supervisor-files.ts";
 
@@ -377,7 +377,7 @@ export class ProcessSupervisor {
       }
       this.countIfDue(rt, now);
       if (!wanted && !rt.stopping) void this.stopInstance(rt, rt.held === "stopped" ? "request" : rt.spec.launchMode === "scheduled" ? "schedule" : "config");
-      rotateIfFull(this.files.logs, rt.name, rt.spec.log);
+      void rotateIfFullAsync(this.files.logs, rt.name, rt.spec.log).catch((err: unknown) => this.options.log("error", `supervisor: ${rt.name}: rotating its log: ${errorText(err)}`));
       return;
     }
     if (!wanted || rt.gaveUp || rt.refused !== null) {
