@@ -36,6 +36,12 @@ import {
 /** Hooks into the rest of the site for messages that are not about the connection itself. */
 export interface ConnectionEvents {
   /**
+   * Whether a site was created under this object's name. Without one, nothing a connection does may be stored (not
+   * even an alarm), and every token is unknown; sockets are still accepted and refused exactly as on a site, so an
+   * anonymous caller cannot tell which names are sites.
+   */
+  siteExists(): boolean;
+  /**
    * A registered node sent a message about work (results, chunks, acks, run completions); the answer is why it
    * was refused (it is about work that is not the node's), or null.
    */
@@ -129,12 +135,11 @@ export class NodeConnections {
     return ws ? sendJson(ws, message) : false;
   }
 
-  /** `siteExists` false: no site was created under this object's name, and a socket would be the first thing it stores. */
-  async accept(request: Request, siteExists: boolean): Promise<Response> {
+  async accept(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return Response.json({ error: { code: "upgrade_required", message: "expected a WebSocket upgrade" } }, { status: 426 });
     }
-    if (!siteExists) return refusal(INVALID_NODE_TOKEN.status, INVALID_NODE_TOKEN.code, INVALID_NODE_TOKEN.message);
+    const siteExists = this.events.siteExists();
     const now = Date.now();
     const state: NodeSocketState = {
       connId: crypto.randomUUID(),
@@ -155,7 +160,7 @@ export class NodeConnections {
     if (auth) {
       const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
       if (!token) return refusal(401, "unauthorized", "Authorization must be 'Bearer <node token>'");
-      const check = await checkNodeToken(this.registry, token);
+      const check = siteExists ? await checkNodeToken(this.registry, token) : INVALID_NODE_TOKEN;
       if (!check.ok) return refusal(check.status, check.code, check.message);
       state.nodeId = check.record.view.id;
       state.tokenHash = check.record.tokenHash;
@@ -165,7 +170,8 @@ export class NodeConnections {
     this.ctx.acceptWebSocket(server, [state.connId]);
     writeState(server, state);
     if (state.nodeId) this.registry.markConnecting(state.nodeId);
-    await this.scheduleSweep(now + REGISTER_TIMEOUT_MS);
+    if (siteExists) await this.scheduleSweep(now + REGISTER_TIMEOUT_MS);
+    else setTimeout(() => this.registerTimedOut(server), REGISTER_TIMEOUT_MS);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -326,6 +332,13 @@ export class NodeConnections {
     }
   }
 
+  /** The register timeout of a socket on an object with no site, which has no alarm to run the sweep. */
+  private registerTimedOut(ws: WebSocket): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const state = readState(ws);
+    if (!state.registered) this.close(ws, state, CloseCode.REGISTER_TIMEOUT, "no register in time");
+  }
+
   /** Refuses a connection that never became a registered node. */
   private close(ws: WebSocket, state: NodeSocketState, code: number, detail: string): void {
     sendJson(ws, { type: "error", message: detail, code });
@@ -341,7 +354,7 @@ export class NodeConnections {
   private async register(ws: WebSocket, state: NodeSocketState, msg: RegisterMessage): Promise<void> {
     if (!state.tokenHash) {
       if (!msg.token) return this.close(ws, state, CloseCode.UNAUTHORIZED, "no token in the upgrade request or the register message");
-      const check = await checkNodeToken(this.registry, msg.token);
+      const check = this.events.siteExists() ? await checkNodeToken(this.registry, msg.token) : INVALID_NODE_TOKEN;
       if (!check.ok) {
         return this.close(ws, state, check.status === 410 ? CloseCode.DEREGISTERED : CloseCode.UNAUTHORIZED, check.message);
       }

@@ -82,6 +82,16 @@ export class SiteAccess {
     return { exists, role: userId ? this.roleOf(userId) : null, version: this.version };
   }
 
+  /**
+   * Whether the site exists as far as this object knows without asking anyone: created here, the default site, or one
+   * from before the move that has yet to learn its members (it exists, or the Directory would not have marked it).
+   * Read-only, for callers nobody has authenticated.
+   */
+  known(site: string): boolean {
+    if (site === DEFAULT_SITE || this.state("pending")) return true;
+    return this.sql.exec("SELECT 1 FROM site_info WHERE id = ?", site).toArray().length > 0;
+  }
+
   async created(site: string, createdAt: number): Promise<void> {
     await this.settle(site);
     this.sql.exec("INSERT OR IGNORE INTO site_info (id, created_at) VALUES (?, ?)", site, createdAt);

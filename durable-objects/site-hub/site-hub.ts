@@ -195,6 +195,7 @@ export class SiteHub extends DurableObject<Env> {
     // The dispatcher and the connections need each other; the closures break the construction cycle.
     this.nodeActivity = new NodeActivityQuota(sql, this.activity);
     this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
+      siteExists: () => !this.storage.blank && this.siteAccess.known(this.site),
       onWorkMessage: (nodeId, msg) => {
         if (msg.type === "process_events") return this.processEventsFrom(nodeId, msg);
         if (msg.type === "directive_progress") return this.deployments.progress(nodeId, msg);
@@ -265,7 +266,7 @@ export class SiteHub extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === VIEWER_PATH) return this.viewers.accept(viewerOwner(url), viewerRights(url));
-    return this.connections.accept(request, !this.storage.blank);
+    return this.connections.accept(request);
   }
 
   // ---- who may reach the site (RPC; see SiteAccess) ----

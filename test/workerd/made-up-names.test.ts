@@ -1,9 +1,12 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../protocol/api.ts";
+import { CloseCode } from "../../protocol/close-codes.ts";
+import { REGISTER_TIMEOUT_MS } from "../../protocol/limits.ts";
 import { formatAlertToken } from "../../protocol/alert-token.ts";
 import { formatNodeToken } from "../../protocol/node-token.ts";
-import { api, BASE, connectNode, dial, ensureSite, freshSite, registerNode } from "./support.ts";
+import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
+import { api, BASE, connectNode, dial, ensureSite, FakeAgent, freshSite, registerNode } from "./support.ts";
 
 /** What an object has stored: its tables, and whether it set an alarm. */
 function storedIn(stub: DurableObjectStub): Promise<{ tables: string[]; alarm: number | null }> {
@@ -35,14 +38,45 @@ function madeUpSite(): string {
 }
 
 describe("a site name nobody created", () => {
-  it("an agent's socket, with or without a token, is refused and stores nothing", async () => {
-    const site = madeUpSite();
-    const anonymous = await dial(site, null);
-    expect(anonymous).toBeInstanceOf(Response);
-    expect(await code(anonymous as Response, 401)).toBe("unauthorized");
-    const forged = await dial(site, formatNodeToken("web-1", "ab".repeat(32)));
-    expect(await code(forged as Response, 401)).toBe("unauthorized");
-    expect(await stored(site)).toEqual({ tables: [], alarm: null });
+  it("an agent's socket is refused exactly as on a real site, and nothing is stored", async () => {
+    const real = freshSite();
+    await registerNode(real, { name: "db-1" });
+    const ghost = madeUpSite();
+    const forgedToken = formatNodeToken("web-1", "ab".repeat(32));
+    // With the token at the upgrade: 401 from both.
+    for (const site of [real, ghost]) expect(await code((await dial(site, forgedToken)) as Response, 401)).toBe("unauthorized");
+    // Without it (the token comes in `register`): both accept the socket, then close it the same way, so the answer
+    // never tells an anonymous caller which names are sites.
+    const closes = [];
+    for (const site of [real, ghost]) {
+      const agent = await dial(site, null);
+      expect(agent).toBeInstanceOf(FakeAgent);
+      (agent as FakeAgent).register("web-1", { token: forgedToken });
+      closes.push(await (agent as FakeAgent).waitClose());
+    }
+    expect(closes[1]).toEqual(closes[0]);
+    expect(closes[0]!.code).toBe(CloseCode.UNAUTHORIZED);
+    expect(await stored(ghost)).toEqual({ tables: [], alarm: null });
+  });
+
+  it("an object a made-up name left before (its tables, no site) sets no alarm for an anonymous socket", async () => {
+    const ghost = madeUpSite();
+    await runInDurableObject(env.SITE_HUB.get(env.SITE_HUB.idFromName(ghost)), (hub: SiteHub) => hub["storage"].sql.exec("SELECT 1 FROM site_info"));
+    expect((await stored(ghost)).tables).toContain("site_info");
+    const agent = (await dial(ghost, null)) as FakeAgent;
+    agent.register("web-1", { token: formatNodeToken("web-1", "ab".repeat(32)) });
+    expect((await agent.waitClose()).code).toBe(CloseCode.UNAUTHORIZED);
+    expect((await stored(ghost)).alarm).toBeNull();
+  });
+
+  // Real time: the object's own timer closes it (fake timers cannot reach into the object).
+  it("a socket left unregistered on a made-up site is closed at the register timeout without an alarm", { timeout: REGISTER_TIMEOUT_MS + 10_000 }, async () => {
+    const ghost = madeUpSite();
+    const agent = (await dial(ghost, null)) as FakeAgent;
+    const opened = Date.now();
+    expect((await agent.waitClose(REGISTER_TIMEOUT_MS + 5_000)).code).toBe(CloseCode.REGISTER_TIMEOUT);
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(REGISTER_TIMEOUT_MS - 100);
+    expect(await stored(ghost)).toEqual({ tables: [], alarm: null });
   });
 
   it("a roost download with a made-up node token is refused and stores nothing", async () => {
@@ -73,7 +107,7 @@ describe("a site name nobody created", () => {
 
   it("once created, the same object stores its site and takes agents", async () => {
     const site = freshSite();
-    expect(await code((await dial(site, null)) as Response, 401)).toBe("unauthorized");
+    expect(await code((await dial(site, formatNodeToken("web-1", "ab".repeat(32)))) as Response, 401)).toBe("unauthorized");
     expect((await stored(site)).tables).toEqual([]);
     await ensureSite(site);
     expect((await stored(site)).tables).toContain("site_info");
