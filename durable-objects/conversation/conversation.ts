@@ -197,7 +197,7 @@ export class Conversation extends DurableObject<Env> implements RunnerHost {
     if (!usable) return fail(409, "no_llm_key", key ? "the site's AI key can no longer be read (the hub's encryption key changed)" : "the site has no AI key");
     const turnId = newId("r");
     const messageId = newId("m");
-    this.ctx.storage.transactionSync(() => {
+    this.tables.transaction(() => {
       this.transcript.createMeta(meta);
       this.investigation.create(input.eventId, input.directive);
       this.transcript.startTurn(

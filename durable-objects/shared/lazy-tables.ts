@@ -40,6 +40,15 @@ export class LazyTables {
     return !this.created;
   }
 
+  /**
+   * A transaction whose writes may be the object's first: the tables are made before it opens, so a rollback cannot
+   * take them away while this object goes on believing they exist.
+   */
+  transaction<T>(fn: () => T): T {
+    this.ensure();
+    return this.storage.transactionSync(fn);
+  }
+
   /** After `deleteAll`: the object is blank again, and stays unstored until something is created in it. */
   forget(): void {
     this.created = false;

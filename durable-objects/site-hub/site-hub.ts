@@ -184,7 +184,7 @@ export class SiteHub extends DurableObject<Env> {
       isOnline: (id) => this.connections.socketOf(id) !== null,
       hasSiteKey: () => this.siteKey.get(SITE_KEY_OWNER) !== null,
       conversation: (id) => env.CONVERSATION.get(env.CONVERSATION.idFromName(`${this.site}/${id}`)),
-      transaction: (fn) => ctx.storage.transactionSync(fn),
+      transaction: (fn) => this.storage.transaction(fn),
       scheduleCheck: (at) => this.connections.scheduleSweep(at),
       background: (work) =>
         ctx.waitUntil(work.catch((error: unknown) => console.error("autonomy:", error instanceof Error ? (error.stack ?? error.message) : String(error)))),

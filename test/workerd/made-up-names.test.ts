@@ -5,6 +5,7 @@ import { CloseCode } from "../../protocol/close-codes.ts";
 import { REGISTER_TIMEOUT_MS } from "../../protocol/limits.ts";
 import { formatAlertToken } from "../../protocol/alert-token.ts";
 import { formatNodeToken } from "../../protocol/node-token.ts";
+import type { Conversation } from "../../durable-objects/conversation/conversation.ts";
 import type { SiteHub } from "../../durable-objects/site-hub/site-hub.ts";
 import { api, BASE, connectNode, dial, ensureSite, FakeAgent, freshSite, registerNode } from "./support.ts";
 
@@ -144,6 +145,23 @@ describe("a conversation id nobody created", () => {
     const start = { id, site, eventId: `e-${crypto.randomUUID()}`, nodeId: "web-1", title: "api crashed", briefing: "look", directive: "", toolTier: 1 as const, stepLimit: 5, model: null };
     expect(await stub.startInvestigation(start)).toMatchObject({ ok: false, error: { code: "no_llm_key" } });
     expect(await storedConversation(site, id)).toEqual({ tables: [], alarm: null });
+  });
+
+  it("a transaction rolled back around an object's first write leaves its tables, so it goes on working", async () => {
+    const site = freshSite();
+    const stub = env.CONVERSATION.get(env.CONVERSATION.idFromName(`${site}/c-${crypto.randomUUID()}`));
+    const after = await runInDurableObject(stub, (conversation: Conversation) => {
+      const tables = conversation["tables"];
+      expect(tables.blank).toBe(true);
+      expect(() =>
+        tables.transaction(() => {
+          conversation.transcript.meta();
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      return conversation.transcript.meta();
+    });
+    expect(after).toBeNull();
   });
 
   it("a deleted conversation's object keeps nothing, and its id stays unknown", async () => {
