@@ -3,6 +3,7 @@ import { join } from "node:path";
 import * as z from "zod";
 import type { ResultData } from "../../protocol/directives.ts";
 import { ProcessTracking } from "../processes/tracked-processes.ts";
+import type { ProcessIdentity } from "../supervisor/proc-info.ts";
 
 /**
  * A long run lives in `<stateDir>/runs/<runId>/`. The agent writes the spec and the cancel marker; the watcher owns
@@ -50,8 +51,31 @@ export const RunStatus = z.object({
   exitCode: z.number().int().nullable(),
   reason: z.string().optional(),
   outputBytes: z.number().int().nonnegative(),
+  /**
+   * With the start ticks below, what tells the watcher and the command apart from whatever holds their PIDs after
+   * they end or the machine reboots (see agent/supervisor/proc-info.ts). Optional because watchers of older agents
+   * did not record them, and a watcher without /proc cannot.
+   */
+  bootId: z.string().min(1).optional(),
+  watcherStartTicks: z.number().int().nonnegative().optional(),
+  /** Null when the command was gone before its start time could be read. */
+  pidStartTicks: z.number().int().nonnegative().nullable().optional(),
 });
 export type RunStatus = z.infer<typeof RunStatus>;
+
+/** The watcher as recorded, or null when the status does not say enough to tell it from a later holder of its PID. */
+export function watcherIdentity(status: RunStatus): ProcessIdentity | null {
+  const { watcherPid, watcherStartTicks, bootId } = status;
+  if (watcherPid === null || watcherStartTicks === undefined || bootId === undefined) return null;
+  return { pid: watcherPid, startTicks: watcherStartTicks, bootId };
+}
+
+/** The command as recorded, or null when the status does not say enough to tell it from a later holder of its PID. */
+export function commandIdentity(status: RunStatus): ProcessIdentity | null {
+  const { pid, pidStartTicks, bootId } = status;
+  if (pid === null || pidStartTicks === undefined || pidStartTicks === null || bootId === undefined) return null;
+  return { pid, startTicks: pidStartTicks, bootId };
+}
 
 export const RunOutput = z.object({ tail: z.string(), totalBytes: z.number().int().nonnegative() });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
@@ -8,8 +8,9 @@ import { ActionError } from "../actions/action-error.ts";
 import { isAlive } from "../actions/process-group.ts";
 import type { ActionUser } from "../privilege/action-user.ts";
 import { newTracking, terminateTracked } from "../processes/tracked-processes.ts";
-import { RUN_ID, RunOutput, RunSpec, RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
-import { STARTUP_TIMEOUT_MS, startWatcher } from "./watcher-process.ts";
+import { identityOf, stillRunning } from "../supervisor/proc-info.ts";
+import { RUN_ID, RunOutput, RunSpec, RunStatus, commandIdentity, readJson, runFiles, watcherIdentity, writeJsonAtomic } from "./run-files.ts";
+import { STARTUP_TIMEOUT_MS, isWatcherArgv, startWatcher } from "./watcher-process.ts";
 
 const POLL_MS = 25;
 /** How often the watchers of runs started by an earlier agent process are looked at; they cannot call this one. */
@@ -35,6 +36,35 @@ function newRunId(): string {
 
 function isFinished(status: RunStatus): boolean {
   return status.state !== "running";
+}
+
+/** Whether the process under `pid` is the agent's own user running the watcher of the run in `dir`. */
+function isWatcherOf(pid: number, dir: string): boolean {
+  try {
+    // Anyone can start a process with these arguments; a watcher runs as the agent's own user.
+    if (statSync(`/proc/${pid}`).uid !== process.getuid?.()) return false;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").split("\0");
+    return isWatcherArgv(argv) && argv.includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the run's watcher is still running. A bare PID does not say: after a reboot, or once the watcher ended, the
+ * number may belong to any process, and the run would read as running forever and never be reported lost.
+ */
+function watcherRunning(dir: string, status: RunStatus): boolean {
+  if (status.watcherPid === null) return false;
+  const recorded = watcherIdentity(status);
+  if (recorded) return stillRunning(recorded);
+  // No /proc here (macOS, Windows): no watcher could have recorded an identity, and there is none to check against.
+  if (identityOf(process.pid) === null) return isAlive(status.watcherPid);
+  // A watcher of an agent from before identities were recorded: it outlives an upgrade, and keeps rewriting its
+  // status as running, so calling it lost would report it lost again at every write and leave it uncancellable.
+  // Its command line naming this run is evidence enough to keep reading it as running: that decides no signal,
+  // because `cancel` signals only a session whose identity was recorded and verified.
+  return isAlive(status.watcherPid) && isWatcherOf(status.watcherPid, dir);
 }
 
 /**
@@ -99,8 +129,13 @@ export class RunManager {
     let view = this.view(dir, spec);
     if (isFinished(view.status)) return view;
     writeFileSync(files.cancelRequested, "");
-    const pid = readJson(files.status, RunStatus)?.pid;
-    await terminateTracked(spec.tracking, this.killGraceMs, new Set(pid ? [pid] : []));
+    const recorded = readJson(files.status, RunStatus);
+    const command = recorded && commandIdentity(recorded);
+    // The session is named by the command's PID, and signalling it (as root, perhaps) reaches every process in any
+    // session of that number: only one verified to be the run's own command. The marker and cgroup are unique to the
+    // run, so they still reach its processes when the command's identity is unknown or it has ended.
+    const sessions = new Set(command && stillRunning(command) ? [command.pid] : []);
+    await terminateTracked(spec.tracking, this.killGraceMs, sessions);
     const deadline = Date.now() + this.killGraceMs * 3 + 5_000;
     while (!isFinished(view.status) && Date.now() < deadline) {
       await sleep(POLL_MS);
@@ -143,8 +178,8 @@ export class RunManager {
     if (this.adoptedTimer || !this.root) return;
     let watched = new Set<string>();
     const tick = () => {
-      const adopted = this.runningStatuses().filter((status) => !this.ownRuns.has(status.runId));
-      const alive = new Set(adopted.filter((status) => status.watcherPid !== null && isAlive(status.watcherPid)).map((status) => status.runId));
+      const adopted = this.runningStatuses().filter(({ status }) => !this.ownRuns.has(status.runId));
+      const alive = new Set(adopted.filter(({ dir, status }) => watcherRunning(dir, status)).map(({ status }) => status.runId));
       // A run seen going last time that is not going now has ended (or lost its watcher): report it now.
       if ([...watched].some((runId) => !alive.has(runId)) || alive.size < adopted.length) this.onWatcherExit();
       watched = alive;
@@ -162,12 +197,13 @@ export class RunManager {
     this.adoptedTimer = null;
   }
 
-  private runningStatuses(): RunStatus[] {
-    if (!this.root || !existsSync(this.root)) return [];
-    return readdirSync(this.root)
+  private runningStatuses(): { dir: string; status: RunStatus }[] {
+    const root = this.root;
+    if (!root || !existsSync(root)) return [];
+    return readdirSync(root)
       .filter((name) => RUN_ID.test(name))
-      .map((runId) => readJson(runFiles(join(this.root!, runId)).status, RunStatus))
-      .filter((status): status is RunStatus => status?.state === "running");
+      .map((runId) => ({ dir: join(root, runId), status: readJson(runFiles(join(root, runId)).status, RunStatus) }))
+      .filter((run): run is { dir: string; status: RunStatus } => run.status?.state === "running");
   }
 
   /** How many runs are going and how many finished ones the hub has not acknowledged, for `agent.health`. */
@@ -213,7 +249,7 @@ export class RunManager {
   private settle(dir: string, spec: RunSpec): RunStatus {
     const files = runFiles(dir);
     const status = readJson(files.status, RunStatus);
-    if (status && (isFinished(status) || (status.watcherPid !== null && isAlive(status.watcherPid)))) return status;
+    if (status && (isFinished(status) || watcherRunning(dir, status))) return status;
     const starting: RunStatus = {
       runId: spec.runId,
       state: "running",

@@ -3,6 +3,7 @@ import { StringDecoder } from "node:string_decoder";
 import { waitForExit, type ProcessExit } from "../actions/process-group.ts";
 import { shellCommand } from "../actions/shell.ts";
 import { TrackedProcesses } from "../processes/tracked-processes.ts";
+import { identityOf } from "../supervisor/proc-info.ts";
 import { RunSpec, type RunState, type RunStatus, readJson, runFiles, writeJsonAtomic } from "./run-files.ts";
 import { TailBuffer } from "./tail-buffer.ts";
 import { MAX_RUN_TAIL_BYTES } from "../../protocol/limits.ts";
@@ -31,6 +32,9 @@ export async function superviseRun(dir: string): Promise<void> {
   const { file, args } = shellCommand(spec.command);
   const processes = new TrackedProcesses(spec.tracking, spec.user);
   const child = processes.spawn(file, args, { cwd: spec.cwd });
+  // Read before this process can reap the child, so the PID still names the command and not a later process.
+  const command = child.pid !== undefined ? identityOf(child.pid) : null;
+  const watcher = identityOf(process.pid);
   const status: RunStatus = {
     runId: spec.runId,
     state: "running",
@@ -41,6 +45,8 @@ export async function superviseRun(dir: string): Promise<void> {
     lastOutputAt: null,
     exitCode: null,
     outputBytes: 0,
+    // Without a boot id, start ticks would not survive a reboot as an identity: record none rather than a weak one.
+    ...(watcher?.bootId && { bootId: watcher.bootId, watcherStartTicks: watcher.startTicks, pidStartTicks: command?.startTicks ?? null }),
   };
   writeJsonAtomic(files.status, status);
 
