@@ -109,6 +109,13 @@ export const RestartPolicy = z
   .refine((r) => r.backoffSeconds <= r.maxBackoffSeconds, "backoffSeconds must not exceed maxBackoffSeconds");
 export type RestartPolicy = z.infer<typeof RestartPolicy>;
 
+/**
+ * Whatever the policy says, a process relaunched this many times within this long gives up (as systemd's start
+ * limit does): a policy with a tiny window and tiny backoffs would otherwise relaunch a crashing process forever,
+ * dozens of times a second, each with an event for the hub.
+ */
+export const RELAUNCH_CEILING = { count: 10, withinMs: 10_000 } as const;
+
 /** stdout and stderr go to one log file on the machine, copied aside at `maxBytes`; `keep` older files are kept. */
 export const LogPolicy = z.strictObject({
   maxBytes: z

@@ -6,6 +6,7 @@ import {
   COMMAND_FIELDS,
   MAX_EVENTS_PER_FRAME,
   ProcessSpec,
+  RELAUNCH_CEILING,
   type ProcessConfig,
   type ProcessEvent,
   type ProcessEventKind,
@@ -545,15 +546,22 @@ export class ProcessSupervisor {
       return;
     }
     const { maxAttempts, windowSeconds, backoffSeconds, maxBackoffSeconds } = rt.spec.restart;
-    rt.attempts = rt.attempts.filter((t) => now - t < windowSeconds * 1000);
-    if (rt.attempts.length >= maxAttempts) {
+    const windowMs = windowSeconds * 1000;
+    rt.attempts = rt.attempts.filter((t) => now - t < Math.max(windowMs, RELAUNCH_CEILING.withinMs));
+    const inWindow = rt.attempts.filter((t) => now - t < windowMs).length;
+    const recent = rt.attempts.filter((t) => now - t < RELAUNCH_CEILING.withinMs).length;
+    if (inWindow >= maxAttempts || recent >= RELAUNCH_CEILING.count) {
       this.emit(rt, kind, { ...details, maxAttempts });
       rt.gaveUp = true;
       rt.nextStartAt = null;
-      this.emit(rt, "gave_up", { maxAttempts, reason: `${rt.attempts.length} relaunch(es) within ${windowSeconds} s, the most allowed; start it again by hand` });
+      const why =
+        inWindow >= maxAttempts
+          ? `${inWindow} relaunch(es) within ${windowSeconds} s, the most allowed`
+          : `${recent} relaunches within ${RELAUNCH_CEILING.withinMs / 1000} s, the most the agent allows whatever the policy`;
+      this.emit(rt, "gave_up", { maxAttempts, reason: `${why}; start it again by hand` });
       return;
     }
-    const retryInMs = Math.min(backoffSeconds * 2 ** rt.attempts.length, maxBackoffSeconds) * 1000;
+    const retryInMs = Math.min(backoffSeconds * 2 ** inWindow, maxBackoffSeconds) * 1000;
     rt.attempts.push(now);
     rt.relaunch = true;
     rt.nextStartAt = now + retryInMs;
@@ -612,7 +620,11 @@ export class ProcessSupervisor {
       lastExit: rt.lastExit,
       held: rt.held,
       nextStartAt: rt.identity ? null : rt.nextStartAt,
-      reason: rt.refused ?? (rt.gaveUp ? `gave up after ${rt.spec.restart.maxAttempts} relaunch(es) within ${rt.spec.restart.windowSeconds} s` : null),
+      reason:
+        rt.refused ??
+        (rt.gaveUp
+          ? `gave up: relaunched too often (at most ${rt.spec.restart.maxAttempts} within ${rt.spec.restart.windowSeconds} s, and ${RELAUNCH_CEILING.count} within ${RELAUNCH_CEILING.withinMs / 1000} s)`
+          : null),
     };
   }
 

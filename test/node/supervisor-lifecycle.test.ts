@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { identityOf } from "../../agent/supervisor/proc-info.ts";
+import { RELAUNCH_CEILING } from "../../protocol/processes.ts";
 import { supervisorFiles } from "../../agent/supervisor/supervisor-files.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { cleanUp, config, FakeLink, marker, pidsWith, sh, supervisor, tempDir, waitForKinds } from "./supervisor-harness.ts";
@@ -43,6 +44,25 @@ describe("keeping a process running", () => {
     // Given up means given up: nothing starts it again on its own.
     await new Promise((r) => setTimeout(r, 500));
     expect(link.kinds("flaky").at(-1)).toBe("gave_up");
+  });
+
+  it("gives up at the agent's own ceiling when a policy's tiny window and backoffs would relaunch a crashing process forever", async () => {
+    const m = mark();
+    const link = new FakeLink();
+    const s = supervisor();
+    s.connected(link.send);
+    s.start();
+    // 100 relaunches allowed per second, 10 ms apart: the window's count never reaches 100 before it slides.
+    const endless = { maxAttempts: 100, windowSeconds: 1, backoffSeconds: 0.01, maxBackoffSeconds: 0.01 };
+    s.applyConfig(config({ name: "storm", ...sh("exit 1", m), startupSeconds: 0, restart: endless }));
+    await waitFor("storm gave up", () => link.kinds("storm").includes("gave_up"), { timeoutMs: 15_000 });
+    const gaveUp = link.events().filter((e) => e.name === "storm" && e.kind === "gave_up");
+    expect(gaveUp).toHaveLength(1);
+    expect(gaveUp[0]!.reason).toContain(`${RELAUNCH_CEILING.count} relaunches within ${RELAUNCH_CEILING.withinMs / 1000} s`);
+    expect(link.kinds("storm").filter((k) => k === "restarted" || k === "started").length).toBeLessThanOrEqual(RELAUNCH_CEILING.count + 1);
+    expect(s.status().processes[0]).toMatchObject({ name: "storm", state: "gave_up" });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(link.kinds("storm").at(-1)).toBe("gave_up");
   });
 
   it("reports a program that cannot be spawned, and one that exits before its startup time, as failed starts", async () => {
