@@ -7,11 +7,11 @@ import { navigate, queryParam } from "../router.ts";
 import { me } from "../session.ts";
 import { Link } from "../components/Link.tsx";
 import { Notice } from "../components/Notice.tsx";
+import { localPath } from "../local-path.ts";
 
 /** Where to go after signing in: the page that sent us here, if it is one of ours. */
 function afterSignIn(): string {
-  const next = queryParam("next");
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/machines";
+  return localPath(queryParam("next"), window.location.origin) ?? "/machines";
 }
 
 export function SignIn() {
