@@ -24,7 +24,7 @@ export const ProcessTracking = z.object({
 });
 export type ProcessTracking = z.infer<typeof ProcessTracking>;
 
-export function newTracking(cgroupParent: string | null, kind: "d" | "r"): ProcessTracking {
+export function newTracking(cgroupParent: string | null, kind: "d" | "r" | "s"): ProcessTracking {
   const marker = `${kind}-${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
   return { marker, cgroup: cgroupParent ? join(cgroupParent, `cortex-${marker}`) : null };
 }
@@ -100,12 +100,18 @@ export class TrackedProcesses {
 /**
  * The processes of a tracked set now. Without a cgroup: its sessions, the processes carrying its marker, their
  * descendants, and every process found by an earlier call on the same `known` set that is still alive (a child
- * whose parent was just killed is an orphan, no longer a descendant, but still ours).
+ * whose parent was just killed is an orphan, no longer a descendant, but still ours). `variable` names the
+ * environment variable that carries the marker (supervised processes have their own).
  */
-export function trackedMembers(tracking: ProcessTracking, sessions: ReadonlySet<number> = new Set(), known: Set<number> = new Set()): number[] {
+export function trackedMembers(
+  tracking: ProcessTracking,
+  sessions: ReadonlySet<number> = new Set(),
+  known: Set<number> = new Set(),
+  variable: string = MARKER_VARIABLE,
+): number[] {
   if (tracking.cgroup) return cgroupMembers(tracking.cgroup);
   const table = processTable();
-  const needle = `${MARKER_VARIABLE}=${tracking.marker}`;
+  const needle = `${variable}=${tracking.marker}`;
   const members = new Set(
     table.filter((p) => p.pid !== process.pid && (known.has(p.pid) || sessions.has(p.sid) || environmentHas(p.pid, needle))).map((p) => p.pid),
   );
@@ -123,7 +129,7 @@ export function trackedMembers(tracking: ProcessTracking, sessions: ReadonlySet<
   return [...members];
 }
 
-function signalAll(pids: number[], signal: NodeJS.Signals): void {
+export function signalAll(pids: number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
     try {
       process.kill(pid, signal);

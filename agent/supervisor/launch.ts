@@ -7,6 +7,9 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { actionEnvironment } from "../privilege/action-environment.ts";
 import type { ActionUser } from "../privilege/action-user.ts";
 import { actionCommand } from "../privilege/spawn-as.ts";
+import { createCgroup, removeCgroup } from "../processes/cgroup.ts";
+import type { ProcessTracking } from "../processes/tracked-processes.ts";
+import { INSTANCE_VARIABLE } from "./proc-info.ts";
 import { resolveRealPath } from "../sandbox/real-path.ts";
 import { openLogForProcess, rotateIfFull } from "./process-log.ts";
 
@@ -73,16 +76,22 @@ export type Spawned = { ok: true; child: ChildProcess & { pid: number } } | { ok
  * running when the agent stops. It starts as the action user the way every program of an action does (setpriv sets
  * the user's ids and groups, then execs the program, which keeps the PID). Resolves once the kernel has started it,
  * or with the reason it could not.
+ *
+ * It starts inside `tracking` (its cgroup, else its marker in the environment), because a process group is no fence:
+ * whatever the program starts with setsid leaves it, and must still be found when the instance is stopped or ends.
  */
-export function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, ctx: LaunchContext): Promise<Spawned> {
+export function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, ctx: LaunchContext, tracking: ProcessTracking): Promise<Spawned> {
   rotateIfFull(ctx.logDir, name, spec.log);
   const fd = openLogForProcess(ctx.logDir, name);
   let child: ChildProcess;
   try {
-    const { file, args } = actionCommand(ctx.user, plan.file, plan.args, null);
-    child = spawn(file, args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ["ignore", fd, fd], windowsHide: true });
+    if (tracking.cgroup) createCgroup(tracking.cgroup);
+    const { file, args } = actionCommand(ctx.user, plan.file, plan.args, tracking.cgroup);
+    const env = { ...plan.env, [INSTANCE_VARIABLE]: tracking.marker };
+    child = spawn(file, args, { cwd: plan.cwd, env, detached: true, stdio: ["ignore", fd, fd], windowsHide: true });
   } catch (err) {
     closeSync(fd);
+    if (tracking.cgroup) removeCgroup(tracking.cgroup);
     return Promise.resolve({ ok: false, reason: (err as Error).message });
   }
   closeSync(fd);
@@ -94,7 +103,10 @@ export function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, 
       child.on("error", () => undefined);
       resolve({ ok: true, child: child as ChildProcess & { pid: number } });
     });
-    child.once("error", (err: NodeJS.ErrnoException) => resolve({ ok: false, reason: spawnFailure(plan.file, err) }));
+    child.once("error", (err: NodeJS.ErrnoException) => {
+      if (tracking.cgroup) removeCgroup(tracking.cgroup);
+      resolve({ ok: false, reason: spawnFailure(plan.file, err) });
+    });
   });
 }
 

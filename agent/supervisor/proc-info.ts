@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { trackedMembers, type ProcessTracking } from "../processes/tracked-processes.ts";
 
 /**
  * What /proc says about processes. A PID alone does not name a process for long: once it ends, the kernel may hand the
@@ -120,4 +121,15 @@ export function groupExists(pgid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * Carries an instance's marker, inherited by everything it starts, whatever session or process group that moves to.
+ * Not the directives' CORTEX_ACTION_MARK: a supervised program's environment holds nothing named after the agent.
+ */
+export const INSTANCE_VARIABLE = "SUPERVISED_INSTANCE";
+
+/** The processes of an instance now, found as a directive's are (`trackedMembers`), by the instance's own marker. */
+export function instanceMembers(tracking: ProcessTracking, sessions: ReadonlySet<number>, known: Set<number> = new Set()): number[] {
+  return trackedMembers(tracking, sessions, known, INSTANCE_VARIABLE);
 }

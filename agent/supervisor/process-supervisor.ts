@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeToHubMessage } from "../../protocol/node-messages.ts";
 import {
   COMMAND_FIELDS,
@@ -19,8 +20,10 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { errorText, type Logger } from "../connection/logger.ts";
 import { EventQueue } from "./event-queue.ts";
 import { currentUser, type ActionUser } from "../privilege/action-user.ts";
+import { killCgroup, removeCgroup } from "../processes/cgroup.ts";
+import { newTracking, signalAll, type ProcessTracking } from "../processes/tracked-processes.ts";
 import { admit, spawnProcess, type LaunchContext } from "./launch.ts";
-import { bootId, groupExists, groupUsage, identityOf, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
+import { bootId, groupExists, groupUsage, identityOf, instanceMembers, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
 import { removeLogs, rotateIfFullAsync, tailLines } from "./process-log.ts";
 import { nextScheduleChange, machineTimeZone, withinSchedule } from "./schedule.ts";
 import { loadConfig, loadState, saveConfig, saveState, supervisorFiles, type SavedProcess, type SavedState } from "./supervisor-files.ts";
@@ -40,6 +43,8 @@ export interface SupervisorOptions {
   resendMs?: number;
   /** The node's action user, whom processes run as; the agent's own user when absent. */
   user?: ActionUser;
+  /** Where each instance gets a cgroup of its own (as directives do); null or absent: its marker and descendants. */
+  cgroupParent?: string | null;
 }
 
 type Cause = NonNullable<ProcessEvent["cause"]>;
@@ -68,6 +73,10 @@ interface Runtime {
   identity: ProcessIdentity | null;
   /** The command key of the running instance; null when unknown (adopted from an agent that did not record it). */
   launched: string | null;
+  /** Every process of the running instance; null for one an older agent started (its process group is all we know). */
+  tracking: ProcessTracking | null;
+  /** Killing what the last instance left behind; a new instance waits for it, so it finds ports and files free. */
+  leftovers: Promise<void> | null;
   startedAt: number | null;
   counted: boolean;
   relaunch: boolean;
@@ -93,6 +102,9 @@ const DEFAULT_TICK_MS = 1_000;
 const DEFAULT_RESEND_MS = 30_000;
 /** How often an adopted process being stopped is looked at: we are not its parent, so no exit event reaches us. */
 const ADOPTED_STOP_POLL_MS = 100;
+/** How long SIGKILL may take to empty an instance's tracked set (a process stuck in the kernel cannot be killed). */
+const KILL_WAIT_MS = 5_000;
+const KILL_POLL_MS = 25;
 
 /** What decides what runs, as one string: an instance started from another one is replaced. */
 function commandKey(spec: ProcessSpec): string {
@@ -111,6 +123,23 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       // Already gone.
     }
   }
+}
+
+/**
+ * SIGKILL to every process of an instance's tracked set until none is left (or the wait runs out), then its cgroup
+ * goes. `sessions` only for an instance this agent spawned: an adopted one's PID may since name someone else's session.
+ */
+async function killTracked(tracking: ProcessTracking, sessions: ReadonlySet<number>): Promise<void> {
+  // Orphans of a killed parent are no longer its descendants: remembered so that they are killed too.
+  const known = new Set<number>();
+  const deadline = Date.now() + KILL_WAIT_MS;
+  for (;;) {
+    const members = instanceMembers(tracking, sessions, known);
+    if (members.length === 0 || Date.now() >= deadline) break;
+    if (!tracking.cgroup || !killCgroup(tracking.cgroup)) signalAll(members, "SIGKILL");
+    await sleep(KILL_POLL_MS);
+  }
+  if (tracking.cgroup) removeCgroup(tracking.cgroup);
 }
 
 function exitText(exit: { code: number | null; signal: string | null }): string {
@@ -163,7 +192,12 @@ export class ProcessSupervisor {
     // An instance still running for a process no longer configured (removed while the change was being applied) is
     // stopped, with the default stop signal and grace since its configuration is gone.
     for (const [name, entry] of Object.entries(saved)) {
-      if (this.runtimes.has(name) || !entry.identity || !stillRunning(entry.identity)) continue;
+      if (this.runtimes.has(name) || !entry.identity) continue;
+      if (!stillRunning(entry.identity)) {
+        // Its main process ended while no agent watched; what it started outside its group may not have.
+        if (entry.tracking) void killTracked(entry.tracking, new Set()).catch(() => undefined);
+        continue;
+      }
       const orphan = this.restore(ProcessSpec.parse({ name, command: "/bin/false", launchMode: "off" }), entry);
       orphan.removed = true;
       this.runtimes.set(name, orphan);
@@ -354,7 +388,7 @@ export class ProcessSupervisor {
   }
 
   private reconcile(rt: Runtime): void {
-    if (rt.busy) return;
+    if (rt.busy || rt.leftovers) return;
     const now = this.now();
     const byMode = rt.removed ? false : this.modeWants(rt);
     if (rt.lastByMode !== null && byMode !== rt.lastByMode) {
@@ -405,7 +439,7 @@ export class ProcessSupervisor {
       if (t !== null && (due === null || t < due)) due = t;
     };
     for (const rt of this.runtimes.values()) {
-      if (rt.busy) continue;
+      if (rt.busy || rt.leftovers) continue;
       if (rt.identity && !rt.counted && rt.startedAt !== null) consider(rt.startedAt + rt.spec.startupSeconds * 1000);
       if (!rt.identity) consider(rt.nextStartAt);
       if (rt.spec.launchMode === "scheduled") consider(nextScheduleChange(rt.spec.schedule, now, this.timeZone));
@@ -439,6 +473,7 @@ export class ProcessSupervisor {
 
   private async launchNow(rt: Runtime): Promise<void> {
     rt.nextStartAt = null;
+    if (rt.leftovers) await rt.leftovers;
     const admission = await admit(rt.spec, this.launchCtx);
     if (!admission.ok && admission.refused) {
       rt.refused = admission.reason;
@@ -446,7 +481,8 @@ export class ProcessSupervisor {
       this.save();
       return;
     }
-    const spawned = admission.ok ? await spawnProcess(rt.name, rt.spec, admission.plan, this.launchCtx) : { ok: false as const, reason: admission.reason };
+    const tracking = newTracking(this.options.cgroupParent ?? null, "s");
+    const spawned = admission.ok ? await spawnProcess(rt.name, rt.spec, admission.plan, this.launchCtx, tracking) : { ok: false as const, reason: admission.reason };
     const now = this.now();
     if (!spawned.ok) {
       rt.lastExit = { at: now, kind: "start_failed", code: null, signal: null };
@@ -458,6 +494,7 @@ export class ProcessSupervisor {
     rt.child = child;
     rt.identity = identityOf(child.pid) ?? { pid: child.pid, startTicks: 0, bootId: bootId() };
     rt.launched = commandKey(rt.spec);
+    rt.tracking = tracking;
     rt.startedAt = now;
     rt.counted = false;
     if (rt.relaunch) rt.restarts += 1;
@@ -468,7 +505,17 @@ export class ProcessSupervisor {
     this.countIfDue(rt, now);
   }
 
-  /** Sends the stop signal to the instance's process group, SIGKILL after the grace period; resolves once it is gone. */
+  /**
+   * Sends a signal to the instance's process group and to every other process of its tracked set (what left the group
+   * with setsid). The group only while its leader is the instance itself: an ended adopted one's PID may be reused.
+   */
+  private signalInstance(rt: Runtime, identity: ProcessIdentity, signal: NodeJS.Signals): void {
+    const ours = rt.child !== null || stillRunning(identity);
+    if (ours) signalGroup(identity.pid, signal);
+    if (rt.tracking) signalAll(instanceMembers(rt.tracking, ours ? new Set([identity.pid]) : new Set()), signal);
+  }
+
+  /** Sends the stop signal to every process of the instance, SIGKILL after the grace period; resolves once it is gone. */
   private stopInstance(rt: Runtime, cause: Cause): Promise<void> {
     if (rt.stopping) return rt.stopping.done;
     const identity = rt.identity;
@@ -481,9 +528,9 @@ export class ProcessSupervisor {
     const done = new Promise<void>((r) => (resolve = r));
     const stopping: Stopping = { cause, done, resolve, killTimer: null };
     rt.stopping = stopping;
-    signalGroup(identity.pid, rt.spec.stopSignal);
+    this.signalInstance(rt, identity, rt.spec.stopSignal);
     stopping.killTimer = setTimeout(() => {
-      if (rt.stopping === stopping && rt.identity === identity && (rt.child || stillRunning(identity))) signalGroup(identity.pid, "SIGKILL");
+      if (rt.stopping === stopping && rt.identity === identity && (rt.child || stillRunning(identity))) this.signalInstance(rt, identity, "SIGKILL");
     }, rt.spec.stopGraceSeconds * 1000);
     if (!rt.child) {
       const poll = setInterval(() => {
@@ -504,14 +551,27 @@ export class ProcessSupervisor {
     if (!identity || this.closed) return;
     const now = this.now();
     const uptimeMs = rt.startedAt === null ? 0 : Math.max(0, now - rt.startedAt);
+    const tracking = rt.tracking;
     rt.child = null;
     rt.identity = null;
     rt.launched = null;
+    rt.tracking = null;
     rt.cpuSample = null;
     // Whatever the main process left behind in its group goes with it, so a relaunch finds its ports and files free.
     // Only for a child of ours: its PID stays reserved while its group has members. An adopted instance's PID may
     // already name someone else's process, which must never be signalled.
     if (!unknownStatus && groupExists(identity.pid)) signalGroup(identity.pid, "SIGKILL");
+    // So does what it started outside its group (setsid), found by its cgroup or marker, which name nobody else's.
+    if (tracking) {
+      const cleared: Promise<void> = killTracked(tracking, unknownStatus ? new Set() : new Set([identity.pid]))
+        .catch((err: unknown) => this.options.log("error", `supervisor: ${rt.name}: killing what its instance left running: ${errorText(err)}`))
+        .then(() => {
+          if (rt.leftovers === cleared) rt.leftovers = null;
+        });
+      rt.leftovers = cleared;
+    }
+    // Once nothing of the instance is left: the next look may start another one, and a stop is done.
+    const afterLeftovers = (then: () => void) => (rt.leftovers ? void rt.leftovers.then(then) : then());
     const stopping = rt.stopping;
     const base = { pid: identity.pid, exitCode: code, signal, uptimeMs, ...(unknownStatus ? { reason: "exit status unknown: the agent restarted since it started this instance" } : {}) };
     if (stopping) {
@@ -520,8 +580,10 @@ export class ProcessSupervisor {
       rt.lastExit = { at: now, kind: "stopped", code, signal };
       this.emit(rt, "stopped", { ...base, cause: stopping.cause });
       this.save();
-      stopping.resolve();
-      this.soon();
+      afterLeftovers(() => {
+        stopping.resolve();
+        this.soon();
+      });
       return;
     }
     const kind = !rt.counted ? "start_failed" : code === 0 && !signal && !unknownStatus ? "exited" : "crashed";
@@ -529,7 +591,7 @@ export class ProcessSupervisor {
     const early = kind === "start_failed" ? { reason: `ended after ${(uptimeMs / 1000).toFixed(1)} s, before its startup time of ${rt.spec.startupSeconds} s (${exitText({ code, signal })})` } : {};
     this.afterUnaskedExit(rt, kind, { ...base, ...early });
     this.save();
-    this.soon();
+    afterLeftovers(() => this.soon());
   }
 
   /** A look at every process right after the current one ends, never inside it. */
@@ -660,6 +722,8 @@ export class ProcessSupervisor {
       child: null,
       identity: null,
       launched: null,
+      tracking: null,
+      leftovers: null,
       startedAt: null,
       counted: false,
       relaunch: false,
@@ -689,6 +753,7 @@ export class ProcessSupervisor {
     Object.assign(rt, {
       identity: saved.identity,
       launched: saved.launched ?? null,
+      tracking: saved.tracking ?? null,
       startedAt: saved.startedAt,
       counted: saved.counted,
       relaunch: saved.relaunch,
@@ -717,6 +782,7 @@ export class ProcessSupervisor {
         counted: rt.counted,
         relaunch: rt.relaunch,
         launched: rt.launched,
+        tracking: rt.tracking,
         held: rt.held,
         gaveUp: rt.gaveUp,
         attempts: rt.attempts.slice(-200),

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { AgentOptions } from "../connection/agent-options.ts";
 import type { Logger } from "../connection/logger.ts";
 import type { ActionUser } from "../privilege/action-user.ts";
+import { cgroupParent, ownedCgroupParent } from "../processes/cgroup.ts";
 import { ProcessSupervisor } from "./process-supervisor.ts";
 
 /**
@@ -20,7 +21,10 @@ export function startSupervisor(options: AgentOptions, log: Logger, user: Action
     log("warn", `no --state-dir: supervised processes are kept in ${dir} and will not be adopted after the agent restarts`);
   }
   // Supervised processes run as the action user, like every action of a node below tier root.
-  const supervisor = new ProcessSupervisor({ dir, tier: options.tier, sandboxRoot: options.sandboxRoot, log, user });
+  // The same cgroup parent as the directives' (named after the state folder), so a restarted agent finds its
+  // instances' cgroups where it left them.
+  const parent = options.stateDir ? (ownedCgroupParent(options.stateDir)?.parent ?? null) : cgroupParent();
+  const supervisor = new ProcessSupervisor({ dir, tier: options.tier, sandboxRoot: options.sandboxRoot, log, user, cgroupParent: parent });
   supervisor.start();
   return supervisor;
 }

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import * as z from "zod";
 import { ProcessConfig, ProcessExit, ProcessName } from "../../protocol/processes.ts";
+import { ProcessTracking } from "../processes/tracked-processes.ts";
 import { readJson, writeJsonAtomic } from "../runs/run-files.ts";
 
 /**
@@ -25,6 +26,11 @@ export const SavedProcess = z.object({
   identity: SavedIdentity.nullable(),
   /** What the running instance was started with (command, args, shell, folder, environment), to notice a change. */
   launched: z.string().nullable().optional(),
+  /**
+   * Where every process of the running instance is found again (what it started with setsid included). Absent for an
+   * instance an older agent started: only its process group can be reached.
+   */
+  tracking: ProcessTracking.nullable().optional(),
   startedAt: z.number().nullable(),
   /** Whether the running instance got past its startup time (its started or restarted event is out). */
   counted: z.boolean(),
