@@ -195,7 +195,13 @@ export class SiteHub extends DurableObject<Env> {
     // The dispatcher and the connections need each other; the closures break the construction cycle.
     this.nodeActivity = new NodeActivityQuota(sql, this.activity);
     this.connections = new NodeConnections(ctx, this.registry, this.nodeActivity, {
-      siteExists: () => !this.storage.blank && this.siteAccess.known(this.site),
+      siteExists: () => {
+        if (this.storage.blank) return false;
+        // The runtime may wake an object without its name (seen after a restart, for an agent's socket): one with
+        // tables is then taken for a site, as before this check, rather than refusing every node of a real one.
+        const name = ctx.id.name;
+        return name === undefined || this.siteAccess.known(name);
+      },
       onWorkMessage: (nodeId, msg) => {
         if (msg.type === "process_events") return this.processEventsFrom(nodeId, msg);
         if (msg.type === "directive_progress") return this.deployments.progress(nodeId, msg);
