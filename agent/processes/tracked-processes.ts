@@ -160,9 +160,22 @@ export async function terminateTracked(tracking: ProcessTracking, graceMs: numbe
     signalAll(members, signal);
     if (await emptyWithin(tracking, sessions, known, graceMs)) break;
   }
+  await killTracked(tracking, sessions, known);
+}
+
+/**
+ * SIGKILL to every process of a tracked set until none is left (or the wait runs out), then its cgroup goes. `known`
+ * carries what earlier looks found: orphans of a killed parent are no longer its descendants, but still the set's.
+ */
+export async function killTracked(
+  tracking: ProcessTracking,
+  sessions: ReadonlySet<number>,
+  known: Set<number> = new Set(),
+  variable: string = MARKER_VARIABLE,
+): Promise<void> {
   const deadline = Date.now() + KILL_WAIT_MS;
   for (;;) {
-    const members = trackedMembers(tracking, sessions, known);
+    const members = trackedMembers(tracking, sessions, known, variable);
     if (members.length === 0 || Date.now() >= deadline) break;
     if (!tracking.cgroup || !killCgroup(tracking.cgroup)) signalAll(members, "SIGKILL");
     await sleep(POLL_MS);

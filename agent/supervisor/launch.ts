@@ -80,8 +80,9 @@ export type Spawned = { ok: true; child: ChildProcess & { pid: number } } | { ok
  * It starts inside `tracking` (its cgroup, else its marker in the environment), because a process group is no fence:
  * whatever the program starts with setsid leaves it, and must still be found when the instance is stopped or ends.
  */
-export function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, ctx: LaunchContext, tracking: ProcessTracking): Promise<Spawned> {
-  rotateIfFull(ctx.logDir, name, spec.log);
+export async function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, ctx: LaunchContext, tracking: ProcessTracking): Promise<Spawned> {
+  // Over before the instance's first output, which a truncation after it would take away.
+  await rotateIfFull(ctx.logDir, name, spec.log);
   const fd = openLogForProcess(ctx.logDir, name);
   let child: ChildProcess;
   try {
@@ -92,7 +93,7 @@ export function spawnProcess(name: string, spec: ProcessSpec, plan: LaunchPlan, 
   } catch (err) {
     closeSync(fd);
     if (tracking.cgroup) removeCgroup(tracking.cgroup);
-    return Promise.resolve({ ok: false, reason: (err as Error).message });
+    return { ok: false, reason: (err as Error).message };
   }
   closeSync(fd);
   return new Promise((resolve) => {

@@ -2,13 +2,11 @@ import {
   closeSync,
   constants,
   fstatSync,
-  ftruncateSync,
   lstatSync,
   openSync,
   readSync,
   renameSync,
   rmSync,
-  writeSync,
 } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -43,8 +41,8 @@ const MAX_TAIL_BYTES = 1024 * 1024;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const STAGING_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW;
 
-/** The logs with a background rotation under way: a second one would shuffle the copies under the first. */
-const rotating = new Set<string>();
+/** The logs with a rotation under way: a second one would shuffle the copies under the first. */
+const rotating = new Map<string, Promise<boolean>>();
 
 /** The path of a process's log (`index` 0) or of one of its rotated copies; the name is checked to be a plain name. */
 export function logPath(dir: string, name: string, index = 0): string {
@@ -80,20 +78,8 @@ function shiftCopies(dir: string, name: string, keep: number): void {
   renameSync(stagingPath(dir, name), logPath(dir, name, 1));
 }
 
-// Both copies stop at `size`, read once before copying, never at the end of the file: see the comment at the top.
+// The copy stops at `size`, read once before copying, never at the end of the file: see the comment at the top.
 // A read that comes back empty early means the process truncated the file itself; what it dropped is gone.
-
-function copyTailSync(from: number, to: number, size: number, maxBytes: number): void {
-  const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, maxBytes));
-  let position = Math.max(0, size - maxBytes);
-  while (position < size) {
-    const n = readSync(from, buffer, 0, Math.min(buffer.length, size - position), position);
-    if (n === 0) break;
-    for (let written = 0; written < n; ) written += writeSync(to, buffer, written, n - written);
-    position += n;
-  }
-}
-
 async function copyTail(from: FileHandle, to: FileHandle, size: number, maxBytes: number): Promise<void> {
   const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, maxBytes));
   let position = Math.max(0, size - maxBytes);
@@ -106,49 +92,21 @@ async function copyTail(from: FileHandle, to: FileHandle, size: number, maxBytes
 }
 
 /**
- * Rotates the log when it has reached its cap; true when it did. For the moment before a new instance starts: the
- * rotation must be over before the instance's first output, which would otherwise be truncated away, and nothing of
- * the new instance writes yet. It holds the event loop for one copy of at most `maxBytes` (milliseconds at the 10 MiB
- * default); a running process's log is rotated with `rotateIfFullAsync`. Skipped while that one is under way for
- * this log, as it truncates the log when it is done.
+ * Rotates the log when it has reached its cap, copying in chunks between which the event loop goes on (the cap may be
+ * up to 1 GiB, and the agent checks every process every second). Resolves true when this call rotated. A call while a
+ * rotation of the same log is under way waits for it and resolves false: the supervisor's check does not start a
+ * second one, and a new instance is started only once the old one's copy is done and the log truncated, so its first
+ * output is not truncated away.
  */
-export function rotateIfFull(dir: string, name: string, policy: LogPolicy): boolean {
+export function rotateIfFull(dir: string, name: string, policy: LogPolicy): Promise<boolean> {
   const current = logPath(dir, name);
-  if (rotating.has(current)) return false;
-  const size = sizeOf(current);
-  if (size === null || size < policy.maxBytes) return false;
-  const fd = openSync(current, constants.O_RDWR | NOFOLLOW);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size < policy.maxBytes) return false;
-    if (policy.keep > 0) {
-      const to = openSync(stagingPath(dir, name), STAGING_FLAGS, 0o640);
-      try {
-        copyTailSync(fd, to, st.size, policy.maxBytes);
-      } finally {
-        closeSync(to);
-      }
-      shiftCopies(dir, name, policy.keep);
-    }
-    ftruncateSync(fd, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
-/**
- * Rotates the log of a running process when it has reached its cap, copying in chunks between which the event loop
- * goes on (the cap may be up to 1 GiB, and the agent checks every process every second). Resolves true when this call
- * rotated; false when the log is under its cap or a rotation of it is already under way.
- */
-export function rotateIfFullAsync(dir: string, name: string, policy: LogPolicy): Promise<boolean> {
-  const current = logPath(dir, name);
-  if (rotating.has(current)) return Promise.resolve(false);
+  const underWay = rotating.get(current);
+  if (underWay) return underWay.then(() => false);
   const size = sizeOf(current);
   if (size === null || size < policy.maxBytes) return Promise.resolve(false);
-  rotating.add(current);
-  return rotate(dir, name, current, policy).finally(() => rotating.delete(current));
+  const rotation = rotate(dir, name, current, policy).finally(() => rotating.delete(current));
+  rotating.set(current, rotation);
+  return rotation;
 }
 
 async function rotate(dir: string, name: string, current: string, policy: LogPolicy): Promise<boolean> {

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeToHubMessage } from "../../protocol/node-messages.ts";
 import {
   COMMAND_FIELDS,
@@ -20,11 +19,10 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { errorText, type Logger } from "../connection/logger.ts";
 import { EventQueue } from "./event-queue.ts";
 import { currentUser, type ActionUser } from "../privilege/action-user.ts";
-import { killCgroup, removeCgroup } from "../processes/cgroup.ts";
-import { newTracking, signalAll, type ProcessTracking } from "../processes/tracked-processes.ts";
+import { killTracked, newTracking, signalAll, type ProcessTracking } from "../processes/tracked-processes.ts";
 import { admit, spawnProcess, type LaunchContext } from "./launch.ts";
-import { bootId, groupExists, groupUsage, identityOf, instanceMembers, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
-import { removeLogs, rotateIfFullAsync, tailLines } from "./process-log.ts";
+import { bootId, groupExists, groupUsage, identityOf, INSTANCE_VARIABLE, instanceMembers, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
+import { removeLogs, rotateIfFull, tailLines } from "./process-log.ts";
 import { nextScheduleChange, machineTimeZone, withinSchedule } from "./schedule.ts";
 import { loadConfig, loadState, saveConfig, saveState, supervisorFiles, type SavedProcess, type SavedState } from "./supervisor-files.ts";
 
@@ -102,9 +100,6 @@ const DEFAULT_TICK_MS = 1_000;
 const DEFAULT_RESEND_MS = 30_000;
 /** How often an adopted process being stopped is looked at: we are not its parent, so no exit event reaches us. */
 const ADOPTED_STOP_POLL_MS = 100;
-/** How long SIGKILL may take to empty an instance's tracked set (a process stuck in the kernel cannot be killed). */
-const KILL_WAIT_MS = 5_000;
-const KILL_POLL_MS = 25;
 
 /** What decides what runs, as one string: an instance started from another one is replaced. */
 function commandKey(spec: ProcessSpec): string {
@@ -123,23 +118,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       // Already gone.
     }
   }
-}
-
-/**
- * SIGKILL to every process of an instance's tracked set until none is left (or the wait runs out), then its cgroup
- * goes. `sessions` only for an instance this agent spawned: an adopted one's PID may since name someone else's session.
- */
-async function killTracked(tracking: ProcessTracking, sessions: ReadonlySet<number>): Promise<void> {
-  // Orphans of a killed parent are no longer its descendants: remembered so that they are killed too.
-  const known = new Set<number>();
-  const deadline = Date.now() + KILL_WAIT_MS;
-  for (;;) {
-    const members = instanceMembers(tracking, sessions, known);
-    if (members.length === 0 || Date.now() >= deadline) break;
-    if (!tracking.cgroup || !killCgroup(tracking.cgroup)) signalAll(members, "SIGKILL");
-    await sleep(KILL_POLL_MS);
-  }
-  if (tracking.cgroup) removeCgroup(tracking.cgroup);
 }
 
 function exitText(exit: { code: number | null; signal: string | null }): string {
@@ -195,7 +173,7 @@ export class ProcessSupervisor {
       if (this.runtimes.has(name) || !entry.identity) continue;
       if (!stillRunning(entry.identity)) {
         // Its main process ended while no agent watched; what it started outside its group may not have.
-        if (entry.tracking) void killTracked(entry.tracking, new Set()).catch(() => undefined);
+        if (entry.tracking) void killTracked(entry.tracking, new Set(), new Set(), INSTANCE_VARIABLE).catch(() => undefined);
         continue;
       }
       const orphan = this.restore(ProcessSpec.parse({ name, command: "/bin/false", launchMode: "off" }), entry);
@@ -412,7 +390,7 @@ export class ProcessSupervisor {
       }
       this.countIfDue(rt, now);
       if (!wanted && !rt.stopping) void this.stopInstance(rt, rt.held === "stopped" ? "request" : rt.spec.launchMode === "scheduled" ? "schedule" : "config");
-      void rotateIfFullAsync(this.files.logs, rt.name, rt.spec.log).catch((err: unknown) => this.options.log("error", `supervisor: ${rt.name}: rotating its log: ${errorText(err)}`));
+      void rotateIfFull(this.files.logs, rt.name, rt.spec.log).catch((err: unknown) => this.options.log("error", `supervisor: ${rt.name}: rotating its log: ${errorText(err)}`));
       return;
     }
     if (!wanted || rt.gaveUp || rt.refused !== null) {
@@ -563,7 +541,7 @@ export class ProcessSupervisor {
     if (!unknownStatus && groupExists(identity.pid)) signalGroup(identity.pid, "SIGKILL");
     // So does what it started outside its group (setsid), found by its cgroup or marker, which name nobody else's.
     if (tracking) {
-      const cleared: Promise<void> = killTracked(tracking, unknownStatus ? new Set() : new Set([identity.pid]))
+      const cleared: Promise<void> = killTracked(tracking, unknownStatus ? new Set() : new Set([identity.pid]), new Set(), INSTANCE_VARIABLE)
         .catch((err: unknown) => this.options.log("error", `supervisor: ${rt.name}: killing what its instance left running: ${errorText(err)}`))
         .then(() => {
           if (rt.leftovers === cleared) rt.leftovers = null;
