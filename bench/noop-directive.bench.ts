@@ -9,6 +9,7 @@ import { runIfMain } from "./lib/entry.ts";
 import { KeepAliveClient } from "./lib/http-client.ts";
 import { ownerKeyClient } from "./lib/owner-key.ts";
 import { cpuMs, processTree, workerdProcesses } from "./lib/proc-stats.ts";
+import { devWorkerds } from "./lib/direct-workerd.ts";
 import type { BenchResult } from "./lib/results.ts";
 import { registerSimNodes } from "./lib/sim-fleet.ts";
 import { RoundTrips, SimNode } from "./lib/sim-node.ts";
@@ -43,55 +44,88 @@ interface Measured {
   cpuMsPerOp: number;
 }
 
+/** One way in: through `wrangler dev`'s proxy (the user's local path) or straight to the workerd behind it. */
+interface Path {
+  /** Put after each probe's name; empty for the proxy path, which keeps the names of earlier runs. */
+  suffix: string;
+  hub: KeepAliveClient;
+  echoHttp: KeepAliveClient;
+  echoWsUrl: string;
+  /** The hub's WebSocket origin for this path, for the agent's and the simulated node's sockets. */
+  hubWs: string;
+}
+
+const DIRECT = " (no proxy)";
+const READ_AGENT = "read via API → real agent";
+const READ_SIM = "read via API → simulated node";
+
 export async function run(): Promise<BenchResult[]> {
   const fleet = await Fleet.start();
   const baseline = await startBaseline();
   const echo = await startEchoBaseline(fleet.dirs);
   const closers: (() => void)[] = [];
   try {
-    const agent = await fleet.connectedNode("noop-agent", "root");
-    const [sim] = await registerSimNodes(fleet.api, 1, "noop-sim");
-    const simNode = await SimNode.connect({ url: fleet.hub.endpoint, token: sim!.token, nodeId: sim!.id, heartbeatMs: 60_000, trips: new RoundTrips() });
-    closers.push(() => simNode.close());
-
     const hub = await ownerKeyClient(fleet);
     const echoHttp = new KeepAliveClient(echo.httpUrl);
     closers.push(() => hub.close(), () => echoHttp.close());
+    const paths: Path[] = [{ suffix: "", hub, echoHttp, echoWsUrl: echo.wsUrl, hubWs: fleet.hub.endpoint.replace(/\/api\/.*$/, "") }];
+    // Deployed, nothing stands between the client and the Worker's isolate the way wrangler dev's proxy workerd does.
+    const hubDirect = await devWorkerds(fleet.hub.process!.pid!);
+    const echoDirect = await devWorkerds(echo.pid);
+    if (hubDirect && echoDirect) {
+      const direct: Path = {
+        suffix: DIRECT,
+        hub: hub.at(hubDirect.hubUrl),
+        echoHttp: echoHttp.at(echoDirect.hubUrl),
+        echoWsUrl: `${echoDirect.hubUrl.replace(/^http/, "ws")}/ws`,
+        hubWs: hubDirect.hubUrl.replace(/^http/, "ws"),
+      };
+      closers.push(() => direct.hub.close(), () => direct.echoHttp.close());
+      paths.push(direct);
+    }
 
     const file = join(fleet.dirs.makeOpen("cortex-bench-noop-"), "small.txt");
     writeFileSync(file, "hello from the no-op directive\n", { mode: 0o644 });
-    const readOn = (node: string) => `/api/sites/default/nodes/${node}/directives`;
     const body = JSON.stringify({ action: "read", params: { path: file } });
     const agentDurations: number[] = [];
-    const readVia = async (node: string, check: (view: DirectiveView) => void) => {
-      const view = DirectiveView.parse(JSON.parse(await hub.request("POST", readOn(node), body)));
-      if (view.status !== "done") throw new Error(`read on ${node} came back ${view.status}: ${view.error}`);
-      check(view);
-    };
-
+    const agentPids: number[] = [];
     const bareWs = await openSocket(baseline.wsUrl);
-    const echoWs = await openSocket(echo.wsUrl);
-    closers.push(() => bareWs.close(), () => echoWs.close());
+    closers.push(() => bareWs.close());
+    const probes: Probe[] = [{ name: "bare ws round trip", side: "none", run: () => roundTrip(bareWs, "echo:x") }];
 
-    const probes: Probe[] = [
-      { name: "bare ws round trip", side: "none", run: () => roundTrip(bareWs, "echo:x") },
-      { name: "ws → workerd → DO echo", side: "echo", run: () => roundTrip(echoWs, "x") },
-      { name: "HTTP → workerd → DO RPC", side: "echo", run: () => echoHttp.request("GET", "/rpc") },
-      { name: "HTTP → workerd → DO RPC + 1 row", side: "echo", run: () => echoHttp.request("GET", "/write") },
-      { name: "hub GET /healthz", side: "hub", run: () => hub.request("GET", "/healthz") },
-      { name: "hub GET /api/auth/me (API key)", side: "hub", run: () => hub.request("GET", "/api/auth/me") },
-      { name: "hub GET one node (API key)", side: "hub", run: () => hub.request("GET", `/api/sites/default/nodes/${sim!.id}`) },
-      { name: "read via API → simulated node", side: "hub", run: () => readVia(sim!.id, () => undefined) },
-      {
-        name: "read via API → real agent",
-        side: "hub",
-        run: () =>
-          readVia("noop-agent", (view) => {
-            if (!view.output?.includes("hello from the no-op directive")) throw new Error(`the read returned ${view.output}`);
-            if (view.startedAt !== null && view.endedAt !== null) agentDurations.push(view.endedAt - view.startedAt);
-          }),
-      },
-    ];
+    for (const path of paths) {
+      const agentName = `noop-agent${path.suffix ? "-direct" : ""}`;
+      const agent = await fleet.connectedNode(agentName, "root", { endpoint: `${path.hubWs}/api/sites/default/connect` });
+      agentPids.push(agent.proc.pid);
+      const [sim] = await registerSimNodes(fleet.api, 1, `noop-sim${path.suffix ? "-direct" : ""}`);
+      const simNode = await SimNode.connect({ url: `${path.hubWs}/api/sites/default/connect`, token: sim!.token, nodeId: sim!.id, heartbeatMs: 60_000, trips: new RoundTrips() });
+      const echoWs = await openSocket(path.echoWsUrl);
+      closers.push(() => simNode.close(), () => echoWs.close());
+      const readVia = async (node: string, check: (view: DirectiveView) => void) => {
+        const view = DirectiveView.parse(JSON.parse(await path.hub.request("POST", `/api/sites/default/nodes/${node}/directives`, body)));
+        if (view.status !== "done") throw new Error(`read on ${node} came back ${view.status}: ${view.error}`);
+        check(view);
+      };
+      const n = (name: string) => `${name}${path.suffix}`;
+      probes.push(
+        { name: n("ws → workerd → DO echo"), side: "echo", run: () => roundTrip(echoWs, "x") },
+        { name: n("HTTP → workerd → DO RPC"), side: "echo", run: () => path.echoHttp.request("GET", "/rpc") },
+        { name: n("HTTP → workerd → DO RPC + 1 row"), side: "echo", run: () => path.echoHttp.request("GET", "/write") },
+        { name: n("hub GET /healthz"), side: "hub", run: () => path.hub.request("GET", "/healthz") },
+        { name: n("hub GET /api/auth/me (API key)"), side: "hub", run: () => path.hub.request("GET", "/api/auth/me") },
+        { name: n("hub GET one node (API key)"), side: "hub", run: () => path.hub.request("GET", `/api/sites/default/nodes/${sim!.id}`) },
+        { name: n(READ_SIM), side: "hub", run: () => readVia(sim!.id, () => undefined) },
+        {
+          name: n(READ_AGENT),
+          side: "hub",
+          run: () =>
+            readVia(agentName, (view) => {
+              if (!view.output?.includes("hello from the no-op directive")) throw new Error(`the read returned ${view.output}`);
+              if (!path.suffix && view.startedAt !== null && view.endedAt !== null) agentDurations.push(view.endedAt - view.startedAt);
+            }),
+        },
+      );
+    }
 
     const hubProcs = workerdProcesses(fleet.hub.process!.pid!);
     const echoProcs = workerdProcesses(echo.pid);
@@ -99,9 +133,9 @@ export async function run(): Promise<BenchResult[]> {
       const p = side === "hub" ? hubProcs : side === "echo" ? echoProcs : null;
       return p ? cpuMs(p.entry!) + cpuMs(p.user!) : 0;
     };
-    // The agent's own CPU (its process and its action worker, which may have been restarted since the last block).
-    const agentCpu = () => processTree(agent.proc.pid).reduce((sum, pid) => sum + cpuMs(pid), 0);
-    let agentCpuTotal = 0;
+    // The agents' own CPU (each process and its action worker, which may have been restarted since the last block).
+    const agentCpu = (pid: number) => processTree(pid).reduce((sum, child) => sum + cpuMs(child), 0);
+    const agentCpuTotals = new Map<string, number>();
     for (const probe of probes) for (let i = 0; i < WARMUP; i++) await probe.run();
     agentDurations.length = 0;
 
@@ -112,62 +146,72 @@ export async function run(): Promise<BenchResult[]> {
       for (const probe of probes) {
         const m = measured.get(probe.name)!;
         const cpu0 = cpuOf(probe.side);
-        const agent0 = agentCpu();
+        const agentPid = paths.findIndex((path) => probe.name === `${READ_AGENT}${path.suffix}`);
+        const agent0 = agentPid < 0 ? 0 : agentCpu(agentPids[agentPid]!);
         for (let i = 0; i < perBlock; i++) {
           const start = process.hrtime.bigint();
           await probe.run();
           m.samples.push(elapsedMs(start));
         }
         cpuTotals.set(probe.name, (cpuTotals.get(probe.name) ?? 0) + cpuOf(probe.side) - cpu0);
-        if (probe.name === "read via API → real agent") agentCpuTotal += agentCpu() - agent0;
+        if (agentPid >= 0) agentCpuTotals.set(probe.name, (agentCpuTotals.get(probe.name) ?? 0) + agentCpu(agentPids[agentPid]!) - agent0);
       }
     }
     for (const [name, m] of measured) m.cpuMsPerOp = (cpuTotals.get(name) ?? 0) / m.samples.length;
 
     const load = os.loadavg()[0]!.toFixed(1);
     const p = (name: string, q: number) => percentile(measured.get(name)!.samples, q);
-    const n = measured.get("read via API → real agent")!.samples.length;
+    const n = measured.get(READ_AGENT)!.samples.length;
     const results: BenchResult[] = [];
-    const echoLabel = "ws → workerd → DO echo";
-    for (const q of [50, 99]) {
-      results.push({
-        bench: BENCH,
-        metric: `read of a small file via API (API key) → agent, p${q} of ${n} (load ${load})`,
-        unit: "ms",
-        value: p("read via API → real agent", q),
-        baseline: p(echoLabel, q),
-        baselineLabel: echoLabel,
-      });
+    for (const path of paths) {
+      const at = (name: string) => `${name}${path.suffix}`;
+      const echoLabel = at("ws → workerd → DO echo");
+      for (const q of [50, 99]) {
+        results.push({
+          bench: BENCH,
+          metric: `read of a small file via API (API key) → agent${path.suffix}, p${q} of ${n} (load ${load})`,
+          unit: "ms",
+          value: p(at(READ_AGENT), q),
+          baseline: p(echoLabel, q),
+          baselineLabel: echoLabel,
+        });
+      }
     }
-    for (const name of probes.map((x) => x.name).filter((x) => x !== "read via API → real agent")) {
+    for (const name of probes.map((x) => x.name).filter((x) => !x.startsWith(READ_AGENT))) {
       results.push({ bench: BENCH, metric: `${name}, p50 / p99 in baseline column`, unit: "ms", value: p(name, 50), baseline: p(name, 99), baselineLabel: "p99" });
     }
-    // Stages by difference of p50s; a negative difference (noise) is shown as it is rather than hidden.
-    const stage = (label: string, later: string, earlier: string | null) => ({
-      bench: BENCH,
-      metric: `stage: ${label}, p50`,
-      unit: "ms",
-      value: p(later, 50) - (earlier ? p(earlier, 50) : 0),
-      baseline: null,
-      baselineLabel: "",
-    });
-    results.push(
-      stage("HTTP in and out through wrangler dev's proxy and the Worker (/healthz)", "hub GET /healthz", null),
-      stage("authentication (/api/auth/me − /healthz)", "hub GET /api/auth/me (API key)", "hub GET /healthz"),
-      stage("site object: RPC + one read (GET node − /api/auth/me)", "hub GET one node (API key)", "hub GET /api/auth/me (API key)"),
-      stage("directive: validation, storage, WebSocket out and back (sim read − GET node)", "read via API → simulated node", "hub GET one node (API key)"),
-      stage("agent: executor, file read, result (real − simulated node)", "read via API → real agent", "read via API → simulated node"),
-      { bench: BENCH, metric: "of which between the agent's ack and its result as the hub saw them (ms clock), p50", unit: "ms", value: percentile(agentDurations, 50), baseline: null, baselineLabel: "" },
-    );
-    for (const name of ["read via API → real agent", "read via API → simulated node", "hub GET one node (API key)", "hub GET /healthz"]) {
-      results.push({ bench: BENCH, metric: `workerd CPU per op: ${name}`, unit: "ms", value: measured.get(name)!.cpuMsPerOp, baseline: measured.get("HTTP → workerd → DO RPC")!.cpuMsPerOp, baselineLabel: "HTTP → workerd → DO RPC" });
+    for (const path of paths) {
+      const at = (name: string) => `${name}${path.suffix}`;
+      // Stages by difference of p50s; a negative difference (noise) is shown as it is rather than hidden.
+      const stage = (label: string, later: string, earlier: string | null) => ({
+        bench: BENCH,
+        metric: `stage${path.suffix}: ${label}, p50`,
+        unit: "ms",
+        value: p(at(later), 50) - (earlier ? p(at(earlier), 50) : 0),
+        baseline: null,
+        baselineLabel: "",
+      });
+      results.push(
+        stage(path.suffix ? "HTTP in and out, the Worker alone (/healthz)" : "HTTP in and out through wrangler dev's proxy and the Worker (/healthz)", "hub GET /healthz", null),
+        stage("authentication (/api/auth/me − /healthz)", "hub GET /api/auth/me (API key)", "hub GET /healthz"),
+        stage("site object: RPC + one read (GET node − /api/auth/me)", "hub GET one node (API key)", "hub GET /api/auth/me (API key)"),
+        stage("directive: validation, storage, WebSocket out and back (sim read − GET node)", READ_SIM, "hub GET one node (API key)"),
+        stage("agent: executor, file read, result (real − simulated node)", READ_AGENT, READ_SIM),
+      );
+    }
+    results.push({ bench: BENCH, metric: "between the agent's ack and its result as the hub saw them (ms clock), p50", unit: "ms", value: percentile(agentDurations, 50), baseline: null, baselineLabel: "" });
+    for (const path of paths) {
+      for (const name of [READ_AGENT, READ_SIM, "hub GET one node (API key)", "hub GET /healthz"].map((x) => `${x}${path.suffix}`)) {
+        const floor = `HTTP → workerd → DO RPC${path.suffix}`;
+        results.push({ bench: BENCH, metric: `workerd CPU per op: ${name}`, unit: "ms", value: measured.get(name)!.cpuMsPerOp, baseline: measured.get(floor)!.cpuMsPerOp, baselineLabel: floor });
+      }
     }
     results.push({
       bench: BENCH,
       metric: "agent CPU per read (agent and its action worker)",
       unit: "ms",
-      value: agentCpuTotal / n,
-      baseline: measured.get("read via API → real agent")!.cpuMsPerOp - measured.get("read via API → simulated node")!.cpuMsPerOp,
+      value: (agentCpuTotals.get(READ_AGENT) ?? 0) / n,
+      baseline: measured.get(READ_AGENT)!.cpuMsPerOp - measured.get(READ_SIM)!.cpuMsPerOp,
       baselineLabel: "workerd CPU: real agent − simulated node",
     });
     return results;

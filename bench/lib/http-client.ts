@@ -27,6 +27,11 @@ export class KeepAliveClient {
     });
   }
 
+  /** A client of its own, with the same headers, for the same server reached at another address. */
+  at(baseUrl: string): KeepAliveClient {
+    return new KeepAliveClient(baseUrl, this.headers);
+  }
+
   close(): void {
     this.agent.destroy();
   }

@@ -23,6 +23,8 @@ export interface AgentSpec {
   sandbox: string;
   stateDir: string;
   group?: string;
+  /** Where it dials; by default the test hub's endpoint for the default site. */
+  endpoint?: string;
   /** The user its actions run as; by default the test user when the test runs as root (ignored at tier root). */
   runAs?: string;
 }
@@ -72,7 +74,7 @@ export class Cortex {
       "node",
       "connect",
       "--endpoint",
-      this.hub.endpoint,
+      spec.endpoint ?? this.hub.endpoint,
       "--tier",
       spec.tier,
       "--heartbeat-ms",

@@ -71,9 +71,9 @@ export class Fleet {
   }
 
   /** Registers a node, starts its agent and waits until the hub lists it connected. */
-  async connectedNode(name: string, tier: CapabilityTier, options: { group?: string; agentTier?: CapabilityTier } = {}): Promise<AgentHandle & { creds: NodeCredentials }> {
+  async connectedNode(name: string, tier: CapabilityTier, options: { group?: string; agentTier?: CapabilityTier; endpoint?: string } = {}): Promise<AgentHandle & { creds: NodeCredentials }> {
     const creds = await this.register(name, tier, options.group);
-    const handle = this.startAgent({ token: creds.token, tier: options.agentTier ?? tier });
+    const handle = this.startAgent({ token: creds.token, tier: options.agentTier ?? tier, ...(options.endpoint && { endpoint: options.endpoint }) });
     await this.waitForStatus(name, "connected", 30_000, handle.proc);
     return { ...handle, creds };
   }
