@@ -163,6 +163,11 @@ export class DirectiveDispatcher {
    * restart a member's end works all of it out from the store, as a single directive's does.
    */
   private readonly fanOutsHere = new Map<string, { what: string; names: ReadonlyMap<string, string>; queued: number }>();
+  /**
+   * The same words for each single directive sent since this object woke and not yet ended: its end writes its entry
+   * from them. Dropped at the end; after a restart the end works them out from the store.
+   */
+  private readonly singlesHere = new Map<string, { what: string; name: string }>();
 
   constructor(
     private readonly store: DirectiveStore,
@@ -548,6 +553,7 @@ export class DirectiveDispatcher {
       this.publishEnd(rec.view);
       return;
     }
+    this.singlesHere.set(id, { what, name: node.name });
     this.emitStatus(id, node.id, "sent", null);
     await this.link.scheduleSweep(now + rec.view.timeoutMs);
   }
@@ -744,7 +750,10 @@ export class DirectiveDispatcher {
     if (!rec) return false;
     const view = rec.view;
     const words = view.fanoutId !== null ? this.fanOutsHere.get(view.fanoutId) : undefined;
-    const change = directiveChange(view, words?.names.get(nodeId) ?? this.nodeName(nodeId), words?.what ?? this.whatOf(rec), cancelledBy);
+    const single = this.singlesHere.get(id);
+    this.singlesHere.delete(id);
+    const name = single?.name ?? words?.names.get(nodeId) ?? this.nodeName(nodeId);
+    const change = directiveChange(view, name, single?.what ?? words?.what ?? this.whatOf(rec), cancelledBy);
     if (!this.activity.updateDirective(id, change)) {
       this.activity.append({ kind: "directive", actor: view.requestedBy, nodeId, directiveId: id, fanoutId: view.fanoutId, ...change });
     }
