@@ -1,7 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { ActionParams } from "../../protocol/directives.ts";
 import { MAX_FRAME_BYTES, MAX_READ_BYTES } from "../../protocol/limits.ts";
-import { openFileVerified } from "../sandbox/verified-fs.ts";
+import { closeInBackground, openFileVerified } from "../sandbox/verified-fs.ts";
 import type { ActionOutcome } from "./action-context.ts";
 import { ActionError, fsFailure } from "./action-error.ts";
 import type { FileActionContext } from "./file-action-context.ts";
@@ -28,7 +28,7 @@ async function readVerified(params: ActionParams<"read">, ctx: FileActionContext
     if (bytes.length > MAX_READ_BYTES) throw tooLarge(params.path, bytes.length);
     return bytes;
   } finally {
-    await opened.handle.close();
+    closeInBackground(opened.handle);
   }
 }
 

@@ -1,6 +1,6 @@
-import { readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_READ_BYTES } from "../../protocol/limits.ts";
 import { FakeHub, directive, executor, cleanUp, run, tempDir } from "./executor-harness.ts";
 
@@ -74,6 +74,28 @@ describe("read", () => {
     const before = process.memoryUsage().rss;
     expect(await call("read", { path: "/proc/self/pagemap" })).toMatchObject({ success: false, errorCode: "too_large" });
     expect(process.memoryUsage().rss - before).toBeLessThan(4 * MAX_READ_BYTES);
+  });
+});
+
+describe("read's descriptors", () => {
+  const openDescriptors = () => readdirSync("/proc/self/fd").length;
+
+  it.runIf(process.platform === "linux")("are all closed after reads, refusals and errors, though nothing waits for the closes", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "small.txt"), "hello\n");
+    writeFileSync(join(dir, "blob.bin"), Buffer.from([0x41, 0x00, 0x42]));
+    writeFileSync(join(dir, "huge.txt"), "");
+    truncateSync(join(dir, "huge.txt"), MAX_READ_BYTES + 1);
+    await call("read", { path: join(dir, "small.txt") });
+    const before = openDescriptors();
+    for (let i = 0; i < 20; i++) {
+      expect(await call("read", { path: join(dir, "small.txt") })).toMatchObject({ success: true });
+      expect(await call("read", { path: join(dir, "blob.bin") })).toMatchObject({ errorCode: "invalid_params" });
+      expect(await call("read", { path: join(dir, "huge.txt") })).toMatchObject({ errorCode: "too_large" });
+      expect(await call("read", { path: dir })).toMatchObject({ errorCode: "invalid_params" });
+    }
+    // The closes were queued, not awaited: give the thread pool a moment to run them.
+    await vi.waitFor(() => expect(openDescriptors()).toBeLessThanOrEqual(before), { timeout: 2_000 });
   });
 });
 
