@@ -199,9 +199,11 @@ export class DirectiveExecutor implements DirectiveHandler {
     this.inFlight.set(directiveId, entry);
     entry.done = this.execute(directive, entry.controller, processes)
       .then((result) => {
+        // The hub hears first: the journal's result line only answers a repeat of this id, which the hub sends only
+        // when this result never reached it; should the agent die between the two, the id reads as lost, as it would.
+        this.deliver(result);
         processes.release();
         this.journal.finished(result);
-        this.deliver(result);
       })
       .catch((err: unknown) => this.log("error", `directive ${directiveId}: ${String(err)}`))
       .finally(() => this.inFlight.delete(directiveId));
@@ -246,6 +248,7 @@ export class DirectiveExecutor implements DirectiveHandler {
     for (const { controller } of running) controller.abort(new ActionError("cancelled", "the agent is shutting down"));
     await Promise.all(running.map(({ done }) => done));
     this.runs.close();
+    this.journal.close();
     await this.files.close();
     // Long runs outlive the agent in cgroups of their own under it; while one is there, the kernel keeps it.
     if (this.ownsCgroup) removeCgroup(this.cgroupParent!);

@@ -29,6 +29,24 @@ describe("directive journal", () => {
     expect(readFileSync(file, "utf8").trim().split("\n").length).toBeLessThanOrEqual(6);
     const reloaded = new DirectiveJournal(file, silentLog, 3);
     expect(["a", "b", "c", "d"].map((id) => reloaded.get(id)?.directiveId)).toEqual([undefined, "b", "c", "d"]);
+    // What was written after the rewrite went into the new file, not the one the rewrite replaced.
+    expect(reloaded.get("d")).toMatchObject({ success: true, output: "ok" });
+  });
+
+  it("writes every line to the file on disk, across rewrites, and opens it again after being closed", () => {
+    const file = join(tempDir(), "directives.jsonl");
+    const journal = new DirectiveJournal(file, silentLog, 3);
+    const ids = Array.from({ length: 9 }, (_, i) => `d${i}`);
+    for (const id of ids) {
+      journal.started(id);
+      if (id === "d4") journal.close();
+      journal.finished(result(id, `out ${id}`));
+    }
+    journal.started("running");
+    const reloaded = new DirectiveJournal(file, silentLog, 3);
+    expect(reloaded.get("d7")).toMatchObject({ success: true, output: "out d7" });
+    expect(reloaded.get("d8")).toMatchObject({ success: true, output: "out d8" });
+    expect(reloaded.get("running")).toMatchObject({ success: false, errorCode: "lost" });
   });
 
   it("keeps only the head of a large output and no image data for repeats, saying so", () => {
