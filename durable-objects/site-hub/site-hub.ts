@@ -538,7 +538,9 @@ export class SiteHub extends DurableObject<Env> {
 
   setSiteLlmKey(key: StoredLlmKey, actor: string): void {
     this.siteKey.put(SITE_KEY_OWNER, key);
-    this.activity.append({ kind: "chat", actor, message: `site ${key.provider} key saved by ${actor} (…${key.last4}, model ${key.model})` });
+    // Where the key goes is said in the log every admin reads: a base URL is how one admin could send the others' key elsewhere.
+    const destination = key.baseUrl === null ? "the provider's own API" : new URL(key.baseUrl).host;
+    this.activity.append({ kind: "chat", actor, message: `site ${key.provider} key saved by ${actor} (…${key.last4}, model ${key.model}, sent to ${destination})` });
   }
 
   clearSiteLlmKey(actor: string): boolean {

@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Conversation } from "../../durable-objects/conversation/conversation.ts";
+import { ActivityPage } from "../../protocol/api.ts";
 import { LlmKeyResponse } from "../../protocol/llm.ts";
 import { call, expectJson, join, newSite, refusal, rootSession, type Caller, type Person } from "./accounts-support.ts";
 import { ask, mockBase, mockKey, mockKeyBody, newConversation, openChatStream, recorded, script, setSiteKey, view } from "./chat-support.ts";
@@ -100,5 +101,20 @@ describe("redirects from a model server", () => {
     expect(await recorded(key)).toHaveLength(1);
     const messages = (await view(admin.caller, site, conv.id)).messages.map((m) => m.text).join("\n");
     expect(messages).not.toContain("followed the redirect");
+  });
+});
+
+describe("a site key's destination", () => {
+  it("is said in the site's activity whenever an admin saves the key: the provider's own API, or the base URL's host", async () => {
+    const save = (body: Record<string, unknown>) => call(admin.caller, `/api/sites/${site}/llm-key`, { method: "PUT", body });
+    const key = mockKey();
+    expect((await save({ provider: "anthropic", model: "claude-sonnet-5-5", key, baseUrl: "https://gateway.example.net/anthropic" })).status).toBe(200);
+    expect((await save({ provider: "openai", model: "gpt-4o", key })).status).toBe(200);
+    const log = await expectJson(await call(admin.caller, `/api/sites/${site}/activity?kind=chat`), 200, ActivityPage);
+    const saved = log.entries.map((e) => e.message).filter((m) => m.includes(`(…${key.slice(-4)}`));
+    expect(saved).toEqual([
+      expect.stringMatching(/^site openai key saved by .*, model gpt-4o, sent to the provider's own API\)$/),
+      expect.stringMatching(/^site anthropic key saved by .*, model claude-sonnet-5-5, sent to gateway\.example\.net\)$/),
+    ]);
   });
 });
