@@ -26,6 +26,11 @@ import { openSocket, roundTrip } from "./lib/ws-client.ts";
  * (`GET` of one node: auth, one RPC, one read), storage and dispatch (the `read` to a simulated node that answers at
  * once: every row the directive writes, the WebSocket out and back), and the agent (the same `read` on a real
  * agent). Probes run in alternating blocks, so other work on the machine falls on all of them alike.
+ *
+ * Every probe runs twice: through the proxy `wrangler dev` puts in front of the hub (a second workerd relaying every
+ * request and socket: what `npm start` gives), and straight to the hub's own workerd (" (no proxy)"), with an agent
+ * and a simulated node of its own connected there, next to the echo Worker reached the same way. A deployed hub has
+ * no such proxy.
  */
 const RUNS = Number(process.env.BENCH_NOOP_RUNS ?? 400);
 const ROUNDS = 4;
