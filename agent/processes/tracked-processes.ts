@@ -8,7 +8,7 @@ import { actionCommand } from "../privilege/spawn-as.ts";
 import type { ActionUser } from "../privilege/action-user.ts";
 import { terminateGroup } from "../actions/process-group.ts";
 import { cgroupMembers, createCgroup, killCgroup, removeCgroup } from "./cgroup.ts";
-import { environmentHas, processTable } from "./proc-table.ts";
+import { environmentValues, processTable, type ProcessEntry } from "./proc-table.ts";
 
 /** Inherited by every process an action starts, whatever session or process group it moves to. */
 export const MARKER_VARIABLE = "CORTEX_ACTION_MARK";
@@ -97,6 +97,16 @@ export class TrackedProcesses {
   }
 }
 
+/** Where one tracked set's processes are looked for. */
+export interface TrackedSet {
+  /** Null for an instance an older agent started without one: its sessions and their descendants are all it has. */
+  tracking: ProcessTracking | null;
+  /** Sessions whose every process is the set's (the sessions it spawned). */
+  sessions: ReadonlySet<number>;
+  /** Processes an earlier look found: still the set's while alive, even orphaned and out of its sessions. */
+  known?: ReadonlySet<number>;
+}
+
 /**
  * The processes of a tracked set now. Without a cgroup: its sessions, the processes carrying its marker, their
  * descendants, and every process found by an earlier call on the same `known` set that is still alive (a child
@@ -109,24 +119,81 @@ export function trackedMembers(
   known: Set<number> = new Set(),
   variable: string = MARKER_VARIABLE,
 ): number[] {
-  if (tracking.cgroup) return cgroupMembers(tracking.cgroup);
-  const table = processTable();
-  const needle = `${variable}=${tracking.marker}`;
-  const members = new Set(
-    table.filter((p) => p.pid !== process.pid && (known.has(p.pid) || sessions.has(p.sid) || environmentHas(p.pid, needle))).map((p) => p.pid),
-  );
-  // Descendants too: a child that cleared its environment and left the session is still a child until it is orphaned.
-  for (let grew = true; grew; ) {
-    grew = false;
+  const members = membersOfSets(new Map([[0, { tracking, sessions, known }]]), variable).get(0)!;
+  for (const pid of members) known.add(pid);
+  return members;
+}
+
+/**
+ * The processes of several tracked sets now, each as `trackedMembers` finds them, from one read of the process table
+ * and at most one read of each process's environment, however many sets: what runs on every heartbeat stays cheap.
+ * Every key of `sets` is in the answer. A process two sets could claim is counted in one only.
+ */
+export function membersOfSets<K>(sets: ReadonlyMap<K, TrackedSet>, variable: string = MARKER_VARIABLE): Map<K, number[]> {
+  const members = new Map<K, number[]>();
+  const uncontained = new Map<K, TrackedSet>();
+  for (const [key, set] of sets) {
+    if (set.tracking?.cgroup) members.set(key, cgroupMembers(set.tracking.cgroup));
+    else uncontained.set(key, set);
+  }
+  if (uncontained.size > 0) for (const [key, pids] of membersFromTable(uncontained, variable)) members.set(key, pids);
+  return members;
+}
+
+/** The sets' processes by session, earlier finds, marker and descent, for sets without a cgroup. */
+function membersFromTable<K>(sets: ReadonlyMap<K, TrackedSet>, variable: string): Map<K, number[]> {
+  const table = processTable().filter((p) => p.pid !== process.pid);
+  const { bySession, byKnown, byMarker } = lookups(sets);
+  const children = childrenByParent(table);
+  const owner = new Map<number, K>();
+  // Descendants too, claimed at once so that their environment need not be read: a child that cleared its
+  // environment and left the session is still a child until it is orphaned.
+  const claim = (pid: number, key: K) => {
+    for (const stack = [pid]; stack.length > 0; ) {
+      const next = stack.pop()!;
+      if (owner.has(next)) continue;
+      owner.set(next, key);
+      stack.push(...(children.get(next) ?? []));
+    }
+  };
+  for (const p of table) {
+    const key = byKnown.get(p.pid) ?? bySession.get(p.sid);
+    if (key !== undefined) claim(p.pid, key);
+  }
+  if (byMarker.size > 0) {
+    const markerOf = environmentValues(table, variable);
     for (const p of table) {
-      if (!members.has(p.pid) && members.has(p.ppid)) {
-        members.add(p.pid);
-        grew = true;
-      }
+      if (owner.has(p.pid)) continue;
+      const key = byMarker.get(markerOf(p) ?? "");
+      if (key !== undefined) claim(p.pid, key);
     }
   }
-  for (const pid of members) known.add(pid);
-  return [...members];
+  const members = new Map<K, number[]>([...sets.keys()].map((key) => [key, []]));
+  for (const [pid, key] of owner) members.get(key)!.push(pid);
+  return members;
+}
+
+/** Which set a session, an earlier find or a marker points to. */
+function lookups<K>(sets: ReadonlyMap<K, TrackedSet>) {
+  const bySession = new Map<number, K>();
+  const byKnown = new Map<number, K>();
+  const byMarker = new Map<string, K>();
+  for (const [key, set] of sets) {
+    for (const sid of set.sessions) bySession.set(sid, key);
+    for (const pid of set.known ?? []) byKnown.set(pid, key);
+    if (set.tracking) byMarker.set(set.tracking.marker, key);
+  }
+  return { bySession, byKnown, byMarker };
+}
+
+function childrenByParent(table: readonly ProcessEntry[]): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const p of table) {
+    const siblings = children.get(p.ppid);
+    if (siblings) siblings.push(p.pid);
+    else children.set(p.ppid, [p.pid]);
+  }
+  return children;
 }
 
 export function signalAll(pids: number[], signal: NodeJS.Signals): void {

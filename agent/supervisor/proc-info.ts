@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { trackedMembers, type ProcessTracking } from "../processes/tracked-processes.ts";
+import { readFileSync } from "node:fs";
+import { membersOfSets, trackedMembers, type ProcessTracking, type TrackedSet } from "../processes/tracked-processes.ts";
 
 /**
  * What /proc says about processes. A PID alone does not name a process for long: once it ends, the kernel may hand the
@@ -20,7 +20,6 @@ export interface ProcessIdentity {
 
 interface StatFields {
   state: string;
-  pgid: number;
   cpuTicks: number;
   startTicks: number;
   rssPages: number;
@@ -33,8 +32,8 @@ function parseStat(text: string): StatFields | null {
   const f = text.slice(close + 2).split(" ");
   // After the name, field 3 (state) is f[0]; field N is f[N - 3].
   const num = (n: number) => Number(f[n - 3]);
-  const fields = { state: f[0] ?? "", pgid: num(5), cpuTicks: num(14) + num(15), startTicks: num(22), rssPages: num(24) };
-  return Number.isFinite(fields.startTicks) && Number.isFinite(fields.pgid) ? fields : null;
+  const fields = { state: f[0] ?? "", cpuTicks: num(14) + num(15), startTicks: num(22), rssPages: num(24) };
+  return Number.isFinite(fields.startTicks) ? fields : null;
 }
 
 function readStat(pid: number): StatFields | null {
@@ -84,31 +83,26 @@ function pageSize(): number {
   return cachedPageSize;
 }
 
-export interface GroupUsage {
-  /** CPU time of every live process in the group, in ticks. */
+export interface Usage {
+  /** CPU time of every live process of the instance, in ticks. */
   cpuTicks: number;
   rssBytes: number;
 }
 
-/** CPU time and resident memory per process group, for the groups asked about, in one pass over /proc. */
-export function groupUsage(pgids: ReadonlySet<number>): Map<number, GroupUsage> {
-  const usage = new Map<number, GroupUsage>();
-  if (pgids.size === 0) return usage;
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return usage;
-  }
+/**
+ * CPU time and resident memory of each instance, over all its processes as `instanceMembers` finds them, for every
+ * instance from one look at /proc. An instance with no live process left has no entry.
+ */
+export function instanceUsage<K>(instances: ReadonlyMap<K, TrackedSet>): Map<K, Usage> {
+  const usage = new Map<K, Usage>();
   const page = pageSize();
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (!stat || !pgids.has(stat.pgid) || stat.state === "Z") continue;
-    const sum = usage.get(stat.pgid) ?? { cpuTicks: 0, rssBytes: 0 };
-    sum.cpuTicks += stat.cpuTicks;
-    sum.rssBytes += stat.rssPages * page;
-    usage.set(stat.pgid, sum);
+  for (const [key, pids] of membersOfSets(instances, INSTANCE_VARIABLE)) {
+    const live = pids.map((pid) => readStat(pid)).filter((stat): stat is StatFields => stat !== null && stat.state !== "Z");
+    if (live.length === 0) continue;
+    usage.set(key, {
+      cpuTicks: live.reduce((sum, stat) => sum + stat.cpuTicks, 0),
+      rssBytes: live.reduce((sum, stat) => sum + stat.rssPages * page, 0),
+    });
   }
   return usage;
 }

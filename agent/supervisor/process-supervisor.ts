@@ -19,9 +19,9 @@ import type { CapabilityTier } from "../../protocol/tiers.ts";
 import { errorText, type Logger } from "../connection/logger.ts";
 import { EventQueue } from "./event-queue.ts";
 import { currentUser, type ActionUser } from "../privilege/action-user.ts";
-import { killTracked, newTracking, signalAll, type ProcessTracking } from "../processes/tracked-processes.ts";
+import { killTracked, newTracking, signalAll, type ProcessTracking, type TrackedSet } from "../processes/tracked-processes.ts";
 import { admit, spawnProcess, type LaunchContext } from "./launch.ts";
-import { bootId, groupExists, groupUsage, identityOf, INSTANCE_VARIABLE, instanceMembers, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
+import { bootId, groupExists, identityOf, instanceUsage, INSTANCE_VARIABLE, instanceMembers, stillRunning, TICKS_PER_SECOND, type ProcessIdentity } from "./proc-info.ts";
 import { removeLogs, rotateIfFull, tailLines } from "./process-log.ts";
 import { nextScheduleChange, machineTimeZone, withinSchedule } from "./schedule.ts";
 import { loadConfig, loadState, saveConfig, saveState, supervisorFiles, type SavedProcess, type SavedState } from "./supervisor-files.ts";
@@ -273,12 +273,13 @@ export class ProcessSupervisor {
   /** What heartbeats carry: each process's state and usage (CPU since the previous report). */
   status(): SupervisionStatus {
     const now = this.now();
-    const running = [...this.runtimes.values()].filter((rt) => rt.identity && !rt.removed);
-    const usage = groupUsage(new Set(running.map((rt) => rt.identity!.pid)));
+    const running = new Map<Runtime, TrackedSet>();
+    for (const rt of this.runtimes.values()) if (rt.identity && !rt.removed) running.set(rt, this.trackedSet(rt, rt.identity));
+    const usage = instanceUsage(running);
     const processes = [...this.runtimes.values()]
       .filter((rt) => !rt.removed)
       .map((rt) => {
-        const sum = rt.identity ? usage.get(rt.identity.pid) : undefined;
+        const sum = usage.get(rt);
         let cpuPercent: number | null = null;
         if (sum && rt.cpuSample && now > rt.cpuSample.at) {
           cpuPercent = Math.max(0, ((sum.cpuTicks - rt.cpuSample.ticks) / TICKS_PER_SECOND / ((now - rt.cpuSample.at) / 1000)) * 100);
@@ -488,9 +489,18 @@ export class ProcessSupervisor {
    * with setsid). The group only while its leader is the instance itself: an ended adopted one's PID may be reused.
    */
   private signalInstance(rt: Runtime, identity: ProcessIdentity, signal: NodeJS.Signals): void {
+    const set = this.trackedSet(rt, identity);
+    if (set.sessions.has(identity.pid)) signalGroup(identity.pid, signal);
+    if (set.tracking) signalAll(instanceMembers(set.tracking, set.sessions), signal);
+  }
+
+  /**
+   * Where the instance's processes are: its tracking, and its session (the main process leads it) while the main
+   * process is still the instance's own; an ended adopted one's PID may already lead someone else's session.
+   */
+  private trackedSet(rt: Runtime, identity: ProcessIdentity): TrackedSet {
     const ours = rt.child !== null || stillRunning(identity);
-    if (ours) signalGroup(identity.pid, signal);
-    if (rt.tracking) signalAll(instanceMembers(rt.tracking, ours ? new Set([identity.pid]) : new Set()), signal);
+    return { tracking: rt.tracking, sessions: ours ? new Set([identity.pid]) : new Set() };
   }
 
   /** Sends the stop signal to every process of the instance, SIGKILL after the grace period; resolves once it is gone. */

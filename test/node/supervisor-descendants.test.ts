@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ProcessSupervisor } from "../../agent/supervisor/process-supervisor.ts";
+import type { ProcessStatus } from "../../protocol/processes.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { cleanUp, config, FakeLink, marker, pidsWith, supervisor, tempDir, waitForKinds } from "./supervisor-harness.ts";
 
@@ -59,6 +61,25 @@ function escaping(name: string, m: string, main: string) {
 async function escaped(m: string): Promise<number> {
   await waitFor("the setsid grandchild", () => pidsWith(`${m}-escaped`).length === 1, { timeoutMs: 5_000 });
   return pidsWith(`${m}-escaped`)[0]!;
+}
+
+/** The process group of a live process (field 5 of /proc/<pid>/stat). */
+function groupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+}
+
+/** Asks for status reports until the one of `name` passes `ok`; on timeout, says what the last one held. */
+async function reportUntil(s: ProcessSupervisor, name: string, what: string, ok: (p: ProcessStatus) => boolean): Promise<ProcessStatus> {
+  let last: ProcessStatus | undefined;
+  try {
+    return await waitFor(what, () => {
+      last = s.status().processes.find((p) => p.name === name);
+      return last !== undefined && ok(last) && last;
+    }, { timeoutMs: 15_000, intervalMs: 500 });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last report: ${JSON.stringify(last)}`);
+  }
 }
 
 describe("the processes a supervised program started outside its process group", () => {
@@ -129,5 +150,29 @@ describe("the processes a supervised program started outside its process group",
     const outcome = await after.stopByHand("adopted");
     expect(outcome).toMatchObject({ ok: true, status: { state: "stopped" } });
     expect(pidsWithEnv(m)).toEqual([]);
+  });
+
+  it("count in the CPU and memory its status reports", async () => {
+    const m = mark();
+    const heldBytes = 64 * 1024 * 1024;
+    const node = JSON.stringify(process.execPath);
+    // Each in a session of its own, as a daemon would be; the buffer is filled, so its pages are resident.
+    const holding = `setsid ${node} -e 'const b = Buffer.alloc(${heldBytes}, 1); setInterval(() => b[0]++, 60000)' "$0-holding"`;
+    const spinning = `setsid ${node} -e 'for (;;);' "$0-spinning"`;
+    const link = new FakeLink();
+    const s = supervisor();
+    s.connected(link.send);
+    s.start();
+    s.applyConfig(config({ name: "heavy", command: "/bin/sh", args: ["-c", `${holding} & ${spinning} & sleep 300; true`, m], env: { MARK: m }, startupSeconds: 0.1 }));
+    await waitForKinds(link, ["started"], "heavy");
+    const escapees = await waitFor("both escaped children", () => {
+      const found = [...pidsWith(`${m}-holding`), ...pidsWith(`${m}-spinning`)];
+      return found.length === 2 && found;
+    }, { timeoutMs: 5_000 });
+    const main = s.status().processes[0]!.pid!;
+    expect(escapees.map(groupOf)).not.toContain(main);
+
+    await reportUntil(s, "heavy", `at least ${heldBytes} bytes resident`, (p) => (p.memoryBytes ?? 0) >= heldBytes);
+    await reportUntil(s, "heavy", "the spinning child's CPU", (p) => (p.cpuPercent ?? 0) >= 20);
   });
 });
