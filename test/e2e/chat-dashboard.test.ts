@@ -152,6 +152,30 @@ describe("AI keys in the settings", () => {
     expect(saved.key).toMatchObject({ provider: "anthropic", model: "claude-haiku-5-5", last4: key.slice(-4), baseUrl: mock.anthropicBaseUrl });
     expect(JSON.stringify(saved)).not.toContain(key);
   });
+
+  it("never carries the saved base URL over to a new site key: the key goes where the form says, the provider's own API unless a base URL is typed", async () => {
+    // Another admin's site key, sent through a server of theirs.
+    await asPage(page, "PUT", "/api/sites/default/llm-key", { provider: "anthropic", model: "claude-sonnet-5-5", key: newKey("gateway"), baseUrl: "https://gateway.example.net/anthropic" });
+    try {
+      await page.goto("/settings/site");
+      await eventually(() => page.locator("[data-saved-key]").first().innerText()).toContain("https://gateway.example.net/anthropic");
+      expect(await page.locator("#site-llm-base-url").inputValue()).toBe("");
+      expect(await page.locator("[data-key-destination]").innerText()).toBe("The key will be sent to api.anthropic.com.");
+
+      const key = newKey("site-real");
+      await page.locator("#site-llm-key").fill(key);
+      await page.getByRole("button", { name: "Save key" }).click();
+      await eventually(() => page.locator("[data-saved-key]").first().innerText()).toContain(key.slice(-4));
+      const saved = (await asPage(page, "GET", "/api/sites/default/llm-key")) as { key: Record<string, unknown> };
+      expect(saved.key).toMatchObject({ provider: "anthropic", last4: key.slice(-4), baseUrl: null });
+
+      // A base URL typed with the key is where it goes, and the form says so before it is saved.
+      await page.locator("#site-llm-base-url").fill("https://proxy.example.org/v1");
+      expect(await page.locator("[data-key-destination]").innerText()).toBe("The key will be sent to proxy.example.org.");
+    } finally {
+      await asPage(page, "DELETE", "/api/sites/default/llm-key");
+    }
+  });
 });
 
 describe("chatting about one machine", () => {
@@ -356,6 +380,51 @@ describe("the answer as it streams", () => {
     expect(await safe.getAttribute("target")).toBe("_blank");
     expect(await safe.getAttribute("rel")).toContain("noopener");
     expect(await answer.locator("pre code").innerText()).toContain("df -h /var");
+    expect(problems.cspViolations()).toEqual([]);
+  });
+
+  it("shows where each of the model's links really goes: the host next to its text, in punycode for a look-alike, the whole address as tooltip", async () => {
+    // U+0441 is the Cyrillic "с", which looks like the Latin "c" of cortex.example.
+    const lookAlike = "https://\u0441ortex.example/login";
+    const misleading = [
+      'Apply [https://cortex.example/fix](https://evil.example/x "Official fix") now,',
+      `then [sign in to cortex.example](${lookAlike}) and [${lookAlike}](${lookAlike}).`,
+      "",
+      "The guide: https://docs.example/guide, the console: <https://cortex.example@evil.example/console>",
+      "",
+      "![diagram](https://evil.example/pixel.png)",
+    ].join("\n");
+    await personalKey("links", { text: misleading });
+    await startChat(page, "web-1", "where do I fix it?");
+    const answer = page.locator(".from-assistant .markdown").last();
+    await eventually(() => answer.locator("a").count()).toBe(6);
+    await answerDone(page);
+    const links = await answer.locator("a").evaluateAll((as) =>
+      as.map((a) => {
+        const next = a.nextElementSibling?.classList.contains("link-host") ? a.nextElementSibling : null;
+        return { text: a.textContent, href: a.getAttribute("href"), title: a.getAttribute("title"), host: next?.textContent ?? null };
+      }),
+    );
+    expect(links).toEqual([
+      { text: "https://cortex.example/fix", href: "https://evil.example/x", title: "https://evil.example/x", host: "(evil.example)" },
+      { text: "sign in to cortex.example", href: "https://xn--ortex-0ye.example/login", title: "https://xn--ortex-0ye.example/login", host: "(xn--ortex-0ye.example)" },
+      { text: lookAlike, href: "https://xn--ortex-0ye.example/login", title: "https://xn--ortex-0ye.example/login", host: "(xn--ortex-0ye.example)" },
+      { text: "https://docs.example/guide", href: "https://docs.example/guide", title: "https://docs.example/guide", host: null },
+      { text: "https://cortex.example@evil.example/console", href: "https://cortex.example@evil.example/console", title: "https://cortex.example@evil.example/console", host: "(evil.example)" },
+      { text: "[image: diagram]", href: "https://evil.example/pixel.png", title: "https://evil.example/pixel.png", host: "(evil.example)" },
+    ]);
+    // Shown beside the text, in the smaller secondary style of the dashboard's stylesheet.
+    const host = answer.locator(".link-host").first();
+    expect(await host.isVisible()).toBe(true);
+    expect(await answer.innerText()).toContain("https://cortex.example/fix (evil.example)");
+    const size = (selector: string) =>
+      answer
+        .locator(selector)
+        .first()
+        .evaluate((el) => parseFloat((globalThis as unknown as { getComputedStyle(e: unknown): { fontSize: string } }).getComputedStyle(el).fontSize));
+    expect(await size(".link-host")).toBeLessThan(await size("p"));
+    expect(await answer.locator("a").first().getAttribute("target")).toBe("_blank");
+    expect(await answer.locator("a").first().getAttribute("rel")).toContain("noopener");
     expect(problems.cspViolations()).toEqual([]);
   });
 

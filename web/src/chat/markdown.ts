@@ -2,12 +2,14 @@ import type { Tokens } from "marked";
 
 /**
  * The model's answers as HTML that can do nothing but show text. A model repeats what it reads (log lines, web pages,
- * files), so its text is untrusted: `marked` turns markdown into HTML with raw HTML shown as text, links kept only
- * when they are http(s) and images shown as links (the dashboard's CSP would refuse other hosts' images anyway), then
+ * files), so its text is untrusted: `marked` turns markdown into HTML with raw HTML shown as text, links kept only when
+ * they are http(s) and images shown as links (the dashboard's CSP would refuse other hosts' images anyway), then
  * `DOMPurify` removes whatever else could run or load (event handlers, `javascript:` or `data:` addresses, forms,
- * frames, styles) from the result. Both are small, well-kept libraries: parsing markdown and sanitising HTML are
- * exactly the things not to write by hand. Each loads in a chunk of its own the first time an answer is shown, so
- * neither the first page nor the chat page carries them.
+ * frames, styles) from the result. A link's text can name any place, so every link is followed by the host it really
+ * goes to (unless its text is the address itself) and has the whole address as its tooltip, in place of any title the
+ * model gave. The two libraries are small and well kept: parsing markdown and sanitising HTML are exactly the things
+ * not to write by hand. Each loads in a chunk of its own the first time an answer is shown, so neither the first page
+ * nor the chat page carries them.
  */
 
 const SAFE_URL = /^https?:\/\//i;
@@ -16,7 +18,28 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const ALLOWED_TAGS = ["p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "input"];
+/**
+ * A link to `href` around `html` (already made safe), or `html` alone when `href` is not an http(s) address, followed
+ * by the host it really goes to. The host is the browser's URL parser's, as the click will use it: an internationalised
+ * look-alike name comes out in punycode (`xn--…`), which no longer looks like the name it imitates. It is left out
+ * only when `text`, what the reader sees, is the address itself with that very host right after the scheme: not a
+ * look-alike written in Unicode, not `https://cortex.example@evil.example`.
+ */
+function linkTo(href: string, html: string, text: string): string {
+  if (!SAFE_URL.test(href)) return html;
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    return html;
+  }
+  const origin = `${url.protocol}//${url.host}`;
+  const hostInSight = text === href && text.startsWith(origin) && /^(?:[/?#]|$)/.test(text.slice(origin.length));
+  const host = hostInSight ? "" : ` <span class="link-host">(${escapeHtml(url.host)})</span>`;
+  return `<a href="${escapeHtml(url.href)}" title="${escapeHtml(url.href)}">${html}</a>${host}`;
+}
+
+const ALLOWED_TAGS = ["p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li", "a", "span", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "input"];
 const ALLOWED_ATTR = ["href", "title", "start", "type", "checked", "disabled", "class"];
 
 /** Loads both libraries and returns the function that turns the model's markdown into inert HTML. */
@@ -28,14 +51,13 @@ export async function loadMarkdown(): Promise<(text: string) => string> {
       html({ text }: Tokens.HTML | Tokens.Tag): string {
         return escapeHtml(text);
       },
-      link({ href, title, tokens }: Tokens.Link): string {
-        const text = this.parser.parseInline(tokens);
-        if (!SAFE_URL.test(href)) return text;
-        return `<a href="${escapeHtml(href)}"${title ? ` title="${escapeHtml(title)}"` : ""}>${text}</a>`;
+      // The text as read, not as written: `[https://a*b*.example](…)` reads "https://ab.example", another host.
+      link({ href, tokens }: Tokens.Link): string {
+        return linkTo(href, this.parser.parseInline(tokens), this.parser.parseInline(tokens, this.parser.textRenderer));
       },
       image({ href, text }: Tokens.Image): string {
-        const label = `image: ${text || "untitled"}`;
-        return SAFE_URL.test(href) ? `<a href="${escapeHtml(href)}">[${escapeHtml(label)}]</a>` : `[${escapeHtml(label)}]`;
+        const label = `[image: ${text || "untitled"}]`;
+        return linkTo(href, escapeHtml(label), label);
       },
     },
   });

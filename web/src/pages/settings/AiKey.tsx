@@ -13,9 +13,30 @@ const PROVIDER_NAMES: Record<LlmProviderName, string> = {
 
 const OTHER = "__other__";
 
+/** Where each provider's SDK sends a key when no base URL is given. */
+const PROVIDER_HOSTS: Record<LlmProviderName, string | null> = {
+  anthropic: "api.anthropic.com",
+  openai: "api.openai.com",
+  "openai-compatible": null,
+};
+
+/** The host a key typed now would be sent to, as the URL parser reads the base URL; null when there is none yet. */
+function destinationHost(provider: LlmProviderName, baseUrl: string): string | null {
+  if (!baseUrl.trim()) return PROVIDER_HOSTS[provider];
+  try {
+    return new URL(baseUrl.trim()).host;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * One AI key (personal, or the site's): provider, model from the provider's list (or any name), the key itself and
  * an optional base URL. The key is write-only: after saving, only its last four characters are ever shown.
+ *
+ * The base URL is typed again with every new key, never carried over from the saved one: a site's key is shared by
+ * its admins, and a form that kept the saved base URL would send the next admin's real key to whatever server the
+ * last one named. The form says, before saving, which host the key will go to.
  */
 export function AiKeyForm({ path, idPrefix, who }: { path: string; idPrefix: string; who: string }) {
   const [saved, setSaved] = useState<LlmKeyView | null | undefined>(undefined);
@@ -34,7 +55,7 @@ export function AiKeyForm({ path, idPrefix, who }: { path: string; idPrefix: str
     const listed = SUGGESTED_MODELS[view.provider].includes(view.model);
     setModel(listed ? view.model : OTHER);
     setOtherModel(listed ? "" : view.model);
-    setBaseUrl(view.baseUrl ?? "");
+    setBaseUrl("");
   }
 
   useEffect(() => {
@@ -46,6 +67,7 @@ export function AiKeyForm({ path, idPrefix, who }: { path: string; idPrefix: str
 
   const models = SUGGESTED_MODELS[provider];
   const chosenModel = models.length === 0 || model === OTHER ? otherModel.trim() : model;
+  const destination = destinationHost(provider, baseUrl);
 
   async function save(e: Event) {
     e.preventDefault();
@@ -133,9 +155,18 @@ export function AiKeyForm({ path, idPrefix, who }: { path: string; idPrefix: str
         <input id={id("key")} type="password" autocomplete="off" spellcheck={false} required maxLength={1024} value={key} onInput={(e) => setKey(e.currentTarget.value)} />
       </label>
       <label for={id("base-url")}>
-        Base URL <span class="muted">({provider === "openai-compatible" ? "required, for example http://127.0.0.1:11434/v1" : "optional: a gateway or proxy"})</span>
+        Base URL{" "}
+        <span class="muted">
+          ({provider === "openai-compatible" ? "required, for example http://127.0.0.1:11434/v1" : "optional: a gateway or proxy"}
+          {saved ? "; entered again with the key" : ""})
+        </span>
         <input id={id("base-url")} type="url" value={baseUrl} required={provider === "openai-compatible"} maxLength={2048} onInput={(e) => setBaseUrl(e.currentTarget.value)} />
       </label>
+      {destination ? (
+        <p class="muted small" data-key-destination>
+          The key will be sent to <code>{destination}</code>.
+        </p>
+      ) : null}
       {note ? <Notice tone={note.tone}>{note.text}</Notice> : null}
       <div class="form-actions">
         <button type="submit">Save key</button>
