@@ -160,7 +160,7 @@ describe("AI keys in the settings", () => {
       await page.goto("/settings/site");
       await eventually(() => page.locator("[data-saved-key]").first().innerText()).toContain("https://gateway.example.net/anthropic");
       expect(await page.locator("#site-llm-base-url").inputValue()).toBe("");
-      expect(await page.locator("[data-key-destination]").innerText()).toBe("The key will be sent to api.anthropic.com.");
+      expect(await page.locator("[data-key-destination]").innerText()).toBe("A key saved here now will be sent to api.anthropic.com.");
 
       const key = newKey("site-real");
       await page.locator("#site-llm-key").fill(key);
@@ -171,7 +171,7 @@ describe("AI keys in the settings", () => {
 
       // A base URL typed with the key is where it goes, and the form says so before it is saved.
       await page.locator("#site-llm-base-url").fill("https://proxy.example.org/v1");
-      expect(await page.locator("[data-key-destination]").innerText()).toBe("The key will be sent to proxy.example.org.");
+      expect(await page.locator("[data-key-destination]").innerText()).toBe("A key saved here now will be sent to proxy.example.org.");
     } finally {
       await asPage(page, "DELETE", "/api/sites/default/llm-key");
     }
@@ -425,6 +425,42 @@ describe("the answer as it streams", () => {
     expect(await size(".link-host")).toBeLessThan(await size("p"));
     expect(await answer.locator("a").first().getAttribute("target")).toBe("_blank");
     expect(await answer.locator("a").first().getAttribute("rel")).toContain("noopener");
+    expect(problems.cspViolations()).toEqual([]);
+  });
+
+  it("keeps a link's real host in sight against bidi controls and character references, and keeps the answer's classes off the page", async () => {
+    const reversed = "https://evil.example/nigol/elpmaxe.xetroc//:sptth";
+    const hidden = "https://evil.example/\u200Fhttps://cortex.example/login";
+    const answerText = [
+      // An override before the link would draw its text right to left: "https://cortex.example/login/…".
+      `Sign in: \u202E[${reversed}](${reversed})\u202C and [${hidden}](${hidden}).`,
+      "",
+      // `&sol;` reads "/": the text shows cortex.example, the link goes to the host the URL parser makes of it all.
+      "Docs: https://cortex.example&sol;x.attacker.net",
+      "",
+      "```x&#32;notice&#32;notice-error",
+      "looks like the dashboard's own error",
+      "```",
+    ].join("\n");
+    await personalKey("bidi", { text: answerText });
+    await startChat(page, "web-1", "how do I sign in?");
+    const answer = page.locator(".from-assistant .markdown").last();
+    await eventually(() => answer.locator("a").count()).toBe(3);
+    await answerDone(page);
+    const links = await answer.locator("a").evaluateAll((as) =>
+      as.map((a) => {
+        const style = (globalThis as unknown as { getComputedStyle(e: unknown): { unicodeBidi: string; direction: string } }).getComputedStyle(a);
+        const next = a.nextElementSibling?.classList.contains("link-host") ? a.nextElementSibling : null;
+        return { host: next?.textContent ?? null, bidi: style.unicodeBidi, direction: style.direction };
+      }),
+    );
+    expect(links).toEqual([
+      { host: null, bidi: "isolate", direction: "ltr" },
+      { host: "(evil.example)", bidi: "isolate", direction: "ltr" },
+      { host: "(cortex.example&sol;x.attacker.net)", bidi: "isolate", direction: "ltr" },
+    ]);
+    expect(await answer.locator("[class]").evaluateAll((els) => els.map((el) => el.getAttribute("class")))).toEqual(["link-host", "link-host"]);
+    expect(await answer.locator("pre code").innerText()).toContain("looks like the dashboard's own error");
     expect(problems.cspViolations()).toEqual([]);
   });
 

@@ -14,6 +14,12 @@ import type { Tokens } from "marked";
 
 const SAFE_URL = /^https?:\/\//i;
 
+/** Printable ASCII without `&`: text that reads exactly as it is written. */
+const PLAIN_ADDRESS = /^[\x21-\x25\x27-\x7e]+$/;
+
+/** The one class the answer's HTML may carry: the host after a link. Any other (a code block's info string) goes. */
+const OUR_CLASS = "link-host";
+
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -34,8 +40,9 @@ function linkTo(href: string, html: string, text: string): string {
     return html;
   }
   const origin = `${url.protocol}//${url.host}`;
-  const hostInSight = text === href && text.startsWith(origin) && /^(?:[/?#]|$)/.test(text.slice(origin.length));
-  const host = hostInSight ? "" : ` <span class="link-host">(${escapeHtml(url.host)})</span>`;
+  // Plain ASCII only: a character reference (`&sol;` reads "/") or a bidi control can make the text show another host.
+  const hostInSight = text === href && PLAIN_ADDRESS.test(text) && text.startsWith(origin) && /^(?:[/?#]|$)/.test(text.slice(origin.length));
+  const host = hostInSight ? "" : ` <span class="${OUR_CLASS}">(${escapeHtml(url.host)})</span>`;
   return `<a href="${escapeHtml(url.href)}" title="${escapeHtml(url.href)}">${html}</a>${host}`;
 }
 
@@ -67,6 +74,8 @@ export async function loadMarkdown(): Promise<(text: string) => string> {
       node.setAttribute("target", "_blank");
       node.setAttribute("rel", "noopener noreferrer nofollow");
     }
+    // A class from the answer could dress its text as the dashboard's own notices or buttons.
+    if (node.hasAttribute("class") && !(node.tagName === "SPAN" && node.getAttribute("class") === OUR_CLASS)) node.removeAttribute("class");
     // Task-list checkboxes are the only inputs markdown makes; they show a state, never take one.
     if (node.tagName === "INPUT" && node.getAttribute("type") !== "checkbox") node.remove();
     else if (node.tagName === "INPUT") node.setAttribute("disabled", "");

@@ -164,7 +164,7 @@ export function AiKeyForm({ path, idPrefix, who }: { path: string; idPrefix: str
       </label>
       {destination ? (
         <p class="muted small" data-key-destination>
-          The key will be sent to <code>{destination}</code>.
+          A key saved here now will be sent to <code>{destination}</code>.
         </p>
       ) : null}
       {note ? <Notice tone={note.tone}>{note.text}</Notice> : null}
