@@ -428,7 +428,7 @@ describe("the answer as it streams", () => {
     expect(problems.cspViolations()).toEqual([]);
   });
 
-  it("keeps a link's real host in sight against bidi controls and character references, and keeps the answer's classes off the page", async () => {
+  it("keeps a link's real host in sight against bidi controls and character references, and keeps the answer's classes off the page, while task lists and numbered lists keep their form", async () => {
     const reversed = "https://evil.example/nigol/elpmaxe.xetroc//:sptth";
     const hidden = "https://evil.example/\u200Fhttps://cortex.example/login";
     const answerText = [
@@ -441,6 +441,12 @@ describe("the answer as it streams", () => {
       "```x&#32;notice&#32;notice-error",
       "looks like the dashboard's own error",
       "```",
+      "",
+      "- [x] signed in",
+      "- [ ] checked the logs",
+      "",
+      "3. third step",
+      "4. fourth step",
     ].join("\n");
     await personalKey("bidi", { text: answerText });
     await startChat(page, "web-1", "how do I sign in?");
@@ -461,6 +467,13 @@ describe("the answer as it streams", () => {
     ]);
     expect(await answer.locator("[class]").evaluateAll((els) => els.map((el) => el.getAttribute("class")))).toEqual(["link-host", "link-host"]);
     expect(await answer.locator("pre code").innerText()).toContain("looks like the dashboard's own error");
+    // A task list keeps its checkboxes, shown and never taken; a numbered list keeps where it starts.
+    const boxes = answer.locator('li input[type="checkbox"]');
+    expect(await boxes.evaluateAll((els) => els.map((el) => ({ checked: el.hasAttribute("checked"), disabled: el.hasAttribute("disabled") })))).toEqual([
+      { checked: true, disabled: true },
+      { checked: false, disabled: true },
+    ]);
+    expect(await answer.locator("ol").getAttribute("start")).toBe("3");
     expect(problems.cspViolations()).toEqual([]);
   });
 

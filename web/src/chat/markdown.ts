@@ -80,5 +80,7 @@ export async function loadMarkdown(): Promise<(text: string) => string> {
     if (node.tagName === "INPUT" && node.getAttribute("type") !== "checkbox") node.remove();
     else if (node.tagName === "INPUT") node.setAttribute("disabled", "");
   });
-  return (text) => DOMPurify.sanitize(marked.parse(text) as string, { ALLOWED_TAGS, ALLOWED_ATTR, ALLOWED_URI_REGEXP: SAFE_URL, ALLOW_DATA_ATTR: false });
+  // DOMPurify holds every other attribute's value to the address pattern: a task's `type="checkbox"` and a list's
+  // `start="3"` would go, and with them the checkbox (the hook keeps no input without its type).
+  return (text) => DOMPurify.sanitize(marked.parse(text) as string, { ALLOWED_TAGS, ALLOWED_ATTR, ALLOWED_URI_REGEXP: SAFE_URL, ADD_URI_SAFE_ATTR: ["type", "start"], ALLOW_DATA_ATTR: false });
 }
