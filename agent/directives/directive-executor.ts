@@ -248,7 +248,6 @@ export class DirectiveExecutor implements DirectiveHandler {
     for (const { controller } of running) controller.abort(new ActionError("cancelled", "the agent is shutting down"));
     await Promise.all(running.map(({ done }) => done));
     this.runs.close();
-    this.journal.close();
     await this.files.close();
     // Long runs outlive the agent in cgroups of their own under it; while one is there, the kernel keeps it.
     if (this.ownsCgroup) removeCgroup(this.cgroupParent!);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as z from "zod";
 import { ResultMessage } from "../../protocol/node-messages.ts";
 import type { Logger } from "../connection/logger.ts";
@@ -69,8 +69,6 @@ export class DirectiveJournal {
   /** Directives a previous agent process was running when it stopped, with their processes' tracking. */
   private readonly leftOver: ProcessTracking[] = [];
   private lines = 0;
-  /** The file held open for appending: a directive's two lines cost a write each, not an open and a close too. */
-  private fd: number | null = null;
 
   constructor(
     private readonly file: string | null,
@@ -145,26 +143,14 @@ export class DirectiveJournal {
   private append(line: JournalLine): void {
     if (!this.file) return;
     if (this.lines >= this.capacity * 2) return this.rewrite();
+    // By its path every time, not through a descriptor kept open: a journal replaced or deleted meanwhile (a restore,
+    // an operator) would otherwise take the lines, and with them what stops a directive from running twice.
     try {
-      this.fd ??= openSync(this.file, "a");
-      writeSync(this.fd, `${JSON.stringify(line)}\n`);
+      appendFileSync(this.file, `${JSON.stringify(line)}\n`);
       this.lines++;
     } catch (err) {
-      // Opened afresh next time: the file may have been replaced or its folder restored meanwhile.
-      this.close();
       this.log("warn", `cannot write directive journal ${this.file}: ${(err as Error).message}`);
     }
-  }
-
-  /** Lets go of the file; a later line opens it again. */
-  close(): void {
-    if (this.fd === null) return;
-    try {
-      closeSync(this.fd);
-    } catch {
-      // Nothing was buffered: every line was written whole when it was appended.
-    }
-    this.fd = null;
   }
 
   private rewrite(): void {
@@ -173,8 +159,6 @@ export class DirectiveJournal {
     const temporary = `${this.file}.tmp`;
     try {
       writeFileSync(temporary, lines.map((line) => `${line}\n`).join(""));
-      // The descriptor would go on appending to the file the rename replaces.
-      this.close();
       renameSync(temporary, this.file);
       this.lines = lines.length;
     } catch (err) {

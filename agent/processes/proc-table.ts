@@ -8,14 +8,26 @@ export interface ProcessEntry {
   sid: number;
   /** When it started, in clock ticks since boot: with the pid, names one process even after the pid is reused. */
   startTicks: number;
+  /** One of the kernel's own threads, which have no environment and run no program. */
+  kernelThread: boolean;
   zombie: boolean;
 }
 
-/** Fields after the command name in /proc/<pid>/stat: state, ppid, pgrp, session, ... */
+/** The kernel's mark on its own threads in a process's flags (PF_KTHREAD), whatever their pids in a namespace. */
+const PF_KTHREAD = 0x00200000;
+
+/** Fields after the command name in /proc/<pid>/stat: state, ppid, pgrp, session, tty, tpgid, flags, ... */
 function parseStat(pid: number, text: string): ProcessEntry | null {
   const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
   if (rest.length < 20) return null;
-  return { pid, ppid: Number(rest[1]), sid: Number(rest[3]), startTicks: Number(rest[19]), zombie: rest[0] === "Z" || rest[0] === "X" };
+  return {
+    pid,
+    ppid: Number(rest[1]),
+    sid: Number(rest[3]),
+    startTicks: Number(rest[19]),
+    kernelThread: (Number(rest[6]) & PF_KTHREAD) !== 0,
+    zombie: rest[0] === "Z" || rest[0] === "X",
+  };
 }
 
 /** Every live process on the machine (Linux; elsewhere an empty list). */
@@ -39,55 +51,51 @@ export function processTable(): ProcessEntry[] {
   return entries;
 }
 
-/** A process's environment; "denied" for another user's, which stays so; null when it is gone. */
-function readEnvironment(pid: number): Buffer | "denied" | null {
+/** A process's environment; null when it cannot be read (gone, or unreadable for now). */
+function readEnvironment(pid: number): Buffer | null {
   try {
     return readFileSync(`/proc/${pid}/environ`);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === "EACCES" || code === "EPERM" ? "denied" : null;
+  } catch {
+    return null;
   }
 }
 
-/** The kernel's own threads (kthreadd, pid 2, and its children) have no environment and never run a program. */
-function kernelThread(p: ProcessEntry): boolean {
-  return p.pid === 2 || p.ppid === 2;
-}
-
-function valueIn(environ: Buffer, name: string): string | null {
+/** Every value `name` has in the environment: a variable may stand in it more than once, and any may be the one sought. */
+function valuesIn(environ: Buffer, name: string): string[] {
   const wanted = Buffer.from(`${name}=`);
+  const values: string[] = [];
   // A match only at the start of an entry: `name=` may also stand inside another variable's value.
   for (let at = environ.indexOf(wanted); at >= 0; at = environ.indexOf(wanted, at + 1)) {
     if (at > 0 && environ[at - 1] !== 0) continue;
     const end = environ.indexOf(0, at);
-    return environ.toString("utf8", at + wanted.length, end < 0 ? environ.length : end);
+    values.push(environ.toString("utf8", at + wanted.length, end < 0 ? environ.length : end));
   }
-  return null;
+  return values;
 }
 
 /** What `environmentValues` read, per variable name, by pid with the start time that tells a reused pid apart. */
-const seen = new Map<string, Map<number, { startTicks: number; value: string | null }>>();
+const seen = new Map<string, Map<number, { startTicks: number; values: string[] }>>();
 
 /**
- * The value `name` has in the environment of each process of `table` (null when unset or unreadable), each process's
- * environment read once in its life: every heartbeat of a supervisor looks at every process of the machine, and most
- * of them never change. A match counts only at the start of an entry. A read that found no environment at all (a
- * process caught mid-exec, or gone) is not remembered, so it is tried again next time. What is remembered of
- * processes no longer in `table` is dropped.
+ * The values `name` has in the environment of each process of `table`, each process's environment read once in its
+ * life: every heartbeat of a supervisor looks at every process of the machine, and most of them never change. Only a
+ * read that found an environment is remembered: one that could not read it (a process gone, caught mid-exec, or not
+ * dumpable for a moment, which a process of the agent's own user can be and then stop being) is tried again next time.
+ * What is remembered of processes no longer in `table` is dropped.
  */
-export function environmentValues(table: readonly ProcessEntry[], name: string): (p: ProcessEntry) => string | null {
-  const known = seen.get(name) ?? new Map<number, { startTicks: number; value: string | null }>();
+export function environmentValues(table: readonly ProcessEntry[], name: string): (p: ProcessEntry) => string[] {
+  const known = seen.get(name) ?? new Map<number, { startTicks: number; values: string[] }>();
   seen.set(name, known);
   const live = new Set(table.map((p) => p.pid));
   for (const pid of known.keys()) if (!live.has(pid)) known.delete(pid);
   return (p) => {
     const kept = known.get(p.pid);
-    if (kept && kept.startTicks === p.startTicks) return kept.value;
-    if (kernelThread(p)) return null;
+    if (kept && kept.startTicks === p.startTicks) return kept.values;
+    if (p.kernelThread) return [];
     const read = readEnvironment(p.pid);
-    if (read === null || read.length === 0) return null;
-    const value = read === "denied" ? null : valueIn(read, name);
-    known.set(p.pid, { startTicks: p.startTicks, value });
-    return value;
+    if (read === null || read.length === 0) return [];
+    const values = valuesIn(read, name);
+    known.set(p.pid, { startTicks: p.startTicks, values });
+    return values;
   };
 }

@@ -153,7 +153,8 @@ function membersFromTable<K>(sets: ReadonlyMap<K, TrackedSet>, variable: string)
       const next = stack.pop()!;
       if (owner.has(next)) continue;
       owner.set(next, key);
-      stack.push(...(children.get(next) ?? []));
+      // One at a time: a spread of a hundred thousand children would overflow the call stack.
+      for (const child of children.get(next) ?? []) stack.push(child);
     }
   };
   for (const p of table) {
@@ -161,10 +162,12 @@ function membersFromTable<K>(sets: ReadonlyMap<K, TrackedSet>, variable: string)
     if (key !== undefined) claim(p.pid, key);
   }
   if (byMarker.size > 0) {
-    const markerOf = environmentValues(table, variable);
+    const markersOf = environmentValues(table, variable);
     for (const p of table) {
       if (owner.has(p.pid)) continue;
-      const key = byMarker.get(markerOf(p) ?? "");
+      const key = markersOf(p)
+        .map((value) => byMarker.get(value))
+        .find((found) => found !== undefined);
       if (key !== undefined) claim(p.pid, key);
     }
   }

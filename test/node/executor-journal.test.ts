@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectiveJournal } from "../../agent/directives/directive-journal.ts";
@@ -33,20 +33,19 @@ describe("directive journal", () => {
     expect(reloaded.get("d")).toMatchObject({ success: true, output: "ok" });
   });
 
-  it("writes every line to the file on disk, across rewrites, and opens it again after being closed", () => {
+  it("writes every later line to the journal on disk after it was replaced or deleted, so no directive runs twice", () => {
     const file = join(tempDir(), "directives.jsonl");
-    const journal = new DirectiveJournal(file, silentLog, 3);
-    const ids = Array.from({ length: 9 }, (_, i) => `d${i}`);
-    for (const id of ids) {
-      journal.started(id);
-      if (id === "d4") journal.close();
-      journal.finished(result(id, `out ${id}`));
-    }
-    journal.started("running");
-    const reloaded = new DirectiveJournal(file, silentLog, 3);
-    expect(reloaded.get("d7")).toMatchObject({ success: true, output: "out d7" });
-    expect(reloaded.get("d8")).toMatchObject({ success: true, output: "out d8" });
-    expect(reloaded.get("running")).toMatchObject({ success: false, errorCode: "lost" });
+    const journal = new DirectiveJournal(file, silentLog);
+    journal.started("a");
+    journal.finished(result("a"));
+    // Put back from a backup, as a restore or an operator would: a new file under the same name.
+    writeFileSync(`${file}.restored`, readFileSync(file));
+    renameSync(`${file}.restored`, file);
+    journal.started("b");
+    expect(new DirectiveJournal(file, silentLog).get("b")).toMatchObject({ errorCode: "lost" });
+    rmSync(file);
+    journal.started("c");
+    expect(new DirectiveJournal(file, silentLog).get("c")).toMatchObject({ errorCode: "lost" });
   });
 
   it("keeps only the head of a large output and no image data for repeats, saying so", () => {
