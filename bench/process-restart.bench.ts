@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ProcessSupervisor } from "../agent/supervisor/process-supervisor.ts";
-import { ProcessConfig } from "../protocol/processes.ts";
+import { ProcessConfig, RELAUNCH_CEILING } from "../protocol/processes.ts";
 import { runIfMain } from "./lib/entry.ts";
 import type { BenchResult } from "./lib/results.ts";
 import { percentile } from "./lib/stats.ts";
@@ -72,8 +72,9 @@ export async function run(): Promise<BenchResult[]> {
       const killedAt = wallNow();
       process.kill(victim, "SIGKILL");
       const restartedAt = await waitForStart(file, killedAt);
-      // Spread the crashes so the relaunch window (1 s) never holds enough attempts to give up.
-      await sleep(40);
+      // Spread the crashes so that no window holds enough relaunches to give up: the policy's (1 s) nor the agent's
+      // own ceiling (10 within 10 s, whatever the policy).
+      await sleep(RELAUNCH_CEILING.withinMs / (RELAUNCH_CEILING.count - 1));
       return restartedAt - killedAt;
     };
 
