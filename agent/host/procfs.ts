@@ -33,8 +33,16 @@ export function requireLinux(what: string): void {
   if (process.platform !== "linux") throw new ActionError("unsupported", `${what} is available on Linux only (this machine runs ${process.platform})`);
 }
 
+/** What /proc/PID/stat says of a process. */
+export type StatFields = Pick<ProcessInfo, "pid" | "ppid" | "name" | "state" | "cpuTicks" | "startTicks" | "threads" | "kernelThread"> & {
+  /** Session id: a process that calls setsid leaves its parent's. */
+  sid: number;
+  /** Resident memory, in pages. */
+  rssPages: number;
+};
+
 /** Parses /proc/PID/stat; the name may hold spaces and parentheses, so fields are counted from the last ')'. */
-export function parseStat(text: string): Pick<ProcessInfo, "pid" | "ppid" | "name" | "state" | "cpuTicks" | "startTicks" | "threads" | "kernelThread"> | null {
+export function parseStat(text: string): StatFields | null {
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return null;
@@ -46,10 +54,12 @@ export function parseStat(text: string): Pick<ProcessInfo, "pid" | "ppid" | "nam
     name: text.slice(open + 1, close),
     state: fields[0]!,
     ppid: num(1),
+    sid: num(3),
     kernelThread: (num(6) & PF_KTHREAD) !== 0,
     cpuTicks: num(11) + num(12),
     threads: num(17),
     startTicks: num(19),
+    rssPages: num(21),
   };
 }
 

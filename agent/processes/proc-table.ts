@@ -1,34 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { parseStat, type StatFields } from "../host/procfs.ts";
 
 /** One line of the process table, as /proc tells it. */
-export interface ProcessEntry {
-  pid: number;
-  ppid: number;
-  /** Session id: a process that calls setsid leaves its parent's. */
-  sid: number;
-  /** When it started, in clock ticks since boot: with the pid, names one process even after the pid is reused. */
-  startTicks: number;
-  /** One of the kernel's own threads, which have no environment and run no program. */
-  kernelThread: boolean;
-  zombie: boolean;
-}
-
-/** The kernel's mark on its own threads in a process's flags (PF_KTHREAD), whatever their pids in a namespace. */
-const PF_KTHREAD = 0x00200000;
-
-/** Fields after the command name in /proc/<pid>/stat: state, ppid, pgrp, session, tty, tpgid, flags, ... */
-function parseStat(pid: number, text: string): ProcessEntry | null {
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  if (rest.length < 20) return null;
-  return {
-    pid,
-    ppid: Number(rest[1]),
-    sid: Number(rest[3]),
-    startTicks: Number(rest[19]),
-    kernelThread: (Number(rest[6]) & PF_KTHREAD) !== 0,
-    zombie: rest[0] === "Z" || rest[0] === "X",
-  };
-}
+export type ProcessEntry = Pick<StatFields, "pid" | "ppid" | "sid" | "startTicks" | "kernelThread">;
 
 /** Every live process on the machine (Linux; elsewhere an empty list). */
 export function processTable(): ProcessEntry[] {
@@ -42,8 +16,8 @@ export function processTable(): ProcessEntry[] {
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const entry = parseStat(Number(name), readFileSync(`/proc/${name}/stat`, "utf8"));
-      if (entry && !entry.zombie) entries.push(entry);
+      const stat = parseStat(readFileSync(`/proc/${name}/stat`, "utf8"));
+      if (stat && stat.state !== "Z" && stat.state !== "X") entries.push(stat);
     } catch {
       // Gone between the listing and the read.
     }

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { parseStat, type StatFields } from "../host/procfs.ts";
 import { membersOfSets, trackedMembers, type ProcessTracking, type TrackedSet } from "../processes/tracked-processes.ts";
 
 /**
@@ -16,24 +17,6 @@ export interface ProcessIdentity {
   /** Field 22 of /proc/<pid>/stat: when it started, in ticks after boot. */
   startTicks: number;
   bootId: string;
-}
-
-interface StatFields {
-  state: string;
-  cpuTicks: number;
-  startTicks: number;
-  rssPages: number;
-}
-
-/** The fields after the command name, which may itself contain spaces and parentheses. */
-function parseStat(text: string): StatFields | null {
-  const close = text.lastIndexOf(")");
-  if (close < 0) return null;
-  const f = text.slice(close + 2).split(" ");
-  // After the name, field 3 (state) is f[0]; field N is f[N - 3].
-  const num = (n: number) => Number(f[n - 3]);
-  const fields = { state: f[0] ?? "", cpuTicks: num(14) + num(15), startTicks: num(22), rssPages: num(24) };
-  return Number.isFinite(fields.startTicks) ? fields : null;
 }
 
 function readStat(pid: number): StatFields | null {
