@@ -9,7 +9,7 @@ import { installLayout } from "./install-layout.ts";
 import { readManifest } from "./install-manifest.ts";
 import { deleteUser, lookupUser } from "./os-accounts.ts";
 import { checkPrefix } from "./prefix-check.ts";
-import { processesOf, processesRunning } from "./running-processes.ts";
+import { processesOfInstall } from "./running-processes.ts";
 import { serviceName, systemctl, systemdRunning } from "./systemd-unit.ts";
 
 const O_PATH = 0o10000000;
@@ -53,7 +53,7 @@ export async function uninstallAgent(prefix: string, system: InstallSystem = SYS
     throw new InstallError(`${layout.manifest} names an unexpected sudoers file ${manifest.sudoers}: nothing was removed`);
   }
   const user = manifest.actionUser?.created ? lookupUser(manifest.actionUser.name) : null;
-  const stillRunning = () => [...processesRunning(layout.bundle), ...(user ? processesOf(user.uid) : [])];
+  const stillRunning = () => processesOfInstall(layout.bundle, user?.uid ?? null);
   if (!manifest.service && stillRunning().length > 0) {
     throw new InstallError(`the agent or its actions are still running (pids ${stillRunning().join(", ")}): stop them first; nothing was removed`);
   }

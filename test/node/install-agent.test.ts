@@ -8,6 +8,7 @@ import { installAgent, type InstallRequest, type InstallSystem } from "../../age
 import { installLayout } from "../../agent/install/install-layout.ts";
 import { InstallManifest } from "../../agent/install/install-manifest.ts";
 import { actionUserName, lookupUser } from "../../agent/install/os-accounts.ts";
+import { processesOfInstall } from "../../agent/install/running-processes.ts";
 import { uninstallAgent } from "../../agent/install/uninstaller.ts";
 import { sharedTempRoot } from "../support/action-user.ts";
 import { emptyDir } from "./cli-run.ts";
@@ -202,6 +203,21 @@ describe("cortex agent install", () => {
     const noSystemd = request(node, { service: true });
     await expect(installAgent(noSystemd, fakeSystem({ systemdRuntimeDir: join(emptyDir(), "absent") }))).rejects.toThrow("systemd is not running on this machine");
     expect(existsSync(noSystemd.prefix)).toBe(false);
+  });
+
+  it("names each still-running process of an install once, though the action worker both runs the bundle and is the action user's", async () => {
+    const bundle = join(emptyDir(), "cortex.mjs");
+    writeFileSync(bundle, "setTimeout(() => {}, 60_000);\n");
+    const worker = spawn(process.execPath, [bundle, "--action-worker"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => worker.once("spawn", resolve));
+      const named = processesOfInstall(bundle, process.getuid!());
+      expect(named.filter((pid) => pid === worker.pid)).toEqual([worker.pid]);
+      expect(new Set(named).size).toBe(named.length);
+      expect(processesOfInstall(bundle, null)).toEqual([worker.pid]);
+    } finally {
+      worker.kill("SIGKILL");
+    }
   });
 
   describe.skipIf(!root)(`as root (skipped otherwise: ${NOT_ROOT})`, () => {
