@@ -36,6 +36,11 @@ const RUNS = Number(process.env.BENCH_NOOP_RUNS ?? 400);
 const ROUNDS = 4;
 const WARMUP = 20;
 const BENCH = "no-op directive";
+/**
+ * Durable commits a directive waits for: its record before it is sent, its result before the answer. Counted with
+ * `strace -c` on the hub's workerd: two `fsync`s per read, none for a GET (docs/benchmarks.md).
+ */
+const COMMITS_PER_DIRECTIVE = 2;
 
 interface Probe {
   name: string;
@@ -203,6 +208,15 @@ export async function run(): Promise<BenchResult[]> {
         stage("directive: validation, storage, WebSocket out and back (sim read − GET node)", READ_SIM, "hub GET one node (API key)"),
         stage("agent: executor, file read, result (real − simulated node)", READ_AGENT, READ_SIM),
       );
+      const commit = p(at("HTTP → workerd → DO RPC + 1 row"), 50) - p(at("HTTP → workerd → DO RPC"), 50);
+      results.push({
+        bench: BENCH,
+        metric: `stage${path.suffix}: of the directive, storage: ${COMMITS_PER_DIRECTIVE} commits at the echo's one-row write (+1 row − RPC), p50`,
+        unit: "ms",
+        value: COMMITS_PER_DIRECTIVE * commit,
+        baseline: null,
+        baselineLabel: "",
+      });
     }
     results.push({ bench: BENCH, metric: "between the agent's ack and its result as the hub saw them (ms clock), p50", unit: "ms", value: percentile(agentDurations, 50), baseline: null, baselineLabel: "" });
     for (const path of paths) {

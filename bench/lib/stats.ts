@@ -6,6 +6,10 @@ export function percentile(samples: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
+export function mean(samples: readonly number[]): number {
+  return samples.length === 0 ? Number.NaN : samples.reduce((a, b) => a + b, 0) / samples.length;
+}
+
 /** Runs `task` over `items` with at most `limit` in flight. */
 export async function inBatches<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
