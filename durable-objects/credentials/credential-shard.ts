@@ -48,16 +48,16 @@ export class CredentialShard extends DurableObject<Env> {
     this.llmKeys = new PersonalLlmKeys(ctx.storage.sql, (userId) => this.directory().claimLegacyLlmKey(userId));
   }
 
-  /** Who a credential belongs to, or why it does not hold (`kind` says what was presented, for the message). */
+  /** Who a credential belongs to, or why it does not hold; `kind` is what it was presented as, and must be what it is. */
   async resolve(hash: string, kind: CredentialKind): Promise<HubResult<ResolvedCredential>> {
     const now = Date.now();
-    let found = this.store.resolve(hash, now);
+    let found = this.store.resolve(hash, now, kind);
     if (!found.found && found.ended === null && !this.movedAll()) {
       const claimed = await this.directory().claimLegacyCredential(hash);
       if (claimed.done) this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard_state (name, value) VALUES ('moved_all', '1')");
       if (claimed.record) {
         this.store.put(claimed.record, now, false);
-        found = this.store.resolve(hash, now);
+        found = this.store.resolve(hash, now, kind);
       }
     }
     return found.found ? ok(found.value) : refusal(found.ended ?? kind);

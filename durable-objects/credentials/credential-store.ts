@@ -66,10 +66,15 @@ export class CredentialStore {
     }
   }
 
-  /** Who a hash belongs to, if it still works; last use is recorded. A session found too old is ended on the way. */
-  resolve(hash: string, now: number): Resolution {
+  /**
+   * Who a hash belongs to, if it still works as the kind it was `presented` as; last use is recorded. A session found
+   * too old is ended on the way. A credential of another kind does not hold: a single sign-on identity's hash is a
+   * hash of text anyone can write (`sso:<email>`), and a read key sent as a cookie would act as its owner's session.
+   */
+  resolve(hash: string, now: number, presented: CredentialKind): Resolution {
     const row = this.sql.exec<CredentialRow>("SELECT * FROM credentials WHERE hash = ?", hash).toArray()[0];
     if (!row) return { found: false, ended: null };
+    if (row.kind !== presented) return { found: false, ended: presented };
     const kind = row.kind as CredentialKind;
     if (row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now)) return { found: false, ended: kind };
     if (kind === "session" && (row.created_at <= now - SESSION_MAX_MS || row.last_used_at <= now - SESSION_IDLE_MS)) {
