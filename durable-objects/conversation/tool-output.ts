@@ -25,9 +25,23 @@ export function safeOutput(output: string | null, limit: number): { text: string
   return cut(redactText(output ?? ""), limit);
 }
 
+/**
+ * Machines write their output and errors, so any line of it could be made to look like the hub's line that starts a
+ * machine's result. The hub's lines that start (or count) results begin with a token drawn for that one text, which no
+ * machine's text contains (one that does makes us draw again); the system prompt says only lines beginning with that
+ * call's token are such lines.
+ */
+function boundaryFor(machineTexts: string[]): string {
+  for (;;) {
+    const token = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    if (!machineTexts.some((t) => t.includes(token))) return `[#${token}]`;
+  }
+}
+
 function outcomeLine(d: DirectiveView): string {
   if (d.status === "done") return d.exitCode === null || d.exitCode === 0 ? "ok" : `exit code ${d.exitCode}`;
-  const why = d.error ? `: ${redactText(d.error)}` : "";
+  // The error is the machine's text: quoted, so it stays on the hub's line and reads as a quote, not as the hub's words.
+  const why = d.error ? `: ${JSON.stringify(redactText(d.error))}` : "";
   const exit = d.exitCode !== null ? ` (exit code ${d.exitCode})` : "";
   return `${d.errorCode === "offline" ? "offline" : d.status}${exit}${why}`;
 }
@@ -35,7 +49,8 @@ function outcomeLine(d: DirectiveView): string {
 /** The text a model gets for one directive's outcome. */
 export function singleForModel(d: DirectiveView): string {
   const output = safeOutput(d.output, MODEL_OUTPUT_CHARS);
-  const head = `[machine ${d.nodeId}: ${outcomeLine(d)}${d.truncated ? "; the machine's output was cut at the hub's limit" : ""}]`;
+  const outcome = outcomeLine(d);
+  const head = `${boundaryFor([output.text, outcome])} machine ${d.nodeId}: ${outcome}${d.truncated ? "; the machine's output was cut at the hub's limit" : ""}`;
   return output.text ? `${head}\n${output.text}` : head;
 }
 
@@ -82,16 +97,18 @@ export function machineResults(directives: DirectiveView[]): MachineResult[] {
  */
 export function fanOutForModel(directives: DirectiveView[], aggregate: FanOutAggregate | null): string {
   const all = groups(directives);
+  const outcomes = all.map((g) => outcomeLine(g.members[0]!));
+  const boundary = boundaryFor([...all.map((g) => g.output), ...outcomes]);
   const tally = aggregate
     ? `Ran on ${aggregate.total} machine(s): ${aggregate.succeeded} succeeded, ${aggregate.failed} failed, ${aggregate.offline} offline, ${aggregate.refused} refused, ${aggregate.timedOut} timed out, ${aggregate.cancelled} cancelled, ${aggregate.lost} lost.`
     : `Ran on ${directives.length} machine(s).`;
-  const lines = [`${tally} ${all.length} distinct result(s):`];
+  const lines = [`${boundary} ${tally} ${all.length} distinct result(s):`];
   let budget = MODEL_OUTPUT_CHARS;
   const perGroup = Math.max(400, Math.floor(MODEL_OUTPUT_CHARS / Math.max(1, all.length)));
   let shown = 0;
-  for (const g of all) {
+  for (const [i, g] of all.entries()) {
     if (budget <= 0) break;
-    const head = `\n[${g.members.length} machine(s): ${names(g.members)} — ${outcomeLine(g.members[0]!)}]`;
+    const head = `\n${boundary} ${g.members.length} machine(s): ${names(g.members)} — ${outcomes[i]}`;
     const body = g.output ? cut(g.output, Math.min(perGroup, budget)).text : "";
     lines.push(body ? `${head}\n${body}` : head);
     budget -= head.length + body.length;
@@ -99,7 +116,7 @@ export function fanOutForModel(directives: DirectiveView[], aggregate: FanOutAgg
   }
   if (shown < all.length) {
     const rest = all.slice(shown);
-    lines.push(`\n[… ${rest.length} more distinct result(s) from ${rest.reduce((n, g) => n + g.members.length, 0)} machine(s) not shown]`);
+    lines.push(`\n${boundary} … ${rest.length} more distinct result(s) from ${rest.reduce((n, g) => n + g.members.length, 0)} machine(s) not shown`);
   }
   return lines.join("\n");
 }
