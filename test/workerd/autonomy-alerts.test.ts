@@ -130,6 +130,30 @@ describe("Alertmanager notifications", () => {
     await release(key);
   });
 
+  it("never go to a machine that claims another's host name: a host name two machines report matches none, and an id or name beats any claim", async () => {
+    const { site, key } = await autonomySite([], { autonomyMaxActive: 5 });
+    await script(key, { hang: true }, { hang: true });
+    await connectNode(site, await registerNode(site, { name: "db-1", id: "db-1", tier: "root" }), { hostname: "db1" });
+    // Registered by an admin, but its agent is the attacker's: it claims the real machine's full name, and its id.
+    await connectNode(site, await registerNode(site, { name: "aaa-evil", id: "evil", tier: "unprivileged" }), { hostname: "db1.prod.example.com" });
+    await connectNode(site, await registerNode(site, { name: "web-2", id: "web-2", tier: "root" }), { hostname: "web2" });
+    await connectNode(site, await registerNode(site, { name: "aab-evil", id: "evil-2", tier: "unprivileged" }), { hostname: "web-2" });
+    const found = await outcomes(
+      site,
+      await newToken(site),
+      alert({ alertname: "PostgresDown", instance: "db1.prod.example.com:9187" }),
+      alert({ alertname: "NginxDown", instance: "web-2:9113" }),
+      alert({ alertname: "OnlyOne", instance: "web2.prod.example.com:9100" }),
+    );
+    expect(found.map((o) => [o.nodeId, o.outcome])).toEqual([
+      [null, "skipped"],
+      ["web-2", "investigating"],
+      ["web-2", "investigating"],
+    ]);
+    expect((await eventOf(site, found[0]!.eventId!)).skipReason).toBe("unmatched");
+    await release(key);
+  });
+
   it("match a machine by cortex_node (id or name), else by the instance label's host; an alert matching none is skipped", async () => {
     const { site, key } = await autonomySite([], { autonomyMaxActive: 5 });
     await script(key, { hang: true }, { hang: true }, { hang: true });

@@ -33,7 +33,7 @@ export type GuardDecision =
 export function decide(f: GuardFacts): GuardDecision {
   if (f.duplicateOf) return { kind: "duplicate", of: f.duplicateOf };
   if (f.trigger === "alert_resolved") return { kind: "record" };
-  if (!f.node) return { kind: "skip", reason: "unmatched", why: "the alert names no machine of this site (label cortex_node, or instance by host name)" };
+  if (!f.node) return { kind: "skip", reason: "unmatched", why: "the alert names no machine of this site, or a host name more than one machine reports (label cortex_node, or instance by host name)" };
   const crashLoop = f.trigger === "gave_up";
 
   const off = !f.enabled ? "autonomous investigations are off on this site" : !f.node.aiToolsAllowed ? `AI tools are turned off on machine ${f.node.id}` : null;

@@ -53,7 +53,10 @@ function hostOf(instance: string): string {
 
 /**
  * The machine an alert is about: its `cortex_node` label (a node id, or a node's name), else its `instance` label's
- * host (the port dropped) against each node's reported host name, name and id. Only machines still registered.
+ * host (the port dropped) as a node's id or name, else as the host name a node reports, in full or its first label.
+ * Only machines still registered. Ids and names are the site admins'; a host name is whatever the machine's agent
+ * says, so a machine claiming another's would take its alerts, and the investigations they start, to itself: a host
+ * name matches only when exactly one machine claims it, and an alert two machines claim matches none.
  */
 export function matchNode(labels: Record<string, string>, nodes: readonly NodeView[]): NodeView | null {
   const live = nodes.filter((n) => n.status !== "deregistered");
@@ -62,13 +65,14 @@ export function matchNode(labels: Record<string, string>, nodes: readonly NodeVi
   const instance = labels.instance?.trim();
   if (!instance) return null;
   const host = hostOf(instance);
+  const byAdmins = live.find((n) => n.id === host) ?? live.find((n) => n.name.toLowerCase() === host);
+  if (byAdmins) return byAdmins;
   const short = host.split(".")[0]!;
-  return (
-    live.find((n) => n.hostname?.toLowerCase() === host) ??
-    live.find((n) => n.hostname?.toLowerCase().split(".")[0] === short) ??
-    live.find((n) => n.name.toLowerCase() === host || n.id === host) ??
-    null
-  );
+  const claiming = live.filter((n) => {
+    const reported = n.hostname?.toLowerCase();
+    return reported !== undefined && (reported === host || reported.split(".")[0] === short);
+  });
+  return claiming.length === 1 ? claiming[0]! : null;
 }
 
 /** An Alertmanager alert as a trigger, matched to a machine of the site (or to none). */
