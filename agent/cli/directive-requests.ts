@@ -1,6 +1,7 @@
 import { DirectiveView } from "../../protocol/api.ts";
 import { clip, summarizeCall } from "../../protocol/directive-summary.ts";
 import { ACTION_PARAMS, type ActionName } from "../../protocol/directives.ts";
+import { revealControls } from "../../protocol/hidden-characters.ts";
 import { CliError, issuesLine } from "./cli-error.ts";
 import type { HubClient } from "./hub-client.ts";
 
@@ -20,11 +21,14 @@ export function runDirective(client: HubClient, node: string, action: ActionName
   return client.request("POST", client.sitePath("nodes", node, "directives"), DirectiveView, { body });
 }
 
-/** Why a directive did not succeed, in one line naming the node: `build-01: refused (tier_refused): ...`. */
+/**
+ * Why a directive did not succeed, in one line naming the node: `build-01: refused (tier_refused): ...`. The error
+ * is the node's own text, so its controls are shown rather than acted on by the terminal.
+ */
 export function failureLine(view: DirectiveView, label = view.nodeId): string {
   const code = view.errorCode && view.errorCode !== view.status ? ` (${view.errorCode})` : "";
   const exit = view.exitCode !== null ? ` (exit ${view.exitCode})` : "";
-  return `${label}: ${view.status.replace("_", " ")}${code}${exit}${view.error ? `: ${view.error}` : ""}`;
+  return revealControls(`${label}: ${view.status.replace("_", " ")}${code}${exit}${view.error ? `: ${view.error}` : ""}`);
 }
 
 /** The few words that identify what a directive did, for tables. */

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { DirectiveEvent } from "../../protocol/api.ts";
+import { revealControls } from "../../protocol/hidden-characters.ts";
 import type { CliContext } from "./cli-context.ts";
 import type { HubClient } from "./hub-client.ts";
 
@@ -60,6 +61,6 @@ async function requestCancel(cli: CliContext, client: HubClient, target: CancelT
     await client.request("POST", target.path, target.schema, { signal: AbortSignal.timeout(CANCEL_WAIT_MS) });
     cli.err(`cancelled ${target.what}\n`);
   } catch (error) {
-    cli.err(`error: could not cancel ${target.what}: ${(error as Error).message}\n`);
+    cli.err(`error: could not cancel ${target.what}: ${revealControls((error as Error).message)}\n`);
   }
 }

@@ -10,6 +10,7 @@ import {
   type ProcessOperation,
   type ProcessStatus,
 } from "../../protocol/processes.ts";
+import { revealControls } from "../../protocol/hidden-characters.ts";
 import type { CliContext, JsonOption } from "./cli-context.ts";
 import { CliError, issuesLine } from "./cli-error.ts";
 import { asBlock, bytes, duration, json, table, when } from "./format.ts";
@@ -63,7 +64,8 @@ function listText(r: ProcessListResponse): string {
   const notes = [`${r.nodeId}: ${sync}${r.timeZone ? `; schedules in ${r.timeZone}` : ""}`];
   if (r.redacted) notes.push("arguments and environment values are redacted for readers who may only read");
   for (const p of r.processes) if (p.status?.reason) notes.push(`${p.name}: ${p.status.reason}`);
-  return table(["name", "state", "pid", "uptime", "restarts", "last exit", "cpu", "memory", "launch", "command"], rows) + notes.map((n) => `${n}\n`).join("");
+  // A status reason is the agent's text.
+  return table(["name", "state", "pid", "uptime", "restarts", "last exit", "cpu", "memory", "launch", "command"], rows) + notes.map((n) => `${revealControls(n)}\n`).join("");
 }
 
 function specFrom(name: string, flags: ProcessFlags, words: string[], cwd: string): ProcessSpec {
@@ -73,12 +75,12 @@ function specFrom(name: string, flags: ProcessFlags, words: string[], cwd: strin
   return parsed.data;
 }
 
-/** Turns start/stop/restart answers into output and an exit code. */
+/** Turns start/stop/restart answers into output and an exit code; the message is the agent's text. */
 function reportAction(cli: CliContext, answer: ProcessActionResponse, asJson: boolean | undefined): number {
   if (asJson) cli.out(json(answer));
-  else if (answer.ok) cli.out(asBlock(answer.message));
+  else if (answer.ok) cli.out(asBlock(revealControls(answer.message)));
   if (answer.ok) return 0;
-  cli.err(`error: ${answer.name}: ${answer.message}\n`);
+  cli.err(`error: ${answer.name}: ${revealControls(answer.message)}\n`);
   return 1;
 }
 

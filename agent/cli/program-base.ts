@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { revealControls } from "../../protocol/hidden-characters.ts";
 import { AGENT_VERSION } from "../connection/agent-version.ts";
 import { CliContext } from "./cli-context.ts";
 import { CliError } from "./cli-error.ts";
@@ -47,7 +48,8 @@ export async function runProgram(program: Command, cli: CliContext, argv: string
   } catch (error) {
     // Commander has already printed its own usage errors and help.
     if (error instanceof CommanderError) return error.exitCode;
-    io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    // A hub's error message can relay a node's text (a process operation's failure, for one).
+    io.stderr(`error: ${revealControls(error instanceof Error ? error.message : String(error))}\n`);
     return error instanceof CliError ? error.exitCode : 1;
   }
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { FanOutTarget } from "../../protocol/api.ts";
+import { revealControls } from "../../protocol/hidden-characters.ts";
 import { NodeId } from "../../protocol/identifiers.ts";
 import { MAX_BASH_TIMEOUT_MS } from "../../protocol/limits.ts";
 import {
@@ -216,10 +217,11 @@ export function addRoostCommands(program: Command, cli: CliContext): void {
         const detail = await client.request("GET", client.sitePath("roosts", parsed.roost, "versions", String(version)), VersionDetail);
         if (flags.json) return void cli.out(json(detail));
         const v = detail.version;
-        cli.out(`${v.roost}@${v.version} by ${v.createdBy} ${ago(v.createdAt)}: ${v.files} files, ${bytes(v.bytes)}${v.message ? ` — ${v.message}` : ""}\n`);
+        // Whoever pushed the version wrote its message and symlink targets.
+        cli.out(revealControls(`${v.roost}@${v.version} by ${v.createdBy} ${ago(v.createdAt)}: ${v.files} files, ${bytes(v.bytes)}${v.message ? ` — ${v.message}` : ""}\n`));
         for (const f of detail.files) {
           const what = f.type === "file" ? `${f.mode.toString(8).padStart(4, "0")} ${bytes(f.size).padStart(10)}` : f.type === "dir" ? `${f.mode.toString(8).padStart(4, "0")} ${"dir".padStart(10)}` : `${"link".padStart(15)}`;
-          cli.out(`${what}  ${f.path}${f.type === "symlink" ? ` -> ${f.target}` : ""}\n`);
+          cli.out(revealControls(`${what}  ${f.path}${f.type === "symlink" ? ` -> ${f.target}` : ""}\n`));
         }
       }),
     );
@@ -297,7 +299,7 @@ export function addRoostCommands(program: Command, cli: CliContext): void {
         cli.action(async (id: string, flags: Json, command: Command) => {
           const client = cli.client(command);
           const view = await client.request("POST", client.sitePath("roost", "deployments", id, verb), DeploymentView);
-          cli.out(flags.json ? json(view) : `${view.id}: ${countsLine(view)}${view.reason ? ` (${view.reason})` : ""}\n`);
+          cli.out(flags.json ? json(view) : revealControls(`${view.id}: ${countsLine(view)}${view.reason ? ` (${view.reason})` : ""}\n`));
         }),
       );
   }

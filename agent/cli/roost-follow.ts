@@ -1,3 +1,4 @@
+import { revealControls } from "../../protocol/hidden-characters.ts";
 import type { DeploymentEvent, DeploymentView, TargetView } from "../../protocol/roost-api.ts";
 import { countTargets } from "../../protocol/roost-counts.ts";
 import type { CliContext } from "./cli-context.ts";
@@ -43,10 +44,11 @@ export async function followDeployment(cli: CliContext, open: (signal: AbortSign
     if (live) cli.err("\r\u001b[K");
     live = false;
   };
+  // Targets' errors and the deployment's reason quote what agents printed: show their controls, do not obey them.
   const say = (text: string) => {
     if (asJson) return;
     clearLive();
-    cli.err(`${text}\n`);
+    cli.err(`${revealControls(text)}\n`);
   };
   const draw = () => {
     if (!tty || !deployment) return;
@@ -113,7 +115,7 @@ function finish(cli: CliContext, d: DeploymentView | null, targets: Map<string, 
   if (asJson) {
     cli.out(json(d ? { ...d, targets: [...targets.values()] } : null));
   } else if (d) {
-    cli.out(`${d.kind} ${d.roost}@${d.version} ${d.id}: ${countsLine(d)}${d.reason ? ` (${d.reason})` : ""}\n`);
+    cli.out(revealControls(`${d.kind} ${d.roost}@${d.version} ${d.id}: ${countsLine(d)}${d.reason ? ` (${d.reason})` : ""}\n`));
   }
   if (problem) cli.err(`error: ${problem}\n`);
   return code;

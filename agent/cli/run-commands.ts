@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { RunRecord, type DirectiveView } from "../../protocol/api.ts";
+import { revealControls } from "../../protocol/hidden-characters.ts";
 import { MAX_STALL_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { CliContext, JsonOption } from "./cli-context.ts";
 import { outputText, reportDirective } from "./directive-report.ts";
@@ -98,12 +99,14 @@ function offlineReport(cli: CliContext, view: DirectiveView, record: RunRecord |
 function launchedText(view: DirectiveView, node: string): string {
   if (view.data?.kind !== "run") return outputText(view);
   const pid = view.data.pid === undefined ? "" : ` (pid ${view.data.pid})`;
-  return `Started run ${view.data.runId}${pid} on ${node}.\nFollow it with: cortex run status ${node} ${view.data.runId}\n`;
+  // The run id is the node's word.
+  return revealControls(`Started run ${view.data.runId}${pid} on ${node}.\nFollow it with: cortex run status ${node} ${view.data.runId}\n`);
 }
 
+/** The run id and reason are the node's words, so their controls are shown rather than acted on. */
 function stateLine(s: { runId: string; state: string; exitCode: number | null; reason?: string | null }): string {
   const exit = s.exitCode === null ? "" : `, exit ${s.exitCode}`;
-  return `run ${s.runId}: ${s.state}${exit}${s.reason ? ` (${s.reason})` : ""}\n`;
+  return revealControls(`run ${s.runId}: ${s.state}${exit}${s.reason ? ` (${s.reason})` : ""}\n`);
 }
 
 function runStatusText(view: DirectiveView): string {
