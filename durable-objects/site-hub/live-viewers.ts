@@ -64,10 +64,19 @@ function liveNode(view: NodeView): LiveNode {
  * change of a node's row, and each activity entry (new or updated) their reader may see. Viewers only listen; a
  * "ping" they send is answered by the runtime without waking the object, and anything else they send is ignored.
  */
+/** What the dashboards show of a node's supervised processes. */
+export interface LiveProcesses {
+  configVersion: number;
+  supervision: SupervisionStatus | null;
+}
+
 export class LiveViewers {
-  /** Heartbeats not yet pushed, the latest per node, and the timer that pushes them. */
+  /** Heartbeats not yet pushed, the latest per node. */
   private readonly beats = new Map<string, LiveBeat>();
-  private beatsDue: ReturnType<typeof setTimeout> | null = null;
+  /** Nodes whose heartbeat reported their processes since the last push, each with how to read what to push then. */
+  private readonly reports = new Map<string, () => LiveProcesses>();
+  /** The timer that pushes both. */
+  private due: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -110,15 +119,30 @@ export class LiveViewers {
   heartbeat(beat: LiveBeat): void {
     if (!this.ctx.getWebSockets(VIEWER_TAG).length) return;
     this.beats.set(beat.id, beat);
-    this.beatsDue ??= setTimeout(() => this.pushBeats(), LIVE_BEATS_MS);
+    this.due ??= setTimeout(() => this.push(), LIVE_BEATS_MS);
   }
 
-  private pushBeats(): void {
-    this.beatsDue = null;
+  /**
+   * A heartbeat reported the node's processes: pushed with the beats, read when they go, at most once per node per
+   * `LIVE_BEATS_MS`. A node may send heartbeats as fast as its socket carries them, and a report of 32 processes is
+   * tens of kilobytes: pushed at once, each one would go to every dashboard. A person's change is pushed at once.
+   */
+  processesReported(nodeId: string, live: () => LiveProcesses): void {
+    if (!this.ctx.getWebSockets(VIEWER_TAG).length) return;
+    this.reports.set(nodeId, live);
+    this.due ??= setTimeout(() => this.push(), LIVE_BEATS_MS);
+  }
+
+  private push(): void {
+    this.due = null;
     const beats = [...this.beats.values()];
+    const reports = [...this.reports];
     this.beats.clear();
+    this.reports.clear();
     const viewers = this.ctx.getWebSockets(VIEWER_TAG);
-    if (viewers.length && beats.length) broadcast(viewers, { type: "beats", at: Date.now(), beats });
+    if (!viewers.length) return;
+    if (beats.length) broadcast(viewers, { type: "beats", at: Date.now(), beats });
+    for (const [nodeId, live] of reports) this.processesChanged(nodeId, live());
   }
 
   /** Pushes an activity entry to the viewers who may read it (the rule of `mayRead`, by socket tags). */
@@ -141,9 +165,11 @@ export class LiveViewers {
   }
 
   /** Pushes a node's supervised processes (status, list version) to every viewer, reasons redacted for confined ones. */
-  processesChanged(nodeId: string, live: { configVersion: number; supervision: SupervisionStatus | null }): void {
+  processesChanged(nodeId: string, live: LiveProcesses): void {
     const viewers = this.ctx.getWebSockets(VIEWER_TAG);
     if (!viewers.length) return;
+    // What is pushed now is the latest: a report still waiting would only repeat it.
+    this.reports.delete(nodeId);
     const at = Date.now();
     const confined = viewers.filter((ws) => this.ctx.getTags(ws).includes(CONFINED_TAG));
     const whole = viewers.filter((ws) => !confined.includes(ws));

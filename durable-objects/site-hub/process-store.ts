@@ -1,3 +1,4 @@
+import { MIN_HEARTBEAT_MS } from "../../protocol/limits.ts";
 import { ProcessSpec, SupervisionStatus, type ProcessConfig, type ProcessEvent } from "../../protocol/processes.ts";
 
 /**
@@ -10,6 +11,8 @@ import { ProcessSpec, SupervisionStatus, type ProcessConfig, type ProcessEvent }
 /** Event ids are kept this long to recognise a repeat; an agent resends within minutes, not weeks. */
 const EVENT_RETENTION_MS = 30 * 86_400_000;
 const PRUNE_EVERY = 500;
+/** A node's report is written to its row at most this often; its agent reports once per heartbeat, at least 1 s apart. */
+const SUPERVISION_WRITE_GAP_MS = MIN_HEARTBEAT_MS;
 /**
  * Event ids kept per node to drop repeats: a node reporting new events without end must not grow the site's storage
  * without end (its activity entries are bounded by the node's hourly quota).
@@ -101,10 +104,14 @@ export class ProcessStore {
   }
 
   /**
-   * Each node's latest report while it is newer than its row (only figures changed): held in memory until the node's
-   * next row write, so a woken object shows the row's, at most a minute old, until the next heartbeat.
+   * Each node's latest report while it is newer than its row: held in memory until the node's next row write, so a
+   * woken object shows the row's, at most a minute old, until the next heartbeat.
    */
   private readonly reports = new Map<string, { status: SupervisionStatus; at: number }>();
+  /** Nodes whose report in memory differs from their row in more than figures: written once the gap has passed. */
+  private readonly changed = new Set<string>();
+  /** When each node's report was last written to its row, by this instance of the object. */
+  private readonly writtenAt = new Map<string, number>();
 
   /** The node's latest reported status, or null before any report. */
   supervision(nodeId: string): { status: SupervisionStatus; reportedAt: number } | null {
@@ -113,22 +120,37 @@ export class ProcessStore {
     return this.storedSupervision(nodeId);
   }
 
+  /** The names of the node's processes, the only ones its reports may speak of. */
+  names(nodeId: string): Set<string> {
+    return new Set(this.sql.exec<{ name: string }>("SELECT name FROM processes WHERE node_id = ?", nodeId).toArray().map((r) => r.name));
+  }
+
   /**
-   * Takes a heartbeat's report; true when the row must be written now, because it differs from the one before in
-   * more than the processes' CPU and memory figures (the Processes views' states, pids, exits, versions).
+   * Takes a heartbeat's report; true when the row must be written now, because it differs from the row in more than
+   * the processes' CPU and memory figures (the Processes views' states, pids, exits, versions), at most once per
+   * `SUPERVISION_WRITE_GAP_MS` a node: a node sending heartbeats back to back, each with a new reason, would otherwise
+   * have each one written. A change within the gap is written by the first heartbeat after it.
    */
   report(nodeId: string, status: SupervisionStatus, at: number): boolean {
     const before = this.supervision(nodeId)?.status ?? null;
     this.reports.set(nodeId, { status, at });
-    return before === null || withoutFigures(before) !== withoutFigures(status);
+    if (before === null || withoutFigures(before) !== withoutFigures(status)) this.changed.add(nodeId);
+    const last = this.writtenAt.get(nodeId);
+    return this.changed.has(nodeId) && (last === undefined || at - last >= SUPERVISION_WRITE_GAP_MS);
   }
 
   /** The report not on the node's row yet, taken to be written with it. */
   takeUnwritten(nodeId: string): { json: string; at: number } | null {
     const live = this.reports.get(nodeId);
     if (!live) return null;
-    this.reports.delete(nodeId);
+    this.written(nodeId, live.at);
     return { json: JSON.stringify(live.status), at: live.at };
+  }
+
+  private written(nodeId: string, at: number): void {
+    this.reports.delete(nodeId);
+    this.changed.delete(nodeId);
+    this.writtenAt.set(nodeId, at);
   }
 
   private storedSupervision(nodeId: string): { status: SupervisionStatus; reportedAt: number } | null {
@@ -141,7 +163,7 @@ export class ProcessStore {
   /** Stores a status the hub derived (events applied), keeping when the report it came from was made. */
   saveSupervision(nodeId: string, status: SupervisionStatus): void {
     const live = this.reports.get(nodeId);
-    this.reports.delete(nodeId);
+    if (live) this.written(nodeId, live.at);
     this.sql.exec("UPDATE nodes SET supervision = ?, supervision_at = COALESCE(?, supervision_at) WHERE id = ?", JSON.stringify(status), live?.at ?? null, nodeId);
   }
 

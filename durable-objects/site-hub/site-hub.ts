@@ -224,8 +224,8 @@ export class SiteHub extends DurableObject<Env> {
         this.deployments.nodeConnected(nodeId);
       },
       onSupervision: (nodeId, status, at) => {
-        const due = processStore.report(nodeId, status, at);
-        this.viewers.processesChanged(nodeId, this.processes.live(nodeId));
+        const due = this.processes.reported(nodeId, status, at);
+        this.viewers.processesReported(nodeId, () => this.processes.live(nodeId));
         return due;
       },
       onBeat: (beat) => this.viewers.heartbeat(beat),

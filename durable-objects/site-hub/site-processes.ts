@@ -164,6 +164,15 @@ export class SiteProcesses {
     return events.map((e) => e.id);
   }
 
+  /**
+   * A heartbeat's report of the node's processes, kept without any process the node was not given: a node may write
+   * any names into it, and those would reach every dashboard. True when the node's row must be written now.
+   */
+  reported(nodeId: string, status: SupervisionStatus, at: number): boolean {
+    const names = this.store.names(nodeId);
+    return this.store.report(nodeId, { ...status, processes: status.processes.filter((p) => names.has(p.name)) }, at);
+  }
+
   /** What the live dashboard gets for a node. */
   live(nodeId: string): { configVersion: number; supervision: SupervisionStatus | null } {
     return { configVersion: this.store.version(nodeId), supervision: this.store.supervision(nodeId)?.status ?? null };

@@ -297,6 +297,63 @@ describe("live status", () => {
     expect(after.nextStartAt).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  it("of a node sending heartbeats back to back reaches dashboards at most once a second and its row once, without processes it was not given", async () => {
+    const site = freshSite();
+    const { id, agent } = await connected(site);
+    for (const name of ["p0", "p1"]) expect((await add(site, id, { name, command: "/bin/true" })).status).toBe(201);
+    const viewers = [await watch(site), await watch(site), await watch(site)];
+    for (const v of viewers) await v.snapshot();
+    const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+    const row = () => runInDurableObject(stub, (_hub, state) => state.storage.sql.exec<{ supervision: string; at: number }>("SELECT supervision, supervision_at AS at FROM nodes WHERE id = ?", id).one());
+    const reason = "x".repeat(1_000);
+    // 32 processes, 30 of them made up, each heartbeat with new reasons.
+    const report = (i: number) => status(1, Array.from({ length: 32 }, (_, j) => ({ name: `p${j}`, pid: 1_000 + j, state: "refused" as const, reason: `${i} ${reason}` })));
+    const acks = () => agent.received.filter((m) => typeof m !== "string" && m.type === "heartbeat_ack").length;
+    const pushes = (v: LiveViewer) => v.messages.flatMap((m) => (m.type === "processes" ? [m] : []));
+
+    // Each statement that writes a report to the row, counted while the burst runs.
+    const reportWrites: string[] = [];
+    const restore = await runInDurableObject(stub, (_hub, state) => {
+      const sql = state.storage.sql;
+      const exec = sql.exec.bind(sql);
+      sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+        if (/supervision = /.test(query) && bindings.some((b) => typeof b === "string" && b.includes(reason))) reportWrites.push(query);
+        return exec(query, ...bindings);
+      }) as typeof sql.exec;
+      return () => (sql.exec = exec);
+    });
+    const started = Date.now();
+    for (let i = 0; i < 200; i++) agent.send({ type: "heartbeat", agentId: id, supervision: report(i) });
+    await expect.poll(acks, { timeout: 10_000, interval: 10 }).toBe(200);
+    const within = Date.now() - started;
+    await runInDurableObject(stub, () => restore());
+    expect(reportWrites.length).toBeLessThanOrEqual(Math.ceil(within / 1_000) + 1);
+    const firstWrite = (await row()).at;
+    await new Promise((r) => setTimeout(r, 1_300));
+    for (const v of viewers) {
+      expect(pushes(v).length).toBeGreaterThanOrEqual(1);
+      expect(pushes(v).length).toBeLessThanOrEqual(Math.ceil(within / 1_000) + 1);
+    }
+    // Nothing is written after the burst without a heartbeat.
+    expect((await row()).at).toBe(firstWrite);
+
+    // The first heartbeat past the gap is written, and pushed within a second.
+    agent.send({ type: "heartbeat", agentId: id, supervision: report(200) });
+    await expect.poll(acks, { timeout: 3_000, interval: 10 }).toBe(201);
+    expect((JSON.parse((await row()).supervision) as SupervisionStatus).processes.map((p) => [p.name, p.reason])).toEqual([
+      ["p0", `200 ${reason}`],
+      ["p1", `200 ${reason}`],
+    ]);
+    for (const v of viewers) {
+      await expect.poll(() => pushes(v).at(-1)?.supervision?.processes[0]?.reason, { timeout: 3_000 }).toBe(`200 ${reason}`);
+      for (const m of pushes(v)) expect(m.supervision!.processes.map((p) => p.name)).toEqual(["p0", "p1"]);
+    }
+    expect((await list(site, id)).processes.map((p) => [p.name, p.status?.reason])).toEqual([
+      ["p0", `200 ${reason}`],
+      ["p1", `200 ${reason}`],
+    ]);
+  });
+
   it("writes a report to storage only when more than its figures changed, and shows every report at once", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
@@ -304,7 +361,7 @@ describe("live status", () => {
       vi.setSystemTime(t0 + 100);
       const site = freshSite();
       const { id, agent } = await connected(site);
-      for (const name of ["p0", "p1"]) expect((await add(site, id, { name, command: "/bin/true" })).status).toBe(201);
+      for (let i = 0; i < 10; i++) expect((await add(site, id, { name: `p${i}`, command: "/bin/true" })).status).toBe(201);
       const metrics = { cpuPercent: 12.5, memoryMb: 900, memoryTotalMb: 4000, diskFreeMb: 100, diskTotalMb: 200, activeDirectives: 0, uptimeSeconds: 60 };
       const rowsWrittenBy = async (at: number, message: unknown): Promise<number> => {
         vi.setSystemTime(at);
