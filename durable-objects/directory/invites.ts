@@ -81,7 +81,21 @@ export class InviteStore {
     return row ? view(row) : null;
   }
 
-  markAccepted(id: string, userId: string, now: number): void {
-    this.sql.exec("UPDATE invites SET accepted_at = ?, accepted_by = ? WHERE id = ?", now, userId, id);
+  /**
+   * Takes an open invite for one acceptance: true for exactly one caller, however many race for it. A new account
+   * has no user id yet (null) until `settle`.
+   */
+  claim(id: string, userId: string | null, now: number): boolean {
+    return this.sql.exec("UPDATE invites SET accepted_at = ?, accepted_by = ? WHERE id = ? AND accepted_at IS NULL", now, userId, id).rowsWritten === 1;
+  }
+
+  /** Gives back a claim whose acceptance failed before it granted anything, so that the link still works. */
+  release(id: string): void {
+    this.sql.exec("UPDATE invites SET accepted_at = NULL, accepted_by = NULL WHERE id = ?", id);
+  }
+
+  /** Records who a claimed invite let in, once their account exists. */
+  settle(id: string, userId: string): void {
+    this.sql.exec("UPDATE invites SET accepted_by = ? WHERE id = ?", userId, id);
   }
 }
