@@ -39,9 +39,12 @@ export type MeResponse = z.infer<typeof MeResponse>;
 /** First superadmin: the setup code is the local admin key, or the CORTEX_SETUP_CODE secret on a deployed hub. */
 export const SetupRequest = z.object({ setupCode: z.string().min(1).max(512), email: Email, name: Label, password: Password });
 export const LoginRequest = z.object({ email: Email, password: z.string().min(1).max(1024) });
-/** Changing the password signs out the other sessions; `revokeApiKeys` also revokes every API key of the account. */
+/**
+ * Changing the password signs out the other sessions; `revokeApiKeys` also revokes every API key of the account and
+ * removes every passkey (whoever held the session may have added one, and nobody can tell whose a passkey is).
+ */
 export const ChangePasswordRequest = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: Password, revokeApiKeys: z.boolean().default(false) });
-/** "Sign out everywhere", optionally revoking every API key of the account too. The body may be left out. */
+/** "Sign out everywhere", optionally revoking every API key and removing every passkey too. The body may be left out. */
 export const SignOutEverywhereRequest = z.object({ revokeApiKeys: z.boolean().default(false) }).strict();
 /** What a password change or "sign out everywhere" ended. */
 export const SignedOut = z.object({ signedOutSessions: z.number().int(), revokedApiKeys: z.number().int() });
@@ -144,6 +147,11 @@ export const PasskeyAuthenticationCredential = z.object({
   authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
 });
 
+/**
+ * Adding a passkey asks for the account's password: a session alone (a cookie taken from an unlocked laptop) must
+ * not be able to plant a way back in that outlives the victim changing their password.
+ */
+export const PasskeyRegisterOptionsRequest = z.object({ password: z.string().min(1).max(1024) });
 export const PasskeyRegisterVerifyRequest = z.object({ name: Label.default("passkey"), response: PasskeyRegistrationCredential });
 /** The email is accepted for the sign-in form's convenience and ignored: passkeys are discoverable, and answering
  * differently for known and unknown emails would tell who has an account. */

@@ -4,6 +4,36 @@ import type { AuditEntry, AuditKind, AuditPage, AuditQuery } from "../../protoco
 const MAX_ENTRIES = 200_000;
 const PRUNE_EVERY = 1_000;
 
+const HOUR_MS = 3600_000;
+/** Failed sign-ins from one source written one by one each hour; the rest are counted in one entry per source. */
+export const FAILED_SIGN_INS_PER_SOURCE_HOUR = 20;
+/**
+ * Entries about failed sign-ins written each hour from all sources together, so that many sources (a botnet, or
+ * an IPv6 block's many /64s) cannot push real history out either: past it, one entry for the hour counts the rest.
+ */
+export const FAILED_SIGN_IN_ENTRIES_PER_HOUR = 500;
+/** Counters of past hours deleted by each failed sign-in. */
+const PRUNE_COUNTERS = 8;
+/** The counter row of the hour-wide total (never a source: sources are addresses or /64 blocks). */
+const ALL_SOURCES = "*";
+
+/**
+ * Whose failures are counted together: an IPv4 address, or an IPv6 address's /64 (one household or machine gets a
+ * whole /64, so counting single IPv6 addresses would give one attacker endless room).
+ */
+export function failureSource(ip: string | null): string {
+  if (!ip) return "unknown";
+  if (!ip.includes(":") || ip.includes(".")) return ip;
+  const [head = "", tail] = ip.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
+}
+
 interface AuditRow {
   id: number;
   at: number;
@@ -14,6 +44,23 @@ interface AuditRow {
   message: string;
   data: string | null;
   [key: string]: SqlStorageValue;
+}
+
+interface CounterRow {
+  count: number;
+  summary_id: number | null;
+  [key: string]: SqlStorageValue;
+}
+
+/** The data of an entry that counts the failed sign-ins of an hour not written one by one. */
+interface Summary {
+  more: number;
+  from: string;
+  hourStartedAt: number;
+}
+
+function summaryMessage(s: Summary): string {
+  return `${s.more} more failed sign-in${s.more === 1 ? "" : "s"} ${s.from} in the hour from ${new Date(s.hourStartedAt).toISOString()}, counted here instead of one entry each`;
 }
 
 export interface NewAuditEntry {
@@ -40,21 +87,90 @@ export class AuditTrail {
 
   constructor(private readonly sql: SqlStorage) {}
 
-  append(entry: NewAuditEntry, now: number): void {
+  /**
+   * Counts a failed sign-in from `ip`; true when it is to be written in full. Otherwise it has been counted in the
+   * entry that sums up its source's further failures this hour (or, once the hour's entries run out, every source's).
+   */
+  admitFailedSignIn(ip: string | null, now: number): boolean {
+    const hour = Math.floor(now / HOUR_MS);
     this.sql.exec(
-      "INSERT INTO audit (at, kind, actor, site_id, ip, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      now,
-      entry.kind,
-      entry.actor,
-      entry.site ?? null,
-      entry.ip,
-      entry.message,
-      entry.data ? JSON.stringify(entry.data) : null,
+      "DELETE FROM audit_failures WHERE (hour, source) IN (SELECT hour, source FROM audit_failures WHERE hour < ? LIMIT ?)",
+      hour,
+      PRUNE_COUNTERS,
     );
+    const source = failureSource(ip);
+    const mine = this.bump(hour, source);
+    const written = this.counter(hour, ALL_SOURCES);
+    const room = (written?.count ?? 0) < FAILED_SIGN_IN_ENTRIES_PER_HOUR;
+    if (mine.count <= FAILED_SIGN_INS_PER_SOURCE_HOUR && room) {
+      this.bump(hour, ALL_SOURCES);
+      return true;
+    }
+    if (mine.summary_id !== null) {
+      this.addToSummary(mine.summary_id);
+    } else if (room) {
+      this.bump(hour, ALL_SOURCES);
+      this.summarise(hour, source, `from ${source}`, now);
+    } else if (written?.summary_id != null) {
+      this.addToSummary(written.summary_id);
+    } else {
+      this.summarise(hour, ALL_SOURCES, "from any address", now);
+    }
+    return false;
+  }
+
+  private bump(hour: number, source: string): CounterRow {
+    return this.sql
+      .exec<CounterRow>(
+        "INSERT INTO audit_failures (hour, source, count) VALUES (?, ?, 1) ON CONFLICT (hour, source) DO UPDATE SET count = count + 1 RETURNING count, summary_id",
+        hour,
+        source,
+      )
+      .one();
+  }
+
+  private counter(hour: number, source: string): CounterRow | undefined {
+    return this.sql.exec<CounterRow>("SELECT count, summary_id FROM audit_failures WHERE hour = ? AND source = ?", hour, source).toArray()[0];
+  }
+
+  private summarise(hour: number, source: string, from: string, now: number): void {
+    const data = { more: 1, from, hourStartedAt: hour * HOUR_MS };
+    const id = this.append({ kind: "sign_in_failed", actor: null, ip: null, message: summaryMessage(data), data }, now);
+    this.sql.exec(
+      "INSERT INTO audit_failures (hour, source, count, summary_id) VALUES (?, ?, 0, ?) ON CONFLICT (hour, source) DO UPDATE SET summary_id = excluded.summary_id",
+      hour,
+      source,
+      id,
+    );
+  }
+
+  private addToSummary(id: number): void {
+    const row = this.sql.exec<{ data: string | null }>("SELECT data FROM audit WHERE id = ?", id).toArray()[0];
+    // Pruned with the oldest entries: the failures it would count are older than anything kept.
+    if (!row?.data) return;
+    const data = JSON.parse(row.data) as Summary;
+    data.more += 1;
+    this.sql.exec("UPDATE audit SET message = ?, data = ? WHERE id = ?", summaryMessage(data), JSON.stringify(data), id);
+  }
+
+  append(entry: NewAuditEntry, now: number): number {
+    const { id } = this.sql
+      .exec<{ id: number }>(
+        "INSERT INTO audit (at, kind, actor, site_id, ip, message, data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        now,
+        entry.kind,
+        entry.actor,
+        entry.site ?? null,
+        entry.ip,
+        entry.message,
+        entry.data ? JSON.stringify(entry.data) : null,
+      )
+      .one();
     if (++this.appendsSincePrune >= PRUNE_EVERY) {
       this.appendsSincePrune = 0;
       this.sql.exec("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", MAX_ENTRIES);
     }
+    return id;
   }
 
   query(q: AuditQuery): AuditPage {

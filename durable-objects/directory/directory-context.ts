@@ -61,6 +61,8 @@ export class DirectoryContext {
    * particular and stay in the hub's audit trail.
    */
   async record(entry: NewAuditEntry, now = Date.now()): Promise<void> {
+    // A flood of failed sign-ins is summed up rather than written (or mirrored) one by one: see AuditTrail.
+    if (entry.kind === "sign_in_failed" && !this.audit.admitFailedSignIn(entry.ip, now)) return;
     this.audit.append(entry, now);
     if (entry.siteLog === false) return;
     const sites = entry.site ? [entry.site] : entry.subject ? this.memberships.sitesOf(entry.subject) : [];

@@ -122,7 +122,7 @@ export class Directory extends DurableObject<Env> {
   }
 
   beginPasswordChange(userId: string, ip: string | null): HubResult<PasswordCheck> {
-    return this.signIn.beginPasswordChange(userId, ip);
+    return this.signIn.beginPasswordCheck(userId, ip);
   }
 
   finishPasswordChange(input: PasswordChange): Promise<HubResult<SignedOut>> {
@@ -139,8 +139,20 @@ export class Directory extends DurableObject<Env> {
 
   // ---- passkeys ----
 
-  startPasskeyRegistration(userId: string, challenge: string): HubResult<{ user: MeResponse["user"]; existing: StoredPasskey[] }> {
-    return this.passkeyCeremonies.startRegistration(userId, challenge);
+  /** Adding a passkey needs the password, checked by the Worker between these two calls like a password change. */
+  beginPasskeyRegistration(userId: string, ip: string | null): HubResult<PasswordCheck> {
+    return this.signIn.beginPasswordCheck(userId, ip);
+  }
+
+  async startPasskeyRegistration(input: {
+    check: PasswordCheck;
+    passwordOk: boolean;
+    ip: string | null;
+    challenge: string;
+  }): Promise<HubResult<{ user: MeResponse["user"]; existing: StoredPasskey[] }>> {
+    const proved = await this.signIn.settlePasswordCheck(input.check, input.passwordOk, input.ip, "to add a passkey");
+    if (!proved.ok) return proved;
+    return this.passkeyCeremonies.startRegistration(proved.value, input.challenge);
   }
 
   finishPasskeyRegistration(

@@ -28,6 +28,11 @@ const COUNT_ONLY: ThrottlePolicy = { freeFailures: Number.POSITIVE_INFINITY, bas
 /** Failures of an account, from any address, past which it counts as under attack. */
 export const ACCOUNT_UNDER_ATTACK_AFTER = 10;
 const FORGET_AFTER_MS = 24 * 3600_000;
+/**
+ * Forgotten rows deleted by each reservation: more than the three it may add, so anonymous attempts with made-up
+ * emails leave at most a day's worth of rows behind, pruned in bounded steps rather than by one long sweep.
+ */
+const PRUNE_PER_RESERVE = 8;
 
 export interface ThrottleKey {
   key: string;
@@ -60,12 +65,20 @@ export function lockMs(failures: number, policy: ThrottlePolicy): number {
 export class LoginThrottle {
   constructor(private readonly sql: SqlStorage) {}
 
-  /** The keys a password attempt on `email` from `ip` counts under, with the pair's policy as the account stands. */
-  passwordKeys(email: string, ip: string | null, now: number): ThrottleKey[] {
+  /**
+   * The keys a password attempt on `email` from `ip` counts under, with the pair's policy as the account stands.
+   * Only an existing account gets an account-wide row: made-up emails would otherwise each leave one. An unknown
+   * email still gets its pair row and an "under attack" count (the sum of its pairs' recent failures, which for an
+   * email nobody can sign in as is the same number), so it is locked and slowed exactly like a real one and the
+   * answers never tell who has an account; both counts are read for every email, so neither does the time taken.
+   */
+  passwordKeys(email: string, ip: string | null, now: number, accountExists: boolean): ThrottleKey[] {
     const account: ThrottleKey = { key: `account:${email}`, policy: COUNT_ONLY, clearOnSuccess: false };
-    const underAttack = this.failures(account.key, now) >= ACCOUNT_UNDER_ATTACK_AFTER;
+    const recorded = this.failures(account.key, now);
+    const fromPairs = this.pairFailures(email, now);
+    const underAttack = (accountExists ? recorded : fromPairs) >= ACCOUNT_UNDER_ATTACK_AFTER;
     const pair: ThrottleKey = { key: `pair:${email}|${ip ?? "unknown"}`, policy: underAttack ? PAIR_POLICY_UNDER_ATTACK : PAIR_POLICY, clearOnSuccess: true };
-    return [pair, addressKey(ip), account];
+    return accountExists ? [pair, addressKey(ip), account] : [pair, addressKey(ip)];
   }
 
   /** Milliseconds until the last of these keys is unlocked; 0 when none is locked. */
@@ -80,6 +93,7 @@ export class LoginThrottle {
 
   /** Counts an attempt as failed until `succeeded` says otherwise. */
   reserve(keys: ThrottleKey[], now: number): void {
+    this.prune(now);
     for (const { key, policy } of keys) {
       const failures = this.failures(key, now) + 1;
       const lockedUntil = now + lockMs(failures, policy);
@@ -112,6 +126,28 @@ export class LoginThrottle {
   private failures(key: string, now: number): number {
     const row = this.row(key);
     return row && now - row.last_failure_at < FORGET_AFTER_MS ? row.failures : 0;
+  }
+
+  /** Recent failures of every pair of an email: its keys sort together, between `pair:<email>|` and `pair:<email>}`. */
+  private pairFailures(email: string, now: number): number {
+    return this.sql
+      .exec<{ n: number }>(
+        "SELECT COALESCE(SUM(failures), 0) AS n FROM login_throttle WHERE key >= ? AND key < ? AND last_failure_at > ?",
+        `pair:${email}|`,
+        `pair:${email}}`,
+        now - FORGET_AFTER_MS,
+      )
+      .one().n;
+  }
+
+  /** Deletes a few rows whose count is forgotten and whose lock has run out: they no longer change any answer. */
+  private prune(now: number): void {
+    this.sql.exec(
+      "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE last_failure_at <= ? AND locked_until <= ? ORDER BY last_failure_at LIMIT ?)",
+      now - FORGET_AFTER_MS,
+      now,
+      PRUNE_PER_RESERVE,
+    );
   }
 
   private row(key: string): Row | undefined {

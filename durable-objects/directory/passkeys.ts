@@ -85,6 +85,10 @@ export class PasskeyStore {
     return row ? view(row) : null;
   }
 
+  removeAllOf(userId: string): PasskeyView[] {
+    return this.sql.exec<PasskeyRow>("DELETE FROM passkeys WHERE user_id = ? RETURNING *", userId).toArray().map(view);
+  }
+
   used(id: string, counter: number, now: number): void {
     this.sql.exec("UPDATE passkeys SET counter = ?, last_used_at = ? WHERE id = ?", counter, now, id);
   }

@@ -126,6 +126,16 @@ const MIGRATIONS: readonly string[] = [
    DROP TABLE live_presence;`,
   // Who (by user id) created an invite, so that their open invites go when they lose the right to invite.
   `ALTER TABLE invites ADD COLUMN created_by_user TEXT;`,
+  // Throttle rows are pruned once forgotten, oldest first; failed sign-ins written to the audit trail are counted
+  // per source and hour, so that a flood is summarised instead of pushing older history out.
+  `CREATE INDEX login_throttle_by_age ON login_throttle(last_failure_at);
+   CREATE TABLE audit_failures (
+     hour INTEGER NOT NULL,
+     source TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     summary_id INTEGER,
+     PRIMARY KEY (hour, source)
+   ) WITHOUT ROWID;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

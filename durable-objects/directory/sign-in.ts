@@ -64,7 +64,7 @@ export class SignIn {
 
   beginPasswordLogin(email: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
     const user = this.ctx.users.byEmail(email);
-    return this.reserve(this.ctx.throttle.passwordKeys(email, ip, now), now, "too many failed sign-ins", {
+    return this.reserve(this.ctx.throttle.passwordKeys(email, ip, now, user !== null), now, "too many failed sign-ins", {
       userId: user?.view.id ?? null,
       email,
       passwordHash: user?.passwordHash ?? null,
@@ -81,52 +81,64 @@ export class SignIn {
       );
       return fail(401, "wrong_credentials", "wrong email or password");
     }
-    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, session.ip, now));
+    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, session.ip, now, true));
     await this.ctx.access.openSession(user.view, session, now);
     await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, subject: user.view.id, message: `${user.view.email} signed in with a password` }, now);
     return ok(this.ctx.me(user.view));
   }
 
-  beginPasswordChange(userId: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
+  /**
+   * A signed-in user proving they know the password (to change it, or to add a passkey): reserved with the same
+   * throttle as a sign-in, so a stolen session cannot guess it faster than a stranger.
+   */
+  beginPasswordCheck(userId: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
     const user = this.ctx.users.byId(userId);
     if (!user) return fail(404, "user_not_found", "no such user");
-    return this.reserve(this.ctx.throttle.passwordKeys(user.view.email, ip, now), now, "too many wrong passwords", {
+    return this.reserve(this.ctx.throttle.passwordKeys(user.view.email, ip, now, true), now, "too many wrong passwords", {
       userId,
       email: user.view.email,
       passwordHash: user.passwordHash,
     });
   }
 
-  /**
-   * A new password ends every other session of the user (whoever else knew the old one is signed out, and their
-   * live sockets close), and, when asked, revokes the user's API keys too. Ended where requests check them first.
-   */
-  async finishPasswordChange(input: PasswordChange, now = Date.now()): Promise<HubResult<SignedOut>> {
-    const { check } = input;
-    if (!check.userId || !input.passwordOk) {
+  /** Settles a `beginPasswordCheck`: a wrong password is recorded and refused, the right one is taken back from the throttle. */
+  async settlePasswordCheck(check: PasswordCheck, passwordOk: boolean, ip: string | null, purpose: string, now = Date.now()): Promise<HubResult<string>> {
+    if (!check.userId || !passwordOk) {
       await this.ctx.record(
-        { kind: "password", level: "warn", actor: check.email, ip: input.ip, subject: check.userId, message: `${check.email} gave a wrong current password` },
+        { kind: "password", level: "warn", actor: check.email, ip, subject: check.userId, message: `${check.email} gave a wrong current password ${purpose}` },
         now,
       );
       return fail(403, "wrong_password", "the current password is wrong");
     }
-    this.ctx.users.setPassword(check.userId, input.newPasswordHash);
-    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, input.ip, now));
-    const sessions = this.ctx.sessions.allOf(check.userId, input.keepSessionId);
-    const keys = input.revokeApiKeys ? this.ctx.apiKeys.unrevokedOf(check.userId) : [];
+    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, ip, now, true));
+    return ok(check.userId);
+  }
+
+  /**
+   * A new password ends every other session of the user (whoever else knew the old one is signed out, and their
+   * live sockets close), and, when asked, every other way in: the API keys and the passkeys. Ended where requests
+   * check them first.
+   */
+  async finishPasswordChange(input: PasswordChange, now = Date.now()): Promise<HubResult<SignedOut>> {
+    const proved = await this.settlePasswordCheck(input.check, input.passwordOk, input.ip, "to change it", now);
+    if (!proved.ok) return proved;
+    const userId = proved.value;
+    const { email } = input.check;
+    this.ctx.users.setPassword(userId, input.newPasswordHash);
+    const sessions = this.ctx.sessions.allOf(userId, input.keepSessionId);
     await this.ctx.access.endSessions(sessions);
-    await this.ctx.access.revokeApiKeys(keys, now);
+    const ended = input.revokeApiKeys ? await this.endOtherWaysIn(userId, now) : null;
     await this.ctx.record(
       {
         kind: "password",
-        actor: check.email,
+        actor: email,
         ip: input.ip,
-        subject: check.userId,
-        message: `${check.email} changed their password (${sessions.length} other sessions signed out${input.revokeApiKeys ? `, ${keys.length} API keys revoked` : ""})`,
+        subject: userId,
+        message: `${email} changed their password (${sessions.length} other sessions signed out${ended ? `, ${ended.text}` : ""})`,
       },
       now,
     );
-    return ok({ signedOutSessions: sessions.length, revokedApiKeys: keys.length });
+    return ok({ signedOutSessions: sessions.length, revokedApiKeys: ended?.revokedApiKeys ?? 0 });
   }
 
   async signOut(sessionId: string, who: Actor): Promise<void> {
@@ -138,18 +150,30 @@ export class SignIn {
 
   async signOutEverywhere(userId: string, revokeApiKeys: boolean, who: Actor, now = Date.now()): Promise<SignedOut> {
     const sessions = this.ctx.sessions.allOf(userId);
-    const keys = revokeApiKeys ? this.ctx.apiKeys.unrevokedOf(userId) : [];
     await this.ctx.access.endSessions(sessions);
-    await this.ctx.access.revokeApiKeys(keys, now);
+    const ended = revokeApiKeys ? await this.endOtherWaysIn(userId, now) : null;
     await this.ctx.record(
       {
         kind: "sign_out",
         ...who,
-        message: `${who.actor} signed out everywhere (${sessions.length} sessions${revokeApiKeys ? `, ${keys.length} API keys revoked` : ""})`,
+        message: `${who.actor} signed out everywhere (${sessions.length} sessions${ended ? `, ${ended.text}` : ""})`,
       },
       now,
     );
-    return { signedOutSessions: sessions.length, revokedApiKeys: keys.length };
+    return { signedOutSessions: sessions.length, revokedApiKeys: ended?.revokedApiKeys ?? 0 };
+  }
+
+  /**
+   * What someone who held the account for a while may have left behind besides sessions: API keys, and passkeys
+   * (adding one needs the password, but a thief may have had it). The owner cannot tell their own passkeys from
+   * one a thief named "laptop", so all of them go; the owner adds theirs again.
+   */
+  private async endOtherWaysIn(userId: string, now: number): Promise<{ revokedApiKeys: number; text: string }> {
+    const keys = this.ctx.apiKeys.unrevokedOf(userId);
+    await this.ctx.access.revokeApiKeys(keys, now);
+    const passkeys = this.ctx.passkeys.removeAllOf(userId);
+    const names = passkeys.map((p) => `"${p.name}"`).join(", ");
+    return { revokedApiKeys: keys.length, text: `${keys.length} API keys revoked, ${passkeys.length} passkeys removed${names ? ` (${names})` : ""}` };
   }
 
   private reserve<T>(keys: ThrottleKey[], now: number, what: string, value: T): HubResult<T> {

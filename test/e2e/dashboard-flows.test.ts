@@ -227,6 +227,7 @@ describe("the dashboard", () => {
 
     await p.goto("/settings");
     await p.locator("#passkey-name").fill("test authenticator");
+    await p.locator("#passkey-password").fill(ADMIN.password);
     await p.getByRole("button", { name: "Add a passkey" }).click();
     await eventually(() => p.locator(".plain-list").first().textContent()).toContain("test authenticator");
 

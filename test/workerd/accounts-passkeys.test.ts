@@ -1,7 +1,7 @@
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AuditPage, MeResponse, PasskeyListResponse, PasskeyView } from "../../protocol/accounts.ts";
-import { ANONYMOUS, call, directorySql, expectJson, join, PASSWORD, refusal, rootSession, sessionCookieOf, type Caller, type Person } from "./accounts-support.ts";
+import { ANONYMOUS, call, directorySql, expectJson, join, PASSWORD, refusal, rootSession, sessionCookieOf, signIn, type Caller, type Person } from "./accounts-support.ts";
 import { SoftAuthenticator } from "./soft-authenticator.ts";
 import { BASE } from "./support.ts";
 
@@ -10,8 +10,8 @@ beforeAll(async () => {
   root = await rootSession();
 });
 
-async function registrationOptions(who: Caller): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const res = await call(who, "/api/auth/passkeys/register/options", { body: {} });
+async function registrationOptions(who: Caller, password = PASSWORD): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const res = await call(who, "/api/auth/passkeys/register/options", { body: { password } });
   expect(res.status).toBe(200);
   return (await res.json()) as PublicKeyCredentialCreationOptionsJSON;
 }
@@ -129,5 +129,61 @@ describe("passkeys", () => {
     expect((await call(person.caller, `/api/auth/passkeys/${passkey.id}`, { method: "DELETE" })).status).toBe(200);
     expect((await refusal(await call(person.caller, `/api/auth/passkeys/${passkey.id}`, { method: "DELETE" }), 404)).code).toBe("passkey_not_found");
     expect((await refusal(await signInWith(await authenticator.authenticate(await loginOptions(), BASE)), 401)).code).toBe("unknown_passkey");
+  });
+
+  it("are added only with the account's password: without it or with a wrong one no challenge is issued, and the wrong one is audited", async () => {
+    const person = await join("default", "member", root);
+    const ask = (body: unknown) => call(person.caller, "/api/auth/passkeys/register/options", { body });
+    expect((await refusal(await ask({}), 400)).code).toBe("invalid_body");
+    expect((await refusal(await ask({ password: "not the password" }), 403)).code).toBe("wrong_password");
+    expect(await directorySql((sql) => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM challenges WHERE user_id = ?", person.userId).one().n)).toBe(0);
+    const audit = await expectJson(await call(root, "/api/audit?kind=password&limit=1"), 200, AuditPage);
+    expect(audit.entries[0]).toMatchObject({ actor: person.email, message: `${person.email} gave a wrong current password to add a passkey` });
+    expect((await ask({ password: PASSWORD })).status).toBe(200);
+  });
+
+  it("cannot be guessed for with a stolen session faster than by signing in: wrong passwords are throttled", async () => {
+    const person = await join("default", "member", root);
+    const from = { "CF-Connecting-IP": "192.0.2.211" };
+    for (let i = 0; i < 5; i++) {
+      const res = await call(person.caller, "/api/auth/passkeys/register/options", { body: { password: `guess ${i}` }, headers: from });
+      expect(res.status).toBe(403);
+    }
+    const locked = await call(person.caller, "/api/auth/passkeys/register/options", { body: { password: PASSWORD }, headers: from });
+    expect(locked.status).toBe(429);
+  });
+
+  it("are recorded when added, in the audit trail and the person's activity log", async () => {
+    const { person, passkey } = await personWithPasskey();
+    const audit = await expectJson(await call(root, "/api/audit?kind=passkey&limit=1"), 200, AuditPage);
+    expect(audit.entries[0]).toMatchObject({ actor: person.email, message: `${person.email} added the passkey "${passkey.name}"` });
+  });
+
+  const NEW_PASSWORD = "a brand new password 99";
+  for (const [label, recover, passwordAfter] of [
+    [
+      "a new password with the API keys revoked",
+      (fresh: Caller) => call(fresh, "/api/auth/password", { body: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD, revokeApiKeys: true } }),
+      NEW_PASSWORD,
+    ],
+    ["sign out everywhere with the API keys revoked", (fresh: Caller) => call(fresh, "/api/auth/logout-all", { body: { revokeApiKeys: true } }), PASSWORD],
+  ] as const) {
+    it(`are all removed by ${label}, so one planted with a stolen session signs nobody in`, async () => {
+      const { person, authenticator } = await personWithPasskey();
+      expect((await recover(await signIn(person.email, PASSWORD))).status).toBe(200);
+      const me = await signIn(person.email, passwordAfter);
+      expect((await expectJson(await call(me, "/api/auth/passkeys"), 200, PasskeyListResponse)).passkeys).toEqual([]);
+      expect((await refusal(await signInWith(await authenticator.authenticate(await loginOptions(), BASE)), 401)).code).toBe("unknown_passkey");
+      const audit = await expectJson(await call(root, "/api/audit?limit=5"), 200, AuditPage);
+      expect(audit.entries.map((e) => e.message).join("\n")).toContain('1 passkeys removed ("laptop")');
+    });
+  }
+
+  it("stay when the password is changed or everyone signed out without ending the other ways in", async () => {
+    const { person, authenticator } = await personWithPasskey();
+    const fresh = await signIn(person.email, PASSWORD);
+    expect((await call(fresh, "/api/auth/password", { body: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD } })).status).toBe(200);
+    expect((await call(fresh, "/api/auth/logout-all", { method: "POST" })).status).toBe(200);
+    expect((await signInWith(await authenticator.authenticate(await loginOptions(), BASE))).status).toBe(200);
   });
 });

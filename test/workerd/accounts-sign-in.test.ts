@@ -305,3 +305,54 @@ describe("bad input", () => {
 function postWithoutOrigin(cookie: string, path: string, body: unknown): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { Cookie: `__Host-cortex_session=${cookie}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
 }
+
+describe("what anonymous attempts leave behind", () => {
+  const throttleRows = (prefix: string) =>
+    directorySql((sql) => sql.exec<{ key: string }>("SELECT key FROM login_throttle WHERE key LIKE ?", `${prefix}%`).toArray().map((r) => r.key));
+
+  it("keeps no account-wide count for a made-up email, yet locks and slows it exactly like a real account", async () => {
+    const ghost = `nobody-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const guess = (ip: string) => call(ANONYMOUS, "/api/auth/login", { body: { email: ghost, password: "not it" }, headers: { "CF-Connecting-IP": ip } });
+    for (let i = 0; i < 5; i++) expect((await guess("198.51.100.150")).status).toBe(401);
+    expect((await guess("198.51.100.150")).status).toBe(429);
+    for (let i = 0; i < 5; i++) expect((await guess("198.51.100.151")).status).toBe(401);
+    // 10 failures: the made-up email is "under attack" like a real one, one free failure per new address.
+    expect((await guess("198.51.100.152")).status).toBe(401);
+    expect((await guess("198.51.100.152")).status).toBe(429);
+    expect(await throttleRows(`account:${ghost}`)).toEqual([]);
+    expect((await throttleRows(`pair:${ghost}|`)).length).toBe(3);
+  });
+
+  it("prunes rows whose count is forgotten (a quiet day) as new attempts come in", async () => {
+    const dayAgo = Date.now() - 24 * 3600_000 - 1;
+    await directorySql((sql) => {
+      for (let i = 0; i < 5; i++) {
+        sql.exec("INSERT INTO login_throttle (key, failures, last_failure_at, locked_until) VALUES (?, 3, ?, ?)", `pair:stale-${i}@example.com|192.0.2.1`, dayAgo, dayAgo);
+      }
+    });
+    await call(ANONYMOUS, "/api/auth/login", { body: { email: "someone@example.com", password: "not it" }, headers: { "CF-Connecting-IP": "198.51.100.160" } });
+    expect(await throttleRows("pair:stale-")).toEqual([]);
+  });
+
+  it("writes 20 failed sign-ins an hour from one source (an IPv6 /64 counts as one), then sums the rest up in one entry", async () => {
+    const root = await rootSession();
+    const before = await directorySql((sql) => sql.exec<{ n: number }>("SELECT MAX(id) AS n FROM audit").one().n);
+    for (let i = 0; i < 30; i++) {
+      const res = await call(ANONYMOUS, "/api/auth/login", {
+        body: { email: `flood-${i}@example.com`, password: "x".repeat(12) },
+        headers: { "CF-Connecting-IP": `2001:db8:0:7::${(i + 1).toString(16)}` },
+      });
+      expect(res.status).toBe(401);
+    }
+    const audit = await expectJson(await call(root, "/api/audit?kind=sign_in_failed&limit=100"), 200, AuditPage);
+    const added = audit.entries.filter((e) => e.id > before);
+    expect(added.length).toBe(21);
+    const summary = added.find((e) => e.data !== null)!;
+    expect(summary.data).toMatchObject({ more: 10, from: "from 2001:db8:0:7::/64" });
+    expect(summary.message).toMatch(/^10 more failed sign-ins from 2001:db8:0:7::\/64 in the hour from .*, counted here instead of one entry each$/);
+    // Another source still gets its failures written one by one.
+    await call(ANONYMOUS, "/api/auth/login", { body: { email: "flood-x@example.com", password: "x".repeat(12) }, headers: { "CF-Connecting-IP": "2001:db8:0:8::1" } });
+    const next = await expectJson(await call(root, "/api/audit?kind=sign_in_failed&limit=1"), 200, AuditPage);
+    expect(next.entries[0]).toMatchObject({ ip: "2001:db8:0:8::1", message: "failed sign-in as flood-x@example.com: wrong email or password" });
+  });
+});

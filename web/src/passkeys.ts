@@ -28,10 +28,11 @@ export async function signInWithPasskey(email?: string): Promise<MeResponse> {
   return request<MeResponse>(AUTH.passkeyLoginVerify, { body: { response } });
 }
 
-export async function addPasskey(name: string): Promise<PasskeyView> {
+/** The hub asks for the account's password before it hands out a registration challenge. */
+export async function addPasskey(name: string, password: string): Promise<PasskeyView> {
   const options = optionsOf(
     await request<PublicKeyCredentialCreationOptionsJSON | { options: PublicKeyCredentialCreationOptionsJSON }>(AUTH.passkeyRegisterOptions, {
-      body: {},
+      body: { password },
     }),
   );
   const response = await startRegistration({ optionsJSON: options });

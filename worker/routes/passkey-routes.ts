@@ -8,7 +8,8 @@ import {
 } from "@simplewebauthn/server";
 import { isoBase64URL, isoUint8Array } from "@simplewebauthn/server/helpers";
 import * as z from "zod";
-import { PasskeyLoginOptionsRequest, PasskeyLoginVerifyRequest, PasskeyRegisterVerifyRequest } from "../../protocol/accounts.ts";
+import { PasskeyLoginOptionsRequest, PasskeyLoginVerifyRequest, PasskeyRegisterOptionsRequest, PasskeyRegisterVerifyRequest } from "../../protocol/accounts.ts";
+import { verifyPassword } from "../auth/passwords.ts";
 import { setSessionCookie } from "../auth/session-cookie.ts";
 import { hashToken, newSessionToken } from "../auth/tokens.ts";
 import { claimedChallenge, relyingParty } from "../auth/webauthn.ts";
@@ -47,8 +48,15 @@ export const passkeyRoutes: AccountRoute[] = [
     path: "/api/auth/passkeys/register/options",
     permission: "account.manage",
     handler: async (c) => {
+      const body = await parseBody(c, PasskeyRegisterOptionsRequest);
+      if (!body.ok) return body.response;
+      const dir = directory(c);
+      // The password is checked before any challenge exists, so only a challenge won with it can register a passkey.
+      const check = await dir.beginPasskeyRegistration(signedInUser(c).user.id, clientIp(c));
+      if (!check.ok) return failure(c, check.error);
+      const passwordOk = await verifyPassword(body.value.password, check.value.passwordHash);
       const challenge = crypto.getRandomValues(new Uint8Array(CHALLENGE_BYTES));
-      const started = await directory(c).startPasskeyRegistration(signedInUser(c).user.id, isoBase64URL.fromBuffer(challenge));
+      const started = await dir.startPasskeyRegistration({ check: check.value, passwordOk, ip: clientIp(c), challenge: isoBase64URL.fromBuffer(challenge) });
       if (!started.ok) return failure(c, started.error);
       const { user, existing } = started.value;
       const options = await generateRegistrationOptions({

@@ -17,12 +17,15 @@ function revokedText(done: SignedOut): string {
   return `${done.signedOutSessions} other session${done.signedOutSessions === 1 ? "" : "s"} signed out${done.revokedApiKeys ? `, ${done.revokedApiKeys} API key${done.revokedApiKeys === 1 ? "" : "s"} revoked` : ""}.`;
 }
 
-/** The offer to revoke API keys too, for when a password or a session may have leaked. */
+/**
+ * The offer to end every other way in too, for when a password or a session may have leaked: whoever held it may
+ * have made an API key or added a passkey, and a passkey of theirs cannot be told from one of yours.
+ */
 function RevokeKeysBox({ id, checked, onChange }: { id: string; checked: boolean; onChange: (v: boolean) => void }) {
   return (
     <label for={id} class="check">
       <input id={id} type="checkbox" checked={checked} onChange={(e) => onChange(e.currentTarget.checked)} />
-      Also revoke all my API keys (programs using them stop working)
+      Also revoke all my API keys and remove every passkey (programs using the keys stop working; add your passkeys again afterwards)
     </label>
   );
 }
@@ -76,7 +79,7 @@ function SignOutEverywhere() {
   const [error, setError] = useState("");
   async function submit(e: Event) {
     e.preventDefault();
-    if (!confirm(revokeApiKeys ? "Sign out of every browser and revoke all your API keys?" : "Sign out of every browser, this one included?")) return;
+    if (!confirm(revokeApiKeys ? "Sign out of every browser, revoke all your API keys and remove every passkey?" : "Sign out of every browser, this one included?")) return;
     try {
       await request<SignedOut>(AUTH.logoutAll, { body: { revokeApiKeys } });
       signedOut();
@@ -116,13 +119,15 @@ function localAddress(): string | null {
 function Passkeys() {
   const list = useList<PasskeyView>(AUTH.passkeys, "passkeys");
   const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   async function add(e: Event) {
     e.preventDefault();
     setError("");
     try {
-      await addPasskey(name.trim() || "passkey");
+      await addPasskey(name.trim() || "passkey", password);
       setName("");
+      setPassword("");
       list.reload();
     } catch (err) {
       setError(messageOf(err));
@@ -170,6 +175,17 @@ function Passkeys() {
           <label for="passkey-name">
             Name
             <input id="passkey-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="laptop" maxLength={100} />
+          </label>
+          <label for="passkey-password">
+            Your password
+            <input
+              id="passkey-password"
+              type="password"
+              autocomplete="current-password"
+              required
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
           </label>
           <button type="submit">Add a passkey</button>
         </form>
