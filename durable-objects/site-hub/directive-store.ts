@@ -12,9 +12,11 @@ function utf8Length(text: string): number {
   return text.length * 3 <= scratch.length ? utf8.encodeInto(text, scratch).written : utf8.encode(text).byteLength;
 }
 
-/** The `directives` and `fanouts` tables: every directive ever asked for, with its outcome. */
-
-interface DirectiveRow {
+/**
+ * The `directives` and `fanouts` tables: every directive ever asked for, with its outcome. A directive's row without
+ * its output is what a record costs to read when its output is not asked for.
+ */
+interface RecordRow {
   seq: number;
   id: string;
   fanout_id: string | null;
@@ -31,10 +33,8 @@ interface DirectiveRow {
   deadline_at: number | null;
   exit_code: number | null;
   signal: string | null;
-  output: string | null;
   output_bytes: number;
   chunks_received: number;
-  pending_result: string | null;
   truncated: number;
   error: string | null;
   error_code: string | null;
@@ -44,6 +44,19 @@ interface DirectiveRow {
   late_result: string | null;
   [key: string]: SqlStorageValue;
 }
+
+interface DirectiveRow extends RecordRow {
+  output: string | null;
+  pending_result: string | null;
+}
+
+/**
+ * The columns of a `RecordRow`. A row's output and its pending result hold up to half a MiB each, so a list of
+ * 500 read with `SELECT *` made the object build hundreds of MB of strings it then dropped.
+ */
+const RECORD_COLUMNS =
+  "seq, id, fanout_id, node_id, action, params, status, requested_by, created_at, sent_at, started_at, ended_at, timeout_ms, deadline_at, " +
+  "exit_code, signal, output_bytes, chunks_received, truncated, error, error_code, data, requested_by_user, confine_to, late_result";
 
 export interface DirectiveRecord {
   view: DirectiveView;
@@ -67,7 +80,7 @@ export function paramsForView(params: Record<string, unknown>): Record<string, u
   );
 }
 
-function toRecord(row: DirectiveRow, output: string | null): DirectiveRecord {
+function toRecord(row: RecordRow, output: string | null): DirectiveRecord {
   const data = row.data ? ResultData.safeParse(JSON.parse(row.data)) : null;
   const late = row.late_result ? LateResult.safeParse(JSON.parse(row.late_result)) : null;
   const params = JSON.parse(row.params) as Record<string, unknown>;
@@ -250,20 +263,22 @@ export class DirectiveStore {
   }
 
   get(id: string, withOutput = true): DirectiveRecord | null {
+    if (!withOutput) {
+      const row = this.sql.exec<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM directives WHERE id = ?`, id).toArray()[0];
+      return row ? toRecord(row, null) : null;
+    }
     const row = this.sql.exec<DirectiveRow>("SELECT * FROM directives WHERE id = ?", id).toArray()[0];
-    if (!row) return null;
-    return toRecord(row, withOutput ? this.outputOf(row) : null);
+    return row ? toRecord(row, this.outputOf(row)) : null;
   }
 
   /** Directives by id with their params exactly as requested (for sending), in one read; unknown ids are left out. */
   getMany(ids: readonly string[], withOutput = false): DirectiveRecord[] {
     if (ids.length === 0) return [];
-    return this.sql
-      .exec<DirectiveRow>("SELECT * FROM directives WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))
-      .toArray()
-      // Sorted here: ORDER BY in the query would have it walk every directive in seq order instead of looking ids up.
-      .sort((x, y) => x.seq - y.seq)
-      .map((row) => toRecord(row, withOutput ? this.outputOf(row) : null));
+    const query = (columns: string) => `SELECT ${columns} FROM directives WHERE id IN (SELECT value FROM json_each(?))`;
+    // Sorted here: ORDER BY in the query would have it walk every directive in seq order instead of looking ids up.
+    const bySeq = (x: RecordRow, y: RecordRow) => x.seq - y.seq;
+    if (!withOutput) return this.sql.exec<RecordRow>(query(RECORD_COLUMNS), JSON.stringify(ids)).toArray().sort(bySeq).map((row) => toRecord(row, null));
+    return this.sql.exec<DirectiveRow>(query("*"), JSON.stringify(ids)).toArray().sort(bySeq).map((row) => toRecord(row, this.outputOf(row)));
   }
 
   /** Streamed output is assembled from its chunks in order; a directive that streamed nothing keeps the result's. */
@@ -311,7 +326,7 @@ export class DirectiveStore {
     if (q.before !== undefined) (where.push("seq < ?"), args.push(q.before));
     const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
     const rows = this.sql
-      .exec<DirectiveRow>(`SELECT * FROM directives ${clause} ORDER BY seq DESC LIMIT ?`, ...args, q.limit + 1)
+      .exec<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM directives ${clause} ORDER BY seq DESC LIMIT ?`, ...args, q.limit + 1)
       .toArray();
     const page = rows.slice(0, q.limit).map((r) => toRecord(r, null));
     return { records: page, nextBefore: rows.length > q.limit ? page[page.length - 1]!.seq : null };
@@ -522,8 +537,8 @@ export class DirectiveStore {
     // One statement however many slots freed: the room left under the concurrency, and that many queued rows whole,
     // in seq order straight off the (fanout_id, status) index (seq is its rowid), so sending reads nothing again.
     return this.sql
-      .exec<DirectiveRow>(
-        `SELECT * FROM directives WHERE fanout_id = ?1 AND status = 'queued' ORDER BY seq
+      .exec<RecordRow>(
+        `SELECT ${RECORD_COLUMNS} FROM directives WHERE fanout_id = ?1 AND status = 'queued' ORDER BY seq
          LIMIT MAX(0, COALESCE((SELECT concurrency FROM fanouts WHERE id = ?1), 0)
            - (SELECT COUNT(*) FROM directives WHERE fanout_id = ?1 AND status IN ${IN_FLIGHT}))`,
         fanoutId,

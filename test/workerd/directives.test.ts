@@ -513,3 +513,38 @@ describe("directives", () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe("a list of directives", () => {
+  it("reads none of the listed directives' output: 20 results of 512 KiB cost a list of 500 a few KB of row text", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "n1", id: "n1", tier: "root" });
+    const agent = await connectNode(site, creds);
+    const big = "x".repeat(512 * 1024 - 16);
+    for (let i = 0; i < 20; i++) {
+      const pending = api(`/api/sites/${site}/nodes/n1/directives`, { method: "POST", body: JSON.stringify({ action: "read", params: { path: "/var/log/syslog" } }) });
+      const d = await agent.next("directive");
+      agent.take("directive");
+      agent.send({ type: "result", directiveId: d.id, success: true, output: big, durationMs: 5, exitCode: 0, chunks: 0 });
+      expect((await pending).status).toBe(200);
+    }
+    const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+    // The text every statement hands the object while one list request runs.
+    const read = { chars: 0 };
+    const restore = await runInDurableObject(stub, (_hub, state) => {
+      const sql = state.storage.sql;
+      const exec = sql.exec.bind(sql);
+      sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+        const rows = exec(query, ...bindings).toArray();
+        for (const row of rows) for (const v of Object.values(row)) if (typeof v === "string") read.chars += v.length;
+        return { toArray: () => rows, one: () => rows[0], [Symbol.iterator]: () => rows[Symbol.iterator](), rowsWritten: 0, rowsRead: rows.length } as never;
+      }) as typeof sql.exec;
+      return () => (sql.exec = exec);
+    });
+    const res = await api(`/api/sites/${site}/directives?limit=500`);
+    await runInDurableObject(stub, () => restore());
+    const list = DirectiveListResponse.parse(await res.json());
+    expect(list.directives).toHaveLength(20);
+    expect(list.directives.every((d) => d.output === null && d.outputBytes > 500_000)).toBe(true);
+    expect(read.chars).toBeLessThan(100_000);
+  });
+});
