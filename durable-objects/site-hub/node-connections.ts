@@ -359,6 +359,8 @@ export class NodeConnections {
         return this.close(ws, state, check.status === 410 ? CloseCode.DEREGISTERED : CloseCode.UNAUTHORIZED, check.message);
       }
       state.nodeId = check.record.view.id;
+      // Compared again below with the node's record as it is after the await: a rekey during it must refuse this socket.
+      state.tokenHash = check.record.tokenHash;
     }
     // Everything below is synchronous, so no other event can interleave between the checks and the writes.
     const nodeId = state.nodeId!;
