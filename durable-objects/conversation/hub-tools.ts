@@ -25,6 +25,15 @@ function mb(value: number): string {
   return value >= 1024 ? `${(value / 1024).toFixed(1)} GB` : `${Math.round(value)} MB`;
 }
 
+/** `text` on one line: its line breaks as `\uXXXX` escapes. */
+const oneLine = (text: string) => text.replace(/[\n\r\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/**
+ * What a machine's agent wrote (its os, version, GPU names, errors), as a JSON string: it may hold line breaks, and a
+ * line of its own in this list would read as another machine's.
+ */
+const quoted = (text: string) => oneLine(JSON.stringify(text));
+
 async function siteLogs(records: SiteRecords, input: HubToolInput<"site_logs">, now: number): Promise<string> {
   const since = input.sinceMinutes === undefined ? undefined : now - input.sinceMinutes * 60_000;
   const minimum = input.level === undefined ? 0 : SEVERITY[input.level];
@@ -45,15 +54,17 @@ async function siteLogs(records: SiteRecords, input: HubToolInput<"site_logs">, 
   }
   const entries = found.slice(0, input.limit);
   if (!entries.length) return "No activity log entries match.";
-  const lines = entries.map((e) => `${when(e.at)} [${e.level}] ${e.kind}${e.nodeId ? ` ${e.nodeId}` : ""}${e.actor ? ` (${e.actor})` : ""}: ${e.message}`);
+  // An entry's message may quote what an agent wrote: its line breaks are escaped, so it cannot pose as more entries.
+  const lines = entries.map((e) => `${when(e.at)} [${e.level}] ${e.kind}${e.nodeId ? ` ${e.nodeId}` : ""}${e.actor ? ` (${e.actor})` : ""}: ${oneLine(e.message)}`);
   return cut(redactText(`${entries.length} entr${entries.length === 1 ? "y" : "ies"}, newest first:\n${lines.join("\n")}`), MODEL_OUTPUT_CHARS).text;
 }
+
 
 function machineLine(n: NodeView): string {
   const facts = [`status ${n.status}`, `tier ${n.runningTier ?? n.tier}`];
   if (n.group) facts.push(`group ${n.group}`);
-  if (n.os) facts.push(`os ${n.os}${n.arch ? `/${n.arch}` : ""}`);
-  if (n.version) facts.push(`agent ${n.version}`);
+  if (n.os) facts.push(`os ${quoted(`${n.os}${n.arch ? `/${n.arch}` : ""}`)}`);
+  if (n.version) facts.push(`agent ${quoted(n.version)}`);
   if (n.lastHeartbeatAt) facts.push(`last heartbeat ${when(n.lastHeartbeatAt)}`);
   if (!n.aiToolsAllowed) facts.push("AI tools off");
   const m = n.metrics;
@@ -62,9 +73,9 @@ function machineLine(n: NodeView): string {
     facts.push(`memory ${mb(m.memoryMb)} / ${mb(m.memoryTotalMb)}`);
     facts.push(`disk free ${mb(m.diskFreeMb)} / ${mb(m.diskTotalMb)}`);
     if (m.loadAverage) facts.push(`load ${m.loadAverage.map((l) => l.toFixed(2)).join(" ")}`);
-    for (const g of m.gpus ?? []) facts.push(`gpu ${g.name} ${g.utilizationPercent}% (${mb(g.memoryUsedMb)} / ${mb(g.memoryTotalMb)})`);
+    for (const g of m.gpus ?? []) facts.push(`gpu ${quoted(g.name)} ${g.utilizationPercent}% (${mb(g.memoryUsedMb)} / ${mb(g.memoryTotalMb)})`);
   }
-  if (n.lastError) facts.push(`last error: ${n.lastError}`);
+  if (n.lastError) facts.push(`last error: ${quoted(n.lastError)}`);
   return `${n.id} "${n.name}": ${facts.join(", ")}`;
 }
 
