@@ -47,6 +47,10 @@ export const LIVE_KEEPALIVE_MS = 30_000;
  * heartbeat would be a thousand messages a second to every viewer, each a row read and a send on the site's one thread.
  */
 export const LIVE_BEATS_MS = 1_000;
+/** Live pages (dashboard sockets) one person may have open on a site at once: every tab of theirs, with room to spare. */
+export const MAX_VIEWERS_PER_PERSON = 32;
+/** Live pages open on a site at once, everyone's together: they share the site object's sockets with its machines. */
+export const MAX_VIEWERS_PER_SITE = 1_000;
 
 export const DEFAULT_RECONNECT_MS = 1_000;
 export const MAX_RECONNECT_MS = 30_000;

@@ -1,5 +1,6 @@
 import type { NodeView } from "../../protocol/api.ts";
-import { LIVE_BEATS_MS } from "../../protocol/limits.ts";
+import type { ApiError } from "../../protocol/api-error.ts";
+import { LIVE_BEATS_MS, MAX_VIEWERS_PER_PERSON, MAX_VIEWERS_PER_SITE } from "../../protocol/limits.ts";
 import type { LiveBeat, LiveMessage, LiveNode } from "../../protocol/live-messages.ts";
 import type { SupervisionStatus } from "../../protocol/processes.ts";
 import { ownerTags, userTag, type SocketOwner } from "../shared/user-sockets.ts";
@@ -88,6 +89,8 @@ export class LiveViewers {
    * what it may read of the activity log.
    */
   accept(owner: SocketOwner | null, rights: ViewerRights): Response {
+    const full = this.full(owner);
+    if (full) return Response.json({ error: { code: "too_many_viewers", message: full } } satisfies ApiError, { status: 429 });
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     const tags = [VIEWER_TAG, ...(owner ? ownerTags(owner) : [])];
@@ -97,6 +100,19 @@ export class LiveViewers {
     const snapshot: LiveMessage = { type: "snapshot", at: Date.now(), nodes: this.registry.list().map((r) => liveNode(r.view)) };
     sendJson(server, snapshot);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * Why another viewer may not open, if it may not. Viewers share the object's sockets with the site's agents (a
+   * hibernating object holds at most 32,768), so one person, or one read key, opening sockets without end could
+   * lock the machines out. The bootstrap admin key (no owner) counts only towards the site's total.
+   */
+  private full(owner: SocketOwner | null): string | null {
+    const viewers = this.ctx.getWebSockets(VIEWER_TAG);
+    if (viewers.length >= MAX_VIEWERS_PER_SITE) return `the site already has ${viewers.length} live pages open; close some and try again`;
+    if (!owner) return null;
+    const theirs = this.ctx.getWebSockets(userTag(owner.userId)).filter((ws) => this.ctx.getTags(ws).includes(VIEWER_TAG)).length;
+    return theirs >= MAX_VIEWERS_PER_PERSON ? `you already have ${theirs} live pages of this site open; close some and try again` : null;
   }
 
   /** Pushes a node's current row to every viewer; costs one tag lookup when nobody watches. */

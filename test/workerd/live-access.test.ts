@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { CreatedInvite, SignedOut } from "../../protocol/accounts.ts";
+import { MAX_VIEWERS_PER_PERSON } from "../../protocol/limits.ts";
 import { LiveCloseCode } from "../../protocol/live-messages.ts";
 import { ANONYMOUS, call, createKey, expectJson, join, newSite, PASSWORD, rootSession, signIn, type Caller, type Person } from "./accounts-support.ts";
 
@@ -186,5 +187,32 @@ describe("changing the password or signing out everywhere offers to revoke the A
     }
     expect((await call(person.caller, "/api/auth/me")).status).toBe(200);
     expect((await call(ANONYMOUS, "/api/auth/logout-all", { method: "POST" })).status).toBe(401);
+  });
+});
+
+describe("live pages are limited", () => {
+  it(`to ${MAX_VIEWERS_PER_PERSON} a person on a site: one more is a 429 that opens nothing, others still open theirs, and a closed one frees a place`, async () => {
+    const mine = await newSite();
+    const member = await join(mine, "member", root);
+    const read = await createKey(member.caller, "read");
+    const other = await join(mine, "member", root, "other");
+    const open: LiveSocket[] = [];
+    // The person's sessions and keys count together.
+    for (let i = 0; i < MAX_VIEWERS_PER_PERSON; i++) open.push(await watch(i % 2 ? read.caller : member.caller, mine));
+    for (const caller of [member.caller, read.caller]) {
+      const refused = await call(caller, `/api/sites/${mine}/live`, { headers: { Upgrade: "websocket" } });
+      expect(refused.webSocket).toBeNull();
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("too_many_viewers");
+    }
+    expect(await (await watch(other.caller, mine)).stillOpen()).toBe(true);
+    for (const socket of open) expect(socket.closed).toBeNull();
+    open[0]!.ws.close(1000, "done");
+    await expect.poll(async () => {
+      const res = await call(member.caller, `/api/sites/${mine}/live`, { headers: { Upgrade: "websocket" } });
+      res.webSocket?.accept();
+      res.webSocket?.close(1000, "done");
+      return res.status;
+    }).toBe(101);
   });
 });
