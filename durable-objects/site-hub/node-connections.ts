@@ -3,6 +3,7 @@ import {
   DEFAULT_HEARTBEAT_MS,
   MAX_FRAME_BYTES,
   MAX_INVALID_MESSAGES,
+  MIN_HEARTBEAT_MS,
   REGISTER_TIMEOUT_MS,
 } from "../../protocol/limits.ts";
 import {
@@ -432,7 +433,8 @@ export class NodeConnections {
   /**
    * A heartbeat lives with the socket: the node's row is written on the first heartbeat of each minute (with the
    * minute before stored as history), when a supervision report changed more than its figures, or when the metrics
-   * are too large to ride in the attachment; readers see the rest through the attachment (`liveState`).
+   * are too large to ride in the attachment (at most once a second); readers see the rest through the attachment
+   * (`liveState`).
    */
   private heartbeat(ws: WebSocket, state: NodeSocketState, msg: HeartbeatMessage): void {
     if (msg.agentId !== state.nodeId) {
@@ -450,13 +452,19 @@ export class NodeConnections {
       state.minute = withSample(state.minute, msg.metrics, now);
       state.metrics = metrics!.length <= LIVE_METRICS_MAX_CHARS ? msg.metrics : null;
     }
+    const first = state.lastHeartbeatAt === null;
     state.lastHeartbeatAt = now;
     const supervisionDue = msg.supervision ? this.events.onSupervision(nodeId, msg.supervision, now) : false;
-    const rowDue = state.rowHeartbeatAt === null || bucketOf(state.rowHeartbeatAt) !== bucketOf(now) || (metrics !== null && state.metrics === null);
-    if (rowDue || supervisionDue) this.writeRow(state, metrics);
+    // Metrics too large for the attachment (dozens of GPUs) live in the row, written at most once per MIN_HEARTBEAT_MS:
+    // a node may send heartbeats back to back, and each would be a row write and a whole row to every dashboard.
+    const large = metrics !== null && state.metrics === null;
+    const largeDue = large && (first || state.rowHeartbeatAt === null || now - state.rowHeartbeatAt >= MIN_HEARTBEAT_MS);
+    const rowDue = state.rowHeartbeatAt === null || bucketOf(state.rowHeartbeatAt) !== bucketOf(now) || largeDue;
+    const written = rowDue || supervisionDue;
+    if (written) this.writeRow(state, metrics);
     writeState(ws, state);
-    if (metrics !== null && state.metrics === null) this.events.onLiveChange(nodeId);
-    else this.events.onBeat({ id: nodeId, lastHeartbeatAt: now, ...(state.metrics ? { metrics: state.metrics } : {}) });
+    if (!large) this.events.onBeat({ id: nodeId, lastHeartbeatAt: now, ...(state.metrics ? { metrics: state.metrics } : {}) });
+    else if (written) this.events.onLiveChange(nodeId);
     sendJson(ws, { type: "heartbeat_ack", agentId: nodeId });
   }
 
