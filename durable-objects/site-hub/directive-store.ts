@@ -51,12 +51,16 @@ interface DirectiveRow extends RecordRow {
 }
 
 /**
- * The columns of a `RecordRow`. A row's output and its pending result hold up to half a MiB each, so a list of
- * 500 read with `SELECT *` made the object build hundreds of MB of strings it then dropped.
+ * The columns of a `RecordRow`, for reads that do not show output. A row's output, its pending result, a late
+ * result's output and an image's bytes hold up to a MiB each, written by the node, so a list of 500 read whole made
+ * the object build hundreds of MB of strings it then dropped: the late result comes without its output (empty), an
+ * image without its bytes (empty), as a list shows neither; one directive read with its output has them.
  */
 const RECORD_COLUMNS =
   "seq, id, fanout_id, node_id, action, params, status, requested_by, created_at, sent_at, started_at, ended_at, timeout_ms, deadline_at, " +
-  "exit_code, signal, output_bytes, chunks_received, truncated, error, error_code, data, requested_by_user, confine_to, late_result";
+  "exit_code, signal, output_bytes, chunks_received, truncated, error, error_code, requested_by_user, confine_to, " +
+  "CASE WHEN json_extract(data, '$.kind') = 'image' THEN json_set(data, '$.base64', '') ELSE data END AS data, " +
+  "json_set(late_result, '$.output', '') AS late_result";
 
 export interface DirectiveRecord {
   view: DirectiveView;

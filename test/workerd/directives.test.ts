@@ -515,6 +515,41 @@ describe("directives", () => {
 });
 
 describe("a list of directives", () => {
+  it("carries no late result's output and no image's bytes, which one directive read whole still has", async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "late", id: "late", tier: "root" });
+    const agent = await connectNode(site, creds);
+    const post = (command: string) => api(`/api/sites/${site}/nodes/late/directives`, { method: "POST", body: JSON.stringify({ action: "bash", params: { command } }) });
+    // Six answered with a 600 KB "image", six lost and then answered late with 500 KiB of output.
+    for (let i = 0; i < 6; i++) {
+      const pending = post(`shot ${i}`);
+      const d = await agent.next("directive");
+      agent.take("directive");
+      agent.send({ type: "result", directiveId: d.id, success: true, output: "", durationMs: 1, exitCode: 0, data: { kind: "image", mediaType: "image/png", base64: "A".repeat(600_000) } });
+      expect((await pending).status).toBe(200);
+    }
+    const lost = Array.from({ length: 6 }, (_, i) => post(`sleep 100 #${i}`));
+    await expect.poll(() => agent.received.filter((m) => typeof m !== "string" && m.type === "directive").length).toBe(6);
+    const ids = agent.take("directive").map((d) => d.id);
+    agent.ws.close(1001, "gone");
+    for (const p of lost) expect(DirectiveView.parse(await (await p).json()).status).toBe("lost");
+    const back = await connectNode(site, creds);
+    for (const id of ids) back.send({ type: "result", directiveId: id, success: true, output: "B".repeat(500 * 1024), durationMs: 1, exitCode: 0 });
+    const stub = env.SITE_HUB.get(env.SITE_HUB.idFromName(site));
+    await expect
+      .poll(() => runInDurableObject(stub, (_hub, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM directives WHERE late_result IS NOT NULL").one().n))
+      .toBe(6);
+
+    const res = await api(`/api/sites/${site}/directives?limit=500`);
+    const text = await res.text();
+    expect(text.length).toBeLessThan(100_000);
+    const list = DirectiveListResponse.parse(JSON.parse(text));
+    expect(list.directives.filter((d) => d.lateResult !== null).map((d) => d.lateResult!.output)).toEqual(Array(6).fill(""));
+    expect(list.directives.filter((d) => d.data?.kind === "image").map((d) => d.data?.kind === "image" && d.data.base64)).toEqual(Array(6).fill(""));
+    const one = DirectiveView.parse(await (await api(`/api/sites/${site}/directives/${ids[0]}`)).json());
+    expect(one.lateResult!.output).toHaveLength(500 * 1024);
+  });
+
   it("reads none of the listed directives' output: 20 results of 512 KiB cost a list of 500 a few KB of row text", async () => {
     const site = freshSite();
     const creds = await registerNode(site, { name: "n1", id: "n1", tier: "root" });
