@@ -34,6 +34,11 @@ export const MISSED_HEARTBEATS_ALLOWED = 3;
 export const METRICS_EVERY_TICKS = 2;
 /** A socket that has not registered within this time is closed. */
 export const REGISTER_TIMEOUT_MS = 10_000;
+/**
+ * Sockets opened without a token (an older agent sends it in `register`) waiting to register on a site at once: each
+ * holds one of the site object's sockets for up to REGISTER_TIMEOUT_MS, and anyone may open them.
+ */
+export const MAX_ANONYMOUS_PENDING = 64;
 /** Invalid messages tolerated on one connection before it is closed. */
 export const MAX_INVALID_MESSAGES = 20;
 

@@ -2,6 +2,7 @@ import { CloseCode, closeCodeInfo } from "../../protocol/close-codes.ts";
 import {
   DEFAULT_HEARTBEAT_MS,
   MAX_FRAME_BYTES,
+  MAX_ANONYMOUS_PENDING,
   MAX_INVALID_MESSAGES,
   MIN_HEARTBEAT_MS,
   REGISTER_TIMEOUT_MS,
@@ -94,7 +95,10 @@ export function sweepGapMs(sockets: number): number {
   return Math.min(MAX_SWEEP_GAP_MS, Math.max(MIN_SWEEP_GAP_MS, sockets * SWEEP_GAP_MS_PER_SOCKET));
 }
 
-function refusal(status: 401 | 410, code: string, message: string): Response {
+/** Tag of sockets opened without a token, which anyone may open: their number waiting to register is bounded. */
+const ANONYMOUS_TAG = "anonymous";
+
+function refusal(status: 401 | 410 | 429, code: string, message: string): Response {
   const body: ApiError = { error: { code, message } };
   return Response.json(body, { status });
 }
@@ -165,15 +169,24 @@ export class NodeConnections {
       if (!check.ok) return refusal(check.status, check.code, check.message);
       state.nodeId = check.record.view.id;
       state.tokenHash = check.record.tokenHash;
+    } else if (this.anonymousPending() >= MAX_ANONYMOUS_PENDING) {
+      return refusal(429, "too_many_pending", "too many connections waiting to register without a token; retry shortly, or send the token with the upgrade");
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [state.connId]);
+    this.ctx.acceptWebSocket(server, state.nodeId ? [state.connId] : [state.connId, ANONYMOUS_TAG]);
     writeState(server, state);
     if (state.nodeId) this.registry.markConnecting(state.nodeId);
     if (siteExists) await this.scheduleSweep(now + REGISTER_TIMEOUT_MS);
     else setTimeout(() => this.registerTimedOut(server), REGISTER_TIMEOUT_MS);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Sockets opened without a token that have not registered yet (and have not been closed). */
+  private anonymousPending(): number {
+    let pending = 0;
+    for (const ws of this.ctx.getWebSockets(ANONYMOUS_TAG)) if (ws.readyState === WebSocket.OPEN && !readState(ws).registered) pending += 1;
+    return pending;
   }
 
   async message(ws: WebSocket, state: NodeSocketState, raw: string | ArrayBuffer): Promise<void> {

@@ -2,7 +2,7 @@ import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, NodeView, ActivityPage } from "../../protocol/api.ts";
 import { CloseCode } from "../../protocol/close-codes.ts";
-import { DEFAULT_HEARTBEAT_MS, MISSED_HEARTBEATS_ALLOWED } from "../../protocol/limits.ts";
+import { DEFAULT_HEARTBEAT_MS, MAX_ANONYMOUS_PENDING, MISSED_HEARTBEATS_ALLOWED } from "../../protocol/limits.ts";
 import { sweepGapMs } from "../../durable-objects/site-hub/node-connections.ts";
 import { api, connectNode, dial, FakeAgent, freshSite, registerNode } from "./support.ts";
 
@@ -325,5 +325,29 @@ describe("agent connections", () => {
     const site = freshSite();
     const res = await api(`/api/sites/${site}/connect`, {}, "");
     expect(res.status).toBe(426);
+  });
+});
+
+describe("sockets opened without a token", () => {
+  it(`wait to register at most ${MAX_ANONYMOUS_PENDING} at once: one more is a 429, a node with its token still connects, and a registered one frees a place`, async () => {
+    const site = freshSite();
+    const creds = await registerNode(site, { name: "old-agent" });
+    const waiting: FakeAgent[] = [];
+    for (let i = 0; i < MAX_ANONYMOUS_PENDING; i++) {
+      const socket = await dial(site, null);
+      if (!(socket instanceof FakeAgent)) throw new Error(`anonymous socket ${i} refused: ${socket.status}`);
+      waiting.push(socket);
+    }
+    const refused = await dial(site, null);
+    expect(refused).toBeInstanceOf(Response);
+    expect((refused as Response).status).toBe(429);
+    expect(ApiError.parse(await (refused as Response).json()).error.code).toBe("too_many_pending");
+    // A node sending its token with the upgrade is never held up by them.
+    const other = await registerNode(site, { name: "new-agent" });
+    await connectNode(site, other);
+    // One of them registers (an older agent, token in `register`): its place is free again.
+    waiting[0]!.register(creds.id, { token: creds.token });
+    await waiting[0]!.next("registered");
+    expect(await dial(site, null)).toBeInstanceOf(FakeAgent);
   });
 });
