@@ -12,26 +12,69 @@ export const FAILED_SIGN_INS_PER_SOURCE_HOUR = 20;
  * an IPv6 block's many /64s) cannot push real history out either: past it, one entry for the hour counts the rest.
  */
 export const FAILED_SIGN_IN_ENTRIES_PER_HOUR = 500;
+/**
+ * Failed sign-ins against one existing account written one by one each hour whatever the caps above say: a run
+ * aimed at a person stays in their own activity log, with the email and address, however many sources flood the
+ * hour. Bounded per account, so accounts that exist (which only admins add) bound what this lets through.
+ */
+export const FAILED_SIGN_INS_PER_ACCOUNT_HOUR = 20;
 /** Counters of past hours deleted by each failed sign-in. */
 const PRUNE_COUNTERS = 8;
-/** The counter row of the hour-wide total (never a source: sources are addresses or /64 blocks). */
+/** The counter row of the hour-wide total (never a source: sources are addresses, /64 blocks or words). */
 const ALL_SOURCES = "*";
+/** The counter row of an account's failures, beside the sources' (no source has a "user:" prefix). */
+const accountCounter = (userId: string) => `user:${userId}`;
+
+/** The source of every address that does not parse: one shared counter, so odd headers buy no extra room. */
+const MALFORMED_SOURCE = "malformed";
 
 /**
- * Whose failures are counted together: an IPv4 address, or an IPv6 address's /64 (one household or machine gets a
- * whole /64, so counting single IPv6 addresses would give one attacker endless room).
+ * Whose failures are counted together, by the audit trail and by the sign-in throttle alike: an IPv4 address, or an
+ * IPv6 address's /64 (one household or machine gets a whole /64, so counting single IPv6 addresses would give one
+ * attacker endless room). An IPv4-mapped IPv6 address is its IPv4 address. Never throws: it runs on every failed
+ * sign-in, which must be answered 401 whatever address the request claims.
  */
 export function failureSource(ip: string | null): string {
   if (!ip) return "unknown";
-  if (!ip.includes(":") || ip.includes(".")) return ip;
-  const [head = "", tail] = ip.split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  const v4 = ipv4Octets(ip);
+  if (v4) return v4.join(".");
+  const groups = ipv6Groups(ip);
+  if (!groups) return MALFORMED_SOURCE;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join(".");
+  }
   return `${groups
     .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
+    .map((g) => g.toString(16))
     .join(":")}::/64`;
+}
+
+function ipv4Octets(text: string): number[] | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return null;
+  const octets = m.slice(1).map(Number);
+  return octets.every((o) => o <= 255) ? octets : null;
+}
+
+/** The eight groups of an IPv6 address (a `%zone` ignored, a dotted IPv4 tail read as two groups), or null. */
+function ipv6Groups(text: string): number[] | null {
+  const address = text.split("%")[0]!;
+  const halves = address.split("::");
+  if (halves.length > 2) return null;
+  const parts = halves.map((h) => (h === "" ? [] : h.split(":")));
+  const last = parts[parts.length - 1]!;
+  const tail = last[last.length - 1];
+  if (tail?.includes(".")) {
+    const v4 = ipv4Octets(tail);
+    if (!v4) return null;
+    last.splice(-1, 1, ((v4[0]! << 8) | v4[1]!).toString(16), ((v4[2]! << 8) | v4[3]!).toString(16));
+  }
+  if (!parts.every((p) => p.every((g) => /^[0-9a-f]{1,4}$/i.test(g)))) return null;
+  const [head = [], rest = []] = parts;
+  const given = head.length + rest.length;
+  // Without "::" all eight groups are written; with it, it stands for at least one.
+  if (parts.length === 1 ? given !== 8 : given > 7) return null;
+  return [...head, ...Array<string>(8 - given).fill("0"), ...rest].map((g) => parseInt(g, 16));
 }
 
 interface AuditRow {
@@ -74,6 +117,11 @@ export interface NewAuditEntry {
    * that names no site (a sign-in, a key) goes to the log of every site they are a member of.
    */
   subject?: string | null;
+  /**
+   * A wrong password given by a signed-in session: a guess like a failed sign-in (a stolen session may be the one
+   * guessing), so it is capped and summed up with them.
+   */
+  failedPassword?: boolean;
   /** How it reads in a site's log: a failed attempt to get in is a warning, the rest is information. */
   level?: "info" | "warn";
   ip: string | null;
@@ -88,10 +136,11 @@ export class AuditTrail {
   constructor(private readonly sql: SqlStorage) {}
 
   /**
-   * Counts a failed sign-in from `ip`; true when it is to be written in full. Otherwise it has been counted in the
-   * entry that sums up its source's further failures this hour (or, once the hour's entries run out, every source's).
+   * Counts a failed sign-in from `ip`, against the account `subject` when it exists; true when it is to be written
+   * in full. Otherwise it has been counted in the entry that sums up its source's further failures this hour (or,
+   * once the hour's entries run out, every source's).
    */
-  admitFailedSignIn(ip: string | null, now: number): boolean {
+  admitFailedSignIn(ip: string | null, subject: string | null, now: number): boolean {
     const hour = Math.floor(now / HOUR_MS);
     this.sql.exec(
       "DELETE FROM audit_failures WHERE (hour, source) IN (SELECT hour, source FROM audit_failures WHERE hour < ? LIMIT ?)",
@@ -100,9 +149,10 @@ export class AuditTrail {
     );
     const source = failureSource(ip);
     const mine = this.bump(hour, source);
+    const aimed = subject !== null && this.bump(hour, accountCounter(subject)).count <= FAILED_SIGN_INS_PER_ACCOUNT_HOUR;
     const written = this.counter(hour, ALL_SOURCES);
     const room = (written?.count ?? 0) < FAILED_SIGN_IN_ENTRIES_PER_HOUR;
-    if (mine.count <= FAILED_SIGN_INS_PER_SOURCE_HOUR && room) {
+    if ((mine.count <= FAILED_SIGN_INS_PER_SOURCE_HOUR && room) || aimed) {
       this.bump(hour, ALL_SOURCES);
       return true;
     }

@@ -27,6 +27,11 @@ export class ChallengeStore {
     return true;
   }
 
+  /** Deletes the registration challenges issued to a user, when every other way into the account is ended. */
+  removeRegistrationsOf(userId: string): void {
+    this.sql.exec("DELETE FROM challenges WHERE kind = 'register' AND user_id = ?", userId);
+  }
+
   /** Deletes the challenge and tells whether it was live and issued for this kind of ceremony and user. */
   consume(challenge: string, kind: ChallengeKind, userId: string | null, now: number): boolean {
     const row = this.sql

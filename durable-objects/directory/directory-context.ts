@@ -61,8 +61,10 @@ export class DirectoryContext {
    * particular and stay in the hub's audit trail.
    */
   async record(entry: NewAuditEntry, now = Date.now()): Promise<void> {
-    // A flood of failed sign-ins is summed up rather than written (or mirrored) one by one: see AuditTrail.
-    if (entry.kind === "sign_in_failed" && !this.audit.admitFailedSignIn(entry.ip, now)) return;
+    // A flood of failed sign-ins (and of wrong passwords from a session) is summed up rather than written (or
+    // mirrored) one by one: see AuditTrail.
+    const failed = entry.kind === "sign_in_failed" || entry.failedPassword === true;
+    if (failed && !this.audit.admitFailedSignIn(entry.ip, entry.subject ?? null, now)) return;
     this.audit.append(entry, now);
     if (entry.siteLog === false) return;
     const sites = entry.site ? [entry.site] : entry.subject ? this.memberships.sitesOf(entry.subject) : [];

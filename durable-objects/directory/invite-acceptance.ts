@@ -73,7 +73,7 @@ export class InviteAcceptance {
         await this.ctx.access.setMembership(invite.site, user.id, invite.role, current?.addedAt ?? now);
       }
     } catch (err) {
-      if (!granting) this.ctx.invites.release(invite.id);
+      if (!granting) this.ctx.invites.release(invite.id, (creator) => this.mayInvite(invite.site, creator));
       throw err;
     }
     if (who.as === "new") this.ctx.invites.settle(invite.id, user.id);
@@ -90,5 +90,10 @@ export class InviteAcceptance {
       now,
     );
     return ok(this.ctx.me(user));
+  }
+
+  /** Whether a person may still invite to a site: its admins and the superadmins. */
+  private mayInvite(site: string, userId: string): boolean {
+    return this.ctx.users.byId(userId)?.view.superadmin === true || this.ctx.memberships.get(site, userId)?.role === "admin";
   }
 }

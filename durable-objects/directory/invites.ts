@@ -89,9 +89,19 @@ export class InviteStore {
     return this.sql.exec("UPDATE invites SET accepted_at = ?, accepted_by = ? WHERE id = ? AND accepted_at IS NULL", now, userId, id).rowsWritten === 1;
   }
 
-  /** Gives back a claim whose acceptance failed before it granted anything, so that the link still works. */
-  release(id: string): void {
-    this.sql.exec("UPDATE invites SET accepted_at = NULL, accepted_by = NULL WHERE id = ?", id);
+  /**
+   * Gives back a claim whose acceptance failed before it granted anything, so that the link still works; unless its
+   * creator lost the right to invite meanwhile (`removeOpenBy` passed it over as claimed), then it goes as it would
+   * have.
+   */
+  release(id: string, creatorMayInvite: (userId: string) => boolean): void {
+    const row = this.sql.exec<{ created_by_user: string | null }>("SELECT created_by_user FROM invites WHERE id = ?", id).toArray()[0];
+    if (!row) return;
+    if (row.created_by_user === null || creatorMayInvite(row.created_by_user)) {
+      this.sql.exec("UPDATE invites SET accepted_at = NULL, accepted_by = NULL WHERE id = ?", id);
+    } else {
+      this.sql.exec("DELETE FROM invites WHERE id = ?", id);
+    }
   }
 
   /** Records who a claimed invite let in, once their account exists. */

@@ -1,15 +1,19 @@
+import { failureSource } from "./audit-trail.ts";
+
 /**
  * Slows down password and passkey guessing without letting a stranger lock the real user out.
  *
  * Every attempt counts as a failure when it starts (so parallel guesses cannot slip in before the first one is
  * judged) and is taken back if it succeeds. Past a number of free failures a key is locked for a window that
- * doubles with each further failure; a quiet day forgets the count. Password attempts are counted under three keys:
+ * doubles with each further failure; a quiet day forgets the count. An "address" is the source the audit trail
+ * counts failures by (`failureSource`): an IPv4 address or an IPv6 /64, since whoever holds one IPv6 address holds
+ * its whole /64. Password attempts are counted under two keys:
  * - the (account, address) pair, which locks: one address guessing one account is stopped;
  * - the address, which locks with more room (an office behind one NAT shares one): one address spraying many
- *   accounts is stopped;
- * - the account, which never locks and only slows: once an account has many recent failures from anywhere, each
- *   pair gets fewer free failures, so guessing from many addresses is slowed. An address with no recent failures
- *   is never refused, so the right password from the user's own address still signs in during an attack.
+ *   accounts is stopped.
+ * Once an account's pairs add up to many recent failures it is under attack and each pair gets fewer free failures,
+ * so guessing from many addresses is slowed. An address with no recent failures is never refused, so the right
+ * password from the user's own address still signs in during an attack.
  * Passkeys have counters of their own: password failures never block a passkey, and single sign-on is never
  * throttled here at all (Cloudflare Access has verified the person before the hub sees them).
  */
@@ -23,9 +27,7 @@ export const PAIR_POLICY: ThrottlePolicy = { freeFailures: 5, baseLockMs: 30_000
 /** A pair's policy while its account is under attack: one free failure, then the same doubling locks. */
 export const PAIR_POLICY_UNDER_ATTACK: ThrottlePolicy = { ...PAIR_POLICY, freeFailures: 1 };
 export const ADDRESS_POLICY: ThrottlePolicy = { freeFailures: 20, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
-/** The account-wide count only changes the pairs' policy; it never locks anything by itself. */
-const COUNT_ONLY: ThrottlePolicy = { freeFailures: Number.POSITIVE_INFINITY, baseLockMs: 0, maxLockMs: 0 };
-/** Failures of an account, from any address, past which it counts as under attack. */
+/** Recent failures of an account's pairs, from any address, past which it counts as under attack. */
 export const ACCOUNT_UNDER_ATTACK_AFTER = 10;
 const FORGET_AFTER_MS = 24 * 3600_000;
 /**
@@ -42,12 +44,12 @@ export interface ThrottleKey {
 }
 
 export function addressKey(ip: string | null): ThrottleKey {
-  return { key: `ip:${ip ?? "unknown"}`, policy: ADDRESS_POLICY, clearOnSuccess: false };
+  return { key: `ip:${failureSource(ip)}`, policy: ADDRESS_POLICY, clearOnSuccess: false };
 }
 
 /** Failed passkey assertions, by address only: a passkey names no account until it has been verified. */
 export function passkeyAddressKey(ip: string | null): ThrottleKey {
-  return { key: `passkey-ip:${ip ?? "unknown"}`, policy: ADDRESS_POLICY, clearOnSuccess: false };
+  return { key: `passkey-ip:${failureSource(ip)}`, policy: ADDRESS_POLICY, clearOnSuccess: false };
 }
 
 interface Row {
@@ -67,18 +69,18 @@ export class LoginThrottle {
 
   /**
    * The keys a password attempt on `email` from `ip` counts under, with the pair's policy as the account stands.
-   * Only an existing account gets an account-wide row: made-up emails would otherwise each leave one. An unknown
-   * email still gets its pair row and an "under attack" count (the sum of its pairs' recent failures, which for an
-   * email nobody can sign in as is the same number), so it is locked and slowed exactly like a real one and the
-   * answers never tell who has an account; both counts are read for every email, so neither does the time taken.
+   * Whether the email is under attack is read from its pairs alone, whether or not it has an account: the same
+   * rows and the same sum, so neither the answers nor the time taken tell who has an account (an account-wide
+   * row did: only real accounts kept one, and it remembered failures its pairs had forgotten).
    */
-  passwordKeys(email: string, ip: string | null, now: number, accountExists: boolean): ThrottleKey[] {
-    const account: ThrottleKey = { key: `account:${email}`, policy: COUNT_ONLY, clearOnSuccess: false };
-    const recorded = this.failures(account.key, now);
-    const fromPairs = this.pairFailures(email, now);
-    const underAttack = (accountExists ? recorded : fromPairs) >= ACCOUNT_UNDER_ATTACK_AFTER;
-    const pair: ThrottleKey = { key: `pair:${email}|${ip ?? "unknown"}`, policy: underAttack ? PAIR_POLICY_UNDER_ATTACK : PAIR_POLICY, clearOnSuccess: true };
-    return accountExists ? [pair, addressKey(ip), account] : [pair, addressKey(ip)];
+  passwordKeys(email: string, ip: string | null, now: number): ThrottleKey[] {
+    const underAttack = this.pairFailures(email, now) >= ACCOUNT_UNDER_ATTACK_AFTER;
+    const pair: ThrottleKey = {
+      key: `pair:${email}|${failureSource(ip)}`,
+      policy: underAttack ? PAIR_POLICY_UNDER_ATTACK : PAIR_POLICY,
+      clearOnSuccess: true,
+    };
+    return [pair, addressKey(ip)];
   }
 
   /** Milliseconds until the last of these keys is unlocked; 0 when none is locked. */

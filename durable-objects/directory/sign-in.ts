@@ -64,7 +64,7 @@ export class SignIn {
 
   beginPasswordLogin(email: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
     const user = this.ctx.users.byEmail(email);
-    return this.reserve(this.ctx.throttle.passwordKeys(email, ip, now, user !== null), now, "too many failed sign-ins", {
+    return this.reserve(this.ctx.throttle.passwordKeys(email, ip, now), now, "too many failed sign-ins", {
       userId: user?.view.id ?? null,
       email,
       passwordHash: user?.passwordHash ?? null,
@@ -81,7 +81,7 @@ export class SignIn {
       );
       return fail(401, "wrong_credentials", "wrong email or password");
     }
-    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, session.ip, now, true));
+    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, session.ip, now));
     await this.ctx.access.openSession(user.view, session, now);
     await this.ctx.record({ kind: "sign_in", actor: user.view.email, ip: session.ip, subject: user.view.id, message: `${user.view.email} signed in with a password` }, now);
     return ok(this.ctx.me(user.view));
@@ -94,7 +94,7 @@ export class SignIn {
   beginPasswordCheck(userId: string, ip: string | null, now = Date.now()): HubResult<PasswordCheck> {
     const user = this.ctx.users.byId(userId);
     if (!user) return fail(404, "user_not_found", "no such user");
-    return this.reserve(this.ctx.throttle.passwordKeys(user.view.email, ip, now, true), now, "too many wrong passwords", {
+    return this.reserve(this.ctx.throttle.passwordKeys(user.view.email, ip, now), now, "too many wrong passwords", {
       userId,
       email: user.view.email,
       passwordHash: user.passwordHash,
@@ -105,12 +105,12 @@ export class SignIn {
   async settlePasswordCheck(check: PasswordCheck, passwordOk: boolean, ip: string | null, purpose: string, now = Date.now()): Promise<HubResult<string>> {
     if (!check.userId || !passwordOk) {
       await this.ctx.record(
-        { kind: "password", level: "warn", actor: check.email, ip, subject: check.userId, message: `${check.email} gave a wrong current password ${purpose}` },
+        { kind: "password", failedPassword: true, level: "warn", actor: check.email, ip, subject: check.userId, message: `${check.email} gave a wrong current password ${purpose}` },
         now,
       );
       return fail(403, "wrong_password", "the current password is wrong");
     }
-    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, ip, now, true));
+    this.ctx.throttle.succeeded(this.ctx.throttle.passwordKeys(check.email, ip, now));
     return ok(check.userId);
   }
 
@@ -166,9 +166,11 @@ export class SignIn {
   /**
    * What someone who held the account for a while may have left behind besides sessions: API keys, and passkeys
    * (adding one needs the password, but a thief may have had it). The owner cannot tell their own passkeys from
-   * one a thief named "laptop", so all of them go; the owner adds theirs again.
+   * one a thief named "laptop", so all of them go; the owner adds theirs again. So do the live registration
+   * challenges: a ceremony the thief started, even one whose answer is on its way, must not add a passkey after.
    */
   private async endOtherWaysIn(userId: string, now: number): Promise<{ revokedApiKeys: number; text: string }> {
+    this.ctx.challenges.removeRegistrationsOf(userId);
     const keys = this.ctx.apiKeys.unrevokedOf(userId);
     await this.ctx.access.revokeApiKeys(keys, now);
     const passkeys = this.ctx.passkeys.removeAllOf(userId);

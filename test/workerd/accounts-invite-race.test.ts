@@ -1,6 +1,7 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DIRECTORY_NAME } from "../../durable-objects/directory/directory.ts";
+import { DIRECTORY_NAME, type Directory } from "../../durable-objects/directory/directory.ts";
+import type { DirectoryContext } from "../../durable-objects/directory/directory-context.ts";
 import { CreatedInvite, InviteListResponse, MemberListResponse, type InviteView } from "../../protocol/accounts.ts";
 import { hashToken } from "../../worker/auth/tokens.ts";
 import { ANONYMOUS, call, directorySql, expectJson, join, newSite, PASSWORD, refusal, ROOT, rootSession, uniqueEmail, type Caller } from "./accounts-support.ts";
@@ -132,5 +133,49 @@ describe("an acceptance under way", () => {
     const person = await join(await newSite(), "member", root, "second");
     expect((await call(person.caller, "/api/invites/accept", { body: { token } })).status).toBe(200);
     expect((await members(site)).map((m) => m.userId)).toEqual([person.userId]);
+  });
+
+  it("that fails after its creator was removed does not give the link back: the creator may no longer invite", async () => {
+    const site = await newSite();
+    const creator = await join(site, "admin", root, "creator");
+    const { id, token } = await openInvite(site, creator.caller);
+    const taken = await directorySql((sql) => sql.exec<{ token_hash: string }>("SELECT token_hash FROM sessions LIMIT 1").one().token_hash);
+    const tokenHash = await hashToken(token);
+    const failure = await runInDurableObject(directory(), async (instance: Directory) => {
+      // Holds the acceptance at its first call out (the new account's copy to its shard), after it claimed the invite.
+      const links = (instance as unknown as { data: DirectoryContext }).data.links;
+      const put = links.putCredential;
+      let open = () => {};
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      links.putCredential = async (record, issued) => {
+        await gate;
+        return put(record, issued);
+      };
+      try {
+        const accepting = instance
+          .acceptInvite(tokenHash, {
+            as: "new",
+            email: uniqueEmail("unlucky"),
+            name: "Unlucky",
+            passwordHash: "not used in this test",
+            // A session token hash the Directory holds already: the acceptance fails before granting anything.
+            session: { tokenHash: taken, ip: null, userAgent: null },
+          })
+          .then(
+            () => null,
+            (err: unknown) => String(err),
+          );
+        expect((await instance.removeMember(site, creator.userId, { actor: ROOT.email, ip: null })).ok).toBe(true);
+        open();
+        return await accepting;
+      } finally {
+        links.putCredential = put;
+      }
+    });
+    expect(failure).toMatch(/UNIQUE/);
+    expect((await invites(site)).find((i) => i.id === id)).toBeUndefined();
+    const person = await join(await newSite(), "member", root, "late");
+    expect((await refusal(await call(person.caller, "/api/invites/accept", { body: { token } }), 404)).code).toBe("invite_not_found");
+    expect(await members(site)).toEqual([]);
   });
 });

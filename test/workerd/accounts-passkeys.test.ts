@@ -124,6 +124,17 @@ describe("passkeys", () => {
     expect((await signInWith(await authenticator.authenticate(await loginOptions(), BASE))).status).toBe(200);
   });
 
+  it("are slowed down per IPv6 /64, not per address: rotating through one buys no further tries", async () => {
+    const stranger = await SoftAuthenticator.create();
+    const statuses: number[] = [];
+    for (let i = 0; i < 22; i++) {
+      const assertion = await stranger.authenticate(await loginOptions(), BASE);
+      statuses.push((await call(ANONYMOUS, "/api/auth/passkeys/login/verify", { body: { response: assertion }, headers: { "CF-Connecting-IP": `2001:db8:99:4::${(i + 1).toString(16)}` } })).status);
+    }
+    expect(statuses.filter((s) => s === 401)).toHaveLength(20);
+    expect(statuses.slice(20)).toEqual([429, 429]);
+  });
+
   it("once removed, no longer sign anyone in", async () => {
     const { person, authenticator, passkey } = await personWithPasskey();
     expect((await call(person.caller, `/api/auth/passkeys/${passkey.id}`, { method: "DELETE" })).status).toBe(200);
@@ -151,6 +162,43 @@ describe("passkeys", () => {
     }
     const locked = await call(person.caller, "/api/auth/passkeys/register/options", { body: { password: PASSWORD }, headers: from });
     expect(locked.status).toBe(429);
+  });
+
+  it("cannot be guessed for by rotating through an IPv6 /64: the /64 is one address", async () => {
+    const person = await join("default", "member", root);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const from = { "CF-Connecting-IP": `2001:db8:99:2::${(i + 1).toString(16)}` };
+      statuses.push((await call(person.caller, "/api/auth/passkeys/register/options", { body: { password: `guess ${i}` }, headers: from })).status);
+    }
+    expect(statuses).toEqual([403, 403, 403, 403, 403, 429, 429, 429, 429, 429]);
+  });
+
+  it("cannot flood the audit trail with wrong passwords from a session: past 20 an hour they are summed up", async () => {
+    const person = await join("default", "member", root);
+    const newest = () => directorySql((sql) => sql.exec<{ n: number }>("SELECT MAX(id) AS n FROM audit").one().n);
+    const before = await newest();
+    for (let i = 0; i < 25; i++) {
+      // As if each came after the throttle had let go: the cap must hold without it.
+      await directorySql((sql) => sql.exec("DELETE FROM login_throttle WHERE key IN (?, ?)", `pair:${person.email}|2001:db8:99:3::/64`, "ip:2001:db8:99:3::/64"));
+      const res = await call(person.caller, "/api/auth/passkeys/register/options", { body: { password: `guess ${i}` }, headers: { "CF-Connecting-IP": `2001:db8:99:3::${(i + 1).toString(16)}` } });
+      expect(res.status).toBe(403);
+    }
+    const added = (await expectJson(await call(root, "/api/audit?limit=100"), 200, AuditPage)).entries.filter((e) => e.id > before);
+    expect(added.filter((e) => e.kind === "password")).toHaveLength(20);
+    expect(added.filter((e) => e.kind === "sign_in_failed").map((e) => e.data)).toEqual([expect.objectContaining({ more: 5, from: "from 2001:db8:99:3::/64" })]);
+  });
+
+  it("cannot be added with a challenge issued before sign out everywhere ended the other ways in", async () => {
+    const person = await join("default", "member", root);
+    // Whoever held a session (and the password) asks for a challenge; the owner then ends every other way in.
+    const thief = await signIn(person.email, PASSWORD);
+    const registration = await (await SoftAuthenticator.create()).register(await registrationOptions(thief), BASE);
+    expect((await call(person.caller, "/api/auth/logout-all", { body: { revokeApiKeys: true } })).status).toBe(200);
+    const again = await signIn(person.email, PASSWORD);
+    const late = await call(again, "/api/auth/passkeys/register/verify", { body: { name: "planted", response: registration } });
+    expect((await refusal(late, 400)).code).toBe("challenge_invalid");
+    expect((await expectJson(await call(again, "/api/auth/passkeys"), 200, PasskeyListResponse)).passkeys).toEqual([]);
   });
 
   it("are recorded when added, in the audit trail and the person's activity log", async () => {

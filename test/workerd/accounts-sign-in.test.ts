@@ -1,5 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { failureSource } from "../../durable-objects/directory/audit-trail.ts";
 import { AuditPage, CreatedApiKey, MeResponse } from "../../protocol/accounts.ts";
 import { createApp } from "../../worker/app.ts";
 import { PBKDF2_ITERATIONS } from "../../worker/auth/passwords.ts";
@@ -171,6 +172,21 @@ describe("password sign-in", () => {
     expect(elsewhere.status).toBe(200);
   });
 
+  it("counts an IPv6 /64 as one address: rotating through its addresses buys no further guesses", async () => {
+    const root = await rootSession();
+    const person = await join("default", "member", root, "v6");
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      statuses.push((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: `guess ${i}` }, headers: { "CF-Connecting-IP": `2001:db8:99:1::${(i + 1).toString(16)}` } })).status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5).every((s) => s === 429)).toBe(true);
+    // Even the right password, from yet another address of the same /64.
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: { "CF-Connecting-IP": "2001:db8:99:1:ffff::1" } })).status).toBe(429);
+    // Another /64 is somebody else.
+    expect((await call(ANONYMOUS, "/api/auth/login", { body: { email: person.email, password: PASSWORD }, headers: { "CF-Connecting-IP": "2001:db8:99:2::1" } })).status).toBe(200);
+  });
+
   it("counts guesses sent in parallel before any of them is judged", async () => {
     const root = await rootSession();
     const person = await join("default", "member", root);
@@ -323,6 +339,34 @@ describe("what anonymous attempts leave behind", () => {
     expect((await throttleRows(`pair:${ghost}|`)).length).toBe(3);
   });
 
+  /**
+   * Both emails see the same timeline: 10 failures from two addresses a day and a minute ago, one from a third an
+   * hour ago, then a fresh address guesses twice. A real account once kept an account-wide count that remembered the
+   * old failures while its pairs forgot them, and answered this 429 where a made-up email got 401.
+   */
+  it("answers a real account and a made-up email alike after the same failures: nothing tells who has an account", async () => {
+    const probe = async (email: string, prefix: string): Promise<number[]> => {
+      const guess = (password: string, ip: string) => call(ANONYMOUS, "/api/auth/login", { body: { email, password }, headers: { "CF-Connecting-IP": ip } });
+      for (const a of ["1", "2"]) for (let i = 0; i < 5; i++) expect((await guess(`wrong ${i}`, `${prefix}.${a}`)).status).toBe(401);
+      expect((await guess("wrong x", `${prefix}.3`)).status).toBe(401);
+      const now = Date.now();
+      await directorySql((sql) => {
+        const age = (at: number, keys: string[]) => {
+          for (const key of keys) sql.exec("UPDATE login_throttle SET last_failure_at = ?, locked_until = 0 WHERE key = ?", at, key);
+        };
+        for (const a of ["1", "2"]) age(now - 24 * 3600_000 - 60_000, [`pair:${email}|${prefix}.${a}`, `ip:${prefix}.${a}`]);
+        age(now - 3600_000, [`pair:${email}|${prefix}.3`, `ip:${prefix}.3`]);
+      });
+      return [(await guess("probe 1", `${prefix}.4`)).status, (await guess("probe 2", `${prefix}.4`)).status];
+    };
+    const root = await rootSession();
+    const real = await join("default", "member", root, "enum");
+    const ghost = `ghost-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const realAnswers = await probe(real.email, "198.51.100");
+    expect(realAnswers).toEqual(await probe(ghost, "203.0.113"));
+    expect(await throttleRows(`account:${real.email}`)).toEqual([]);
+  });
+
   it("prunes rows whose count is forgotten (a quiet day) as new attempts come in", async () => {
     const dayAgo = Date.now() - 24 * 3600_000 - 1;
     await directorySql((sql) => {
@@ -338,6 +382,8 @@ describe("what anonymous attempts leave behind", () => {
     const root = await rootSession();
     const before = await directorySql((sql) => sql.exec<{ n: number }>("SELECT MAX(id) AS n FROM audit").one().n);
     for (let i = 0; i < 30; i++) {
+      // The throttle stops the /64 after 20 failures; forgetting them lets this test the audit trail alone.
+      await directorySql((sql) => sql.exec("DELETE FROM login_throttle WHERE key = ?", "ip:2001:db8:0:7::/64"));
       const res = await call(ANONYMOUS, "/api/auth/login", {
         body: { email: `flood-${i}@example.com`, password: "x".repeat(12) },
         headers: { "CF-Connecting-IP": `2001:db8:0:7::${(i + 1).toString(16)}` },
@@ -354,5 +400,47 @@ describe("what anonymous attempts leave behind", () => {
     await call(ANONYMOUS, "/api/auth/login", { body: { email: "flood-x@example.com", password: "x".repeat(12) }, headers: { "CF-Connecting-IP": "2001:db8:0:8::1" } });
     const next = await expectJson(await call(root, "/api/audit?kind=sign_in_failed&limit=1"), 200, AuditPage);
     expect(next.entries[0]).toMatchObject({ ip: "2001:db8:0:8::1", message: "failed sign-in as flood-x@example.com: wrong email or password" });
+  });
+
+  it("writes a failed sign-in against an account in full, with its email and address, even past the hour's cap", async () => {
+    const root = await rootSession();
+    const victim = await join("default", "member", root, "targeted");
+    const hour = Math.floor(Date.now() / 3600_000);
+    const counted = () => directorySql((sql) => sql.exec<{ count: number }>("SELECT count FROM audit_failures WHERE hour = ? AND source = '*'", hour).toArray()[0]?.count ?? 0);
+    const before = await counted();
+    // What 500 failed sign-ins from many sources this hour leave behind.
+    await directorySql((sql) => sql.exec("INSERT INTO audit_failures (hour, source, count) VALUES (?, '*', 500) ON CONFLICT (hour, source) DO UPDATE SET count = 500", hour));
+    try {
+      const guess = (email: string, ip: string) => call(ANONYMOUS, "/api/auth/login", { body: { email, password: "targeted guess" }, headers: { "CF-Connecting-IP": ip } });
+      expect((await guess(victim.email, "192.0.2.222")).status).toBe(401);
+      const latest = async () => (await expectJson(await call(root, "/api/audit?kind=sign_in_failed&limit=1"), 200, AuditPage)).entries[0];
+      expect(await latest()).toMatchObject({ actor: victim.email, ip: "192.0.2.222", message: `failed sign-in as ${victim.email}: wrong email or password` });
+      // A made-up email stays under the hour's cap: it is only counted.
+      expect((await guess(`nobody-${crypto.randomUUID().slice(0, 8)}@example.com`, "192.0.2.223")).status).toBe(401);
+      expect(await latest()).toMatchObject({ actor: null, ip: null, data: { from: "from any address" } });
+    } finally {
+      await directorySql((sql) => sql.exec("UPDATE audit_failures SET count = ? WHERE hour = ? AND source = '*'", before, hour));
+    }
+  });
+});
+
+describe("an address the hub cannot read", () => {
+  it("is counted as one source, never crashing a failed sign-in", async () => {
+    for (const odd of ["1::2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8:9", "1::2::3", ":::", "12345::1", "g::1", "1.2.3.256", "::ffff:1.2.3", "not an address", "1.2.3.4%eth0"]) {
+      expect(failureSource(odd)).toBe("malformed");
+    }
+    expect(failureSource("2001:DB8:0:7:1:2:3:4")).toBe("2001:db8:0:7::/64");
+    expect(failureSource("2001:db8::1%eth0")).toBe("2001:db8:0:0::/64");
+    expect(failureSource("1:2:3:4:5:6:7::")).toBe("1:2:3:4::/64");
+    expect(failureSource("::ffff:192.0.2.9")).toBe("192.0.2.9");
+    expect(failureSource("::ffff:c000:209")).toBe("192.0.2.9");
+    expect(failureSource(null)).toBe("unknown");
+
+    const root = await rootSession();
+    const res = await call(ANONYMOUS, "/api/auth/login", { body: { email: "someone-odd@example.com", password: "not it" }, headers: { "CF-Connecting-IP": "1::2:3:4:5:6:7:8:9" } });
+    expect((await refusal(res, 401)).code).toBe("wrong_credentials");
+    const audit = await expectJson(await call(root, "/api/audit?kind=sign_in_failed&limit=1"), 200, AuditPage);
+    expect(audit.entries[0]).toMatchObject({ actor: "someone-odd@example.com", ip: "1::2:3:4:5:6:7:8:9" });
+    expect(await directorySql((sql) => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM login_throttle WHERE key = 'ip:malformed'").one().n)).toBe(1);
   });
 });
