@@ -60,17 +60,17 @@ function liveNode(view: NodeView): LiveNode {
   return rest;
 }
 
-/**
- * Dashboards watching the site: hibernatable sockets that get every node on connect and then one message per
- * change of a node's row, and each activity entry (new or updated) their reader may see. Viewers only listen; a
- * "ping" they send is answered by the runtime without waking the object, and anything else they send is ignored.
- */
 /** What the dashboards show of a node's supervised processes. */
 export interface LiveProcesses {
   configVersion: number;
   supervision: SupervisionStatus | null;
 }
 
+/**
+ * Dashboards watching the site: hibernatable sockets that get every node on connect and then one message per
+ * change of a node's row, and each activity entry (new or updated) their reader may see. Viewers only listen; a
+ * "ping" they send is answered by the runtime without waking the object, and anything else they send is ignored.
+ */
 export class LiveViewers {
   /** Heartbeats not yet pushed, the latest per node. */
   private readonly beats = new Map<string, LiveBeat>();
