@@ -95,8 +95,12 @@ describe("the guards of autonomous investigations", () => {
     const list = (await events(site)).events;
     expect(list).toHaveLength(1);
     expect(list[0]!.eventKey).toBe(`web-1/${crash.id}`);
-    await release(key);
+    // The investigation's first model call hangs until released: one call while it hangs, one investigation. (It
+    // reaches the model in its own time; checked at once, the count raced it.)
+    await expect.poll(async () => (await recorded(key)).length, { timeout: 5_000 }).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
     expect((await recorded(key)).length).toBe(1);
+    await release(key);
   });
 
   it("escalate a crash loop (give-up) when autonomy is off, without a model call", async () => {
