@@ -29,6 +29,14 @@ function directory() {
   return env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME));
 }
 
+/**
+ * A new account's acceptance that fails before granting anything: its session's token hash (`taken`) is one the
+ * Directory holds already, so the session cannot be stored.
+ */
+function doomedAcceptance(taken: string) {
+  return { as: "new" as const, email: uniqueEmail("unlucky"), name: "Unlucky", passwordHash: "not used in this test", session: { tokenHash: taken, ip: null, userAgent: null } };
+}
+
 describe("a one-time invite accepted in parallel", () => {
   it("by five new people: one account is made and joins, the others are told the link was used", async () => {
     const site = await newSite();
@@ -114,16 +122,9 @@ describe("an acceptance under way", () => {
   it("that fails before granting anything gives the link back", async () => {
     const site = await newSite();
     const { id, token } = await openInvite(site, root);
-    // A session token hash the Directory holds already: the new account's session cannot be stored.
     const taken = await directorySql((sql) => sql.exec<{ token_hash: string }>("SELECT token_hash FROM sessions LIMIT 1").one().token_hash);
     const failure = await directory()
-      .acceptInvite(await hashToken(token), {
-        as: "new",
-        email: uniqueEmail("unlucky"),
-        name: "Unlucky",
-        passwordHash: "not used in this test",
-        session: { tokenHash: taken, ip: null, userAgent: null },
-      })
+      .acceptInvite(await hashToken(token), doomedAcceptance(taken))
       .then(
         () => null,
         (err: unknown) => String(err),
@@ -153,14 +154,7 @@ describe("an acceptance under way", () => {
       };
       try {
         const accepting = instance
-          .acceptInvite(tokenHash, {
-            as: "new",
-            email: uniqueEmail("unlucky"),
-            name: "Unlucky",
-            passwordHash: "not used in this test",
-            // A session token hash the Directory holds already: the acceptance fails before granting anything.
-            session: { tokenHash: taken, ip: null, userAgent: null },
-          })
+          .acceptInvite(tokenHash, doomedAcceptance(taken))
           .then(
             () => null,
             (err: unknown) => String(err),
